@@ -1,0 +1,105 @@
+"""``workbench`` entry point: builds the argparse tree from light command modules and dispatches.
+
+Every command module exposes ``register(subparsers)``; it adds its parser and sets ``handler`` to a
+``"module:function"`` string, imported only when that command runs. So ``workbench --help`` imports
+no numpy/onnx/onnxruntime (tests/cli/test_startup.py checks it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+
+from workbench import __version__
+
+# Order is the order shown in --help.
+COMMAND_MODULES = (
+    "workbench.cli.cmd_run",
+    "workbench.cli.cmd_inspect",
+    "workbench.cli.cmd_calibrate",
+    "workbench.cli.cmd_compare",
+    "workbench.cli.cmd_build",
+    "workbench.cli.cmd_bench",
+    "workbench.cli.cmd_profiles",
+    "workbench.cli.cmd_results",
+)
+
+
+def _optional_modules() -> list[str]:
+    # Command groups contributed by later issues register here when their module exists.
+    extra = []
+    for name in ("cmd_telemetry", "cmd_power", "cmd_export", "cmd_jobs", "cmd_sweep", "cmd_tui"):
+        spec = importlib.util.find_spec(f"workbench.cli.{name}")
+        if spec is not None:
+            extra.append(f"workbench.cli.{name}")
+    return extra
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description=(
+            "Edge Workbench: import -> precision -> INT8 calibration -> build -> benchmark. "
+            "Runs on ONNX Runtime (CPU) everywhere; TensorRT where installed."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"edge-workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for modname in (*COMMAND_MODULES, *_optional_modules()):
+        importlib.import_module(modname).register(sub)
+    return parser
+
+
+def _print_error(err: BaseException) -> None:
+    print(f"error: {err}", file=sys.stderr)
+    problems = getattr(err, "problems", None) or []
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    hint = getattr(err, "hint", None)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        if args.command is None and importlib.util.find_spec("workbench.cli.cmd_tui") is not None:
+            args = parser.parse_args(["tui", *(argv or [])])
+        else:
+            parser.print_help()
+            return 0
+    modname, funcname = args.handler.split(":")
+    from workbench.core.errors import WorkbenchError
+
+    try:
+        func = getattr(importlib.import_module(modname), funcname)
+        return int(func(args) or 0)
+    except WorkbenchError as err:
+        _print_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # stdout closed by a pager/head: not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as err:  # noqa: BLE001 - last line of defence: one line, no traceback unless asked
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        print("hint: this is a bug; rerun with WORKBENCH_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,1 @@
+"""UI-free core. Never imports Textual, the CLI or the UI (checked by tests/unit/test_import_hygiene.py)."""

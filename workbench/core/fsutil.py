@@ -1,0 +1,95 @@
+"""Atomic file writes (temp file in the same folder + fsync + ``os.replace``).
+
+A reader never sees a partial file: either the old content or the new. The temp file lives next to
+the target so the rename stays on one filesystem (POSIX rename(2) is atomic there). ``mkstemp``
+creates files 0600; we chmod to ``0666 & ~umask`` so results keep the user's usual permissions.
+Write failures (read-only folder, disk full, RLIMIT_FSIZE) become :class:`StorageError` naming the
+path, and the temp file is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from workbench.core.errors import StorageError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _explain(path: Path, exc: OSError) -> StorageError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "the disk is full"
+    elif exc.errno == errno.EFBIG:
+        what = "the file is larger than this process may write (RLIMIT_FSIZE)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "permission denied (read-only folder?)"
+    else:
+        what = exc.strerror or str(exc)
+    return StorageError(f"cannot write {path}: {what}", hint="free space or choose another output folder")
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Yield a binary file; on clean exit it replaces ``path`` atomically.
+
+    Raises:
+        StorageError: the folder cannot be created or written, or the disk is full.
+    """
+    target = Path(path)
+    # SIGXFSZ would kill us outright when RLIMIT_FSIZE is hit; ignoring it turns it into EFBIG.
+    with contextlib.suppress(ValueError, OSError):
+        if hasattr(signal, "SIGXFSZ"):
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _explain(target, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _explain(target, exc) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically. Raises StorageError."""
+    with atomic_writer(path) as fh:
+        fh.write(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically. Raises StorageError."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (memory does not grow with file size)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_bytes), b""):
+            h.update(block)
+    return h.hexdigest()
