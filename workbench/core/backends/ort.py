@@ -1,0 +1,179 @@
+"""ONNX Runtime backend (CPU execution provider): the embedded default, and what CI exercises.
+
+Build = an offline-optimized ONNX model (``SessionOptions.optimized_model_filepath``). ONNX Runtime's
+docs (onnxruntime.ai, "Graph Optimizations") say a model saved at ORT_ENABLE_ALL may hold
+hardware-specific layout ops, so the saved artifact stops at "extended" and the session applies the
+profile's level (normally "all") at load time; the cache key includes this machine's description
+anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
+from workbench.core.errors import BuildError, ModelError
+
+_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def _ort():
+    import onnxruntime
+
+    return onnxruntime
+
+
+def _graph_level(ort, name: str):
+    table = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    return table[name]
+
+
+def session_options(settings: RunnerSettings):
+    """ORT SessionOptions from our settings. Threads 0 = ORT's default (one per physical core)."""
+    ort = _ort()
+    so = ort.SessionOptions()
+    so.graph_optimization_level = _graph_level(ort, settings.graph_optimization_level)
+    so.intra_op_num_threads = int(settings.intra_op_threads)
+    so.inter_op_num_threads = int(settings.inter_op_threads)
+    so.execution_mode = (
+        ort.ExecutionMode.ORT_PARALLEL if settings.execution_mode == "parallel" else ort.ExecutionMode.ORT_SEQUENTIAL
+    )
+    so.log_severity_level = 3  # errors only: ORT's warnings would pollute our stderr
+    if settings.profiling:
+        so.enable_profiling = True
+    return so
+
+
+def open_session(model_path: Path, settings: RunnerSettings):
+    """An InferenceSession on the CPU execution provider.
+
+    Raises:
+        ModelError: ORT refuses the model (names the file and ORT's reason).
+    """
+    ort = _ort()
+    try:
+        return ort.InferenceSession(
+            str(model_path), sess_options=session_options(settings), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # noqa: BLE001 - ORT raises bare RuntimeError/Fail/InvalidGraph subclasses
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"ONNX Runtime cannot load {model_path}: {msg}") from None
+
+
+_NP_OF_ORT = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
+
+
+class OrtRunner(Runner):
+    def __init__(self, model_path: Path, settings: RunnerSettings) -> None:
+        self.model_path = Path(model_path)
+        self.settings = settings
+        self.session = None
+
+    def activate(self) -> None:
+        self.session = open_session(self.model_path, self.settings)
+
+    def deactivate(self) -> None:
+        self.session = None
+
+    def input_metadata(self) -> list[tuple[str, str, tuple]]:
+        assert self.session is not None, "activate() first"
+        out = []
+        for i in self.session.get_inputs():
+            shape = tuple(d if isinstance(d, int) else (d or None) for d in i.shape)
+            out.append((i.name, _NP_OF_ORT.get(i.type, i.type), shape))
+        return out
+
+    def output_names(self) -> list[str]:
+        assert self.session is not None, "activate() first"
+        return [o.name for o in self.session.get_outputs()]
+
+    def infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+        assert self.session is not None, "activate() first"
+        names = self.output_names()
+        return dict(zip(names, self.session.run(names, dict(feeds))))
+
+    def prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
+        assert self.session is not None, "activate() first"
+        run = self.session.run
+        bound = dict(feeds)
+
+        # The same call a bare ORT loop makes: run(None, feeds). Nothing else is timed.
+        def call():
+            return run(None, bound)
+
+        return call
+
+    def end_profiling(self) -> str | None:
+        if self.session is not None and self.settings.profiling:
+            return self.session.end_profiling()
+        return None
+
+
+class OrtBackend(Backend):
+    name = "onnxruntime"
+
+    def versions(self) -> dict[str, str]:
+        import onnx
+
+        return {"onnxruntime": _ort().__version__, "onnx": onnx.__version__}
+
+    def precision_support(self) -> dict[str, str | None]:
+        return {"fp32": None, "fp16": None, "int8": None, "best": None}
+
+    def precision_notes(self) -> dict[str, str]:
+        return {
+            "fp16": "ONNX Runtime CPU runs FP16 models but computes most ops in FP32: it is rarely faster",
+            "int8": "QDQ model (explicit quantization); faster than FP32 only when compute dominates",
+        }
+
+    def build(self, model_path: Path, precision: str, profile: Any, *, force: bool = False) -> Artifact:
+        from workbench.core.artifacts import get_or_build
+
+        level = profile.build.graph_optimization_level
+        saved_level = level if level != "all" else "extended"
+
+        def build_fn(tmp: Path) -> None:
+            ort = _ort()
+            so = ort.SessionOptions()
+            so.graph_optimization_level = _graph_level(ort, saved_level)
+            so.optimized_model_filepath = str(tmp)
+            so.log_severity_level = 3
+            try:
+                ort.InferenceSession(str(model_path), sess_options=so, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # noqa: BLE001 - see open_session
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise BuildError(f"ONNX Runtime could not optimize {model_path}: {msg}") from None
+            if not tmp.is_file():
+                raise BuildError(f"ONNX Runtime wrote no optimized model for {model_path}")
+
+        return get_or_build(
+            backend=self.name,
+            precision=precision,
+            model_path=Path(model_path),
+            profile_name=profile.name,
+            profile_hash=profile.content_hash(),
+            versions=self.versions(),
+            filename=f"model.{precision}.opt.onnx",
+            build_fn=build_fn,
+            force=force,
+            extra_key={"saved_level": saved_level},
+        )
+
+    def runner(self, artifact_path: Path, settings: RunnerSettings) -> Runner:
+        return OrtRunner(artifact_path, settings)

@@ -1,0 +1,1 @@
+"""Benchmark: child-process timed loop, typed event stream, statistics (trtexec definitions)."""

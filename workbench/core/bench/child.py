@@ -1,0 +1,139 @@
+"""The benchmark child process: load, prepare inputs, warm up, run the timed loop, stream events.
+
+Run as ``python -m workbench.core.bench.child`` with a BenchConfig JSON on stdin. Events go out as
+JSON lines on the file descriptor that was stdout at start; fd 1 is then pointed at stderr so that
+nothing a runtime prints can corrupt the stream. Only the timed call sits between the two
+``perf_counter_ns`` reads; batching, encoding and writing happen between queries.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from workbench.core.bench import events as ev
+from workbench.core.bench.config import BenchConfig
+
+
+class _Stream:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def send(self, event) -> None:
+        data = ev.encode(event)
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+
+def _runner(cfg: BenchConfig):
+    from workbench.core.backends import get_backend
+    from workbench.core.backends.base import RunnerSettings
+
+    settings = RunnerSettings(
+        intra_op_threads=cfg.intra_op_threads,
+        inter_op_threads=cfg.inter_op_threads,
+        execution_mode=cfg.execution_mode,
+        graph_optimization_level=cfg.graph_optimization_level,
+        profiling=cfg.profile_layers,
+    )
+    return get_backend(cfg.backend).runner(cfg.artifact_path, settings)
+
+
+def run(cfg: BenchConfig, out: _Stream) -> None:
+    from workbench.core.bench.inputs import dataset_feeds, random_feeds
+
+    out.send(ev.Phase("loading", cfg.artifact_path))
+    runner = _runner(cfg)
+    runner.activate()
+    if cfg.slow_start_s:
+        time.sleep(cfg.slow_start_s)
+    out.send(ev.Phase("inputs"))
+    meta = runner.input_metadata()
+    if cfg.dataset:
+        feeds = dataset_feeds(cfg.dataset, meta, cfg.batch)
+        source = f"dataset {cfg.dataset}"
+    else:
+        feeds = random_feeds(meta, cfg.batch, cfg.shapes, cfg.seed)
+        source = f"random (seed {cfg.seed})"
+    out.send(ev.InputsReady({k: list(v.shape) for k, v in feeds.items()}, source))
+    call = runner.prepare(feeds)
+    pc = time.perf_counter_ns
+
+    out.send(ev.Phase("warmup"))
+    warm: list[int] = []
+    w_start = pc()
+    w_limit = int(cfg.warmup_ms * 1e6)
+    while True:
+        t0 = pc()
+        call()
+        t1 = pc()
+        warm.append(t1 - t0)
+        if t1 - w_start >= w_limit and len(warm) >= cfg.warmup_iterations:
+            break
+    out.send(ev.WarmupDone(len(warm), pc() - w_start, warm))
+
+    out.send(ev.Phase("timed"))
+    exact = cfg.iterations
+    duration_ns = int(cfg.duration_s * 1e9)
+    min_iter = cfg.min_iterations
+    flush_ns = int(cfg.flush_ms * 1e6)
+    buf: list[int] = []
+    seq = 0
+    n = 0
+    out.send(ev.TimedStart(time.monotonic()))
+    start = pc()
+    last_flush = start
+    t1 = start
+    while True:
+        t0 = pc()
+        call()
+        t1 = pc()
+        buf.append(t1 - t0)
+        n += 1
+        if exact is not None:
+            if n >= exact:
+                break
+        elif t1 - start >= duration_ns and n >= min_iter:
+            break
+        if t1 - last_flush >= flush_ns:
+            out.send(ev.Samples(seq, buf))
+            seq += 1
+            buf = []
+            last_flush = pc()
+    wall = t1 - start
+    end_mono = time.monotonic()
+    if buf:
+        out.send(ev.Samples(seq, buf))
+        seq += 1
+    out.send(ev.TimedEnd(end_mono, wall, n, seq))
+    if cfg.profile_layers and hasattr(runner, "end_profiling"):
+        path = runner.end_profiling()
+        if path:
+            out.send(ev.LayerProfile(os.path.abspath(path)))
+    runner.deactivate()
+    out.send(ev.Phase("done"))
+
+
+def main() -> int:
+    event_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed from here on goes to stderr, not into the event stream
+    out = _Stream(event_fd)
+    try:
+        cfg = BenchConfig.from_json(sys.stdin.read())
+        run(cfg, out)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as a typed event
+        from workbench.core.errors import WorkbenchError
+
+        if isinstance(exc, WorkbenchError):
+            out.send(ev.Failed(type(exc).__name__, str(exc), exc.hint or ""))
+        else:
+            out.send(ev.Failed(type(exc).__name__, f"{type(exc).__name__}: {exc}"))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

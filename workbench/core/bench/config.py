@@ -1,0 +1,46 @@
+"""What a benchmark child needs to run, as a JSON-serialisable frozen dataclass."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark run.
+
+    ``iterations``: exactly this many timed queries (no minimum duration). Else the run lasts at
+    least ``duration_s`` seconds and ``min_iterations`` queries (trtexec semantics: 3 s / 10).
+    ``warmup_ms`` / ``warmup_iterations``: warm-up lasts until both are reached.
+    ``shapes``: fixed shapes for dynamic inputs {name: [dims]}; ``batch`` fills a symbolic leading dim.
+    ``dataset``: a dataset folder whose first sample(s) feed the model instead of seeded random data.
+    ``flush_ms``: how often latencies are sent to the parent (batched IPC).
+    ``cpu_affinity``: optional list of CPU ids for the child (None = inherit).
+    """
+
+    artifact_path: str
+    backend: str = "onnxruntime"
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    execution_mode: str = "sequential"
+    graph_optimization_level: str = "all"
+    batch: int = 1
+    shapes: dict = field(default_factory=dict)
+    seed: int = 0
+    dataset: str | None = None
+    warmup_ms: float = 200.0
+    warmup_iterations: int = 0
+    iterations: int | None = None
+    duration_s: float = 3.0
+    min_iterations: int = 10
+    flush_ms: float = 50.0
+    profile_layers: bool = False
+    slow_start_s: float = 0.0  # tests: a deliberate pause after loading, so a kill lands mid-phase
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> BenchConfig:
+        return cls(**json.loads(text))

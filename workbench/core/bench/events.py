@@ -1,0 +1,96 @@
+"""Typed events the benchmark child streams to its parent, one JSON object per line.
+
+JSON lines (not pickles) so a detached job's stream can be re-read later by any face, and nothing
+executable crosses the pipe. Latencies travel as integer nanoseconds from ``time.perf_counter_ns``,
+in batches (one message per ~50 ms, never one per iteration: measured here, a message per iteration
+nearly doubled a 19 us latency). Timestamps ``*_monotonic_s`` are ``time.monotonic()``, which on
+Linux is CLOCK_MONOTONIC and therefore comparable across processes (telemetry windows use it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The child entered a phase: "loading", "inputs", "warmup", "timed", "done"."""
+
+    name: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class InputsReady:
+    """Inputs prepared before the timed window: {input name: shape}, their source ("random seed=0" or a dataset)."""
+
+    shapes: dict
+    source: str
+
+
+@dataclass(frozen=True)
+class WarmupDone:
+    """Warm-up finished; ``latencies_ns`` are the warm-up queries (reported apart from the steady state)."""
+
+    iterations: int
+    duration_ns: int
+    latencies_ns: list
+
+
+@dataclass(frozen=True)
+class TimedStart:
+    monotonic_s: float
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A batch of timed query latencies. ``seq`` increases by one per batch (lost batches are detectable)."""
+
+    seq: int
+    latencies_ns: list
+
+
+@dataclass(frozen=True)
+class TimedEnd:
+    """End of the timed window: host wall time from first query start to last query end, and the count."""
+
+    monotonic_s: float
+    wall_ns: int
+    iterations: int
+    batches: int
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """Path of the runtime's per-node profile file, written after the timed window."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The child failed; ``kind`` is the WorkbenchError subclass name (or the exception type)."""
+
+    kind: str
+    message: str
+    hint: str = ""
+
+
+EVENT_TYPES = {cls.__name__: cls for cls in (Phase, InputsReady, WarmupDone, TimedStart, Samples, TimedEnd, LayerProfile, Failed)}
+
+
+def encode(event) -> bytes:
+    d = asdict(event)
+    d["type"] = type(event).__name__
+    return (json.dumps(d, separators=(",", ":")) + "\n").encode()
+
+
+def decode(line: bytes | str):
+    """One JSON line -> event. Raises ValueError for an unknown or malformed line."""
+    d = json.loads(line)
+    cls = EVENT_TYPES.get(d.pop("type", None))
+    if cls is None:
+        raise ValueError(f"unknown event: {line!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})

@@ -1,0 +1,142 @@
+"""Parent side of a benchmark: start the child, read its typed event stream, cancel by killing it.
+
+The timed loop runs in a separate process so nothing the parent does (telemetry sampling, drawing
+a UI, printing) perturbs its timings, and Cancel can kill it at any point.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from workbench.core.bench import events as ev
+from workbench.core.bench.config import BenchConfig
+from workbench.core.errors import BenchmarkError, Cancelled, WorkbenchError
+from workbench.core import errors as _errors
+
+
+@dataclass
+class BenchOutcome:
+    """Everything the child reported. Latencies in ns (perf_counter_ns), timestamps time.monotonic() s."""
+
+    latencies_ns: list = field(default_factory=list)
+    warmup_latencies_ns: list = field(default_factory=list)
+    warmup_duration_ns: int = 0
+    wall_ns: int = 0
+    iterations: int = 0
+    input_shapes: dict = field(default_factory=dict)
+    input_source: str = ""
+    start_monotonic_s: float | None = None
+    end_monotonic_s: float | None = None
+    batches_received: int = 0
+    batches_lost: int = 0
+    layer_profile_path: str | None = None
+
+
+def _raise_failed(event: ev.Failed) -> None:
+    cls = getattr(_errors, event.kind, None)
+    if isinstance(cls, type) and issubclass(cls, WorkbenchError):
+        raise cls(event.message, hint=event.hint or None)
+    raise BenchmarkError(f"benchmark child failed: {event.message}")
+
+
+def run_child(
+    cfg: BenchConfig,
+    *,
+    on_event: Callable[[object], None] | None = None,
+    cancel: threading.Event | None = None,
+    poll_s: float = 0.1,
+) -> BenchOutcome:
+    """Run one benchmark in a child process and collect its stream.
+
+    ``on_event`` sees every event as it arrives (for live views). ``cancel`` set -> the child is
+    killed and :class:`Cancelled` raised.
+
+    Raises:
+        Cancelled, BenchmarkError, or the WorkbenchError the child reported (ModelError, UsageError, ...).
+    """
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.core.bench.child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write(cfg.to_json().encode())
+    proc.stdin.close()
+    out = BenchOutcome()
+    failed: ev.Failed | None = None
+    ended = False
+    expected_seq = 0
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    pending = b""
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("benchmark cancelled; the child process was killed")
+            ready = sel.select(timeout=poll_s)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = ev.decode(line)
+                if isinstance(event, ev.Samples):
+                    if event.seq != expected_seq:
+                        out.batches_lost += event.seq - expected_seq
+                    expected_seq = event.seq + 1
+                    out.batches_received += 1
+                    out.latencies_ns.extend(event.latencies_ns)
+                elif isinstance(event, ev.WarmupDone):
+                    out.warmup_latencies_ns = list(event.latencies_ns)
+                    out.warmup_duration_ns = event.duration_ns
+                elif isinstance(event, ev.InputsReady):
+                    out.input_shapes = dict(event.shapes)
+                    out.input_source = event.source
+                elif isinstance(event, ev.TimedStart):
+                    out.start_monotonic_s = event.monotonic_s
+                elif isinstance(event, ev.TimedEnd):
+                    out.end_monotonic_s = event.monotonic_s
+                    out.wall_ns = event.wall_ns
+                    out.iterations = event.iterations
+                    ended = True
+                elif isinstance(event, ev.LayerProfile):
+                    out.layer_profile_path = event.path
+                elif isinstance(event, ev.Failed):
+                    failed = event
+                if on_event is not None:
+                    on_event(event)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        stderr_tail = proc.stderr.read().decode(errors="replace")[-2000:]
+        proc.stderr.close()
+        proc.stdout.close()
+        sel.close()
+    if failed is not None:
+        _raise_failed(failed)
+    if not ended:
+        detail = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else f"exit status {proc.returncode}"
+        raise BenchmarkError(f"benchmark child ended before its timed window finished: {detail}")
+    if out.iterations != len(out.latencies_ns):
+        raise BenchmarkError(
+            f"benchmark stream lost samples: child timed {out.iterations} queries, parent received {len(out.latencies_ns)}"
+        )
+    return out
