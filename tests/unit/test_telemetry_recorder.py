@@ -1,0 +1,119 @@
+"""Recorder thread: window marks, summary, errors, replay flag."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from workbench.core.errors import TelemetryError
+from workbench.core.telemetry.base import BaseSource
+from workbench.core.telemetry.recorder import REPLAY_LABEL, Recorder
+from workbench.core.telemetry.schema import CpuCore, MemReading, TelemetrySample
+
+
+class RampSource(BaseSource):
+    """P(t) = 2000 + 1000·(t − t_start) mW on the real monotonic clock; every 3rd read fails once if asked."""
+
+    name = "ramp"
+
+    def __init__(self, fail_every: int = 0, measured: bool = True):
+        super().__init__()
+        self.t_start = time.monotonic()
+        self.fail_every = fail_every
+        self.measured = measured
+        self.n = 0
+
+    def read(self):
+        self.n += 1
+        if self.fail_every and self.n % self.fail_every == 0:
+            raise TelemetryError("helper timed out")
+        t, seq = self._next()
+        return TelemetrySample(
+            timestamp_s=t,
+            seq=seq,
+            source=self.name,
+            total_power_mw=2000.0 + 1000.0 * (t - self.t_start),
+            total_power_rule="VDD_IN",
+            temps_c={"tj": 40.0 + seq, "PMIC": 100.0},
+            cpu=(CpuCore(True, 50.0, 1000.0), CpuCore(False)),
+            ram_mb=MemReading(100.0 + seq, 1000.0),
+        )
+
+
+def test_window_energy_matches_ramp_integral():
+    src = RampSource()
+    rec = Recorder(src, interval_ms=20).start()
+    time.sleep(0.1)
+    t0 = rec.mark_window_start()
+    time.sleep(0.4)
+    t1 = rec.mark_window_end()
+    s = rec.stop().with_inferences(40)
+    a, b = t0 - src.t_start, t1 - src.t_start
+    exact = 2000.0 * (b - a) + 500.0 * (b * b - a * a)
+    assert s.energy_mj == pytest.approx(exact, rel=1e-6)
+    assert s.mj_per_inference == pytest.approx(exact / 40, rel=1e-6)
+    assert s.window_s == pytest.approx(t1 - t0)
+    assert s.mean_power_w == pytest.approx(exact / (t1 - t0) / 1000, rel=1e-6)
+    assert s.power_coverage == 1.0
+    assert s.temps_max_c["PMIC"] == 100.0
+    assert s.temp_max_c == s.temps_max_c["tj"] < 100.0  # PMIC's constant 100 °C is not a reading
+    assert s.cpu_pct_mean == 50.0  # the offline core is not averaged in as 0 %
+    assert s.ram_total_mb == 1000.0
+    assert s.total_power_rule == "VDD_IN"
+    assert s.measured is True and s.label is None
+    assert s.samples >= 10
+    d = s.to_dict()
+    assert d["energy_mj"] == s.energy_mj and d["inferences"] == 40
+
+
+def test_failed_reads_are_counted_not_fatal():
+    src = RampSource(fail_every=3)
+    rec = Recorder(src, interval_ms=10).start()
+    rec.mark_window_start()
+    time.sleep(0.15)
+    rec.mark_window_end()
+    s = rec.stop()
+    assert s.read_errors >= 3
+    assert "helper timed out" in s.reasons["read_errors"]
+    assert s.energy_mj is not None
+
+
+def test_replay_source_is_labelled_not_measured():
+    rec = Recorder(RampSource(measured=False), interval_ms=10).start()
+    rec.mark_window_start()
+    time.sleep(0.05)
+    rec.mark_window_end()
+    s = rec.stop()
+    assert s.measured is False and s.label == REPLAY_LABEL
+
+
+def test_history_is_bounded():
+    rec = Recorder(RampSource(), interval_ms=5, capacity=4).start()
+    time.sleep(0.1)
+    rec.stop()
+    assert len(rec.snapshot()) == 4
+    assert rec.latest().seq == rec.snapshot()[-1].seq
+
+
+def test_no_power_gives_reason():
+    class NoPower(RampSource):
+        def read(self):
+            t, seq = self._next()
+            return TelemetrySample(timestamp_s=t, seq=seq)
+
+    src = NoPower()
+    src.unavailable["total_power_mw"] = "no RAPL powercap"
+    rec = Recorder(src, interval_ms=10).start()
+    rec.mark_window_start()
+    time.sleep(0.03)
+    rec.mark_window_end()
+    s = rec.stop().with_inferences(5)
+    assert s.energy_mj is None and s.mj_per_inference is None
+    assert s.reasons["energy_mj"] == "no RAPL powercap"
+    assert s.reasons["mj_per_inference"] == "no RAPL powercap"
+
+
+def test_bad_interval():
+    with pytest.raises(TelemetryError):
+        Recorder(RampSource(), interval_ms=0)

@@ -1,0 +1,130 @@
+"""Telemetry: one sample schema, many sources, a recorder and energy integration.
+
+``open_source(spec)`` returns a source with ``name``, ``measured``, ``unavailable``, ``read()``, ``close()``.
+Specs: ``"auto"`` (first available of jtop, sysfs, tegrastats, nvml, host — nvidia-smi only when NVML is
+unusable), ``"host"``, ``"sysfs"``, ``"tegrastats"``, ``"nvml"``, ``"nvidia-smi"``, ``"jtop"``,
+``"replay:FILE[,interval_ms=N]"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from workbench.core.errors import TelemetryError, UsageError
+from workbench.core.telemetry.base import BaseSource, TelemetrySource
+from workbench.core.telemetry.energy import EnergyResult, energy_from_counter, integrate_power
+from workbench.core.telemetry.recorder import REPLAY_LABEL, Recorder, TelemetrySummary
+from workbench.core.telemetry.schema import TelemetrySample, choose_total
+
+__all__ = [
+    "AUTO_ORDER",
+    "BaseSource",
+    "EnergyResult",
+    "REPLAY_LABEL",
+    "Recorder",
+    "SOURCE_NAMES",
+    "TelemetrySample",
+    "TelemetrySource",
+    "TelemetrySummary",
+    "choose_total",
+    "energy_from_counter",
+    "integrate_power",
+    "open_source",
+    "probe_sources",
+]
+
+# name → "module:factory"; each factory takes (root=Path, **opts) and raises TelemetryError when unavailable.
+_FACTORIES: dict[str, str] = {
+    "jtop": "workbench.core.telemetry.jtop_source:open_jtop",
+    "sysfs": "workbench.core.telemetry.sysfs:open_sysfs",
+    "tegrastats": "workbench.core.telemetry.tegrastats:open_tegrastats",
+    "nvml": "workbench.core.telemetry.nvml:open_nvml",
+    "nvidia-smi": "workbench.core.telemetry.nvidia_smi:open_nvidia_smi",
+    "host": "workbench.core.telemetry.host:HostSource",
+}
+SOURCE_NAMES: tuple[str, ...] = (*_FACTORIES, "replay")
+# Priority order of issue 5. nvidia-smi comes after host on purpose only where NVML worked; see open_source.
+AUTO_ORDER: tuple[str, ...] = ("jtop", "sysfs", "tegrastats", "nvml", "nvidia-smi", "host")
+
+
+def _factory(name: str):
+    modname, func = _FACTORIES[name].split(":")
+    try:
+        mod = importlib.import_module(modname)
+    except ImportError as exc:  # a module of ours not shipped in this build
+        raise TelemetryError(f"telemetry source {name!r} is not available: {exc}") from None
+    return getattr(mod, func)
+
+
+def _parse_replay(spec: str) -> tuple[Path, dict[str, int]]:
+    body = spec[len("replay:") :]
+    parts = body.split(",")
+    path = parts[0]
+    opts: dict[str, int] = {}
+    for p in parts[1:]:
+        key, sep, val = p.partition("=")
+        if key.strip() != "interval_ms" or not sep or not val.strip().isdigit() or int(val) <= 0:
+            raise UsageError(
+                f"bad telemetry option {p!r} in {spec!r}", hint="use replay:FILE or replay:FILE,interval_ms=N (N > 0)"
+            )
+        opts["interval_ms"] = int(val)
+    if not path:
+        raise UsageError(f"no file in telemetry spec {spec!r}", hint="use replay:FILE[,interval_ms=N]")
+    return Path(path), opts
+
+
+def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySource:
+    """Open a telemetry source by spec (see module doc).
+
+    ``root`` is the filesystem root for sysfs/conf reads (tests point it at a fixture tree).
+    "auto" tries :data:`AUTO_ORDER`; every skipped source's reason is kept in the chosen source's
+    ``unavailable`` under ``"source:<name>"`` so the user sees why (e.g. jtop's "service not active" fix).
+    Raises:
+        UsageError: unknown spec or malformed replay options.
+        TelemetryError: the named source is unavailable here (message says why and what to do).
+    """
+    spec = (spec or "auto").strip()
+    if spec.startswith("replay:"):
+        from workbench.core.telemetry.replay import ReplaySource
+
+        path, opts = _parse_replay(spec)
+        return ReplaySource(path, **opts)
+    if spec == "auto":
+        skipped: dict[str, str] = {}
+        nvml_ok = False
+        for name in AUTO_ORDER:
+            if name == "nvidia-smi" and nvml_ok:
+                continue
+            try:
+                src = _factory(name)(root=Path(root))
+            except (TelemetryError, OSError) as exc:
+                skipped[name] = str(exc)
+                continue
+            for k, v in skipped.items():
+                src.unavailable[f"source:{k}"] = v
+            return src
+        raise TelemetryError("no telemetry source is available: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    if spec not in _FACTORIES:
+        raise UsageError(
+            f"unknown telemetry source {spec!r}",
+            hint="choose one of: auto, " + ", ".join(_FACTORIES) + ", replay:FILE[,interval_ms=N]",
+        )
+    return _factory(spec)(root=Path(root))
+
+
+def probe_sources(*, root: Path = Path("/")) -> list[tuple[str, bool, str]]:
+    """Try every live source once: ``[(name, available, reason_or_summary)]`` (for `telemetry sources`)."""
+    out: list[tuple[str, bool, str]] = []
+    for name in AUTO_ORDER:
+        try:
+            src = _factory(name)(root=Path(root))
+        except (TelemetryError, OSError) as exc:
+            out.append((name, False, str(exc)))
+            continue
+        try:
+            na = ", ".join(f"{k}: {v}" for k, v in src.unavailable.items())
+            out.append((name, True, f"n/a here: {na}" if na else "all fields"))
+        finally:
+            src.close()
+    return out
