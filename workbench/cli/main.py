@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edge-workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for modname in (*COMMAND_MODULES, *_optional_modules()):
+        if importlib.util.find_spec(modname) is None:  # a command group not built yet
+            continue
         importlib.import_module(modname).register(sub)
     return parser
 

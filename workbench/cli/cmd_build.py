@@ -1,0 +1,50 @@
+"""``workbench build MODEL --precision P``: produce (or reuse) the runnable artifact."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli.common import add_calib_args, add_model_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build",
+        help="build the artifact (optimized ONNX model / engine) for a precision, cached",
+        description="Build or reuse the artifact. INT8 calibrates first (cached by model + dataset + recipe).",
+    )
+    add_model_args(p)
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    add_calib_args(p)
+    p.add_argument("--rebuild", action="store_true", help="rebuild even when a cached artifact exists")
+    p.add_argument("--json", action="store_true", help="print the artifact record as JSON")
+    p.set_defaults(handler="workbench.cli.cmd_build:run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.cli.common import StepPrinter, dump_json, options_from_args
+    from workbench.core import pipeline
+
+    opts = options_from_args(args)
+    ctx = pipeline.prepare(opts, StepPrinter())
+    artifact, _ = pipeline.build(ctx, opts.precision, StepPrinter())
+    record = {
+        "artifact": str(artifact.path),
+        "sidecar": str(artifact.sidecar_path),
+        "backend": artifact.backend,
+        "precision": artifact.precision,
+        "profile": ctx.profile.name,
+        "cached": artifact.cached,
+        "build_s": artifact.build_s,
+        "meta": json.loads(artifact.sidecar_path.read_text()),
+    }
+    if args.json:
+        dump_json(record)
+    else:
+        state = "cached (reused)" if artifact.cached else f"built in {artifact.build_s:.2f} s"
+        print(f"{artifact.precision} artifact for {ctx.model_path.name} on {ctx.profile.name}: {state}")
+        print(f"  {artifact.path}")
+        print(f"  sidecar {artifact.sidecar_path}")
+    return 0

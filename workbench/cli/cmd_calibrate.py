@@ -1,0 +1,56 @@
+"""``workbench calibrate MODEL --calib DIR``: write the QDQ INT8 model (explicit quantization)."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli.common import add_calib_args, add_model_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="INT8 calibration: write a QDQ model with ONNX Runtime's quantize_static (cached)",
+        description=(
+            "Streams the calibration set through ONNX Runtime's calibrator (minmax, entropy or percentile) and "
+            "writes a QDQ model with the profile's recipe (U8/S8 on x86 CPU; symmetric S8/S8 for TensorRT targets)."
+        ),
+    )
+    add_model_args(p)
+    add_calib_args(p)
+    p.add_argument("-o", "--output", metavar="FILE", help="also copy the QDQ model here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="workbench.cli.cmd_calibrate:run")
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.cli.common import StepPrinter, dump_json, options_from_args
+    from workbench.core import pipeline
+
+    opts = options_from_args(args, precision="int8")
+    step = StepPrinter()
+    ctx = pipeline.prepare(opts, step)
+    result, ds = pipeline.calibrate(ctx, step)
+    out = result.path
+    if args.output:
+        from workbench.core.fsutil import write_bytes_atomic
+
+        write_bytes_atomic(args.output, result.path.read_bytes())
+        out = args.output
+    record = {
+        "qdq_model": str(out),
+        "cached": result.cached,
+        "method": result.method,
+        "samples": result.samples,
+        "excluded_nodes": list(result.excluded_nodes),
+        "seconds": result.seconds,
+        "skipped_files": [list(s) for s in ds.skipped],
+    }
+    if args.json:
+        dump_json(record)
+    else:
+        state = "reused from the calibration cache" if result.cached else f"calibrated in {result.seconds:.2f} s"
+        print(f"INT8 QDQ model ({result.method}, {result.samples} samples, {state}): {out}")
+        for name, why in ds.skipped:
+            print(f"  skipped {name}: {why}")
+    return 0

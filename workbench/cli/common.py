@@ -1,0 +1,139 @@
+"""Arguments shared by several commands and their translation into pipeline Options (stdlib only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+PRECISIONS = ("fp32", "fp16", "int8", "best")
+METHODS = ("minmax", "entropy", "percentile")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
+def add_model_args(p: argparse.ArgumentParser, *, model_optional: bool = False) -> None:
+    if model_optional:
+        p.add_argument("model", nargs="?", help="ONNX / TorchScript / ExportedProgram file (default: the bundled digits CNN)")
+    else:
+        p.add_argument("model", help="ONNX / TorchScript / ExportedProgram file")
+    p.add_argument("--profile", help="device profile name or TOML path (default: auto-detected)")
+    p.add_argument("--spec", help="model spec TOML (default: <model>.workbench.toml next to the model)")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DxD",
+        help="example input shape for PyTorch -> ONNX export (repeatable)",
+    )
+
+
+def add_calib_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--calib", metavar="DIR", help="calibration set folder or bundled name (e.g. digits)")
+    p.add_argument("--method", choices=METHODS, help="calibration method (default: the profile's)")
+    p.add_argument("--calib-samples", type=positive_int, metavar="N", help="use at most N calibration samples")
+
+
+def add_bench_args(p: argparse.ArgumentParser) -> None:
+    run = p.add_mutually_exclusive_group()
+    run.add_argument("--iterations", type=positive_int, metavar="N", help="exactly N timed iterations")
+    run.add_argument("--duration", type=positive_float, metavar="S", help="run for at least S seconds")
+    p.add_argument("--warmup-ms", type=non_negative_float, metavar="MS", help="warm-up time (default 200 ms)")
+    p.add_argument("--warmup-iterations", type=int, metavar="N", help="at least N warm-up iterations")
+    p.add_argument("--threads", type=int, metavar="N", help="intra-op threads (0 = runtime default)")
+    p.add_argument("--batch", type=positive_int, metavar="N", help="batch size for a dynamic batch dim (default 1)")
+    p.add_argument("--shapes", metavar="SPEC", help="fixed shapes for dynamic inputs: name:1x3x224x224,...")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    p.add_argument("--inputs", metavar="DIR", dest="bench_dataset", help="feed real samples from a dataset instead of random data")
+    p.add_argument("--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the artifact even when cached")
+    p.add_argument("--profile-layers", action="store_true", help="record ONNX Runtime's per-node profile")
+    p.add_argument("--no-store", action="store_true", help="do not save the result in the results database")
+    p.add_argument("--export-times", metavar="FILE", help="write every timed latency (ms) as JSON")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def options_from_args(args: argparse.Namespace, **overrides: Any):
+    from workbench.core.bench.inputs import parse_shapes
+    from workbench.core.pipeline import Options
+
+    input_shapes = parse_shapes(",".join(getattr(args, "input_shape", []) or []))
+    kw: dict[str, Any] = dict(
+        model=getattr(args, "model", None),
+        profile=getattr(args, "profile", None),
+        spec=getattr(args, "spec", None),
+        trust_pickle=getattr(args, "trust_pickle", False),
+        input_shapes=input_shapes,
+        precision=getattr(args, "precision", None) or "fp32",
+        calib=getattr(args, "calib", None),
+        eval=getattr(args, "eval", None),
+        method=getattr(args, "method", None),
+        calib_samples=getattr(args, "calib_samples", None),
+        iterations=getattr(args, "iterations", None),
+        duration_s=getattr(args, "duration", None),
+        warmup_ms=getattr(args, "warmup_ms", None),
+        warmup_iterations=getattr(args, "warmup_iterations", None),
+        threads=getattr(args, "threads", None),
+        batch=getattr(args, "batch", None),
+        shapes=parse_shapes(getattr(args, "shapes", None)),
+        seed=getattr(args, "seed", 0) or 0,
+        bench_dataset=getattr(args, "bench_dataset", None),
+        telemetry=getattr(args, "telemetry", None),
+        force_build=getattr(args, "rebuild", False),
+        profile_layers=getattr(args, "profile_layers", False),
+        store=not getattr(args, "no_store", False),
+    )
+    kw.update(overrides)
+    return Options(**kw)
+
+
+class StepPrinter:
+    """Progress on stderr (stdout stays clean for --json). Calibration progress prints at most every 10 %."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._last_pct = -1
+
+    def __call__(self, step) -> None:
+        if self.quiet:
+            return
+        if step.total and step.done is not None:
+            pct = int(step.done * 100 / step.total) if step.total else 100
+            if pct // 10 == self._last_pct // 10 and pct != 100:
+                return
+            self._last_pct = pct
+            print(f"[{step.step}] {step.message} {step.done}/{step.total} ({pct} %)", file=sys.stderr)
+            return
+        print(f"[{step.step}] {step.message}", file=sys.stderr)
+
+
+def dump_json(doc: Any) -> None:
+    json.dump(doc, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")

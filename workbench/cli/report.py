@@ -1,0 +1,98 @@
+"""Human-readable summaries (trtexec-like) of result entries. Pure formatting, stdlib only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(value: Any, fmt: str = ".4f", unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:{fmt}}{unit}"
+
+
+def summary(entry: dict[str, Any]) -> str:
+    lat = entry["latency_ms"]
+    w = entry.get("warmup") or {}
+    lines = [
+        f"=== {entry['precision'].upper()} — {entry.get('backend')} — profile {entry.get('profile')} ===",
+        f"Model: {entry.get('model')}",
+        f"Artifact: {entry.get('artifact')}{' (cached)' if entry.get('artifact_cached') else ''}",
+        f"Inputs: {entry.get('inputs')} {entry.get('input_shapes')}  batch {entry.get('batch')}",
+        f"Warm-up: {w.get('iterations', 0)} iterations in {_f(w.get('duration_ms'), '.1f', ' ms')}"
+        + (f" (first {_f(w['latency_ms']['first'], '.4f', ' ms')})" if w.get("latency_ms") else ""),
+        f"Timed: {entry['iterations']} iterations in {_f(entry.get('wall_s'), '.3f', ' s')} (host wall time)",
+        f"Throughput: {_f(entry.get('throughput_ips'), '.1f')} inferences/s",
+        "Latency: min = {} ms, max = {} ms, mean = {} ms, median = {} ms".format(
+            _f(lat["min"]), _f(lat["max"]), _f(lat["mean"]), _f(lat["median"])
+        ),
+        "         "
+        + ", ".join(f"{k} = {_f(v)} ms" for k, v in lat.items() if k.startswith("p"))
+        + f", std = {_f(lat['std'])} ms, CoV = {_f(lat['cov_pct'], '.2f')} %",
+    ]
+    tel = entry.get("telemetry") or {}
+    if tel:
+        lines.append(_telemetry_line(tel))
+    acc = entry.get("accuracy")
+    if acc:
+        lines.append(accuracy_line(acc))
+    for w_ in entry.get("warnings") or []:
+        lines.append(f"[W] {w_}")
+    if entry.get("result_id") is not None:
+        lines.append(f"Stored as result {entry['result_id']}")
+    return "\n".join(lines)
+
+
+def _telemetry_line(tel: dict[str, Any]) -> str:
+    reasons = tel.get("reasons") or {}
+    label = f" [{tel['label']}]" if tel.get("label") else ""
+    parts = [f"Telemetry ({tel.get('source')}{label}):"]
+    parts.append(f"CPU {_f(tel.get('cpu_pct_mean'), '.0f', ' %')}")
+    if tel.get("ram_used_mb_max") is not None:
+        parts.append(f"RAM {tel['ram_used_mb_max']:.0f}/{_f(tel.get('ram_total_mb'), '.0f')} MB")
+    if tel.get("mean_power_w") is not None:
+        parts.append(f"power mean {tel['mean_power_w']:.2f} W, peak {_f(tel.get('peak_power_w'), '.2f', ' W')}")
+        parts.append(f"energy {_f(tel.get('mj_per_inference'), '.3f', ' mJ/inference')}")
+    else:
+        parts.append(f"power n/a ({reasons.get('power') or reasons.get('mean_power_w') or 'unavailable'})")
+    if tel.get("temp_max_c") is not None:
+        parts.append(f"temp max {tel['temp_max_c']:.1f} °C")
+    else:
+        parts.append(f"temperature n/a ({reasons.get('temps') or reasons.get('temp_max_c') or 'unavailable'})")
+    return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
+
+
+def accuracy_line(acc: dict[str, Any]) -> str:
+    vs = acc.get("vs_fp32") or {}
+    scope = "held-out eval set" if acc.get("held_out") else "calibration samples (not held-out)"
+    top = ""
+    if acc.get("top1") is not None and acc.get("top1_fp32") is not None:
+        drop = (acc["top1_fp32"] - acc["top1"]) * 100
+        top = f"top-1 {acc['top1'] * 100:.2f} % vs FP32 {acc['top1_fp32'] * 100:.2f} % ({drop:+.2f} pts drop); "
+    lines = [
+        f"Accuracy vs FP32 on {acc.get('samples')} {scope}: {top}"
+        f"cosine min {_f(vs.get('cosine_min'), '.5f')} mean {_f(vs.get('cosine_mean'), '.5f')}, "
+        f"max-abs {_f(vs.get('max_abs'), '.4g')}, top-1 agreement {_f((vs.get('top1_agreement') or 0) * 100 if vs.get('top1_agreement') is not None else None, '.2f', ' %')}"
+        f" -> {str(acc.get('verdict', '?')).upper()}"
+    ]
+    for r in acc.get("reasons") or []:
+        lines.append(f"  reason: {r}")
+    if acc.get("verdict") == "fail":
+        for a in acc.get("advice") or []:
+            lines.append(f"  advice: {a}")
+    return "\n".join(lines)
+
+
+def speedup_line(fp32: dict[str, Any], other: dict[str, Any]) -> str:
+    a = fp32["latency_ms"]["median"]
+    b = other["latency_ms"]["median"]
+    ratio = a / b if b else float("nan")
+    name = other["precision"].upper()
+    text = f"Speed-up {name} vs FP32 (median latency): {ratio:.2f}x ({a:.4f} ms -> {b:.4f} ms)"
+    if ratio < 1.1:
+        text += (
+            f"\n  Why not faster: at {a * 1000:.0f} µs per query this model is too small for {name} to pay off on this"
+            " backend; quantize/dequantize and per-call overhead cost as much as the arithmetic INT8 saves."
+            " Larger conv nets (see benchmarks/int8_speedup.py, ResNet-18-shaped) show the real gain."
+        )
+    return text

@@ -1,0 +1,427 @@
+"""import -> precision -> INT8 calibration -> build -> benchmark, as plain functions both faces call.
+
+Each step reports progress through ``on_step(Step)`` (a typed event) and honours a
+``threading.Event`` for cancellation. Nothing here prints; the CLI and the TUI decide how to show it.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from workbench.core import paths
+from workbench.core.errors import CalibrationError, UsageError
+
+PRECISIONS = ("fp32", "fp16", "int8", "best")
+
+
+@dataclass(frozen=True)
+class Step:
+    """A progress event: ``step`` is import|profile|calibrate|convert|build|accuracy|bench|store."""
+
+    step: str
+    message: str
+    done: int | None = None
+    total: int | None = None
+
+
+StepFn = Callable[[Step], None]
+
+
+def _noop(_: Step) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything a bench/build/calibrate request can set. ``None`` = the profile's (or spec's) default."""
+
+    model: str | None = None
+    profile: str | None = None
+    precision: str = "fp32"
+    calib: str | None = None
+    eval: str | None = None
+    method: str | None = None
+    calib_samples: int | None = None
+    iterations: int | None = None
+    duration_s: float | None = None
+    warmup_ms: float | None = None
+    warmup_iterations: int | None = None
+    threads: int | None = None
+    batch: int | None = None
+    shapes: dict = field(default_factory=dict)
+    seed: int = 0
+    bench_dataset: str | None = None
+    telemetry: str | None = None
+    force_build: bool = False
+    trust_pickle: bool = False
+    spec: str | None = None
+    profile_layers: bool = False
+    store: bool = True
+    input_shapes: dict = field(default_factory=dict)  # for PyTorch -> ONNX export
+
+
+@dataclass
+class Context:
+    """Resolved inputs of one job: the profile, the ONNX model, its info and spec, the backend."""
+
+    options: Options
+    profile: Any
+    profile_reason: str
+    model_path: Path
+    model_info: Any
+    spec: Any
+    backend: Any
+    bundled_default: bool
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import onnx
+    import onnxruntime
+
+    from workbench import __version__
+
+    return {
+        "workbench": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
+    """Resolve profile, model (exporting PyTorch inputs), spec and backend.
+
+    Raises:
+        ConfigError, ModelError, BackendUnavailable, UsageError.
+    """
+    from workbench.core.backends import get_backend
+    from workbench.core.models.load import ensure_onnx, inspect_model
+    from workbench.core.profiles import load_profile
+    from workbench.core.spec import load_spec
+
+    if opts.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {opts.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    profile = load_profile(opts.profile)
+    reason = f"--profile {opts.profile}" if opts.profile else "auto-detected"
+    if not opts.profile:
+        from workbench.core.hw.detect import detect_device
+
+        reason = detect_device().reason
+    on_step(Step("profile", f"profile {profile.name} ({reason})"))
+    bundled = opts.model is None
+    model = Path(opts.model) if opts.model else paths.default_model_path()
+    on_step(Step("import", f"model {model}" + (" (bundled default)" if bundled else "")))
+    onnx_path = ensure_onnx(
+        model, trust_pickle=opts.trust_pickle, input_shapes=opts.input_shapes or None
+    )
+    info = inspect_model(onnx_path)
+    spec = load_spec(onnx_path if onnx_path == model else model, Path(opts.spec) if opts.spec else None)
+    backend = get_backend(profile.build.backend)
+    return Context(opts, profile, reason, onnx_path, info, spec, backend, bundled)
+
+
+def _dataset_name(ctx: Context, kind: str) -> str | None:
+    explicit = ctx.options.calib if kind == "calib" else ctx.options.eval
+    if explicit:
+        return explicit
+    if ctx.spec is not None:
+        value = getattr(ctx.spec, kind, None)
+        if value:
+            return value
+    if ctx.bundled_default:
+        return "digits"
+    return None
+
+
+def _resolve_dataset_path(ctx: Context, kind: str) -> Path | None:
+    name = _dataset_name(ctx, kind)
+    if name is None:
+        return None
+    base = ctx.model_path.parent if ctx.spec is not None else None
+    if base is not None and not Path(name).is_absolute() and (base / name).is_dir():
+        return base / name
+    return paths.resolve_dataset(name, kind)
+
+
+def quant_settings(ctx: Context):
+    """The profile's quantization section with spec and CLI overrides applied."""
+    q = ctx.profile.quantization
+    if ctx.spec is not None and getattr(ctx.spec, "quantization", None):
+        overrides = {k: v for k, v in ctx.spec.quantization.items() if v is not None}
+        q = q.model_copy(update=overrides)
+    updates: dict[str, Any] = {}
+    if ctx.options.method:
+        updates["method"] = ctx.options.method
+    if ctx.options.calib_samples:
+        updates["calibration_samples"] = ctx.options.calib_samples
+    return q.model_copy(update=updates) if updates else q
+
+
+def thresholds(ctx: Context):
+    acc = ctx.profile.accuracy
+    if ctx.spec is not None and getattr(ctx.spec, "accuracy", None):
+        overrides = {k: v for k, v in ctx.spec.accuracy.items() if k in ("max_top1_drop_pts", "min_cosine") and v is not None}
+        acc = acc.model_copy(update=overrides)
+    return acc
+
+
+def calibrate(ctx: Context, on_step: StepFn = _noop, cancel: threading.Event | None = None):
+    """Produce the QDQ INT8 model (cached by model + dataset + recipe).
+
+    Raises:
+        CalibrationError: no calibration set given; DatasetError for a bad one; Cancelled.
+    """
+    from workbench.core.precision.datasets import open_dataset
+    from workbench.core.precision.quantize import quantize_qdq
+
+    folder = _resolve_dataset_path(ctx, "calib")
+    if folder is None:
+        raise CalibrationError(
+            f"INT8 needs a calibration set for {ctx.model_path.name}",
+            hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or set [datasets] calib in the model spec",
+        )
+    q = quant_settings(ctx)
+    ds = open_dataset(folder, ctx.model_info.inputs, limit=q.calibration_samples)
+    on_step(Step("calibrate", f"calibrating on {ds.count} samples from {folder} ({q.method})", 0, ds.count))
+
+    def progress(done: int, total: int) -> None:
+        on_step(Step("calibrate", "calibrating", done, total))
+
+    result = quantize_qdq(ctx.model_path, ds, q, progress=progress, cancel=cancel)
+    on_step(
+        Step("calibrate", ("reused cached " if result.cached else "wrote ") + f"QDQ model {result.path}")
+    )
+    return result, ds
+
+
+def precision_model(ctx: Context, precision: str, on_step: StepFn = _noop, cancel: threading.Event | None = None):
+    """The ONNX model that carries ``precision``: the source (fp32), an FP16 copy, or the QDQ model.
+
+    Returns (path, extra) where extra describes the conversion (calibration result, dataset).
+    """
+    if precision == "fp32":
+        return ctx.model_path, {}
+    if precision == "fp16":
+        from workbench.core.precision.fp16 import to_fp16
+
+        on_step(Step("convert", "converting to FP16 (inputs/outputs kept FP32)"))
+        return to_fp16(ctx.model_path), {}
+    if precision == "int8":
+        result, ds = calibrate(ctx, on_step, cancel)
+        return result.path, {"calibration": result, "calib_dataset": ds}
+    raise UsageError(f"precision {precision!r} has no single model; 'best' is resolved by bench")
+
+
+def build(ctx: Context, precision: str, on_step: StepFn = _noop, cancel: threading.Event | None = None):
+    """Build (or reuse) the artifact for ``precision``. Returns (Artifact, extra)."""
+    support = ctx.backend.precision_support()
+    reason = support.get(precision, f"unknown precision {precision}")
+    if reason:
+        raise UsageError(f"{ctx.backend.name} on profile {ctx.profile.name} cannot run {precision}: {reason}")
+    if precision not in ctx.profile.build.precisions:
+        raise UsageError(
+            f"profile {ctx.profile.name} does not allow {precision} (allowed: {', '.join(ctx.profile.build.precisions)})"
+        )
+    path, extra = precision_model(ctx, precision, on_step, cancel)
+    on_step(Step("build", f"building {precision} artifact with {ctx.backend.name}"))
+    artifact = ctx.backend.build(path, precision, ctx.profile, force=ctx.options.force_build)
+    on_step(Step("build", ("cached: " if artifact.cached else "built: ") + str(artifact.path)))
+    return artifact, extra
+
+
+def accuracy(ctx: Context, other_path: Path, calib_ds=None, on_step: StepFn = _noop):
+    """FP32 vs ``other_path`` on the eval set (held out) or, without one, on calibration samples."""
+    from workbench.core.accuracy import compare_models
+    from workbench.core.precision.datasets import open_dataset
+
+    folder = _resolve_dataset_path(ctx, "eval")
+    held_out = folder is not None
+    if folder is not None:
+        ds = open_dataset(folder, ctx.model_info.inputs)
+    elif calib_ds is not None:
+        ds = calib_ds
+    else:
+        cfolder = _resolve_dataset_path(ctx, "calib")
+        if cfolder is None:
+            return None
+        ds = open_dataset(cfolder, ctx.model_info.inputs)
+    on_step(Step("accuracy", f"comparing with FP32 on {ds.count} {'held-out' if held_out else 'calibration (not held-out)'} samples"))
+    report = compare_models(ctx.model_path, other_path, ds, thresholds=thresholds(ctx), held_out=held_out)
+    return report
+
+
+def _bench_config(ctx: Context, artifact) -> Any:
+    from workbench.core.bench.config import BenchConfig
+
+    b = ctx.profile.build
+    bp = ctx.profile.benchmark
+    o = ctx.options
+    return BenchConfig(
+        artifact_path=str(artifact.path),
+        backend=ctx.backend.name,
+        intra_op_threads=o.threads if o.threads is not None else b.intra_op_threads,
+        inter_op_threads=b.inter_op_threads,
+        execution_mode=b.execution_mode,
+        graph_optimization_level=b.graph_optimization_level,
+        batch=o.batch or bp.batch,
+        shapes=dict(o.shapes),
+        seed=o.seed,
+        dataset=str(paths.resolve_dataset(o.bench_dataset, "calib")) if o.bench_dataset else None,
+        warmup_ms=o.warmup_ms if o.warmup_ms is not None else bp.warmup_ms,
+        warmup_iterations=o.warmup_iterations if o.warmup_iterations is not None else bp.warmup_iterations,
+        iterations=o.iterations,
+        duration_s=o.duration_s if o.duration_s is not None else bp.duration_s,
+        min_iterations=bp.min_iterations,
+        profile_layers=o.profile_layers,
+    )
+
+
+def bench_artifact(
+    ctx: Context,
+    artifact,
+    *,
+    on_step: StepFn = _noop,
+    on_event: Callable[[object], None] | None = None,
+    cancel: threading.Event | None = None,
+    accuracy_report=None,
+    extra: dict | None = None,
+) -> dict[str, Any]:
+    """Benchmark a built artifact in a child process, with telemetry sampled in this process.
+
+    Returns the result entry (bench/result.py).
+    """
+    from workbench.core.bench import events as ev
+    from workbench.core.bench.parent import run_child
+    from workbench.core.bench.result import build_entry
+    from workbench.core.telemetry import Recorder, open_source
+
+    cfg = _bench_config(ctx, artifact)
+    tel_spec = ctx.options.telemetry or ctx.profile.telemetry.source
+    source = open_source(tel_spec)
+    recorder = Recorder(source, interval_ms=ctx.profile.telemetry.interval_ms, total_rule=ctx.profile.power.total_rule)
+    recorder.start()
+    on_step(Step("bench", f"benchmarking {artifact.precision} ({'exactly %d iterations' % cfg.iterations if cfg.iterations else 'at least %.3g s' % cfg.duration_s})"))
+
+    def relay(event: object) -> None:
+        if isinstance(event, ev.TimedStart):
+            recorder.mark_window_start()
+        elif isinstance(event, ev.TimedEnd):
+            recorder.mark_window_end()
+        if on_event is not None:
+            on_event(event)
+
+    try:
+        outcome = run_child(cfg, on_event=relay, cancel=cancel)
+    finally:
+        summary = recorder.stop()
+        source.close()
+    summary = summary.with_inferences(outcome.iterations * cfg.batch)
+    context = {
+        "backend": ctx.backend.name,
+        "profile": ctx.profile.name,
+        "profile_reason": ctx.profile_reason,
+        "artifact": str(artifact.path),
+        "artifact_cached": artifact.cached,
+        "build_s": artifact.build_s,
+        "model": str(ctx.options.model or ctx.model_path),
+        "model_onnx": str(ctx.model_path),
+        "model_sha256": ctx.model_info.sha256,
+        "device": _device_name(),
+        "versions": versions(),
+        "settings": {
+            "threads": cfg.intra_op_threads,
+            "graph_optimization_level": cfg.graph_optimization_level,
+            "execution_mode": cfg.execution_mode,
+            "warmup_ms": cfg.warmup_ms,
+            "duration_s": None if cfg.iterations else cfg.duration_s,
+            "iterations_requested": cfg.iterations,
+            "min_iterations": cfg.min_iterations,
+            "seed": cfg.seed,
+        },
+        "telemetry": summary.to_dict(),
+        "accuracy": accuracy_report.to_dict() if accuracy_report is not None else None,
+    }
+    if not summary.measured:
+        context["measured"] = False
+    if extra:
+        context.update(extra)
+    entry = build_entry(outcome, precision=artifact.precision, batch=cfg.batch, percentiles=ctx.profile.benchmark.percentiles, context=context)
+    if not summary.measured:
+        entry["measured"] = False
+    if outcome.layer_profile_path:
+        entry["layer_profile"] = outcome.layer_profile_path
+    return entry
+
+
+def _device_name() -> str:
+    from workbench.core.hw.detect import detect_device
+
+    try:
+        d = detect_device()
+    except Exception:  # noqa: BLE001 - a name for the record only
+        return platform.machine()
+    return d.model or d.gpu_name or f"{platform.processor() or platform.machine()} CPU"
+
+
+def store(entry: dict[str, Any]) -> int:
+    from workbench.core.results.store import ResultStore
+
+    return ResultStore().add(entry)
+
+
+def bench_precision(
+    ctx: Context,
+    precision: str,
+    *,
+    on_step: StepFn = _noop,
+    on_event: Callable[[object], None] | None = None,
+    cancel: threading.Event | None = None,
+    with_accuracy: bool = True,
+    reference_accuracy: bool = False,
+) -> dict[str, Any]:
+    """build -> (accuracy for fp16/int8; for fp32 too with ``reference_accuracy``) -> bench -> store."""
+    artifact, extra = build(ctx, precision, on_step, cancel)
+    report = None
+    if with_accuracy and precision in ("fp16", "int8"):
+        report = accuracy(ctx, artifact.source_model, extra.get("calib_dataset"), on_step)
+    elif reference_accuracy and precision == "fp32":
+        # FP32 against itself: its own top-1 on the same samples; the vs_fp32 figures are the identity.
+        report = accuracy(ctx, ctx.model_path, None, on_step)
+    info: dict[str, Any] = {}
+    if "calibration" in extra:
+        c = extra["calibration"]
+        info["calibration"] = {"method": c.method, "samples": c.samples, "cached": c.cached, "qdq_model": str(c.path)}
+    entry = bench_artifact(ctx, artifact, on_step=on_step, on_event=on_event, cancel=cancel, accuracy_report=report, extra=info)
+    if ctx.options.store:
+        entry["result_id"] = store(entry)
+        on_step(Step("store", f"stored as result {entry['result_id']}"))
+    return entry
+
+
+def bench_best(ctx: Context, **kw) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """'best': the fastest allowed precision whose accuracy passes the thresholds (fp32 always passes).
+
+    Returns (chosen entry, every candidate's entry).
+    """
+    candidates = [p for p in ("fp32", "fp16", "int8") if p in ctx.profile.build.precisions and not ctx.backend.precision_support().get(p)]
+    entries = []
+    for p in candidates:
+        try:
+            entries.append(bench_precision(ctx, p, **kw))
+        except CalibrationError as exc:
+            kw.get("on_step", _noop)(Step("bench", f"skipping {p}: {exc}"))
+    passing = [e for e in entries if e["precision"] == "fp32" or (e.get("accuracy") or {}).get("verdict") == "pass"]
+    chosen = min(passing, key=lambda e: e["latency_ms"]["median"])
+    chosen = dict(chosen, chosen_as_best=True)
+    return chosen, entries
+
+
+def with_options(ctx: Context, **changes) -> Context:
+    return replace(ctx, options=replace(ctx.options, **changes))
