@@ -1,0 +1,388 @@
+"""Load, check and inspect ONNX models; turn any supported model file into an ONNX path.
+
+Every failure is a :class:`ModelError` (or :class:`BackendUnavailable` / :class:`UsageError`) whose message names
+the file and says what to do. ``onnx`` is imported inside the functions; ``torch`` only in
+:mod:`workbench.core.models.torch_export`, and only when a PyTorch file is exported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench.core.errors import BackendUnavailable, ModelError
+from workbench.core.models.info import ModelInfo, TensorSpec
+from workbench.core.models.sniff import FileKind, sniff
+
+if TYPE_CHECKING:  # pragma: no cover
+    import onnx
+
+_2GIB = 2**31
+
+
+# --------------------------------------------------------------------------------------------- walking a model
+def _subgraphs(node: Any) -> Iterator[Any]:
+    import onnx
+
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            yield attr.g
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            yield from attr.graphs
+
+
+def _all_graphs(graph: Any) -> Iterator[Any]:
+    """The graph and every subgraph (If/Loop/Scan bodies), depth first."""
+    yield graph
+    for node in graph.node:
+        for sub in _subgraphs(node):
+            yield from _all_graphs(sub)
+
+
+def _all_tensors(model: Any) -> Iterator[tuple[str, Any]]:
+    """(owner description, TensorProto) for initializers and tensor attributes in every graph and function."""
+    import onnx
+
+    def from_nodes(nodes: Any) -> Iterator[tuple[str, Any]]:
+        for node in nodes:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    yield f"attribute {attr.name!r} of node {node.name or node.op_type!r}", attr.t
+                elif attr.type == onnx.AttributeProto.TENSORS:
+                    for t in attr.tensors:
+                        yield f"attribute {attr.name!r} of node {node.name or node.op_type!r}", t
+
+    for g in _all_graphs(model.graph):
+        for t in g.initializer:
+            yield f"initializer {t.name!r}", t
+        for st in g.sparse_initializer:
+            yield f"sparse initializer {st.values.name!r}", st.values
+            yield f"sparse initializer {st.values.name!r} (indices)", st.indices
+        yield from from_nodes(g.node)
+    for fn in model.functions:
+        yield from from_nodes(fn.node)
+
+
+def _external_location(tensor: Any) -> tuple[str, int, int | None] | None:
+    """(location, offset, length) of a tensor stored outside the .onnx file, else None."""
+    import onnx
+
+    if tensor.data_location != onnx.TensorProto.EXTERNAL:
+        return None
+    info = {e.key: e.value for e in tensor.external_data}
+    try:
+        offset = int(info.get("offset", 0) or 0)
+        length = int(info["length"]) if info.get("length") else None
+    except ValueError:
+        offset, length = 0, None
+    return info.get("location", ""), offset, length
+
+
+def external_data_files(model: Any, model_path: Path) -> list[tuple[str, Path]]:
+    """Check every external-data reference of ``model`` (loaded from ``model_path``) and list the files.
+
+    Returns ``[(location as written in the model, resolved path), …]`` without duplicates.
+
+    Raises:
+        ModelError: a referenced file is missing, outside the model's folder, or shorter than a tensor needs.
+    """
+    base = model_path.parent
+    files: dict[str, Path] = {}
+    sizes: dict[str, int] = {}
+    for owner, tensor in _all_tensors(model):
+        ext = _external_location(tensor)
+        if ext is None:
+            continue
+        location, offset, length = ext
+        if not location:
+            raise ModelError(f"{model_path}: {owner} is marked as external data but names no file (no 'location')")
+        rel = Path(location)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise ModelError(
+                f"{model_path}: {owner} points to external data {location!r} outside the model's folder; refused",
+                hint="external data files must sit next to the .onnx file (ONNX spec)",
+            )
+        target = base / rel
+        if location not in files:
+            if not target.is_file():
+                raise ModelError(
+                    f"{model_path}: external data file {location!r} is missing (expected at {target}; needed by {owner})",
+                    hint="copy the data file next to the .onnx file, keeping the name the model records",
+                )
+            files[location] = target
+            sizes[location] = target.stat().st_size
+        if length is not None and offset + length > sizes[location]:
+            raise ModelError(
+                f"{model_path}: external data file {location!r} is truncated: {owner} needs bytes "
+                f"{offset}..{offset + length} but the file has {sizes[location]}",
+                hint="copy the complete data file again",
+            )
+    return list(files.items())
+
+
+# --------------------------------------------------------------------------------------------- load_onnx
+def _not_onnx_error(path: Path, kind: FileKind) -> ModelError:
+    if kind is FileKind.EMPTY:
+        return ModelError(
+            f"model file {path} is empty (0 bytes)", hint="the download or copy was cut short; get it again"
+        )
+    if kind is FileKind.UNKNOWN:
+        return ModelError(
+            f"{path} is not a model file we recognise (not ONNX, TensorRT plan, TorchScript, ExportedProgram "
+            "or torch.save archive)",
+            hint="check that the file is complete and really a model",
+        )
+    return ModelError(
+        f"{path} is a {kind.describe()}, not an ONNX model",
+        hint="run `workbench inspect` on it to see how to export it to ONNX",
+    )
+
+
+def load_onnx(path: str | os.PathLike[str], *, check: bool = True, load_external: bool = True) -> onnx.ModelProto:
+    """Read an ONNX model, with its external data, and validate it.
+
+    Args:
+        path: the .onnx file (any name; the type is sniffed).
+        check: run ``onnx.checker.check_model`` on the path (works for >2 GB and external-data models).
+        load_external: read external data into the returned proto (False: only the graph, cheaper).
+
+    Returns:
+        The ``onnx.ModelProto``.
+
+    Raises:
+        ModelError: missing file, empty file, not ONNX, truncated/corrupt protobuf, missing or truncated external
+            data file (named), no graph / no nodes / no inputs / no outputs, or checker failure.
+    """
+    import onnx
+
+    p = Path(path)
+    kind = sniff(p)
+    if kind is not FileKind.ONNX:
+        raise _not_onnx_error(p, kind)
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf DecodeError, onnx's own errors: all mean corrupt
+        raise ModelError(
+            f"{p} is truncated or corrupt: the ONNX protobuf cannot be parsed ({type(exc).__name__}: {exc})",
+            hint="the file was probably cut short while copying or downloading; get it again",
+        ) from None
+    _require_graph(model, p)
+    ext_files = external_data_files(model, p)
+    if check:
+        try:
+            onnx.checker.check_model(str(p))
+        except onnx.checker.ValidationError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{p} fails the ONNX checker: {first}", hint="re-export the model") from None
+        except Exception as exc:  # noqa: BLE001 - the checker also raises plain RuntimeError/ValueError
+            raise ModelError(f"{p} fails the ONNX checker: {type(exc).__name__}: {exc}") from None
+    if load_external and ext_files:
+        try:
+            onnx.external_data_helper.load_external_data_for_model(model, str(p.parent))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"{p}: cannot read its external data: {type(exc).__name__}: {exc}") from None
+    return model
+
+
+def _require_graph(model: Any, p: Path) -> None:
+    g = model.graph
+    if not model.HasField("graph"):
+        raise ModelError(f"{p} has no graph (an empty ModelProto)", hint="re-export the model")
+    if len(g.node) == 0:
+        raise ModelError(f"{p} has a graph with no nodes: there is nothing to run", hint="re-export the model")
+    init = {t.name for t in g.initializer}
+    if not [i for i in g.input if i.name not in init]:
+        raise ModelError(
+            f"{p} has no graph inputs (only constants): there is nothing to feed", hint="re-export the model"
+        )
+    if len(g.output) == 0:
+        raise ModelError(f"{p} has no graph outputs", hint="re-export the model")
+
+
+# --------------------------------------------------------------------------------------------- inspect
+def _dtype_name(elem_type: int) -> str:
+    import onnx
+
+    try:
+        import numpy as np
+
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type)).name
+    except Exception:  # noqa: BLE001 - UNDEFINED / exotic float8: fall back to the ONNX enum name
+        try:
+            return onnx.TensorProto.DataType.Name(elem_type).lower()
+        except ValueError:
+            return f"type{elem_type}"
+
+
+def _spec(vi: Any) -> tuple[TensorSpec, bool]:
+    """TensorSpec of a ValueInfoProto; second item False when the rank is unknown."""
+    t = vi.type
+    which = t.WhichOneof("value")
+    if which != "tensor_type":
+        return TensorSpec(vi.name, which or "unknown", ()), False
+    tt = t.tensor_type
+    if not tt.HasField("shape"):
+        return TensorSpec(vi.name, _dtype_name(tt.elem_type), ()), False
+    dims: list[int | str | None] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            dims.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param:
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return TensorSpec(vi.name, _dtype_name(tt.elem_type), tuple(dims)), True
+
+
+def _histogram(model: Any) -> dict[str, int]:
+    c: Counter[str] = Counter()
+    for g in _all_graphs(model.graph):
+        for n in g.node:
+            key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
+            c[key] += 1
+    return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _param_count(model: Any) -> int:
+    total = 0
+    for g in _all_graphs(model.graph):
+        for t in g.initializer:
+            n = 1
+            for d in t.dims:
+                n *= int(d)
+            total += n
+        for st in g.sparse_initializer:
+            n = 1
+            for d in st.values.dims:
+                n *= int(d)
+            total += n
+    return total
+
+
+def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
+    """Check an ONNX model and describe it (inputs/outputs with symbolic dims kept, opset, ops, params, size).
+
+    Shape inference (``onnx.shape_inference``) fills output shapes the file does not declare; when it fails the
+    failure is listed in ``ModelInfo.warnings`` and the declared shapes are used.
+
+    Raises:
+        ModelError: as :func:`load_onnx`.
+    """
+    import onnx
+
+    from workbench.core.fsutil import sha256_file
+
+    p = Path(path)
+    model = load_onnx(p, check=True, load_external=False)
+    ext = external_data_files(model, p)
+    warnings: list[str] = []
+    inferred = model
+    try:
+        if p.stat().st_size >= _2GIB:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as td:
+                out = Path(td) / "inferred.onnx"
+                onnx.shape_inference.infer_shapes_path(str(p), str(out))
+                inferred = onnx.load(str(out), load_external_data=False)
+        else:
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False)
+    except Exception as exc:  # noqa: BLE001 - inference is best effort: report, carry on
+        warnings.append(f"shape inference failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}")
+        inferred = model
+    g = inferred.graph
+    init = {t.name for t in g.initializer}
+    known = {vi.name: vi for vi in [*g.value_info, *g.output]}
+    inputs = []
+    for vi in g.input:
+        if vi.name in init:
+            continue
+        spec, ranked = _spec(vi)
+        if not ranked:
+            warnings.append(f"input {vi.name!r} has no declared shape")
+        inputs.append(spec)
+    outputs = []
+    for vi in model.graph.output:
+        spec, ranked = _spec(vi)
+        if not ranked and vi.name in known:
+            spec, ranked = _spec(known[vi.name])
+        if not ranked:
+            warnings.append(f"output {vi.name!r} has unknown rank")
+        outputs.append(spec)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    producer = " ".join(x for x in (model.producer_name, model.producer_version) if x)
+    size = p.stat().st_size + sum(f.stat().st_size for _, f in ext)
+    return ModelInfo(
+        path=p,
+        format=FileKind.ONNX.value,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        opset=int(opset),
+        ir_version=int(model.ir_version),
+        producer=producer,
+        op_histogram=_histogram(model),
+        param_count=_param_count(model),
+        size_bytes=size,
+        external_data=tuple(sorted(loc for loc, _ in ext)),
+        sha256=sha256_file(p),
+        warnings=tuple(warnings),
+    )
+
+
+# --------------------------------------------------------------------------------------------- ensure_onnx
+def ensure_onnx(
+    path: str | os.PathLike[str],
+    *,
+    trust_pickle: bool = False,
+    opset: int = 17,
+    work_dir: str | os.PathLike[str] | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    factory: str | None = None,
+) -> Path:
+    """Return an ONNX file for any supported model file.
+
+    - ONNX: checked (graph, external data, checker) and returned as is.
+    - TorchScript / ExportedProgram / trusted full pickle / state dict + ``factory``: exported to
+      ``work_dir`` (default ``paths.cache_dir()/"exports"``) as ``<sha256 of source + settings>.onnx``, written
+      atomically and verified against torch; an earlier export with the same key is reused.
+    - TensorRT plan: :class:`BackendUnavailable` when ``tensorrt`` is not importable, else :class:`ModelError`
+      (an engine cannot be turned back into ONNX; use it with the TensorRT backend directly).
+
+    Args:
+        input_shapes: ``{input name: shape}`` in the model's positional order; required for TorchScript, full
+            pickles and factories (CLI ``--input-shape name:1x3x224x224``); optional for ExportedProgram (its
+            saved example inputs are used).
+        factory: ``"package.module:function"`` returning an ``nn.Module`` for a state-dict file.
+
+    Raises:
+        ModelError, UsageError, BackendUnavailable (see above; full pickle without ``trust_pickle`` → ModelError
+        naming ``--trust-pickle``).
+    """
+    p = Path(path)
+    kind = sniff(p)
+    if kind is FileKind.ONNX:
+        load_onnx(p, check=True, load_external=False)
+        return p
+    if kind is FileKind.TRT_PLAN:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorrt") is None:
+            raise BackendUnavailable(
+                f"{p} is a TensorRT engine; TensorRT is not available here",
+                hint="run it on a machine with TensorRT (JetPack on a Jetson, or NVIDIA's tensorrt package), "
+                "or give the ONNX model it was built from",
+            )
+        raise ModelError(
+            f"{p} is a TensorRT engine: it runs as is on the TensorRT backend and cannot be converted back to ONNX",
+            hint="use the TensorRT backend for it, or give the ONNX model it was built from",
+        )
+    if kind in (FileKind.EMPTY, FileKind.UNKNOWN):
+        raise _not_onnx_error(p, kind)
+    from workbench.core.models.torch_export import export_to_onnx
+
+    return export_to_onnx(
+        p, kind, trust_pickle=trust_pickle, opset=opset, work_dir=work_dir, input_shapes=input_shapes, factory=factory
+    ).path

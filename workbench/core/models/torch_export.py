@@ -1,0 +1,343 @@
+"""Export PyTorch model files (TorchScript, ExportedProgram, trusted pickles, state dict + factory) to ONNX.
+
+Exporters (torch 2.13, checked here on CPU):
+
+- TorchScript and ``nn.Module`` objects: the TorchScript-based exporter, ``torch.onnx.export(..., dynamo=False)``.
+  It needs example inputs, so the caller gives shapes (``--input-shape name:1x3x224x224``).
+- ExportedProgram (``.pt2``): ``torch.onnx.export(ep, ..., dynamo=True, external_data=False)`` (needs
+  ``onnxscript``). The dynamo exporter was seen to emit opset 18 when 17 was asked (it has no lower
+  implementations and converts down, which can fail), so the produced opset is checked and a mismatch is a
+  :class:`ModelError`. ``external_data=False`` keeps one self-contained file.
+
+Every export is verified: ONNX Runtime and torch run the same seeded input, and each output must agree within
+``rtol=1e-3``, ``atol=1e-4 * (1 + max|torch|)``; max-abs and cosine are stored in a JSON sidecar. Exports land
+in ``paths.cache_dir()/"exports"/<key>.onnx`` where ``key`` is the SHA-256 of the source file's hash and every
+export setting, written atomically (temp folder in the same directory + ``os.replace``), so an interrupted export
+never leaves a partial model and a repeat reuses the file.
+
+The dynamo exporter prints progress on stdout; it is redirected to stderr so ``--json`` output stays one document.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import BackendUnavailable, ModelError, UsageError
+from workbench.core.models.sniff import FileKind
+
+EXPORT_FORMAT_VERSION = 1  # bump to invalidate cached exports when this module's output changes
+TORCH_HINT = "install the PyTorch extra: pip install -e '.[torch]'"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Outcome of one export. ``max_abs``/``cosine``: worst over outputs, ONNX Runtime vs torch, float32."""
+
+    path: Path
+    cached: bool
+    source_kind: str
+    exporter: str
+    opset: int
+    input_shapes: dict[str, list[int]]
+    max_abs: float
+    cosine: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+# --------------------------------------------------------------------------------------------- checks without torch
+def refuse_full_pickle(path: Path) -> ModelError:
+    """The error for a full pickle without ``--trust-pickle``, naming what the pickle would import."""
+    from workbench.core.models.pickle_scan import scan_pickle
+
+    names: tuple[str, ...] = ()
+    raw = False
+    try:
+        import zipfile
+
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                pkl = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
+                if pkl:
+                    names = scan_pickle(zf.read(pkl)).disallowed
+        else:
+            raw = True
+            with open(path, "rb") as fh:
+                # torch's legacy format is five pickles in a row (magic, protocol, sys info, object, storage keys).
+                names = scan_pickle(fh.read(1 << 20), max_pickles=5).disallowed
+    except OSError:
+        pass
+    what = f" (it imports {', '.join(names[:4])}{' …' if len(names) > 4 else ''})" if names else ""
+    desc = "a raw Python pickle (torch's legacy format or a plain pickle)" if raw else "a full Python pickle"
+    return ModelError(
+        f"{path} is {desc}{what}; loading it can run code stored in the file. "
+        "Refusing to load it without --trust-pickle",
+        hint="if you trust where the file came from, pass --trust-pickle; better, save the model as TorchScript "
+        "(torch.jit.save) or an ExportedProgram (torch.export.save), or save only its state_dict",
+    )
+
+
+def _import_torch(path: Path, kind: FileKind) -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise BackendUnavailable(
+            f"{path} is a {kind.describe()}; exporting it to ONNX needs PyTorch, which is not installed here",
+            hint=TORCH_HINT,
+        ) from None
+    return torch
+
+
+def _need_shapes(path: Path, kind: FileKind) -> UsageError:
+    return UsageError(
+        f"{path} is a {kind.describe()}; exporting it to ONNX needs example input shapes",
+        hint="give one per input in the model's argument order: --input-shape input:1x3x224x224 "
+        "(repeatable, or a comma list)",
+    )
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _cache_key(src: Path, kind: FileKind, **settings: Any) -> str:
+    from workbench.core.fsutil import sha256_file
+
+    doc = {"src": sha256_file(src), "kind": kind.value, "v": EXPORT_FORMAT_VERSION, **settings}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _example_inputs(torch: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[Any, ...]:
+    gen = torch.Generator().manual_seed(0)
+    return tuple(torch.randn(*s, generator=gen, dtype=torch.float32) for s in shapes.values())
+
+
+def _call_factory(spec: str) -> Any:
+    mod_name, sep, func_name = spec.partition(":")
+    if not sep or not mod_name or not func_name:
+        raise UsageError(f"--factory {spec!r}: expected module:function, e.g. mypkg.nets:build")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: modules next to where the user runs us
+    try:
+        func = getattr(importlib.import_module(mod_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"--factory {spec!r}: cannot import it: {exc}") from None
+    return func()
+
+
+def _flatten(out: Any) -> list[Any]:
+    if isinstance(out, (list, tuple)):
+        return [x for o in out for x in _flatten(o)]
+    if isinstance(out, dict):
+        return [x for v in out.values() for x in _flatten(v)]
+    return [out]
+
+
+def _compare(path: Path, onnx_path: Path, ref: list[Any], args: tuple[Any, ...]) -> tuple[float, float]:
+    """Run the exported model in ONNX Runtime and compare with torch's outputs; return (max_abs, min cosine)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    feeds = {n: a.detach().cpu().numpy() for n, a in zip(names, args, strict=False)}
+    got = sess.run(None, feeds)
+    ref_np = [r.detach().cpu().numpy() for r in ref if hasattr(r, "detach")]
+    if len(got) != len(ref_np):
+        raise ModelError(f"export of {path} has {len(got)} outputs but torch returns {len(ref_np)}")
+    worst_abs, worst_cos = 0.0, 1.0
+    for k, (a, b) in enumerate(zip(got, ref_np, strict=True)):
+        a64, b64 = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+        if a64.shape != b64.shape:
+            raise ModelError(f"export of {path}: output {k} has {a64.size} values in ONNX, {b64.size} in torch")
+        diff = float(np.max(np.abs(a64 - b64))) if a64.size else 0.0
+        na, nb = float(np.linalg.norm(a64)), float(np.linalg.norm(b64))
+        cos = float(a64 @ b64 / (na * nb)) if na > 0 and nb > 0 else (1.0 if na == nb else 0.0)
+        scale = float(np.max(np.abs(b64))) if b64.size else 0.0
+        if not np.isfinite(diff) or diff > 1e-4 * (1.0 + scale) + 1e-3 * scale:
+            raise ModelError(
+                f"export of {path} does not match torch: output {k} max-abs difference {diff:.3g} "
+                f"(cosine {cos:.6f}, largest |value| {scale:.3g})",
+                hint="the exporter mistranslated an operator; try another --opset or export an ExportedProgram",
+            )
+        worst_abs, worst_cos = max(worst_abs, diff), min(worst_cos, cos)
+    return worst_abs, worst_cos
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --------------------------------------------------------------------------------------------- main entry
+def export_to_onnx(
+    path: str | os.PathLike[str],
+    kind: FileKind,
+    *,
+    trust_pickle: bool = False,
+    opset: int = 17,
+    work_dir: str | os.PathLike[str] | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    factory: str | None = None,
+) -> ExportResult:
+    """Export a PyTorch file of sniffed ``kind`` to ONNX (see module docstring).
+
+    Raises:
+        ModelError: full pickle without ``trust_pickle`` (names ``--trust-pickle``); state dict without a factory;
+            export failure; produced opset differs from ``opset``; ONNX Runtime output differs from torch.
+        UsageError: shapes needed but not given (names ``--input-shape``); bad ``factory``.
+        BackendUnavailable: torch (or onnxscript for ExportedProgram) is not installed.
+    """
+    from workbench.core import paths
+
+    p = Path(path)
+    shapes = dict(input_shapes or {})
+    if kind is FileKind.TORCH_PICKLE and not trust_pickle:
+        raise refuse_full_pickle(p)
+    if kind is FileKind.TORCH_ZIP_WEIGHTS and not factory:
+        raise ModelError(
+            f"{p} holds only weights (a state dict): the network's code is not in the file, so it cannot be "
+            "exported to ONNX without a module factory",
+            hint="save the model with torch.jit.save or torch.export.save, or give a factory "
+            "(`workbench export MODEL --factory mypkg.nets:build --input-shape …`) that returns the nn.Module",
+        )
+    if kind in (FileKind.TORCHSCRIPT, FileKind.TORCH_PICKLE, FileKind.TORCH_ZIP_WEIGHTS) and not shapes:
+        raise _need_shapes(p, kind)
+    if kind not in (FileKind.TORCHSCRIPT, FileKind.EXPORTED_PROGRAM, FileKind.TORCH_PICKLE, FileKind.TORCH_ZIP_WEIGHTS):
+        raise ModelError(f"{p} is a {kind.describe()}, not a PyTorch file")
+    torch = _import_torch(p, kind)
+    if kind is FileKind.EXPORTED_PROGRAM and importlib.util.find_spec("onnxscript") is None:
+        raise BackendUnavailable(
+            f"{p} is an ExportedProgram; its ONNX exporter (torch dynamo) needs onnxscript, which is not installed",
+            hint=TORCH_HINT,
+        )
+
+    out_dir = Path(work_dir) if work_dir else paths.cache_dir() / "exports"
+    key = _cache_key(p, kind, opset=opset, shapes={k: list(v) for k, v in shapes.items()}, factory=factory,
+                     torch=str(torch.__version__))  # fmt: skip
+    target = out_dir / f"{key}.onnx"
+    sidecar = out_dir / f"{key}.json"
+    if target.is_file() and sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text())
+            meta.update(path=target, cached=True)
+            return ExportResult(**meta)
+        except (ValueError, TypeError):
+            pass  # unreadable sidecar: export again
+
+    t0 = time.perf_counter()
+    module, args, exporter = _prepare(torch, p, kind, shapes, factory)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    except OSError as exc:
+        from workbench.core.errors import StorageError
+
+        raise StorageError(f"cannot write exports to {out_dir}: {exc.strerror or exc}") from None
+    try:
+        tmp = tmp_dir / "model.onnx"
+        names = list(shapes) or None
+        with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
+            try:
+                if exporter == "dynamo":
+                    torch.onnx.export(module, args, str(tmp), dynamo=True, opset_version=opset,
+                                      external_data=False, verbose=False)  # fmt: skip
+                else:
+                    torch.onnx.export(module, args, str(tmp), dynamo=False, opset_version=opset,
+                                      input_names=names, do_constant_folding=True)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - exporter errors are many and undocumented
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                raise ModelError(
+                    f"exporting {p} to ONNX (opset {opset}) failed: {type(exc).__name__}: {first}",
+                    hint="try another --opset, or export an ExportedProgram (torch.export.save) instead",
+                ) from None
+            ref = _flatten(module.module()(*args) if exporter == "dynamo" else module(*args))
+        import onnx
+
+        produced = next((o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
+                         if o.domain in ("", "ai.onnx")), 0)  # fmt: skip
+        if produced != opset:
+            raise ModelError(
+                f"exporting {p}: opset {opset} was asked but the exporter produced opset {produced}",
+                hint=f"ask for --opset {produced}, or use a target whose parser accepts it",
+            )
+        max_abs, cosine = _compare(p, tmp, ref, args)
+        result = ExportResult(
+            path=target, cached=False, source_kind=kind.value, exporter=exporter, opset=int(produced),
+            input_shapes={n: list(a.shape) for n, a in zip(shapes or [f"input_{i}" for i in range(len(args))], args,
+                                                          strict=False)},
+            max_abs=max_abs, cosine=cosine, seconds=round(time.perf_counter() - t0, 3),
+        )  # fmt: skip
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+        from workbench.core.fsutil import write_text_atomic
+
+        meta = result.to_dict()
+        meta.pop("path")
+        meta.pop("cached")
+        write_text_atomic(sidecar, json.dumps(meta, indent=2))
+        return result
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _prepare(torch: Any, p: Path, kind: FileKind, shapes: dict[str, tuple[int, ...]], factory: str | None):
+    """Load the model; return (module or ExportedProgram, example args, exporter name)."""
+    try:
+        if kind is FileKind.TORCHSCRIPT:
+            m = torch.jit.load(str(p), map_location="cpu")
+            m.eval()
+            return m, _example_inputs(torch, shapes), "torchscript"
+        if kind is FileKind.EXPORTED_PROGRAM:
+            ep = torch.export.load(str(p))
+            if shapes:
+                args = _example_inputs(torch, shapes)
+            else:
+                ex = getattr(ep, "example_inputs", None)
+                if not ex or ex[1]:
+                    raise _need_shapes(p, kind)
+                args = tuple(ex[0])
+            return ep, args, "dynamo"
+        if kind is FileKind.TORCH_PICKLE:
+            obj = torch.load(str(p), map_location="cpu", weights_only=False)  # only reached with trust_pickle
+            if isinstance(obj, torch.nn.Module):
+                obj.eval()
+                return obj, _example_inputs(torch, shapes), "torchscript"
+            if not factory:
+                raise ModelError(
+                    f"{p} unpickles to a {type(obj).__name__}, not an nn.Module; exporting needs the module",
+                    hint="give a module factory with --factory module:function",
+                )
+            state = obj
+        else:
+            state = torch.load(str(p), map_location="cpu", weights_only=True)
+        module = _call_factory(factory or "")
+        if not isinstance(module, torch.nn.Module):
+            raise UsageError(f"--factory {factory!r} returned a {type(module).__name__}, not an nn.Module")
+        try:
+            module.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{p} does not fit the module from {factory!r}: {str(exc).splitlines()[0]}") from None
+        module.eval()
+        return module, _example_inputs(torch, shapes), "torchscript"
+    except (ModelError, UsageError, BackendUnavailable):
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt archives
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ModelError(f"cannot load {p} with torch: {type(exc).__name__}: {first}") from None

@@ -1,0 +1,376 @@
+"""The results database: one SQLite file (WAL), one row per result entry, the full entry kept as JSON.
+
+Why these settings:
+
+- ``PRAGMA journal_mode=WAL`` (https://sqlite.org/wal.html): readers never block the writer and a crash leaves
+  the database consistent (the WAL is replayed or discarded on the next open), so a killed benchmark cannot
+  corrupt earlier results.
+- ``busy_timeout`` (default 2000 ms, https://sqlite.org/c3ref/busy_timeout.html): a second workbench that is
+  writing at the same moment is waited for briefly; a database held longer by another process becomes one clear
+  :class:`ResultsError` ("locked by another process; retry when it finishes") instead of a hang.
+- ``PRAGMA user_version`` holds the schema version; :data:`MIGRATIONS` upgrades older files in place, and a file
+  from a newer workbench is refused rather than misread.
+
+Indexed columns (for ``results list``): id, created_at (UTC ISO 8601), model, model_sha256, precision, backend,
+profile, device, measured (1 = telemetry from the machine, 0 = replayed/injected), p50_ms, p99_ms, throughput_ips,
+accuracy_verdict. ``json`` holds the complete entry (issue 2 "What it must show 2" plus model, model_sha256,
+device, versions, telemetry, created_at).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import ResultsError
+
+SCHEMA_VERSION = 1
+DEFAULT_BUSY_TIMEOUT_MS = 2000
+
+SUMMARY_COLUMNS = (
+    "id", "created_at", "model", "model_sha256", "precision", "backend", "profile", "device", "measured",
+    "p50_ms", "p99_ms", "throughput_ips", "accuracy_verdict",
+)  # fmt: skip
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS results (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at TEXT NOT NULL,
+            model TEXT,
+            model_sha256 TEXT,
+            precision TEXT,
+            backend TEXT,
+            profile TEXT,
+            device TEXT,
+            measured INTEGER NOT NULL DEFAULT 1,
+            p50_ms REAL,
+            p99_ms REAL,
+            throughput_ips REAL,
+            accuracy_verdict TEXT,
+            json TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS results_model ON results(model)")
+    conn.execute("CREATE INDEX IF NOT EXISTS results_created ON results(created_at)")
+
+
+# version -> function upgrading the schema from version-1 to version (run inside one write transaction).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1}
+
+
+def utc_now_iso() -> str:
+    """Current UTC time as ISO 8601 with seconds and ``+00:00``."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None (strict JSON has no NaN), Paths and other objects -> str."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    if hasattr(obj, "to_dict"):
+        return _clean(obj.to_dict())
+    if hasattr(obj, "item"):  # numpy scalar
+        try:
+            return _clean(obj.item())
+        except (TypeError, ValueError):
+            pass
+    return str(obj)
+
+
+def _name_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        v = value.get("name")
+        return None if v is None else str(v)
+    return str(value)
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _columns(entry: dict[str, Any]) -> dict[str, Any]:
+    lat = entry.get("latency_ms") if isinstance(entry.get("latency_ms"), dict) else {}
+    acc = entry.get("accuracy") if isinstance(entry.get("accuracy"), dict) else {}
+    tel = entry.get("telemetry") if isinstance(entry.get("telemetry"), dict) else {}
+    if "measured" in entry:
+        measured = bool(entry["measured"])
+    else:
+        measured = bool(tel.get("measured", True))
+    return {
+        "created_at": entry["created_at"],
+        "model": _name_of(entry.get("model")),
+        "model_sha256": entry.get("model_sha256"),
+        "precision": entry.get("precision"),
+        "backend": _name_of(entry.get("backend")),
+        "profile": _name_of(entry.get("profile")),
+        "device": _name_of(entry.get("device")),
+        "measured": 1 if measured else 0,
+        "p50_ms": _num(lat.get("p50", lat.get("median"))),
+        "p99_ms": _num(lat.get("p99")),
+        "throughput_ips": _num(entry.get("throughput_ips")),
+        "accuracy_verdict": acc.get("verdict"),
+    }
+
+
+class ResultStore:
+    """Results database at ``path`` (default ``paths.results_db_path()``).
+
+    Opened lazily on first use; one connection per store, guarded by a lock so worker threads may share it.
+    Use as a context manager or call :meth:`close`.
+
+    Errors (all :class:`ResultsError`, naming the file): locked by another process past ``busy_timeout_ms``;
+    corrupt / not a SQLite file (hint: move it aside); written by a newer schema; cannot be opened; unknown id.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS):
+        if path is None:
+            from workbench.core import paths
+
+            path = paths.results_db_path()
+        self.path = Path(path)
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------------------------------- connection
+    def _error(self, exc: BaseException, doing: str) -> ResultsError:
+        msg = str(exc)
+        low = msg.lower()
+        if "locked" in low or "busy" in low:
+            return ResultsError(
+                f"results database {self.path} is locked by another process; retry when it finishes",
+                hint="another workbench (or a sqlite3 shell) is writing to it",
+            )
+        if "not a database" in low or "malformed" in low or "encrypted" in low or "disk image" in low:
+            return ResultsError(
+                f"results database {self.path} is corrupt or not a SQLite file ({msg})",
+                hint=f"move it aside (mv {self.path} {self.path}.corrupt); the next run starts a new database",
+            )
+        if "unable to open" in low or "readonly" in low or "read-only" in low:
+            return ResultsError(
+                f"cannot {doing} results database {self.path}: {msg}",
+                hint="check that its folder exists and is writable (WORKBENCH_HOME / XDG_DATA_HOME)",
+            )
+        return ResultsError(f"results database {self.path}: {doing} failed: {msg}")
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ResultsError(
+                f"cannot create the folder for results database {self.path}: {exc.strerror or exc}"
+            ) from None
+        conn = None
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction's extent is explicit.
+            conn = sqlite3.connect(
+                str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash may lose the last commit only
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error(exc, "open") from None
+        except ResultsError:
+            if conn is not None:
+                conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ResultsError(
+                f"results database {self.path} has schema version {version}, newer than this workbench "
+                f"understands ({SCHEMA_VERSION})",
+                hint="upgrade the workbench, or point WORKBENCH_HOME/XDG_DATA_HOME elsewhere",
+            )
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[v](conn)
+                conn.execute(f"PRAGMA user_version = {v}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, doing: str, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        with self._lock:
+            conn = self._connect()
+            try:
+                return fn(conn)
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise self._error(exc, doing) from None
+
+    # ----------------------------------------------------------------------------------------- API
+    def add(self, record: dict[str, Any]) -> int:
+        """Store one result entry; returns its id.
+
+        ``created_at`` is set to now (UTC) when absent. NaN/inf become null, non-JSON values strings.
+
+        Raises:
+            ResultsError: locked / corrupt / unwritable database; ``record`` is not a dict.
+        """
+        if not isinstance(record, dict):
+            raise ResultsError(f"a result entry must be a dict, got {type(record).__name__}")
+        entry = _clean(record)
+        entry.pop("id", None)
+        entry.setdefault("created_at", utc_now_iso())
+        cols = _columns(entry)
+        cols["json"] = json.dumps(entry, sort_keys=True, allow_nan=False)
+        names = ", ".join(cols)
+        marks = ", ".join("?" for _ in cols)
+
+        def insert(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            cur = conn.execute(f"INSERT INTO results ({names}) VALUES ({marks})", tuple(cols.values()))
+            conn.execute("COMMIT")
+            return int(cur.lastrowid)
+
+        return self._run("write to", insert)
+
+    def get(self, result_id: int) -> dict[str, Any]:
+        """The full entry with ``id`` and ``created_at``.
+
+        Raises:
+            ResultsError: no such id (message names it), or database errors.
+        """
+        try:
+            rid = int(result_id)
+        except (TypeError, ValueError):
+            raise ResultsError(
+                f"result id {result_id!r} is not a number", hint="see `workbench results list`"
+            ) from None
+        row = self._run(
+            "read", lambda c: c.execute("SELECT id, created_at, json FROM results WHERE id = ?", (rid,)).fetchone()
+        )
+        if row is None:
+            raise ResultsError(f"no result with id {rid} in {self.path}", hint="see `workbench results list`")
+        return self._entry(row)
+
+    @staticmethod
+    def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+        entry = json.loads(row[2])
+        entry["id"] = int(row[0])
+        entry["created_at"] = row[1]
+        return entry
+
+    def get_many(self, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """Full entries for ``ids`` in the order given (all entries by id when None).
+
+        Raises:
+            ResultsError: naming every unknown id.
+        """
+        if ids is None:
+            rows = self._run(
+                "read", lambda c: c.execute("SELECT id, created_at, json FROM results ORDER BY id").fetchall()
+            )
+            return [self._entry(r) for r in rows]
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return []
+        marks = ",".join("?" for _ in wanted)
+        rows = self._run(
+            "read",
+            lambda c: c.execute(f"SELECT id, created_at, json FROM results WHERE id IN ({marks})", wanted).fetchall(),
+        )
+        by_id = {int(r[0]): self._entry(r) for r in rows}
+        missing = [i for i in wanted if i not in by_id]
+        if missing:
+            raise ResultsError(
+                f"no result with id {', '.join(map(str, missing))} in {self.path}", hint="see `workbench results list`"
+            )
+        return [by_id[i] for i in wanted]
+
+    def list(self, limit: int = 50, model: str | None = None) -> list[dict[str, Any]]:
+        """Summary rows (:data:`SUMMARY_COLUMNS`), newest first; ``model`` filters by substring of the model name."""
+        sql = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM results"
+        args: list[Any] = []
+        if model:
+            sql += " WHERE instr(model, ?) > 0"
+            args.append(model)
+        sql += " ORDER BY id DESC"
+        if limit is not None and int(limit) > 0:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        rows = self._run("read", lambda c: c.execute(sql, args).fetchall())
+        out = []
+        for r in rows:
+            d = dict(zip(SUMMARY_COLUMNS, r, strict=True))
+            d["measured"] = bool(d["measured"])
+            out.append(d)
+        return out
+
+    def count(self) -> int:
+        return int(self._run("read", lambda c: c.execute("SELECT COUNT(*) FROM results").fetchone()[0]))
+
+    def export(self, fmt: str, ids: Iterable[int] | None = None) -> str:
+        """Entries as ``"csv"``, ``"json"`` or ``"md"`` text (see :mod:`workbench.core.results.export`)."""
+        from workbench.core.results.export import render
+
+        return render(self.get_many(ids), fmt)
+
+    def export_to_file(self, fmt: str, path: str | os.PathLike[str], ids: Iterable[int] | None = None) -> Path:
+        """Write :meth:`export` to ``path`` atomically. Raises StorageError / ResultsError."""
+        from workbench.core.fsutil import write_text_atomic
+
+        text = self.export(fmt, ids)
+        write_text_atomic(path, text)
+        return Path(path)
+
+    def integrity_check(self) -> list[str]:
+        """``PRAGMA integrity_check`` rows; ``["ok"]`` for a healthy database."""
+        return [str(r[0]) for r in self._run("check", lambda c: c.execute("PRAGMA integrity_check").fetchall())]
