@@ -63,7 +63,7 @@ class GpuReading:
     ``load_pct`` is None where the source prints none (Thor)."""
 
     load_pct: float | None
-    freq_mhz: tuple[float, ...] = ()
+    freq_mhz: tuple[float | None, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"load_pct": self.load_pct, "freq_mhz": list(self.freq_mhz)}
@@ -201,7 +201,7 @@ class TelemetrySample:
             cpu=tuple(
                 CpuCore(bool(c["online"]), _num(c.get("load_pct")), _num(c.get("freq_mhz"))) for c in d.get("cpu") or ()
             ),
-            gpu=GpuReading(_num(gpu.get("load_pct")), tuple(float(f) for f in gpu.get("freq_mhz") or ()))
+            gpu=GpuReading(_num(gpu.get("load_pct")), tuple(_num(f) for f in gpu.get("freq_mhz") or ()))
             if gpu is not None
             else None,
             emc=lf(d.get("emc")),
