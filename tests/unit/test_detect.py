@@ -1,0 +1,126 @@
+"""Device detection on fake filesystem roots (facts from shared fixtures, copied to tests/fixtures/hw)."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import pytest
+
+from workbench.core.hw.detect import (
+    detect_device,
+    jetpack_for_l4t,
+    normalise_arch,
+    profile_for_gpu,
+    read_l4t,
+    read_model,
+)
+
+HW = Path(__file__).resolve().parents[1] / "fixtures" / "hw"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+
+
+def make_root(tmp_path: Path, model: str | None, release: str | None, compatible: list[str] | None = None) -> Path:
+    root = tmp_path / "root"
+    if model is not None:
+        (root / "proc/device-tree").mkdir(parents=True, exist_ok=True)
+        (root / "proc/device-tree/model").write_bytes(model.encode() + b"\x00")
+    if compatible:
+        (root / "proc/device-tree").mkdir(parents=True, exist_ok=True)
+        (root / "proc/device-tree/compatible").write_bytes(b"\x00".join(c.encode() for c in compatible) + b"\x00")
+    if release is not None:
+        (root / "etc").mkdir(parents=True, exist_ok=True)
+        (root / "etc/nv_tegra_release").write_text(release)
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def test_empty_root_gives_cpu_profile_for_this_arch(tmp_path):
+    det = detect_device(tmp_path, nvml=False)
+    arch = normalise_arch(platform.machine())
+    assert det.kind == "cpu"
+    assert det.profile_name == f"cpu-{arch}"
+    assert det.model is None and det.l4t is None
+    assert f"cpu-{arch}" in det.reason
+
+
+@pytest.mark.parametrize(
+    ("machine", "profile"),
+    [("aarch64", "cpu-aarch64"), ("arm64", "cpu-aarch64"), ("x86_64", "cpu-x86_64"), ("AMD64", "cpu-x86_64")],
+)
+def test_cpu_arch_mapping(tmp_path, machine, profile):
+    assert detect_device(tmp_path, nvml=False, machine=machine).profile_name == profile
+
+
+def test_l4t_release_parsing(tmp_path):
+    # Thor line verbatim from shared fixtures sysfs/thor-t264-jp7.txt (jetson_stats issue 711).
+    root = make_root(tmp_path, None, (HW / "thor-nv_tegra_release").read_text())
+    assert read_l4t(root) == ("38.2.0", "7")
+
+
+@pytest.mark.parametrize(
+    ("major", "jp"), [(32, "4"), (35, "5"), (36, "6"), (38, "7"), (39, "7"), (45, "7"), (28, "3"), (30, None)]
+)
+def test_jetpack_by_l4t_major(major, jp):
+    assert jetpack_for_l4t(major) == jp
+
+
+def test_unknown_point_release_still_maps(tmp_path):
+    root = make_root(tmp_path, None, "# R36 (release), REVISION: 9.7, GCID: 1, BOARD: generic, EABI: aarch64\n")
+    assert read_l4t(root) == ("36.9.7", "6")
+
+
+def test_model_nul_terminated(tmp_path):
+    root = make_root(tmp_path, "NVIDIA Jetson AGX Thor Developer Kit", None)
+    assert read_model(root) == "NVIDIA Jetson AGX Thor Developer Kit"
+
+
+def test_unmatched_jetson_falls_back_to_cpu_aarch64(tmp_path):
+    root = make_root(tmp_path, "NVIDIA Jetson Future Board", "# R40 (release), REVISION: 1.0, GCID: 1\n")
+    det = detect_device(root, nvml=False)
+    assert (det.kind, det.profile_name, det.jetpack, det.l4t) == ("jetson", "cpu-aarch64", "7", "40.1.0")
+    assert "matches no profile" in det.reason
+
+
+@pytest.mark.parametrize(
+    ("name", "profile"),
+    [
+        ("NVIDIA H100 80GB HBM3", "datacenter-hopper"),
+        ("NVIDIA GH200 480GB", "datacenter-hopper"),
+        ("NVIDIA H200", "datacenter-hopper"),
+        ("NVIDIA GeForce RTX 4080 SUPER", "desktop-ada"),
+        ("NVIDIA RTX 4000 SFF Ada Generation", "desktop-ada"),
+        ("NVIDIA L4", "desktop-ada"),
+        ("NVIDIA L40S", "desktop-ada"),
+        ("NVIDIA GeForce RTX 3090", "desktop-ampere"),
+        ("NVIDIA A100-SXM4-80GB", "desktop-ampere"),
+        ("NVIDIA RTX A6000", "desktop-ampere"),
+        ("NVIDIA A30", "desktop-ampere"),
+    ],
+)
+def test_gpu_name_mapping(name, profile):
+    got, reason = profile_for_gpu(name)
+    assert got == profile
+    assert name in reason
+
+
+def test_unknown_gpus_get_closest_with_reason():
+    assert profile_for_gpu("NVIDIA B200")[0] == "datacenter-hopper"
+    assert profile_for_gpu("NVIDIA RTX PRO 6000 Blackwell Max-Q Workstation Edition")[0] == "desktop-ada"
+    got, reason = profile_for_gpu("Tesla P100-PCIE-16GB")
+    assert got == "desktop-ampere" and "closest" in reason
+    assert profile_for_gpu("Some New GPU", (8, 9))[0] == "desktop-ada"
+
+
+def test_nvml_failure_means_no_gpu(tmp_path, monkeypatch):
+    import workbench.core.hw.detect as d
+
+    monkeypatch.setattr(d, "_nvml_gpu", lambda: None)
+    assert detect_device(tmp_path, nvml=True, machine="x86_64").profile_name == "cpu-x86_64"
+    monkeypatch.setattr(d, "_nvml_gpu", lambda: ("NVIDIA GeForce RTX 3080", (8, 6)))
+    det = detect_device(tmp_path, nvml=True, machine="x86_64")
+    assert (det.kind, det.gpu_name, det.profile_name) == ("gpu", "NVIDIA GeForce RTX 3080", "desktop-ampere")
