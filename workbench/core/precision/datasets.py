@@ -1,0 +1,397 @@
+"""Calibration and evaluation datasets: a folder of images or arrays, read one file at a time.
+
+A dataset folder holds either
+
+* images (``.png .jpg .jpeg .bmp .gif .tif .tiff .webp .pgm .ppm``) plus a ``preprocess.toml``
+  (see :mod:`workbench.core.precision.preprocess`) — single-input models only; or
+* ``.npy`` tensors (single-input models) or ``.npz`` archives whose keys are the model's input
+  names; each file is one sample (no batch dim: one is added) or one batch (batch dim included),
+  used as stored — dtype must match the input exactly.
+
+An optional ``labels.csv`` (``file,label``; a header row is allowed) gives the integer class of
+single-sample files. Hidden files (``.DS_Store``, ``._x``), ``Thumbs.db``, READMEs and other
+non-sample files are skipped and listed in :attr:`Dataset.skipped`. Files are taken in sorted
+name order; ``limit`` keeps the first N.
+
+Memory: :meth:`Dataset.iter_feeds` yields one file's arrays at a time; nothing holds all samples.
+``.npy``/``.npz`` headers are validated when the dataset is opened (only headers are read), so a
+wrong shape or dtype fails before a long calibration starts; images are validated as they stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import DatasetError
+from workbench.core.precision.preprocess import Preprocess, apply_preprocess, load_preprocess
+
+IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
+ARRAY_EXTS = frozenset({".npy", ".npz"})
+META_FILES = frozenset({"preprocess.toml", "labels.csv"})
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Fallback tensor description (same fields as models.info.TensorSpec)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str | None, ...]
+
+
+def model_inputs(model_path: Path) -> tuple[Any, ...]:
+    """Inputs of an ONNX model as TensorSpec-like values (name, numpy dtype name, shape with symbolic dims).
+
+    Raises:
+        DatasetError: never; ModelError when the model cannot be read.
+    """
+    import onnx
+
+    from workbench.core.errors import ModelError
+
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError, OSError, ...
+        raise ModelError(f"{model_path}: cannot read the ONNX model ({exc})") from None
+    inits = {i.name for i in model.graph.initializer}
+    out = []
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).name if tt.elem_type else "float32"
+        dims: list[int | str | None] = []
+        for d in tt.shape.dim:
+            if d.HasField("dim_value"):
+                dims.append(int(d.dim_value))
+            elif d.HasField("dim_param"):
+                dims.append(d.dim_param)
+            else:
+                dims.append(None)
+        out.append(InputSpec(vi.name, dtype, tuple(dims)))
+    return tuple(out)
+
+
+def _skip_reason(p: Path) -> str | None:
+    name = p.name
+    if p.is_dir():
+        return "folder (datasets are not recursive)"
+    if name.startswith("."):
+        return "hidden file"
+    if name.lower() in ("thumbs.db", "desktop.ini"):
+        return "system file"
+    suffix = p.suffix.lower()
+    if suffix in IMAGE_EXTS or suffix in ARRAY_EXTS:
+        return None
+    return f"not a sample file (expected images, .npy or .npz; got '{suffix or name}')"
+
+
+def _fmt_shape(shape: Sequence[Any]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _npy_header(fh: Any) -> tuple[tuple[int, ...], str]:
+    import numpy as np
+
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+    else:  # 3.0: utf-8 field names; same layout as 2.0 for our purpose
+        shape, _fortran, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
+    return tuple(int(d) for d in shape), np.dtype(dtype).name
+
+
+class Dataset:
+    """A streaming dataset. Build with :func:`open_dataset`.
+
+    Attributes:
+        folder: the dataset folder.
+        files: sample files in order (after ``limit``).
+        count: number of sample files (each one feed; a ``.npy`` may hold a batch).
+        skipped: (file name, reason) for every file that is not a sample.
+        has_labels: a ``labels.csv`` is present.
+        preprocess: the parsed ``preprocess.toml`` (image datasets), else None.
+        kind: "images" or "arrays".
+        uniform_shapes: all array files have the same shapes (always True for images with resize).
+        first_mixed_shape: the first file whose shapes differ from the first file's, or None.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        inputs: tuple[Any, ...],
+        files: list[Path],
+        skipped: list[tuple[str, str]],
+        preprocess: Preprocess | None,
+        labels: dict[str, int] | None,
+        kind: str,
+        first_mixed_shape: str | None,
+    ) -> None:
+        self.folder = folder
+        self.inputs = inputs
+        self.files = files
+        self.skipped = skipped
+        self.preprocess = preprocess
+        self._labels = labels
+        self.kind = kind
+        self.first_mixed_shape = first_mixed_shape
+        self._fingerprint: str | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.files)
+
+    @property
+    def has_labels(self) -> bool:
+        return self._labels is not None
+
+    @property
+    def uniform_shapes(self) -> bool:
+        return self.first_mixed_shape is None
+
+    def label_of(self, file_name: str) -> int | None:
+        return None if self._labels is None else self._labels.get(file_name)
+
+    def fingerprint(self) -> str:
+        """sha256 over each sample's relative name, size and content (streamed in 1 MiB blocks),
+        plus ``preprocess.toml`` and ``labels.csv`` bytes. Independent of mtimes and folder location."""
+        if self._fingerprint is None:
+            h = hashlib.sha256(b"workbench-dataset-v1\0")
+            for p in self.files:
+                h.update(p.name.encode("utf-8") + b"\0" + str(p.stat().st_size).encode() + b"\0")
+                with open(p, "rb") as fh:
+                    for block in iter(lambda: fh.read(1 << 20), b""):  # noqa: B023
+                        h.update(block)
+            if self.preprocess is not None:  # the effective values (spec overrides, resize default)
+                h.update(b"\0pp:" + json.dumps(self.preprocess.to_dict(), sort_keys=True).encode())
+            for meta in sorted(META_FILES):
+                mp = self.folder / meta
+                if mp.is_file():
+                    h.update(b"\0meta:" + meta.encode() + b"\0" + mp.read_bytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def iter_feeds(self) -> Iterator[dict[str, Any]]:
+        """Yield ``{input name: array}`` per file, batch dim included. Raises DatasetError naming the file."""
+        for _name, feed, _label in self.iter_labeled():
+            yield feed
+
+    def iter_labeled(self) -> Iterator[tuple[str, dict[str, Any], int | None]]:
+        """Yield (file name, feed, label or None) per file, streaming."""
+        first: dict[str, tuple[int, ...]] | None = None
+        for p in self.files:
+            feed = self._read(p)
+            shapes = {k: tuple(v.shape) for k, v in feed.items()}
+            if self.kind == "images":
+                if first is None:
+                    first = shapes
+                elif shapes != first:
+                    raise DatasetError(
+                        f"{p}: preprocessed shape {shapes} differs from the first image's {first}",
+                        hint="set preprocess.resize so every image gets the same size",
+                    )
+            yield p.name, feed, self.label_of(p.name)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _read(self, p: Path) -> dict[str, Any]:
+        if self.kind == "images":
+            return {self.inputs[0].name: self._read_image(p)}
+        import numpy as np
+
+        try:
+            if p.suffix.lower() == ".npy":
+                arrays = {self.inputs[0].name: np.load(p, allow_pickle=False)}
+            else:
+                with np.load(p, allow_pickle=False) as z:
+                    arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
+        out = {}
+        for spec in self.inputs:
+            arr = arrays[spec.name]
+            out[spec.name] = arr[None, ...] if arr.ndim == len(spec.shape) - 1 else arr
+        return out
+
+    def _read_image(self, p: Path) -> Any:
+        from PIL import Image, UnidentifiedImageError
+
+        assert self.preprocess is not None
+        try:
+            with Image.open(p) as img:
+                img.load()
+                arr = apply_preprocess(img, self.preprocess, name=str(p))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise DatasetError(f"{p}: unreadable image ({exc})", hint="remove or replace the file") from None
+        spec = self.inputs[0]
+        _check_shape(p, spec, tuple(arr.shape), arr.dtype.name)
+        return arr
+
+
+def _check_shape(p: Path, spec: Any, shape: tuple[int, ...], dtype: str) -> tuple[int, ...]:
+    """Validate one array against an input; returns the shape with batch dim. Raises DatasetError."""
+    want = tuple(spec.shape)
+    if len(shape) == len(want) - 1:
+        shape = (1, *shape)
+    if len(shape) != len(want) or any(isinstance(w, int) and w != s for w, s in zip(want, shape, strict=True)):
+        raise DatasetError(
+            f"{p}: input '{spec.name}' expects shape {_fmt_shape(want)} (batch dim optional), found {_fmt_shape(shape)}",
+            hint="re-export the samples with the model's input shape",
+        )
+    if dtype != spec.dtype:
+        raise DatasetError(
+            f"{p}: input '{spec.name}' expects dtype {spec.dtype}, found {dtype}",
+            hint=f"save the arrays with .astype('{spec.dtype}')",
+        )
+    return shape
+
+
+def _read_labels(path: Path) -> dict[str, int]:
+    labels: dict[str, int] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for lineno, row in enumerate(csv.reader(fh), start=1):
+                if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+                    continue
+                if len(row) != 2:
+                    raise DatasetError(f"{path}:{lineno}: expected 'file,label', got {','.join(row)!r}")
+                name, label = row[0].strip(), row[1].strip()
+                try:
+                    labels[name] = int(label)
+                except ValueError:
+                    if lineno == 1 or not labels:
+                        continue  # header row
+                    raise DatasetError(f"{path}:{lineno}: label {label!r} is not an integer") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read labels ({exc})") from None
+    return labels
+
+
+def open_dataset(
+    folder: Path,
+    inputs: tuple[Any, ...],
+    *,
+    limit: int | None = None,
+    preprocess_overrides: dict[str, Any] | None = None,
+) -> Dataset:
+    """Open a dataset folder for a model with ``inputs`` (TensorSpec-like: name, dtype, shape).
+
+    ``preprocess_overrides`` (a model spec's ``[preprocess]`` table) win over ``preprocess.toml`` keys.
+
+    Raises:
+        DatasetError: folder missing or empty (named), images without preprocess.toml, images or
+            .npy for a multi-input model, .npz missing an input key, wrong shape/dtype (file, expected
+            and found shape), unreadable array file, bad labels.csv line.
+        ConfigError: invalid preprocess.toml (FILE:LINE).
+    """
+    import numpy as np
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: dataset folder not found", hint="pass a folder of images, .npy or .npz files")
+    if not inputs:
+        raise DatasetError(f"{folder}: the model has no inputs to feed")
+    files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for p in sorted(folder.iterdir(), key=lambda q: q.name):
+        if p.name in META_FILES:
+            continue
+        reason = _skip_reason(p)
+        if reason:
+            skipped.append((p.name, reason))
+        else:
+            files.append(p)
+    if not files:
+        extra = f" ({len(skipped)} non-sample files skipped)" if skipped else ""
+        raise DatasetError(
+            f"{folder}: dataset folder is empty — no images, .npy or .npz files{extra}",
+            hint="put calibration samples in the folder or pass another one",
+        )
+    if limit is not None and limit > 0:
+        files = files[:limit]
+    images = [p for p in files if p.suffix.lower() in IMAGE_EXTS]
+    arrays = [p for p in files if p.suffix.lower() in ARRAY_EXTS]
+    if images and arrays:
+        raise DatasetError(
+            f"{folder}: mixes images ({images[0].name}) and arrays ({arrays[0].name})",
+            hint="keep one kind of sample per folder",
+        )
+    labels = _read_labels(folder / "labels.csv") if (folder / "labels.csv").is_file() else None
+    first_mixed: str | None = None
+    pp: Preprocess | None = None
+    if images:
+        if len(inputs) != 1:
+            raise DatasetError(
+                f"{folder}: image datasets feed single-input models; this model has {len(inputs)} inputs "
+                f"({', '.join(i.name for i in inputs)})",
+                hint="use .npz files whose keys are the input names",
+            )
+        ppath = folder / "preprocess.toml"
+        if not ppath.is_file():
+            raise DatasetError(
+                f"{folder}: image dataset without preprocess.toml",
+                hint="add preprocess.toml declaring resize, color, layout, scale, mean, std",
+            )
+        pp = load_preprocess(ppath, preprocess_overrides)
+        spec = inputs[0]
+        if pp.resize is None and len(spec.shape) == 4:
+            hw = spec.shape[2:4] if pp.layout == "NCHW" else spec.shape[1:3]
+            if all(isinstance(d, int) for d in hw):
+                pp = _replace_resize(pp, (int(hw[0]), int(hw[1])))
+        kind = "images"
+    else:
+        first: dict[str, tuple[int, ...]] | None = None
+        for p in arrays:
+            shapes = _validate_array_file(p, inputs, np)
+            if first is None:
+                first = shapes
+            elif shapes != first and first_mixed is None:
+                first_mixed = p.name
+        kind = "arrays"
+    return Dataset(folder, tuple(inputs), files, skipped, pp, labels, kind, first_mixed)
+
+
+def _replace_resize(pp: Preprocess, hw: tuple[int, int]) -> Preprocess:
+    import dataclasses
+
+    return dataclasses.replace(pp, resize=hw)
+
+
+def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str, tuple[int, ...]]:
+    """Check .npy/.npz headers against the inputs without loading the data."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    try:
+        if p.suffix.lower() == ".npy":
+            if len(inputs) != 1:
+                raise DatasetError(
+                    f"{p}: .npy feeds single-input models; this model has inputs {', '.join(i.name for i in inputs)}",
+                    hint="use .npz files whose keys are the input names",
+                )
+            with open(p, "rb") as fh:
+                shape, dtype = _npy_header(fh)
+            shapes[inputs[0].name] = _check_shape(p, inputs[0], shape, dtype)
+        else:
+            with zipfile.ZipFile(p) as zf:
+                members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
+                missing = [i.name for i in inputs if i.name not in members]
+                if missing:
+                    raise DatasetError(
+                        f"{p}: .npz has keys {sorted(members)}, missing model input(s) {missing}",
+                        hint="save with np.savez(file, **{input_name: array})",
+                    )
+                for spec in inputs:
+                    with zf.open(members[spec.name]) as fh:
+                        shape, dtype = _npy_header(fh)
+                    shapes[spec.name] = _check_shape(p, spec, shape, dtype)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
+    return shapes

@@ -1,0 +1,79 @@
+"""FP16 conversion of a float ONNX model, cached.
+
+Uses ``onnxruntime.transformers.float16.convert_float_to_float16`` (shipped with onnxruntime, so no
+extra dependency; onnxconverter-common has the same function) with ``keep_io_types=True``: inputs
+and outputs stay float32 so the same feeds and comparisons work, with Cast nodes at the edges.
+Its default op block list keeps ops without FP16 kernels in float32.
+
+Note: onnxruntime's CPU execution provider runs most FP16 ops by casting to FP32 internally, so on a
+CPU an FP16 model is rarely faster than FP32 (and often slower); it is offered for the accuracy path
+and for GPU/TensorRT targets.
+
+The converted model is cached in ``calibration_cache_dir()/fp16/<key>.fp16.onnx``; key = sha256 of
+model hash, onnxruntime version and converter options. Written atomically and load-tested first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from workbench.core import paths
+from workbench.core.errors import BuildError, ModelError
+from workbench.core.fsutil import sha256_file
+from workbench.core.precision.calib_cache import content_key
+
+
+def fp16_cache_path(model_path: Path) -> Path:
+    import onnxruntime
+
+    key = content_key(
+        {"fp16": 1, "model_sha256": sha256_file(model_path), "ort": onnxruntime.__version__, "keep_io_types": True}
+    )
+    return paths.calibration_cache_dir() / "fp16" / f"{key}.fp16.onnx"
+
+
+def to_fp16(model_path: Path) -> Path:
+    """Return the path of an FP16 version of ``model_path`` (float32 inputs/outputs kept).
+
+    Raises:
+        ModelError: the model cannot be read. BuildError: conversion fails or the result does not load.
+    """
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelError(f"{model_path}: model file not found")
+    target = fp16_cache_path(model_path)
+    if target.is_file():
+        return target
+    try:
+        model = onnx.load(str(model_path))
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise ModelError(f"{model_path}: cannot load the ONNX model ({exc})") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".fp16-", dir=target.parent))
+    try:
+        try:
+            model = onnx.shape_inference.infer_shapes(model)
+            converted = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
+            tmp = work / "model.fp16.onnx"
+            onnx.save(converted, str(tmp))
+        except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+            raise BuildError(f"{model_path}: FP16 conversion failed ({type(exc).__name__}: {exc})") from None
+        try:
+            so = ort.SessionOptions()
+            so.log_severity_level = 3
+            ort.InferenceSession(str(tmp), so, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+            raise BuildError(
+                f"{model_path}: the FP16 model does not load in onnxruntime ({type(exc).__name__}: {exc})"
+            ) from None
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target

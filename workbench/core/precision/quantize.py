@@ -1,0 +1,582 @@
+"""INT8 explicit quantization: a QDQ ONNX model from a float model and a calibration dataset.
+
+Pipeline (onnxruntime.quantization, checked against onnxruntime 1.32's source):
+
+1. Per-channel on an opset < 13 model: upgrade to opset 13 with ``onnx.version_converter`` first —
+   per-channel DequantizeLinear needs the ``axis`` attribute added in opset 13, and a model that
+   keeps its old opset is refused by onnxruntime at load time.
+2. ``quant_pre_process`` (symbolic shape inference, optimisation, ONNX shape inference). If it
+   fails we retry without symbolic shape inference, then fall back to the model as is, with a note.
+3. Calibration, streamed in chunks: ``create_calibrator`` once, then ``collect_data`` per chunk of
+   ``chunk_size`` feeds. Each MinMax ``collect_data`` call reduces its chunk to per-tensor (min, max)
+   and merges it into the running range, and each histogram (entropy/percentile) call folds the chunk
+   into running histograms, so peak memory depends on the chunk, not the number of samples.
+   (We do not use ``CalibMaxIntermediateOutputs``: in onnxruntime 1.32's MinMaxCalibrater, reaching that
+   count clears the collected outputs *without* merging them, which loses ranges — see
+   ``tests/unit/test_quantize.py::test_ort_max_intermediate_outputs_drops_data``.)
+   Histogram calibrators stack a chunk with ``np.asarray``, which crashes on samples of different
+   shapes; chunks are therefore cut wherever the sample shape changes, so mixed-shape datasets work.
+4. Ranges that are not finite or exceed 1e30 in magnitude (attention masks filled with -inf or
+   float32's lowest value) would give a useless scale; those tensors are dropped from the ranges and
+   every node producing or consuming them is kept in float (``nodes_to_exclude``), with a note.
+5. ``quantize_static(..., quant_format=QDQ, calibration_cache_path=<our ranges>)`` writes the model
+   from the cached ranges (onnxruntime's public way to skip re-calibration), to a temp file in the
+   cache folder; it is load-tested in an InferenceSession with one real sample, then renamed in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.core import paths
+from workbench.core.errors import CalibrationError, Cancelled, ModelError
+from workbench.core.fsutil import atomic_writer, sha256_file, write_text_atomic
+from workbench.core.precision import calib_cache
+
+#: Ranges beyond this magnitude are treated as "infinite" (attention-mask fill values).
+MAX_FINITE_RANGE = 1e30
+
+_DEFAULTS: dict[str, Any] = {
+    "activation_type": "uint8",
+    "weight_type": "int8",
+    "activation_symmetric": False,
+    "weight_symmetric": True,
+    "per_channel": False,
+    "method": "minmax",
+    "percentile": 99.999,
+    "calibration_samples": 0,
+    "op_types_to_exclude": [],
+    "nodes_to_exclude": [],
+    "chunk_size": 16,
+}
+METHODS = ("minmax", "entropy", "percentile")
+
+
+@dataclass(frozen=True)
+class QuantOptions:
+    """Resolved quantization options (fields as the profile's QuantSection)."""
+
+    activation_type: str = "uint8"
+    weight_type: str = "int8"
+    activation_symmetric: bool = False
+    weight_symmetric: bool = True
+    per_channel: bool = False
+    method: str = "minmax"
+    percentile: float = 99.999
+    calibration_samples: int = 0  # 0 = every sample in the dataset
+    op_types_to_exclude: tuple[str, ...] = ()
+    nodes_to_exclude: tuple[str, ...] = ()
+    chunk_size: int = 16
+
+    @classmethod
+    def from_any(cls, q: Any = None, **overrides: Any) -> QuantOptions:
+        """Build from a QuantSection, a dict, None (defaults), plus keyword overrides (None = keep)."""
+        vals = dict(_DEFAULTS)
+        if q is not None:
+            src = q if isinstance(q, dict) else {k: getattr(q, k) for k in _DEFAULTS if hasattr(q, k)}
+            vals.update({k: v for k, v in src.items() if k in _DEFAULTS and v is not None})
+        vals.update({k: v for k, v in overrides.items() if v is not None})
+        vals["op_types_to_exclude"] = tuple(vals["op_types_to_exclude"])
+        vals["nodes_to_exclude"] = tuple(vals["nodes_to_exclude"])
+        opts = cls(**vals)
+        if opts.method not in METHODS:
+            raise CalibrationError(f"unknown calibration method {opts.method!r}; use one of {', '.join(METHODS)}")
+        for field in ("activation_type", "weight_type"):
+            if getattr(opts, field) not in ("uint8", "int8"):
+                raise CalibrationError(f"{field} must be 'uint8' or 'int8', got {getattr(opts, field)!r}")
+        if opts.chunk_size < 1:
+            raise CalibrationError(f"chunk_size must be >= 1, got {opts.chunk_size}")
+        if not 0.0 < opts.percentile <= 100.0:
+            raise CalibrationError(f"percentile must be in (0, 100], got {opts.percentile}")
+        return opts
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    """Outcome of :func:`quantize_qdq`. ``seconds`` is wall time of this call (cache hits are fast)."""
+
+    path: Path
+    cached: bool
+    method: str
+    samples: int
+    excluded_nodes: tuple[str, ...]
+    seconds: float
+    notes: tuple[str, ...] = ()
+    ranges_path: Path | None = None
+    key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "cached": self.cached,
+            "method": self.method,
+            "samples": self.samples,
+            "excluded_nodes": list(self.excluded_nodes),
+            "seconds": round(self.seconds, 3),
+            "notes": list(self.notes),
+            "ranges_path": str(self.ranges_path) if self.ranges_path else None,
+            "key": self.key,
+        }
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def _opset(model: Any) -> int:
+    for imp in model.opset_import:
+        if imp.domain in ("", "ai.onnx"):
+            return int(imp.version)
+    return 0
+
+
+def _model_opset(path: Path) -> int:
+    import onnx
+
+    try:
+        return _opset(onnx.load(str(path), load_external_data=False))
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise ModelError(f"{path}: cannot load the ONNX model ({exc})") from None
+
+
+def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]) -> Path:
+    """Opset upgrade (per-channel) + quant_pre_process with graceful fallbacks; names every node."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        model = onnx.load(str(src))
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise ModelError(f"{src}: cannot load the ONNX model ({exc})") from None
+    cur = work / "input.onnx"
+    if per_channel and 0 < _opset(model) < 13:
+        old = _opset(model)
+        try:
+            model = version_converter.convert_version(model, 13)
+        except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+            raise CalibrationError(
+                f"{src}: per-channel quantization needs opset >= 13; converting from opset {old} failed ({exc})",
+                hint="set quantization.per_channel = false, or re-export the model with opset 13 or newer",
+            ) from None
+        notes.append(f"opset upgraded {old} -> 13 for per-channel quantization (opset < 13 has no per-axis QDQ)")
+    onnx.save(model, str(cur))
+    out = work / "pre.onnx"
+    attempts = (
+        {"skip_symbolic_shape": False},
+        {"skip_symbolic_shape": True},
+    )
+    done = False
+    for i, kw in enumerate(attempts):
+        try:
+            with _silenced():
+                quant_pre_process(str(cur), str(out), **kw)
+            if i:
+                notes.append("quant_pre_process: symbolic shape inference failed; ran without it")
+            done = True
+            break
+        except Exception as exc:  # noqa: BLE001 - third-party code raises anything; we degrade, not fail
+            last = exc
+    if not done:
+        notes.append(f"quant_pre_process failed ({type(last).__name__}: {last}); quantizing the model as is")
+        shutil.copyfile(cur, out)
+    # Name unnamed nodes so exclusions (ours and the user's) can address them.
+    m = onnx.load(str(out))
+    taken = {n.name for n in m.graph.node if n.name}
+    changed = False
+    for i, n in enumerate(m.graph.node):
+        if not n.name:
+            name = f"{n.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            n.name = name
+            taken.add(name)
+            changed = True
+    if changed:
+        onnx.save(m, str(out))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence onnxruntime.quantization's logging.warning chatter (we report notes ourselves)."""
+    import logging
+
+    root = logging.getLogger()
+    old = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(old)
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    """No onnxruntime.quantization prints on our stdout (stdout carries data only) and no warnings."""
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), _quiet():
+        yield
+
+
+class _ListReader:
+    """A CalibrationDataReader over one chunk of feeds (onnxruntime only calls get_next)."""
+
+    def __init__(self, feeds: list[dict[str, Any]]) -> None:
+        self._it = iter(feeds)
+
+    def get_next(self) -> dict[str, Any] | None:
+        return next(self._it, None)
+
+
+def _chunks(feeds: Iterator[dict[str, Any]], size: int, limit: int) -> Iterator[list[dict[str, Any]]]:
+    """Chunks of at most ``size`` feeds, cut where the shapes change (see module doc, step 3)."""
+    chunk: list[dict[str, Any]] = []
+    sig = None
+    n = 0
+    for feed in feeds:
+        if limit and n >= limit:
+            break
+        s = tuple(sorted((k, v.shape) for k, v in feed.items()))
+        if chunk and (len(chunk) >= size or s != sig):
+            yield chunk
+            chunk = []
+        chunk.append(feed)
+        sig = s
+        n += 1
+    if chunk:
+        yield chunk
+
+
+def _calibrate(
+    model_path: Path,
+    dataset: Any,
+    opts: QuantOptions,
+    work: Path,
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+) -> tuple[Any, int]:
+    from onnxruntime.quantization import CalibrationMethod
+    from onnxruntime.quantization.calibrate import create_calibrator
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
+
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }[opts.method]
+    extra: dict[str, Any] = {}
+    if opts.method == "percentile":
+        extra["percentile"] = opts.percentile
+    ops = sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
+    total = dataset.count if not opts.calibration_samples else min(dataset.count, opts.calibration_samples)
+    try:
+        with _silenced():
+            calibrator = create_calibrator(
+                model_path,
+                ops,
+                augmented_model_path=str(work / "augmented.onnx"),
+                calibrate_method=method,
+                extra_options=extra,
+            )
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise CalibrationError(f"{model_path}: onnxruntime could not prepare calibration ({exc})") from None
+    done = 0
+    if progress:
+        progress(0, total)
+    for chunk in _chunks(dataset.iter_feeds(), opts.chunk_size, opts.calibration_samples):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"calibration cancelled after {done} of {total} samples")
+        try:
+            with _silenced():
+                calibrator.collect_data(_ListReader(chunk))
+        except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+            raise CalibrationError(
+                f"{dataset.folder}: calibration failed on samples {done + 1}..{done + len(chunk)} ({type(exc).__name__}: {exc})"
+            ) from None
+        done += len(chunk)
+        del chunk
+        if progress:
+            progress(done, total)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"calibration cancelled after {done} of {total} samples")
+    try:
+        with _silenced():
+            ranges = calibrator.compute_data()
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise CalibrationError(f"{dataset.folder}: computing ranges failed ({type(exc).__name__}: {exc})") from None
+    del calibrator
+    return ranges, done
+
+
+def _bad_ranges(ranges: Any) -> list[str]:
+    import numpy as np
+
+    bad = []
+    for name, td in ranges.items():
+        lo, hi = (np.asarray(v, dtype=np.float64) for v in td.range_value)
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            bad.append(name)
+        elif np.any(np.abs(lo) > MAX_FINITE_RANGE) or np.any(np.abs(hi) > MAX_FINITE_RANGE):
+            bad.append(name)
+    return bad
+
+
+def _drop_ranges(ranges: Any, names: list[str]) -> Any:
+    from onnxruntime.quantization.calibrate import TensorsData
+
+    return TensorsData(ranges.calibration_method, {k: v for k, v in ranges.items() if k not in set(names)})
+
+
+def _nodes_touching(model_path: Path, tensors: list[str]) -> list[str]:
+    import onnx
+
+    m = onnx.load(str(model_path), load_external_data=False)
+    want = set(tensors)
+    return [n.name for n in m.graph.node if want & (set(n.input) | set(n.output))]
+
+
+def _resolve_exclusions(model_path: Path, opts: QuantOptions) -> list[str]:
+    import onnx
+
+    m = onnx.load(str(model_path), load_external_data=False)
+    names = [n.name for n in m.graph.node]
+    excluded = [n.name for n in m.graph.node if n.op_type in set(opts.op_types_to_exclude)]
+    unknown = [n for n in opts.nodes_to_exclude if n not in set(names)]
+    if unknown:
+        parts = []
+        for u in unknown:
+            close = difflib.get_close_matches(u, names, n=1)
+            parts.append(f"'{u}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise CalibrationError(
+            f"{model_path.name}: quantization.nodes_to_exclude names node(s) not in the model: {', '.join(parts)}",
+            hint="`workbench inspect MODEL --json` lists node names",
+        )
+    for n in opts.nodes_to_exclude:
+        if n not in excluded:
+            excluded.append(n)
+    return excluded
+
+
+def _load_test(path: Path, dataset: Any) -> None:
+    import numpy as np
+    import onnxruntime as ort
+
+    feed = next(iter(dataset.iter_feeds()))  # outside the try: a DatasetError stays one
+    try:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        outs = sess.run(None, feed)
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise CalibrationError(
+            f"the quantized model failed its load test in onnxruntime ({type(exc).__name__}: {exc})",
+            hint="try quantization.per_channel = false, or exclude the failing op types",
+        ) from None
+    for o in outs:
+        if isinstance(o, np.ndarray) and o.dtype.kind == "f" and not np.all(np.isfinite(o)):
+            raise CalibrationError("the quantized model produces NaN/inf on a calibration sample")
+
+
+def quantize_qdq(
+    model_path: Path,
+    dataset: Any,
+    q: Any = None,
+    *,
+    out_path: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> QuantResult:
+    """Quantize ``model_path`` to a QDQ ONNX model calibrated on ``dataset``.
+
+    Args:
+        model_path: float ONNX model.
+        dataset: a :class:`~workbench.core.precision.datasets.Dataset` for this model's inputs.
+        q: a QuantSection, dict, :class:`QuantOptions` or None (defaults: U8 activations, S8 weights, minmax).
+        out_path: also copy the result there (atomically); the returned ``path`` is then ``out_path``.
+        progress: called ``(samples_done, samples_total)`` after each chunk.
+        cancel: checked between chunks.
+
+    Returns:
+        QuantResult; ``cached=True`` when the same model/dataset/options were quantized before.
+
+    Raises:
+        CalibrationError: bad options, onnxruntime failure, or the result fails its load test.
+        Cancelled: ``cancel`` was set. DatasetError: a sample cannot be read. ModelError: unreadable model.
+    """
+    t0 = time.perf_counter()
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelError(f"{model_path}: model file not found")
+    opts = q if isinstance(q, QuantOptions) else QuantOptions.from_any(q)
+    model_sha = sha256_file(model_path)
+    samples_used = dataset.count if not opts.calibration_samples else min(dataset.count, opts.calibration_samples)
+    range_parts = {
+        "model_sha256": model_sha,
+        "dataset": dataset.fingerprint(),
+        "method": opts.method,
+        "percentile": opts.percentile if opts.method == "percentile" else None,
+        "chunk_size": opts.chunk_size if opts.method != "minmax" else None,  # histograms merge per chunk
+        "samples": samples_used,
+        "preprocess": dataset.preprocess.to_dict() if dataset.preprocess else None,
+        "ort": _ort_version(),
+        "per_channel_opset_upgrade": opts.per_channel and 0 < _model_opset(model_path) < 13,
+    }
+    rkey = calib_cache.content_key(range_parts)
+    qkey = calib_cache.content_key(
+        {
+            "ranges": rkey,
+            "activation_type": opts.activation_type,
+            "weight_type": opts.weight_type,
+            "activation_symmetric": opts.activation_symmetric,
+            "weight_symmetric": opts.weight_symmetric,
+            "per_channel": opts.per_channel,
+            "op_types_to_exclude": sorted(opts.op_types_to_exclude),
+            "nodes_to_exclude": sorted(opts.nodes_to_exclude),
+        }
+    )
+    qpath, side = calib_cache.model_paths(qkey)
+    ort_json, human_json = calib_cache.ranges_paths(rkey)
+    meta = calib_cache.load_sidecar(side) if qpath.is_file() else None
+    if meta is not None:
+        final = _publish(qpath, out_path)
+        return QuantResult(
+            path=final,
+            cached=True,
+            method=opts.method,
+            samples=int(meta.get("samples", samples_used)),
+            excluded_nodes=tuple(meta.get("excluded_nodes", [])),
+            seconds=time.perf_counter() - t0,
+            notes=tuple(meta.get("notes", [])),
+            ranges_path=human_json,
+            key=qkey,
+        )
+
+    notes: list[str] = []
+    qpath.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".quant-", dir=qpath.parent))
+    try:
+        pre = _preprocess_model(model_path, work, opts.per_channel, notes)
+        excluded = _resolve_exclusions(pre, opts)
+        ranges_meta = calib_cache.load_sidecar(human_json) if ort_json.is_file() else None
+        if ranges_meta is not None:
+            samples = int(ranges_meta.get("samples", samples_used))
+            bad = list(ranges_meta.get("dropped_tensors", []))
+            notes.append("calibration ranges reused from the calibration cache")
+        else:
+            ranges, samples = _calibrate(pre, dataset, opts, work, progress, cancel)
+            bad = _bad_ranges(ranges)
+            if bad:
+                ranges = _drop_ranges(ranges, bad)
+            calib_cache.save_ranges(
+                rkey,
+                ranges,
+                {**range_parts, "samples": samples, "dropped_tensors": bad, "model": str(model_path)},
+            )
+        if bad:
+            touching = _nodes_touching(pre, bad)
+            excluded += [n for n in touching if n not in excluded]
+            notes.append(
+                f"{len(bad)} tensor(s) with infinite or > {MAX_FINITE_RANGE:g} ranges kept in float "
+                f"(e.g. attention masks): {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
+            )
+        tmp_out = work / "model.qdq.onnx"
+        _run_quantize_static(pre, tmp_out, ort_json, opts, excluded)
+        _load_test(tmp_out, dataset)
+        os.replace(tmp_out, qpath)
+        sidecar = {
+            "model": str(model_path),
+            "model_sha256": model_sha,
+            "dataset": str(dataset.folder),
+            "dataset_fingerprint": dataset.fingerprint(),
+            "options": {k: getattr(opts, k) for k in _DEFAULTS},
+            "samples": samples,
+            "excluded_nodes": excluded,
+            "notes": notes,
+            "ranges": str(human_json),
+            "ort": _ort_version(),
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        import json
+
+        write_text_atomic(side, json.dumps(sidecar, indent=1, default=list))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    final = _publish(qpath, out_path)
+    return QuantResult(
+        path=final,
+        cached=False,
+        method=opts.method,
+        samples=samples,
+        excluded_nodes=tuple(excluded),
+        seconds=time.perf_counter() - t0,
+        notes=tuple(notes),
+        ranges_path=human_json,
+        key=qkey,
+    )
+
+
+def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOptions, excluded: list[str]) -> None:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    qt = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }[opts.method]
+    try:
+        with _silenced():
+            quantize_static(
+                str(pre),
+                str(out),
+                None,
+                quant_format=QuantFormat.QDQ,
+                per_channel=opts.per_channel,
+                activation_type=qt[opts.activation_type],
+                weight_type=qt[opts.weight_type],
+                nodes_to_exclude=list(excluded),
+                calibrate_method=method,
+                extra_options={
+                    "ActivationSymmetric": opts.activation_symmetric,
+                    "WeightSymmetric": opts.weight_symmetric,
+                },
+                calibration_cache_path=str(ort_json),
+            )
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        raise CalibrationError(
+            f"{pre.name}: onnxruntime quantize_static failed ({type(exc).__name__}: {exc})",
+            hint="try quantization.per_channel = false or exclude the op types named above",
+        ) from None
+
+
+def _publish(src: Path, out_path: Path | None) -> Path:
+    if out_path is None:
+        return src
+    out_path = Path(out_path)
+    with atomic_writer(out_path) as fh, open(src, "rb") as inp:
+        shutil.copyfileobj(inp, fh, 1 << 20)
+    return out_path
+
+
+def default_cache_root() -> Path:
+    """Where quantized models and ranges live (see calib_cache)."""
+    return paths.calibration_cache_dir()
+
+
+def to_fp16(model_path: Path) -> Path:
+    """FP16 copy of a float model (see :mod:`workbench.core.precision.fp16`)."""
+    from workbench.core.precision.fp16 import to_fp16 as _to_fp16
+
+    return _to_fp16(model_path)

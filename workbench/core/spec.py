@@ -1,0 +1,211 @@
+"""The model spec: ``<model>.workbench.toml`` next to the model (or ``--spec FILE``).
+
+Every table and key is optional; unknown ones are errors (``FILE:LINE`` with "did you mean")::
+
+    [datasets]
+    calib = "digits"          # a path, or a name looked up in ./calib/<name> then the bundled calib/
+    eval = "digits"           # same, in eval/
+
+    [preprocess]              # overrides the image dataset's preprocess.toml, same keys
+    resize = [8, 8]
+    color = "L"
+
+    [quantization]            # overrides the profile's [quantization], same keys
+    method = "minmax"         # "minmax" | "entropy" | "percentile"
+    per_channel = false
+    activation_type = "uint8" # "uint8" | "int8"
+    weight_type = "int8"
+    activation_symmetric = false
+    weight_symmetric = true
+    percentile = 99.999
+    calibration_samples = 0   # 0 = all
+    chunk_size = 16
+    op_types_to_exclude = ["Softmax"]
+    nodes_to_exclude = []
+
+    [accuracy]
+    metric = "top1"           # "top1" | "cosine"
+    max_top1_drop_pts = 0.5   # allowed top-1 drop, percentage points
+    min_cosine = 0.99         # minimum mean cosine similarity to FP32
+
+Lookup: ``<stem>.workbench.toml`` (``digits_cnn.workbench.toml``), then ``<name>.workbench.toml``
+(``digits_cnn.onnx.workbench.toml``), in the model's folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import ConfigError
+from workbench.core.precision._toml import read_toml, unknown_key, where
+
+_STR, _BOOL, _FLOAT, _INT, _STRLIST = "string", "boolean", "number", "integer", "list of strings"
+
+QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
+    "activation_type": (_STR, ("uint8", "int8")),
+    "weight_type": (_STR, ("int8", "uint8")),
+    "activation_symmetric": (_BOOL, None),
+    "weight_symmetric": (_BOOL, None),
+    "per_channel": (_BOOL, None),
+    "method": (_STR, ("minmax", "entropy", "percentile")),
+    "percentile": (_FLOAT, None),
+    "calibration_samples": (_INT, None),
+    "op_types_to_exclude": (_STRLIST, None),
+    "nodes_to_exclude": (_STRLIST, None),
+    "chunk_size": (_INT, None),
+}
+ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
+    "metric": (_STR, ("top1", "cosine")),
+    "max_top1_drop_pts": (_FLOAT, None),
+    "min_cosine": (_FLOAT, None),
+}
+DATASET_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {"calib": (_STR, None), "eval": (_STR, None)}
+TABLES = ("datasets", "preprocess", "quantization", "accuracy")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec. Unset values are None / empty; ``quantization`` holds only the keys given."""
+
+    source: Path
+    calib: str | None = None
+    eval: str | None = None
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    quantization: dict[str, Any] = field(default_factory=dict)
+    metric: str | None = None
+    max_top1_drop_pts: float | None = None
+    min_cosine: float | None = None
+
+    def quant_options(self, profile_quant: Any = None, **overrides: Any) -> Any:
+        """Profile QuantSection ← spec [quantization] ← explicit overrides (CLI flags; None = unset)."""
+        from workbench.core.precision.quantize import QuantOptions
+
+        base = QuantOptions.from_any(profile_quant)
+        merged = {k: getattr(base, k) for k in QUANT_KEYS}
+        merged.update(self.quantization)
+        return QuantOptions.from_any(merged, **overrides)
+
+    def thresholds(self, profile_accuracy: Any = None) -> dict[str, float]:
+        """Profile [accuracy] values overridden by the spec's."""
+        from workbench.core.accuracy import DEFAULT_MAX_TOP1_DROP_PTS, DEFAULT_MIN_COSINE
+
+        def prof(name: str, default: float) -> float:
+            v = getattr(profile_accuracy, name, None) if profile_accuracy is not None else None
+            return default if v is None else float(v)
+
+        return {
+            "max_top1_drop_pts": self.max_top1_drop_pts
+            if self.max_top1_drop_pts is not None
+            else prof("max_top1_drop_pts", DEFAULT_MAX_TOP1_DROP_PTS),
+            "min_cosine": self.min_cosine if self.min_cosine is not None else prof("min_cosine", DEFAULT_MIN_COSINE),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": str(self.source),
+            "datasets": {"calib": self.calib, "eval": self.eval},
+            "preprocess": dict(self.preprocess),
+            "quantization": dict(self.quantization),
+            "accuracy": {
+                "metric": self.metric,
+                "max_top1_drop_pts": self.max_top1_drop_pts,
+                "min_cosine": self.min_cosine,
+            },
+        }
+
+
+def find_spec(model_path: Path) -> Path | None:
+    """The spec file next to ``model_path``, or None."""
+    model_path = Path(model_path)
+    for cand in (
+        model_path.with_name(model_path.stem + ".workbench.toml"),
+        model_path.with_name(model_path.name + ".workbench.toml"),
+    ):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _check(
+    path: Path, lines: dict[str, int], table: str, sec: dict[str, Any], keys: dict[str, Any], problems: list[str]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in sec.items():
+        dotted = f"{table}.{key}"
+        if key not in keys:
+            problems.append(unknown_key(path, lines, dotted, list(keys)))
+            continue
+        kind, choices = keys[key]
+        ok = {
+            _STR: isinstance(value, str),
+            _BOOL: isinstance(value, bool),
+            _FLOAT: isinstance(value, (int, float)) and not isinstance(value, bool),
+            _INT: isinstance(value, int) and not isinstance(value, bool),
+            _STRLIST: isinstance(value, list) and all(isinstance(v, str) for v in value),
+        }[kind]
+        if not ok:
+            problems.append(f"{where(path, lines, dotted)}: {dotted} must be a {kind}, got {value!r}")
+            continue
+        if choices and value not in choices:
+            opts = ", ".join(repr(c) for c in choices)
+            problems.append(f"{where(path, lines, dotted)}: {dotted} must be one of {opts}, got {value!r}")
+            continue
+        out[key] = value
+    return out
+
+
+def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | None:
+    """Read the model spec (``spec_path``, or the one next to ``model_path``); None when there is none.
+
+    Raises:
+        ConfigError: ``spec_path`` given but missing; TOML syntax error; unknown key (did you mean);
+            wrong type or value. ``problems`` lists every problem as ``FILE:LINE: message``.
+    """
+    if spec_path is None:
+        spec_path = find_spec(Path(model_path))
+        if spec_path is None:
+            return None
+    path = Path(spec_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: model spec not found", hint="check the --spec path")
+    data, lines = read_toml(path)
+    problems: list[str] = []
+    tables: dict[str, dict[str, Any]] = {}
+    for top, value in data.items():
+        if top not in TABLES:
+            problems.append(unknown_key(path, lines, top, list(TABLES)))
+        elif not isinstance(value, dict):
+            problems.append(f"{where(path, lines, top)}: '{top}' must be a table ([{top}])")
+        else:
+            tables[top] = value
+    ds = _check(path, lines, "datasets", tables.get("datasets", {}), DATASET_KEYS, problems)
+    quant = _check(path, lines, "quantization", tables.get("quantization", {}), QUANT_KEYS, problems)
+    acc = _check(path, lines, "accuracy", tables.get("accuracy", {}), ACCURACY_KEYS, problems)
+    pre = tables.get("preprocess", {})
+    if pre:
+        from workbench.core.precision.preprocess import parse_preprocess_section
+
+        parse_preprocess_section(pre, path, lines, problems)
+    for key, lo, hi in (("percentile", 0.0, 100.0), ("calibration_samples", 0, None), ("chunk_size", 1, None)):
+        v = quant.get(key)
+        if v is not None and (v < lo or (hi is not None and v > hi) or (key == "percentile" and v == 0)):
+            rng = f"in (0, {hi:g}]" if key == "percentile" else f">= {lo}"
+            problems.append(f"{where(path, lines, 'quantization.' + key)}: quantization.{key} must be {rng}, got {v}")
+    if "min_cosine" in acc and not -1.0 <= acc["min_cosine"] <= 1.0:
+        problems.append(f"{where(path, lines, 'accuracy.min_cosine')}: accuracy.min_cosine must be in [-1, 1]")
+    if "max_top1_drop_pts" in acc and acc["max_top1_drop_pts"] < 0:
+        problems.append(f"{where(path, lines, 'accuracy.max_top1_drop_pts')}: accuracy.max_top1_drop_pts must be >= 0")
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems=problems)
+    return ModelSpec(
+        source=path,
+        calib=ds.get("calib"),
+        eval=ds.get("eval"),
+        preprocess=dict(pre),
+        quantization=quant,
+        metric=acc.get("metric"),
+        max_top1_drop_pts=float(acc["max_top1_drop_pts"]) if "max_top1_drop_pts" in acc else None,
+        min_cosine=float(acc["min_cosine"]) if "min_cosine" in acc else None,
+    )
