@@ -124,3 +124,66 @@ def test_nvml_failure_means_no_gpu(tmp_path, monkeypatch):
     monkeypatch.setattr(d, "_nvml_gpu", lambda: ("NVIDIA GeForce RTX 3080", (8, 6)))
     det = detect_device(tmp_path, nvml=True, machine="x86_64")
     assert (det.kind, det.gpu_name, det.profile_name) == ("gpu", "NVIDIA GeForce RTX 3080", "desktop-ampere")
+
+
+def _boards():
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    return tomllib.loads((HW / "boards.toml").read_text())
+
+
+BOARDS = _boards()
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_jetson_board_detection(tmp_path, board):
+    b = BOARDS[board]
+    root = make_root(tmp_path, b["model"], b["release"] + "\n", b["compatible"])
+    det = detect_device(root, nvml=False, machine="x86_64")  # host arch must not matter on a Jetson root
+    assert det.kind == "jetson"
+    assert det.profile_name == b["profile"]
+    assert (det.model, det.l4t, det.jetpack, det.arch) == (b["model"], b["l4t"], b["jetpack"], "aarch64")
+    assert f"matches {b['profile']}" in det.reason
+    assert f"L4T R{b['l4t']} -> JetPack {b['jetpack']}" in det.reason
+
+
+@pytest.mark.parametrize("board", ["orin-nx", "nano", "agx-xavier", "thor"])
+def test_compatible_alone_is_enough(tmp_path, board):
+    b = BOARDS[board]
+    root = make_root(tmp_path, None, b["release"] + "\n", b["compatible"])
+    det = detect_device(root, nvml=False)
+    assert det.profile_name == b["profile"]
+    assert "compatible" in det.reason
+
+
+def test_orin_nx_reason_text(tmp_path):
+    b = BOARDS["orin-nx"]
+    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False)
+    assert det.reason == (
+        "device-tree model 'NVIDIA Jetson Orin NX Engineering Reference Developer Kit' matches jetson-orin-nx "
+        "(rule 'Orin NX' in the model string); L4T R36.4.4 -> JetPack 6"
+    )
+
+
+def test_orin_nano_is_not_jetson_nano(tmp_path):
+    det = detect_device(make_root(tmp_path, "NVIDIA Jetson Orin Nano Developer Kit", None), nvml=False)
+    assert det.profile_name == "jetson-orin-nano"
+    assert "no L4T release" in det.reason
+
+
+def test_user_profile_can_claim_a_board(tmp_path, monkeypatch):
+    from workbench.core import paths
+
+    user = paths.user_profiles_dir()
+    user.mkdir(parents=True)
+    (user / "my-carrier.toml").write_text(
+        'extends = "jetson-orin-nx"\n[device]\nname = "carrier"\nkind = "jetson"\narch = "aarch64"\n'
+        'match = ["Orin NX Engineering Reference"]\n'
+    )
+    b = BOARDS["orin-nx"]
+    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False)
+    assert det.profile_name == "my-carrier"  # the longer, more specific rule wins

@@ -4,8 +4,7 @@ Order and sources:
 1. Jetson: ``<root>/proc/device-tree/model`` (NUL-terminated; ``/sys/firmware/devicetree/base/model``
    as a fallback) and ``<root>/proc/device-tree/compatible`` (NUL-separated, holds the module part
    number such as ``nvidia,p3767-0000``). Both are matched, case-insensitively, against every profile's
-   ``device.match`` substrings (kind "jetson"); the longest matching rule wins, so "Orin Nano" beats a
-   shorter rule. L4T from ``<root>/etc/nv_tegra_release`` (``# R36 (release), REVISION: 3.0, ...``),
+   ``device.match`` substrings (kind "jetson"); see :func:`match_jetson` for which rule wins. L4T from ``<root>/etc/nv_tegra_release`` (``# R36 (release), REVISION: 3.0, ...``),
    JetPack by L4T major (issue 2: R32->4, R35->5, R36->6, R38+->7; also R28->3, R31->4, R34->5
    (5.0 developer preview), from jetson-stats' NVIDIA_JETPACK table). An unknown point release still
    maps by its major.
@@ -126,16 +125,21 @@ def _jetson_rules() -> list[tuple[str, str]]:
 
 
 def match_jetson(model: str | None, compatible: list[str]) -> tuple[str, str] | None:
-    """``(profile_name, rule)`` of the longest ``device.match`` rule found in the model string or the
-    compatible list (case-insensitive), or None."""
-    hay = " | ".join([model or "", *compatible]).lower()
-    best: tuple[int, str, str] | None = None
+    """``(profile_name, rule)`` of the best ``device.match`` rule, or None. Rules are case-insensitive
+    substrings; a rule found in the model string beats one found only in the compatible list (the model
+    is what users recognise), then the longer (more specific) rule wins, then the profile name."""
+    model_l = (model or "").lower()
+    compat_l = " | ".join(compatible).lower()
+    best: tuple[bool, int, str, str] | None = None
     for rule, name in _jetson_rules():
-        if rule.lower() in hay:
-            cand = (len(rule), name, rule)
-            if best is None or cand[0] > best[0] or (cand[0] == best[0] and cand[1] < best[1]):
-                best = cand
-    return (best[1], best[2]) if best else None
+        r = rule.lower()
+        in_model = r in model_l
+        if not in_model and r not in compat_l:
+            continue
+        cand = (in_model, len(rule), name, rule)
+        if best is None or cand[:2] > best[:2] or (cand[:2] == best[:2] and cand[2] < best[2]):
+            best = cand
+    return (best[2], best[3]) if best else None
 
 
 # NVML name -> profile. Families from NVIDIA's product lines: Ampere = RTX 30xx, RTX Axxxx, A100/A30/
