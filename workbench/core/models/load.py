@@ -306,9 +306,10 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
         inputs.append(spec)
     outputs = []
     for vi in model.graph.output:
-        spec, ranked = _spec(vi)
-        if not ranked and vi.name in known:
-            spec, ranked = _spec(known[vi.name])
+        # Shape inference merges what it derives into the graph outputs (e.g. [?, ?] -> [batch, 3]).
+        spec, ranked = _spec(known.get(vi.name, vi))
+        if not ranked:
+            spec, ranked = _spec(vi)
         if not ranked:
             warnings.append(f"output {vi.name!r} has unknown rank")
         outputs.append(spec)

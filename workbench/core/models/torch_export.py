@@ -30,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def _import_torch(path: Path, kind: FileKind) -> Any:
 
 def _need_shapes(path: Path, kind: FileKind) -> UsageError:
     return UsageError(
-        f"{path} is a {kind.describe()}; exporting it to ONNX needs example input shapes",
+        f"{path} is a {kind.describe()}; exporting it to ONNX needs example input shapes (--input-shape)",
         hint="give one per input in the model's argument order: --input-shape input:1x3x224x224 "
         "(repeatable, or a comma list)",
     )
@@ -242,7 +243,9 @@ def export_to_onnx(
             pass  # unreadable sidecar: export again
 
     t0 = time.perf_counter()
-    module, args, exporter = _prepare(torch, p, kind, shapes, factory)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.13 deprecates torch.jit.load; it still works
+        module, args, exporter = _prepare(torch, p, kind, shapes, factory)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
@@ -253,7 +256,11 @@ def export_to_onnx(
     try:
         tmp = tmp_dir / "model.onnx"
         names = list(shapes) or None
-        with torch.no_grad(), contextlib.redirect_stdout(sys.stderr):
+        with torch.no_grad(), contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+            # The exporters warn about internals (signatures, deprecations) a user cannot act on.
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             try:
                 if exporter == "dynamo":
                     torch.onnx.export(module, args, str(tmp), dynamo=True, opset_version=opset,

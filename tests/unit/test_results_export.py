@@ -1,0 +1,85 @@
+"""CSV / JSON / Markdown rendering of result entries, with exact expected text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from workbench.core.errors import UsageError
+from workbench.core.results.export import CSV_COLUMNS, fmt_num, render
+
+ENTRY = {
+    "id": 3,
+    "created_at": "2026-03-04T05:06:07+00:00",
+    "model": "digits_cnn.onnx",
+    "model_sha256": "cd" * 32,
+    "precision": "int8",
+    "backend": "onnxruntime",
+    "profile": {"name": "cpu-x86_64"},
+    "device": {"name": "x86_64 CPU"},
+    "batch": 1,
+    "iterations": 500,
+    "latency_ms": {"min": 0.0191, "mean": 0.02, "median": 0.0197, "p50": 0.0197, "p90": 0.021, "p95": 0.0222,
+                   "p99": 0.031, "max": 0.2, "std": 0.004, "cov_pct": 20.0},  # fmt: skip
+    "throughput_ips": 48123.5,
+    "accuracy": {"top1": 0.9833, "held_out": False, "verdict": "fail",
+                 "vs_fp32": {"cosine_min": 0.98765, "cosine_mean": 0.999, "max_abs": 0.5, "top1_agreement": 0.99}},
+    "telemetry": {"source": "replay", "measured": False, "mean_power_w": 4.5, "energy_mj": 120.25},
+    "artifact": "/cache/a|b.onnx",
+}  # fmt: skip
+
+
+def test_csv_flat_columns_exact():
+    rows = list(csv.DictReader(io.StringIO(render([ENTRY], "csv"))))
+    assert len(rows) == 1
+    r = rows[0]
+    assert list(r) == list(CSV_COLUMNS)
+    assert r["id"] == "3"
+    assert r["profile"] == "cpu-x86_64" and r["device"] == "x86_64 CPU"
+    assert r["measured"] == "0"
+    assert r["latency_ms.p50"] == "0.0197" and r["latency_ms.p99"] == "0.031" and r["latency_ms.cov_pct"] == "20.0"
+    assert r["throughput_ips"] == "48123.5"
+    assert r["accuracy.top1"] == "0.9833"
+    assert r["accuracy.held_out"] == "false"
+    assert r["accuracy.vs_fp32.cosine_min"] == "0.98765"
+    assert r["telemetry.energy_mj"] == "120.25"
+    assert r["telemetry.peak_power_w"] == ""  # absent -> empty
+    assert r["artifact"] == "/cache/a|b.onnx"
+
+
+def test_json_is_the_list_of_full_entries():
+    assert json.loads(render([ENTRY, ENTRY], "json")) == [ENTRY, ENTRY]
+
+
+def test_markdown_pipe_table_exact():
+    md = render([ENTRY], "md").splitlines()
+    assert md[0] == (
+        "| id | created (UTC) | model | precision | backend | profile | p50 ms | p99 ms | throughput/s | top-1 "
+        "| cosine min | verdict | measured |"
+    )
+    assert md[1] == "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    assert md[2] == (
+        "| 3 | 2026-03-04T05:06:07+00:00 | digits_cnn.onnx | int8 | onnxruntime | cpu-x86_64 | 0.0197 | 0.031 "
+        "| 48123.5 | 98.33 % | 0.9877 | fail | no |"
+    )
+
+
+def test_markdown_escapes_pipes():
+    e = dict(ENTRY, model="a|b.onnx")
+    assert "| a\\|b.onnx |" in render([e], "md")
+
+
+def test_unknown_format_is_usage_error():
+    with pytest.raises(UsageError, match="unknown export format 'xml'"):
+        render([ENTRY], "xml")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "-"), (0, "0"), (0.0197, "0.0197"), (1.23456, "1.235"), (123.456, "123.5"), (48123.5, "48123.5")],
+)
+def test_fmt_num(value, text):
+    assert fmt_num(value) == text

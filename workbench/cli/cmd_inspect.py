@@ -1,0 +1,196 @@
+"""``workbench inspect MODEL [--json]``: what a model file is and what is inside it.
+
+ONNX: inputs/outputs (symbolic dims kept), opset, IR version, producer, operator histogram, parameter count, size,
+external data files. PyTorch files: the detected kind, and the ONNX export when shapes are given
+(``--input-shape``) or known (an ExportedProgram's saved example inputs). A TensorRT plan is recognised by its
+bytes. Module top imports stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from workbench.cli.tables import human_bytes, table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="describe a model: inputs/outputs, opset, operators, parameters, size",
+        description=(
+            "Sniff the file's type from its bytes (whatever its name) and describe it. ONNX models are checked "
+            "(onnx.checker, external data, shape inference). TorchScript / ExportedProgram files are exported to "
+            "ONNX first when input shapes are known; full pickles are refused unless --trust-pickle."
+        ),
+    )
+    p.add_argument("model", help="model file (.onnx, .pt, .pt2, .engine, ...)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DxD",
+        help="example input shape for exporting a PyTorch file, e.g. x:1x3x224x224 (repeatable or comma list)",
+    )
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset for PyTorch exports (default 17)")
+    p.add_argument("--factory", metavar="MODULE:FUNC", help="for a state dict: a function returning the nn.Module")
+    p.set_defaults(handler="workbench.cli.cmd_inspect:run")
+
+
+def _dims(shape: list[Any]) -> str:
+    if not shape:
+        return "[] (scalar)"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def render_info(doc: dict[str, Any]) -> str:
+    """Human report of ``ModelInfo.to_dict()`` (plus an optional ``export`` section)."""
+    lines = []
+    src = doc.get("source_format", "onnx")
+    lines.append(f"Model        {doc.get('source_path') or doc['path']}")
+    if src != "onnx":
+        lines.append(f"Detected     {doc.get('source_description', src)}")
+        lines.append(f"Exported to  {doc['path']}")
+    lines.append(f"Format       ONNX, IR version {doc['ir_version']}, opset {doc['opset']}")
+    lines.append(f"Producer     {doc['producer'] or '-'}")
+    ext = doc.get("external_data") or []
+    size = human_bytes(doc["size_bytes"])
+    lines.append(
+        f"Size         {size}" + (f" (with {len(ext)} external data file{'s' if len(ext) != 1 else ''})" if ext else "")
+    )
+    lines.append(f"Parameters   {doc['param_count']:,}")
+    lines.append(f"SHA-256      {doc['sha256']}")
+    exp = doc.get("export")
+    if exp:
+        took = "reused from cache" if exp["cached"] else "{:.1f} s".format(exp["seconds"])
+        lines.append(
+            f"Export       {exp['exporter']} exporter, opset {exp['opset']}, {took}; vs torch: "
+            f"max-abs {exp['max_abs']:.3g}, cosine {exp['cosine']:.6f}"
+        )
+    for title, key in (("Inputs", "inputs"), ("Outputs", "outputs")):
+        lines.append("")
+        lines.append(f"{title} ({len(doc[key])})")
+        rows = [[t["name"], t["dtype"], _dims(t["shape"])] for t in doc[key]]
+        lines.extend("  " + r for r in table(["name", "dtype", "shape"], rows))
+    hist = doc["op_histogram"]
+    lines.append("")
+    lines.append(f"Operators ({sum(hist.values())} nodes, {len(hist)} types)")
+    lines.extend("  " + r for r in table(["op", "count"], [[k, str(v)] for k, v in hist.items()], right={1}))
+    if ext:
+        lines.append("")
+        lines.append("External data")
+        lines.extend(f"  {e}" for e in ext)
+    if doc.get("warnings"):
+        lines.append("")
+        lines.append("Warnings")
+        lines.extend(f"  {w}" for w in doc["warnings"])
+    return "\n".join(lines)
+
+
+def _pytorch_report(path: str, kind: Any, hint: str) -> dict[str, Any]:
+    import os
+
+    return {
+        "path": path,
+        "format": kind.value,
+        "description": kind.describe(),
+        "size_bytes": os.path.getsize(path),
+        "exported": False,
+        "how_to_export": hint,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from workbench.core.errors import BackendUnavailable, ModelError
+    from workbench.core.models.load import inspect_model, load_onnx
+    from workbench.core.models.shapes import format_shapes, parse_input_shapes
+    from workbench.core.models.sniff import FileKind, sniff, trt_plan_version
+
+    path = Path(args.model)
+    shapes = parse_input_shapes(args.input_shape)
+    kind = sniff(path)
+
+    if kind is FileKind.ONNX:
+        doc = inspect_model(path).to_dict()
+    elif kind is FileKind.TRT_PLAN:
+        import importlib.util
+
+        with open(path, "rb") as fh:
+            ver = trt_plan_version(fh.read(64))
+        built = f" (built by TensorRT {'.'.join(map(str, ver))})" if ver else ""
+        if importlib.util.find_spec("tensorrt") is None:
+            raise BackendUnavailable(
+                f"{path} is a TensorRT engine{built}; TensorRT is not available here to inspect it",
+                hint="inspect it on the machine it was built for, or inspect the ONNX model it came from",
+            )
+        raise ModelError(
+            f"{path} is a TensorRT engine{built}; inspecting engines is not supported yet",
+            hint="inspect the ONNX model it was built from",
+        )
+    elif kind in (FileKind.EMPTY, FileKind.UNKNOWN):
+        load_onnx(path)  # raises the ModelError naming the file
+        return 4  # pragma: no cover - load_onnx always raises for these kinds
+    else:
+        from workbench.core.models.torch_export import export_to_onnx, refuse_full_pickle
+
+        if kind is FileKind.TORCH_PICKLE and not args.trust_pickle:
+            raise refuse_full_pickle(path)
+        needs_shapes = kind in (FileKind.TORCHSCRIPT, FileKind.TORCH_PICKLE) or (
+            kind is FileKind.TORCH_ZIP_WEIGHTS and args.factory
+        )
+        if kind is FileKind.TORCH_ZIP_WEIGHTS and not args.factory:
+            hint = (
+                "the file holds weights only (no network code); export it with a module factory: "
+                f"workbench inspect {path} --factory mypkg.nets:build --input-shape NAME:1x3x224x224"
+            )
+            doc = _pytorch_report(str(path), kind, hint)
+            return _emit_pytorch(doc, args.json)
+        if needs_shapes and not shapes:
+            hint = (
+                f"give example input shapes to export it to ONNX: workbench inspect {path} "
+                "--input-shape NAME:1x3x224x224 (one per input, in argument order)"
+            )
+            doc = _pytorch_report(str(path), kind, hint)
+            return _emit_pytorch(doc, args.json)
+        result = export_to_onnx(
+            path,
+            kind,
+            trust_pickle=args.trust_pickle,
+            opset=args.opset,
+            input_shapes=shapes or None,
+            factory=args.factory,
+        )
+        doc = inspect_model(result.path).to_dict()
+        doc["source_format"] = kind.value
+        doc["source_description"] = kind.describe()
+        doc["source_path"] = str(path)
+        doc["export"] = result.to_dict()
+        if shapes:
+            doc["export"]["input_shape_spec"] = format_shapes(shapes)
+
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(render_info(doc))
+    return 0
+
+
+def _emit_pytorch(doc: dict[str, Any], as_json: bool) -> int:
+    import json
+
+    if as_json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(f"Model        {doc['path']}")
+        print(f"Detected     {doc['description']}")
+        print(f"Size         {human_bytes(doc['size_bytes'])}")
+        print("Not exported: " + doc["how_to_export"])
+    return 0

@@ -1,0 +1,205 @@
+"""``workbench results list | show ID | export``: the stored benchmark results (SQLite in the XDG data dir).
+
+Module top imports stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from workbench.cli.tables import table
+
+
+def _ids(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a result id (use e.g. --ids 1,2,5)") from None
+    if not out:
+        raise argparse.ArgumentTypeError("no result id given")
+    return out
+
+
+def _limit(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return n
+
+
+def _id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a result id (see `workbench results list`)") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "results",
+        help="list, show and export stored results",
+        description="Benchmark results are stored in a SQLite database (WAL) in the XDG data folder.",
+    )
+    rs = p.add_subparsers(dest="results_command", metavar="SUBCOMMAND")
+    rs.required = True
+
+    lp = rs.add_parser("list", help="newest results first")
+    lp.add_argument("--limit", type=_limit, default=50, metavar="N", help="at most N rows (default 50)")
+    lp.add_argument("--model", metavar="NAME", help="only results whose model name contains NAME")
+    lp.add_argument("--json", action="store_true", help="print one JSON document (a list of summary rows)")
+    lp.set_defaults(handler="workbench.cli.cmd_results:run_list")
+
+    sp = rs.add_parser("show", help="one result in full")
+    sp.add_argument("id", type=_id, help="result id (from `results list`)")
+    sp.add_argument("--json", action="store_true", help="print the full stored entry as JSON")
+    sp.set_defaults(handler="workbench.cli.cmd_results:run_show")
+
+    ep = rs.add_parser("export", help="export results as csv, json or a Markdown table")
+    ep.add_argument("--format", choices=("csv", "json", "md"), required=True, help="output format")
+    ep.add_argument("--ids", type=_ids, metavar="1,2,...", help="only these results (default: all)")
+    ep.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    ep.set_defaults(handler="workbench.cli.cmd_results:run_export")
+
+
+def _store():
+    from workbench.core.results.store import ResultStore
+
+    return ResultStore()
+
+
+def run_list(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.core.results.export import fmt_num
+
+    with _store() as store:
+        rows = store.list(limit=args.limit, model=args.model)
+        path = store.path
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not rows:
+        what = f" for model {args.model!r}" if args.model else ""
+        print(f"no results{what} in {path}", file=sys.stderr)
+        return 0
+    body = [
+        [
+            str(r["id"]),
+            (r["created_at"] or "")[:19].replace("T", " "),
+            _short(r["model"]),
+            r["precision"] or "-",
+            r["backend"] or "-",
+            r["profile"] or "-",
+            fmt_num(r["p50_ms"]),
+            fmt_num(r["p99_ms"]),
+            fmt_num(r["throughput_ips"]),
+            r["accuracy_verdict"] or "-",
+            "" if r["measured"] else "replay",
+        ]
+        for r in rows
+    ]
+    header = ["id", "created (UTC)", "model", "precision", "backend", "profile", "p50 ms", "p99 ms", "inf/s",
+              "accuracy", "telemetry"]  # fmt: skip
+    for line in table(header, body, right={0, 6, 7, 8}):
+        print(line)
+    return 0
+
+
+def _short(model: Any) -> str:
+    if not model:
+        return "-"
+    s = str(model)
+    return s.rsplit("/", 1)[-1]
+
+
+def run_show(args: argparse.Namespace) -> int:
+    import json
+
+    with _store() as store:
+        entry = store.get(args.id)
+    if args.json:
+        json.dump(entry, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+        return 0
+    print(render_entry(entry))
+    return 0
+
+
+def render_entry(e: dict[str, Any]) -> str:
+    """Readable multi-line view of one stored entry."""
+    from workbench.core.results.export import LATENCY_KEYS, fmt_num
+
+    def name(v: Any) -> str:
+        if isinstance(v, dict):
+            v = v.get("name")
+        return "-" if v in (None, "") else str(v)
+
+    lines = [
+        f"Result {e.get('id')}   {e.get('created_at', '')}",
+        f"Model       {name(e.get('model'))}"
+        + (f"  (sha256 {e['model_sha256'][:16]}…)" if e.get("model_sha256") else ""),
+        f"Precision   {name(e.get('precision'))}   backend {name(e.get('backend'))}   profile {name(e.get('profile'))}",
+        f"Device      {name(e.get('device'))}",
+    ]
+    if e.get("artifact"):
+        lines.append(f"Artifact    {e['artifact']}")
+    lat = e.get("latency_ms") or {}
+    if lat:
+        parts = [f"{k} {fmt_num(lat.get(k))}" for k in LATENCY_KEYS if k in lat and k != "cov_pct"]
+        lines.append("Latency ms  " + ", ".join(parts))
+        if lat.get("cov_pct") is not None:
+            lines.append(f"CoV         {fmt_num(lat['cov_pct'])} %")
+    if e.get("throughput_ips") is not None:
+        lines.append(
+            f"Throughput  {fmt_num(e['throughput_ips'])} inferences/s"
+            + (f"  ({e.get('iterations')} iterations, batch {e.get('batch')})" if e.get("iterations") else "")
+        )
+    acc = e.get("accuracy") or {}
+    if acc:
+        vs = acc.get("vs_fp32") or {}
+        bits = []
+        if acc.get("top1") is not None:
+            bits.append(f"top-1 {acc['top1']}")
+        if vs.get("cosine_min") is not None:
+            bits.append(f"cosine min {fmt_num(vs['cosine_min'], unit_digits=4)}")
+        if acc.get("verdict"):
+            bits.append(f"verdict {acc['verdict']}")
+        if acc.get("held_out") is False:
+            bits.append("not held-out")
+        lines.append("Accuracy    " + (", ".join(bits) or "-"))
+    tel = e.get("telemetry") or {}
+    if tel:
+        measured = tel.get("measured", True) and e.get("measured", True)
+        bits = [f"source {tel.get('source', '-')}" + ("" if measured else " (replay, not measured here)")]
+        for key, label, unit in (("mean_power_w", "mean power", "W"), ("energy_mj", "energy", "mJ"),
+                                 ("temp_max_c", "max temp", "°C"), ("cpu_pct_mean", "CPU", "%")):  # fmt: skip
+            if tel.get(key) is not None:
+                bits.append(f"{label} {fmt_num(tel[key])} {unit}")
+        lines.append("Telemetry   " + ", ".join(bits))
+    versions = e.get("versions")
+    if isinstance(versions, dict) and versions:
+        lines.append("Versions    " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    lines.append("(full entry: workbench results show " + str(e.get("id")) + " --json)")
+    return "\n".join(lines)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    with _store() as store:
+        if args.output:
+            out = store.export_to_file(args.format, args.output, ids=args.ids)
+            n = len(args.ids) if args.ids else store.count()
+            print(f"wrote {n} result{'s' if n != 1 else ''} as {args.format} to {out}", file=sys.stderr)
+        else:
+            sys.stdout.write(store.export(args.format, ids=args.ids))
+    return 0
