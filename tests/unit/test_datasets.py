@@ -248,3 +248,11 @@ def test_fingerprint_follows_content_not_mtime(tmp_path: Path) -> None:
     assert open_dataset(folder, IMG).fingerprint() == fp1
     np.save(folder / "a.npy", np.ones((1, 8, 8), np.float32))
     assert open_dataset(folder, IMG).fingerprint() != fp1
+
+
+def test_spec_preprocess_overrides_win(tmp_path: Path) -> None:
+    folder = _pp(tmp_path / "d")  # scale 1.0, mean 0
+    Image.new("L", (8, 8), 200).save(folder / "a.png")
+    ds = open_dataset(folder, IMG, preprocess_overrides={"scale": 0.5, "mean": [10.0]})
+    assert next(ds.iter_feeds())["image"][0, 0, 0, 0] == pytest.approx(200 * 0.5 - 10.0)
+    assert ds.fingerprint() != open_dataset(folder, IMG).fingerprint()

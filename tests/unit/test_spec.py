@@ -39,6 +39,7 @@ def test_good_spec_next_to_model(tmp_path: Path) -> None:
     assert spec is not None
     assert (spec.calib, spec.eval, spec.metric) == ("digits", "digits", "top1")
     assert spec.preprocess == {"color": "L"}
+    assert spec.accuracy == {"metric": "top1", "max_top1_drop_pts": 0.5, "min_cosine": 0.995}
     assert spec.quantization == {"method": "entropy", "per_channel": True, "op_types_to_exclude": ["Softmax"]}
     profile_q = types.SimpleNamespace(method="minmax", per_channel=False, chunk_size=32, activation_type="uint8")
     q = spec.quant_options(profile_q, method="percentile")  # CLI flag beats spec beats profile

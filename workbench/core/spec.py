@@ -78,6 +78,12 @@ class ModelSpec:
     max_top1_drop_pts: float | None = None
     min_cosine: float | None = None
 
+    @property
+    def accuracy(self) -> dict[str, Any]:
+        """The ``[accuracy]`` keys that were given: metric, max_top1_drop_pts, min_cosine."""
+        vals = {"metric": self.metric, "max_top1_drop_pts": self.max_top1_drop_pts, "min_cosine": self.min_cosine}
+        return {k: v for k, v in vals.items() if v is not None}
+
     def quant_options(self, profile_quant: Any = None, **overrides: Any) -> Any:
         """Profile QuantSection ← spec [quantization] ← explicit overrides (CLI flags; None = unset)."""
         from workbench.core.precision.quantize import QuantOptions
