@@ -239,3 +239,12 @@ def test_symmetric_int8_for_tensorrt(tmp_path: Path) -> None:
     for t in ("image", "c", "logits", "w", "gw"):  # activations and weights (biases are int32)
         assert zps[f"{t}_zero_point"].dtype == np.int8, t
         assert np.all(zps[f"{t}_zero_point"] == 0), t
+
+
+def test_profile_quant_section_is_accepted() -> None:
+    from workbench.core.profiles import load_profile
+
+    q = load_profile("cpu-x86_64").quantization
+    opts = QuantOptions.from_any(q, method="entropy")
+    assert (opts.activation_type, opts.weight_type, opts.method) == ("uint8", "int8", "entropy")
+    assert opts.chunk_size == q.chunk_size and opts.reduce_range == q.reduce_range

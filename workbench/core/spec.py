@@ -13,6 +13,7 @@ Every table and key is optional; unknown ones are errors (``FILE:LINE`` with "di
     [quantization]            # overrides the profile's [quantization], same keys
     method = "minmax"         # "minmax" | "entropy" | "percentile"
     per_channel = false
+    reduce_range = false      # 7-bit weights (x86 CPUs without VNNI)
     activation_type = "uint8" # "uint8" | "int8"
     weight_type = "int8"
     activation_symmetric = false
@@ -49,6 +50,7 @@ QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "activation_symmetric": (_BOOL, None),
     "weight_symmetric": (_BOOL, None),
     "per_channel": (_BOOL, None),
+    "reduce_range": (_BOOL, None),
     "method": (_STR, ("minmax", "entropy", "percentile")),
     "percentile": (_FLOAT, None),
     "calibration_samples": (_INT, None),

@@ -52,6 +52,7 @@ _DEFAULTS: dict[str, Any] = {
     "activation_symmetric": False,
     "weight_symmetric": True,
     "per_channel": False,
+    "reduce_range": False,
     "method": "minmax",
     "percentile": 99.999,
     "calibration_samples": 0,
@@ -71,6 +72,7 @@ class QuantOptions:
     activation_symmetric: bool = False
     weight_symmetric: bool = True
     per_channel: bool = False
+    reduce_range: bool = False  # 7-bit weights (onnxruntime's advice for x86 CPUs without VNNI)
     method: str = "minmax"
     percentile: float = 99.999
     calibration_samples: int = 0  # 0 = every sample in the dataset
@@ -442,6 +444,7 @@ def quantize_qdq(
             "activation_symmetric": opts.activation_symmetric,
             "weight_symmetric": opts.weight_symmetric,
             "per_channel": opts.per_channel,
+            "reduce_range": opts.reduce_range,
             "op_types_to_exclude": sorted(opts.op_types_to_exclude),
             "nodes_to_exclude": sorted(opts.nodes_to_exclude),
         }
@@ -544,6 +547,7 @@ def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOption
                 None,
                 quant_format=QuantFormat.QDQ,
                 per_channel=opts.per_channel,
+                reduce_range=opts.reduce_range,
                 activation_type=qt[opts.activation_type],
                 weight_type=qt[opts.weight_type],
                 nodes_to_exclude=list(excluded),
