@@ -122,8 +122,50 @@ def test_nvml_failure_means_no_gpu(tmp_path, monkeypatch):
     monkeypatch.setattr(d, "_nvml_gpu", lambda: None)
     assert detect_device(tmp_path, nvml=True, machine="x86_64").profile_name == "cpu-x86_64"
     monkeypatch.setattr(d, "_nvml_gpu", lambda: ("NVIDIA GeForce RTX 3080", (8, 6)))
+    monkeypatch.setattr(d, "_tensorrt_importable", lambda: True)
     det = detect_device(tmp_path, nvml=True, machine="x86_64")
     assert (det.kind, det.gpu_name, det.profile_name) == ("gpu", "NVIDIA GeForce RTX 3080", "desktop-ampere")
+
+
+def test_without_tensorrt_a_gpu_or_jetson_falls_back_to_cpu(tmp_path, monkeypatch):
+    import workbench.core.hw.detect as d
+
+    monkeypatch.setattr(d, "_tensorrt_importable", lambda: False)
+    monkeypatch.setattr(d, "_nvml_gpu", lambda: ("NVIDIA H200", (9, 0)))
+    det = detect_device(tmp_path, nvml=True, machine="x86_64")
+    assert (det.kind, det.hardware_profile, det.profile_name) == ("gpu", "datacenter-hopper", "cpu-x86_64")
+    assert "TensorRT is not importable" in det.reason and "--profile datacenter-hopper" in det.reason
+    b = BOARDS["thor"]
+    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False)
+    assert (det.hardware_profile, det.profile_name, det.arch) == ("jetson-thor", "cpu-aarch64", "aarch64")
+
+
+def test_nvml_probe_with_fake_pynvml(monkeypatch):
+    import sys
+    import types
+
+    import workbench.core.hw.detect as d
+
+    calls = []
+    fake = types.ModuleType("pynvml")
+    fake.nvmlInit = lambda: calls.append("init")
+    fake.nvmlShutdown = lambda: calls.append("shutdown")
+    fake.nvmlDeviceGetCount = lambda: 1
+    fake.nvmlDeviceGetHandleByIndex = lambda i: ("h", i)
+    fake.nvmlDeviceGetName = lambda h: b"NVIDIA H100 80GB HBM3"  # older bindings return bytes
+    fake.nvmlDeviceGetCudaComputeCapability = lambda h: (9, 0)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    assert d._nvml_gpu() == ("NVIDIA H100 80GB HBM3", (9, 0))
+    assert calls == ["init", "shutdown"]
+
+    def boom():
+        raise RuntimeError("NVML Shared Library Not Found")
+
+    fake.nvmlInit = boom
+    assert d._nvml_gpu() is None
+    fake.nvmlInit = lambda: None
+    fake.nvmlDeviceGetCount = lambda: 0
+    assert d._nvml_gpu() is None
 
 
 def _boards():
@@ -143,7 +185,7 @@ BOARDS = _boards()
 def test_jetson_board_detection(tmp_path, board):
     b = BOARDS[board]
     root = make_root(tmp_path, b["model"], b["release"] + "\n", b["compatible"])
-    det = detect_device(root, nvml=False, machine="x86_64")  # host arch must not matter on a Jetson root
+    det = detect_device(root, nvml=False, machine="x86_64", check_backend=False)  # host arch must not matter
     assert det.kind == "jetson"
     assert det.profile_name == b["profile"]
     assert (det.model, det.l4t, det.jetpack, det.arch) == (b["model"], b["l4t"], b["jetpack"], "aarch64")
@@ -155,14 +197,14 @@ def test_jetson_board_detection(tmp_path, board):
 def test_compatible_alone_is_enough(tmp_path, board):
     b = BOARDS[board]
     root = make_root(tmp_path, None, b["release"] + "\n", b["compatible"])
-    det = detect_device(root, nvml=False)
+    det = detect_device(root, nvml=False, check_backend=False)
     assert det.profile_name == b["profile"]
     assert "compatible" in det.reason
 
 
 def test_orin_nx_reason_text(tmp_path):
     b = BOARDS["orin-nx"]
-    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False)
+    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False, check_backend=False)
     assert det.reason == (
         "device-tree model 'NVIDIA Jetson Orin NX Engineering Reference Developer Kit' matches jetson-orin-nx "
         "(rule 'Orin NX' in the model string); L4T R36.4.4 -> JetPack 6"
@@ -170,7 +212,9 @@ def test_orin_nx_reason_text(tmp_path):
 
 
 def test_orin_nano_is_not_jetson_nano(tmp_path):
-    det = detect_device(make_root(tmp_path, "NVIDIA Jetson Orin Nano Developer Kit", None), nvml=False)
+    det = detect_device(
+        make_root(tmp_path, "NVIDIA Jetson Orin Nano Developer Kit", None), nvml=False, check_backend=False
+    )
     assert det.profile_name == "jetson-orin-nano"
     assert "no L4T release" in det.reason
 
@@ -185,5 +229,5 @@ def test_user_profile_can_claim_a_board(tmp_path, monkeypatch):
         'match = ["Orin NX Engineering Reference"]\n'
     )
     b = BOARDS["orin-nx"]
-    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False)
+    det = detect_device(make_root(tmp_path, b["model"], b["release"], b["compatible"]), nvml=False, check_backend=False)
     assert det.profile_name == "my-carrier"  # the longer, more specific rule wins

@@ -72,7 +72,7 @@ def _toml_value(v: object) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
     return json.dumps(v)
 
 
@@ -133,6 +133,8 @@ def run_detect(args: argparse.Namespace) -> int:
         print(json.dumps(det.to_dict(), indent=2))
         return 0
     print(f"profile: {det.profile_name}")
+    if det.hardware_profile and det.hardware_profile != det.profile_name:
+        print(f"matches: {det.hardware_profile} (not used: its backend is not installed here)")
     print(f"kind:    {det.kind}")
     print(f"arch:    {det.arch}")
     if det.model:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import platform
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class Detection:
     arch: str
     profile_name: str
     reason: str
+    hardware_profile: str | None = None  # the profile the hardware matched, before the backend check
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,10 +202,48 @@ def _nvml_gpu() -> tuple[str, tuple[int, int] | None] | None:
             pass
 
 
-def detect_device(root: Path = Path("/"), nvml: bool = True, *, machine: str | None = None) -> Detection:
+def detect_device(
+    root: Path = Path("/"), nvml: bool = True, *, machine: str | None = None, check_backend: bool = True
+) -> Detection:
     """Detect the device under filesystem ``root`` and choose its profile. Never raises for missing or
-    odd files. ``machine`` overrides ``platform.machine()`` (tests)."""
-    root = Path(root)
+    odd files. ``machine`` overrides ``platform.machine()`` (tests).
+
+    With ``check_backend`` (default), a TensorRT profile is only chosen when the ``tensorrt`` Python
+    package is importable here (checked with importlib.util.find_spec, without importing it); otherwise
+    the CPU profile for the architecture is used and ``reason`` says so, so ``workbench run`` works on a
+    GPU box or a Jetson whose Python cannot see JetPack's TensorRT. ``hardware_profile`` keeps the match."""
+    det = _detect_hardware(Path(root), nvml, machine)
+    det = replace(det, hardware_profile=det.profile_name)
+    if check_backend and _profile_backend(det.profile_name) == "tensorrt" and not _tensorrt_importable():
+        cpu = "cpu-aarch64" if det.arch == "aarch64" else "cpu-x86_64"
+        reason = (
+            f"{det.reason}; TensorRT is not importable in this Python, so using {cpu} (ONNX Runtime on the CPU); "
+            f"install TensorRT or pass --profile {det.profile_name} to insist"
+        )
+        det = replace(det, profile_name=cpu, reason=reason)
+    return det
+
+
+def _tensorrt_importable() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorrt") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _profile_backend(name: str) -> str | None:
+    from workbench.core.profiles.loader import analyse_file, find_profile
+
+    path = find_profile(name)
+    if path is None:
+        return None
+    profile, _ = analyse_file(path)
+    return profile.build.backend if profile is not None else None
+
+
+def _detect_hardware(root: Path, nvml: bool, machine: str | None) -> Detection:
     model = read_model(root)
     compatible = read_compatible(root)
     l4t, jetpack = read_l4t(root)
