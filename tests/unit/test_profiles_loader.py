@@ -175,3 +175,24 @@ def test_dla_core_must_exist(tmp_path):
     f.write_text('extends = "cpu-x86_64"\n[build]\nbackend = "tensorrt"\ndla_core = 0\n')
     (problem,) = validate_file(f)
     assert problem.startswith(f"{f}:4: build.dla_core: 0 but device.dla_cores is 0")
+
+
+def test_problems_in_a_parent_name_the_parent_file(tmp_path):
+    parent = tmp_path / "parent.toml"
+    parent.write_text('extends = "cpu-x86_64"\n\n[telemetry]\ninterval_ms = "fast"\n')
+    child = tmp_path / "child.toml"
+    child.write_text('extends = "parent"\nname = "child"\n[benchmark]\nbatch = 0\n')
+    assert validate_file(child) == [
+        f"{child}:2: unknown top-level key 'name' (a profile's name is its file name; use description)",
+        f"{child}:4: benchmark.batch: Input should be greater than or equal to 1 (got 0)",
+        f"{parent}:4: telemetry.interval_ms: Input should be a valid integer (got 'fast')",
+    ]
+
+
+def test_unreadable_and_directory_paths_are_problems_not_crashes(tmp_path):
+    (d := tmp_path / "dir.toml").mkdir()
+    (problem,) = validate_file(d)
+    assert problem.startswith(f"{d}:1: cannot read file")
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'description = "caf\xe9"\n')
+    assert validate_file(bad) == [f"{bad}:1: not UTF-8 text (TOML files must be UTF-8)"]

@@ -157,6 +157,8 @@ def _format_error(err: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         key, parent = str(loc[-1]), loc[:-1]
         where = "top-level key or table" if not parent else f"key in {table_name(parent)}:"
+        if not parent and key in ("name", "source_path"):
+            return f"unknown top-level key '{key}' (a profile's name is its file name; use description)"
         return f"unknown {where} '{key}'{did_you_mean(key, _known_fields(parent))}"
     if kind == "missing":
         return f"missing key '{loc[-1]}' in {table_name(loc[:-1])}"
@@ -195,6 +197,11 @@ def analyse_file(path: Path) -> tuple[Any, list[str]]:
     own = r.docs[0].data or {}
     desc = own.get("description", "")
     ext = own.get("extends")
+    for d in r.docs:  # keys the loader fills in itself must not come from a file
+        for reserved in ("name", "source_path"):
+            if d.data is not None and reserved in d.data:
+                msg = _format_error({"type": "extra_forbidden", "loc": (reserved,), "msg": "", "input": None})
+                problems.append(f"{d.where(d.line_for((reserved,)))}: {msg}")
     data = dict(merged)
     data["name"] = path.stem
     data["description"] = desc
