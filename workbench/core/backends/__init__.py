@@ -5,6 +5,8 @@ from __future__ import annotations
 # name -> "module:class"; imported only when chosen, so listing costs nothing.
 BACKENDS = {
     "onnxruntime": "workbench.core.backends.ort:OrtBackend",
+    "tensorrt": "workbench.core.backends.tensorrt:TensorRTBackend",
+    "torch": "workbench.core.backends.torch_backend:TorchBackend",
 }
 
 
@@ -20,11 +22,6 @@ def get_backend(name: str):
 
     target = BACKENDS.get(name)
     if target is None:
-        if name == "tensorrt":
-            raise BackendUnavailable(
-                "the TensorRT backend is not available in this build of the workbench",
-                hint="use a CPU profile (e.g. --profile cpu-x86_64) to run on ONNX Runtime",
-            )
         raise BackendUnavailable(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
     modname, clsname = target.split(":")
     return getattr(importlib.import_module(modname), clsname)()

@@ -1,0 +1,124 @@
+"""TensorRT backend: ONNX → plan (engine) built per device profile; runs it with CUDA-event timing.
+
+Modules: ``compat`` (the one place with version dispatch), ``builder`` (profile → settings, build), ``build_child``
+(the build in a killable child process), ``runner`` (execute_async_v3), ``plan`` (plan sidecar compatibility,
+non-plan detection), ``calibrator`` (legacy implicit INT8, TensorRT ≤ 10.x), ``cuda`` (ctypes over libcudart).
+Importing this package imports no TensorRT: constructing :class:`TensorRTBackend` does, and raises
+BackendUnavailable "TensorRT is not available here" when it cannot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
+
+
+class TensorRTBackend(Backend):
+    name = "tensorrt"
+
+    def __init__(self) -> None:
+        from workbench.core.backends.tensorrt.compat import Compat
+
+        self.compat = Compat()  # imports tensorrt or raises BackendUnavailable with the install hint
+        self.progress: Callable[[str, int | None, int | None], None] | None = None
+        self.cancel: threading.Event | None = None
+        self.calibration: str | None = None  # "entropy"/"minmax": legacy calibrator (TensorRT ≤ 10.x only)
+        self.last_report: dict[str, Any] | None = None
+
+    def versions(self) -> dict[str, str]:
+        return {"tensorrt": self.compat.version_string}
+
+    def precision_support(self) -> dict[str, str | None]:
+        reason = self.compat.supported()
+        return {p: reason for p in ("fp32", "fp16", "int8", "best")}
+
+    def precision_notes(self) -> dict[str, str]:
+        if self.compat.precision_mode() == "typed":
+            return {
+                "fp16": "strongly typed build from the FP16 ONNX model (TensorRT 11 has no FP16 flag)",
+                "int8": "strongly typed build from the QDQ model (TensorRT 11 has no calibrators)",
+            }
+        return {
+            "fp16": "FP16 builder flag",
+            "int8": "explicit quantization: the QDQ model with INT8+FP16 flags (legacy calibrator on request)",
+        }
+
+    def environment(self) -> Any:
+        from workbench.core.backends.tensorrt.cuda import Cuda
+        from workbench.core.backends.tensorrt.runner import current_environment
+
+        return current_environment(Cuda(), self.compat.version_string)
+
+    def build(self, model_path: Path, precision: str, profile: Any, *, force: bool = False) -> Artifact:
+        """Build (or reuse) the plan for ``model_path`` (FP32, FP16 or QDQ ONNX) in ``precision``.
+
+        Raises:
+            ConfigError (missing shapes for dynamic inputs, DLA misuse), BuildError, ModelError (parser),
+            CalibrationError, Cancelled.
+        """
+        import json
+
+        import psutil
+
+        from workbench.core import paths
+        from workbench.core.artifacts import get_or_build
+        from workbench.core.backends.tensorrt.build_child import run_build_child
+        from workbench.core.backends.tensorrt.builder import memory_preflight, translate
+        from workbench.core.backends.tensorrt.cuda import Cuda
+        from workbench.core.backends.tensorrt.runner import current_environment
+        from workbench.core.fsutil import write_text_atomic
+        from workbench.core.precision.datasets import model_inputs
+
+        model_path = Path(model_path)
+        inputs = [(spec.name, spec.shape) for spec in model_inputs(model_path)]
+        settings = translate(profile, precision, self.compat, inputs, calibration=self.calibration)
+        cuda = Cuda()
+        env = current_environment(cuda, self.compat.version_string)
+        vm, sw = psutil.virtual_memory(), psutil.swap_memory()
+        memory_preflight(
+            settings.workspace_bytes,
+            model_path.stat().st_size,
+            available_bytes=int(vm.available),
+            swap_free_bytes=int(sw.free),
+            unified_memory=cuda.integrated(),
+        )
+        timing_cache = None
+        if settings.timing_cache:
+            timing_cache = (
+                paths.cache_dir() / "tensorrt" / f"timing-{self.compat.version_string}-sm{env.compute_capability}.cache"
+            )
+            timing_cache.parent.mkdir(parents=True, exist_ok=True)
+
+        def build_fn(tmp: Path) -> None:
+            report = run_build_child(
+                model_path, settings, tmp, timing_cache_path=timing_cache, on_progress=self.progress, cancel=self.cancel
+            )
+            self.last_report = report
+            write_text_atomic(tmp.parent / "build_report.json", json.dumps(report, indent=2))
+
+        return get_or_build(
+            backend=self.name,
+            precision=precision,
+            model_path=model_path,
+            profile_name=profile.name,
+            profile_hash=profile.content_hash(),
+            versions=self.versions(),
+            filename=f"model.{precision}.plan",
+            build_fn=build_fn,
+            force=force,
+            extra_key={
+                **env.to_dict(),
+                "settings": settings.to_dict(),
+                "version_compatible": settings.version_compatible,
+                "hardware_compatibility": settings.hardware_compatibility,
+            },
+        )
+
+    def runner(self, artifact_path: Path, settings: RunnerSettings) -> Runner:
+        from workbench.core.backends.tensorrt.runner import TensorRTRunner
+
+        return TensorRTRunner(artifact_path, settings)

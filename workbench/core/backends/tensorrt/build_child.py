@@ -1,0 +1,126 @@
+"""The TensorRT build runs in a child process, so cancelling a build (minutes on a Jetson) kills it.
+
+Parent side: :func:`run_build_child`. Child side: ``python -m workbench.core.backends.tensorrt.build_child`` reads
+one JSON request on stdin and writes JSON lines on the file descriptor that was stdout at start
+(``{"progress": phase, "done": n, "total": n}``, then ``{"report": {...}}`` or ``{"error": type, "message", "hint"}``);
+fd 1 is pointed at stderr so TensorRT's own output cannot corrupt the stream (the benchmark child does the same).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.core import errors as E
+
+
+def run_build_child(
+    onnx_path: Path,
+    settings: Any,
+    out_path: Path,
+    *,
+    timing_cache_path: Path | None = None,
+    on_progress: Callable[[str, int | None, int | None], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Build in a child process; returns the build report.
+
+    Raises:
+        Cancelled: ``cancel`` was set (the child is killed).
+        the child's WorkbenchError (same class and message), or BuildError when it dies without one.
+    """
+    request = {
+        "onnx": str(onnx_path),
+        "settings": settings.to_dict(),
+        "out": str(out_path),
+        "timing_cache": str(timing_cache_path) if timing_cache_path else None,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.core.backends.tensorrt.build_child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(request))
+    proc.stdin.close()
+    watcher = None
+    if cancel is not None:
+
+        def watch() -> None:
+            while proc.poll() is None:
+                if cancel.wait(0.2):
+                    proc.kill()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+    report = None
+    failure = None
+    for line in proc.stdout:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if "progress" in msg and on_progress is not None:
+            on_progress(msg["progress"], msg.get("done"), msg.get("total"))
+        elif "report" in msg:
+            report = msg["report"]
+        elif "error" in msg:
+            failure = msg
+    rc = proc.wait()
+    if cancel is not None and cancel.is_set():
+        raise E.Cancelled("TensorRT build cancelled; the build process was stopped")
+    if failure is not None:
+        cls = getattr(E, failure["error"], None)
+        if not (isinstance(cls, type) and issubclass(cls, E.WorkbenchError)):
+            cls = E.BuildError
+        raise cls(failure["message"], hint=failure.get("hint") or None)
+    if report is None:
+        hint = (
+            "the build process was killed (out of memory?): lower [build] workspace_mib or add swap" if rc < 0 else None
+        )
+        raise E.BuildError(f"the TensorRT build process ended (exit {rc}) without a plan for {onnx_path}", hint=hint)
+    return report
+
+
+def _send(fd: int, obj: dict[str, Any]) -> None:
+    data = (json.dumps(obj) + "\n").encode()
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def main() -> int:
+    event_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        from workbench.core.backends.tensorrt.builder import BuildSettings, build_plan
+
+        req = json.loads(sys.stdin.read())
+        settings = BuildSettings.from_dict(req["settings"])
+        report = build_plan(
+            Path(req["onnx"]),
+            settings,
+            Path(req["out"]),
+            timing_cache_path=Path(req["timing_cache"]) if req.get("timing_cache") else None,
+            on_progress=lambda phase, done, total: _send(event_fd, {"progress": phase, "done": done, "total": total}),
+        )
+        _send(event_fd, {"report": report})
+        return 0
+    except E.WorkbenchError as exc:
+        _send(event_fd, {"error": type(exc).__name__, "message": str(exc), "hint": exc.hint or ""})
+        return 1
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as a BuildError
+        _send(event_fd, {"error": "BuildError", "message": f"{type(exc).__name__}: {exc}", "hint": ""})
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
