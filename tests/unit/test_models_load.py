@@ -200,3 +200,28 @@ def test_ensure_onnx_returns_onnx_as_is_and_refuses_plans_without_tensorrt(tmp_p
     else:  # pragma: no cover - only on TensorRT machines
         with pytest.raises(ModelError, match="cannot be converted back to ONNX"):
             ensure_onnx(plan)
+
+
+def test_pytorch_file_without_torch_is_backend_unavailable(tmp_path):
+    """A TorchScript archive (sniffed from its zip layout) on a machine without torch: the pip hint, no traceback."""
+    import subprocess
+    import sys
+    import zipfile
+
+    p = tmp_path / "net.pt"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("net/constants.pkl", b"\x80\x02).")
+        zf.writestr("net/code/__torch__.py", "")
+        zf.writestr("net/data.pkl", b"\x80\x02}q\x00.")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # makes `import torch` raise ImportError
+        "from workbench.core.models.load import ensure_onnx\n"
+        "from workbench.core.errors import BackendUnavailable\n"
+        "try:\n"
+        f"    ensure_onnx({str(p)!r}, input_shapes={{'x': (1, 4)}})\n"
+        "except BackendUnavailable as e:\n"
+        "    print(e); print(e.hint)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "TorchScript archive" in out and "needs PyTorch, which is not installed here" in out
+    assert "pip install -e '.[torch]'" in out

@@ -184,3 +184,11 @@ def test_opset_mismatch_is_a_model_error(tmp_path, netmod, monkeypatch):
     with pytest.raises(ModelError, match="opset 17 was asked but the exporter produced opset 18"):
         export_to_onnx(p, FileKind.TORCHSCRIPT, input_shapes={"x": (1, 6)})
     assert not any((paths.cache_dir() / "exports").glob("*.onnx"))
+
+
+def test_work_dir_overrides_the_cache_folder(tmp_path, netmod):
+    p = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.script(netmod.build().eval()), p)
+    out = ensure_onnx(p, input_shapes={"x": (1, 6)}, work_dir=tmp_path / "work")
+    assert out.parent == tmp_path / "work"
+    assert sorted(q.suffix for q in out.parent.iterdir()) == [".json", ".onnx"]  # model + verification sidecar
