@@ -72,7 +72,9 @@ def main() -> int:
             wb.append(workbench_median(model, args.threads, args.iterations))
             print(f"round {r + 1}: bare ORT {bare[-1]:.4f} ms, workbench {wb[-1]:.4f} ms", flush=True)
     ratio = statistics.median(wb) / statistics.median(bare)
-    print(f"model {model.name if args.model else f'resnet18-shaped {args.image}x{args.image}'}, threads {args.threads}, {args.iterations} iterations x {args.rounds} rounds")
+    print(
+        f"model {model.name if args.model else f'resnet18-shaped {args.image}x{args.image}'}, threads {args.threads}, {args.iterations} iterations x {args.rounds} rounds"
+    )
     print(f"workbench median / bare ORT median = {ratio:.4f} (target <= 1.02)")
     return 0 if ratio <= 1.02 else 1
 

@@ -22,7 +22,10 @@ def best(cmd: list[str], n: int) -> float:
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     base = best([sys.executable, "-c", "pass"], n)
-    rows = [("workbench --help", [sys.executable, "-m", "workbench", "--help"]), ("workbench bench --help", [sys.executable, "-m", "workbench", "bench", "--help"])]
+    rows = [
+        ("workbench --help", [sys.executable, "-m", "workbench", "--help"]),
+        ("workbench bench --help", [sys.executable, "-m", "workbench", "bench", "--help"]),
+    ]
     worst = 0.0
     print(f"python -c pass: {base * 1000:.1f} ms (best of {n})")
     for name, cmd in rows:

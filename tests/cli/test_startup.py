@@ -19,7 +19,17 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in %r)), file=
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["bench", "--help"], ["run", "--help"], ["profiles", "--help"], ["results", "--help"], ["inspect", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["bench", "--help"],
+        ["run", "--help"],
+        ["profiles", "--help"],
+        ["results", "--help"],
+        ["inspect", "--help"],
+    ],
+)
 def test_help_imports_no_heavy_library(argv):
     res = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *argv], capture_output=True, text=True, timeout=60)
     loaded = json.loads(res.stderr.strip().splitlines()[-1])

@@ -19,7 +19,7 @@ def test_readme_starts_with_two_setup_commands_and_ci_runs_the_second():
     assert cmds[0].startswith("./install.sh") and "workbench" in cmds[0]
     assert cmds[1] == "./install.sh --dev && .venv/bin/pytest"
     ci = (REPO / ".ci" / "run").read_text()
-    assert "readme_command.py\" 2" in ci or "readme_command.py 2" in ci
+    assert 'readme_command.py" 2' in ci or "readme_command.py 2" in ci
     assert 'bash -c "$cmd"' in ci
     assert '"$rc" = 5' in ci  # no collected test is a failure
 
@@ -57,12 +57,17 @@ def test_install_script_uses_constraints_editable_and_pinned_torch():
     assert "--system-site-packages" in text and "/etc/nv_tegra_release" in text
 
 
-@pytest.mark.skipif(shutil.which("vermin") is None and not (Path(sys.executable).parent / "vermin").exists(), reason="vermin not installed")
+@pytest.mark.skipif(
+    shutil.which("vermin") is None and not (Path(sys.executable).parent / "vermin").exists(),
+    reason="vermin not installed",
+)
 def test_code_is_python_310_clean():
     vermin = shutil.which("vermin") or str(Path(sys.executable).parent / "vermin")
     res = subprocess.run(
-        [vermin, "-t=3.10-", "--no-tips", "--violations", "--eval-annotations", "--backport", "tomli", "workbench"],
-        cwd=REPO, capture_output=True, text=True,
+        [vermin, "-t=3.10-", "--no-tips", "--violations", "--eval-annotations", "workbench"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert res.returncode == 0, res.stdout + res.stderr
 
@@ -71,7 +76,9 @@ def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff not installed")
-    res = subprocess.run([ruff, "check", "workbench", "tests", "benchmarks", "tools"], cwd=REPO, capture_output=True, text=True)
+    res = subprocess.run(
+        [ruff, "check", "workbench", "tests", "benchmarks", "tools"], cwd=REPO, capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "INT8/FP16 runs are compared with FP32 for accuracy first."
         ),
     )
-    add_model_args(p)
+    add_model_args(p, model_optional=True)
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32 (default), fp16, int8, best")
     add_calib_args(p)
     p.add_argument("--eval", metavar="DIR", help="evaluation set for the accuracy check (labels.csv gives top-1)")
@@ -44,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
     if opts.precision == "best":
         entry, candidates = pipeline.bench_best(ctx, on_step=step, on_event=on_event)
         entry["candidates"] = [
-            {"precision": c["precision"], "median_ms": c["latency_ms"]["median"], "verdict": (c.get("accuracy") or {}).get("verdict")}
+            {
+                "precision": c["precision"],
+                "median_ms": c["latency_ms"]["median"],
+                "verdict": (c.get("accuracy") or {}).get("verdict"),
+            }
             for c in candidates
         ]
     else:
@@ -54,14 +58,22 @@ def run(args: argparse.Namespace) -> int:
 
         from workbench.core.fsutil import write_text_atomic
 
-        write_text_atomic(args.export_times, json.dumps({"precision": entry["precision"], "latencies_ms": [t / 1e6 for t in times]}))
+        write_text_atomic(
+            args.export_times, json.dumps({"precision": entry["precision"], "latencies_ms": [t / 1e6 for t in times]})
+        )
         print(f"[bench] wrote {len(times)} latencies to {args.export_times}", file=sys.stderr)
     if args.json:
         dump_json(entry)
     else:
         print(summary(entry))
         if opts.precision == "best":
-            print("Best: " + entry["precision"] + " — candidates: " + ", ".join(
-                f"{c['precision']} {c['median_ms']:.4f} ms ({c['verdict'] or 'reference'})" for c in entry["candidates"]
-            ))
+            print(
+                "Best: "
+                + entry["precision"]
+                + " — candidates: "
+                + ", ".join(
+                    f"{c['precision']} {c['median_ms']:.4f} ms ({c['verdict'] or 'reference'})"
+                    for c in entry["candidates"]
+                )
+            )
     return 0

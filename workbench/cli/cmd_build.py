@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="build the artifact (optimized ONNX model / engine) for a precision, cached",
         description="Build or reuse the artifact. INT8 calibrates first (cached by model + dataset + recipe).",
     )
-    add_model_args(p)
+    add_model_args(p, model_optional=True)
     p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     add_calib_args(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild even when a cached artifact exists")

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "writes a QDQ model with the profile's recipe (U8/S8 on x86 CPU; symmetric S8/S8 for TensorRT targets)."
         ),
     )
-    add_model_args(p)
+    add_model_args(p, model_optional=True)
     add_calib_args(p)
     p.add_argument("-o", "--output", metavar="FILE", help="also copy the QDQ model here")
     p.add_argument("--json", action="store_true")

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "samples (labelled not held-out). A failed verdict is reported with advice; the exit status stays 0."
         ),
     )
-    add_model_args(p)
+    add_model_args(p, model_optional=True)
     p.add_argument("--precision", choices=("int8", "fp16"), default="int8")
     add_calib_args(p)
     p.add_argument("--eval", metavar="DIR", help="held-out evaluation set (labels.csv gives top-1)")

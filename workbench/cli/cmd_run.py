@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_calib_args(p)
     p.add_argument("--eval", metavar="DIR", help="held-out evaluation set (labels.csv gives top-1)")
     p.add_argument(
-        "--precisions", default="fp32,int8", help="comma list of precisions to run (default fp32,int8; fp32 always first)"
+        "--precisions",
+        default="fp32,int8",
+        help="comma list of precisions to run (default fp32,int8; fp32 always first)",
     )
     add_bench_args(p)
     p.set_defaults(handler="workbench.cli.cmd_run:run")

@@ -40,7 +40,9 @@ def positive_float(text: str) -> float:
 
 def add_model_args(p: argparse.ArgumentParser, *, model_optional: bool = False) -> None:
     if model_optional:
-        p.add_argument("model", nargs="?", help="ONNX / TorchScript / ExportedProgram file (default: the bundled digits CNN)")
+        p.add_argument(
+            "model", nargs="?", help="ONNX / TorchScript / ExportedProgram file (default: the bundled digits CNN)"
+        )
     else:
         p.add_argument("model", help="ONNX / TorchScript / ExportedProgram file")
     p.add_argument("--profile", help="device profile name or TOML path (default: auto-detected)")
@@ -71,8 +73,12 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=positive_int, metavar="N", help="batch size for a dynamic batch dim (default 1)")
     p.add_argument("--shapes", metavar="SPEC", help="fixed shapes for dynamic inputs: name:1x3x224x224,...")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    p.add_argument("--inputs", metavar="DIR", dest="bench_dataset", help="feed real samples from a dataset instead of random data")
-    p.add_argument("--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE")
+    p.add_argument(
+        "--inputs", metavar="DIR", dest="bench_dataset", help="feed real samples from a dataset instead of random data"
+    )
+    p.add_argument(
+        "--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE"
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild the artifact even when cached")
     p.add_argument("--profile-layers", action="store_true", help="record ONNX Runtime's per-node profile")
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results database")

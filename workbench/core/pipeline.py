@@ -118,9 +118,7 @@ def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
     bundled = opts.model is None
     model = Path(opts.model) if opts.model else paths.default_model_path()
     on_step(Step("import", f"model {model}" + (" (bundled default)" if bundled else "")))
-    onnx_path = ensure_onnx(
-        model, trust_pickle=opts.trust_pickle, input_shapes=opts.input_shapes or None
-    )
+    onnx_path = ensure_onnx(model, trust_pickle=opts.trust_pickle, input_shapes=opts.input_shapes or None)
     info = inspect_model(onnx_path)
     spec = load_spec(onnx_path if onnx_path == model else model, Path(opts.spec) if opts.spec else None)
     backend = get_backend(profile.build.backend)
@@ -167,7 +165,9 @@ def quant_settings(ctx: Context):
 def thresholds(ctx: Context):
     acc = ctx.profile.accuracy
     if ctx.spec is not None and getattr(ctx.spec, "accuracy", None):
-        overrides = {k: v for k, v in ctx.spec.accuracy.items() if k in ("max_top1_drop_pts", "min_cosine") and v is not None}
+        overrides = {
+            k: v for k, v in ctx.spec.accuracy.items() if k in ("max_top1_drop_pts", "min_cosine") and v is not None
+        }
         acc = acc.model_copy(update=overrides)
     return acc
 
@@ -195,9 +195,7 @@ def calibrate(ctx: Context, on_step: StepFn = _noop, cancel: threading.Event | N
         on_step(Step("calibrate", "calibrating", done, total))
 
     result = quantize_qdq(ctx.model_path, ds, q, progress=progress, cancel=cancel)
-    on_step(
-        Step("calibrate", ("reused cached " if result.cached else "wrote ") + f"QDQ model {result.path}")
-    )
+    on_step(Step("calibrate", ("reused cached " if result.cached else "wrote ") + f"QDQ model {result.path}"))
     return result, ds
 
 
@@ -252,7 +250,12 @@ def accuracy(ctx: Context, other_path: Path, calib_ds=None, on_step: StepFn = _n
         if cfolder is None:
             return None
         ds = open_dataset(cfolder, ctx.model_info.inputs)
-    on_step(Step("accuracy", f"comparing with FP32 on {ds.count} {'held-out' if held_out else 'calibration (not held-out)'} samples"))
+    on_step(
+        Step(
+            "accuracy",
+            f"comparing with FP32 on {ds.count} {'held-out' if held_out else 'calibration (not held-out)'} samples",
+        )
+    )
     report = compare_models(ctx.model_path, other_path, ds, thresholds=thresholds(ctx), held_out=held_out)
     return report
 
@@ -307,7 +310,8 @@ def bench_artifact(
     source = open_source(tel_spec)
     recorder = Recorder(source, interval_ms=ctx.profile.telemetry.interval_ms, total_rule=ctx.profile.power.total_rule)
     recorder.start()
-    on_step(Step("bench", f"benchmarking {artifact.precision} ({'exactly %d iterations' % cfg.iterations if cfg.iterations else 'at least %.3g s' % cfg.duration_s})"))
+    length = f"exactly {cfg.iterations} iterations" if cfg.iterations else f"at least {cfg.duration_s:.3g} s"
+    on_step(Step("bench", f"benchmarking {artifact.precision} ({length})"))
 
     def relay(event: object) -> None:
         if isinstance(event, ev.TimedStart):
@@ -352,7 +356,13 @@ def bench_artifact(
         context["measured"] = False
     if extra:
         context.update(extra)
-    entry = build_entry(outcome, precision=artifact.precision, batch=cfg.batch, percentiles=ctx.profile.benchmark.percentiles, context=context)
+    entry = build_entry(
+        outcome,
+        precision=artifact.precision,
+        batch=cfg.batch,
+        percentiles=ctx.profile.benchmark.percentiles,
+        context=context,
+    )
     if not summary.measured:
         entry["measured"] = False
     if outcome.layer_profile_path:
@@ -398,7 +408,9 @@ def bench_precision(
     if "calibration" in extra:
         c = extra["calibration"]
         info["calibration"] = {"method": c.method, "samples": c.samples, "cached": c.cached, "qdq_model": str(c.path)}
-    entry = bench_artifact(ctx, artifact, on_step=on_step, on_event=on_event, cancel=cancel, accuracy_report=report, extra=info)
+    entry = bench_artifact(
+        ctx, artifact, on_step=on_step, on_event=on_event, cancel=cancel, accuracy_report=report, extra=info
+    )
     if ctx.options.store:
         entry["result_id"] = store(entry)
         on_step(Step("store", f"stored as result {entry['result_id']}"))
@@ -410,7 +422,11 @@ def bench_best(ctx: Context, **kw) -> tuple[dict[str, Any], list[dict[str, Any]]
 
     Returns (chosen entry, every candidate's entry).
     """
-    candidates = [p for p in ("fp32", "fp16", "int8") if p in ctx.profile.build.precisions and not ctx.backend.precision_support().get(p)]
+    candidates = [
+        p
+        for p in ("fp32", "fp16", "int8")
+        if p in ctx.profile.build.precisions and not ctx.backend.precision_support().get(p)
+    ]
     entries = []
     for p in candidates:
         try:

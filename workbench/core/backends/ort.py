@@ -106,7 +106,7 @@ class OrtRunner(Runner):
     def infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         assert self.session is not None, "activate() first"
         names = self.output_names()
-        return dict(zip(names, self.session.run(names, dict(feeds))))
+        return dict(zip(names, self.session.run(names, dict(feeds)), strict=True))
 
     def prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
         assert self.session is not None, "activate() first"

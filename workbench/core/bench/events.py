@@ -77,7 +77,9 @@ class Failed:
     hint: str = ""
 
 
-EVENT_TYPES = {cls.__name__: cls for cls in (Phase, InputsReady, WarmupDone, TimedStart, Samples, TimedEnd, LayerProfile, Failed)}
+EVENT_TYPES = {
+    cls.__name__: cls for cls in (Phase, InputsReady, WarmupDone, TimedStart, Samples, TimedEnd, LayerProfile, Failed)
+}
 
 
 def encode(event) -> bytes:

@@ -47,8 +47,10 @@ def resolve_shape(name: str, shape: Sequence[Any], batch: int, shapes: Mapping[s
     if name in shapes:
         given = list(shapes[name])
         if len(given) != len(shape):
-            raise UsageError(f"--shapes {name}: {len(given)} dims given, the model's input has {len(shape)} ({list(shape)})")
-        for i, (g, m) in enumerate(zip(given, shape)):
+            raise UsageError(
+                f"--shapes {name}: {len(given)} dims given, the model's input has {len(shape)} ({list(shape)})"
+            )
+        for i, (g, m) in enumerate(zip(given, shape, strict=True)):
             if isinstance(m, int) and m > 0 and g != m:
                 raise UsageError(f"--shapes {name}: dim {i} is fixed to {m} in the model, {g} given")
         return given

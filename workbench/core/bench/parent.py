@@ -14,10 +14,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from workbench.core import errors as _errors
 from workbench.core.bench import events as ev
 from workbench.core.bench.config import BenchConfig
 from workbench.core.errors import BenchmarkError, Cancelled, WorkbenchError
-from workbench.core import errors as _errors
 
 
 @dataclass
