@@ -35,6 +35,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -154,16 +155,16 @@ def train(x_tr: np.ndarray, y_tr: np.ndarray, epochs: int, seed: int, log) -> ob
     return net
 
 
-def export_onnx(net, example: np.ndarray, log):
-    """Export with torch.onnx (TorchScript exporter, opset 17, dynamic batch); returns a ModelProto."""
-    import onnx
+def _export_torchscript(net, example, path: Path) -> None:
     import torch
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "m.onnx"
+    with warnings.catch_warnings():
+        # torch >= 2.9 warns that this exporter is legacy; it still writes the oldest IR (8) for opset 17,
+        # which older onnxruntime builds (JetPack's) load.
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             net,
-            (torch.from_numpy(example),),
+            (example,),
             str(path),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
@@ -171,16 +172,57 @@ def export_onnx(net, example: np.ndarray, log):
             opset_version=OPSET,
             dynamo=False,
         )
+
+
+def _export_dynamo(net, example, path: Path) -> None:
+    import torch
+
+    torch.onnx.export(
+        net,
+        (example,),
+        str(path),
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        opset_version=OPSET,
+        dynamo=True,
+        external_data=False,  # one self-contained file
+    )
+
+
+def export_onnx(net, example: np.ndarray, exporter: str, log):
+    """Export to ONNX opset 17 with a symbolic ``batch`` dim; returns ``(ModelProto, exporter used)``.
+
+    ``exporter``: "torchscript", "dynamo", or "auto" (TorchScript, falling back to dynamo where a newer torch
+    no longer has the TorchScript exporter).
+    """
+    import onnx
+    import torch
+
+    x = torch.from_numpy(example)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.onnx"
+        used = "torchscript" if exporter in ("auto", "torchscript") else "dynamo"
+        try:
+            (_export_torchscript if used == "torchscript" else _export_dynamo)(net, x, path)
+        except (TypeError, ValueError, RuntimeError, NotImplementedError, AttributeError) as exc:
+            if exporter != "auto":
+                raise
+            log(f"TorchScript exporter failed ({type(exc).__name__}: {exc}); using the dynamo exporter")
+            used = "dynamo"
+            _export_dynamo(net, x, path)
         model = onnx.load(str(path), load_external_data=True)
     opsets = {o.domain: o.version for o in model.opset_import}
     if opsets.get("", opsets.get("ai.onnx")) != OPSET:
         raise SystemExit(f"exporter wrote opset {opsets}, wanted {OPSET}")
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        raise SystemExit("exporter wrote external data; the bundled model must be one file")
     onnx.checker.check_model(model, full_check=True)
     dims = model.graph.input[0].type.tensor_type.shape.dim
     if dims[0].dim_param != "batch":
         raise SystemExit(f"input batch dim is not symbolic 'batch': {dims[0]}")
-    log(f"exported opset {OPSET}, {len(model.graph.node)} nodes")
-    return model
+    log(f"exported with the {used} exporter: opset {OPSET}, IR {model.ir_version}, {len(model.graph.node)} nodes")
+    return model, used
 
 
 def png_bytes(img_u8: np.ndarray) -> bytes:
@@ -223,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--calib-count", type=int, default=512)
+    ap.add_argument("--exporter", choices=("auto", "torchscript", "dynamo"), default="auto")
     args = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -263,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomic(eval_dir / "labels.csv", labels)
 
     x_eval = normalize(read_back(eval_dir, eval_names))
-    model = export_onnx(net, x_eval[:2], log)
+    model, exporter = export_onnx(net, x_eval[:2], args.exporter, log)
     blob = model.SerializeToString()
     sess = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
     ort_logits = sess.run([OUTPUT_NAME], {INPUT_NAME: x_eval})[0]
@@ -305,7 +348,7 @@ A small CNN that classifies 8x8 handwritten digits. It is the model `workbench r
 | Output | `{OUTPUT_NAME}` float32 `[batch, 10]` (unnormalized scores for digits 0..9) |
 | Preprocessing | PNG uint8 (= round(level × 255 / 16)) × 1/255, then (x − {MEAN}) / {STD}; see `preprocess.toml` in `calib/digits/` and `eval/digits/` |
 | FP32 top-1 on the eval split | {acc * 100:.2f} % ({int(round(acc * len(idx_te)))}/{len(idx_te)}), measured with onnxruntime on the eval PNGs (train split: {train_acc * 100:.2f} %) |
-| ONNX | opset {OPSET}, IR version {model.ir_version}, one self-contained file, {size:,} bytes |
+| ONNX | opset {OPSET}, IR version {model.ir_version}, `torch.onnx.export` ({exporter} exporter), one self-contained file, {size:,} bytes |
 | ONNX vs torch | max-abs difference of logits on the eval split: {max_abs:.2g} |
 | sha256 | `{sha}` |
 | Versions | torch {torch.__version__}, onnx {onnx.__version__}, onnxruntime {ort.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}, Python {sys.version.split()[0]} |
