@@ -411,6 +411,8 @@ def bench_precision(
     entry = bench_artifact(
         ctx, artifact, on_step=on_step, on_event=on_event, cancel=cancel, accuracy_report=report, extra=info
     )
+    if entry.get("accuracy") is not None and precision == "fp32":
+        entry["accuracy"]["reference"] = True  # FP32 against itself: its own top-1, identity vs_fp32
     if ctx.options.store:
         entry["result_id"] = store(entry)
         on_step(Step("store", f"stored as result {entry['result_id']}"))
