@@ -86,16 +86,21 @@ class TensorRTBackend(Backend):
             swap_free_bytes=int(sw.free),
             unified_memory=cuda.integrated(),
         )
-        timing_cache = None
+        timing_cache_file = None
         if settings.timing_cache:
-            timing_cache = (
+            timing_cache_file = (
                 paths.cache_dir() / "tensorrt" / f"timing-{self.compat.version_string}-sm{env.compute_capability}.cache"
             )
-            timing_cache.parent.mkdir(parents=True, exist_ok=True)
+            timing_cache_file.parent.mkdir(parents=True, exist_ok=True)
 
         def build_fn(tmp: Path) -> None:
             report = run_build_child(
-                model_path, settings, tmp, timing_cache_path=timing_cache, on_progress=self.progress, cancel=self.cancel
+                model_path,
+                settings,
+                tmp,
+                timing_cache_path=timing_cache_file,
+                on_progress=self.progress,
+                cancel=self.cancel,
             )
             self.last_report = report
             write_text_atomic(tmp.parent / "build_report.json", json.dumps(report, indent=2))
