@@ -1,0 +1,66 @@
+"""``workbench tui [MODEL]`` (and a bare ``workbench``): the Textual app. Refuses to run as root."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tui",
+        help="the terminal UI (what a bare `workbench` opens): model -> profile -> precision -> calibrate -> build -> benchmark",
+        description=(
+            "Keyboard-driven guided flow with live latency next to power and temperature. With no MODEL it opens on "
+            "the bundled digits CNN, ready to run. Keys: ? or F1 for help, ctrl+p for the command palette, ctrl+q quits."
+        ),
+    )
+    p.add_argument(
+        "model", nargs="?", help="ONNX / TorchScript / ExportedProgram file (default: the bundled digits CNN)"
+    )
+    p.add_argument("--profile", help="device profile name or TOML path (default: auto-detected)")
+    p.add_argument(
+        "--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE"
+    )
+    p.set_defaults(handler="workbench.cli.cmd_tui:run")
+
+
+ROOT_OVERRIDE = "WORKBENCH_ALLOW_ROOT"
+
+
+def check_not_root() -> None:
+    """The UI never runs as root (privileged work belongs in a separate service); WORKBENCH_ALLOW_ROOT=1 overrides
+    it for containers and CI that only have root.
+
+    Raises:
+        UsageError: euid 0 without the override.
+    """
+    from workbench.core.errors import UsageError
+
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and os.environ.get(ROOT_OVERRIDE) != "1":
+        raise UsageError(
+            "the workbench UI does not run as root",
+            hint=f"run it as your normal user (no sudo); in a root-only container set {ROOT_OVERRIDE}=1",
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core.errors import UsageError
+
+    check_not_root()
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the workbench UI needs a terminal (stdin and stdout are not a TTY)",
+            hint="run it in a terminal, or use the headless commands: `workbench run`, `workbench bench ...`",
+        )
+    try:
+        from workbench.ui.app import make_app
+    except ImportError as exc:
+        raise UsageError(
+            f"the terminal UI needs Textual ({exc})",
+            hint="install it: .venv/bin/pip install -c constraints.txt -e '.[tui]'",
+        ) from None
+    app = make_app(args.model, profile=args.profile, telemetry=args.telemetry)
+    rc = app.run()
+    return int(rc or 0)

@@ -1,0 +1,149 @@
+"""Thin workers: each runs one pipeline call off the UI thread and only posts messages.
+
+Every worker is ``@work(thread=True, exit_on_error=False)``; expected failures (WorkbenchError) become a
+``JobFailed`` with the core's message and hint, anything else one line (never a traceback in the app).
+State is never mutated here: the app's message handlers (UI thread) do that.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from textual import work
+
+from workbench.ui.messages import JobDone, JobFailed, StepMsg
+
+
+class JobsMixin:
+    """Mixed into the App. ``busy`` names the running job (None when idle); ``cancel_event`` stops it."""
+
+    busy: str | None = None
+    cancel_event: threading.Event
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def begin_job(self, job: str) -> threading.Event | None:
+        """Mark ``job`` running (UI thread). None (and a notice) when another job runs."""
+        if self.busy is not None:
+            self.notify(f"{self.busy} is running: wait for it or press x to cancel it", severity="warning")
+            return None
+        self.busy = job
+        self.cancel_event = threading.Event()
+        self.on_busy_changed()
+        return self.cancel_event
+
+    def on_busy_changed(self) -> None:  # overridden by the app
+        return None
+
+    def _step_fn(self, job: str) -> Callable[[Any], None]:
+        def emit(step: Any) -> None:
+            self.post_message(StepMsg(job, step))
+
+        return emit
+
+    def _guard(self, job: str, fn: Callable[[], Any]) -> None:
+        from workbench.core.errors import Cancelled, WorkbenchError
+
+        try:
+            result = fn()
+        except Cancelled as exc:
+            self.post_message(JobFailed(job, str(exc) or "cancelled", cancelled=True))
+        except WorkbenchError as exc:
+            self.post_message(JobFailed(job, str(exc), getattr(exc, "hint", "") or ""))
+        except Exception as exc:  # noqa: BLE001 - the app must survive anything a job raises, as one readable line
+            self.post_message(
+                JobFailed(job, f"internal error: {type(exc).__name__}: {exc}", "this is a bug; please report it")
+            )
+        else:
+            self.post_message(JobDone(job, result))
+
+    # --- jobs -----------------------------------------------------------------------------------------
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def job_prepare(self, options: Any, detect: bool = True) -> None:
+        def run() -> dict[str, Any]:
+            from workbench.core import pipeline
+            from workbench.core.live import precision_choices
+
+            ctx = pipeline.prepare(options, self._step_fn("prepare"))
+            detection = None
+            if detect:
+                from workbench.core.hw.detect import detect_device
+
+                detection = detect_device()
+            return {"ctx": ctx, "detection": detection, "choices": precision_choices(ctx)}
+
+        self._guard("prepare", run)
+
+    @work(thread=True, exit_on_error=False, group="aux")
+    def job_dataset(self, folder: Any, inputs: Any) -> None:
+        def run() -> Any:
+            from workbench.core.precision.datasets import open_dataset
+
+            return open_dataset(folder, inputs)
+
+        self._guard("dataset", run)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def job_calibrate(self, ctx: Any, precision: str, cancel: threading.Event) -> None:
+        def run() -> dict[str, Any]:
+            from workbench.core import pipeline
+
+            step = self._step_fn("calibrate")
+            result, ds = pipeline.calibrate(ctx, step, cancel)
+            if cancel.is_set():
+                from workbench.core.errors import Cancelled
+
+                raise Cancelled("calibration cancelled")
+            report = pipeline.accuracy(ctx, result.path, ds, step)
+            return {"calibration": result, "dataset": ds, "accuracy": report, "precision": precision}
+
+        self._guard("calibrate", run)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def job_build(self, ctx: Any, precision: str, cancel: threading.Event) -> None:
+        def run() -> dict[str, Any]:
+            from workbench.core import pipeline
+
+            artifact, extra = pipeline.build(ctx, precision, self._step_fn("build"), cancel)
+            return {"artifact": artifact, "extra": extra, "precision": precision}
+
+        self._guard("build", run)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def job_bench(
+        self, ctx: Any, precision: str, artifact: Any, accuracy: Any, extra: dict, live: Any, cancel: threading.Event
+    ) -> None:
+        """build (cached when done already) -> bench in the core's child process -> store: as bench_precision,
+        reusing the calibration/accuracy this session already has."""
+
+        def run() -> dict[str, Any]:
+            from workbench.core import pipeline
+
+            step = self._step_fn("bench")
+            if precision == "best":
+                chosen, _all = pipeline.bench_best(ctx, on_step=step, on_event=live.feed, cancel=cancel)
+                return {"entry": chosen, "artifact": None}
+            art, ext = (artifact, extra) if artifact is not None else pipeline.build(ctx, precision, step, cancel)
+            info: dict[str, Any] = {}
+            cal = ext.get("calibration")
+            if cal is not None:
+                info["calibration"] = {
+                    "method": cal.method,
+                    "samples": cal.samples,
+                    "cached": cal.cached,
+                    "qdq_model": str(cal.path),
+                }
+            entry = pipeline.bench_artifact(
+                ctx, art, on_step=step, on_event=live.feed, cancel=cancel, accuracy_report=accuracy, extra=info
+            )
+            if ctx.options.store:
+                entry["result_id"] = pipeline.store(entry)
+                step(pipeline.Step("store", f"stored as result {entry['result_id']}"))
+            return {"entry": entry, "artifact": art, "extra": ext}
+
+        self._guard("bench", run)
+
+    @work(thread=True, exit_on_error=False, group="aux")
+    def job_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:
+        self._guard("export", lambda: source.export_to_file(fmt, path, ids))

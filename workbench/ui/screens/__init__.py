@@ -1,0 +1,1 @@
+"""One module per screen of the guided flow, plus help, dashboard and dialogs."""

@@ -1,0 +1,137 @@
+"""5. Build: phases, elapsed time, a log pane, cancel; "cached" when an artifact is reused."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import RichLog, Static
+
+from workbench.ui.screens.base import WorkbenchScreen
+from workbench.ui.screens.model import short_path
+
+
+def artifact_text(art: Any) -> Text:
+    t = Text()
+    t.append("Artifact ", style="bold")
+    t.append(f"{art.precision.upper()} · {art.backend} · ")
+    t.append("cached" if art.cached else f"built in {art.build_s:.2f} s", style="bold green" if art.cached else "bold")
+    t.append(f"\n         {short_path(art.path)}")
+    return t
+
+
+class BuildScreen(WorkbenchScreen):
+    MODE = "build"
+    BINDINGS = [
+        Binding("s", "start", "Build", id="build.start"),
+        Binding("f", "force", "Rebuild", id="build.force", tooltip="rebuild even when a cached artifact exists"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._t0: float | None = None
+        self._phase = ""
+        self._timer = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="body"):
+            yield Static(id="build-head")
+            yield Static(id="build-phase")
+            yield RichLog(id="build-log", wrap=True, markup=False, max_lines=500)
+
+    def state_changed(self, what: str) -> None:
+        app: Any = self.app
+        st = app.state
+        head = Text()
+        if st.ctx is None:
+            head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
+        else:
+            head.append("Build ", style="bold")
+            head.append(f"{st.precision.upper()} with {st.ctx.backend.name} for profile {st.ctx.profile.name}")
+            if st.precision == "int8" and st.calibration is None:
+                head.append("\n      INT8 calibrates first (cached when done on the Calibrate screen)", style="dim")
+            if st.precision == "best":
+                head.append("\n      'best' builds every precision on the Benchmark screen", style="yellow")
+            if st.artifact is not None:
+                head.append("\n")
+                head.append_text(artifact_text(st.artifact))
+        self.query_one("#build-head", Static).update(head)
+
+    def _tick(self) -> None:
+        if self._t0 is None:
+            return
+        app: Any = self.app
+        el = time.monotonic() - self._t0
+        running = app.busy == "build"
+        self.query_one("#build-phase", Static).update(
+            Text(
+                f"{self._phase} · {el:.1f} s elapsed" if running else f"{self._phase} · {el:.1f} s",
+                style="bold" if running else "",
+            )
+        )
+        if not running and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def job_event(self, msg: Any) -> None:
+        from workbench.ui.messages import JobDone, JobFailed, StepMsg
+
+        if msg.job != "build":
+            return
+        log = self.query_one(RichLog)
+        if isinstance(msg, StepMsg):
+            s = msg.step
+            if s.total:
+                pct = 100 * (s.done or 0) / s.total
+                self._phase = f"{s.step}: {s.done}/{s.total} ({pct:.0f} %)"
+                if (s.done or 0) in (0, s.total):
+                    log.write(f"[{s.step}] {s.message} {s.done}/{s.total}")
+            else:
+                self._phase = f"{s.step}: {s.message}"
+                log.write(f"[{s.step}] {s.message}")
+        elif isinstance(msg, JobDone):
+            art = msg.result["artifact"]
+            self._phase = "done — " + ("cached" if art.cached else f"built in {art.build_s:.2f} s")
+            log.write(f"[done] {'cached' if art.cached else 'built'}: {art.path}")
+        elif isinstance(msg, JobFailed):
+            self._phase = "cancelled" if msg.cancelled else "failed"
+            log.write(f"[{'cancelled' if msg.cancelled else 'error'}] {msg.message}")
+            if msg.hint:
+                log.write(f"hint: {msg.hint}")
+        self._tick()
+
+    def _start(self, force: bool) -> None:
+        app: Any = self.app
+        st = app.state
+        if st.ctx is None:
+            self.notify("no model loaded", severity="warning")
+            return
+        if st.precision == "best":
+            self.notify(
+                "'best' is resolved by benchmarking every precision: use the Benchmark screen (6)", severity="warning"
+            )
+            return
+        ctx = st.ctx
+        if force != ctx.options.force_build:
+            from workbench.core import pipeline
+
+            ctx = pipeline.with_options(ctx, force_build=force)
+        cancel = app.begin_job("build")
+        if cancel is None:
+            return
+        self._t0 = time.monotonic()
+        self._phase = "starting"
+        self.query_one(RichLog).write(f"--- build {st.precision.upper()}{' (forced)' if force else ''} ---")
+        if self._timer is None:
+            self._timer = self.set_interval(0.5, self._tick)
+        app.job_build(ctx, st.precision, cancel)
+
+    def action_start(self) -> None:
+        self._start(False)
+
+    def action_force(self) -> None:
+        self._start(True)

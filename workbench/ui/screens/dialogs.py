@@ -1,0 +1,97 @@
+"""Small modal dialogs: yes/no confirmation, export format and file, file picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DirectoryTree, Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="dialog.yes"),
+        Binding("n,escape", "answer(False)", "No", id="dialog.no"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title")
+            yield Label(f"[b]y[/b] {self.yes}    [b]n[/b] / [b]Esc[/b] {self.no}")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class ExportScreen(ModalScreen[tuple[str, str] | None]):
+    """Pick csv/json/md; the file name defaults to ./workbench-results.<ext> and can be edited."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="dialog.close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Export results", classes="dialog-title")
+            yield OptionList(
+                Option("CSV", id="csv"), Option("JSON", id="json"), Option("Markdown", id="md"), id="export-format"
+            )
+            yield Label("File (Enter writes):")
+            yield Input(value="workbench-results.csv", id="export-path")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self.query_one(OptionList).highlighted = 0
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        inp = self.query_one(Input)
+        stem = Path(inp.value).with_suffix("")
+        inp.value = f"{stem}.{event.option.id}"
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss((event.option.id, self.query_one(Input).value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        ol = self.query_one(OptionList)
+        fmt = ol.get_option_at_index(ol.highlighted or 0).id
+        self.dismiss((fmt, event.value))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class FilePickerScreen(ModalScreen[str | None]):
+    """A directory tree rooted at the cwd, plus a path field (Tab switches). Enter on a file or a path picks it."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="dialog.close")]
+
+    def __init__(self, root: Path | None = None) -> None:
+        super().__init__()
+        self.root = root or Path.cwd()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog picker"):
+            yield Label(f"Open a model (ONNX, TorchScript, ExportedProgram) — {self.root}", classes="dialog-title")
+            yield Input(placeholder="type a path and press Enter", id="picker-path")
+            yield DirectoryTree(self.root, id="picker-tree")
+
+    def on_mount(self) -> None:
+        self.query_one(DirectoryTree).focus()
+
+    def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        self.dismiss(str(event.path))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.dismiss(event.value.strip())
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,104 @@
+"""2. Profile: the detected device and why this profile was chosen, the profile's key settings, and every
+profile to switch to (invalid ones listed with their error, not selectable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from workbench.ui.screens.base import WorkbenchScreen
+
+AUTO = "(auto-detect)"
+
+
+def profile_text(state: Any) -> Text:
+    t = Text()
+    d = state.detection
+    if d is not None:
+        t.append("Detected ", style="bold")
+        t.append(f"{d.kind} · {d.model or d.gpu_name or d.arch}")
+        if d.l4t:
+            t.append(f" · L4T {d.l4t} (JetPack {d.jetpack or '?'})")
+        t.append(f"\n         {d.reason}\n", style="dim")
+    ctx = state.ctx
+    if ctx is None:
+        t.append(state.context_error or "loading profile…", style="red" if state.context_error else "dim")
+        return t
+    p = ctx.profile
+    b, q, bench, acc = p.build, p.quantization, p.benchmark, p.accuracy
+    t.append("Profile  ", style="bold")
+    t.append(f"{p.name} — {p.description}\n")
+    t.append(f"         chosen: {ctx.profile_reason}\n", style="dim")
+    rows = [
+        ("Backend", f"{b.backend} · graph opt {b.graph_optimization_level} · threads {b.intra_op_threads or 'auto'}"),
+        ("Allowed", ", ".join(b.precisions)),
+        (
+            "INT8",
+            f"{q.method}, {q.calibration_samples} samples, act {q.activation_type}, w {q.weight_type}"
+            + (", per-channel" if q.per_channel else ""),
+        ),
+        ("Accuracy", f"max top-1 drop {acc.max_top1_drop_pts} pts, min cosine {acc.min_cosine}"),
+        (
+            "Bench",
+            f"warm-up {bench.warmup_ms} ms, {bench.duration_s} s, batch {bench.batch}, "
+            f"p{'/p'.join(f'{x:g}' for x in bench.percentiles)}",
+        ),
+        ("Telemetry", f"{p.telemetry.source} every {p.telemetry.interval_ms} ms"),
+    ]
+    for k, v in rows:
+        t.append(f"{k:<9}", style="bold")
+        t.append(v + "\n")
+    t.rstrip()
+    return t
+
+
+class ProfileScreen(WorkbenchScreen):
+    MODE = "profile"
+    BINDINGS = [Binding("enter", "choose", "Use profile", id="profile.use", show=True)]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="body", classes="split"):
+            with VerticalScroll(classes="main"):
+                yield Static(id="profile-info")
+            yield OptionList(id="profile-list", classes="side")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._fill_list()
+
+    def _fill_list(self) -> None:
+        from workbench.core.profiles import list_profiles
+
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        ol.add_option(Option(AUTO, id="__auto__"))
+        for e in list_profiles():
+            if e.error:
+                ol.add_option(
+                    Option(Text.assemble((e.name, "strike"), ("\n  " + e.error, "red")), id=e.name, disabled=True)
+                )
+            else:
+                ol.add_option(
+                    Option(Text.assemble((e.name, "bold"), ("\n  " + (e.description or ""), "dim")), id=e.name)
+                )
+        ol.highlighted = 0
+
+    def state_changed(self, what: str) -> None:
+        app: Any = self.app
+        self.query_one("#profile-info", Static).update(profile_text(app.state))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        app: Any = self.app
+        name = None if event.option.id == "__auto__" else event.option.id
+        app.set_profile(name)
+
+    def action_choose(self) -> None:
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None:
+            ol.action_select()

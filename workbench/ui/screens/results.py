@@ -1,0 +1,199 @@
+"""7. Results: history table (sortable), detail view, side-by-side compare of two runs, export CSV/JSON/MD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
+
+from workbench.ui.screens.base import WorkbenchScreen
+from workbench.ui.screens.dialogs import ExportScreen
+
+# (column key, header, getter). Sorting uses the raw value (None sorts first).
+COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("id", "id", lambda e: e.get("id")),
+    ("when", "when (UTC)", lambda e: (e.get("created_at") or "")[:16].replace("T", " ")),
+    ("precision", "prec", lambda e: e.get("precision")),
+    ("p50", "p50 ms", lambda e: (e.get("latency_ms") or {}).get("p50")),
+    ("p99", "p99 ms", lambda e: (e.get("latency_ms") or {}).get("p99")),
+    ("ips", "inf/s", lambda e: e.get("throughput_ips")),
+    ("acc", "acc", lambda e: (e.get("accuracy") or {}).get("verdict")),
+    ("profile", "profile", lambda e: e.get("profile")),
+    ("model", "model", lambda e: str(e.get("model") or "").rsplit("/", 1)[-1]),
+)
+
+
+def _cell(key: str, v: Any) -> str:
+    if v is None:
+        return "n/a" if key not in ("acc",) else "-"
+    if isinstance(v, float):
+        return f"{v:.4f}" if key in ("p50", "p99") else f"{v:,.0f}"
+    return str(v)
+
+
+class ResultsScreen(WorkbenchScreen):
+    MODE = "results"
+    BINDINGS = [
+        Binding("enter", "detail", "Detail", id="results.detail"),
+        Binding("space", "mark", "Mark", id="results.mark"),
+        Binding("c", "compare", "Compare", id="results.compare"),
+        Binding("o", "sort", "Sort", id="results.sort"),
+        Binding("e", "export", "Export", id="results.export"),
+        Binding("r", "refresh", "Refresh", id="results.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[int, dict] = {}
+        self.marked: list[int] = []
+        self.sort_index = 0
+        self.sort_reverse = True
+        self.source: Any = None
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="body"):
+            yield Static(id="results-head")
+            yield DataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="results-detail-scroll"):
+                yield Static(id="results-detail")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        t = self.query_one(DataTable)
+        t.add_column("", key="mark", width=1)
+        for key, header, _ in COLUMNS:
+            t.add_column(header, key=key)
+        self.load()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.load()
+
+    def load(self) -> None:
+        from workbench.core.errors import WorkbenchError
+
+        app: Any = self.app
+        self.source = app.results_source()
+        try:
+            entries = self.source.entries()
+        except WorkbenchError as exc:
+            self.query_one("#results-head", Static).update(Text(str(exc), style="red"))
+            return
+        self.entries = {int(e["id"]): e for e in entries}
+        head = Text()
+        head.append(f"{len(entries)} result(s)", style="bold")
+        if getattr(self.source, "label", None):
+            head.append("  [recorded results — not measured on this machine]", style="bold yellow")
+        col = COLUMNS[self.sort_index][1]
+        head.append(f"  sorted by {col} {'↓' if self.sort_reverse else '↑'}", style="dim")
+        self.query_one("#results-head", Static).update(head)
+        self._fill()
+
+    def _fill(self) -> None:
+        t = self.query_one(DataTable)
+        keep = t.cursor_row
+        t.clear()
+        key, _, get = COLUMNS[self.sort_index]
+
+        def sort_key(e: dict) -> tuple:
+            v = get(e)
+            return (v is not None, v if v is not None else 0)
+
+        for e in sorted(self.entries.values(), key=sort_key, reverse=self.sort_reverse):
+            rid = int(e["id"])
+            t.add_row("*" if rid in self.marked else "", *(_cell(k, g(e)) for k, _, g in COLUMNS), key=str(rid))
+        if t.row_count:
+            t.move_cursor(row=min(keep or 0, t.row_count - 1))
+
+    def _current_id(self) -> int | None:
+        t = self.query_one(DataTable)
+        if not t.row_count:
+            return None
+        row_key, _ = t.coordinate_to_cell_key((t.cursor_row, 0))
+        return int(row_key.value)
+
+    # --- actions ---------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_sort(self) -> None:
+        if self.sort_reverse:
+            self.sort_reverse = False
+        else:
+            self.sort_reverse = True
+            self.sort_index = (self.sort_index + 1) % len(COLUMNS)
+        self.load()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_detail()
+
+    def action_detail(self) -> None:
+        from workbench.cli.report import summary
+
+        rid = self._current_id()
+        if rid is None:
+            return
+        e = self.entries[rid]
+        t = Text()
+        if getattr(self.source, "label", None):
+            t.append("[recorded result — not measured on this machine]\n", style="bold yellow")
+        t.append(f"Result {rid} · {e.get('created_at')}\n", style="bold")
+        t.append(summary(e))
+        self.query_one("#results-detail", Static).update(t)
+
+    def action_mark(self) -> None:
+        rid = self._current_id()
+        if rid is None:
+            return
+        if rid in self.marked:
+            self.marked.remove(rid)
+        else:
+            self.marked.append(rid)
+            self.marked = self.marked[-2:]
+        self._fill()
+        self.query_one("#results-detail", Static).update(
+            Text(f"marked: {', '.join(map(str, self.marked)) or 'none'} (mark two, then c compares)", style="dim")
+        )
+
+    def action_compare(self) -> None:
+        from rich.console import Group
+
+        from workbench.ui.widgets.compare import compare_table
+
+        ids = list(self.marked)
+        if len(ids) < 2:
+            cur = self._current_id()
+            if len(ids) == 1 and cur is not None and cur != ids[0]:
+                ids.append(cur)
+            else:
+                self.notify("mark two runs with space (or one, and put the cursor on the other)", timeout=4)
+                return
+        a, b = self.entries[ids[0]], self.entries[ids[1]]
+        self.query_one("#results-detail", Static).update(
+            Group(
+                Text(f"Result {ids[0]} (A) vs result {ids[1]} (B)", style="bold"),
+                compare_table(a, b, title_a=f"#{ids[0]}", title_b=f"#{ids[1]}"),
+            )
+        )
+
+    def action_export(self) -> None:
+        app: Any = self.app
+
+        def chosen(value: tuple[str, str] | None) -> None:
+            if not value:
+                return
+            fmt, path = value
+            ids = self.marked or None
+            app.job_export(self.source, fmt, path, ids)
+
+        app.push_screen(ExportScreen(), chosen)
+
+    def job_event(self, msg: Any) -> None:
+        from workbench.ui.messages import JobDone
+
+        if msg.job == "bench" and isinstance(msg, JobDone):
+            self.load()

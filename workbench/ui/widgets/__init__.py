@@ -1,0 +1,1 @@
+"""Reusable widgets: latency plot, telemetry panel, nav bar."""
