@@ -47,6 +47,9 @@ _TORCH_DTYPE_NAMES = {
 }  # fmt: skip
 
 
+MAX_WEIGHTS_ONLY_PROTOCOL = 3
+
+
 def _allowed(module: str, name: str) -> bool:
     if (module, name) in _ALLOWED_EXACT:
         return True
@@ -65,15 +68,19 @@ class PickleScan:
         globals: every ``module.name`` the pickle imports, in first-seen order.
         disallowed: the subset a weights-only load would refuse (empty = weights only).
         complete: False when the opcode stream was cut short or malformed (then treat as unsafe).
+        protocol: highest PROTO seen (0 when absent).
     """
 
     globals: tuple[str, ...]
     disallowed: tuple[str, ...]
     complete: bool
+    protocol: int = 0
 
     @property
     def weights_only(self) -> bool:
-        return self.complete and not self.disallowed
+        """Safe *and* loadable by ``torch.load(weights_only=True)``: torch 2.13's weights-only unpickler stops at
+        protocol 4's FRAME opcode ("Unsupported operand 149", checked here), so protocol >= 4 does not qualify."""
+        return self.complete and not self.disallowed and self.protocol <= MAX_WEIGHTS_ONLY_PROTOCOL
 
 
 def scan_pickle(data: bytes, *, max_pickles: int = 1) -> PickleScan:
@@ -83,6 +90,7 @@ def scan_pickle(data: bytes, *, max_pickles: int = 1) -> PickleScan:
     """
     found: list[tuple[str, str]] = []  # (module, name)
     complete = True
+    protocol = 0
     stream = io.BytesIO(data)
     for _ in range(max_pickles):
         if stream.tell() >= len(data):
@@ -94,6 +102,9 @@ def scan_pickle(data: bytes, *, max_pickles: int = 1) -> PickleScan:
         try:
             for op, arg, _pos in pickletools.genops(stream):
                 name = op.name
+                if name == "PROTO":
+                    protocol = max(protocol, int(arg))
+                    continue
                 if name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
                             "BINSTRING", "STRING"):  # fmt: skip
                     last_str = str(arg)
@@ -131,4 +142,4 @@ def scan_pickle(data: bytes, *, max_pickles: int = 1) -> PickleScan:
         seen.setdefault(qual, None)
         if not _allowed(module, attr):
             bad.setdefault(qual, None)
-    return PickleScan(globals=tuple(seen), disallowed=tuple(bad), complete=complete)
+    return PickleScan(globals=tuple(seen), disallowed=tuple(bad), complete=complete, protocol=protocol)

@@ -68,6 +68,7 @@ def refuse_full_pickle(path: Path) -> ModelError:
     from workbench.core.models.pickle_scan import scan_pickle
 
     names: tuple[str, ...] = ()
+    protocol = 0
     raw = False
     try:
         import zipfile
@@ -76,7 +77,8 @@ def refuse_full_pickle(path: Path) -> ModelError:
             with zipfile.ZipFile(path) as zf:
                 pkl = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
                 if pkl:
-                    names = scan_pickle(zf.read(pkl)).disallowed
+                    scan = scan_pickle(zf.read(pkl))
+                    names, protocol = scan.disallowed, scan.protocol
         else:
             raw = True
             with open(path, "rb") as fh:
@@ -85,7 +87,15 @@ def refuse_full_pickle(path: Path) -> ModelError:
     except OSError:
         pass
     what = f" (it imports {', '.join(names[:4])}{' …' if len(names) > 4 else ''})" if names else ""
-    desc = "a raw Python pickle (torch's legacy format or a plain pickle)" if raw else "a full Python pickle"
+    if raw:
+        desc = "a raw Python pickle (torch's legacy format or a plain pickle)"
+    elif not names and protocol > 3:
+        desc = (
+            f"a pickle of protocol {protocol}, which torch.load(weights_only=True) cannot read (it stops at "
+            "protocol 4's FRAME opcode), so only a full load could open it"
+        )
+    else:
+        desc = "a full Python pickle"
     return ModelError(
         f"{path} is {desc}{what}; loading it can run code stored in the file. "
         "Refusing to load it without --trust-pickle",
