@@ -19,8 +19,9 @@ Stdlib only: no onnx, no torch import. Rules, first match wins:
     ``serialized_exported_program.json`` (torch 2.1–2.5 layout).
   - ``TORCHSCRIPT``: ``<root>/constants.pkl`` or ``<root>/code/`` (torch.jit.save).
   - ``<root>/data.pkl`` without code: torch.save. Its pickle opcodes are scanned
-    (:mod:`workbench.core.models.pickle_scan`): only tensor-rebuild helpers → ``TORCH_ZIP_WEIGHTS``, anything
-    else (a class such as ``__main__.Net``) → ``TORCH_PICKLE`` (a full pickle; loading it runs code).
+    (:mod:`workbench.core.models.pickle_scan`): only tensor-rebuild helpers and pickle protocol <= 3 (what
+    ``torch.load(weights_only=True)`` can read) → ``TORCH_ZIP_WEIGHTS``; anything else (a class such as
+    ``__main__.Net``, or protocol 4+) → ``TORCH_PICKLE`` (a full load would be needed; it can run code).
 - ``TORCH_PICKLE``: a raw pickle (first byte 0x80 = PROTO opcode, protocol 2..5): torch's legacy
   (``_use_new_zipfile_serialization=False``) format or a plain pickle. Treated as a full pickle.
 - ``ONNX``: the header parses as a protobuf ``ModelProto``: every top-level field number is one ModelProto
