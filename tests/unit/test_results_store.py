@@ -196,3 +196,23 @@ def test_export_and_export_to_file(tmp_path):
     assert len(lines) == 3
     assert lines[1].startswith("1,2026-01-02T03:04:05+00:00,digits_cnn.onnx,")
     assert not list((tmp_path / "out").glob(".*"))  # atomic write left no temp file
+
+
+def test_migrations_upgrade_an_older_file_in_place(tmp_path, monkeypatch):
+    from workbench.core.results import store as store_mod
+
+    db = tmp_path / "r.sqlite3"
+    rid = ResultStore(db).add(entry())  # written at schema 1
+
+    def v2(conn):
+        conn.execute("ALTER TABLE results ADD COLUMN label TEXT")
+
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 2, v2)
+    s = ResultStore(db)
+    assert s.get(rid)["precision"] == "fp32"  # old rows survive
+    s.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert "label" in [r[1] for r in conn.execute("PRAGMA table_info(results)")]
+    conn.close()
