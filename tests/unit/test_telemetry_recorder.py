@@ -117,3 +117,15 @@ def test_no_power_gives_reason():
 def test_bad_interval():
     with pytest.raises(TelemetryError):
         Recorder(RampSource(), interval_ms=0)
+
+
+def test_throttle_flag_from_profile_temperature_limit():
+    rec = Recorder(RampSource(), interval_ms=10, max_temp_c=41.5).start()
+    rec.mark_window_start()
+    time.sleep(0.1)
+    rec.mark_window_end()
+    s = rec.stop()
+    # tj rises 40 + seq; PMIC's constant 100 °C is ignored
+    assert s.throttled is True
+    assert len(s.throttle_reasons) == 1 and s.throttle_reasons[0].startswith("temp>41.5°C: tj ")
+    assert s.to_dict()["throttled"] is True

@@ -27,12 +27,12 @@ from typing import Any
 from workbench.core.errors import TelemetryError
 from workbench.core.telemetry.energy import EnergyResult, energy_from_counter, integrate_power
 from workbench.core.telemetry.schema import TelemetrySample
+from workbench.core.telemetry.throttle import CONSTANT_ZONES, throttle_flags
 
 REPLAY_LABEL = "replay — not measured on this machine"
 
-# Zones that report a constant, not a measurement: Jetson's PMIC zone reads a fixed 100 °C (50 °C on JetPack 4.6),
-# so it never counts toward the max temperature or throttling (fixtures: tegrastats/*PMIC@100C*, *PMIC@50C*).
-CONSTANT_ZONES = frozenset({"PMIC"})
+# Zones that report a constant, not a measurement (Jetson's PMIC: a fixed 100 °C, 50 °C on JetPack 4.6) never count
+# toward the max temperature or throttling; see telemetry.throttle.CONSTANT_ZONES.
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class TelemetrySummary:
     gpu_load_pct_mean: float | None = None
     ram_used_mb_max: float | None = None
     ram_total_mb: float | None = None
-    throttle_reasons: tuple[str, ...] = ()
+    throttled: bool = False
+    throttle_reasons: tuple[str, ...] = ()  # see telemetry.throttle.throttle_flags
     reasons: dict[str, str] = field(default_factory=dict)
 
     def with_inferences(self, n: int) -> TelemetrySummary:
@@ -91,6 +92,7 @@ class Recorder:
         window_capacity: int = 200_000,
         clock=time.monotonic,
         total_rule: str | None = None,
+        max_temp_c: float | None = None,
     ) -> None:
         if interval_ms <= 0:
             raise TelemetryError(f"telemetry interval must be > 0 ms, got {interval_ms}")
@@ -99,6 +101,7 @@ class Recorder:
         self.interval_ms = int(interval_ms)
         self._clock = clock
         self._total_rule = total_rule
+        self._max_temp_c = max_temp_c  # the profile's power.max_temp_c: crossing it flags throttling
         self.history: deque[TelemetrySample] = deque(maxlen=capacity)
         self._points: deque[tuple[float, float | None, float | None]] = deque(maxlen=window_capacity)
         self._window_overflow = False
@@ -261,11 +264,7 @@ class Recorder:
         ram_total = next((s.ram_mb.total for s in reversed(in_win) if s.ram_mb is not None), None)
         if not ram_used:
             reasons["ram_used_mb_max"] = unavailable.get("ram_mb", "no RAM readings in the window")
-        throttle: list[str] = []
-        for s in in_win:
-            for r in s.throttle_reasons or ():
-                if r not in throttle:
-                    throttle.append(r)
+        throttle = throttle_flags(in_win, max_temp_c=self._max_temp_c)
         if self.read_errors:
             reasons["read_errors"] = f"{self.read_errors} failed reads; last: {self.last_error}"
         return TelemetrySummary(
@@ -288,6 +287,7 @@ class Recorder:
             gpu_load_pct_mean=sum(gpu_vals) / len(gpu_vals) if gpu_vals else None,
             ram_used_mb_max=max(ram_used) if ram_used else None,
             ram_total_mb=ram_total,
-            throttle_reasons=tuple(throttle),
+            throttled=bool(throttle),
+            throttle_reasons=throttle,
             reasons=reasons,
         )

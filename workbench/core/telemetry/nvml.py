@@ -1,0 +1,154 @@
+"""NVML source (nvidia-ml-py) for desktop/datacenter NVIDIA GPUs: board power (mW), total energy counter (mJ,
+Volta+), temperature, SM/memory clocks, utilisation, memory, fan and decoded clocks-event (throttle) reasons.
+
+Each query is probed once at open; a query that answers NVML_ERROR_NOT_SUPPORTED (or any NVMLError) is not
+called again and its field is "unavailable" with the reason. When NVML answers but supports none of power,
+temperature and utilisation (Jetson Orin on JetPack 7.2), the source is unavailable so "auto" falls through.
+
+The ``nvml`` module is injectable (tests pass a fake object shaped like ``pynvml``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import TelemetryError
+from workbench.core.telemetry.base import BaseSource
+from workbench.core.telemetry.schema import FanReading, GpuReading, LoadFreq, RailReading, TelemetrySample
+from workbench.core.telemetry.throttle import decode_reasons
+
+
+def _load_pynvml() -> Any:
+    try:
+        import pynvml  # nvidia-ml-py
+    except ImportError:
+        raise TelemetryError("NVML unavailable: nvidia-ml-py is not installed (pip extra 'nvml')") from None
+    return pynvml
+
+
+class NvmlSource(BaseSource):
+    name = "nvml"
+
+    def __init__(self, *, nvml: Any = None, index: int = 0, clock=time.monotonic) -> None:
+        super().__init__(clock=clock)
+        self.nv = nvml if nvml is not None else _load_pynvml()
+        nv = self.nv
+        try:
+            nv.nvmlInit()
+        except nv.NVMLError as exc:
+            raise TelemetryError(f"NVML unavailable: {exc}") from None
+        self._inited = True
+        try:
+            count = nv.nvmlDeviceGetCount()
+            if count <= index:
+                raise TelemetryError(f"NVML sees {count} GPU(s); no GPU index {index}")
+            self.handle = nv.nvmlDeviceGetHandleByIndex(index)
+            name = nv.nvmlDeviceGetName(self.handle)
+            self.gpu_name = name.decode() if isinstance(name, bytes) else str(name)
+        except nv.NVMLError as exc:
+            self.close()
+            raise TelemetryError(f"NVML unavailable: {exc}") from None
+        except TelemetryError:
+            self.close()
+            raise
+        h = self.handle
+        self._reasons_fn = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
+            nv, "nvmlDeviceGetCurrentClocksThrottleReasons", None
+        )
+        self._queries: dict[str, Any] = {
+            "power": lambda: nv.nvmlDeviceGetPowerUsage(h),  # mW
+            "energy": lambda: nv.nvmlDeviceGetTotalEnergyConsumption(h),  # mJ since driver load
+            "temp": lambda: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU),
+            "util": lambda: nv.nvmlDeviceGetUtilizationRates(h),
+            "sm_clock": lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM),
+            "mem_clock": lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_MEM),
+            "memory": lambda: nv.nvmlDeviceGetMemoryInfo(h),
+            "fan": lambda: nv.nvmlDeviceGetFanSpeed(h),
+            "reasons": (lambda: self._reasons_fn(h)) if self._reasons_fn else None,
+        }
+        field_of = {
+            "power": "total_power_mw",
+            "energy": "energy_mj",
+            "temp": "temps_c",
+            "util": "gpu.load_pct",
+            "sm_clock": "gpu.freq_mhz",
+            "mem_clock": "emc",
+            "memory": "gpu_memory_mb",
+            "fan": "fan",
+            "reasons": "throttle_reasons",
+        }
+        self._ok: set[str] = set()
+        for key, fn in self._queries.items():
+            if fn is None:
+                self.unavailable[field_of[key]] = "this nvidia-ml-py has no clocks-event reason query"
+                continue
+            try:
+                fn()
+                self._ok.add(key)
+            except nv.NVMLError as exc:
+                self.unavailable[field_of[key]] = f"NVML: {exc} on {self.gpu_name}"
+        self.unavailable["rails_mw"] = "NVML reports the GPU board power only (no per-rail readings)"
+        self.unavailable.setdefault("cpu", "the nvml source has no CPU readings (use host for the CPU side)")
+        if not ({"power", "temp", "util"} & self._ok):
+            self.close()
+            raise TelemetryError(f"NVML answers for {self.gpu_name} but reports no power, temperature or utilisation")
+
+    def _get(self, key: str) -> Any:
+        if key not in self._ok:
+            return None
+        try:
+            return self._queries[key]()
+        except self.nv.NVMLError:
+            return None
+
+    def read(self) -> TelemetrySample:
+        t, seq = self._next()
+        power = self._get("power")
+        energy = self._get("energy")
+        temp = self._get("temp")
+        util = self._get("util")
+        sm = self._get("sm_clock")
+        mem = self._get("mem_clock")
+        meminfo = self._get("memory")
+        fan = self._get("fan")
+        reasons = self._get("reasons")
+        extra: dict[str, Any] = {"gpu_name": self.gpu_name}
+        if meminfo is not None:
+            extra["gpu_memory_mb"] = {"used": meminfo.used / 2**20, "total": meminfo.total / 2**20}
+        gpu = None
+        if util is not None or sm is not None:
+            gpu = GpuReading(float(util.gpu) if util is not None else None, (float(sm),) if sm is not None else ())
+        emc = None
+        if mem is not None or util is not None:
+            emc = LoadFreq(float(util.memory) if util is not None else None, float(mem) if mem is not None else None)
+        return TelemetrySample(
+            timestamp_s=t,
+            seq=seq,
+            source=self.name,
+            rails_mw={"GPU": RailReading(float(power))} if power is not None else {},
+            total_power_mw=float(power) if power is not None else None,
+            total_power_rule="nvml.power_usage" if power is not None else None,
+            energy_mj=float(energy) if energy is not None else None,
+            temps_c={"GPU": float(temp)} if temp is not None else {},
+            gpu=gpu,
+            emc=emc,
+            fan=FanReading(pwm_pct=float(fan)) if fan is not None else None,
+            throttle_reasons=decode_reasons(int(reasons)) if reasons is not None else None,
+            extra=extra,
+        )
+
+    def close(self) -> None:
+        if getattr(self, "_inited", False):
+            self._inited = False
+            try:
+                self.nv.nvmlShutdown()
+            except self.nv.NVMLError:
+                pass
+        super().close()
+
+
+def open_nvml(*, root: Path = Path("/"), **opts: Any) -> NvmlSource:
+    """Factory for ``open_source("nvml")``."""
+    return NvmlSource(**opts)
