@@ -218,7 +218,10 @@ class Dataset:
             raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
         out = {}
         for spec in self.inputs:
+            if spec.name not in arrays:
+                raise DatasetError(f"{p}: no array for model input '{spec.name}' (keys: {sorted(arrays)})")
             arr = arrays[spec.name]
+            _check_shape(p, spec, tuple(arr.shape), arr.dtype.name)  # the file may have changed since open
             out[spec.name] = arr[None, ...] if arr.ndim == len(spec.shape) - 1 else arr
         return out
 

@@ -497,7 +497,6 @@ def quantize_qdq(
         tmp_out = work / "model.qdq.onnx"
         _run_quantize_static(pre, tmp_out, ort_json, opts, excluded)
         _load_test(tmp_out, dataset)
-        os.replace(tmp_out, qpath)
         sidecar = {
             "model": str(model_path),
             "model_sha256": model_sha,
@@ -513,7 +512,9 @@ def quantize_qdq(
         }
         import json
 
+        # Sidecar first: a model file without its sidecar is a miss, never a half-written hit.
         write_text_atomic(side, json.dumps(sidecar, indent=1, default=list))
+        os.replace(tmp_out, qpath)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     final = _publish(qpath, out_path)
