@@ -1,0 +1,353 @@
+"""PyTorch backend (``backend = "torch"``): the eager baseline a user would otherwise pick, optionally compiled.
+
+What it runs: a **TorchScript** file (``torch.jit.save``) or an **ExportedProgram** (``torch.export.save``, .pt2),
+never ONNX — PyTorch cannot execute an ONNX graph, and converting one back would measure our converter, not
+PyTorch. ``build`` therefore needs the original PyTorch file (a pipeline that exported it to ONNX must pass the
+source file here); given an ONNX file it raises ModelError saying so.
+
+Build = load and check the model, then write a small JSON *recipe* (source file and its sha256, kind, precision,
+device, compile flag, input specs) into the artifact cache; the runner loads the model from the recipe. Input
+specs come from the ExportedProgram's example inputs, or for TorchScript (which records no shapes) from
+``TorchBackend.input_shapes`` / the profile's ``[build.shapes.<input>]`` opt shape.
+
+Precision: ``fp32``; ``fp16`` and ``bf16`` by ``torch.autocast`` (weights stay FP32; matmul/conv run in the lower
+precision — PyTorch's autocast op lists); INT8 is not offered (the INT8 paths are ONNX Runtime QDQ and TensorRT).
+
+Device: ``cuda`` when ``torch.cuda.is_available()``, else ``cpu`` — the CPU fallback keeps the backend testable
+on CI and is always labelled (``runner.device``) so no one mistakes it for a GPU number. On CUDA each query is
+timed with CUDA events as well (``timing_splits``: GPU compute ms) and may be captured in a CUDA graph
+(``cuda_graph``); ``include_transfers`` (default True) copies inputs host→device and outputs back per query.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
+from workbench.core.errors import BackendUnavailable, BuildError, ConfigError, ModelError
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise BackendUnavailable(
+            "PyTorch is not installed here", hint="install torch (see NVIDIA's Jetson wheels on a Jetson)"
+        ) from None
+    return torch
+
+
+def pick_device(torch: Any) -> str:
+    """``"cuda"`` when a CUDA device is usable, else ``"cpu"`` (labelled as such in results)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_module(path: Path, kind: str, torch: Any) -> Any:
+    """Load a TorchScript or ExportedProgram file as a callable module in eval mode.
+
+    Raises:
+        ModelError: any load failure, naming the file.
+    """
+    try:
+        if kind == "torchscript":
+            module = torch.jit.load(str(path), map_location="cpu")
+        else:
+            module = torch.export.load(str(path)).module()
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/pickle errors/...
+        raise ModelError(
+            f"PyTorch cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        ) from None
+    if hasattr(module, "eval"):
+        try:
+            module.eval()
+        except Exception:  # noqa: BLE001 - ExportedProgram modules may refuse train/eval switching
+            pass
+    return module
+
+
+def _kind(path: Path) -> str:
+    from workbench.core.models.sniff import FileKind, sniff
+
+    k = sniff(path)
+    if k is FileKind.TORCHSCRIPT:
+        return "torchscript"
+    if k is FileKind.EXPORTED_PROGRAM:
+        return "exported-program"
+    if k is FileKind.ONNX:
+        raise ModelError(
+            f"{path} is ONNX; the torch backend runs PyTorch models (TorchScript or ExportedProgram)",
+            hint="give the .pt (torch.jit.save) or .pt2 (torch.export.save) file, or use the onnxruntime/tensorrt backend",
+        )
+    raise ModelError(f"{path} is a {k.describe()}; the torch backend needs TorchScript or an ExportedProgram")
+
+
+def _exported_inputs(path: Path, torch: Any) -> list[dict[str, Any]]:
+    ep = torch.export.load(str(path))
+    specs = []
+    args = ep.example_inputs[0] if ep.example_inputs else ()
+    for i, a in enumerate(args):
+        if hasattr(a, "shape"):
+            specs.append({"name": f"input_{i}", "dtype": str(a.dtype).replace("torch.", ""), "shape": list(a.shape)})
+    return specs
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def __init__(self) -> None:
+        self.torch = import_torch()
+        self.input_shapes: dict[str, list[int]] | None = None  # TorchScript input shapes (name -> dims)
+        self.compile = False  # torch.compile the module in the runner
+
+    def versions(self) -> dict[str, str]:
+        t = self.torch
+        out = {"torch": str(t.__version__), "device": pick_device(t)}
+        if t.version.cuda:
+            out["cuda"] = str(t.version.cuda)
+        return out
+
+    def precision_support(self) -> dict[str, str | None]:
+        return {
+            "fp32": None,
+            "fp16": None,
+            "bf16": None,
+            "int8": "the torch backend is the FP32/FP16/BF16 baseline; INT8 runs on onnxruntime (QDQ) or tensorrt",
+            "best": None,
+        }
+
+    def precision_notes(self) -> dict[str, str]:
+        dev = pick_device(self.torch)
+        notes = {"fp16": "torch.autocast float16", "bf16": "torch.autocast bfloat16"}
+        if dev == "cpu":
+            notes = {k: v + " on CPU (no GPU here): slow, for checking only" for k, v in notes.items()}
+        return notes
+
+    def _input_specs(self, path: Path, kind: str, profile: Any) -> list[dict[str, Any]]:
+        if kind == "exported-program":
+            return _exported_inputs(path, self.torch)
+        shapes = dict(self.input_shapes or {})
+        if not shapes:
+            shapes = {name: list(rng.opt) for name, rng in profile.build.shapes.items()}
+        if not shapes:
+            raise ConfigError(
+                f"{path} is TorchScript, which records no input shapes",
+                hint="give --input-shape name:1x3x224x224, or [build.shapes.<input>] in the profile",
+            )
+        return [{"name": n, "dtype": "float32", "shape": [int(d) for d in s]} for n, s in shapes.items()]
+
+    def build(self, model_path: Path, precision: str, profile: Any, *, force: bool = False) -> Artifact:
+        """Check that ``model_path`` loads and runs, and write the recipe artifact (see module doc).
+
+        Raises:
+            ModelError (not a PyTorch model, load/forward failure), ConfigError (no shapes), BuildError (precision).
+        """
+        from workbench.core.artifacts import get_or_build
+        from workbench.core.fsutil import sha256_file, write_text_atomic
+
+        model_path = Path(model_path)
+        if precision not in PRECISIONS:
+            raise BuildError(f"the torch backend runs {', '.join(PRECISIONS)}, not {precision}")
+        kind = _kind(model_path)
+        specs = self._input_specs(model_path, kind, profile)
+        recipe = {
+            "source": str(model_path.resolve()),
+            "source_sha256": sha256_file(model_path),
+            "kind": kind,
+            "precision": precision,
+            "compile": bool(self.compile),
+            "inputs": specs,
+        }
+
+        def build_fn(tmp: Path) -> None:
+            runner = TorchRunner.from_recipe(recipe, RunnerSettings())
+            runner.activate()
+            try:
+                runner.infer(_zeros(specs))  # a forward pass proves the recipe runs
+            finally:
+                runner.deactivate()
+            write_text_atomic(tmp, json.dumps(recipe, indent=2))
+
+        return get_or_build(
+            backend=self.name,
+            precision=precision,
+            model_path=model_path,
+            profile_name=profile.name,
+            profile_hash=profile.content_hash(),
+            versions=self.versions(),
+            filename=f"model.{precision}.torch.json",
+            build_fn=build_fn,
+            force=force,
+            extra_key={"compile": bool(self.compile), "inputs": specs},
+        )
+
+    def runner(self, artifact_path: Path, settings: RunnerSettings) -> Runner:
+        return TorchRunner(artifact_path, settings)
+
+
+def _zeros(specs: list[dict[str, Any]]) -> dict[str, Any]:
+    import numpy as np
+
+    return {s["name"]: np.zeros(s["shape"], dtype=s["dtype"]) for s in specs}
+
+
+class TorchRunner(Runner):
+    """Runs a recipe. ``device`` is "cuda" or "cpu"; ``timing_splits()`` has per-query GPU ms on CUDA."""
+
+    def __init__(self, artifact_path: Path | None, settings: RunnerSettings, recipe: dict | None = None) -> None:
+        self.artifact_path = Path(artifact_path) if artifact_path else None
+        self.settings = settings
+        self.recipe = recipe
+        self.include_transfers = bool(getattr(settings, "include_transfers", True))
+        self.cuda_graph = bool(getattr(settings, "cuda_graph", False))
+        self.torch: Any = None
+        self.module: Any = None
+        self.device = "cpu"
+        self.compute_ms: list[float] = []
+
+    @classmethod
+    def from_recipe(cls, recipe: dict, settings: RunnerSettings) -> TorchRunner:
+        return cls(None, settings, recipe)
+
+    def activate(self) -> None:
+        if self.recipe is None:
+            assert self.artifact_path is not None
+            try:
+                self.recipe = json.loads(self.artifact_path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ModelError(f"{self.artifact_path}: unreadable torch recipe ({exc})") from None
+        r = self.recipe
+        torch = import_torch()
+        self.torch = torch
+        src = Path(r["source"])
+        if not src.is_file():
+            raise ModelError(f"the PyTorch model {src} named by {self.artifact_path} is gone", hint="rebuild")
+        self.device = pick_device(torch)
+        module = load_module(src, r["kind"], torch)
+        try:
+            module = module.to(self.device)
+        except Exception:  # noqa: BLE001 - ExportedProgram modules move fine; keep going on odd modules
+            pass
+        if r.get("compile"):
+            module = torch.compile(module)
+        self.module = module
+        if self.cuda_graph and self.device != "cuda":
+            self.cuda_graph = False  # no CUDA graphs on the CPU fallback (recorded in timing_splits)
+
+    def deactivate(self) -> None:
+        self.module = None
+        if self.torch is not None and self.device == "cuda":
+            self.torch.cuda.empty_cache()
+
+    def input_metadata(self) -> list[tuple[str, str, tuple]]:
+        assert self.recipe is not None, "activate() first"
+        return [(s["name"], s["dtype"], tuple(s["shape"])) for s in self.recipe["inputs"]]
+
+    def _autocast(self):
+        import contextlib
+
+        torch = self.torch
+        p = self.recipe["precision"]
+        if p == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device, dtype=torch.float16 if p == "fp16" else torch.bfloat16)
+
+    def _tensors(self, feeds: Mapping[str, Any]) -> list[Any]:
+        import numpy as np
+
+        names = [s["name"] for s in self.recipe["inputs"]]
+        missing = [n for n in names if n not in feeds]
+        if missing:
+            raise ModelError(f"no data for input(s) {', '.join(missing)}")
+        return [self.torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
+
+    def prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
+        assert self.module is not None, "activate() first"
+        torch = self.torch
+        module = self.module
+        host = self._tensors(feeds)
+        dev = [t.to(self.device) for t in host]
+        autocast = self._autocast
+        on_cuda = self.device == "cuda"
+        include = self.include_transfers and on_cuda
+
+        if not on_cuda:
+
+            def call():
+                with torch.inference_mode(), autocast():
+                    return module(*dev)
+
+            return call
+
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        times = self.compute_ms
+        if self.cuda_graph:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side), torch.inference_mode(), autocast():
+                for _ in range(3):  # warm-up on a side stream before capture (PyTorch's CUDA graph notes)
+                    module(*dev)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph), torch.inference_mode(), autocast():
+                static_out = module(*dev)
+
+            def call():
+                if include:
+                    for d, h in zip(dev, host, strict=True):
+                        d.copy_(h, non_blocking=True)
+                start.record()
+                graph.replay()
+                end.record()
+                out = _to_host(static_out) if include else static_out
+                torch.cuda.synchronize()
+                times.append(start.elapsed_time(end))
+                return out
+
+            return call
+
+        def call():
+            with torch.inference_mode(), autocast():
+                inputs = [h.to("cuda", non_blocking=True) for h in host] if include else dev
+                start.record()
+                out = module(*inputs)
+                end.record()
+                out = _to_host(out) if include else out
+                torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+            return out
+
+        return call
+
+    def infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+        out = self.prepare(feeds)()
+        flat = _flatten(out)
+        return {f"output_{i}": t.detach().float().cpu().numpy() for i, t in enumerate(flat)}
+
+    def timing_splits(self) -> dict[str, Any]:
+        return {
+            "compute_ms": list(self.compute_ms),
+            "device": self.device,
+            "include_transfers": self.include_transfers and self.device == "cuda",
+            "cuda_graph": self.cuda_graph,
+        }
+
+
+def _flatten(out: Any) -> list[Any]:
+    if isinstance(out, (list, tuple)):
+        return [t for o in out for t in _flatten(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _flatten(o)]
+    return [out]
+
+
+def _to_host(out: Any) -> Any:
+    if isinstance(out, (list, tuple)):
+        return type(out)(_to_host(o) for o in out)
+    if isinstance(out, dict):
+        return {k: _to_host(v) for k, v in out.items()}
+    return out.to("cpu", non_blocking=True) if hasattr(out, "to") else out
