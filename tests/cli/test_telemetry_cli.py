@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "tegrastats"
 KEYS = {
     "ram_mb", "swap_mb", "cpu", "gpu", "emc", "temps_c", "temps_max_c", "rails_mw",
@@ -109,3 +111,20 @@ def test_sources_lists_host(run_cli):
     assert rows["host"]["available"] is True
     assert set(rows) == {"jtop", "sysfs", "tegrastats", "nvml", "nvidia-smi", "host"}
     assert all(r["detail"] for r in rows.values())
+
+
+def test_bench_with_replay_is_integrated_and_labelled(run_cli):
+    """Issue 5 "What it must show" 3: bench over a recorded Orin log → mean W, mJ/inference, replay label."""
+    log = FIX / "orin-nano-8gb-super-jp62-interval100-hokwangchoi.log"
+    res = run_cli(
+        "bench", "--iterations", "3000", "--no-store", "--json", "--telemetry", f"replay:{log},interval_ms=100"
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    tel = doc.get("telemetry") or doc["results"][0]["telemetry"]
+    assert tel["measured"] is False and tel["label"] == "replay — not measured on this machine"
+    assert tel["total_power_rule"] == "VDD_IN"
+    # The log's VDD_IN spans 5.9-21.7 W; the window mean must lie inside, and mJ/inference = energy / inferences.
+    assert 5.9 <= tel["mean_power_w"] <= 21.7
+    assert tel["mj_per_inference"] == pytest.approx(tel["energy_mj"] / tel["inferences"])
+    assert tel["energy_mj"] == pytest.approx(tel["mean_power_w"] * tel["window_s"] * 1000, rel=1e-9)
