@@ -79,6 +79,7 @@ class CalibrateScreen(WorkbenchScreen):
         super().on_mount()
         from workbench.core.live import list_datasets
 
+        self.query_one(ProgressBar).display = False
         ol = self.query_one(OptionList)
         for d in list_datasets("calib"):
             ol.add_option(Option(Text.assemble((d.name, "bold"), ("\n  " + short_path(d), "dim")), id=str(d)))
@@ -214,7 +215,9 @@ class CalibrateScreen(WorkbenchScreen):
         if cancel is None:
             return
         self._t0 = None
-        self.query_one(ProgressBar).update(total=None, progress=0)
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=100, progress=0)
         self.query_one("#calib-verdict", Static).update("")
         self.query_one("#calib-progress", Static).update(Text("starting…", style="dim"))
         app.job_calibrate(st.ctx, "int8", cancel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -26,8 +27,10 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Help", classes="dialog-title", id="help-title")
             yield Static(self._table(), id="help-keys")
             yield Static(
-                f'Remap keys by id in {keymap_path()} ([keys] table, e.g. "screen.bench" = "b"). '
-                "ctrl+p opens the command palette. Esc closes this help.",
+                Text(
+                    f'Remap keys by id in {keymap_path()} ([keys] table, e.g. "screen.bench" = "b"). '
+                    "ctrl+p opens the command palette. Esc closes this help."
+                ),
                 id="help-foot",
             )
 

@@ -25,16 +25,16 @@ def profile_text(state: Any) -> Text:
         t.append(f"{d.kind} · {d.model or d.gpu_name or d.arch}")
         if d.l4t:
             t.append(f" · L4T {d.l4t} (JetPack {d.jetpack or '?'})")
-        t.append(f"\n         {d.reason}\n", style="dim")
+        t.append(f"\n          {d.reason}\n", style="dim")
     ctx = state.ctx
     if ctx is None:
         t.append(state.context_error or "loading profile…", style="red" if state.context_error else "dim")
         return t
     p = ctx.profile
     b, q, bench, acc = p.build, p.quantization, p.benchmark, p.accuracy
-    t.append("Profile  ", style="bold")
+    t.append("Profile   ", style="bold")
     t.append(f"{p.name} — {p.description}\n")
-    t.append(f"         chosen: {ctx.profile_reason}\n", style="dim")
+    t.append(f"          chosen: {ctx.profile_reason}\n", style="dim")
     rows = [
         ("Backend", f"{b.backend} · graph opt {b.graph_optimization_level} · threads {b.intra_op_threads or 'auto'}"),
         ("Allowed", ", ".join(b.precisions)),
@@ -52,7 +52,7 @@ def profile_text(state: Any) -> Text:
         ("Telemetry", f"{p.telemetry.source} every {p.telemetry.interval_ms} ms"),
     ]
     for k, v in rows:
-        t.append(f"{k:<9}", style="bold")
+        t.append(f"{k:<10}", style="bold")
         t.append(v + "\n")
     t.rstrip()
     return t

@@ -17,6 +17,17 @@ from workbench.core.bench.stats import percentile
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
+def _num(v: float) -> str:
+    """At most 6 characters: 0.0642, 8.27, 100."""
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    if v >= 1:
+        return f"{v:.2f}"
+    return f"{v:.4f}"
+
+
 class LatencyPlot(Widget):
     DEFAULT_CSS = """
     LatencyPlot { height: 6; min-height: 3; }
@@ -54,7 +65,7 @@ class LatencyPlot(Widget):
                 fill = h - floor
                 chars.append(_BLOCKS[8] if fill >= 8 else _BLOCKS[max(fill, 0)])
             if r == 0:
-                label = f"{top:>6.3f}{self.unit[:2]:<2} "
+                label = f"{_num(top):>6}{self.unit[:2]:<2} "
             elif r == rows - 1:
                 label = f"{0:>6}{self.unit[:2]:<2} "
             else:

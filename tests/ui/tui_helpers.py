@@ -1,0 +1,66 @@
+"""Helpers for the UI tests: a recorded-data app factory, waiting on workers, reading widget text."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "ui"
+PROFILE = "cpu-x86_64"  # explicit, so snapshots do not depend on the machine's detected device
+
+
+def recorded_data():
+    """Recorded data: a real tegrastats capture (Orin Nano Super, JetPack 6.2) and results measured earlier."""
+    from workbench.core.hw.detect import Detection
+    from workbench.core.telemetry.tegrastats import data_lines, parse_line
+    from workbench.ui.recorded import Recorded
+
+    lines = (FIXTURES / "tegrastats-orin-nano-super-jp62.log").read_text().splitlines()
+    samples = tuple(parse_line(line, seq=k, source="tegrastats") for k, (_, line) in enumerate(data_lines(lines)))
+    results = tuple(json.loads((FIXTURES / "results.json").read_text())["results"])
+    detection = Detection(
+        kind="cpu",
+        model=None,
+        l4t=None,
+        jetpack=None,
+        gpu_name=None,
+        arch="x86_64",
+        profile_name=PROFILE,
+        reason="recorded detection: x86_64 host, no Jetson device tree, no NVIDIA GPU",
+    )
+    return Recorded(
+        telemetry=samples,
+        telemetry_name="tegrastats (Orin Nano Super)",
+        telemetry_unavailable={"fan": "tegrastats prints no fan reading"},
+        results=results,
+        bench_entry=next(e for e in results if e["precision"] == "int8"),
+        detection=detection,
+    )
+
+
+def make_recorded_app():
+    from workbench.ui.app import make_app
+
+    return make_app(None, profile=PROFILE, recorded=recorded_data())
+
+
+async def wait_for(pilot, cond, timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def wait_idle(pilot, timeout: float = 180.0) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.busy is None, timeout, "the running job")
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+def text(widget) -> str:
+    """Plain text a Static/widget currently renders."""
+    return str(widget.render())
