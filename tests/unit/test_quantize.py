@@ -248,3 +248,26 @@ def test_profile_quant_section_is_accepted() -> None:
     opts = QuantOptions.from_any(q, method="entropy")
     assert (opts.activation_type, opts.weight_type, opts.method) == ("uint8", "int8", "entropy")
     assert opts.chunk_size == q.chunk_size and opts.reduce_range == q.reduce_range
+
+
+def test_static_model_quantizes_without_importing_torch(tmp_path: Path) -> None:
+    """onnxruntime.tools/__init__ imports torch when installed; we skip symbolic inference for static models."""
+    import importlib.util
+    import os
+    import subprocess
+
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch not installed: nothing to avoid")
+    model, _ = _setup(tmp_path, n=4)
+    code = (
+        "import sys, pathlib\n"
+        "from workbench.core.precision.datasets import model_inputs, open_dataset\n"
+        "from workbench.core.precision.quantize import quantize_qdq\n"
+        f"m = pathlib.Path({str(model)!r})\n"
+        f"ds = open_dataset(pathlib.Path({str(tmp_path / 'calib')!r}), model_inputs(m))\n"
+        "quantize_qdq(m, ds)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = dict(os.environ, WORKBENCH_HOME=str(tmp_path / "home2"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
