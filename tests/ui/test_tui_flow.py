@@ -86,8 +86,21 @@ def test_whole_flow_keyboard_only_on_bundled_default():
             assert app.state.ctx.options.duration_s == 1.0
             await pilot.press("s")
             assert app.busy == "bench"
-            await wait_for(pilot, lambda: app.screen.live is not None and app.screen.live.snapshot().iterations > 0, 60, "live samples")
-            await wait_for(pilot, lambda: "[timed]" in text(app.screen.query_one("#bench-stats")) and "inf/s" in text(app.screen.query_one("#bench-stats")), 10, "live stats")
+            await wait_for(
+                pilot,
+                lambda: app.screen.live is not None and app.screen.live.snapshot().iterations > 0,
+                60,
+                "live samples",
+            )
+            await wait_for(
+                pilot,
+                lambda: (
+                    "[timed]" in text(app.screen.query_one("#bench-stats"))
+                    and "inf/s" in text(app.screen.query_one("#bench-stats"))
+                ),
+                10,
+                "live stats",
+            )
             seen["live_stats"] = text(app.screen.query_one("#bench-stats"))
             await wait_idle(pilot)
             entry = app.state.last_entry

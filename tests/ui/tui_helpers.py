@@ -64,3 +64,14 @@ async def wait_idle(pilot, timeout: float = 180.0) -> None:
 def text(widget) -> str:
     """Plain text a Static/widget currently renders."""
     return str(widget.render())
+
+
+def rich_text(widget, width: int = 120) -> str:
+    """Plain text of a Static whose content is any Rich renderable (tables, groups), rendered at ``width``."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()

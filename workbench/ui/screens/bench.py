@@ -113,7 +113,7 @@ class BenchScreen(WorkbenchScreen):
             head.append(f"Benchmark {st.precision.upper()} ", style="bold")
             head.append(f"· {st.ctx.backend.name} · {self._settings_text()}")
         self.query_one("#bench-head", Static).update(head)
-        if what in ("bench", "mount"):
+        if what == "mount":
             self._show_final()
 
     def _show_final(self) -> None:
