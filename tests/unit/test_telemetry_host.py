@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 import pytest
 
@@ -11,6 +13,7 @@ from workbench.core.telemetry.host import HostSource
 
 def test_host_reports_cpu_and_ram():
     src = open_source("host")
+    time.sleep(0.15)  # let the per-CPU time counters (10 ms ticks) move
     s = src.read()
     assert src.name == "host" and src.measured is True
     online = [c for c in s.cpu if c.online]
@@ -58,7 +61,14 @@ def test_offline_core_from_sysfs(tmp_path, monkeypatch):
             (base / f"cpu{i}/online").write_text(state + "\n")
     src = HostSource(root=tmp_path)
     # psutil lists online cores only: two of them here (cpu0, cpu2).
-    monkeypatch.setattr(src._ps, "cpu_percent", lambda percpu: [10.0, 30.0])
+    from collections import namedtuple
+
+    T = namedtuple("T", "user nice system idle iowait irq softirq steal guest guest_nice")
+    src._prev_times = [T(0, 0, 0, 0, 0, 0, 0, 0, 0, 0), T(0, 0, 0, 0, 0, 0, 0, 0, 0, 0)]
+    # cpu0: 10 busy of 100; cpu2: 30 busy of 100 (guest time is part of user and must not be added twice)
+    monkeypatch.setattr(
+        src._ps, "cpu_times", lambda percpu: [T(10, 0, 0, 90, 0, 0, 0, 0, 5, 0), T(20, 0, 5, 65, 5, 3, 2, 0, 20, 0)]
+    )
     monkeypatch.setattr(src._ps, "cpu_count", lambda logical: 2)
     monkeypatch.setattr(src._ps, "cpu_freq", lambda percpu: [])
     cores = src._cpu()

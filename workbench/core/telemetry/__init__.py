@@ -99,7 +99,8 @@ def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySourc
             try:
                 src = _factory(name)(root=Path(root))
             except (TelemetryError, OSError) as exc:
-                skipped[name] = str(exc)
+                hint = getattr(exc, "hint", None)
+                skipped[name] = f"{exc} (fix: {hint})" if hint else str(exc)
                 continue
             for k, v in skipped.items():
                 src.unavailable[f"source:{k}"] = v
@@ -120,7 +121,8 @@ def probe_sources(*, root: Path = Path("/")) -> list[tuple[str, bool, str]]:
         try:
             src = _factory(name)(root=Path(root))
         except (TelemetryError, OSError) as exc:
-            out.append((name, False, str(exc)))
+            hint = getattr(exc, "hint", None)
+            out.append((name, False, f"{exc} (fix: {hint})" if hint else str(exc)))
             continue
         try:
             na = ", ".join(f"{k}: {v}" for k, v in src.unavailable.items())

@@ -29,6 +29,22 @@ def _read_text(path: Path) -> str | None:
         return None
 
 
+def _busy_idle(t) -> tuple[float, float]:
+    # Linux: guest/guest_nice are already inside user/nice (proc(5)), so they are not added again.
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    busy = t.user + t.nice + t.system + sum(getattr(t, f, 0.0) for f in ("irq", "softirq", "steal"))
+    return busy, idle
+
+
+def _busy_pct(prev, cur) -> float | None:
+    b0, i0 = _busy_idle(prev)
+    b1, i1 = _busy_idle(cur)
+    total = (b1 - b0) + (i1 - i0)
+    if total <= 0:
+        return None  # no time elapsed for this CPU: unknown, not 0 %
+    return round(min(100.0, max(0.0, 100.0 * (b1 - b0) / total)), 1)
+
+
 class HostSource(BaseSource):
     """psutil-based source. ``root`` redirects the sysfs reads (tests); psutil reads the live machine."""
 
@@ -43,8 +59,9 @@ class HostSource(BaseSource):
         self._rapl = self._find_rapl()
         self._rapl_prev: dict[str, tuple[float, int]] = {}
         self._rapl_energy_mj = 0.0
-        # psutil's cpu_percent measures since the previous call: prime it so the first read is meaningful.
-        self._ps.cpu_percent(percpu=True)
+        # Per-CPU load from our own cpu_times deltas (psutil.cpu_percent keeps one module-wide "previous call",
+        # which two sources or another caller would disturb). Primed here so the first read has a delta.
+        self._prev_times = self._ps.cpu_times(percpu=True)
         self._probe()
 
     # -- discovery -------------------------------------------------------------------------------------
@@ -103,7 +120,7 @@ class HostSource(BaseSource):
 
     # -- reading ---------------------------------------------------------------------------------------
     def _cpu(self) -> tuple[CpuCore, ...]:
-        loads = self._ps.cpu_percent(percpu=True)
+        loads = self._loads()
         freqs = self._ps.cpu_freq(percpu=True) or []
         n = max(self._ps.cpu_count(logical=True) or 0, self._sysfs_cpu_count())
         cores: list[CpuCore] = []
@@ -119,6 +136,11 @@ class HostSource(BaseSource):
             cores.append(CpuCore(online=True, load_pct=load, freq_mhz=freq if freq else None))
             online_idx += 1
         return tuple(cores)
+
+    def _loads(self) -> list[float | None]:
+        now = self._ps.cpu_times(percpu=True)
+        prev, self._prev_times = self._prev_times, now
+        return [_busy_pct(prev[i], cur) if i < len(prev) else None for i, cur in enumerate(now)]
 
     def _sysfs_cpu_count(self) -> int:
         # cpuN directories exist for offline cores too, unlike psutil's per-CPU lists.

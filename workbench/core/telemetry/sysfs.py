@@ -178,6 +178,8 @@ class SysfsSource(BaseSource):
         return None
 
     def _hwmon_dirs(self) -> list[Path]:
+        # /sys/class/hwmon/hwmonN links to the device folder (…/1-0040/hwmon/hwmonN); the hwmon index is not stable,
+        # so dedupe by the resolved path and order by the I2C bus/address found in it.
         seen: dict[str, Path] = {}
         pats = ("sys/bus/i2c/drivers/*/*/hwmon/hwmon*", "sys/class/hwmon/hwmon*")
         for pat in pats:
@@ -187,7 +189,7 @@ class SysfsSource(BaseSource):
                 except OSError:
                     key = str(d)
                 seen.setdefault(key, d)
-        return sorted(seen.values(), key=_i2c_key)
+        return [d for key, d in sorted(seen.items(), key=lambda kv: _i2c_key(Path(kv[0])))]
 
     def _find_power(self) -> list[_Channel]:
         chans: list[_Channel] = []
