@@ -238,3 +238,20 @@ def test_sweep_through_fake_nvpmodel_restores_after_injected_failure(tmp_path, m
     assert [(r.mode, r.status) for r in res.rows] == [("10W", "ok"), ("25W", "failed"), ("15W", "ok")]
     assert "failed to apply mode 3" in res.rows[1].reason
     assert state.read_text().strip() == "4" and res.restored
+
+
+def test_max_temp_reader_and_table():
+    from workbench.core.power.sweep import format_table, max_temp_reader
+    from workbench.core.telemetry.replay import ReplaySource
+
+    log = Path(__file__).resolve().parents[1] / "fixtures" / "tegrastats" / "bug-report-lines.log"
+    read = max_temp_reader(ReplaySource(log))
+    assert read() == 24.5  # Nano line 1: AO@24.5C is the hottest; PMIC@100C is ignored
+    board = FakeBoard()
+    res = run_sweep(
+        select_modes(CONF, "15W,10W"), set_mode=board.set_mode, current_mode=board.get, run_benchmark=result
+    )
+    text = format_table(res)
+    assert "Recommendation: 15W" in text and "Original mode 40W (id 4): restored" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("10W"))
+    assert row.split()[1:] == ["1", "9.600", "12.000", "104.2", "9.00", "95.000", "ok"]

@@ -292,3 +292,45 @@ def assert_measured_source(source: Any) -> None:
             f"telemetry source {getattr(source, 'name', '?')} is a replay: a sweep needs power measured on this machine",
             hint="use --telemetry auto (or sysfs/tegrastats/nvml) for sweeps",
         )
+
+
+def max_temp_reader(source: Any) -> Callable[[], float | None]:
+    """A ``read_temp_c`` for :func:`wait_for_cooldown`: the hottest zone of a fresh ``source.read()``, PMIC's
+    constant excluded; None when the source has no temperature or the read fails."""
+    from workbench.core.errors import TelemetryError
+    from workbench.core.telemetry.throttle import CONSTANT_ZONES
+
+    def read() -> float | None:
+        try:
+            s = source.read()
+        except TelemetryError:
+            return None
+        vals = [v for k, v in s.temps_c.items() if v is not None and k.upper() not in CONSTANT_ZONES]
+        return max(vals) if vals else None
+
+    return read
+
+
+def format_table(result: SweepResult) -> str:
+    """Plain-text sweep table + recommendation (for the CLI; n/a for missing values)."""
+
+    def f(v: float | None, spec: str) -> str:
+        return "n/a" if v is None else format(v, spec)
+
+    lines = [f"{'MODE':<18} {'ID':>3} {'p50 ms':>8} {'p99 ms':>8} {'inf/s':>9} {'mean W':>7} {'mJ/inf':>8}  STATUS"]
+    for r in result.rows:
+        status = r.status if not r.throttle_reasons else f"{r.status} (throttled: {'; '.join(r.throttle_reasons)})"
+        if r.reason and r.status != "ok":
+            status += f" — {r.reason}"
+        lines.append(
+            f"{r.mode:<18} {r.mode_id:>3} {f(r.p50_ms, '.3f'):>8} {f(r.p99_ms, '.3f'):>8} "
+            f"{f(r.throughput_ips, '.1f'):>9} {f(r.mean_power_w, '.2f'):>7} {f(r.mj_per_inference, '.3f'):>8}  {status}"
+        )
+    rec = result.recommendation
+    lines.append("")
+    lines.append(f"Recommendation: {rec.mode} — {rec.reason}" if rec.mode else f"Recommendation: none — {rec.reason}")
+    if result.original_mode is not None:
+        state = "restored" if result.restored else f"NOT restored ({result.restore_error})"
+        lines.append(f"Original mode {result.original_mode} (id {result.original_id}): {state}")
+    lines.extend(f"note: {n}" for n in result.notes)
+    return "\n".join(lines)
