@@ -129,3 +129,20 @@ def test_throttle_flag_from_profile_temperature_limit():
     assert s.throttled is True
     assert len(s.throttle_reasons) == 1 and s.throttle_reasons[0].startswith("temp>41.5°C: tj ")
     assert s.to_dict()["throttled"] is True
+
+
+def test_long_window_history_note_but_full_energy():
+    t = [0.0]
+    src = RampSource()
+    src._clock = lambda: t[0]
+    src.t_start = 0.0
+    rec = Recorder(src, interval_ms=100, capacity=5, clock=lambda: t[0])
+    rec._sample_once()
+    rec.mark_window_start()
+    for k in range(1, 21):
+        t[0] = k * 0.1
+        rec._sample_once()
+    rec.mark_window_end()
+    s = rec._summarise()
+    assert s.energy_mj == pytest.approx(2000.0 * 2.0 + 500.0 * 4.0)  # ∫0..2 (2000 + 1000 t) dt
+    assert "history" in s.reasons and s.samples == 5

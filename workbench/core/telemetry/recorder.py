@@ -241,6 +241,11 @@ class Recorder:
             reasons["power_coverage"] = en.reason
         if self._window_overflow:
             reasons["window"] = "window longer than the point buffer; its start was dropped"
+        if hist and t0 is not None and len(hist) == self.history.maxlen and hist[0].timestamp_s > t0:
+            reasons["history"] = (
+                f"window longer than the {len(hist)}-sample history; temperature/CPU/RAM figures cover its last "
+                f"{hist[-1].timestamp_s - hist[0].timestamp_s:.0f} s (energy covers all of it)"
+            )
         rule = next((s.total_power_rule for s in reversed(in_win) if s.total_power_rule), None)
         if self._total_rule is not None:
             rule = self._total_rule
