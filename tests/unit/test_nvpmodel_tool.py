@@ -127,3 +127,17 @@ def test_jetson_clocks_store_then_restore(tmp_path, monkeypatch):
     assert not store.exists()
     with pytest.raises(PowerError, match="no saved clock state"):
         jc.restore()
+
+
+def test_current_power_state(fake_board, monkeypatch, tmp_path):
+    from workbench.core.power.state import current_power_state
+
+    st = current_power_state()
+    assert st == {"nvpmodel_mode": "40W", "nvpmodel_id": 4, "partial": False, "jetson_clocks": "off", "reason": None}
+    monkeypatch.setenv("FAKE_NVPM_BEHAVIOUR", "hang")
+    st = current_power_state(timeout_s=0.3)
+    assert st["nvpmodel_mode"] is None and "did not finish" in st["reason"]
+    st = current_power_state(nvpmodel_exe=str(tmp_path / "nope"))
+    assert st["nvpmodel_mode"] is None and "not found" in st["reason"]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert current_power_state()["reason"] == "nvpmodel not found (not a Jetson)"
