@@ -80,3 +80,20 @@ def test_package_absent_is_unavailable_and_auto_falls_through():
         open_source("jtop")
     src = open_source("auto")
     assert "jetson-stats is not installed" in src.unavailable["source:jtop"]
+
+
+def test_usb_pd_supply_is_not_a_rail():
+    fake = FakeJtop()
+    # AGX Orin: no input rail, so the total is a sum — a USB-C PD "SYSTEM" supply must not enter it.
+    fake.power = {
+        "rail": {
+            "VDD_GPU_SOC": {"power": 2399, "avg": 2399, "online": True, "type": "I2C"},
+            "VDD_CPU_CV": {"power": 400, "avg": 400, "online": True, "type": "I2C"},
+            "VIN_SYS_5V0": {"power": 4032, "avg": 4032, "online": True, "type": "I2C"},
+            "1-00081": {"power": 15000, "avg": 15000, "online": True, "type": "SYSTEM"},
+        },
+        "tot": {"power": 21831, "name": "ALL"},
+    }
+    s = JtopSource(factory=lambda: fake).read()
+    assert s.total_power_mw == 6831.0 and s.total_power_rule == "sum"
+    assert s.extra["power_supply_mw"] == {"1-00081": 15000.0}

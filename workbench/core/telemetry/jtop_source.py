@@ -3,7 +3,7 @@
 Optional: the package is imported lazily; when it is missing, or the service is not active, or the user may not
 reach its socket, the source is unavailable with the fix in the message (so "auto" falls through to sysfs).
 
-jetson-stats 4.x reports (jtop/core/*.py): ``power`` = {"rail": {NAME: {"power": mW, "avg": mW, "online"}},
+jetson-stats 4.x reports (jtop/core/*.py): ``power`` = {"rail": {NAME: {"power": mW, "avg": mW, "online", "type": "I2C"|"SYSTEM"}},
 "tot": {"power": mW, "name": rail}}; ``temperature`` = {ZONE: {"temp": °C, "online"}}; ``cpu`` =
 {"cpu": [{"online", "freq": {"cur": kHz}, "idle": %}]}; ``gpu`` = {NAME: {"status": {"load": %},
 "freq": {"cur": kHz, "GPC": [kHz]}}}; ``memory`` = {"RAM": {"tot", "used": kB}, "SWAP": {...}, "EMC": {"val": %,
@@ -90,11 +90,16 @@ class JtopSource(BaseSource):
             )
         except Exception as exc:  # noqa: BLE001 - a dropped service connection must not stop sampling
             raise TelemetryError(f"jtop read failed: {exc}") from None
-        rails = {
-            str(n): RailReading(_f(_get(r, "power")), _f(_get(r, "avg")))
-            for n, r in (_get(power, "rail") or {}).items()
-            if _get(r, "online") is not False
-        }
+        rails: dict[str, RailReading] = {}
+        supplies: dict[str, float | None] = {}
+        for n, r in (_get(power, "rail") or {}).items():
+            if _get(r, "online") is False:
+                continue
+            if _get(r, "type") == "SYSTEM":
+                # /sys/class/power_supply entries (USB-C PD negotiation): not a measured board rail, never summed.
+                supplies[str(n)] = _f(_get(r, "power"))
+                continue
+            rails[str(n)] = RailReading(_f(_get(r, "power")), _f(_get(r, "avg")))
         total, rule = choose_total(rails, self._total_rule)
         tot = _get(power, "tot")
         if total is None and self._total_rule is None and _f(_get(tot, "power")) is not None:
@@ -159,6 +164,7 @@ class JtopSource(BaseSource):
             swap_mb=swap,
             fan=fan_r,
             engines=engines,
+            extra={"power_supply_mw": supplies} if supplies else {},
         )
 
     def close(self) -> None:
