@@ -182,3 +182,13 @@ def test_query_partial_and_unset():
     # the id is the first all-digit line AFTER the name line, not a number elsewhere
     q = parse_query("12\nNVPM VERB: Current mode: NV Power Mode: MAXN\nNVPM VERB: noise 7\n0\n")
     assert (q.id, q.name) == (0, "MAXN")
+
+
+def test_header_variants():
+    conf = parse_conf(
+        "< POWER_MODEL ID = 3 NAME=My Quiet Mode >\nCPU_ONLINE CORE_0 1\n< POWER_MODEL NAME=X ID=4 >\n< PM_CONFIG DEFAULT=3 >\n",
+        "v.conf",
+    )
+    assert [(m.id, m.name, m.default) for m in conf.modes] == [(3, "My Quiet Mode", True)]
+    assert resolve_mode(conf, "my quiet mode").id == 3
+    assert any("v.conf:3: unreadable POWER_MODEL header" in p for p in conf.problems)

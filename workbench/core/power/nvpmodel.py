@@ -29,7 +29,7 @@ from workbench.core.errors import PowerError
 
 DEFAULT_CONF = Path("etc/nvpmodel.conf")  # relative to the filesystem root (injectable for tests)
 
-_MODEL = re.compile(r"^<\s*POWER_MODEL\s+ID\s*=\s*(\S+?)\s+NAME\s*=\s*(\S+?)\s*>\s*$", re.IGNORECASE)
+_MODEL = re.compile(r"^<\s*POWER_MODEL\s+ID\s*=\s*(\S+?)\s+NAME\s*=\s*(.+?)\s*>\s*$", re.IGNORECASE)
 _PMCONF = re.compile(r"^<\s*PM_CONFIG\s+DEFAULT\s*=\s*(\S+?)\s*>\s*$", re.IGNORECASE)
 _SECTION = re.compile(r"^<\s*(\w+)")
 _WATTS = re.compile(r"(?<![A-Za-z0-9])(\d+(?:\.\d+)?)W(?![A-Za-z0-9])", re.IGNORECASE)
@@ -103,7 +103,10 @@ def parse_conf(text: str, path: Path | str = "<conf>") -> NvpmodelConf:
                 problems.append(f"{path}:{no}: PM_CONFIG DEFAULT {m.group(1)!r} is not a number")
             current = None
             continue
-        if _SECTION.match(line):  # < PARAM ... >, < FAN_CONFIG ... > etc.: not a mode body
+        sec = _SECTION.match(line)
+        if sec:  # < PARAM ... >, < FAN_CONFIG ... > etc.: not a mode body
+            if sec.group(1).upper() == "POWER_MODEL":
+                problems.append(f"{path}:{no}: unreadable POWER_MODEL header {line[:60]!r} (mode skipped)")
             current = None
             continue
         if current is not None:
