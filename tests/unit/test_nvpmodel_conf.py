@@ -172,6 +172,9 @@ def test_short_query_blocks():
         ("MAXN", 0, "cool"),
         ("MAXN", 0, "quiet"),
     ]
+    # The file's last (commented) example: jetson_release re-formats the line as "* NV Power Mode: MAXN - Type: 0".
+    jr = parse_query(" * NV Power Mode: MAXN - Type: 0\n")
+    assert (jr.name, jr.id) == ("MAXN", 0)
 
 
 def test_query_partial_and_unset():

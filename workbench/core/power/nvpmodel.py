@@ -34,6 +34,7 @@ _PMCONF = re.compile(r"^<\s*PM_CONFIG\s+DEFAULT\s*=\s*(\S+?)\s*>\s*$", re.IGNORE
 _SECTION = re.compile(r"^<\s*(\w+)")
 _WATTS = re.compile(r"(?<![A-Za-z0-9])(\d+(?:\.\d+)?)W(?![A-Za-z0-9])", re.IGNORECASE)
 _MODE_LINE = re.compile(r"NV Power Mode:\s*(\S+)")
+_TYPE_SUFFIX = re.compile(r"-\s*Type:\s*(\d+)\s*$")
 _FAN_LINE = re.compile(r"NV Fan Mode:\s*(\S+)")
 _PARAM_LINE = re.compile(r"PARAM\s+(\S+?):\s+ARG\s+(\S+?):\s+PATH\s+(\S+?):\s+REAL_VAL:\s+(\S+)\s+CONF_VAL:\s+(\S+)")
 # nvpmodel prints the "unlimited" -1 of the conf as the int max of its build (JP4: INT32, JP6: INT64).
@@ -266,6 +267,9 @@ def parse_query(text: str) -> QueryResult:
         if m and name is None:
             name = m.group(1)
             after_name = True
+            t = _TYPE_SUFFIX.search(line)  # jetson_release prints "NV Power Mode: MAXN - Type: 0"
+            if t:
+                mode_id = int(t.group(1))
             continue
         if after_name and mode_id is None and line.isdigit():
             mode_id = int(line)
