@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,29 @@ def test_long_window_history_note_but_full_energy():
     s = rec._summarise()
     assert s.energy_mj == pytest.approx(2000.0 * 2.0 + 500.0 * 4.0)  # ∫0..2 (2000 + 1000 t) dt
     assert "history" in s.reasons and s.samples == 5
+
+
+def test_profile_total_rule_applies_to_rails_only():
+    from workbench.core.telemetry.replay import ReplaySource
+
+    log = Path(__file__).resolve().parents[1] / "fixtures" / "tegrastats" / "tx2-jp4-datadog-vdd-sys-rails.log"
+    t = [0.0]
+    rec = Recorder(
+        ReplaySource(log, clock=lambda: t[0]),
+        interval_ms=100,
+        clock=lambda: t[0],
+        total_rule="sum:VDD_SYS_GPU,VDD_SYS_CPU",
+    )
+    rec._sample_once()
+    rec.mark_window_start()
+    t[0] = 1.0
+    rec._sample_once()
+    rec.mark_window_end()
+    s = rec._summarise()
+    assert s.total_power_rule == "sum:VDD_SYS_GPU,VDD_SYS_CPU"
+    assert s.mean_power_w == pytest.approx(0.304)  # 152 + 152 mW, not VDD_IN's 3056
+    assert rec.latest().total_power_mw == 304.0
+    # A source without rails keeps its own total even when the profile names a rail.
+    rec2 = Recorder(RampSource(), interval_ms=10, total_rule="VDD_IN")
+    rec2._sample_once()
+    assert rec2.latest().total_power_mw is not None

@@ -26,7 +26,7 @@ from typing import Any
 
 from workbench.core.errors import TelemetryError
 from workbench.core.telemetry.energy import EnergyResult, energy_from_counter, integrate_power
-from workbench.core.telemetry.schema import TelemetrySample
+from workbench.core.telemetry.schema import TelemetrySample, choose_total
 from workbench.core.telemetry.throttle import CONSTANT_ZONES, throttle_flags
 
 REPLAY_LABEL = "replay — not measured on this machine"
@@ -151,15 +151,14 @@ class Recorder:
                 self.last_error = f"{type(exc).__name__}: {exc}"
             return
         with self._new:
+            if self._total_rule is not None and s.rails_mw:
+                # The profile names the rule; a source without rails (NVML, RAPL) keeps its own total.
+                power, rule = choose_total(s.rails_mw, self._total_rule)
+                s = replace(s, total_power_mw=power, total_power_rule=rule)
             self.history.append(s)
             if len(self._points) == self._points.maxlen:
                 self._window_overflow = True
-            power = s.total_power_mw
-            if self._total_rule is not None:
-                from workbench.core.telemetry.schema import choose_total
-
-                power, _ = choose_total(s.rails_mw, self._total_rule)
-            self._points.append((s.timestamp_s, power, s.energy_mj))
+            self._points.append((s.timestamp_s, s.total_power_mw, s.energy_mj))
             self._new.notify_all()
 
     def mark_window_start(self) -> float:
@@ -247,8 +246,6 @@ class Recorder:
                 f"{hist[-1].timestamp_s - hist[0].timestamp_s:.0f} s (energy covers all of it)"
             )
         rule = next((s.total_power_rule for s in reversed(in_win) if s.total_power_rule), None)
-        if self._total_rule is not None:
-            rule = self._total_rule
 
         temps_max: dict[str, float] = {}
         for s in in_win:
