@@ -10,7 +10,11 @@ Exporters (torch 2.13, checked here on CPU):
   :class:`ModelError`. ``external_data=False`` keeps one self-contained file.
 
 Every export is verified: ONNX Runtime and torch run the same seeded input, and each output must agree within
-``rtol=1e-3``, ``atol=1e-4 * (1 + max|torch|)``; max-abs and cosine are stored in a JSON sidecar. Exports land
+``rtol=1e-3``, ``atol=1e-4 * (1 + max|torch|)``; max-abs and cosine are stored in a JSON sidecar. With
+``dynamic_batch`` the leading axis of every input is exported as the symbol ``batch`` and the export is run
+again at batch 2 (two different samples): an input whose batch axis came out fixed, or a model that fails or
+returns the wrong leading size at batch 2, is a :class:`ModelError` naming the input ("fake dynamic": e.g. a
+``view(1, -1)`` traced into the graph, or an ExportedProgram saved without ``dynamic_shapes``). Exports land
 in ``paths.cache_dir()/"exports"/<key>.onnx`` where ``key`` is the SHA-256 of the source file's hash and every
 export setting, written atomically (temp folder in the same directory + ``os.replace``), so an interrupted export
 never leaves a partial model and a repeat reuses the file.
@@ -55,6 +59,9 @@ class ExportResult:
     max_abs: float
     cosine: float
     seconds: float
+    dynamic_batch: bool = False
+    batch2_max_abs: float | None = None  # batch-2 check (dynamic_batch only): ORT vs torch at batch 2
+    batch2_cosine: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -157,37 +164,97 @@ def _flatten(out: Any) -> list[Any]:
     return [out]
 
 
-def _compare(path: Path, onnx_path: Path, ref: list[Any], args: tuple[Any, ...]) -> tuple[float, float]:
-    """Run the exported model in ONNX Runtime and compare with torch's outputs; return (max_abs, min cosine)."""
-    import numpy as np
+def _ort_session(onnx_path: Path, *, quiet: bool = False) -> Any:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
-    so.log_severity_level = 3
-    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    so.log_severity_level = 4 if quiet else 3  # quiet: failures are expected and reported by us
+    return ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+
+
+def _compare(
+    path: Path, onnx_path: Path, ref: list[Any], args: tuple[Any, ...], *, what: str = ""
+) -> tuple[float, float]:
+    """Run the exported model in ONNX Runtime and compare with torch's outputs; return (max_abs, min cosine).
+
+    ``what`` qualifies messages (e.g. " at batch 2").
+    """
+    import numpy as np
+
+    sess = _ort_session(onnx_path)
     names = [i.name for i in sess.get_inputs()]
     feeds = {n: a.detach().cpu().numpy() for n, a in zip(names, args, strict=False)}
     got = sess.run(None, feeds)
     ref_np = [r.detach().cpu().numpy() for r in ref if hasattr(r, "detach")]
     if len(got) != len(ref_np):
-        raise ModelError(f"export of {path} has {len(got)} outputs but torch returns {len(ref_np)}")
+        raise ModelError(f"export of {path} has {len(got)} outputs but torch returns {len(ref_np)}{what}")
     worst_abs, worst_cos = 0.0, 1.0
     for k, (a, b) in enumerate(zip(got, ref_np, strict=True)):
         a64, b64 = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
         if a64.shape != b64.shape:
-            raise ModelError(f"export of {path}: output {k} has {a64.size} values in ONNX, {b64.size} in torch")
+            raise ModelError(f"export of {path}: output {k} has {a64.size} values in ONNX, {b64.size} in torch{what}")
         diff = float(np.max(np.abs(a64 - b64))) if a64.size else 0.0
         na, nb = float(np.linalg.norm(a64)), float(np.linalg.norm(b64))
         cos = float(a64 @ b64 / (na * nb)) if na > 0 and nb > 0 else (1.0 if na == nb else 0.0)
         scale = float(np.max(np.abs(b64))) if b64.size else 0.0
         if not np.isfinite(diff) or diff > 1e-4 * (1.0 + scale) + 1e-3 * scale:
             raise ModelError(
-                f"export of {path} does not match torch: output {k} max-abs difference {diff:.3g} "
+                f"export of {path} does not match torch{what}: output {k} max-abs difference {diff:.3g} "
                 f"(cosine {cos:.6f}, largest |value| {scale:.3g})",
                 hint="the exporter mistranslated an operator; try another --opset or export an ExportedProgram",
             )
         worst_abs, worst_cos = max(worst_abs, diff), min(worst_cos, cos)
     return worst_abs, worst_cos
+
+
+def _check_batch2(
+    torch: Any, p: Path, onnx_path: Path, module: Any, exporter: str, args: tuple[Any, ...]
+) -> tuple[float, float]:
+    """The dynamic-batch check: every input's axis 0 is symbolic, and batch 2 runs and matches torch.
+
+    Returns (max_abs, cosine) at batch 2. Raises ModelError naming the offending input.
+    """
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    init = {t.name for t in graph.initializer}
+    inputs = [vi for vi in graph.input if vi.name not in init]
+    for vi in inputs:
+        dims = vi.type.tensor_type.shape.dim
+        if not dims:
+            raise ModelError(f"export of {p}: input {vi.name!r} is a scalar; it has no batch axis to make dynamic")
+        if dims[0].HasField("dim_value"):
+            raise ModelError(
+                f"export of {p} is not dynamic: input {vi.name!r} has a fixed batch of {dims[0].dim_value} "
+                "although --dynamic-batch was asked",
+                hint="an ExportedProgram keeps the shapes it was exported with: export it with "
+                "torch.export.export(..., dynamic_shapes={...: {0: torch.export.Dim('batch')}}) and save again",
+            )
+    gen = torch.Generator().manual_seed(1)
+    args2 = tuple(torch.randn(2, *a.shape[1:], generator=gen, dtype=a.dtype) if a.dim() else a for a in args)
+    first = inputs[0].name if inputs else "input"
+    sess = _ort_session(onnx_path, quiet=True)
+    feeds = {vi.name: a.numpy() for vi, a in zip(inputs, args2, strict=False)}
+    try:
+        got = sess.run(None, feeds)
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own Fail/RuntimeException types
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ModelError(
+            f"export of {p} claims a dynamic batch on input {first!r} but fails at batch 2: {first_line}",
+            hint="the model hard-codes its batch size (e.g. x.view(1, -1) or a fixed reshape); use "
+            "x.flatten(1) / x.view(x.shape[0], -1), or export without --dynamic-batch",
+        ) from None
+    for k, out in enumerate(got):
+        if getattr(out, "ndim", 0) == 0 or out.shape[0] != 2:
+            shape = "x".join(map(str, getattr(out, "shape", ()))) or "scalar"
+            raise ModelError(
+                f"export of {p} claims a dynamic batch on input {first!r} but at batch 2 output {k} has shape "
+                f"{shape} (its leading axis should be 2): the batch is fixed inside the graph",
+                hint="the model folds the batch into a fixed shape; fix the reshape, or export without --dynamic-batch",
+            )
+    with torch.no_grad():
+        ref2 = _flatten(module.module()(*args2) if exporter == "dynamo" else module(*args2))
+    return _compare(p, onnx_path, ref2, args2, what=" at batch 2")
 
 
 def _umask() -> int:
@@ -206,12 +273,16 @@ def export_to_onnx(
     work_dir: str | os.PathLike[str] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     factory: str | None = None,
+    dynamic_batch: bool = False,
 ) -> ExportResult:
     """Export a PyTorch file of sniffed ``kind`` to ONNX (see module docstring).
 
+    ``dynamic_batch``: export axis 0 of every input (and output) as ``batch`` and verify batch 2.
+
     Raises:
         ModelError: full pickle without ``trust_pickle`` (names ``--trust-pickle``); state dict without a factory;
-            export failure; produced opset differs from ``opset``; ONNX Runtime output differs from torch.
+            export failure; produced opset differs from ``opset``; ONNX Runtime output differs from torch;
+            ``dynamic_batch`` asked but an input's batch is fixed or batch 2 fails / keeps a leading size != 2.
         UsageError: shapes needed but not given (names ``--input-shape``); bad ``factory``.
         BackendUnavailable: torch (or onnxscript for ExportedProgram) is not installed.
     """
@@ -240,8 +311,9 @@ def export_to_onnx(
         )
 
     out_dir = Path(work_dir) if work_dir else paths.cache_dir() / "exports"
+    extra_key = {"dynamic_batch": True} if dynamic_batch else {}
     key = _cache_key(p, kind, opset=opset, shapes={k: list(v) for k, v in shapes.items()}, factory=factory,
-                     torch=str(torch.__version__))  # fmt: skip
+                     torch=str(torch.__version__), **extra_key)  # fmt: skip
     target = out_dir / f"{key}.onnx"
     sidecar = out_dir / f"{key}.json"
     if target.is_file() and sidecar.is_file():
@@ -275,6 +347,15 @@ def export_to_onnx(
                 if exporter == "dynamo":
                     torch.onnx.export(module, args, str(tmp), dynamo=True, opset_version=opset,
                                       external_data=False, verbose=False)  # fmt: skip
+                elif dynamic_batch:
+                    # Output count from one forward pass: dynamic_axes needs output names to mark them.
+                    n_out = len(_flatten(module(*args)))
+                    in_names = names or [f"input_{i}" for i in range(len(args))]
+                    out_names = [f"output_{i}" for i in range(n_out)]
+                    axes = {n: {0: "batch"} for n in (*in_names, *out_names)}
+                    torch.onnx.export(module, args, str(tmp), dynamo=False, opset_version=opset,
+                                      input_names=in_names, output_names=out_names, dynamic_axes=axes,
+                                      do_constant_folding=True)  # fmt: skip
                 else:
                     torch.onnx.export(module, args, str(tmp), dynamo=False, opset_version=opset,
                                       input_names=names, do_constant_folding=True)  # fmt: skip
@@ -295,11 +376,13 @@ def export_to_onnx(
                 hint=f"ask for --opset {produced}, or use a target whose parser accepts it",
             )
         max_abs, cosine = _compare(p, tmp, ref, args)
+        b2 = _check_batch2(torch, p, tmp, module, exporter, args) if dynamic_batch else (None, None)
         result = ExportResult(
             path=target, cached=False, source_kind=kind.value, exporter=exporter, opset=int(produced),
             input_shapes={n: list(a.shape) for n, a in zip(shapes or [f"input_{i}" for i in range(len(args))], args,
                                                           strict=False)},
             max_abs=max_abs, cosine=cosine, seconds=round(time.perf_counter() - t0, 3),
+            dynamic_batch=dynamic_batch, batch2_max_abs=b2[0], batch2_cosine=b2[1],
         )  # fmt: skip
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)

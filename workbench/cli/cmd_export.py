@@ -1,0 +1,111 @@
+"""``workbench export MODEL -o OUT.onnx``: PyTorch (TorchScript, ExportedProgram, state dict + factory, trusted
+pickle) to a verified ONNX file.
+
+The export itself is :func:`workbench.core.models.torch_export.export_to_onnx` (cached by source hash and
+settings); this command copies the verified file to ``-o`` atomically and reports the check against torch.
+Module top imports stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _opset(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an opset number") from None
+    if not 7 <= n <= 30:
+        raise argparse.ArgumentTypeError(f"opset {n} is outside 7..30")
+    return n
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a PyTorch model to ONNX and verify it against torch",
+        description=(
+            "TorchScript (torch.jit.save), ExportedProgram (.pt2, torch.export.save), a state dict with "
+            "--factory module:function, or a full pickle with --trust-pickle. Every export is run in ONNX Runtime "
+            "and compared with torch on the same input (max-abs, cosine); with --dynamic-batch it is also run at "
+            "batch 2, and an export whose batch is really fixed is an error naming the input."
+        ),
+    )
+    p.add_argument("model", help="PyTorch model file (.pt, .pt2, .pth; the type is read from the bytes)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="where to write the ONNX model")
+    p.add_argument("--opset", type=_opset, default=17, help="ONNX opset to produce (default 17; checked)")
+    p.add_argument("--dynamic-batch", action="store_true", help="make axis 0 of every input dynamic ('batch')")
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME:DxD",
+        help="example input shape, e.g. x:1x3x224x224 (repeatable or comma list; in argument order)",
+    )
+    p.add_argument("--factory", metavar="MODULE:FUNC", help="for a state dict: a function returning the nn.Module")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    p.add_argument("--json", action="store_true", help="print the export record as one JSON document")
+    p.set_defaults(handler="workbench.cli.cmd_export:run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import shutil
+    from pathlib import Path
+
+    from workbench.core.errors import StorageError, UsageError
+    from workbench.core.fsutil import atomic_writer
+    from workbench.core.models.shapes import format_shapes, parse_input_shapes
+    from workbench.core.models.sniff import FileKind, sniff
+    from workbench.core.models.torch_export import export_to_onnx
+
+    src = Path(args.model)
+    out = Path(args.output)
+    if not src.is_file():
+        raise UsageError(f"model file {src} does not exist")
+    shapes = parse_input_shapes(args.input_shape)
+    kind = sniff(src)
+    if kind is FileKind.ONNX:
+        raise UsageError(
+            f"{src} is already an ONNX model; nothing to export",
+            hint="use it directly, or `workbench inspect` it",
+        )
+    if kind is FileKind.TORCH_ZIP_WEIGHTS and not args.factory:
+        pass  # export_to_onnx raises the ModelError explaining --factory
+    result = export_to_onnx(
+        src,
+        kind,
+        trust_pickle=args.trust_pickle,
+        opset=args.opset,
+        input_shapes=shapes or None,
+        factory=args.factory,
+        dynamic_batch=args.dynamic_batch,
+    )
+    if out.resolve() != result.path.resolve():
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
+        with open(result.path, "rb") as fin, atomic_writer(out) as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+    doc = result.to_dict()
+    doc.update(source=str(src), output=str(out), cache_path=str(result.path))
+    if shapes:
+        doc["input_shape_spec"] = format_shapes(shapes)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    took = "reused from cache" if result.cached else f"{result.seconds:.1f} s"
+    print(f"Exported     {src} ({kind.describe()}) -> {out}")
+    print(f"Exporter     {result.exporter}, opset {result.opset}, {took}")
+    shapes_txt = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in result.input_shapes.items())
+    print(f"Inputs       {shapes_txt}" + ("  (axis 0 dynamic: batch)" if result.dynamic_batch else ""))
+    print(f"Verified     ONNX Runtime vs torch: max-abs {result.max_abs:.3g}, cosine {result.cosine:.6f}")
+    if result.dynamic_batch:
+        print(
+            f"Batch 2      max-abs {result.batch2_max_abs:.3g}, cosine {result.batch2_cosine:.6f} (dynamic batch works)"
+        )
+    return 0
