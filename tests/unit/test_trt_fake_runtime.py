@@ -179,7 +179,12 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
             return b"TIMING"
 
     class IBuilderConfig:
+        int8_calibrator = None
         progress_monitor = None
+
+        def set_calibration_profile(self, p):
+            pass
+
         builder_optimization_level = 3
         max_aux_streams = 0
 
@@ -227,6 +232,10 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
             return OptProfile()
 
         def build_serialized_network(self, network, config):
+            import os
+            import time
+
+            time.sleep(float(os.environ.get("FAKE_TRT_BUILD_SLEEP", "0")))  # lets a test cancel a "long" build
             m = config.progress_monitor
             if m is not None:
                 m.phase_start("Building", None, 2)
@@ -298,6 +307,12 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
     class IProfiler:
         def __init__(self):
             pass
+
+    class IInt8EntropyCalibrator2:
+        def __init__(self):
+            pass
+
+    t.IInt8EntropyCalibrator2 = t.IInt8MinMaxCalibrator = IInt8EntropyCalibrator2
 
     t.Builder, t.OnnxParser, t.Runtime, t.IBuilderConfig, t.IProfiler = (
         Builder,
@@ -477,3 +492,92 @@ def test_runner_rejects_onnx_given_as_engine_and_profiles_layers(fake, tmp_path)
         path = r.end_profiling()
     events = json.loads(Path(path).read_text())
     assert events[0]["cat"] == "Node" and events[0]["name"] == "mm" and events[0]["dur"] == 500.0
+
+
+# ------------------------------------------------------------------------------------------------ whole backend
+FAKE_PKG = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_trt_fake_runtime import make_trt
+globals().update({{k: v for k, v in vars(make_trt()).items() if not k.startswith("__") or k == "__version__"}})
+"""
+
+
+@pytest.fixture
+def backend_env(fake, tmp_path, monkeypatch):
+    import onnx
+    from onnx import TensorProto, helper
+
+    fake()
+    pkg = tmp_path / "fakepkgs" / "tensorrt"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(FAKE_PKG.format(tests=str(Path(__file__).resolve().parent)))
+    monkeypatch.setenv("PYTHONPATH", str(pkg.parent) + ":" + str(Path(__file__).resolve().parents[2]))
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [8, 4], W.ravel())],
+    )
+    model = tmp_path / "mm.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    from workbench.core.profiles.schema import Profile
+
+    prof = Profile.model_validate(
+        {
+            "name": "fake-gpu",
+            "source_path": Path("/p/fake-gpu.toml"),
+            "device": {"name": "Fake GPU", "kind": "gpu", "arch": "x86_64"},
+            "build": {"backend": "tensorrt", "shapes": {"x": {"min": [1, 8], "opt": [4, 8], "max": [16, 8]}}},
+        }
+    )
+    return model, prof
+
+
+def test_backend_build_in_child_then_cached_run(backend_env):
+    from workbench.core.backends import get_backend
+
+    model, prof = backend_env
+    b = get_backend("tensorrt")
+    phases = []
+    b.progress = lambda phase, done, total: phases.append((phase, done, total))
+    art = b.build(model, "fp16", prof)
+    assert art.path.read_bytes() == b"PLAN-BYTES" and not art.cached
+    meta = json.loads(art.sidecar_path.read_text())
+    assert meta["tensorrt"] == "10.3.0" and meta["gpu_name"] == "Fake GPU" and meta["compute_capability"] == "8.7"
+    assert meta["settings"]["builder_flags"] == ["FP16"] and ("Building", 2, 2) in phases
+    assert json.loads((art.path.parent / "build_report.json").read_text())["timing_cache"] == "new"
+    again = b.build(model, "fp16", prof)
+    assert again.cached and again.path == art.path
+    x = np.random.default_rng(3).standard_normal((5, 8)).astype(np.float32)
+    with b.runner(art.path, RunnerSettings()) as r:
+        np.testing.assert_allclose(r.infer({"x": x})["y"], x @ W, rtol=1e-6)
+
+
+def test_backend_build_cancel_kills_the_child(backend_env, monkeypatch):
+    import threading
+    import time
+
+    from workbench.core.backends import get_backend
+
+    model, prof = backend_env
+    monkeypatch.setenv("FAKE_TRT_BUILD_SLEEP", "30")
+    b = get_backend("tensorrt")
+    b.cancel = threading.Event()
+    threading.Timer(1.0, b.cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(Cancelled, match="build process was stopped"):
+        b.build(model, "fp32", prof)
+    assert time.monotonic() - t0 < 15
+
+
+def test_backend_legacy_calibrator_needs_a_dataset(backend_env):
+    from workbench.core.backends import get_backend
+    from workbench.core.errors import CalibrationError
+
+    model, prof = backend_env
+    b = get_backend("tensorrt")
+    b.calibration = "entropy"
+    with pytest.raises(CalibrationError, match="needs a calibration set"):
+        b.build(model, "int8", prof)

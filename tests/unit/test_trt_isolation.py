@@ -122,7 +122,7 @@ def test_calibration_cache_version_header(tmp_path):
 
 
 def test_make_calibrator_refuses_on_trt11():
-    with pytest.raises(CalibrationError, match="removed in TensorRT 11"):
+    with pytest.raises(CalibrationError, match="TensorRT 11 removed them"):
         cal.make_calibrator(Compat(fake_trt("11.1")), [], ["x"], None, "entropy", cuda=FakeCuda())
     with pytest.raises(CalibrationError, match="unknown TensorRT calibrator"):
         cal.make_calibrator(Compat(fake_trt("10.3")), [], ["x"], None, "percentile", cuda=FakeCuda())

@@ -27,6 +27,8 @@ class TensorRTBackend(Backend):
         self.progress: Callable[[str, int | None, int | None], None] | None = None
         self.cancel: threading.Event | None = None
         self.calibration: str | None = None  # "entropy"/"minmax": legacy calibrator (TensorRT ≤ 10.x only)
+        self.calib_dir: Path | None = None  # its dataset folder (streamed by the core's dataset reader)
+        self.calib_limit: int | None = None
         self.last_report: dict[str, Any] | None = None
 
     def versions(self) -> dict[str, str]:
@@ -70,7 +72,8 @@ class TensorRTBackend(Backend):
         from workbench.core.backends.tensorrt.builder import memory_preflight, translate
         from workbench.core.backends.tensorrt.cuda import Cuda
         from workbench.core.backends.tensorrt.runner import current_environment
-        from workbench.core.fsutil import write_text_atomic
+        from workbench.core.errors import CalibrationError
+        from workbench.core.fsutil import sha256_file, write_text_atomic
         from workbench.core.precision.datasets import model_inputs
 
         model_path = Path(model_path)
@@ -93,12 +96,28 @@ class TensorRTBackend(Backend):
             )
             timing_cache_file.parent.mkdir(parents=True, exist_ok=True)
 
+        calib_cache = None
+        if settings.calibration is not None:
+            if self.calib_dir is None:
+                raise CalibrationError(
+                    "the TensorRT calibrator needs a calibration set", hint="pass --calib DIR (or use the QDQ default)"
+                )
+            calib_cache = (
+                paths.cache_dir()
+                / "tensorrt"
+                / f"calib-{settings.calibration}-{self.compat.version_string}-{sha256_file(model_path)[:16]}.cache"
+            )
+            calib_cache.parent.mkdir(parents=True, exist_ok=True)
+
         def build_fn(tmp: Path) -> None:
             report = run_build_child(
                 model_path,
                 settings,
                 tmp,
                 timing_cache_path=timing_cache_file,
+                calib_dir=self.calib_dir,
+                calib_limit=self.calib_limit,
+                calib_cache_path=calib_cache,
                 on_progress=self.progress,
                 cancel=self.cancel,
             )
@@ -117,6 +136,7 @@ class TensorRTBackend(Backend):
             force=force,
             extra_key={
                 **env.to_dict(),
+                "calib_dir": str(self.calib_dir) if settings.calibration else None,
                 "settings": settings.to_dict(),
                 "version_compatible": settings.version_compatible,
                 "hardware_compatibility": settings.hardware_compatibility,

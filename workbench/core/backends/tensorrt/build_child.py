@@ -26,10 +26,16 @@ def run_build_child(
     out_path: Path,
     *,
     timing_cache_path: Path | None = None,
+    calib_dir: Path | None = None,
+    calib_limit: int | None = None,
+    calib_cache_path: Path | None = None,
     on_progress: Callable[[str, int | None, int | None], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Build in a child process; returns the build report.
+
+    ``calib_dir``/``calib_limit``/``calib_cache_path``: the dataset folder the legacy calibrator streams (opened in
+    the child with the core's dataset reader), at most ``calib_limit`` samples, and its cache file.
 
     Raises:
         Cancelled: ``cancel`` was set (the child is killed).
@@ -40,6 +46,9 @@ def run_build_child(
         "settings": settings.to_dict(),
         "out": str(out_path),
         "timing_cache": str(timing_cache_path) if timing_cache_path else None,
+        "calib_dir": str(calib_dir) if calib_dir else None,
+        "calib_limit": calib_limit,
+        "calib_cache": str(calib_cache_path) if calib_cache_path else None,
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench.core.backends.tensorrt.build_child"],
@@ -105,11 +114,23 @@ def main() -> int:
 
         req = json.loads(sys.stdin.read())
         settings = BuildSettings.from_dict(req["settings"])
+        onnx_path = Path(req["onnx"])
+        calib_feeds = None
+        if req.get("calib_dir"):
+
+            def calib_feeds():
+                from workbench.core.precision.datasets import model_inputs, open_dataset
+
+                ds = open_dataset(Path(req["calib_dir"]), model_inputs(onnx_path), limit=req.get("calib_limit"))
+                return ds.iter_feeds()
+
         report = build_plan(
-            Path(req["onnx"]),
+            onnx_path,
             settings,
             Path(req["out"]),
             timing_cache_path=Path(req["timing_cache"]) if req.get("timing_cache") else None,
+            calib_feeds=calib_feeds,
+            calib_cache_path=Path(req["calib_cache"]) if req.get("calib_cache") else None,
             on_progress=lambda phase, done, total: _send(event_fd, {"progress": phase, "done": done, "total": total}),
         )
         _send(event_fd, {"report": report})

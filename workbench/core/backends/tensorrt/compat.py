@@ -154,8 +154,9 @@ class Compat:
         if self.has("legacy_calibrator"):
             return None
         return (
-            f"TensorRT {self.version_string} has no implicit INT8 calibration (IInt8EntropyCalibrator2 / MinMax were "
-            "removed in TensorRT 11; networks are strongly typed): use the explicit INT8 (QDQ) model"
+            f"TensorRT {self.version_string} has no implicit INT8 calibration (the IInt8EntropyCalibrator2 / MinMax "
+            "bindings are absent; TensorRT 11 removed them, its networks are strongly typed): use the explicit INT8 "
+            "(QDQ) model"
         )
 
     def needs_explicit_batch_flag(self) -> bool:
