@@ -298,6 +298,8 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
             return EngineInspector()
 
     class Runtime:
+        engine_host_code_allowed = False
+
         def __init__(self, logger):
             pass
 
@@ -478,6 +480,16 @@ def test_runner_refuses_a_plan_from_another_machine(fake, tmp_path):
     r = R.TensorRTRunner(_plan(tmp_path, side), RunnerSettings())
     with r:
         assert r.infer({"x": np.ones((1, 8), np.float32)})["y"].shape == (1, 4)
+
+
+def test_runner_accepts_a_version_compatible_plan_and_allows_its_lean_runtime(fake, tmp_path):
+    fake()
+    side = {"tensorrt": "10.0.1", "gpu_name": "Fake GPU", "compute_capability": "8.7", "l4t": None,
+            "version_compatible": True}  # fmt: skip
+    r = R.TensorRTRunner(_plan(tmp_path, side), RunnerSettings())
+    with r:
+        assert r.runtime.engine_host_code_allowed is True
+        assert "version-compatible plan from TensorRT 10.0.1" in r.plan_notes[0]
 
 
 def test_runner_rejects_onnx_given_as_engine_and_profiles_layers(fake, tmp_path):

@@ -29,6 +29,9 @@ class TensorRTBackend(Backend):
         self.calibration: str | None = None  # "entropy"/"minmax": legacy calibrator (TensorRT ≤ 10.x only)
         self.calib_dir: Path | None = None  # its dataset folder (streamed by the core's dataset reader)
         self.calib_limit: int | None = None
+        self.hardware_compatible = False  # AMPERE_PLUS plans (8.6+, discrete GPUs)
+        self.version_compatible = False  # plans a later TensorRT of the same major can load (8.6+)
+        self.max_aux_streams: int | None = None
         self.last_report: dict[str, Any] | None = None
 
     def versions(self) -> dict[str, str]:
@@ -78,7 +81,16 @@ class TensorRTBackend(Backend):
 
         model_path = Path(model_path)
         inputs = [(spec.name, spec.shape) for spec in model_inputs(model_path)]
-        settings = translate(profile, precision, self.compat, inputs, calibration=self.calibration)
+        settings = translate(
+            profile,
+            precision,
+            self.compat,
+            inputs,
+            calibration=self.calibration,
+            hardware_compatible=self.hardware_compatible,
+            version_compatible=self.version_compatible,
+            max_aux_streams=self.max_aux_streams,
+        )
         cuda = Cuda()
         env = current_environment(cuda, self.compat.version_string)
         vm, sw = psutil.virtual_memory(), psutil.swap_memory()

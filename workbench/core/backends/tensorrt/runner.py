@@ -93,15 +93,18 @@ class TensorRTRunner(Runner):
         compat = Compat(trt)
         self.cuda = Cuda()
         sidecar_path = plan.find_sidecar(self.artifact_path)
+        sidecar: dict[str, Any] = {}
         if sidecar_path is not None:
-            check = plan.check_compatibility(
-                plan.load_sidecar(sidecar_path), current_environment(self.cuda, compat.version_string)
-            )
+            sidecar = plan.load_sidecar(sidecar_path)
+            check = plan.check_compatibility(sidecar, current_environment(self.cuda, compat.version_string))
             if not check.ok:
                 raise plan.refuse(self.artifact_path, check)
             self.plan_notes = check.notes
         logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(logger)
+        if sidecar.get("version_compatible") and compat.has("version_compatible"):
+            # A version-compatible plan carries its own lean runtime, which TensorRT runs only when allowed.
+            runtime.engine_host_code_allowed = True
         self.runtime = runtime
         self.engine = plan.deserialize_plan(runtime, ef)
         engine = self.engine
