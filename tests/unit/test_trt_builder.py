@@ -178,3 +178,28 @@ def test_parser_errors_name_the_node():
     )  # fmt: skip
     assert "node 7 'Resize_7' (Resize): unsupported mode [UNSUPPORTED_NODE]" in text
     assert "node 3: bad [INVALID_NODE]" in text and "m.onnx" in text
+
+
+@pytest.mark.parametrize("release", ["8.5", "8.6", "10.0", "10.3", "10.13", "10.16", "11.0", "11.1"])
+def test_flag_names_chosen_by_name_exist_in_that_release(release):
+    """build_plan looks flags up by name (compat.builder_flag / network_flags); every name translate can choose
+    must exist in the release it chose it for — the dynamic counterpart of the binding-name scan."""
+    from _trt_fake import REF
+
+    enums = REF[release]["classes"]
+    orin = {"kind": "jetson", "arch": "aarch64", "dla_cores": 2}
+    seen = 0
+    for precision in ("fp32", "fp16", "int8"):
+        for build, device in (({}, None), ({"strongly_typed": True}, None), ({"dla_core": 0}, orin)):
+            if precision == "fp32" and "dla_core" in build:
+                continue
+            for vc in (False, True):
+                if vc and release == "8.5":
+                    continue
+                s = translate(profile(build, device), precision, c(release), STATIC, version_compatible=vc)
+                for f in s.builder_flags:
+                    assert f in enums["BuilderFlag"]["members"], (release, f)
+                for f in s.network_flags:
+                    assert f in enums["NetworkDefinitionCreationFlag"]["members"], (release, f)
+                seen += 1
+    assert seen >= (8 if release == "8.5" else 16)
