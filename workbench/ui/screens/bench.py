@@ -90,7 +90,12 @@ class BenchScreen(WorkbenchScreen):
         self._layout()
 
     def _layout(self) -> None:
-        self.set_class(self.size.width < 100, "narrow")
+        narrow = self.size.width < 100
+        self.set_class(narrow, "narrow")
+        panel = self.query_one(TelemetryPanel)
+        if panel.compact != narrow:
+            panel.compact = narrow
+            panel.poll()
 
     # --- view ------------------------------------------------------------------------------------------
     def _settings_text(self) -> str:

@@ -27,32 +27,39 @@ def _fmt(v: float | None, fmt: str, unit: str) -> str | None:
 
 
 def telemetry_lines(
-    sample: Any, feed: Any, *, ips: float | None = None, wide: bool = True
+    sample: Any, feed: Any, *, ips: float | None = None, wide: bool = True, compact: bool = False
 ) -> list[tuple[str, str, str]]:
-    """(label, value, reason) rows for a sample; reason is "" when the value is present."""
+    """(label, value, reason) rows for a sample; reason is "" when the value is present. ``compact`` puts the
+    rails on the power line and lists at most three temperatures (one line each at 80 columns)."""
     un = getattr(feed, "unavailable", {}) or {}
     rows: list[tuple[str, str, str]] = []
 
-    def row(label: str, value: str | None, *keys: str) -> None:
-        rows.append((label, value, "") if value is not None else (label, "n/a", _reason(un, *keys)))
+    def row(label: str, value: str | None, *keys: str, reason: str | None = None) -> None:
+        rows.append((label, value, "") if value is not None else (label, "n/a", reason or _reason(un, *keys)))
 
     total = sample.total_power_mw if sample is not None else None
     rule = f" ({sample.total_power_rule})" if sample is not None and sample.total_power_rule else ""
-    row("Power", f"{total / 1000:.2f} W{rule}" if total is not None else None, "total_power_mw", "power")
+    rails = []
     if sample is not None and sample.rails_mw:
         rails = [
             f"{k} {v.now_mw / 1000:.2f}"
             for k, v in sample.rails_mw.items()
-            if v.now_mw is not None and not k.startswith("NC")
+            if v.now_mw is not None and not k.startswith("NC") and k != sample.total_power_rule
         ]
-        if rails:
-            rows.append(("  rails W", ", ".join(rails if wide else rails[:3]), ""))
+    power = f"{total / 1000:.2f} W{rule}" if total is not None else None
+    if power is not None and rails and compact:
+        power += " · " + ", ".join(rails) + " W"
+    row("Power", power, "total_power_mw", "power")
+    if rails and not compact:
+        rows.append(("  rails", ", ".join(rails) + " W", ""))
     e = energy_per_inference_mj(total, ips)
-    row("Energy", _fmt(e, ".3f", " mJ/inf (live est.)"), "total_power_mw", "power")
+    why_e = "no benchmark running" if total is not None and not ips else None
+    row("Energy", _fmt(e, ".3f", " mJ/inference (live estimate)"), "total_power_mw", "power", reason=why_e)
     temps = {k: v for k, v in (sample.temps_c.items() if sample is not None else ()) if v is not None}
     if temps:
         items = sorted(temps.items(), key=lambda kv: -kv[1])
-        rows.append(("Temp", ", ".join(f"{k} {v:.1f}°C" for k, v in (items if wide else items[:3])), ""))
+        shown = items[:3] if compact or not wide else items
+        rows.append(("Temp", ", ".join(f"{k} {v:.1f}" for k, v in shown) + " °C", ""))
     else:
         row("Temp", None, "temps_c", "temps")
     cpu = sample.cpu_load_mean_pct if sample is not None else None
@@ -76,13 +83,10 @@ def telemetry_lines(
         gpu_text = " ".join(parts)
     row("GPU", gpu_text, "gpu", "gpu.load_pct")
     ram = sample.ram_mb if sample is not None else None
-    row(
-        "RAM",
-        f"{ram.used:.0f} / {ram.total:.0f} MB"
-        if ram is not None and ram.used is not None and ram.total is not None
-        else None,
-        "ram_mb",
-    )
+    ram_text = None
+    if ram is not None and ram.used is not None and ram.total is not None:
+        ram_text = f"{ram.used:.0f} / {ram.total:.0f} MB"
+    row("RAM", ram_text, "ram_mb")
     return rows
 
 
@@ -95,6 +99,7 @@ class TelemetryPanel(Static):
         super().__init__("", id=id)
         self.interval_s = interval_s
         self.ips: float | None = None
+        self.compact = False
         self._last_key: Any = object()
 
     def on_mount(self) -> None:
@@ -111,6 +116,7 @@ class TelemetryPanel(Static):
             sample.seq if sample is not None else None,
             round(self.ips or 0, -1),
             wide,
+            self.compact,
         )
         if key == self._last_key:
             return
@@ -118,20 +124,20 @@ class TelemetryPanel(Static):
         self.update(self.render_text(feed, sample, wide))
 
     def render_text(self, feed: Any, sample: Any, wide: bool) -> Text:
-        t = Text(no_wrap=False)
+        t = Text(no_wrap=self.compact, overflow="ellipsis")
         if feed is None:
             t.append("Telemetry: starting…", style="dim")
             return t
-        head = f"Telemetry: {feed.name}"
-        t.append(head, style="bold")
+        t.append(f"Telemetry: {feed.name}", style="bold")
         if feed.label:
-            t.append(f"  [{feed.label}]", style="bold yellow")
+            label = "recorded" if self.compact and feed.label.startswith("recorded") else feed.label
+            t.append(f"  [{label}]", style="bold yellow")
         t.append("\n")
         if feed.error:
             t.append(f"n/a: {feed.error}", style="yellow")
             return t
-        for label, value, reason in telemetry_lines(sample, feed, ips=self.ips, wide=wide):
-            t.append(f"{label:<8} ", style="bold")
+        for label, value, reason in telemetry_lines(sample, feed, ips=self.ips, wide=wide, compact=self.compact):
+            t.append(f"{label:<7} ", style="bold")
             if reason:
                 t.append("n/a", style="yellow")
                 t.append(f" ({reason})\n", style="dim")
