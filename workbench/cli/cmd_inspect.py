@@ -37,6 +37,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset for PyTorch exports (default 17)")
     p.add_argument("--factory", metavar="MODULE:FUNC", help="for a state dict: a function returning the nn.Module")
+    p.add_argument(
+        "--target",
+        metavar="PROFILE",
+        help="pre-flight check against PROFILE's TensorRT release(s): unsupported ops/attributes, opset, DOUBLE, "
+        "INT64 weights, dynamic inputs without shapes, DLA layers (exit 8 when the build would fail)",
+    )
+    p.add_argument(
+        "--trt-version",
+        action="append",
+        metavar="X.Y",
+        help="with --target: check these TensorRT releases instead of the profile's list (repeatable)",
+    )
+    p.add_argument("--dla", action="store_true", help="with --target: check DLA placement even if dla_core is -1")
+    p.add_argument("--verbose", action="store_true", help="with --target: also list restrictions to check by hand")
     p.set_defaults(handler="workbench.cli.cmd_inspect:run")
 
 
@@ -174,11 +188,27 @@ def run(args: argparse.Namespace) -> int:
         if shapes:
             doc["export"]["input_shape_spec"] = format_shapes(shapes)
 
+    report = None
+    if args.target:
+        from workbench.core.models.preflight import preflight
+        from workbench.core.models.preflight import render as render_preflight
+        from workbench.core.profiles import load_profile
+
+        profile = load_profile(args.target)
+        report = preflight(doc["path"], profile, releases=args.trt_version, dla=True if args.dla else None)
+        doc["preflight"] = report.to_dict()
     if args.json:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(render_info(doc))
+        if report is not None:
+            print("")
+            print(render_preflight(report, show_info=args.verbose))
+    if report is not None and report.verdict == "errors":
+        from workbench.cli.exitcodes import Exit
+
+        return int(Exit.BUILD)  # the TensorRT build would fail: scripts can stop before a long build
     return 0
 
 
