@@ -62,6 +62,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp = rs.add_parser("show", help="one result in full")
     sp.add_argument("id", type=_id, help="result id (from `results list`)")
     sp.add_argument("--json", action="store_true", help="print the full stored entry as JSON")
+    sp.add_argument(
+        "--layers",
+        action="store_true",
+        help="only the per-layer profile (bench --profile-layers); with --json its JSON, with --csv one row per layer",
+    )
+    sp.add_argument(
+        "--top", type=_limit, default=10, metavar="N", help="with --layers: show the N slowest (default 10)"
+    )
+    sp.add_argument("--csv", action="store_true", help="with --layers: every stored layer as CSV")
     sp.set_defaults(handler="workbench.cli.cmd_results:run_show")
 
     ep = rs.add_parser("export", help="export results as csv, json or a Markdown table")
@@ -128,11 +137,42 @@ def run_show(args: argparse.Namespace) -> int:
 
     with _store() as store:
         entry = store.get(args.id)
+    if getattr(args, "layers", False):
+        return _show_layers(entry, args)
     if args.json:
         json.dump(entry, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
         return 0
     print(render_entry(entry))
+    return 0
+
+
+def _show_layers(entry: dict[str, Any], args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.core.errors import ResultsError
+
+    rep = entry.get("layers")
+    if not rep:
+        raise ResultsError(
+            f"result {entry.get('id')} has no per-layer profile",
+            hint="benchmark with `workbench bench MODEL --profile-layers` to record one",
+        )
+    if args.json:
+        json.dump(rep, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    elif args.csv:
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        cols = ("name", "op", "provider", "calls", "mean_ms", "share_pct")
+        w.writerow(("rank", *cols))
+        for i, row in enumerate(rep.get("layers") or [], 1):
+            w.writerow((i, *(repr(row[c]) if isinstance(row.get(c), float) else row.get(c) for c in cols)))
+    else:
+        from workbench.core.bench.layers import top_table
+
+        print("\n".join(top_table(rep, args.top)))
     return 0
 
 
@@ -153,7 +193,12 @@ def render_entry(e: dict[str, Any]) -> str:
         f"Device      {name(e.get('device'))}",
     ]
     if e.get("artifact"):
-        lines.append(f"Artifact    {e['artifact']}")
+        from workbench.cli.tables import human_bytes
+
+        size = f"  ({human_bytes(e['artifact_bytes'])})" if e.get("artifact_bytes") is not None else ""
+        lines.append(f"Artifact    {e['artifact']}{size}")
+    if e.get("source") and e.get("source") != "workbench":
+        lines.append(f"Source      {e['source']}" + (f" — {e['label']}" if e.get("label") else ""))
     lat = e.get("latency_ms") or {}
     if lat:
         parts = [f"{k} {fmt_num(lat.get(k))}" for k in LATENCY_KEYS if k in lat and k != "cov_pct"]
@@ -190,6 +235,10 @@ def render_entry(e: dict[str, Any]) -> str:
     versions = e.get("versions")
     if isinstance(versions, dict) and versions:
         lines.append("Versions    " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+    if e.get("layers"):
+        from workbench.core.bench.layers import top_table
+
+        lines.extend(top_table(e["layers"], 10))
     lines.append("(full entry: workbench results show " + str(e.get("id")) + " --json)")
     return "\n".join(lines)
 

@@ -36,6 +36,10 @@ def summary(entry: dict[str, Any]) -> str:
     acc = entry.get("accuracy")
     if acc:
         lines.append(accuracy_line(acc))
+    if entry.get("layers"):
+        from workbench.core.bench.layers import top_table
+
+        lines.extend(top_table(entry["layers"], 10))
     for w_ in entry.get("warnings") or []:
         lines.append(f"[W] {w_}")
     if entry.get("result_id") is not None:

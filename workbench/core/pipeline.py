@@ -332,6 +332,7 @@ def bench_artifact(
         "profile": ctx.profile.name,
         "profile_reason": ctx.profile_reason,
         "artifact": str(artifact.path),
+        "artifact_bytes": _artifact_bytes(artifact.path),
         "artifact_cached": artifact.cached,
         "build_s": artifact.build_s,
         "model": str(ctx.options.model or ctx.model_path),
@@ -367,7 +368,25 @@ def bench_artifact(
         entry["measured"] = False
     if outcome.layer_profile_path:
         entry["layer_profile"] = outcome.layer_profile_path
+        from workbench.core.bench.layers import parse_ort_profile
+        from workbench.core.errors import BenchmarkError
+
+        try:  # per-node times of the timed runs only (the profile also holds the warm-up)
+            entry["layers"] = parse_ort_profile(outcome.layer_profile_path, keep_last=outcome.iterations)
+        except BenchmarkError as exc:
+            entry.setdefault("warnings", []).append(f"per-layer profile not read: {exc}")
     return entry
+
+
+def _artifact_bytes(path: Any) -> int | None:
+    """Size on disk of a built artifact (a file, or a folder's files summed); None when it cannot be read."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        return p.stat().st_size
+    except OSError:
+        return None
 
 
 def _device_name() -> str:
