@@ -1,0 +1,95 @@
+"""The real app in tmux at 80x24: keys start a benchmark on the bundled default and latency numbers appear in
+``capture-pane`` (issue 4, "What it must show" 3). Skipped only when tmux is not installed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TMUX = shutil.which("tmux")
+
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed (apt-get install tmux)")
+
+
+class Pane:
+    def __init__(self, socket: str, session: str) -> None:
+        self.socket = socket
+        self.session = session
+
+    def tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([TMUX, "-L", self.socket, *args], capture_output=True, text=True, check=check, timeout=30)
+
+    def capture(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.session).stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.session, *keys)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.capture()
+            m = re.search(pattern, screen)
+            if m:
+                return m
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} did not appear within {timeout} s; screen:\n{screen}")
+
+    def alive(self) -> bool:
+        return self.tmux("has-session", "-t", self.session, check=False).returncode == 0
+
+
+@pytest.fixture
+def pane(workbench_home):
+    socket = f"wbtest-{uuid.uuid4().hex[:8]}"
+    p = Pane(socket, "wb")
+    yield p
+    p.tmux("kill-server", check=False)
+
+
+@pytest.mark.parametrize("term", ["xterm-256color", "xterm"])  # xterm: 8/16 colours
+def test_benchmark_in_tmux_80x24_shows_latency_numbers(pane, workbench_home, term):
+    env = [
+        "env",
+        f"WORKBENCH_HOME={workbench_home}",
+        "WORKBENCH_ALLOW_ROOT=1",
+        f"TERM={term}",
+        "COLORTERM=",
+        f"PYTHONPATH={REPO}",
+    ]
+    pane.tmux(
+        "-f", os.devnull, "new-session", "-d", "-x", "80", "-y", "24", "-s", pane.session, "-c", str(REPO),
+        *env, sys.executable, "-m", "workbench",
+    )  # fmt: skip
+    pane.wait_for(r"digits CNN — bundled default", 60)
+    pane.keys("6")
+    pane.wait_for(r"Benchmark FP32", 10)
+    pane.keys("s")
+    live = pane.wait_for(r"p50 (\d+\.\d{4}) ms\s+p99 (\d+\.\d{4}) ms\s+thr ([\d.]+) inf/s\s+iter ([\d,]+)", 90)
+    assert float(live.group(2)) >= float(live.group(1)) > 0
+    assert int(live.group(4).replace(",", "")) > 0
+    pane.wait_for(r"=== FP32 — onnxruntime", 60)  # the CLI-layout summary: the run is finished and stored
+    screen = pane.capture()
+    final = re.search(r"^ p50 (\d+\.\d{4}) ms\s+p99 (\d+\.\d{4}) ms", screen, re.M)
+    assert final, screen
+    from workbench.core.results.store import ResultStore
+
+    (stored,) = ResultStore(workbench_home / "data" / "results.sqlite3").get_many(None)
+    assert final.group(2) == f"{stored['latency_ms']['p99']:.4f}"
+    assert final.group(1) == f"{stored['latency_ms']['p50']:.4f}"
+    assert "Traceback" not in screen
+    pane.keys("C-q")
+    deadline = time.monotonic() + 20
+    while pane.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pane.alive(), pane.capture()
