@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.common import add_calib_args, add_model_args
+from workbench.cli.common import add_calib_args, add_model_args, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=("int8", "fp16"), default="int8")
     add_calib_args(p)
     p.add_argument("--eval", metavar="DIR", help="held-out evaluation set (labels.csv gives top-1)")
+    p.add_argument(
+        "--per-layer",
+        action="store_true",
+        help="INT8: rank the quantized activations by how much each one hurts the output (SQNR, cosine)",
+    )
+    p.add_argument(
+        "--auto-exclude",
+        action="store_true",
+        help="INT8: re-quantize with the worst layers left in FP32 until the accuracy check passes (implies --per-layer)",
+    )
+    p.add_argument(
+        "--max-excluded",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="budget of nodes --auto-exclude may leave in FP32 (default 8)",
+    )
+    p.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows of the per-layer table (default 10)")
+    p.add_argument(
+        "--layer-samples",
+        type=positive_int,
+        default=16,
+        metavar="N",
+        help="samples used for the per-layer ranking (default 16)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="workbench.cli.cmd_compare:run")
 
@@ -42,9 +67,67 @@ def run(args: argparse.Namespace) -> int:
         )
     doc = report.to_dict()
     doc["precision"] = opts.precision
+    per_layer = args.per_layer or args.auto_exclude
+    if per_layer and opts.precision != "int8":
+        from workbench.core.errors import UsageError
+
+        raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
+    lines: list[str] = []
+    if per_layer:
+        lines = _per_layer(ctx, path, extra, report, args, doc, step)
     if args.json:
         dump_json(doc)
     else:
         print(f"{opts.precision.upper()} vs FP32 for {ctx.model_path.name}:")
         print(accuracy_line(doc))
+        for line in lines:
+            print(line)
     return 0
+
+
+def _per_layer(ctx, qdq_path, extra, report, args, doc, step) -> list[str]:
+    """Rank the INT8 layers (and with --auto-exclude re-quantize without the worst); fills ``doc``."""
+    from workbench.core import pipeline
+    from workbench.core.pipeline import Step
+    from workbench.core.precision.datasets import open_dataset
+    from workbench.core.precision.localize import auto_exclude, localize, render, render_auto
+    from workbench.core.precision.quantize import QuantOptions, quantize_qdq
+
+    calib_ds = extra["calib_dataset"]
+    eval_dir = pipeline._resolve_dataset_path(ctx, "eval")
+    rank_ds = open_dataset(eval_dir, ctx.model_info.inputs) if eval_dir is not None else calib_ds
+    step(Step("accuracy", f"ranking quantized layers on {min(rank_ds.count, args.layer_samples)} samples"))
+    loc = localize(ctx.model_path, qdq_path, rank_ds.iter_feeds(), max_samples=args.layer_samples)
+    doc["per_layer"] = loc.to_dict()
+    lines = [*render(loc, args.top)]
+    if not args.auto_exclude:
+        return lines
+    q = pipeline.quant_settings(ctx)
+    base = tuple(getattr(q, "nodes_to_exclude", ()) or ())
+
+    def requantize(excluded: tuple[str, ...]):
+        step(Step("calibrate", f"re-quantizing with {len(excluded)} node(s) in FP32: {', '.join(excluded)}"))
+        opts = QuantOptions.from_any(q, nodes_to_exclude=[*base, *excluded])
+        return quantize_qdq(ctx.model_path, calib_ds, opts).path
+
+    def evaluate(p):
+        return pipeline.accuracy(ctx, p, calib_ds)
+
+    ae = auto_exclude(
+        ctx.model_path,
+        loc,
+        requantize,
+        evaluate,
+        max_excluded=args.max_excluded,
+        first=(qdq_path, report),
+        timing_feed=next(iter(rank_ds.iter_feeds())),
+    )
+    doc["auto_exclude"] = ae.to_dict()
+    lines.extend(render_auto(ae))
+    if ae.excluded:
+        lines.append(
+            "  to keep this: add to the model spec or profile [quantization] nodes_to_exclude = ["
+            + ", ".join(f'"{n}"' for n in (*base, *ae.excluded))
+            + "]"
+        )
+    return lines
