@@ -176,7 +176,8 @@ class WorkbenchApp(JobsMixin, App):
         self.action_request_quit()
 
     def action_request_quit(self) -> None:
-        if self.busy is None:
+        if self.busy in (None, "prepare"):  # inspecting a model writes nothing: no need to ask
+            self.cancel_event.set()
             self.exit(0)
             return
 

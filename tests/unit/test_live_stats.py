@@ -1,0 +1,125 @@
+"""workbench.core.live (rolling benchmark statistics, precision choices, datasets) and core.runs_compare."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from workbench.core.bench import events as ev
+from workbench.core.bench.stats import percentile
+from workbench.core.live import LiveLatency, energy_per_inference_mj, list_datasets, precision_choices
+from workbench.core.runs_compare import compare_entries, measured
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_rolling_percentiles_match_trtexec_definition_over_the_window():
+    clock = FakeClock()
+    live = LiveLatency(window=100, points=10, batch=2, clock=clock)
+    live.feed(ev.Phase("warmup"))
+    live.feed(ev.WarmupDone(iterations=7, duration_ns=1_000_000, latencies_ns=[1] * 7))
+    live.feed(ev.TimedStart(monotonic_s=0.0))
+    # 150 latencies 1..150 ms in batches of 10; the window keeps the last 100 (51..150 ms).
+    for seq in range(15):
+        live.feed(ev.Samples(seq=seq, latencies_ns=[(seq * 10 + k + 1) * 1_000_000 for k in range(10)]))
+    clock.t = 102.0
+    snap = live.snapshot()
+    window = [float(v) for v in range(51, 151)]
+    assert snap.iterations == 150
+    assert snap.warmup_iterations == 7
+    assert snap.p50_ms == percentile(window, 50) == 100.0
+    assert snap.p99_ms == percentile(window, 99) == 149.0  # exact arithmetic: sorted[n - 1 - floor(1 * 100 / 100)]
+    assert snap.last_ms == 150.0
+    assert snap.throughput_ips == pytest.approx(150 * 2 / 2.0)
+    assert snap.points_ms == tuple(seq * 10 + 5.5 for seq in range(5, 15))  # batch medians, last 10 kept
+    assert snap.phase == "timed" and not snap.finished
+
+
+def test_timed_end_fixes_iterations_and_wall_time():
+    clock = FakeClock()
+    live = LiveLatency(clock=clock)
+    live.feed(ev.TimedStart(monotonic_s=0.0))
+    live.feed(ev.Samples(seq=0, latencies_ns=[2_000_000, 4_000_000]))
+    v = live.snapshot().version
+    live.feed(ev.TimedEnd(monotonic_s=1.0, wall_ns=500_000_000, iterations=2, batches=1))
+    snap = live.snapshot()
+    assert snap.finished and snap.phase == "done" and snap.version > v
+    assert snap.elapsed_s == 0.5
+    assert snap.throughput_ips == pytest.approx(4.0)
+
+
+def test_failed_event_and_empty_snapshot():
+    live = LiveLatency()
+    empty = live.snapshot()
+    assert empty.p50_ms is None and empty.p99_ms is None and empty.throughput_ips is None and empty.iterations == 0
+    live.feed(ev.Failed(kind="BenchmarkError", message="boom"))
+    snap = live.snapshot()
+    assert snap.finished and snap.error == "BenchmarkError: boom"
+
+
+def test_energy_per_inference_is_power_over_rate():
+    assert energy_per_inference_mj(5000.0, 1000.0) == 5.0  # 5 W at 1000 inf/s = 5 mJ per inference
+    assert energy_per_inference_mj(None, 1000.0) is None
+    assert energy_per_inference_mj(5000.0, 0.0) is None
+
+
+def _ctx(support, allowed, notes=None):
+    backend = SimpleNamespace(
+        name="onnxruntime", precision_support=lambda: support, precision_notes=lambda: notes or {}
+    )
+    profile = SimpleNamespace(name="p", build=SimpleNamespace(precisions=allowed))
+    return SimpleNamespace(backend=backend, profile=profile)
+
+
+def test_precision_choices_grey_out_with_backend_and_profile_reasons():
+    ctx = _ctx(
+        {"fp32": None, "fp16": None, "int8": "this GPU has no fast INT8", "best": None},
+        ["fp32", "fp16", "best"],
+        {"fp16": "rarely faster on CPU"},
+    )
+    got = {c.name: c for c in precision_choices(ctx)}
+    assert [c for c in got] == ["fp32", "fp16", "int8", "best"]
+    assert got["fp32"].available and got["fp32"].reason is None
+    assert got["fp16"].available and got["fp16"].note == "rarely faster on CPU"
+    assert not got["int8"].available and got["int8"].reason == "this GPU has no fast INT8"
+    ctx2 = _ctx({"fp32": None, "fp16": None, "int8": None, "best": None}, ["fp32"])
+    got2 = {c.name: c for c in precision_choices(ctx2)}
+    assert not got2["int8"].available
+    assert got2["int8"].reason == "profile p does not allow int8 (allowed: fp32)"
+
+
+def test_list_datasets_local_folder_shadows_bundled(tmp_path, monkeypatch):
+    (tmp_path / "calib" / "digits").mkdir(parents=True)
+    (tmp_path / "calib" / "mine").mkdir(parents=True)
+    (tmp_path / "calib" / ".hidden").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    found = list_datasets("calib")
+    names = [p.name for p in found]
+    assert names[:2] == ["digits", "mine"]
+    assert found[0] == tmp_path / "calib" / "digits"
+    assert ".hidden" not in names
+
+
+def test_compare_entries_ratios_and_recorded_flag():
+    a = {"precision": "fp32", "latency_ms": {"median": 2.0, "p99": 4.0}, "throughput_ips": 500.0, "measured": True}
+    b = {
+        "precision": "int8",
+        "latency_ms": {"median": 1.0, "p99": 3.0},
+        "throughput_ips": 1000.0,
+        "telemetry": {"measured": False, "mean_power_w": 7.5},
+    }
+    rows = {r.metric: r for r in compare_entries(a, b)}
+    assert rows["precision"].a == "fp32" and rows["precision"].ratio is None
+    assert rows["median (ms)"].ratio == 0.5
+    assert rows["p99 (ms)"].ratio == 0.75
+    assert rows["throughput (inf/s)"].ratio == 2.0
+    assert rows["mean power (W)"].a is None and rows["mean power (W)"].b == 7.5 and rows["mean power (W)"].ratio is None
+    assert "p90 (ms)" not in rows  # absent from both
+    assert measured(a) and not measured(b)
