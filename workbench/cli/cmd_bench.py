@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args
+    from workbench.cli.common import StepPrinter, dump_json, options_from_args, public_entry
     from workbench.cli.report import summary
     from workbench.core import pipeline
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"[bench] wrote {len(times)} latencies to {args.export_times}", file=sys.stderr)
     if args.json:
-        dump_json(entry)
+        dump_json(public_entry(entry))
     else:
         print(summary(entry))
         if opts.precision == "best":

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args
+    from workbench.cli.common import StepPrinter, dump_json, options_from_args, public_entry
     from workbench.cli.report import speedup_line, summary
     from workbench.core import pipeline
     from workbench.core.errors import UsageError
@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     fp32 = entries[0]
     speedups = {e["precision"]: fp32["latency_ms"]["median"] / e["latency_ms"]["median"] for e in entries[1:]}
     if args.json:
-        dump_json({"model": fp32["model"], "profile": fp32["profile"], "results": entries, "speedup_vs_fp32": speedups})
+        doc = {"model": fp32["model"], "profile": fp32["profile"], "results": [public_entry(e) for e in entries]}
+        doc["speedup_vs_fp32"] = speedups
+        dump_json(doc)
         return 0
     for e in entries:
         print(summary(e))

@@ -67,6 +67,14 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     run = p.add_mutually_exclusive_group()
     run.add_argument("--iterations", type=positive_int, metavar="N", help="exactly N timed iterations")
     run.add_argument("--duration", type=positive_float, metavar="S", help="run for at least S seconds")
+    p.add_argument(
+        "--until-stable",
+        action="store_true",
+        help="keep timing until the --target percentile's 95 %% interval is within --rel-width (or --max-duration)",
+    )
+    p.add_argument("--target", default="p99", metavar="pNN", help="percentile watched by --until-stable (default p99)")
+    p.add_argument("--rel-width", type=positive_float, default=0.02, metavar="F", help="relative half-width to reach (default 0.02)")
+    p.add_argument("--max-duration", type=positive_float, default=60.0, metavar="S", help="--until-stable gives up after S s (default 60)")
     p.add_argument("--warmup-ms", type=non_negative_float, metavar="MS", help="warm-up time (default 200 ms)")
     p.add_argument("--warmup-iterations", type=int, metavar="N", help="at least N warm-up iterations")
     p.add_argument("--threads", type=int, metavar="N", help="intra-op threads (0 = runtime default)")
@@ -84,6 +92,19 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results database")
     p.add_argument("--export-times", metavar="FILE", help="write every timed latency (ms) as JSON")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _percentile_arg(text: str) -> float:
+    from workbench.core.errors import UsageError
+
+    t = text.strip().lower().lstrip("p").replace("_", ".")
+    try:
+        value = float(t)
+    except ValueError:
+        raise UsageError(f"--target {text!r} is not a percentile like p99 or p99.9") from None
+    if not 0 < value < 100:
+        raise UsageError(f"--target {text!r} must be between p0 and p100 (exclusive)")
+    return value
 
 
 def options_from_args(args: argparse.Namespace, **overrides: Any):
@@ -115,6 +136,10 @@ def options_from_args(args: argparse.Namespace, **overrides: Any):
         force_build=getattr(args, "rebuild", False),
         profile_layers=getattr(args, "profile_layers", False),
         store=not getattr(args, "no_store", False),
+        until_stable=getattr(args, "until_stable", False),
+        stable_target=_percentile_arg(getattr(args, "target", "p99") or "p99"),
+        stable_rel_width=getattr(args, "rel_width", 0.02) or 0.02,
+        max_duration_s=getattr(args, "max_duration", 60.0) or 60.0,
     )
     kw.update(overrides)
     return Options(**kw)
@@ -138,6 +163,11 @@ class StepPrinter:
             print(f"[{step.step}] {step.message} {step.done}/{step.total} ({pct} %)", file=sys.stderr)
             return
         print(f"[{step.step}] {step.message}", file=sys.stderr)
+
+
+def public_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A result entry for stdout: the per-iteration latencies stay in the results DB (and --export-times)."""
+    return {k: v for k, v in entry.items() if k != "latencies_ms"}
 
 
 def dump_json(doc: Any) -> None:

@@ -27,9 +27,12 @@ def summary(entry: dict[str, Any]) -> str:
             _f(lat["min"]), _f(lat["max"]), _f(lat["mean"]), _f(lat["median"])
         ),
         "         "
-        + ", ".join(f"{k} = {_f(v)} ms" for k, v in lat.items() if k.startswith("p"))
+        + ", ".join(f"{k.replace('_', '.')} = {_f(v)} ms" for k, v in lat.items() if k.startswith("p"))
         + f", std = {_f(lat['std'])} ms, CoV = {_f(lat['cov_pct'], '.2f')} %",
     ]
+    cred = credibility_line(entry)
+    if cred:
+        lines.append(cred)
     tel = entry.get("telemetry") or {}
     if tel:
         lines.append(_telemetry_line(tel))
@@ -45,6 +48,30 @@ def summary(entry: dict[str, Any]) -> str:
     if entry.get("result_id") is not None:
         lines.append(f"Stored as result {entry['result_id']}")
     return "\n".join(lines)
+
+
+def credibility_line(entry: dict[str, Any]) -> str | None:
+    """95 % intervals of p50 and p99 and whether the run was long enough for them (issue: benchmark rigor)."""
+    ci = (entry.get("latency_ms") or {}).get("ci95") or {}
+    rl = entry.get("run_length") or {}
+    parts = []
+    for key in ("p50", "p99"):
+        if key not in ci:
+            continue
+        lo, hi = ci[key]
+        info = rl.get(key) or {}
+        if lo is None or hi is None:
+            parts.append(info.get("note") or f"{key}: no 95 % interval at this sample count")
+            continue
+        rel = info.get("rel_half_width")
+        verdict = "long enough" if info.get("long_enough") else "run longer for a tighter interval"
+        parts.append(f"{key} 95 % CI [{lo:.4f}, {hi:.4f}] ms (+-{rel * 100:.1f} %, {verdict})")
+    es = (entry.get("early_stopping") or {}).get("p99") or {}
+    if es.get("value_ms") is not None:
+        parts.append(f"MLPerf early-stopping p99 estimate {es['value_ms']:.4f} ms (= p{es['effective_percentile']:.2f})")
+    if not parts:
+        return None
+    return "Confidence: " + "; ".join(parts)
 
 
 def _telemetry_line(tel: dict[str, Any]) -> str:

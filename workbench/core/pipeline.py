@@ -63,6 +63,10 @@ class Options:
     profile_layers: bool = False
     store: bool = True
     input_shapes: dict = field(default_factory=dict)  # for PyTorch -> ONNX export
+    until_stable: bool = False  # keep timing until the target percentile's 95 % interval is narrow enough
+    stable_target: float = 99.0  # percentile watched by until_stable
+    stable_rel_width: float = 0.02  # stop when the interval's half-width / value <= this
+    max_duration_s: float = 60.0  # until_stable gives up here (and says so)
 
 
 @dataclass
@@ -279,8 +283,8 @@ def _bench_config(ctx: Context, artifact) -> Any:
         dataset=str(paths.resolve_dataset(o.bench_dataset, "calib")) if o.bench_dataset else None,
         warmup_ms=o.warmup_ms if o.warmup_ms is not None else bp.warmup_ms,
         warmup_iterations=o.warmup_iterations if o.warmup_iterations is not None else bp.warmup_iterations,
-        iterations=o.iterations,
-        duration_s=o.duration_s if o.duration_s is not None else bp.duration_s,
+        iterations=None if o.until_stable else o.iterations,
+        duration_s=o.max_duration_s if o.until_stable else (o.duration_s if o.duration_s is not None else bp.duration_s),
         min_iterations=bp.min_iterations,
         profile_layers=o.profile_layers,
     )
@@ -301,7 +305,7 @@ def bench_artifact(
     Returns the result entry (bench/result.py).
     """
     from workbench.core.bench import events as ev
-    from workbench.core.bench.parent import run_child
+    from workbench.core.bench.parent import ChildControl, run_child
     from workbench.core.bench.result import build_entry
     from workbench.core.telemetry import Recorder, open_source
 
@@ -313,16 +317,21 @@ def bench_artifact(
     length = f"exactly {cfg.iterations} iterations" if cfg.iterations else f"at least {cfg.duration_s:.3g} s"
     on_step(Step("bench", f"benchmarking {artifact.precision} ({length})"))
 
+    control = ChildControl()
+    watcher = StabilityWatcher(ctx.options.stable_target, ctx.options.stable_rel_width) if ctx.options.until_stable else None
+
     def relay(event: object) -> None:
         if isinstance(event, ev.TimedStart):
             recorder.mark_window_start()
         elif isinstance(event, ev.TimedEnd):
             recorder.mark_window_end()
+        elif watcher is not None and isinstance(event, ev.Samples) and watcher.add(event.latencies_ns):
+            control.request_stop()
         if on_event is not None:
             on_event(event)
 
     try:
-        outcome = run_child(cfg, on_event=relay, cancel=cancel)
+        outcome = run_child(cfg, on_event=relay, cancel=cancel, control=control)
     finally:
         summary = recorder.stop()
         source.close()
@@ -366,6 +375,10 @@ def bench_artifact(
     )
     if not summary.measured:
         entry["measured"] = False
+    if watcher is not None:
+        entry["until_stable"] = watcher.verdict(entry, ctx.options.max_duration_s)
+        if not entry["until_stable"]["reached"]:
+            entry["warnings"].append(entry["until_stable"]["message"])
     if outcome.layer_profile_path:
         entry["layer_profile"] = outcome.layer_profile_path
         from workbench.core.bench.layers import parse_ort_profile
@@ -462,3 +475,58 @@ def bench_best(ctx: Context, **kw) -> tuple[dict[str, Any], list[dict[str, Any]]
 
 def with_options(ctx: Context, **changes) -> Context:
     return replace(ctx, options=replace(ctx.options, **changes))
+
+
+class StabilityWatcher:
+    """Decides, as latencies stream in, when a percentile's 95 % interval is narrow enough (--until-stable).
+
+    Re-checks at most every 0.5 s worth of batches (sorting is O(n log n)); needs the minimum sample
+    count for a two-sided interval first (368 for p99).
+    """
+
+    def __init__(self, target_p: float, rel_width: float, check_every_batches: int = 10) -> None:
+        self.target_p = target_p
+        self.rel_width = rel_width
+        self.values_ms: list[float] = []
+        self.batches = 0
+        self.check_every = check_every_batches
+        self.last_rel: float | None = None
+        self.reached = False
+
+    def add(self, latencies_ns: list) -> bool:
+        from workbench.core.bench.confidence import min_samples_two_sided, percentile_ci
+        from workbench.core.bench.stats import percentile
+
+        self.values_ms.extend(v / 1e6 for v in latencies_ns)
+        self.batches += 1
+        if self.reached or self.batches % self.check_every:
+            return False
+        if len(self.values_ms) < min_samples_two_sided(self.target_p):
+            return False
+        s = sorted(self.values_ms)
+        ci = percentile_ci(s, self.target_p, percentile(s, self.target_p))
+        self.last_rel = ci.rel_half_width
+        self.reached = self.last_rel is not None and self.last_rel <= self.rel_width
+        return self.reached
+
+    def verdict(self, entry: dict, max_duration_s: float) -> dict:
+        key = "p" + f"{self.target_p:g}".replace(".", "_")
+        final = entry["run_length"][key]["rel_half_width"]
+        reached = final is not None and final <= self.rel_width
+        msg = (
+            f"stable: {key} 95 % interval within +-{self.rel_width * 100:g} % after {entry['iterations']} iterations"
+            if reached
+            else f"not stable: stopped at the {max_duration_s:g} s limit with {key}'s 95 % interval at "
+            + (f"+-{final * 100:.1f} %" if final is not None else "undefined")
+            + f" (asked +-{self.rel_width * 100:g} %)"
+        )
+        return {
+            "target": key,
+            "rel_width": self.rel_width,
+            "rel_half_width": final,
+            "interval_ms": entry["latency_ms"]["ci95"].get(key),
+            "reached": reached,
+            "max_duration_s": max_duration_s,
+            "message": msg,
+        }
+

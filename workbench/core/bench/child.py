@@ -9,6 +9,7 @@ nothing a runtime prints can corrupt the stream. Only the timed call sits betwee
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -40,6 +41,22 @@ def _runner(cfg: BenchConfig):
         profiling=cfg.profile_layers,
     )
     return get_backend(cfg.backend).runner(cfg.artifact_path, settings)
+
+
+_stop_requested = [False]
+
+
+def _request_stop(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    _stop_requested[0] = True
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    except (ImportError, OSError):
+        return None
 
 
 def run(cfg: BenchConfig, out: _Stream) -> None:
@@ -103,12 +120,14 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
             seq += 1
             buf = []
             last_flush = pc()
+            if _stop_requested[0]:
+                break
     wall = t1 - start
     end_mono = time.monotonic()
     if buf:
         out.send(ev.Samples(seq, buf))
         seq += 1
-    out.send(ev.TimedEnd(end_mono, wall, n, seq))
+    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0]))
     if cfg.profile_layers and hasattr(runner, "end_profiling"):
         path = runner.end_profiling()
         if path:
@@ -118,6 +137,10 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
 
 
 def main() -> int:
+    # The parent asks for a graceful end of the timed window (e.g. --until-stable) with SIGUSR1. Installed
+    # first thing, so an early request cannot kill us; the flag is read only when a batch is flushed, so
+    # the timed loop pays nothing for it.
+    signal.signal(signal.SIGUSR1, _request_stop)
     event_fd = os.dup(1)
     os.dup2(2, 1)  # anything printed from here on goes to stderr, not into the event stream
     out = _Stream(event_fd)

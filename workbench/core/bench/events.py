@@ -59,6 +59,8 @@ class TimedEnd:
     wall_ns: int
     iterations: int
     batches: int
+    peak_rss_mb: float | None = None  # the child's peak resident set (ru_maxrss) after the timed window
+    stopped_by_parent: bool = False  # ended early on the parent's request (SIGUSR1), e.g. --until-stable
 
 
 @dataclass(frozen=True)

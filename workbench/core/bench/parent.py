@@ -36,6 +36,23 @@ class BenchOutcome:
     batches_received: int = 0
     batches_lost: int = 0
     layer_profile_path: str | None = None
+    peak_rss_mb: float | None = None
+    stopped_by_parent: bool = False
+
+
+class ChildControl:
+    """Handle a face can use while the child runs: ``request_stop()`` ends the timed window gracefully."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._stop_asked = False
+
+    def request_stop(self) -> None:
+        self._stop_asked = True
+        if self._proc is not None and self._proc.poll() is None:
+            import signal
+
+            self._proc.send_signal(signal.SIGUSR1)
 
 
 def _raise_failed(event: ev.Failed) -> None:
@@ -51,6 +68,7 @@ def run_child(
     on_event: Callable[[object], None] | None = None,
     cancel: threading.Event | None = None,
     poll_s: float = 0.1,
+    control: ChildControl | None = None,
 ) -> BenchOutcome:
     """Run one benchmark in a child process and collect its stream.
 
@@ -72,6 +90,10 @@ def run_child(
     assert proc.stdin and proc.stdout and proc.stderr
     proc.stdin.write(cfg.to_json().encode())
     proc.stdin.close()
+    if control is not None:
+        control._proc = proc
+        if control._stop_asked:
+            control.request_stop()
     out = BenchOutcome()
     failed: ev.Failed | None = None
     ended = False
@@ -115,6 +137,8 @@ def run_child(
                     out.end_monotonic_s = event.monotonic_s
                     out.wall_ns = event.wall_ns
                     out.iterations = event.iterations
+                    out.peak_rss_mb = event.peak_rss_mb
+                    out.stopped_by_parent = event.stopped_by_parent
                     ended = True
                 elif isinstance(event, ev.LayerProfile):
                     out.layer_profile_path = event.path

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 COV_WARN_PCT = 2.5
-DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+DEFAULT_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 
 def _key(p: float) -> str:
@@ -102,7 +102,7 @@ def latency_stats(values_ms: Sequence[float], percentiles: Sequence[float] = DEF
     var = math.fsum((x - mean) ** 2 for x in s) / n
     std = math.sqrt(var)
     cov = (std / mean * 100.0) if mean > 0 else 0.0
-    ps = sorted({50.0, 90.0, 95.0, 99.0, *map(float, percentiles)})
+    ps = sorted({*DEFAULT_PERCENTILES, *map(float, percentiles)})
     return LatencyStats(
         count=n,
         min=s[0],
