@@ -5,8 +5,18 @@ import json
 
 def test_until_stable_stops_and_reports(run_cli):
     res = run_cli(
-        "bench", "--until-stable", "--target", "p99", "--rel-width", "0.05", "--max-duration", "40",
-        "--warmup-ms", "50", "--json", "--no-store",
+        "bench",
+        "--until-stable",
+        "--target",
+        "p99",
+        "--rel-width",
+        "0.05",
+        "--max-duration",
+        "40",
+        "--warmup-ms",
+        "50",
+        "--json",
+        "--no-store",
     )
     assert res.returncode == 0, res.stderr
     entry = json.loads(res.stdout)

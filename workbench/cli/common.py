@@ -73,8 +73,20 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
         help="keep timing until the --target percentile's 95 %% interval is within --rel-width (or --max-duration)",
     )
     p.add_argument("--target", default="p99", metavar="pNN", help="percentile watched by --until-stable (default p99)")
-    p.add_argument("--rel-width", type=positive_float, default=0.02, metavar="F", help="relative half-width to reach (default 0.02)")
-    p.add_argument("--max-duration", type=positive_float, default=60.0, metavar="S", help="--until-stable gives up after S s (default 60)")
+    p.add_argument(
+        "--rel-width",
+        type=positive_float,
+        default=0.02,
+        metavar="F",
+        help="relative half-width to reach (default 0.02)",
+    )
+    p.add_argument(
+        "--max-duration",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="--until-stable gives up after S s (default 60)",
+    )
     p.add_argument("--warmup-ms", type=non_negative_float, metavar="MS", help="warm-up time (default 200 ms)")
     p.add_argument("--warmup-iterations", type=int, metavar="N", help="at least N warm-up iterations")
     p.add_argument("--threads", type=int, metavar="N", help="intra-op threads (0 = runtime default)")

@@ -31,7 +31,7 @@ COMMAND_MODULES = (
 def _optional_modules() -> list[str]:
     # Command groups contributed by later issues register here when their module exists.
     extra = []
-    for name in ("cmd_telemetry", "cmd_power", "cmd_export", "cmd_jobs", "cmd_sweep", "cmd_tui"):
+    for name in ("cmd_telemetry", "cmd_power", "cmd_sweep", "cmd_export", "cmd_doctor", "cmd_jobs", "cmd_tui"):
         spec = importlib.util.find_spec(f"workbench.cli.{name}")
         if spec is not None:
             extra.append(f"workbench.cli.{name}")

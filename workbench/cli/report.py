@@ -68,7 +68,9 @@ def credibility_line(entry: dict[str, Any]) -> str | None:
         parts.append(f"{key} 95 % CI [{lo:.4f}, {hi:.4f}] ms (+-{rel * 100:.1f} %, {verdict})")
     es = (entry.get("early_stopping") or {}).get("p99") or {}
     if es.get("value_ms") is not None:
-        parts.append(f"MLPerf early-stopping p99 estimate {es['value_ms']:.4f} ms (= p{es['effective_percentile']:.2f})")
+        parts.append(
+            f"MLPerf early-stopping p99 estimate {es['value_ms']:.4f} ms (= p{es['effective_percentile']:.2f})"
+        )
     if not parts:
         return None
     return "Confidence: " + "; ".join(parts)

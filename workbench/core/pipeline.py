@@ -284,7 +284,9 @@ def _bench_config(ctx: Context, artifact) -> Any:
         warmup_ms=o.warmup_ms if o.warmup_ms is not None else bp.warmup_ms,
         warmup_iterations=o.warmup_iterations if o.warmup_iterations is not None else bp.warmup_iterations,
         iterations=None if o.until_stable else o.iterations,
-        duration_s=o.max_duration_s if o.until_stable else (o.duration_s if o.duration_s is not None else bp.duration_s),
+        duration_s=o.max_duration_s
+        if o.until_stable
+        else (o.duration_s if o.duration_s is not None else bp.duration_s),
         min_iterations=bp.min_iterations,
         profile_layers=o.profile_layers,
     )
@@ -318,7 +320,9 @@ def bench_artifact(
     on_step(Step("bench", f"benchmarking {artifact.precision} ({length})"))
 
     control = ChildControl()
-    watcher = StabilityWatcher(ctx.options.stable_target, ctx.options.stable_rel_width) if ctx.options.until_stable else None
+    watcher = (
+        StabilityWatcher(ctx.options.stable_target, ctx.options.stable_rel_width) if ctx.options.until_stable else None
+    )
 
     def relay(event: object) -> None:
         if isinstance(event, ev.TimedStart):
@@ -529,4 +533,3 @@ class StabilityWatcher:
             "max_duration_s": max_duration_s,
             "message": msg,
         }
-

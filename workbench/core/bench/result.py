@@ -120,4 +120,3 @@ def credibility_report(sorted_ms: Sequence[float], stats: LatencyStats) -> dict[
             notes.append(note)
     es = {f"p{p:g}": early_stopping(sorted_ms, p).to_dict() for p in (90.0, 99.0)}
     return {"ci95": ci95, "run_length": run_length, "early_stopping": es, "notes": notes}
-

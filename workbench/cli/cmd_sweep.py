@@ -1,0 +1,104 @@
+"""``workbench sweep [MODEL] --modes all|NAME,...``: benchmark every nvpmodel power mode, recommend one."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli.common import add_calib_args, add_model_args, positive_float, positive_int
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="power-mode sweep (Jetson): set each nvpmodel mode, settle, benchmark, recommend the most efficient",
+        description=(
+            "For each mode: nvpmodel -m (via sudo -n), wait for temperatures to settle, benchmark, record latency, "
+            "throughput, mean W and mJ/inference. The original mode is restored at the end, also on error or Ctrl-C. "
+            "Recommends the mode with the least energy per inference that meets --p99-max and/or --power-max."
+        ),
+    )
+    add_model_args(p, model_optional=True)
+    p.add_argument(
+        "--modes", default="all", help="all (default) or a comma list of mode names/ids (max = highest power)"
+    )
+    p.add_argument("--conf", metavar="FILE", help="nvpmodel.conf to read the modes from (default /etc/nvpmodel.conf)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    add_calib_args(p)
+    p.add_argument("--p99-max", type=positive_float, metavar="MS", help="latency target: p99 <= MS")
+    p.add_argument("--power-max", type=positive_float, metavar="W", help="power budget: mean power <= W")
+    p.add_argument(
+        "--duration", type=positive_float, default=10.0, metavar="S", help="benchmark seconds per mode (default 10)"
+    )
+    p.add_argument("--iterations", type=positive_int, metavar="N", help="exactly N timed iterations per mode instead")
+    p.add_argument("--cooldown-target", type=float, metavar="C", help="wait until the hottest zone is <= C °C")
+    p.add_argument(
+        "--cooldown-timeout", type=positive_float, default=120.0, metavar="S", help="give up settling after S s"
+    )
+    p.add_argument("--telemetry", metavar="SOURCE", help="telemetry source (a replay source is refused)")
+    p.add_argument("--nvpmodel-timeout", type=positive_float, default=15.0, metavar="S")
+    p.add_argument("--no-store", action="store_true", help="do not save the per-mode results")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler="workbench.cli.cmd_sweep:run")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from workbench.cli.common import StepPrinter, dump_json, options_from_args
+    from workbench.core import pipeline
+    from workbench.core.power.nvpmodel import Nvpmodel, load_conf
+    from workbench.core.power.sweep import (
+        assert_measured_source,
+        format_table,
+        max_temp_reader,
+        run_sweep,
+        select_modes,
+    )
+    from workbench.core.telemetry import open_source
+
+    conf = load_conf(args.conf)
+    modes = select_modes(conf, args.modes)
+    tool = Nvpmodel(timeout_s=args.nvpmodel_timeout)
+    step = StepPrinter()
+    opts = options_from_args(args, duration_s=None if args.iterations else args.duration)
+    ctx = pipeline.prepare(opts, step)
+    probe = open_source(opts.telemetry or ctx.profile.telemetry.source)
+    try:
+        assert_measured_source(probe)
+        read_temp = max_temp_reader(probe)
+        artifact, _ = pipeline.build(ctx, opts.precision, step)
+
+        def current():
+            q = tool.query()
+            return conf.by_id(q.id) if q.id is not None else None
+
+        def bench(mode):
+            step(pipeline.Step("sweep", f"benchmarking in power mode {mode.name} (id {mode.id})"))
+            entry = pipeline.bench_artifact(ctx, artifact, on_step=step)
+            entry["power_mode"] = {"id": mode.id, "name": mode.name}
+            if ctx.options.store:
+                entry["result_id"] = pipeline.store(entry)
+            return entry
+
+        def on_row(row):
+            print(f"[sweep] {row.mode}: {row.status}", file=sys.stderr)
+
+        cooldown = {"target_c": args.cooldown_target, "timeout_s": args.cooldown_timeout}
+        result = run_sweep(
+            modes,
+            set_mode=tool.set_mode,
+            current_mode=current,
+            run_benchmark=bench,
+            read_temp_c=read_temp,
+            cooldown=cooldown,
+            p99_max_ms=args.p99_max,
+            power_max_w=args.power_max,
+            on_row=on_row,
+        )
+    finally:
+        probe.close()
+    if args.json:
+        dump_json(result.to_dict())
+    else:
+        print(format_table(result))
+    return 0
