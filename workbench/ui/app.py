@@ -262,6 +262,8 @@ class WorkbenchApp(JobsMixin, App):
             if r.get("detection") is not None:
                 st.detection = r["detection"]
             st.choices = r["choices"]
+            st.preflight = r.get("preflight")
+            st.preflight_note = r.get("preflight_note")
             allowed = {c.name for c in r["choices"] if c.available}
             if st.precision not in allowed:
                 st.precision = "fp32"

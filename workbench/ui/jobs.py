@@ -16,6 +16,23 @@ from textual import work
 from workbench.ui.messages import JobDone, JobFailed, StepMsg
 
 
+def _preflight(ctx: Any) -> dict[str, Any]:
+    """The TensorRT pre-flight for the profile (as `workbench inspect --preflight`), or why there is none."""
+    from workbench.core.errors import WorkbenchError
+
+    if not getattr(ctx.profile.device, "tensorrt", None):
+        return {
+            "preflight": None,
+            "preflight_note": f"profile {ctx.profile.name} builds with {ctx.backend.name}: no TensorRT pre-flight",
+        }
+    from workbench.core.models.preflight import preflight
+
+    try:
+        return {"preflight": preflight(ctx.model_path, ctx.profile), "preflight_note": None}
+    except WorkbenchError as exc:
+        return {"preflight": None, "preflight_note": f"pre-flight not run: {exc}"}
+
+
 class JobsMixin:
     """Mixed into the App. ``busy`` names the running job (None when idle); ``cancel_event`` stops it."""
 
@@ -71,7 +88,7 @@ class JobsMixin:
                 from workbench.core.hw.detect import detect_device
 
                 detection = detect_device()
-            return {"ctx": ctx, "detection": detection, "choices": precision_choices(ctx)}
+            return {"ctx": ctx, "detection": detection, "choices": precision_choices(ctx), **_preflight(ctx)}
 
         self._guard("prepare", run)
 

@@ -17,7 +17,9 @@ class AppState:
     context_error: str | None = None
     detection: Any = None  # hw.detect.Detection
     precision: str = "fp32"
-    choices: list = field(default_factory=list)  # live.PrecisionChoice for the prepared context
+    choices: list = field(default_factory=list)
+    preflight: Any = None  # models.preflight.PreflightReport for TensorRT profiles
+    preflight_note: str | None = None  # live.PrecisionChoice for the prepared context
     calibration: Any = None  # QuantResult
     calib_dataset: Any = None  # Dataset used for calibration
     accuracy: Any = None  # AccuracyReport (precision it belongs to in accuracy_precision)

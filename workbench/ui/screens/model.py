@@ -40,7 +40,7 @@ def model_text(state: Any) -> Text:
     if ctx is None:
         if state.context_error:
             t.append(state.context_error + "\n", style="bold red")
-            t.append("Press o to open another model, p… (2) to pick another profile.", style="dim")
+            t.append("Press o to open another model, or 2 to pick another profile.", style="dim")
         else:
             t.append("inspecting…", style="dim")
         return t
@@ -81,7 +81,21 @@ def model_text(state: Any) -> Text:
         notes.append(f"no {Path(src).name}.workbench.toml spec: INT8 needs a calibration set (Calibrate screen)")
     if ctx.bundled_default:
         notes.append("calibration set calib/digits, held-out eval set eval/digits")
-    t.append("; ".join(notes) if notes else "none", style="")
+    t.append("; ".join(notes) if notes else "none")
+    t.append("\n")
+    t.append("Preflt  ", style="bold")
+    if state.preflight is not None:
+        from workbench.core.models.preflight import render
+
+        rep = state.preflight
+        colour = {"ok": "green", "warnings": "yellow", "errors": "red"}[rep.verdict]
+        lines = render(rep).splitlines()
+        t.append(lines[0] + "\n")
+        for line in lines[1:]:
+            t.append("  " + line.strip() + "\n", style=colour if line.startswith("Result") else "")
+        t.rstrip()
+    else:
+        t.append(state.preflight_note or "n/a", style="dim")
     return t
 
 
@@ -91,6 +105,9 @@ class ModelScreen(WorkbenchScreen):
         Binding("o", "open", "Open file", id="model.open", tooltip="pick a model file (tree rooted at the cwd)"),
         Binding("r", "reload", "Reload", id="model.reload"),
         Binding("u", "default", "Bundled default", id="model.default"),
+        Binding(
+            "e", "export_options", "Export shapes", id="model.export", tooltip="PyTorch -> ONNX example input shapes"
+        ),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -113,6 +130,37 @@ class ModelScreen(WorkbenchScreen):
     def action_reload(self) -> None:
         app: Any = self.app
         app.prepare()
+
+    def action_export_options(self) -> None:
+        from workbench.ui.screens.dialogs import TextPromptScreen
+
+        app: Any = self.app
+        current = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in (app.state.options.input_shapes or {}).items())
+
+        def entered(value: str | None) -> None:
+            if value is None:
+                return
+            from workbench.core.bench.inputs import parse_shapes
+            from workbench.core.errors import WorkbenchError
+
+            try:
+                shapes = parse_shapes(value)
+            except WorkbenchError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            from dataclasses import replace
+
+            app.state.options = replace(app.state.options, input_shapes={k: tuple(v) for k, v in shapes.items()})
+            app.state.invalidate()
+            app.prepare()
+
+        app.push_screen(
+            TextPromptScreen(
+                "PyTorch -> ONNX export: example input shapes (name:1x3x224x224, comma separated; opset 17)",
+                value=current,
+            ),
+            entered,
+        )
 
     def action_default(self) -> None:
         app: Any = self.app

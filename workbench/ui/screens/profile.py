@@ -34,7 +34,10 @@ def profile_text(state: Any) -> Text:
     b, q, bench, acc = p.build, p.quantization, p.benchmark, p.accuracy
     t.append("Profile   ", style="bold")
     t.append(f"{p.name} — {p.description}\n")
-    t.append(f"          chosen: {ctx.profile_reason}\n", style="dim")
+    chosen = ctx.profile_reason
+    if d is not None and chosen == d.reason:
+        chosen = "auto-detected (see above)"
+    t.append(f"          chosen: {chosen}\n", style="dim")
     rows = [
         ("Backend", f"{b.backend} · graph opt {b.graph_optimization_level} · threads {b.intra_op_threads or 'auto'}"),
         ("Allowed", ", ".join(b.precisions)),
@@ -84,9 +87,9 @@ class ProfileScreen(WorkbenchScreen):
                     Option(Text.assemble((e.name, "strike"), ("\n  " + e.error, "red")), id=e.name, disabled=True)
                 )
             else:
-                ol.add_option(
-                    Option(Text.assemble((e.name, "bold"), ("\n  " + (e.description or ""), "dim")), id=e.name)
-                )
+                desc = e.description or ""
+                desc = desc if len(desc) <= 22 else desc[:21] + "…"
+                ol.add_option(Option(Text.assemble((e.name, "bold"), ("\n  " + desc, "dim")), id=e.name))
         ol.highlighted = 0
 
     def state_changed(self, what: str) -> None:
