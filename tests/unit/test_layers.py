@@ -91,8 +91,9 @@ def test_real_onnxruntime_profile(tmp_path):
     assert all(r["calls"] == 1.0 for r in rep["layers"])
 
 
-def test_bench_profile_layers_stored_and_shown(run_cli):
-    res = run_cli("bench", "--iterations", "40", "--warmup-ms", "10", "--profile-layers", "--json")
+def test_bench_profile_layers_stored_and_shown(run_cli, tmp_path):
+    # cwd: onnxruntime writes its profile file into the working directory (no prefix set by the ORT backend)
+    res = run_cli("bench", "--iterations", "40", "--warmup-ms", "10", "--profile-layers", "--json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     entry = json.loads(res.stdout)
     rep = entry["layers"]

@@ -82,7 +82,7 @@ def test_add_get_list_round_trip_exact(tmp_path):
         "id": 1, "created_at": "2026-01-02T03:04:05+00:00", "model": "digits_cnn.onnx", "model_sha256": "ab" * 32,
         "precision": "fp32", "backend": "onnxruntime", "profile": "cpu-x86_64", "device": "x86_64 CPU",
         "measured": True, "p50_ms": 1.25, "p99_ms": 1.9, "throughput_ips": 769.2307692307693,
-        "accuracy_verdict": "pass",
+        "accuracy_verdict": "pass", "source": None,
     }  # fmt: skip
     assert rows[0]["measured"] is False  # replayed telemetry
     assert [r["id"] for r in store.list(limit=1)] == [2]

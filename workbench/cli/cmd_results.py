@@ -73,6 +73,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--csv", action="store_true", help="with --layers: every stored layer as CSV")
     sp.set_defaults(handler="workbench.cli.cmd_results:run_show")
 
+    ip = rs.add_parser(
+        "import-trtexec",
+        help="import trtexec performance summaries from a log (stored with source 'trtexec import')",
+        description=(
+            "Parses every '=== Performance summary ===' block of a trtexec log (TensorRT 7/8.0 multi-line, 8.x, "
+            "8.6/10 with p90/p95/p99, pastes without [I] prefixes) into results beside ours. A log without a "
+            "summary (e.g. --dumpProfile) is an error that says why."
+        ),
+    )
+    ip.add_argument("log", help="trtexec output saved to a file")
+    ip.add_argument("--label", help="a label shown with the imported results (e.g. 'Orin NX 25W, JetPack 6.2')")
+    ip.add_argument("--json", action="store_true", help="print the stored entries as JSON")
+    ip.set_defaults(handler="workbench.cli.cmd_results:run_import_trtexec")
+
     ep = rs.add_parser("export", help="export results as csv, json or a Markdown table")
     ep.add_argument("--format", choices=("csv", "json", "md"), required=True, help="output format")
     ep.add_argument("--ids", type=_ids, metavar="1,2,...", help="only these results (default: all)")
@@ -114,15 +128,22 @@ def run_list(args: argparse.Namespace) -> int:
             fmt_num(r["p99_ms"]),
             fmt_num(r["throughput_ips"]),
             r["accuracy_verdict"] or "-",
-            "" if r["measured"] else "replay",
+            _source_cell(r),
         ]
         for r in rows
     ]
     header = ["id", "created (UTC)", "model", "precision", "backend", "profile", "p50 ms", "p99 ms", "inf/s",
-              "accuracy", "telemetry"]  # fmt: skip
+              "accuracy", "source"]  # fmt: skip
     for line in table(header, body, right={0, 6, 7, 8}):
         print(line)
     return 0
+
+
+def _source_cell(row: dict[str, Any]) -> str:
+    """Blank for our own measured runs; "replay" for replayed telemetry; the import label otherwise."""
+    if row.get("source") and row["source"] != "workbench":
+        return str(row["source"])
+    return "" if row["measured"] else "replay"
 
 
 def _short(model: Any) -> str:
@@ -241,6 +262,33 @@ def render_entry(e: dict[str, Any]) -> str:
         lines.extend(top_table(e["layers"], 10))
     lines.append("(full entry: workbench results show " + str(e.get("id")) + " --json)")
     return "\n".join(lines)
+
+
+def run_import_trtexec(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.core.results.export import fmt_num
+    from workbench.core.results.trtexec_import import import_trtexec
+
+    entries = import_trtexec(args.log, label=args.label)
+    with _store() as store:
+        for e in entries:
+            e["id"] = store.add(e)
+    if args.json:
+        json.dump(entries, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+        return 0
+    for e in entries:
+        lat = e["latency_ms"]
+        print(
+            f"stored result {e['id']}: trtexec summary {e['block']}/{e['blocks_in_file']} (line {e['log_line']}), "
+            f"{e['precision']}, median {fmt_num(lat.get('median'))} ms, p99 {fmt_num(lat.get('p99'))} ms, "
+            f"throughput {fmt_num(e['throughput_qps'])} qps"
+            + (f" x batch {e['batch']}" if not e["batch_assumed"] else "")
+        )
+        for w in e["warnings"]:
+            print(f"  [W] {w}", file=sys.stderr)
+    return 0
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -336,21 +336,36 @@ class ResultStore:
         return [by_id[i] for i in wanted]
 
     def list(self, limit: int = 50, model: str | None = None) -> list[dict[str, Any]]:
-        """Summary rows (:data:`SUMMARY_COLUMNS`), newest first; ``model`` filters by substring of the model name."""
-        sql = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM results"
+        """Summary rows (:data:`SUMMARY_COLUMNS` plus ``source``: the entry's ``source`` such as "trtexec import",
+        None for our own runs), newest first; ``model`` filters by substring of the model name."""
+        tail = ""
         args: list[Any] = []
         if model:
-            sql += " WHERE instr(model, ?) > 0"
+            tail += " WHERE instr(model, ?) > 0"
             args.append(model)
-        sql += " ORDER BY id DESC"
+        tail += " ORDER BY id DESC"
         if limit is not None and int(limit) > 0:
-            sql += " LIMIT ?"
+            tail += " LIMIT ?"
             args.append(int(limit))
-        rows = self._run("read", lambda c: c.execute(sql, args).fetchall())
+        cols = ", ".join(SUMMARY_COLUMNS)
+
+        def query(c: sqlite3.Connection) -> tuple[list[Any], bool]:
+            # "source" (e.g. "trtexec import") lives in the JSON; json_extract needs SQLite's JSON1 (built in
+            # since 3.38, compiled in by most distributions before): without it the column is left out.
+            try:
+                sql = f"SELECT {cols}, json_extract(json, '$.source') FROM results{tail}"
+                return c.execute(sql, args).fetchall(), True
+            except sqlite3.OperationalError as exc:
+                if "json_extract" not in str(exc):
+                    raise
+                return c.execute(f"SELECT {cols} FROM results{tail}", args).fetchall(), False
+
+        rows, with_source = self._run("read", query)
         out = []
         for r in rows:
-            d = dict(zip(SUMMARY_COLUMNS, r, strict=True))
+            d = dict(zip(SUMMARY_COLUMNS, r[: len(SUMMARY_COLUMNS)], strict=True))
             d["measured"] = bool(d["measured"])
+            d["source"] = r[len(SUMMARY_COLUMNS)] if with_source else None
             out.append(d)
         return out
 
