@@ -87,6 +87,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     ip.add_argument("--json", action="store_true", help="print the stored entries as JSON")
     ip.set_defaults(handler="workbench.cli.cmd_results:run_import_trtexec")
 
+    cp = rs.add_parser(
+        "compare",
+        help="results side by side; for two, the ratio of medians with a 95 % interval and a verdict",
+        description=(
+            "Latency percentiles, throughput, power/energy, accuracy and every setting that differs. For two "
+            "results: median(B)/median(A) with a bootstrap 95 % interval over the stored per-iteration "
+            "latencies (or, without them, an approximation from std and iterations), and 'no significant "
+            "difference' when the interval contains 1."
+        ),
+    )
+    cp.add_argument("ids", type=_id, nargs="+", metavar="ID", help="two or more result ids (the first is A)")
+    cp.add_argument("--format", choices=("text", "md", "json"), default="text", help="output format")
+    cp.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    cp.set_defaults(handler="workbench.cli.cmd_results:run_compare")
+
     ep = rs.add_parser("export", help="export results as csv, json or a Markdown table")
     ep.add_argument("--format", choices=("csv", "json", "md"), required=True, help="output format")
     ep.add_argument("--ids", type=_ids, metavar="1,2,...", help="only these results (default: all)")
@@ -288,6 +303,22 @@ def run_import_trtexec(args: argparse.Namespace) -> int:
         )
         for w in e["warnings"]:
             print(f"  [W] {w}", file=sys.stderr)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.core.results.compare import compare, render
+
+    with _store() as store:
+        entries = store.get_many(args.ids)
+    doc = compare(entries, seed=args.seed)
+    if args.format == "json":
+        json.dump(doc, sys.stdout, indent=2, sort_keys=True, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(doc, args.format))
     return 0
 
 
