@@ -103,6 +103,20 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile-layers", action="store_true", help="record ONNX Runtime's per-node profile")
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results database")
     p.add_argument("--export-times", metavar="FILE", help="write every timed latency (ms) as JSON")
+    p.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="K independent runs (processes), pooled; per-run spread reported",
+    )
+    p.add_argument(
+        "--idle-s",
+        type=non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="sample idle power for S s first (shown beside)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -148,6 +162,8 @@ def options_from_args(args: argparse.Namespace, **overrides: Any):
         force_build=getattr(args, "rebuild", False),
         profile_layers=getattr(args, "profile_layers", False),
         store=not getattr(args, "no_store", False),
+        repeat=getattr(args, "repeat", 1) or 1,
+        idle_s=getattr(args, "idle_s", 0.0) or 0.0,
         until_stable=getattr(args, "until_stable", False),
         stable_target=_percentile_arg(getattr(args, "target", "p99") or "p99"),
         stable_rel_width=getattr(args, "rel_width", 0.02) or 0.02,

@@ -67,6 +67,8 @@ class Options:
     stable_target: float = 99.0  # percentile watched by until_stable
     stable_rel_width: float = 0.02  # stop when the interval's half-width / value <= this
     max_duration_s: float = 60.0  # until_stable gives up here (and says so)
+    repeat: int = 1  # independent child processes, each with its own warm-up
+    idle_s: float = 0.0  # sample idle power this long before the run
 
 
 @dataclass
@@ -176,6 +178,11 @@ def thresholds(ctx: Context):
     return acc
 
 
+def _pre(ctx: Context) -> dict | None:
+    """The model spec's [preprocess] overrides for image datasets (None without a spec)."""
+    return (getattr(ctx.spec, "preprocess", None) or None) if ctx.spec is not None else None
+
+
 def calibrate(ctx: Context, on_step: StepFn = _noop, cancel: threading.Event | None = None):
     """Produce the QDQ INT8 model (cached by model + dataset + recipe).
 
@@ -192,7 +199,7 @@ def calibrate(ctx: Context, on_step: StepFn = _noop, cancel: threading.Event | N
             hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or set [datasets] calib in the model spec",
         )
     q = quant_settings(ctx)
-    ds = open_dataset(folder, ctx.model_info.inputs, limit=q.calibration_samples)
+    ds = open_dataset(folder, ctx.model_info.inputs, limit=q.calibration_samples, preprocess_overrides=_pre(ctx))
     on_step(Step("calibrate", f"calibrating on {ds.count} samples from {folder} ({q.method})", 0, ds.count))
 
     def progress(done: int, total: int) -> None:
@@ -246,21 +253,30 @@ def accuracy(ctx: Context, other_path: Path, calib_ds=None, on_step: StepFn = _n
     folder = _resolve_dataset_path(ctx, "eval")
     held_out = folder is not None
     if folder is not None:
-        ds = open_dataset(folder, ctx.model_info.inputs)
+        ds = open_dataset(folder, ctx.model_info.inputs, preprocess_overrides=_pre(ctx))
     elif calib_ds is not None:
         ds = calib_ds
     else:
         cfolder = _resolve_dataset_path(ctx, "calib")
         if cfolder is None:
             return None
-        ds = open_dataset(cfolder, ctx.model_info.inputs)
+        ds = open_dataset(cfolder, ctx.model_info.inputs, preprocess_overrides=_pre(ctx))
     on_step(
         Step(
             "accuracy",
             f"comparing with FP32 on {ds.count} {'held-out' if held_out else 'calibration (not held-out)'} samples",
         )
     )
-    report = compare_models(ctx.model_path, other_path, ds, thresholds=thresholds(ctx), held_out=held_out)
+    metric = (getattr(ctx.spec, "metric", None) if ctx.spec is not None else None) or "top1"
+    report = compare_models(
+        ctx.model_path,
+        other_path,
+        ds,
+        thresholds=thresholds(ctx),
+        held_out=held_out,
+        metric=metric,
+        quant=quant_settings(ctx),
+    )
     return report
 
 
@@ -301,8 +317,14 @@ def bench_artifact(
     cancel: threading.Event | None = None,
     accuracy_report=None,
     extra: dict | None = None,
+    cfg_overrides: dict | None = None,
 ) -> dict[str, Any]:
     """Benchmark a built artifact in a child process, with telemetry sampled in this process.
+
+    ``options.repeat`` K > 1 runs K independent child processes (each with its own warm-up) and pools
+    their latencies; the entry's ``repeat`` section has the per-run medians and their spread.
+    ``options.idle_s`` > 0 samples idle power for that long first (shown beside, not subtracted).
+    ``cfg_overrides`` replaces BenchConfig fields (scenarios: batch, qps, ...).
 
     Returns the result entry (bench/result.py).
     """
@@ -312,9 +334,21 @@ def bench_artifact(
     from workbench.core.telemetry import Recorder, open_source
 
     cfg = _bench_config(ctx, artifact)
+    if cfg_overrides:
+        cfg = replace(cfg, **cfg_overrides)
     tel_spec = ctx.options.telemetry or ctx.profile.telemetry.source
     source = open_source(tel_spec)
-    recorder = Recorder(source, interval_ms=ctx.profile.telemetry.interval_ms, total_rule=ctx.profile.power.total_rule)
+    interval_ms = ctx.profile.telemetry.interval_ms
+    idle = None
+    if ctx.options.idle_s > 0:
+        on_step(Step("bench", f"sampling idle power for {ctx.options.idle_s:g} s"))
+        idle = _idle_power(source, interval_ms, ctx.options.idle_s, ctx.profile.power.total_rule)
+    recorder = Recorder(
+        source,
+        interval_ms=interval_ms,
+        total_rule=ctx.profile.power.total_rule,
+        max_temp_c=ctx.profile.power.max_temp_c,
+    )
     recorder.start()
     length = f"exactly {cfg.iterations} iterations" if cfg.iterations else f"at least {cfg.duration_s:.3g} s"
     on_step(Step("bench", f"benchmarking {artifact.precision} ({length})"))
@@ -334,11 +368,34 @@ def bench_artifact(
         if on_event is not None:
             on_event(event)
 
+    outcomes = []
+    window_started = False
+
+    def relay_repeats(event: object) -> None:
+        nonlocal window_started
+        # One telemetry window over all repeats: from the first run's start to the last run's end.
+        if isinstance(event, ev.TimedStart):
+            if window_started:
+                if on_event is not None:
+                    on_event(event)
+                return
+            window_started = True
+        elif isinstance(event, ev.TimedEnd) and len(outcomes) + 1 < repeat:
+            if on_event is not None:
+                on_event(event)
+            return
+        relay(event)
+
+    repeat = max(1, ctx.options.repeat)
     try:
-        outcome = run_child(cfg, on_event=relay, cancel=cancel, control=control)
+        for k in range(repeat):
+            if repeat > 1:
+                on_step(Step("bench", f"run {k + 1}/{repeat} (own process, own warm-up)", k, repeat))
+            outcomes.append(run_child(cfg, on_event=relay_repeats, cancel=cancel, control=control))
     finally:
         summary = recorder.stop()
         source.close()
+    outcome = merge_outcomes(outcomes)
     summary = summary.with_inferences(outcome.iterations * cfg.batch)
     context = {
         "backend": ctx.backend.name,
@@ -352,7 +409,7 @@ def bench_artifact(
         "model_onnx": str(ctx.model_path),
         "model_sha256": ctx.model_info.sha256,
         "device": _device_name(),
-        "versions": versions(),
+        "versions": {**versions(), **ctx.backend.versions()},
         "settings": {
             "threads": cfg.intra_op_threads,
             "graph_optimization_level": cfg.graph_optimization_level,
@@ -364,8 +421,24 @@ def bench_artifact(
             "seed": cfg.seed,
         },
         "telemetry": summary.to_dict(),
+        "idle_power": idle,
+        "power_state": _power_state(),
+        "scenario": cfg.scenario,
         "accuracy": accuracy_report.to_dict() if accuracy_report is not None else None,
     }
+    if cfg.scenario == "server":
+        from workbench.core.bench.arrivals import poisson_arrivals
+
+        count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
+        context["server"] = {
+            "qps_offered": cfg.qps,
+            "queries": count,
+            "seed": cfg.seed,
+            "arrivals_s": poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)[:20_000],
+            "latency_from": "scheduled arrival (queueing included)",
+        }
+    if repeat > 1:
+        context["repeat"] = repeat_report(outcomes)
     if not summary.measured:
         context["measured"] = False
     if extra:
@@ -393,6 +466,97 @@ def bench_artifact(
         except BenchmarkError as exc:
             entry.setdefault("warnings", []).append(f"per-layer profile not read: {exc}")
     return entry
+
+
+def merge_outcomes(outcomes: list) -> Any:
+    """Pool K child outcomes into one (latencies concatenated, wall times and counts summed)."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    from workbench.core.bench.parent import BenchOutcome
+
+    m = BenchOutcome()
+    for o in outcomes:
+        m.latencies_ns.extend(o.latencies_ns)
+        m.wall_ns += o.wall_ns
+        m.iterations += o.iterations
+        m.batches_received += o.batches_received
+        m.batches_lost += o.batches_lost
+        m.peak_rss_mb = max(filter(None, [m.peak_rss_mb, o.peak_rss_mb]), default=None)
+    first, last = outcomes[0], outcomes[-1]
+    m.warmup_latencies_ns = first.warmup_latencies_ns
+    m.warmup_duration_ns = first.warmup_duration_ns
+    m.input_shapes, m.input_source = first.input_shapes, first.input_source
+    m.start_monotonic_s, m.end_monotonic_s = first.start_monotonic_s, last.end_monotonic_s
+    m.layer_profile_path = last.layer_profile_path
+    m.stopped_by_parent = any(o.stopped_by_parent for o in outcomes)
+    return m
+
+
+def repeat_report(outcomes: list) -> dict[str, Any]:
+    """Per-run medians of independent processes and pyperf's warnings (pyperf docs, "Analyze results").
+
+    Warnings: std >= 10 % of the mean; min or max >= 50 % away from the mean; the processes needed for
+    a < 1 % error, ceil(4 * 1.96^2 * CV^2 / 0.01^2), exceed those run. Outliers among all pooled latencies
+    by hyperfine's rule: |x - median| / (1.4826 * MAD) > 14.8.
+    """
+    import math
+    import statistics
+
+    from workbench.core.bench.stats import median
+
+    medians = [median(sorted(v / 1e6 for v in o.latencies_ns)) for o in outcomes]
+    mean = statistics.fmean(medians)
+    std = statistics.pstdev(medians)
+    cv = std / mean if mean > 0 else 0.0
+    needed = math.ceil(4 * 1.96**2 * cv**2 / 0.01**2) if cv > 0 else 1
+    warnings = []
+    if std >= 0.10 * mean:
+        warnings.append(f"the per-run medians vary a lot: std {std:.4f} ms is {cv * 100:.1f} % of the mean (>= 10 %)")
+    if min(medians) <= 0.5 * mean or max(medians) >= 1.5 * mean:
+        warnings.append("the minimum or maximum per-run median is at least 50 % away from the mean")
+    if needed > len(medians):
+        warnings.append(f"{needed} runs are needed for an error below 1 % (ran {len(medians)})")
+    pooled = sorted(v / 1e6 for o in outcomes for v in o.latencies_ns)
+    med = median(pooled)
+    mad = median(sorted(abs(x - med) for x in pooled))
+    outliers = sum(1 for x in pooled if mad > 0 and abs(x - med) / (1.4826 * mad) > 14.8)
+    return {
+        "runs": len(medians),
+        "medians_ms": medians,
+        "mean_of_medians_ms": mean,
+        "std_of_medians_ms": std,
+        "cv_pct": cv * 100,
+        "runs_needed_for_1pct_error": needed,
+        "outliers": outliers,
+        "outlier_pct": 100.0 * outliers / len(pooled) if pooled else 0.0,
+        "warnings": warnings,
+    }
+
+
+def _idle_power(source, interval_ms: int, seconds: float, total_rule: str | None) -> dict[str, Any]:
+    """Mean power over ``seconds`` with nothing running (shown beside the run, never subtracted silently)."""
+    import time
+
+    from workbench.core.telemetry import Recorder
+
+    rec = Recorder(source, interval_ms=interval_ms, total_rule=total_rule)
+    rec.start()
+    rec.mark_window_start()
+    time.sleep(seconds)
+    rec.mark_window_end()
+    s = rec.stop()
+    return {
+        "seconds": seconds,
+        "mean_power_w": s.mean_power_w,
+        "measured": s.measured,
+        "reason": None if s.mean_power_w is not None else (s.reasons.get("mean_power_w") or "no power reading"),
+    }
+
+
+def _power_state() -> dict[str, Any]:
+    from workbench.core.power.state import current_power_state
+
+    return current_power_state()
 
 
 def _artifact_bytes(path: Any) -> int | None:

@@ -92,6 +92,20 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
             break
     out.send(ev.WarmupDone(len(warm), pc() - w_start, warm))
 
+    if cfg.scenario == "server":
+        _server_loop(cfg, call, out)
+    else:
+        _single_stream_loop(cfg, call, out)
+    if cfg.profile_layers and hasattr(runner, "end_profiling"):
+        path = runner.end_profiling()
+        if path:
+            out.send(ev.LayerProfile(os.path.abspath(path)))
+    runner.deactivate()
+    out.send(ev.Phase("done"))
+
+
+def _single_stream_loop(cfg: BenchConfig, call, out: _Stream) -> None:
+    pc = time.perf_counter_ns
     out.send(ev.Phase("timed"))
     exact = cfg.iterations
     duration_ns = int(cfg.duration_s * 1e9)
@@ -128,12 +142,55 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
         out.send(ev.Samples(seq, buf))
         seq += 1
     out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0]))
-    if cfg.profile_layers and hasattr(runner, "end_profiling"):
-        path = runner.end_profiling()
-        if path:
-            out.send(ev.LayerProfile(os.path.abspath(path)))
-    runner.deactivate()
-    out.send(ev.Phase("done"))
+
+
+def _server_loop(cfg: BenchConfig, call, out: _Stream) -> None:
+    """Issue queries at seeded Poisson arrival times; latency = completion - scheduled arrival.
+
+    One query in flight at a time (a single runner): when the runner is busy, arrivals queue, and
+    their waiting time is part of their latency, as in MLPerf's Server scenario.
+    """
+    from workbench.core.bench.arrivals import poisson_arrivals
+
+    pc = time.perf_counter_ns
+    count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
+    arrivals_ns = [int(a * 1e9) for a in poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)]
+    flush_ns = int(cfg.flush_ms * 1e6)
+    buf: list[int] = []
+    seq = 0
+    n = 0
+    out.send(ev.Phase("timed", f"server scenario: {count} queries at {cfg.qps:g} QPS (seed {cfg.seed})"))
+    out.send(ev.TimedStart(time.monotonic()))
+    start = pc()
+    last_flush = start
+    t1 = start
+    for a in arrivals_ns:
+        due = start + a
+        now = pc()
+        if now < due:
+            # sleep most of the wait, spin the last 0.5 ms: time.sleep overshoots by ~0.1 ms on Linux
+            gap = due - now
+            if gap > 500_000:
+                time.sleep((gap - 500_000) / 1e9)
+            while pc() < due:
+                pass
+        call()
+        t1 = pc()
+        buf.append(t1 - due)
+        n += 1
+        if t1 - last_flush >= flush_ns:
+            out.send(ev.Samples(seq, buf))
+            seq += 1
+            buf = []
+            last_flush = pc()
+            if _stop_requested[0]:
+                break
+    wall = t1 - start
+    end_mono = time.monotonic()
+    if buf:
+        out.send(ev.Samples(seq, buf))
+        seq += 1
+    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0]))
 
 
 def main() -> int:

@@ -16,7 +16,8 @@ class BenchConfig:
     ``shapes``: fixed shapes for dynamic inputs {name: [dims]}; ``batch`` fills a symbolic leading dim.
     ``dataset``: a dataset folder whose first sample(s) feed the model instead of seeded random data.
     ``flush_ms``: how often latencies are sent to the parent (batched IPC).
-    ``cpu_affinity``: optional list of CPU ids for the child (None = inherit).
+    ``scenario``: "single-stream" (next query when the previous completes) or "server" (queries issued at
+    seeded Poisson arrival times at ``qps``; latency counts from the scheduled arrival, so queueing counts).
     """
 
     artifact_path: str
@@ -36,6 +37,9 @@ class BenchConfig:
     min_iterations: int = 10
     flush_ms: float = 50.0
     profile_layers: bool = False
+    scenario: str = "single-stream"  # or "server": queries issued at seeded Poisson arrival times
+    qps: float | None = None  # server: offered queries per second
+    server_queries: int | None = None  # server: number of queries (default: qps x duration_s)
     slow_start_s: float = 0.0  # tests: a deliberate pause after loading, so a kill lands mid-phase
 
     def to_json(self) -> str:
