@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     cp = rs.add_parser(
         "compare",
-        help="results side by side; for two, the ratio of medians with a 95 % interval and a verdict",
+        help="results side by side; for two, the ratio of medians with a 95 %% interval and a verdict",
         description=(
             "Latency percentiles, throughput, power/energy, accuracy and every setting that differs. For two "
             "results: median(B)/median(A) with a bootstrap 95 % interval over the stored per-iteration "
