@@ -1,0 +1,117 @@
+"""Runs inside the app: the plot's refresh cap, no redraw when idle, calibration cancel, re-run and compare."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tui_helpers import make_recorded_app, rich_text, text, wait_for, wait_idle  # noqa: E402
+
+
+def test_plot_redraws_are_capped_at_10_hz_and_idle_screen_does_not_redraw():
+    from workbench.ui.widgets.latency_plot import LatencyPlot
+    from workbench.ui.widgets.telemetry_panel import TelemetryPanel
+
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("6")
+            await pilot.pause(0.7)
+            plot = app.screen.query_one(LatencyPlot)
+            panel = app.screen.query_one(TelemetryPanel)
+            counts = {"plot": 0, "panel": 0}
+            orig_plot, orig_panel = plot.refresh, panel.update
+
+            def count_plot(*a, **k):
+                counts["plot"] += 1
+                return orig_plot(*a, **k)
+
+            def count_panel(*a, **k):
+                counts["panel"] += 1
+                return orig_panel(*a, **k)
+
+            plot.refresh, panel.update = count_plot, count_panel
+            await pilot.pause(1.5)  # idle: frozen telemetry, no run
+            idle = dict(counts)
+            await pilot.press("left_square_bracket", "left_square_bracket", "s")
+            t0 = time.monotonic()
+            await wait_for(pilot, lambda: app.busy is None, 120, "benchmark")
+            elapsed = time.monotonic() - t0
+            live = app.screen.live.snapshot()
+        return idle, counts["plot"] - idle["plot"], elapsed, live
+
+    idle, redraws, elapsed, live = asyncio.run(go())
+    assert idle == {"plot": 0, "panel": 0}
+    assert live.iterations > 1000  # thousands of inferences per second ...
+    assert 1 <= redraws <= elapsed * 10 + 2  # ... but at most 10 plot redraws per second
+
+
+def test_calibration_cancel_leaves_no_result_and_reports_cancelled():
+    from workbench.core import paths
+
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("4")
+            await wait_for(pilot, lambda: "Samples" in text(app.screen.query_one("#calib-set")), 30, "dataset")
+            # The bundled set calibrates in about a second, faster than a key press round-trip in Pilot: run the
+            # cancel action (what x does) from the worker's first progress step, i.e. mid-calibration.
+            orig = app._step_fn
+            fired = []
+
+            def step_fn(job):
+                emit = orig(job)
+
+                def hook(step):
+                    emit(step)
+                    if job == "calibrate" and step.total and step.done and not fired:
+                        fired.append(step.done)
+                        app.call_from_thread(app.action_cancel_job)
+
+                return hook
+
+            app._step_fn = step_fn
+            await pilot.press("s")
+            await wait_idle(pilot, 60)
+            assert fired and fired[0] < 512
+            return text(app.screen.query_one("#calib-progress")), app.state.accuracy, app.state.calibration
+
+    progress, acc, cal = asyncio.run(go())
+    assert progress == "cancelled"
+    assert acc is None and cal is None
+    cache = paths.calibration_cache_dir()
+    leftovers = [p.name for p in cache.rglob("*") if p.is_file() and p.suffix == ".onnx"] if cache.exists() else []
+    assert leftovers == []  # no half-written QDQ model
+
+
+def test_rerun_with_changed_threads_and_compare_with_previous():
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("6", "left_square_bracket", "left_square_bracket", "s")
+            await wait_idle(pilot, 120)
+            first = app.state.last_entry
+            await pilot.press("t", "t")  # threads: profile default -> 1 -> 2
+            assert app.state.ctx.options.threads == 2
+            assert "threads 2 (t)" in text(app.screen.query_one("#bench-head"))
+            await pilot.press("s")
+            await wait_idle(pilot, 120)
+            second = app.state.last_entry
+            assert app.state.previous_entry is first
+            await pilot.press("v")
+            out = rich_text(app.screen.query_one("#bench-summary"))
+            return first, second, out
+
+    first, second, out = asyncio.run(go())
+    assert second["settings"]["threads"] == 2
+    assert "Previous run (A) vs this run (B)" in out
+    assert f"{first['latency_ms']['p99']:.4f}" in out and f"{second['latency_ms']['p99']:.4f}" in out
+    ratio = second["latency_ms"]["median"] / first["latency_ms"]["median"]
+    assert f"{ratio:.2f}x" in out
