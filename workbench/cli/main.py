@@ -38,6 +38,24 @@ def _optional_modules() -> list[str]:
     return extra
 
 
+# Long commands run as detached jobs followed from the terminal (so a dropped SSH session loses nothing).
+JOB_COMMANDS = ("run", "bench", "build", "calibrate", "sweep")
+
+
+def _add_job_flags(sub: argparse._SubParsersAction) -> None:
+    for name in JOB_COMMANDS:
+        p = sub.choices.get(name)
+        if p is None:
+            continue
+        g = p.add_argument_group("job control")
+        g.add_argument("--detach", action="store_true", help="start as a background job, print its id and return")
+        g.add_argument(
+            "--foreground",
+            action="store_true",
+            help="run in this process (by default the work runs as a job that survives a dropped terminal)",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -52,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         if importlib.util.find_spec(modname) is None:  # a command group not built yet
             continue
         importlib.import_module(modname).register(sub)
+    _add_job_flags(sub)
     return parser
 
 
@@ -77,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     modname, funcname = args.handler.split(":")
     from workbench.core.errors import WorkbenchError
 
+    if args.command in JOB_COMMANDS and not args.foreground and not os.environ.get("WORKBENCH_IN_JOB"):
+        return _run_as_job(args, list(sys.argv[1:] if argv is None else argv))
     try:
         func = getattr(importlib.import_module(modname), funcname)
         return int(func(args) or 0)
@@ -97,6 +118,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
         print("hint: this is a bug; rerun with WORKBENCH_DEBUG=1 for the traceback and report it", file=sys.stderr)
         return 1
+
+
+def _run_as_job(args: argparse.Namespace, argv: list[str]) -> int:
+    from workbench.core import jobs
+    from workbench.core.errors import WorkbenchError
+
+    try:
+        job = jobs.start([a for a in argv if a != "--detach"])
+    except WorkbenchError as err:
+        _print_error(err)
+        return err.exit_code
+    if args.detach:
+        print(job.id)
+        print(
+            f"started job {job.id}: `workbench jobs attach {job.id}` follows it, `workbench jobs` lists jobs",
+            file=sys.stderr,
+        )
+        return 0
+    from workbench.cli.follow import follow
+
+    return follow(job)
 
 
 def entry() -> None:

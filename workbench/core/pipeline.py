@@ -581,9 +581,12 @@ def _device_name() -> str:
 
 
 def store(entry: dict[str, Any]) -> int:
+    from workbench.core.jobs import record_result
     from workbench.core.results.store import ResultStore
 
-    return ResultStore().add(entry)
+    result_id = ResultStore().add(entry)
+    record_result(result_id)
+    return result_id
 
 
 def bench_precision(

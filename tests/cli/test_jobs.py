@@ -1,0 +1,125 @@
+"""SSH drop: a benchmark survives the death of its terminal and stores its result (issue 7, item 3)."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _jobs(env) -> list[dict]:
+    res = subprocess.run(
+        [sys.executable, "-m", "workbench", "jobs", "--json"], capture_output=True, text=True, env=env, cwd=REPO
+    )
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def _wait(pred, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.2)
+    return pred()
+
+
+def test_job_survives_sighup_of_its_terminal(cli_env):
+    # The follower stands in for the shell in a terminal: its own session, killed by SIGHUP as an SSH drop would.
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "bench", "--duration", "3", "--warmup-ms", "20"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=cli_env,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    running = _wait(lambda: [j for j in _jobs(cli_env) if j["state"] == "running"], 30)
+    assert running, "the job did not start"
+    os.killpg(follower.pid, signal.SIGHUP)
+    follower.wait(10)
+    assert follower.returncode == -signal.SIGHUP
+    done = _wait(lambda: [j for j in _jobs(cli_env) if j["state"] == "finished"], 60)
+    assert done, _jobs(cli_env)
+    job = done[0]
+    assert job["exit_code"] == 0 and len(job["result_ids"]) == 1
+    res = subprocess.run(
+        [sys.executable, "-m", "workbench", "results", "show", str(job["result_ids"][0]), "--json"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=REPO,
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["iterations"] > 10
+
+
+def test_detach_returns_at_once_and_attach_gives_exit_code(cli_env):
+    res = subprocess.run(
+        [sys.executable, "-m", "workbench", "bench", "--iterations", "200", "--detach", "--no-store"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=REPO,
+        timeout=30,
+    )
+    assert res.returncode == 0, res.stderr
+    job_id = res.stdout.strip()
+    att = subprocess.run(
+        [sys.executable, "-m", "workbench", "jobs", "attach", job_id],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert att.returncode == 0
+    assert "=== FP32" in att.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "workbench", "jobs", "show", "nope-no-such"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=REPO,
+    )
+    assert bad.returncode != 0 and "no job" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_failed_job_exit_code_reaches_the_terminal(cli_env, tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage")
+    res = subprocess.run(
+        [sys.executable, "-m", "workbench", "bench", str(bad)],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert res.returncode == 4, res.stderr
+    assert "bad.onnx" in res.stderr and "Traceback" not in res.stderr
+    assert _jobs(cli_env)[0]["state"] == "failed"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_job_started_in_tmux_finishes_after_the_session_is_killed(cli_env, tmp_path):
+    env = dict(cli_env)
+    sock = str(tmp_path / "tmux.sock")
+    exe = f"{sys.executable} -m workbench bench --duration 3 --warmup-ms 20"
+    subprocess.run(
+        ["tmux", "-S", sock, "new-session", "-d", "-x", "80", "-y", "24", "-s", "wbtest", f"cd {REPO} && {exe}"],
+        env=env,
+        check=True,
+    )
+    assert _wait(lambda: [j for j in _jobs(env) if j["state"] == "running"], 30), "the job did not start in tmux"
+    subprocess.run(["tmux", "-S", sock, "kill-session", "-t", "wbtest"], env=env, check=True)
+    done = _wait(lambda: [j for j in _jobs(env) if j["state"] == "finished"], 60)
+    assert done and done[0]["result_ids"], _jobs(env)

@@ -1,0 +1,44 @@
+"""The process of a detached job: runs one ``workbench`` command in-process and records its end.
+
+Started by ``workbench.core.jobs.start`` in its own session, stdin /dev/null, output to the job's files.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    from workbench.core import jobs
+
+    job_dir = Path(sys.argv[1])
+    job = jobs.load(job_dir)
+    # Belt and braces: we are in our own session already, but never die of a hang-up.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    os.environ["WORKBENCH_IN_JOB"] = "1"
+    if job.cwd:
+        try:
+            os.chdir(job.cwd)
+        except OSError:
+            pass
+    from workbench.cli.main import main as cli_main
+
+    code = 1
+    try:
+        code = cli_main(list(job.argv))
+    except SystemExit as exc:  # argparse errors
+        code = exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        jobs.finish(job_dir, code, jobs.result_ids(job_dir))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
