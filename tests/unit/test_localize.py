@@ -75,6 +75,8 @@ def test_hostile_layer_ranked_first_and_auto_exclude_passes(tmp_path, rank3):
     worst = loc.layers[0]
     assert worst.tensor == "hot"
     assert worst.sqnr_db > 50  # good global SQNR: SQNR alone would not have found it
+    assert worst.zeroed_pct > 80  # ... but most positive values round to zero
+    assert all(r.zeroed_pct < 10 for r in loc.layers[1:])
     assert worst.output_cosine_if_float > 0.99 and worst.gain > 0.8
     assert all(r.gain is None or r.gain < 0.1 for r in loc.layers[1:])  # no other layer matters
     assert "mm3" in worst.exclude_nodes  # the consumer of "hot"
@@ -97,6 +99,15 @@ def test_hostile_layer_ranked_first_and_auto_exclude_passes(tmp_path, rank3):
     assert ae.latency_ms["fp32"] > 0 and ae.latency_ms["int8_final"] > 0 and ae.speed_cost_pct is not None
     json.dumps(ae.to_dict())
     json.dumps(loc.to_dict())
+
+
+def test_candidate_preselection_keeps_the_zeroed_tensor(tmp_path):
+    """With a candidate budget of 1 the bypass test still reaches "hot" (chosen by zeroed_pct, not SQNR)."""
+    model, cal = build_hostile(tmp_path, rank3=False)
+    ds = open_dataset(cal, inspect_model(model).inputs)
+    q0 = quantize_qdq(model, ds)
+    loc = localize(model, q0.path, ds.iter_feeds(), max_samples=8, max_candidates=1)
+    assert loc.tried == 1 and loc.layers[0].tensor == "hot" and loc.layers[0].gain > 0.8
 
 
 def test_budget_stops_auto_exclude(tmp_path):

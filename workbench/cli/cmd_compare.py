@@ -45,6 +45,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="samples used for the per-layer ranking (default 16)",
     )
+    p.add_argument(
+        "--layer-candidates",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="at most N layer groups are re-run with that layer in FP32 (default 256)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="workbench.cli.cmd_compare:run")
 
@@ -97,7 +104,13 @@ def _per_layer(ctx, qdq_path, extra, report, args, doc, step) -> list[str]:
     eval_dir = pipeline._resolve_dataset_path(ctx, "eval")
     rank_ds = open_dataset(eval_dir, ctx.model_info.inputs) if eval_dir is not None else calib_ds
     step(Step("accuracy", f"ranking quantized layers on {min(rank_ds.count, args.layer_samples)} samples"))
-    loc = localize(ctx.model_path, qdq_path, rank_ds.iter_feeds(), max_samples=args.layer_samples)
+    loc = localize(
+        ctx.model_path,
+        qdq_path,
+        rank_ds.iter_feeds(),
+        max_samples=args.layer_samples,
+        max_candidates=args.layer_candidates,
+    )
     doc["per_layer"] = loc.to_dict()
     lines = [*render(loc, args.top)]
     if not args.auto_exclude:

@@ -14,7 +14,9 @@ Method (our own, in the spirit of onnxruntime's ``quantization.qdq_loss_debug``)
    huge-range tensor (one channel at 1e4, the rest near 1) keeps a good global SQNR while all its small channels
    round to zero. Pairs chained through data-movement ops (Reshape, Transpose, Squeeze, Flatten … : ORT gives
    them the same range, so bypassing one alone changes nothing) are bypassed together as one group. To bound the
-   cost, at most ``max_candidates`` groups (lowest SQNR first) are bypassed one by one.
+   cost, when there are more than ``max_candidates`` groups, the candidates are the half with the lowest SQNR and
+   the half with the highest ``zeroed_pct`` (share of positive float values that quantize to exactly zero: the
+   signature of a range blown up by outliers).
 4. ``auto_exclude``: re-quantize with the ranked pairs' nodes (the producer of ``T`` and the consumers of ``T_dq``)
    in ``nodes_to_exclude``, one pair at a time in rank order, until the accuracy check passes or the budget of
    excluded nodes is used; every step is recorded, and the latency of the first and last QDQ model (and FP32)
@@ -46,6 +48,7 @@ class LayerError:
     op: str
     consumers: tuple[str, ...]
     sqnr_db: float
+    zeroed_pct: float
     cosine_vs_fp32: float | None
     output_cosine_if_float: float | None
     gain: float | None
@@ -61,6 +64,7 @@ class LayerError:
             "consumers": list(self.consumers),
             "exclude_nodes": list(self.exclude_nodes),
             "sqnr_db": _finite(self.sqnr_db),
+            "zeroed_pct": _finite(self.zeroed_pct),
             "cosine_vs_fp32": _finite(self.cosine_vs_fp32),
             "output_cosine_if_float": _finite(self.output_cosine_if_float),
             "gain": _finite(self.gain),
@@ -301,13 +305,13 @@ def localize(
     feeds: Iterable[dict[str, Any]],
     *,
     max_samples: int = 16,
-    max_candidates: int = 48,
+    max_candidates: int = 256,
 ) -> LocalizeReport:
     """Rank the QDQ model's quantized activations by how much they hurt the output (see module docstring).
 
     Args:
         feeds: input dicts (e.g. ``dataset.iter_feeds()``); the first ``max_samples`` are used.
-        max_candidates: at most this many pairs (lowest SQNR first) get the bypass test.
+        max_candidates: at most this many groups get the bypass test (see module docstring).
 
     Raises:
         ModelError: a model cannot be loaded; CalibrationError: the QDQ model has no activation QDQ pairs or
@@ -352,6 +356,8 @@ def localize(
     want = [*fp_outs, *[x for p in pairs for x in (p.tensor, p.dq_out)]]
     ps = {p.tensor: 0.0 for p in pairs}
     pn = {p.tensor: 0.0 for p in pairs}
+    pos = {p.tensor: 0 for p in pairs}
+    zeroed = {p.tensor: 0 for p in pairs}
     xcos = {p.tensor: _Cos() for p in pairs if p.tensor in fp_names}
     full = [_Cos() for _ in fp_outs]
     for k, feed in enumerate(samples):
@@ -362,6 +368,9 @@ def localize(
             t = np.asarray(vals[p.tensor], dtype=np.float64)
             d = np.asarray(vals[p.dq_out], dtype=np.float64)
             ps[p.tensor] += float((t * t).sum())
+            positive = t > 0
+            pos[p.tensor] += int(positive.sum())
+            zeroed[p.tensor] += int((positive & (d == 0)).sum())
             pn[p.tensor] += float(((t - d) ** 2).sum())
             if p.tensor in xcos:
                 xcos[p.tensor].add(fp_acts[k][p.tensor], d)
@@ -375,9 +384,18 @@ def localize(
         return 10.0 * math.log10(ps[name] / pn[name])
 
     groups = group_pairs(qmodel, pairs)
-    order = sorted(range(len(groups)), key=lambda i: min(sqnr(p.tensor) for p in groups[i]))
+
+    def zpct(name: str) -> float:
+        return 100.0 * zeroed[name] / pos[name] if pos[name] else 0.0
+
+    by_sqnr = sorted(range(len(groups)), key=lambda i: min(sqnr(p.tensor) for p in groups[i]))
+    if len(groups) <= max_candidates:
+        chosen = by_sqnr
+    else:
+        by_zero = sorted(range(len(groups)), key=lambda i: -max(zpct(p.tensor) for p in groups[i]))
+        chosen = list(dict.fromkeys([*by_zero[: (max_candidates + 1) // 2], *by_sqnr]))[:max_candidates]
     tried: dict[int, float] = {}
-    for i in order[:max_candidates]:
+    for i in chosen:
         tried[i] = _output_cosine(_session(_bypass(qmodel, groups[i])), samples, refs, fp_outs)
 
     rows = []
@@ -393,6 +411,7 @@ def localize(
         rows.append(
             LayerError(
                 tensor=rep.tensor, node=first.producer, op=first.op, consumers=consumers, sqnr_db=worst,
+                zeroed_pct=max(zpct(p.tensor) for p in grp),
                 cosine_vs_fp32=xcos[rep.tensor].value() if rep.tensor in xcos else None,
                 output_cosine_if_float=oc, gain=None if oc is None else oc - base,
                 tensors=tuple(p.tensor for p in grp), exclude_nodes=exclude,
@@ -501,14 +520,17 @@ def render(report: LocalizeReport, top: int = 10) -> list[str]:
     lines = [
         f"Per-layer INT8 error ({report.samples} samples; {report.pairs} quantized activations in {report.groups} "
         f"groups, {report.tried} groups tested in float one at a time); output cosine vs FP32 with all quantized: {report.output_cosine:.5f}",
-        f"  {'#':>3}  {'SQNR dB':>8}  {'cos FP32':>8}  {'out cos if FP32':>15}  {'op':<14} tensor (node)",
+        f"  {'#':>3}  {'SQNR dB':>8}  {'zeroed':>7}  {'cos FP32':>8}  {'out cos if FP32':>15}  {'op':<14} tensor (node)",
     ]
     for i, r in enumerate(report.layers[:top], 1):
         cos = "-" if r.cosine_vs_fp32 is None else f"{r.cosine_vs_fp32:.5f}"
         oc = "-" if r.output_cosine_if_float is None else f"{r.output_cosine_if_float:.5f}"
         sq = f"{r.sqnr_db:.1f}" if math.isfinite(r.sqnr_db) else ("inf" if r.sqnr_db > 0 else "-inf")
         chain = f" +{len(r.tensors) - 1} chained" if len(r.tensors) > 1 else ""
-        lines.append(f"  {i:>3}  {sq:>8}  {cos:>8}  {oc:>15}  {r.op[:14]:<14} {r.tensor} ({r.node or 'input'}){chain}")
+        lines.append(
+            f"  {i:>3}  {sq:>8}  {r.zeroed_pct:>6.1f}%  {cos:>8}  {oc:>15}  {r.op[:14]:<14} {r.tensor} "
+            f"({r.node or 'input'}){chain}"
+        )
     return lines
 
 
