@@ -14,6 +14,7 @@ ignored.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,10 @@ from textual.binding import Binding
 from workbench.core import paths
 from workbench.core.errors import ConfigError
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 KEYMAP_FILE = "keymap.toml"
 
