@@ -27,16 +27,48 @@ def _umask() -> int:
     return mask
 
 
+# errno values that mean "this output cannot be written here" (not a bug of ours).
+STORAGE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR}
+)
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The first ancestor of ``path`` that exists but is not a folder (so nothing can be created below it)."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
 def _explain(path: Path, exc: OSError) -> StorageError:
+    hint = "free space or choose another output folder"
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         what = "the disk is full"
     elif exc.errno == errno.EFBIG:
         what = "the file is larger than this process may write (RLIMIT_FSIZE)"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         what = "permission denied (read-only folder?)"
+        hint = "choose a folder you can write to"
+    elif exc.errno == errno.EISDIR or path.is_dir():
+        what = "it is a folder"
+        hint = "give a file name, e.g. " + str(path / "out")
+    elif exc.errno in (errno.EEXIST, errno.ENOTDIR) and (blocker := _file_in_the_way(path)) is not None:
+        what = f"{blocker} is a file, not a folder"
+        hint = "choose an output path whose folders exist or can be created"
     else:
         what = exc.strerror or str(exc)
-    return StorageError(f"cannot write {path}: {what}", hint="free space or choose another output folder")
+    return StorageError(f"cannot write {path}: {what}", hint=hint)
+
+
+def storage_error(path: str | os.PathLike[str], exc: OSError) -> StorageError | None:
+    """A :class:`StorageError` naming ``path`` when ``exc`` means the disk/folder refused a write, else None.
+
+    For code that writes through third-party libraries (onnx.save, onnxruntime) instead of :func:`atomic_writer`.
+    """
+    if exc.errno in STORAGE_ERRNOS:
+        return _explain(Path(path), exc)
+    return None
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ from typing import Any
 
 from workbench.core import paths
 from workbench.core.errors import CalibrationError, Cancelled, ModelError
-from workbench.core.fsutil import atomic_writer, sha256_file, write_text_atomic
+from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, sha256_file, storage_error, write_text_atomic
 from workbench.core.precision import calib_cache
 
 #: Ranges beyond this magnitude are treated as "infinite" (attention-mask fill values).
@@ -178,6 +178,12 @@ def _skip_symbolic_shape(model: Any) -> bool:
     return True
 
 
+def _pass_storage_errors(exc: BaseException) -> None:
+    """Re-raise a write refused by the disk (full, RLIMIT_FSIZE, read-only): quantize_qdq reports it as storage."""
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        raise exc
+
+
 def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]) -> Path:
     """Opset upgrade (per-channel) + quant_pre_process with graceful fallbacks; names every node."""
     import onnx
@@ -220,6 +226,7 @@ def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]
             done = True
             break
         except Exception as exc:  # noqa: BLE001 - third-party code raises anything; we degrade, not fail
+            _pass_storage_errors(exc)
             last = exc
     if not done:
         notes.append(f"quant_pre_process failed ({type(last).__name__}: {last}); quantizing the model as is")
@@ -323,6 +330,7 @@ def _calibrate(
                 extra_options=extra,
             )
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        _pass_storage_errors(exc)
         raise CalibrationError(f"{model_path}: onnxruntime could not prepare calibration ({exc})") from None
     done = 0
     if progress:
@@ -334,6 +342,7 @@ def _calibrate(
             with _silenced():
                 calibrator.collect_data(_ListReader(chunk))
         except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+            _pass_storage_errors(exc)
             raise CalibrationError(
                 f"{dataset.folder}: calibration failed on samples {done + 1}..{done + len(chunk)} ({type(exc).__name__}: {exc})"
             ) from None
@@ -545,6 +554,11 @@ def quantize_qdq(
         # Sidecar first: a model file without its sidecar is a miss, never a half-written hit.
         write_text_atomic(side, json.dumps(sidecar, indent=1, default=list))
         os.replace(tmp_out, qpath)
+    except OSError as exc:  # onnx.save / onnxruntime writing in the work folder: disk full, RLIMIT_FSIZE, ...
+        err = storage_error(qpath.parent, exc)
+        if err is None:
+            raise
+        raise err from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     final = _publish(qpath, out_path)
@@ -590,6 +604,7 @@ def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOption
                 calibration_cache_path=str(ort_json),
             )
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        _pass_storage_errors(exc)
         raise CalibrationError(
             f"{pre.name}: onnxruntime quantize_static failed ({type(exc).__name__}: {exc})",
             hint="try quantization.per_channel = false or exclude the op types named above",
