@@ -48,6 +48,7 @@ def add_model_args(p: argparse.ArgumentParser, *, model_optional: bool = False) 
     p.add_argument("--profile", help="device profile name or TOML path (default: auto-detected)")
     p.add_argument("--spec", help="model spec TOML (default: <model>.workbench.toml next to the model)")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    p.add_argument("--backend", choices=("onnxruntime", "tensorrt", "torch"), help="override the profile's backend")
     p.add_argument(
         "--input-shape",
         action="append",
@@ -103,6 +104,23 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile-layers", action="store_true", help="record ONNX Runtime's per-node profile")
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results database")
     p.add_argument("--export-times", metavar="FILE", help="write every timed latency (ms) as JSON")
+    p.add_argument(
+        "--cuda-graph", action="store_true", default=None, help="GPU backends: replay queries as a CUDA graph"
+    )
+    p.add_argument(
+        "--no-transfers",
+        dest="include_transfers",
+        action="store_false",
+        default=None,
+        help="GPU backends: time GPU compute only, without H2D/D2H (trtexec 11's default)",
+    )
+    p.add_argument(
+        "--streams",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="GPU backends: N concurrent streams (throughput only)",
+    )
     p.add_argument(
         "--repeat",
         type=positive_int,
@@ -163,6 +181,10 @@ def options_from_args(args: argparse.Namespace, **overrides: Any):
         profile_layers=getattr(args, "profile_layers", False),
         store=not getattr(args, "no_store", False),
         repeat=getattr(args, "repeat", 1) or 1,
+        backend=getattr(args, "backend", None),
+        cuda_graph=getattr(args, "cuda_graph", None),
+        include_transfers=getattr(args, "include_transfers", None),
+        streams=getattr(args, "streams", 1) or 1,
         idle_s=getattr(args, "idle_s", 0.0) or 0.0,
         until_stable=getattr(args, "until_stable", False),
         stable_target=_percentile_arg(getattr(args, "target", "p99") or "p99"),

@@ -30,6 +30,15 @@ def summary(entry: dict[str, Any]) -> str:
         + ", ".join(f"{k.replace('_', '.')} = {_f(v)} ms" for k, v in lat.items() if k.startswith("p"))
         + f", std = {_f(lat['std'])} ms, CoV = {_f(lat['cov_pct'], '.2f')} %",
     ]
+    splits = entry.get("timing_splits_ms") or {}
+    parts = [
+        f"{label} {splits[k]['median']:.4f} ms"
+        for k, label in (("h2d_ms", "H2D"), ("compute_ms", "GPU compute"), ("d2h_ms", "D2H"))
+        if isinstance(splits.get(k), dict)
+    ]
+    if parts:
+        opts = f"CUDA graph {'on' if splits.get('cuda_graph') else 'off'}, transfers {'included' if splits.get('include_transfers', True) else 'excluded'}"
+        lines.append("Per query (median): " + ", ".join(parts) + f" ({opts})")
     cred = credibility_line(entry)
     if cred:
         lines.append(cred)

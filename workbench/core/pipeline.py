@@ -69,6 +69,10 @@ class Options:
     max_duration_s: float = 60.0  # until_stable gives up here (and says so)
     repeat: int = 1  # independent child processes, each with its own warm-up
     idle_s: float = 0.0  # sample idle power this long before the run
+    backend: str | None = None  # override the profile's backend (onnxruntime, tensorrt, torch)
+    cuda_graph: bool | None = None  # GPU backends; None = the profile's [benchmark] setting
+    include_transfers: bool | None = None
+    streams: int = 1
 
 
 @dataclass
@@ -127,7 +131,14 @@ def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
     onnx_path = ensure_onnx(model, trust_pickle=opts.trust_pickle, input_shapes=opts.input_shapes or None)
     info = inspect_model(onnx_path)
     spec = load_spec(onnx_path if onnx_path == model else model, Path(opts.spec) if opts.spec else None)
-    backend = get_backend(profile.build.backend)
+    backend_name = opts.backend or profile.build.backend
+    backend = get_backend(backend_name)
+    if backend_name == "torch":
+        # PyTorch runs the original TorchScript / ExportedProgram; the ONNX export only describes its inputs.
+        backend.input_shapes = {k: list(v) for k, v in (opts.input_shapes or {}).items()} or None
+        onnx_path = model
+    if backend_name == "tensorrt":
+        backend.progress = lambda msg, done=None, total=None: on_step(Step("build", msg, done, total))
     return Context(opts, profile, reason, onnx_path, info, spec, backend, bundled)
 
 
@@ -239,6 +250,8 @@ def build(ctx: Context, precision: str, on_step: StepFn = _noop, cancel: threadi
             f"profile {ctx.profile.name} does not allow {precision} (allowed: {', '.join(ctx.profile.build.precisions)})"
         )
     path, extra = precision_model(ctx, precision, on_step, cancel)
+    if hasattr(ctx.backend, "cancel"):
+        ctx.backend.cancel = cancel  # TensorRT builds run in a child process that Cancel kills
     on_step(Step("build", f"building {precision} artifact with {ctx.backend.name}"))
     artifact = ctx.backend.build(path, precision, ctx.profile, force=ctx.options.force_build)
     on_step(Step("build", ("cached: " if artifact.cached else "built: ") + str(artifact.path)))
@@ -305,6 +318,9 @@ def _bench_config(ctx: Context, artifact) -> Any:
         else (o.duration_s if o.duration_s is not None else bp.duration_s),
         min_iterations=bp.min_iterations,
         profile_layers=o.profile_layers,
+        cuda_graph=bp.cuda_graph if o.cuda_graph is None else o.cuda_graph,
+        include_transfers=bp.include_transfers if o.include_transfers is None else o.include_transfers,
+        streams=o.streams,
     )
 
 
@@ -396,7 +412,7 @@ def bench_artifact(
         summary = recorder.stop()
         source.close()
     outcome = merge_outcomes(outcomes)
-    summary = summary.with_inferences(outcome.iterations * cfg.batch)
+    summary = summary.with_inferences(outcome.iterations * cfg.batch * max(1, outcome.queries_per_call))
     context = {
         "backend": ctx.backend.name,
         "profile": ctx.profile.name,
@@ -419,6 +435,9 @@ def bench_artifact(
             "iterations_requested": cfg.iterations,
             "min_iterations": cfg.min_iterations,
             "seed": cfg.seed,
+            "cuda_graph": cfg.cuda_graph,
+            "include_transfers": cfg.include_transfers,
+            "streams": cfg.streams,
         },
         "telemetry": summary.to_dict(),
         "idle_power": idle,

@@ -41,6 +41,9 @@ class RunnerSettings:
     execution_mode: str = "sequential"
     graph_optimization_level: str = "all"
     profiling: bool = False
+    include_transfers: bool = True  # GPU backends: time H2D/D2H with the query (trtexec 10.x default)
+    cuda_graph: bool = False  # GPU backends: replay the query as a CUDA graph
+    streams: int = 1  # GPU backends: N concurrent streams (throughput only)
 
 
 class Runner(abc.ABC):

@@ -39,6 +39,9 @@ def _runner(cfg: BenchConfig):
         execution_mode=cfg.execution_mode,
         graph_optimization_level=cfg.graph_optimization_level,
         profiling=cfg.profile_layers,
+        include_transfers=cfg.include_transfers,
+        cuda_graph=cfg.cuda_graph,
+        streams=cfg.streams,
     )
     return get_backend(cfg.backend).runner(cfg.artifact_path, settings)
 
@@ -92,10 +95,13 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
             break
     out.send(ev.WarmupDone(len(warm), pc() - w_start, warm))
 
+    qpc = int(getattr(runner, "queries_per_call", 1) or 1)
     if cfg.scenario == "server":
-        _server_loop(cfg, call, out)
+        _server_loop(cfg, call, out, qpc)
     else:
-        _single_stream_loop(cfg, call, out)
+        _single_stream_loop(cfg, call, out, qpc)
+    if hasattr(runner, "timing_splits"):
+        out.send(ev.TimingSplits(_summarise_splits(runner.timing_splits())))
     if cfg.profile_layers and hasattr(runner, "end_profiling"):
         path = runner.end_profiling()
         if path:
@@ -104,7 +110,27 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
     out.send(ev.Phase("done"))
 
 
-def _single_stream_loop(cfg: BenchConfig, call, out: _Stream) -> None:
+def _summarise_splits(splits: dict) -> dict:
+    """Median/mean/max of each per-query split list (ms); scalar options passed through."""
+    out: dict = {}
+    for key, value in splits.items():
+        if isinstance(value, list):
+            vals = sorted(value)
+            if vals:
+                out[key] = {
+                    "median": vals[len(vals) // 2],
+                    "mean": sum(vals) / len(vals),
+                    "max": vals[-1],
+                    "count": len(vals),
+                }
+            else:
+                out[key] = None
+        else:
+            out[key] = value
+    return out
+
+
+def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     pc = time.perf_counter_ns
     out.send(ev.Phase("timed"))
     exact = cfg.iterations
@@ -141,10 +167,10 @@ def _single_stream_loop(cfg: BenchConfig, call, out: _Stream) -> None:
     if buf:
         out.send(ev.Samples(seq, buf))
         seq += 1
-    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0]))
+    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
 
 
-def _server_loop(cfg: BenchConfig, call, out: _Stream) -> None:
+def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     """Issue queries at seeded Poisson arrival times; latency = completion - scheduled arrival.
 
     One query in flight at a time (a single runner): when the runner is busy, arrivals queue, and
@@ -190,7 +216,7 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream) -> None:
     if buf:
         out.send(ev.Samples(seq, buf))
         seq += 1
-    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0]))
+    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
 
 
 def main() -> int:

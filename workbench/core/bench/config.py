@@ -37,6 +37,9 @@ class BenchConfig:
     min_iterations: int = 10
     flush_ms: float = 50.0
     profile_layers: bool = False
+    include_transfers: bool = True
+    cuda_graph: bool = False
+    streams: int = 1
     scenario: str = "single-stream"  # or "server": queries issued at seeded Poisson arrival times
     qps: float | None = None  # server: offered queries per second
     server_queries: int | None = None  # server: number of queries (default: qps x duration_s)

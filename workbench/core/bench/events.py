@@ -61,6 +61,14 @@ class TimedEnd:
     batches: int
     peak_rss_mb: float | None = None  # the child's peak resident set (ru_maxrss) after the timed window
     stopped_by_parent: bool = False  # ended early on the parent's request (SIGUSR1), e.g. --until-stable
+    queries_per_call: int = 1  # > 1 with several GPU streams: each timed call ran this many queries
+
+
+@dataclass(frozen=True)
+class TimingSplits:
+    """GPU backends: per-query H2D / GPU compute / D2H summaries (ms) as trtexec splits them, and the options."""
+
+    summary: dict
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,8 @@ class Failed:
 
 
 EVENT_TYPES = {
-    cls.__name__: cls for cls in (Phase, InputsReady, WarmupDone, TimedStart, Samples, TimedEnd, LayerProfile, Failed)
+    cls.__name__: cls
+    for cls in (Phase, InputsReady, WarmupDone, TimedStart, Samples, TimedEnd, TimingSplits, LayerProfile, Failed)
 }
 
 

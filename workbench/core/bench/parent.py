@@ -38,6 +38,8 @@ class BenchOutcome:
     layer_profile_path: str | None = None
     peak_rss_mb: float | None = None
     stopped_by_parent: bool = False
+    queries_per_call: int = 1
+    timing_splits: dict | None = None
 
 
 class ChildControl:
@@ -139,7 +141,10 @@ def run_child(
                     out.iterations = event.iterations
                     out.peak_rss_mb = event.peak_rss_mb
                     out.stopped_by_parent = event.stopped_by_parent
+                    out.queries_per_call = event.queries_per_call
                     ended = True
+                elif isinstance(event, ev.TimingSplits):
+                    out.timing_splits = event.summary
                 elif isinstance(event, ev.LayerProfile):
                     out.layer_profile_path = event.path
                 elif isinstance(event, ev.Failed):

@@ -45,9 +45,14 @@ def build_entry(
     values_ms = _ms(outcome.latencies_ns)
     stats = latency_stats(values_ms, percentiles)
     credibility = credibility_report(sorted(values_ms), stats)
-    wall_s = outcome.wall_ns / 1e9
-    qps = outcome.iterations / wall_s if wall_s > 0 else None
     warnings: list[str] = []
+    wall_s = outcome.wall_ns / 1e9
+    # With N GPU streams each timed call runs N queries: throughput counts them all, and per-call
+    # latency is then not a per-query latency (trtexec warns the same).
+    qpc = max(1, outcome.queries_per_call)
+    qps = outcome.iterations * qpc / wall_s if wall_s > 0 else None
+    if qpc > 1:
+        warnings.append(f"{qpc} concurrent streams: throughput is meaningful, per-query latency is not")
     if stats.unstable:
         warnings.append(
             f"latency is unstable: coefficient of variation {stats.cov_pct:.2f} % > {COV_WARN_PCT} % "
@@ -69,6 +74,8 @@ def build_entry(
         "latencies_ms": stored,
         "latencies_subsampled": len(stored) < len(values_ms),
         "peak_rss_mb": outcome.peak_rss_mb,
+        "timing_splits_ms": outcome.timing_splits,
+        "queries_per_call": qpc,
         "stopped_by_parent": outcome.stopped_by_parent,
         "throughput_ips": qps * batch if qps is not None else None,
         "throughput_qps": qps,

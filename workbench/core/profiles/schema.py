@@ -72,7 +72,7 @@ class BuildSection(_Section):
     """How to build the artifact. ``intra_op_threads`` 0 = let the runtime decide (ORT: one per physical
     core). ``workspace_mib``: TensorRT builder memory-pool limit (MiB). ``dla_core`` -1 = GPU only."""
 
-    backend: Literal["onnxruntime", "tensorrt"] = "onnxruntime"
+    backend: Literal["onnxruntime", "tensorrt", "torch"] = "onnxruntime"
     precisions: list[Precision] = Field(default_factory=lambda: ["fp32", "fp16", "int8", "best"])
     graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
     intra_op_threads: int = Field(default=0, ge=0)
