@@ -134,6 +134,12 @@ def test_imported_entries_round_trip_the_store(tmp_path):
     with ResultStore(tmp_path / "r.sqlite3") as store:
         ids = [store.add(e) for e in entries]
         rows = store.list()
+        exported = store.export("csv").splitlines()
     assert [r["id"] for r in rows] == ids[::-1]
     assert {r["source"] for r in rows} == {SOURCE}
     assert rows[-1]["p50_ms"] == 76.3436 and rows[-1]["p99_ms"] == 76.4476
+    import csv
+
+    recs = list(csv.DictReader(exported))
+    assert [r["source"] for r in recs] == [SOURCE, SOURCE]
+    assert recs[0]["latency_ms.p99"] == "76.4476" and recs[0]["throughput_qps"] == "12.9581"

@@ -31,7 +31,7 @@ CSV_COLUMNS = (
     "throughput_qps",
     "telemetry.source", "telemetry.measured", "telemetry.mean_power_w", "telemetry.peak_power_w",
     "telemetry.energy_mj", "telemetry.mj_per_inference", "telemetry.temp_max_c",
-    "artifact",
+    "artifact", "artifact_bytes", "source", "label",
 )  # fmt: skip
 
 
