@@ -47,7 +47,13 @@ def session_options(settings: RunnerSettings):
     )
     so.log_severity_level = 3  # errors only: ORT's warnings would pollute our stderr
     if settings.profiling:
+        from workbench.core import paths
+
+        # ORT writes its profile JSON into the cwd unless told otherwise: keep it in our cache.
+        prof_dir = paths.cache_dir() / "profiles"
+        prof_dir.mkdir(parents=True, exist_ok=True)
         so.enable_profiling = True
+        so.profile_file_prefix = str(prof_dir / "ort")
     return so
 
 
