@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         dump_json(public_entry(entry))
     else:
-        print(summary(entry))
+        print(summary(entry, verbose=args.verbose))
         if opts.precision == "best":
             print(
                 "Best: "
@@ -198,7 +198,7 @@ def _scenario(args: argparse.Namespace, ctx, step, on_event) -> int:
     if args.json:
         dump_json(public_entry(e))
     else:
-        print(summary(e))
+        print(summary(e, verbose=args.verbose))
         print(
             f"Server: {e['server']['queries']} queries offered at {args.qps:g} QPS (seed {e['server']['seed']}); "
             "latency counted from each query's scheduled arrival"

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         dump_json(doc)
         return 0
     for e in entries:
-        print(summary(e))
+        print(summary(e, verbose=args.verbose))
         print()
     for e in entries[1:]:
         print(speedup_line(fp32, e))

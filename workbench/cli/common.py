@@ -135,6 +135,14 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
         metavar="S",
         help="sample idle power for S s first (shown beside)",
     )
+    p.add_argument(
+        "--subtract-idle", action="store_true", help="with --idle-s: also report energy above idle (labelled)"
+    )
+    p.add_argument("--settle", action="store_true", help="wait until temperatures stop rising before timing")
+    p.add_argument(
+        "--settle-target", type=float, metavar="C", help="with --settle: wait until the hottest zone is <= C °C"
+    )
+    p.add_argument("--verbose", action="store_true", help="full table: every percentile with its 95 %% interval")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -186,6 +194,9 @@ def options_from_args(args: argparse.Namespace, **overrides: Any):
         include_transfers=getattr(args, "include_transfers", None),
         streams=getattr(args, "streams", 1) or 1,
         idle_s=getattr(args, "idle_s", 0.0) or 0.0,
+        subtract_idle=getattr(args, "subtract_idle", False),
+        settle=getattr(args, "settle", False),
+        settle_target_c=getattr(args, "settle_target", None),
         until_stable=getattr(args, "until_stable", False),
         stable_target=_percentile_arg(getattr(args, "target", "p99") or "p99"),
         stable_rel_width=getattr(args, "rel_width", 0.02) or 0.02,

@@ -11,7 +11,7 @@ def _f(value: Any, fmt: str = ".4f", unit: str = "") -> str:
     return f"{value:{fmt}}{unit}"
 
 
-def summary(entry: dict[str, Any]) -> str:
+def summary(entry: dict[str, Any], verbose: bool = False) -> str:
     lat = entry["latency_ms"]
     w = entry.get("warmup") or {}
     lines = [
@@ -42,6 +42,22 @@ def summary(entry: dict[str, Any]) -> str:
     cred = credibility_line(entry)
     if cred:
         lines.append(cred)
+    if verbose:
+        lines.extend(percentile_table(entry))
+    if entry.get("inferences_per_j") is not None:
+        lines.append(f"Energy efficiency: {entry['inferences_per_j']:.1f} inferences/J")
+    idle = entry.get("idle_power") or {}
+    if idle:
+        w = idle.get("mean_power_w")
+        lines.append(
+            f"Idle power ({idle.get('seconds'):g} s before the run): "
+            + (f"{w:.2f} W (not subtracted)" if w is not None else f"n/a ({idle.get('reason')})")
+        )
+    if entry.get("above_idle"):
+        a = entry["above_idle"]
+        lines.append(
+            f"Above idle [{a['label']}]: {a['mean_power_w']:.2f} W, {_f(a.get('mj_per_inference'), '.3f', ' mJ/inference')}"
+        )
     tel = entry.get("telemetry") or {}
     if tel:
         lines.append(_telemetry_line(tel))
@@ -57,6 +73,30 @@ def summary(entry: dict[str, Any]) -> str:
     if entry.get("result_id") is not None:
         lines.append(f"Stored as result {entry['result_id']}")
     return "\n".join(lines)
+
+
+def percentile_table(entry: dict[str, Any]) -> list[str]:
+    """Every percentile with its 95 % interval, run-length verdict and ranks (``--verbose``)."""
+    lat = entry.get("latency_ms") or {}
+    ci = lat.get("ci95") or {}
+    rl = entry.get("run_length") or {}
+    out = [f"  {'pct':<7} {'value ms':>10} {'95 % CI ms':>24} {'+-':>7}  verdict"]
+    for key, (lo, hi) in ci.items():
+        info = rl.get(key) or {}
+        rel = info.get("rel_half_width")
+        interval = f"[{_f(lo)}, {_f(hi)}]"
+        verdict = "long enough" if info.get("long_enough") else (info.get("note") or "run longer")
+        out.append(
+            f"  {key.replace('_', '.'):<7} {_f(lat.get(key)):>10} {interval:>24} {(f'{rel * 100:.1f}%' if rel is not None else 'n/a'):>7}  {verdict}"
+        )
+    for key, es in (entry.get("early_stopping") or {}).items():
+        if es.get("value_ms") is not None:
+            out.append(
+                f"  MLPerf early stopping {key}: {es['value_ms']:.4f} ms (effective p{es['effective_percentile']:.2f}, {es['overlatency_queries_t']} queries over)"
+            )
+        else:
+            out.append(f"  MLPerf early stopping {key}: needs >= {es.get('min_queries')} queries")
+    return out
 
 
 def credibility_line(entry: dict[str, Any]) -> str | None:

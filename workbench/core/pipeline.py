@@ -69,6 +69,10 @@ class Options:
     max_duration_s: float = 60.0  # until_stable gives up here (and says so)
     repeat: int = 1  # independent child processes, each with its own warm-up
     idle_s: float = 0.0  # sample idle power this long before the run
+    subtract_idle: bool = False  # also report energy above idle (labelled), needs idle_s
+    settle: bool = False  # wait until temperatures stop rising (or settle_target_c) before timing
+    settle_target_c: float | None = None
+    settle_timeout_s: float = 120.0
     backend: str | None = None  # override the profile's backend (onnxruntime, tensorrt, torch)
     cuda_graph: bool | None = None  # GPU backends; None = the profile's [benchmark] setting
     include_transfers: bool | None = None
@@ -359,6 +363,23 @@ def bench_artifact(
     if ctx.options.idle_s > 0:
         on_step(Step("bench", f"sampling idle power for {ctx.options.idle_s:g} s"))
         idle = _idle_power(source, interval_ms, ctx.options.idle_s, ctx.profile.power.total_rule)
+    settle = None
+    if ctx.options.settle:
+        from workbench.core.power.sweep import max_temp_reader, wait_for_cooldown
+
+        on_step(Step("bench", "waiting for temperatures to settle"))
+        settled, temp = wait_for_cooldown(
+            max_temp_reader(source),
+            target_c=ctx.options.settle_target_c,
+            timeout_s=ctx.options.settle_timeout_s,
+            cancel=cancel,
+        )
+        settle = {
+            "settled": settled,
+            "temp_c": temp,
+            "target_c": ctx.options.settle_target_c,
+            "reason": None if temp is not None else "no temperature reading from this telemetry source",
+        }
     recorder = Recorder(
         source,
         interval_ms=interval_ms,
@@ -441,6 +462,7 @@ def bench_artifact(
         },
         "telemetry": summary.to_dict(),
         "idle_power": idle,
+        "settle": settle,
         "power_state": _power_state(),
         "scenario": cfg.scenario,
         "accuracy": accuracy_report.to_dict() if accuracy_report is not None else None,
@@ -471,6 +493,7 @@ def bench_artifact(
     )
     if not summary.measured:
         entry["measured"] = False
+    _energy_figures(entry, idle, ctx.options.subtract_idle)
     if watcher is not None:
         entry["until_stable"] = watcher.verdict(entry, ctx.options.max_duration_s)
         if not entry["until_stable"]["reached"]:
@@ -485,6 +508,23 @@ def bench_artifact(
         except BenchmarkError as exc:
             entry.setdefault("warnings", []).append(f"per-layer profile not read: {exc}")
     return entry
+
+
+def _energy_figures(entry: dict[str, Any], idle: dict | None, subtract_idle: bool) -> None:
+    """MLPerf-style energy figures (inference_policies power_measurement.adoc): single-stream reports mJ per
+    inference (in telemetry), offline/server inferences per joule = (inferences/s) / W. Idle power is shown
+    beside and subtracted only when asked, then labelled "above idle"."""
+    tel = entry.get("telemetry") or {}
+    w = tel.get("mean_power_w")
+    ips = entry.get("throughput_ips")
+    entry["inferences_per_j"] = ips / w if (w and ips) else None
+    if subtract_idle and idle and idle.get("mean_power_w") is not None and w is not None:
+        above = max(0.0, w - idle["mean_power_w"])
+        entry["above_idle"] = {
+            "label": "energy above idle power (idle subtracted)",
+            "mean_power_w": above,
+            "mj_per_inference": above * 1000.0 / ips if ips else None,
+        }
 
 
 def merge_outcomes(outcomes: list) -> Any:
