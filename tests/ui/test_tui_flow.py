@@ -78,29 +78,20 @@ def test_whole_flow_keyboard_only_on_bundled_default():
             assert "Artifact INT8 · onnxruntime" in head
             assert "cached" in head or f"built in {art.build_s:.2f} s" in head
 
-            # 6. Benchmark: shortest duration, start, live numbers, then the stored figures.
+            # 6. Benchmark: 1 s runs, start, live numbers while it runs, then the stored figures.
             await pilot.press("6")
             assert isinstance(app.screen, BenchScreen)
             await pilot.press("left_square_bracket", "left_square_bracket")
             assert app.state.ctx.options.duration_s == 1.0
+            await pilot.press("right_square_bracket")  # 3 s: time to watch the live view even on a loaded machine
+            assert app.state.ctx.options.duration_s == 3.0
             await pilot.press("s")
-            assert app.busy == "bench"
-            await wait_for(
-                pilot,
-                lambda: app.screen.live is not None and app.screen.live.snapshot().iterations > 0,
-                60,
-                "live samples",
-            )
-            await wait_for(
-                pilot,
-                lambda: (
-                    "[timed]" in text(app.screen.query_one("#bench-stats"))
-                    and "inf/s" in text(app.screen.query_one("#bench-stats"))
-                ),
-                10,
-                "live stats",
-            )
-            seen["live_stats"] = text(app.screen.query_one("#bench-stats"))
+            while app.busy == "bench":
+                shown = text(app.screen.query_one("#bench-stats"))
+                if shown.startswith("[timed]") and "inf/s" in shown:
+                    seen["live_stats"] = shown
+                    break
+                await pilot.pause(0.05)
             await wait_idle(pilot)
             entry = app.state.last_entry
             assert entry is not None and entry["precision"] == "int8"
@@ -128,6 +119,6 @@ def test_whole_flow_keyboard_only_on_bundled_default():
     assert f"iter {stored['iterations']:,}" in seen["stats"]
     assert f"p99 = {p99:.4f} ms" in seen["summary"]  # the CLI's summary layout
     assert stored["accuracy"]["verdict"] in ("pass", "fail")
-    assert seen["live_stats"].startswith("[timed] p50 ") and "inf/s" in seen["live_stats"]  # rolling, while running
+    assert seen.get("live_stats", "").startswith("[timed] p50 ") and "inf/s" in seen["live_stats"]  # rolling, while running
     assert f"{p99:.4f}" in [str(c) for c in seen["row"]]
     assert seen["rc"] == 0
