@@ -277,7 +277,28 @@ def test_kill_during_calibration_chunk_k():
     first = quantize_qdq(DIGITS, ds, {"chunk_size": 4})
     again = quantize_qdq(DIGITS, ds, {"chunk_size": 4})
     assert (first.cached, again.cached, first.samples) == (False, True, 64)
-    _check_caches()
+    assert _check_caches() == []  # the next calibration removed the dead process's work folder
+
+
+def test_calibration_keeps_a_live_processs_work_folder():
+    """The sweep of dead work folders never touches one whose process still runs (a parallel calibration)."""
+    from workbench.core.models.load import inspect_model
+    from workbench.core.precision.datasets import open_dataset
+    from workbench.core.precision.quantize import quantize_qdq
+
+    cache = paths.calibration_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = cache / f".quant-{sleeper.pid}-abc"
+        live.mkdir()
+        (live / "input.onnx").write_bytes(b"in use")
+        ds = open_dataset(DIGITS_CALIB, inspect_model(DIGITS).inputs, limit=4)
+        quantize_qdq(DIGITS, ds, {})
+        assert (live / "input.onnx").read_bytes() == b"in use"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 # ---------------------------------------------------------------------------------------------- results

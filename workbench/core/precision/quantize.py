@@ -178,6 +178,23 @@ def _skip_symbolic_shape(model: Any) -> bool:
     return True
 
 
+def _sweep_dead_work_dirs(folder: Path) -> None:
+    """Remove ``.quant-<pid>-*`` work folders whose process is gone (killed mid-quantization: they hold model copies).
+
+    A folder of a live process (another calibration running now) is left alone; so is one without a pid.
+    """
+    for d in folder.glob(".quant-*-*"):
+        pid_text = d.name.split("-")[1]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:  # EPERM: alive, owned by someone else
+            continue
+
+
 def _pass_storage_errors(exc: BaseException) -> None:
     """Re-raise a write refused by the disk (full, RLIMIT_FSIZE, read-only): quantize_qdq reports it as storage."""
     if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
@@ -507,7 +524,8 @@ def quantize_qdq(
 
     notes: list[str] = []
     qpath.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".quant-", dir=qpath.parent))
+    _sweep_dead_work_dirs(qpath.parent)
+    work = Path(tempfile.mkdtemp(prefix=f".quant-{os.getpid()}-", dir=qpath.parent))
     try:
         pre = _preprocess_model(model_path, work, opts.per_channel, notes)
         excluded = _resolve_exclusions(pre, opts)
