@@ -740,6 +740,20 @@ def case_disk_full_in_calibration_cache(w: W) -> Expect:
 
 
 @case
+def case_disk_full_while_building(w: W) -> Expect:
+    def check(_res: subprocess.CompletedProcess, _work: Path) -> None:
+        assert not list((w.home / "cache" / "artifacts").rglob("*.onnx")), "a partial artifact is visible"
+
+    return Expect(
+        ["build", str(DIGITS)],
+        11,
+        ("cache", "optimized model"),
+        fsize_limit=16 * 1024,  # the optimized digits CNN is ~130 KiB
+        check=check,
+    )
+
+
+@case
 def case_disk_full_on_export_times(w: W) -> Expect:
     w.cli("build", str(DIGITS))  # the artifact is cached: the run below writes only the latencies
     return Expect(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
-from workbench.core.errors import BuildError, ModelError
+from workbench.core.errors import BuildError, ModelError, StorageError
 
 _LEVELS = ("disable", "basic", "extended", "all")
 
@@ -164,6 +164,13 @@ class OrtBackend(Backend):
                 ort.InferenceSession(str(model_path), sess_options=so, providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - see open_session
                 msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if tmp.exists() and "serializ" in msg.lower():
+                    # ORT had started writing the optimized model and the write failed: the disk, not the model.
+                    raise StorageError(
+                        f"cannot write {tmp.parent}: ONNX Runtime failed saving the optimized model ({msg})",
+                        hint="free disk space or raise the file size limit (ulimit -f); models over 2 GiB need "
+                        "external data",
+                    ) from None
                 raise BuildError(f"ONNX Runtime could not optimize {model_path}: {msg}") from None
             if not tmp.is_file():
                 raise BuildError(f"ONNX Runtime wrote no optimized model for {model_path}")
