@@ -83,3 +83,23 @@ def test_unknown_format_is_usage_error():
 )
 def test_fmt_num(value, text):
     assert fmt_num(value) == text
+
+
+def test_csv_carries_confidence_intervals_and_run_length():
+    import csv
+    import io
+
+    from workbench.core.results.export import render
+
+    entry = {
+        "precision": "fp32",
+        "latency_ms": {"median": 1.0, "p99": 2.0, "ci95": {"p50": [0.9, 1.1], "p99": [1.8, None]}},
+        "run_length": {"p99": {"rel_half_width": None, "long_enough": False}},
+        "early_stopping": {"p99": {"value_ms": 2.2}},
+        "inferences_per_j": 50.0,
+    }
+    row = next(csv.DictReader(io.StringIO(render([entry], "csv"))))
+    assert row["latency_ms.ci95.p50.lo"] == "0.9" and row["latency_ms.ci95.p50.hi"] == "1.1"
+    assert row["latency_ms.ci95.p99.lo"] == "1.8" and row["latency_ms.ci95.p99.hi"] == ""  # undefined side stays empty
+    assert row["run_length.p99.long_enough"] == "false"
+    assert row["early_stopping.p99.value_ms"] == "2.2" and row["inferences_per_j"] == "50.0"

@@ -32,12 +32,18 @@ CSV_COLUMNS = (
     "telemetry.source", "telemetry.measured", "telemetry.mean_power_w", "telemetry.peak_power_w",
     "telemetry.energy_mj", "telemetry.mj_per_inference", "telemetry.temp_max_c",
     "artifact", "artifact_bytes", "source", "label",
+    "latency_ms.ci95.p50.lo", "latency_ms.ci95.p50.hi", "latency_ms.ci95.p99.lo", "latency_ms.ci95.p99.hi",
+    "run_length.p99.rel_half_width", "run_length.p99.long_enough", "early_stopping.p99.value_ms",
+    "scenario", "inferences_per_j", "peak_rss_mb",
 )  # fmt: skip
 
 
 def _get(entry: dict[str, Any], dotted: str) -> Any:
     cur: Any = entry
     for part in dotted.split("."):
+        if isinstance(cur, list) and part in ("lo", "hi") and len(cur) == 2:  # a [lo, hi] interval
+            cur = cur[0 if part == "lo" else 1]
+            continue
         if not isinstance(cur, dict) or part not in cur:
             return None
         cur = cur[part]
