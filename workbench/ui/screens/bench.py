@@ -163,7 +163,8 @@ class BenchScreen(WorkbenchScreen):
         self._version = snap.version
         self.query_one(LatencyPlot).set_points(snap.points_ms)
         self.query_one("#bench-stats", Static).update(stats_text(snap, None))
-        self.query_one(TelemetryPanel).ips = snap.throughput_ips
+        # the live energy estimate needs a live rate: none once the run has ended
+        self.query_one(TelemetryPanel).ips = None if snap.finished else snap.throughput_ips
 
     def job_event(self, msg: Any) -> None:
         from workbench.ui.messages import JobDone, JobFailed, StepMsg
@@ -174,6 +175,7 @@ class BenchScreen(WorkbenchScreen):
             self.query_one("#bench-summary", Static).update(Text(f"[{msg.step.step}] {msg.step.message}", style="dim"))
         elif isinstance(msg, (JobDone, JobFailed)):
             self._poll()
+            self.query_one(TelemetryPanel).ips = None
             if self._timer is not None:
                 self._timer.stop()
                 self._timer = None
