@@ -119,6 +119,8 @@ def test_whole_flow_keyboard_only_on_bundled_default():
     assert f"iter {stored['iterations']:,}" in seen["stats"]
     assert f"p99 = {p99:.4f} ms" in seen["summary"]  # the CLI's summary layout
     assert stored["accuracy"]["verdict"] in ("pass", "fail")
-    assert seen.get("live_stats", "").startswith("[timed] p50 ") and "inf/s" in seen["live_stats"]  # rolling, while running
+    assert (
+        seen.get("live_stats", "").startswith("[timed] p50 ") and "inf/s" in seen["live_stats"]
+    )  # rolling, while running
     assert f"{p99:.4f}" in [str(c) for c in seen["row"]]
     assert seen["rc"] == 0

@@ -229,3 +229,41 @@ def test_results_compare_and_export_recorded(tmp_path, monkeypatch):
     data = json.loads((tmp_path / "workbench-results.json").read_text())
     rows = data if isinstance(data, list) else data.get("results", data)
     assert {r["id"] for r in rows} == {1, 2}
+
+
+def test_open_model_by_typing_a_path_in_the_picker(tiny_matmul_model):
+    from workbench.ui.screens.dialogs import FilePickerScreen
+
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("o")
+            assert isinstance(app.screen, FilePickerScreen)
+            await pilot.press("shift+tab")  # from the tree to the path field
+            await pilot.press(*str(tiny_matmul_model))
+            await pilot.press("enter")
+            await wait_idle(pilot)
+            info = text(app.screen.query_one("#model-info"))
+            assert info.startswith("tiny.onnx") or info.startswith(str(tiny_matmul_model))
+            assert "x  float32  batchx16  dynamic: batch" in info
+            assert "256 parameters" in info
+            assert "MatMul×1" in info
+
+    run(go())
+
+
+def test_palette_run_benchmark_starts_a_run_on_the_benchmark_screen():
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_idle(pilot)
+            app.set_options(duration_s=1.0)
+            await pilot.press("ctrl+p")
+            await pilot.press(*"run benchmark")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.current_mode == "bench" and app.busy == "bench", 10, "a run")
+            await wait_idle(pilot, 120)
+            assert app.state.last_entry is not None and not app.state.recorded_entry
+
+    run(go())
