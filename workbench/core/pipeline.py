@@ -717,7 +717,9 @@ class StabilityWatcher:
     def __init__(self, target_p: float, rel_width: float, check_every_batches: int = 10) -> None:
         self.target_p = target_p
         self.rel_width = rel_width
-        self.values_ms: list[float] = []
+        from array import array
+
+        self.values_ms = array("d")  # 8 bytes a sample
         self.batches = 0
         self.check_every = check_every_batches
         self.last_rel: float | None = None

@@ -11,6 +11,7 @@ import selectors
 import subprocess
 import sys
 import threading
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +25,9 @@ from workbench.core.errors import BenchmarkError, Cancelled, WorkbenchError
 class BenchOutcome:
     """Everything the child reported. Latencies in ns (perf_counter_ns), timestamps time.monotonic() s."""
 
-    latencies_ns: list = field(default_factory=list)
+    # array('q'): 8 bytes a latency instead of ~36 for a list of ints; a 10-minute run of a 30 us model
+    # holds 20 million of them.
+    latencies_ns: array = field(default_factory=lambda: array("q"))
     warmup_latencies_ns: list = field(default_factory=list)
     warmup_duration_ns: int = 0
     wall_ns: int = 0
