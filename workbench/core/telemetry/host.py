@@ -62,6 +62,7 @@ class HostSource(BaseSource):
         # Per-CPU load from our own cpu_times deltas (psutil.cpu_percent keeps one module-wide "previous call",
         # which two sources or another caller would disturb). Primed here so the first read has a delta.
         self._prev_times = self._ps.cpu_times(percpu=True)
+        self._ncpu: int | None = None
         self._probe()
 
     # -- discovery -------------------------------------------------------------------------------------
@@ -121,8 +122,10 @@ class HostSource(BaseSource):
     # -- reading ---------------------------------------------------------------------------------------
     def _cpu(self) -> tuple[CpuCore, ...]:
         loads = self._loads()
-        freqs = self._ps.cpu_freq(percpu=True) or []
-        n = max(self._ps.cpu_count(logical=True) or 0, self._sysfs_cpu_count())
+        freqs = (self._ps.cpu_freq(percpu=True) or []) if "cpu.freq_mhz" not in self.unavailable else []
+        if self._ncpu is None:  # the number of CPU slots does not change while we run
+            self._ncpu = max(self._ps.cpu_count(logical=True) or 0, self._sysfs_cpu_count())
+        n = self._ncpu
         cores: list[CpuCore] = []
         online_idx = 0
         for i in range(max(n, len(loads))):
@@ -176,7 +179,8 @@ class HostSource(BaseSource):
     def read(self) -> TelemetrySample:
         t, seq = self._next()
         vm = self._ps.virtual_memory()
-        sw = self._ps.swap_memory()
+        # psutil.swap_memory parses /proc/vmstat (the costliest call here): skip it where no swap is configured.
+        sw = self._ps.swap_memory() if "swap_mb" not in self.unavailable else None
         power_mw, energy_mj = self._rapl_read(t)
         rails = {"RAPL_PKG": RailReading(power_mw)} if self._rapl else {}
         fan = None
@@ -195,9 +199,12 @@ class HostSource(BaseSource):
             total_power_mw=power_mw,
             total_power_rule="RAPL_PKG" if power_mw is not None else None,
             energy_mj=energy_mj,
-            temps_c=self._temps(),
+            # A machine without sensors at start gets none later: skip the (slow) lookup every tick.
+            temps_c=self._temps() if "temps_c" not in self.unavailable else {},
             cpu=self._cpu(),
             ram_mb=MemReading(round((vm.total - vm.available) / _MIB, 1), round(vm.total / _MIB, 1)),
-            swap_mb=MemReading(round(sw.used / _MIB, 1), round(sw.total / _MIB, 1)) if sw.total else None,
+            swap_mb=MemReading(round(sw.used / _MIB, 1), round(sw.total / _MIB, 1))
+            if sw is not None and sw.total
+            else None,
             fan=fan,
         )
