@@ -90,3 +90,14 @@ def test_no_shell_strings_and_no_unsafe_torch_load():
         for line in text.splitlines():
             if "torch.load(" in line and "weights_only" not in line:
                 pytest.fail(f"{path}: torch.load without weights_only: {line.strip()}")
+
+
+def test_import_linter_contract_kept():
+    """The pyproject contract: workbench.core never imports workbench.cli, workbench.ui or textual."""
+    exe = Path(sys.executable).parent / "lint-imports"
+    if not exe.exists():
+        pytest.skip("import-linter not installed")
+    res = subprocess.run([str(exe)], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 kept, 0 broken" in res.stdout
+

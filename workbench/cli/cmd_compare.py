@@ -101,7 +101,7 @@ def _per_layer(ctx, qdq_path, extra, report, args, doc, step) -> list[str]:
     from workbench.core.precision.quantize import QuantOptions, quantize_qdq
 
     calib_ds = extra["calib_dataset"]
-    eval_dir = pipeline._resolve_dataset_path(ctx, "eval")
+    eval_dir = pipeline.resolve_dataset_path(ctx, "eval")
     rank_ds = open_dataset(eval_dir, ctx.model_info.inputs) if eval_dir is not None else calib_ds
     step(Step("accuracy", f"ranking quantized layers on {min(rank_ds.count, args.layer_samples)} samples"))
     loc = localize(

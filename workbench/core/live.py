@@ -181,7 +181,7 @@ def dataset_for(ctx: Any, kind: str = "calib") -> Path | None:
     the explicit option, the model spec's, or the bundled digits sets for the bundled model; None if none."""
     from workbench.core import pipeline
 
-    return pipeline._resolve_dataset_path(ctx, kind)
+    return pipeline.resolve_dataset_path(ctx, kind)
 
 
 def describe_dataset(ds: Any) -> list[tuple[str, str]]:

@@ -159,7 +159,9 @@ def _dataset_name(ctx: Context, kind: str) -> str | None:
     return None
 
 
-def _resolve_dataset_path(ctx: Context, kind: str) -> Path | None:
+def resolve_dataset_path(ctx: Context, kind: str) -> Path | None:
+    """The calibration ("calib") or evaluation ("eval") folder for this job: --calib/--eval, the model spec
+    (relative to the model), the bundled set for the bundled model, else None."""
     name = _dataset_name(ctx, kind)
     if name is None:
         return None
@@ -207,7 +209,7 @@ def calibrate(ctx: Context, on_step: StepFn = _noop, cancel: threading.Event | N
     from workbench.core.precision.datasets import open_dataset
     from workbench.core.precision.quantize import quantize_qdq
 
-    folder = _resolve_dataset_path(ctx, "calib")
+    folder = resolve_dataset_path(ctx, "calib")
     if folder is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {ctx.model_path.name}",
@@ -267,14 +269,14 @@ def accuracy(ctx: Context, other_path: Path, calib_ds=None, on_step: StepFn = _n
     from workbench.core.accuracy import compare_models
     from workbench.core.precision.datasets import open_dataset
 
-    folder = _resolve_dataset_path(ctx, "eval")
+    folder = resolve_dataset_path(ctx, "eval")
     held_out = folder is not None
     if folder is not None:
         ds = open_dataset(folder, ctx.model_info.inputs, preprocess_overrides=_pre(ctx))
     elif calib_ds is not None:
         ds = calib_ds
     else:
-        cfolder = _resolve_dataset_path(ctx, "calib")
+        cfolder = resolve_dataset_path(ctx, "calib")
         if cfolder is None:
             return None
         ds = open_dataset(cfolder, ctx.model_info.inputs, preprocess_overrides=_pre(ctx))
