@@ -130,6 +130,15 @@ def _summarise_splits(splits: dict) -> dict:
     return out
 
 
+def _end_window(out: _Stream, buf: list[int], seq: int, wall_ns: int, n: int, qpc: int) -> None:
+    """Flush the last batch and close the timed window (after the last query, outside the timing)."""
+    end_mono = time.monotonic()
+    if buf:
+        out.send(ev.Samples(seq, buf))
+        seq += 1
+    out.send(ev.TimedEnd(end_mono, wall_ns, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
+
+
 def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     pc = time.perf_counter_ns
     out.send(ev.Phase("timed"))
@@ -162,12 +171,7 @@ def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> N
             last_flush = pc()
             if _stop_requested[0]:
                 break
-    wall = t1 - start
-    end_mono = time.monotonic()
-    if buf:
-        out.send(ev.Samples(seq, buf))
-        seq += 1
-    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
+    _end_window(out, buf, seq, t1 - start, n, qpc)
 
 
 def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
@@ -211,12 +215,7 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
             last_flush = pc()
             if _stop_requested[0]:
                 break
-    wall = t1 - start
-    end_mono = time.monotonic()
-    if buf:
-        out.send(ev.Samples(seq, buf))
-        seq += 1
-    out.send(ev.TimedEnd(end_mono, wall, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
+    _end_window(out, buf, seq, t1 - start, n, qpc)
 
 
 def main() -> int:
