@@ -63,6 +63,8 @@ class Options:
     profile_layers: bool = False
     store: bool = True
     input_shapes: dict = field(default_factory=dict)  # for PyTorch -> ONNX export
+    export_opset: int = 17  # PyTorch -> ONNX export opset
+    export_dynamic_batch: bool = False  # PyTorch -> ONNX: dynamic batch dim, verified at batch 2
     until_stable: bool = False  # keep timing until the target percentile's 95 % interval is narrow enough
     stable_target: float = 99.0  # percentile watched by until_stable
     stable_rel_width: float = 0.02  # stop when the interval's half-width / value <= this
@@ -132,7 +134,13 @@ def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
     bundled = opts.model is None
     model = Path(opts.model) if opts.model else paths.default_model_path()
     on_step(Step("import", f"model {model}" + (" (bundled default)" if bundled else "")))
-    onnx_path = ensure_onnx(model, trust_pickle=opts.trust_pickle, input_shapes=opts.input_shapes or None)
+    onnx_path = ensure_onnx(
+        model,
+        trust_pickle=opts.trust_pickle,
+        input_shapes=opts.input_shapes or None,
+        opset=opts.export_opset,
+        dynamic_batch=opts.export_dynamic_batch,
+    )
     info = inspect_model(onnx_path)
     spec = load_spec(onnx_path if onnx_path == model else model, Path(opts.spec) if opts.spec else None)
     backend_name = opts.backend or profile.build.backend

@@ -342,6 +342,7 @@ def ensure_onnx(
     work_dir: str | os.PathLike[str] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     factory: str | None = None,
+    dynamic_batch: bool = False,
 ) -> Path:
     """Return an ONNX file for any supported model file.
 
@@ -357,6 +358,7 @@ def ensure_onnx(
             pickles and factories (CLI ``--input-shape name:1x3x224x224``); optional for ExportedProgram (its
             saved example inputs are used).
         factory: ``"package.module:function"`` returning an ``nn.Module`` for a state-dict file.
+        dynamic_batch: export axis 0 of every input as ``batch`` and verify the export at batch 2.
 
     Raises:
         ModelError, UsageError, BackendUnavailable (see above; full pickle without ``trust_pickle`` → ModelError
@@ -385,5 +387,12 @@ def ensure_onnx(
     from workbench.core.models.torch_export import export_to_onnx
 
     return export_to_onnx(
-        p, kind, trust_pickle=trust_pickle, opset=opset, work_dir=work_dir, input_shapes=input_shapes, factory=factory
+        p,
+        kind,
+        trust_pickle=trust_pickle,
+        opset=opset,
+        work_dir=work_dir,
+        input_shapes=input_shapes,
+        factory=factory,
+        dynamic_batch=dynamic_batch,
     ).path

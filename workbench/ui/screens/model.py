@@ -51,6 +51,10 @@ def model_text(state: Any) -> Text:
     if Path(src).resolve() != Path(ctx.model_path).resolve():
         t.append("ONNX    ", style="bold")
         t.append(f"exported to {short_path(ctx.model_path)}\n")
+        check = export_check(Path(ctx.model_path))
+        if check:
+            t.append("Export  ", style="bold")
+            t.append(check + "\n")
     t.append("Graph   ", style="bold")
     t.append(
         f"opset {info.opset} · IR {info.ir_version} · producer {info.producer or '?'} · {info.param_count:,} parameters\n"
@@ -135,7 +139,9 @@ class ModelScreen(WorkbenchScreen):
         from workbench.ui.screens.dialogs import TextPromptScreen
 
         app: Any = self.app
-        current = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in (app.state.options.input_shapes or {}).items())
+        opts = app.state.options
+        current = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in (opts.input_shapes or {}).items())
+        current += f"; opset={opts.export_opset}" + ("; dynamic-batch" if opts.export_dynamic_batch else "")
 
         def entered(value: str | None) -> None:
             if value is None:
@@ -144,19 +150,25 @@ class ModelScreen(WorkbenchScreen):
             from workbench.core.errors import WorkbenchError
 
             try:
-                shapes = parse_shapes(value)
+                shapes, opset, dynamic = parse_export_options(value)
+                shapes = parse_shapes(shapes)
             except WorkbenchError as exc:
                 self.notify(str(exc), severity="error")
                 return
             from dataclasses import replace
 
-            app.state.options = replace(app.state.options, input_shapes={k: tuple(v) for k, v in shapes.items()})
+            app.state.options = replace(
+                app.state.options,
+                input_shapes={k: tuple(v) for k, v in shapes.items()},
+                export_opset=opset,
+                export_dynamic_batch=dynamic,
+            )
             app.state.invalidate()
             app.prepare()
 
         app.push_screen(
             TextPromptScreen(
-                "PyTorch -> ONNX export: example input shapes (name:1x3x224x224, comma separated; opset 17)",
+                "PyTorch -> ONNX export: shapes name:1x3x224x224,... ; opset=N ; dynamic-batch",
                 value=current,
             ),
             entered,
@@ -165,3 +177,46 @@ class ModelScreen(WorkbenchScreen):
     def action_default(self) -> None:
         app: Any = self.app
         app.set_model(None)
+
+
+def parse_export_options(text: str) -> tuple[str, int, bool]:
+    """``"x:1x3x224x224; opset=17; dynamic-batch"`` -> (shapes text, opset, dynamic batch).
+
+    Raises:
+        UsageError: an unknown option or a bad opset (the message names it).
+    """
+    from workbench.core.errors import UsageError
+
+    parts = [p.strip() for p in text.split(";")]
+    shapes, opset, dynamic = parts[0], 17, False
+    for part in parts[1:]:
+        if not part:
+            continue
+        if part.replace("_", "-") in ("dynamic-batch", "dynamic"):
+            dynamic = True
+        elif part.startswith("opset="):
+            try:
+                opset = int(part.split("=", 1)[1])
+            except ValueError:
+                raise UsageError(f"opset must be an integer: {part!r}") from None
+        else:
+            raise UsageError(f"unknown export option {part!r}: use opset=N or dynamic-batch")
+    return shapes, opset, dynamic
+
+
+def export_check(onnx_path: Path) -> str | None:
+    """The PyTorch -> ONNX verification stored beside an exported model (ORT vs torch), or None."""
+    import json
+
+    try:
+        meta = json.loads(onnx_path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    text = (
+        f"{meta.get('exporter', '?')} exporter, opset {meta.get('opset')}: ORT vs torch max-abs "
+        f"{meta.get('max_abs', float('nan')):.3g}, cosine {meta.get('cosine', float('nan')):.6f}"
+    )
+    if meta.get("dynamic_batch"):
+        b2 = meta.get("batch2_max_abs")
+        text += f"; dynamic batch checked at batch 2 (max-abs {b2:.3g})" if b2 is not None else "; dynamic batch"
+    return text
