@@ -123,3 +123,29 @@ def test_job_started_in_tmux_finishes_after_the_session_is_killed(cli_env, tmp_p
     subprocess.run(["tmux", "-S", sock, "kill-session", "-t", "wbtest"], env=env, check=True)
     done = _wait(lambda: [j for j in _jobs(env) if j["state"] == "finished"], 60)
     assert done and done[0]["result_ids"], _jobs(env)
+
+
+def test_job_keeps_its_event_stream_for_re_attaching(cli_env):
+    from workbench.core import jobs
+    from workbench.core.bench import events as ev
+
+    res = subprocess.run(
+        [sys.executable, "-m", "workbench", "bench", "--iterations", "300", "--detach", "--no-store"],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=REPO,
+        timeout=30,
+    )
+    assert res.returncode == 0, res.stderr
+    os.environ["WORKBENCH_HOME"] = cli_env["WORKBENCH_HOME"]
+    job = jobs.get(res.stdout.strip())
+    events, offset = [], 0
+    end = time.monotonic() + 90
+    while time.monotonic() < end and not any(isinstance(e, ev.TimedEnd) for e in events):
+        new, offset = jobs.read_events(job, offset)
+        events.extend(new)
+        time.sleep(0.2)
+    samples = [e for e in events if isinstance(e, ev.Samples)]
+    assert sum(len(s.latencies_ns) for s in samples) == 300
+    assert next(e for e in events if isinstance(e, ev.TimedEnd)).iterations == 300

@@ -193,6 +193,30 @@ def result_ids(job_dir: Path) -> list[int]:
         return []
 
 
+def read_events(job: Job, offset: int = 0) -> tuple[list, int]:
+    """The benchmark events the job has streamed since byte ``offset`` (typed, see bench/events.py), and the
+    new offset. A face re-attaching to a running job calls this repeatedly to replay and then follow its stream;
+    a partly written last line is left for the next call."""
+    from workbench.core.bench import events as ev
+
+    path = job.dir / "events.jsonl"
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except OSError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    out = []
+    for line in data[:end].splitlines():
+        if line.strip():
+            try:
+                out.append(ev.decode(line))
+            except ValueError:
+                continue
+    return out, offset + end
+
+
 def cancel(job: Job, sig: int = signal.SIGINT) -> None:
     """Signal the job's whole process group (the job and its benchmark/build children)."""
     if job.pid is None:

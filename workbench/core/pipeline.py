@@ -405,7 +405,13 @@ def bench_artifact(
         StabilityWatcher(ctx.options.stable_target, ctx.options.stable_rel_width) if ctx.options.until_stable else None
     )
 
+    events_log = _job_events_log()
+
     def relay(event: object) -> None:
+        if events_log is not None:
+            # A detached job keeps its live stream on disk, so a face can re-attach and replay it.
+            events_log.write(ev.encode(event))
+            events_log.flush()
         if isinstance(event, ev.TimedStart):
             recorder.mark_window_start()
         elif isinstance(event, ev.TimedEnd):
@@ -442,6 +448,8 @@ def bench_artifact(
     finally:
         summary = recorder.stop()
         source.close()
+        if events_log is not None:
+            events_log.close()
     outcome = merge_outcomes(outcomes)
     summary = summary.with_inferences(outcome.iterations * cfg.batch * max(1, outcome.queries_per_call))
     context = {
@@ -535,6 +543,19 @@ def _energy_figures(entry: dict[str, Any], idle: dict | None, subtract_idle: boo
             "mean_power_w": above,
             "mj_per_inference": above * 1000.0 / ips if ips else None,
         }
+
+
+def _job_events_log():
+    """Inside a detached job: the job's events.jsonl opened for appending, else None."""
+    import os
+
+    d = os.environ.get("WORKBENCH_JOB_DIR")
+    if not d:
+        return None
+    try:
+        return open(Path(d) / "events.jsonl", "ab")  # noqa: SIM115 - closed by bench_artifact
+    except OSError:
+        return None
 
 
 def merge_outcomes(outcomes: list) -> Any:
