@@ -1,6 +1,6 @@
 """Snapshots of every screen at 80x24 and 120x40 with recorded data injected through the app's constructor:
 telemetry from a real tegrastats capture (Orin Nano Super, JetPack 6.2), results measured earlier on an
-x86-64 host (tests/fixtures/ui). Every injected number is labelled "recorded" on screen.
+x86-64 host, an example power-mode sweep (tests/fixtures/ui). Every injected number is labelled "recorded" on screen.
 
 Update after looking at the diff: ``.venv/bin/pytest tests/ui/test_tui_snapshots.py --snapshot-update``.
 Textual is pinned in constraints.txt so the SVGs stay stable.
@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tui_helpers import make_recorded_app, text, wait_for, wait_idle  # noqa: E402
+from tui_helpers import NVPM_CONF, make_recorded_app, text, wait_for, wait_idle  # noqa: E402
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -51,6 +51,7 @@ SCREENS = {
     "build": (("5",), None, _int8),
     "bench": (("6",), None, None),
     "results": (("7", "enter"), None, None),
+    "sweep": (("8",), None, None),
     "dashboard": (("d",), None, None),
     "help": (("6", "question_mark"), None, None),
 }
@@ -62,4 +63,6 @@ def test_snapshot_recorded(snap_compare, screen, size, monkeypatch):
     # The help screen names the key-map file; WORKBENCH_HOME is a new temp folder per test, so show the default.
     monkeypatch.setattr("workbench.ui.screens.help.keymap_path", lambda: Path("~/.config/edge-workbench/keymap.toml"))
     keys, until, setup = SCREENS[screen]
-    assert snap_compare(make_recorded_app(), terminal_size=size, run_before=_steps(keys, until, setup))
+    # The sweep screen reads the Orin NX conf from tests/fixtures, so it looks the same on any machine.
+    app = make_recorded_app(nvpmodel_conf=NVPM_CONF)
+    assert snap_compare(app, terminal_size=size, run_before=_steps(keys, until, setup))

@@ -9,6 +9,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ui"
 PROFILE = "cpu-x86_64"  # explicit, so snapshots do not depend on the machine's detected device
+NVPM_CONF = Path("tests/fixtures/nvpmodel/orin-nx-16gb-p3767-0000.conf")  # relative: the UI tests run in REPO
+
+
+def recorded_sweep():
+    """The example sweep of tests/fixtures/ui/sweep-orin-nx-example.json as a SweepResult (its recommendation
+    computed by the core from the rows and the file's p99 target)."""
+    from workbench.core.power.sweep import SweepResult, SweepRow, recommend
+
+    doc = json.loads((FIXTURES / "sweep-orin-nx-example.json").read_text())
+    rows = tuple(SweepRow(**r) for r in doc["rows"])
+    return SweepResult(
+        rows=rows,
+        original_mode=doc["original_mode"],
+        original_id=doc["original_id"],
+        restored=True,
+        restore_error=None,
+        recommendation=recommend(rows, p99_max_ms=doc["p99_max_ms"]),
+    )
 
 
 def recorded_data():
@@ -37,13 +55,14 @@ def recorded_data():
         results=results,
         bench_entry=next(e for e in results if e["precision"] == "int8"),
         detection=detection,
+        sweep=recorded_sweep(),
     )
 
 
-def make_recorded_app():
+def make_recorded_app(**kw):
     from workbench.ui.app import make_app
 
-    return make_app(None, profile=PROFILE, recorded=recorded_data())
+    return make_app(None, profile=PROFILE, recorded=recorded_data(), **kw)
 
 
 async def wait_for(pilot, cond, timeout: float = 120.0, what: str = "condition") -> None:

@@ -17,7 +17,7 @@ from workbench.ui.commands import WorkbenchCommands
 from workbench.ui.feeds import FrozenFeed, LiveFeed, TelemetryFeed
 from workbench.ui.jobs import JobsMixin
 from workbench.ui.keymap import SCREENS, app_bindings, load_keymap
-from workbench.ui.messages import JobDone, JobFailed, StepMsg
+from workbench.ui.messages import JobDone, JobFailed, StepMsg, SweepRowMsg
 from workbench.ui.recorded import Recorded, RecordedResults, StoreResults
 from workbench.ui.screens.bench import BenchScreen
 from workbench.ui.screens.build import BuildScreen
@@ -29,6 +29,7 @@ from workbench.ui.screens.model import ModelScreen
 from workbench.ui.screens.precision import PrecisionScreen
 from workbench.ui.screens.profile import ProfileScreen
 from workbench.ui.screens.results import ResultsScreen
+from workbench.ui.screens.sweep import SweepScreen
 from workbench.ui.state import AppState
 
 SCREEN_CLASSES = {
@@ -39,6 +40,7 @@ SCREEN_CLASSES = {
     "build": BuildScreen,
     "bench": BenchScreen,
     "results": ResultsScreen,
+    "sweep": SweepScreen,
     "dashboard": DashboardScreen,
 }
 
@@ -70,6 +72,7 @@ class WorkbenchApp(JobsMixin, App):
         keymap_file: Path | None = None,
         results_db: Path | None = None,
         plot_hz: float = 10.0,
+        nvpmodel_conf: Path | None = None,
     ) -> None:
         super().__init__()
         from workbench.core.pipeline import Options
@@ -79,6 +82,7 @@ class WorkbenchApp(JobsMixin, App):
         self.keymap_file = keymap_file
         self.results_db = results_db
         self.plot_hz = min(float(plot_hz), 10.0)  # the plot's redraw cap (issue: <= 10 Hz)
+        self.nvpmodel_conf = nvpmodel_conf  # None = the board's /etc/nvpmodel.conf (Power sweep screen)
         self.telemetry: TelemetryFeed | None = None
         self.keys: dict[str, str] = {b.id: b.key for b in app_bindings() if b.id}
         for cls in SCREEN_CLASSES.values():
@@ -94,6 +98,9 @@ class WorkbenchApp(JobsMixin, App):
             self.state.recorded_entry = True
         if recorded is not None and recorded.detection is not None:
             self.state.detection = recorded.detection
+        if recorded is not None and recorded.sweep is not None:
+            self.state.sweep = recorded.sweep
+            self.state.sweep_recorded = True
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -253,6 +260,11 @@ class WorkbenchApp(JobsMixin, App):
             if s.is_attached:
                 s.job_event(msg)
 
+    def on_sweep_row_msg(self, msg: SweepRowMsg) -> None:
+        for s in list(self._wb_screens):
+            if s.is_attached:
+                s.job_event(msg)
+
     def on_job_done(self, msg: JobDone) -> None:
         st = self.state
         r = msg.result
@@ -283,6 +295,9 @@ class WorkbenchApp(JobsMixin, App):
                 st.previous_entry = st.last_entry
             st.last_entry = r["entry"]
             st.recorded_entry = False
+        elif msg.job == "sweep":
+            st.sweep = r
+            st.sweep_recorded = False
         elif msg.job == "export":
             self.notify(f"exported to {r}", timeout=5)
         self._job_finished(msg)
@@ -304,7 +319,7 @@ class WorkbenchApp(JobsMixin, App):
         self._job_finished(msg)
 
     def _job_finished(self, msg: Any) -> None:
-        if msg.job in ("prepare", "calibrate", "build", "bench") and self.busy == msg.job:
+        if msg.job in ("prepare", "calibrate", "build", "bench", "sweep") and self.busy == msg.job:
             self.busy = None
         for s in list(self._wb_screens):
             if s.is_attached:

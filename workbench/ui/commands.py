@@ -1,4 +1,4 @@
-"""Command palette (ctrl+p): screen switches, profile switch, run/stop benchmark, export — only what applies now."""
+"""Command palette (ctrl+p): screen switches, profile switch, run/stop benchmark, power sweep, export — only what applies now."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class WorkbenchCommands(Provider):
             out.append(("Stop benchmark", app.action_cancel_job, "stop the running benchmark"))
         elif app.busy is None and app.state.ctx is not None:
             out.append(("Run benchmark", self._run_bench, f"benchmark {app.state.precision.upper()} now"))
+        if app.busy is None and app.state.ctx is not None:
+            out.append(("Run power sweep", self._run_sweep, "benchmark every nvpmodel power mode (Jetson)"))
         if app.busy is not None and app.busy != "bench":
             out.append((f"Cancel {app.busy}", app.action_cancel_job, "cancel the running job"))
         if app.busy is None:
@@ -43,6 +45,11 @@ class WorkbenchCommands(Provider):
     def _run_bench(self) -> None:
         app: Any = self.app
         app.switch_mode("bench")
+        app.call_after_refresh(lambda: app.screen.action_start())
+
+    def _run_sweep(self) -> None:
+        app: Any = self.app
+        app.switch_mode("sweep")
         app.call_after_refresh(lambda: app.screen.action_start())
 
     def _export(self, fmt: str) -> None:

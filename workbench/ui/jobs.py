@@ -13,7 +13,7 @@ from typing import Any
 
 from textual import work
 
-from workbench.ui.messages import JobDone, JobFailed, StepMsg
+from workbench.ui.messages import JobDone, JobFailed, StepMsg, SweepRowMsg
 
 
 def _preflight(ctx: Any) -> dict[str, Any]:
@@ -160,6 +160,56 @@ class JobsMixin:
             return {"entry": entry, "artifact": art, "extra": ext}
 
         self._guard("bench", run)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def job_sweep(
+        self, ctx: Any, precision: str, modes: Any, conf: Any, settings: dict[str, Any], cancel: threading.Event
+    ) -> None:
+        """Power-mode sweep as `workbench sweep` runs it: build once, then core.power.sweep.run_sweep sets each
+        mode (nvpmodel via sudo -n), settles, benchmarks and restores the original mode (also on cancel).
+        ``settings``: p99_max_ms, power_max_w, cooldown_timeout_s, nvpmodel_timeout_s. Returns the SweepResult."""
+
+        def run() -> Any:
+            from workbench.core import pipeline
+            from workbench.core.power.nvpmodel import Nvpmodel
+            from workbench.core.power.sweep import assert_measured_source, max_temp_reader, run_sweep
+            from workbench.core.telemetry import open_source
+
+            step = self._step_fn("sweep")
+            tool = Nvpmodel(timeout_s=settings.get("nvpmodel_timeout_s", 15.0))
+            probe = open_source(ctx.options.telemetry or ctx.profile.telemetry.source)
+            try:
+                assert_measured_source(probe)
+                artifact, _ = pipeline.build(ctx, precision, step, cancel)
+
+                def current() -> Any:
+                    q = tool.query()
+                    return conf.by_id(q.id) if q.id is not None else None
+
+                def bench(mode: Any) -> dict[str, Any]:
+                    step(pipeline.Step("sweep", f"benchmarking in power mode {mode.name} (id {mode.id})"))
+                    entry = pipeline.bench_artifact(ctx, artifact, on_step=step, cancel=cancel)
+                    entry["power_mode"] = {"id": mode.id, "name": mode.name}
+                    if ctx.options.store:
+                        entry["result_id"] = pipeline.store(entry)
+                    return entry
+
+                return run_sweep(
+                    modes,
+                    set_mode=tool.set_mode,
+                    current_mode=current,
+                    run_benchmark=bench,
+                    read_temp_c=max_temp_reader(probe),
+                    cooldown={"timeout_s": settings.get("cooldown_timeout_s", 120.0)},
+                    p99_max_ms=settings.get("p99_max_ms"),
+                    power_max_w=settings.get("power_max_w"),
+                    cancel=cancel,
+                    on_row=lambda row: self.post_message(SweepRowMsg(row)),
+                )
+            finally:
+                probe.close()
+
+        self._guard("sweep", run)
 
     @work(thread=True, exit_on_error=False, group="aux")
     def job_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:

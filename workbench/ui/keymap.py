@@ -39,6 +39,7 @@ SCREENS: tuple[tuple[str, str, str, str], ...] = (
     ("build", "screen.build", "5", "Build"),
     ("bench", "screen.bench", "6", "Benchmark"),
     ("results", "screen.results", "7", "Results"),
+    ("sweep", "screen.sweep", "8", "Power sweep"),
     ("dashboard", "screen.dashboard", "d", "Dashboard"),
 )
 

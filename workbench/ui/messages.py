@@ -25,8 +25,17 @@ class StepMsg(Message):
         )
 
 
+class SweepRowMsg(Message):
+    """One finished mode of a running power-mode sweep (a power.sweep.SweepRow), for the table as it fills."""
+
+    def __init__(self, row: Any) -> None:
+        super().__init__()
+        self.job = "sweep"
+        self.row = row
+
+
 class JobDone(Message):
-    """A job finished: ``job`` is prepare|dataset|calibrate|build|bench|export; ``result`` its value."""
+    """A job finished: ``job`` is prepare|dataset|calibrate|build|bench|sweep|export; ``result`` its value."""
 
     def __init__(self, job: str, result: Any) -> None:
         super().__init__()

@@ -13,7 +13,8 @@ from typing import Any
 class Recorded:
     """``telemetry``: TelemetrySample list (the panel shows the last one); ``telemetry_unavailable``: field →
     reason; ``results``: full result entries (with ``id`` and ``created_at``) for the Results screen;
-    ``bench_entry``: a finished run shown on the Benchmark screen; ``detection``: a hw.detect.Detection."""
+    ``bench_entry``: a finished run shown on the Benchmark screen; ``detection``: a hw.detect.Detection;
+    ``sweep``: a power.sweep.SweepResult shown on the Power sweep screen."""
 
     telemetry: tuple[Any, ...] = ()
     telemetry_name: str = "recorded"
@@ -21,6 +22,7 @@ class Recorded:
     results: tuple[dict[str, Any], ...] | None = None
     bench_entry: dict[str, Any] | None = None
     detection: Any = None
+    sweep: Any = None
 
 
 class RecordedResults:

@@ -29,6 +29,8 @@ class AppState:
     last_entry: dict | None = None  # latest benchmark result entry of this session
     previous_entry: dict | None = None  # the one before it ("compare with previous run")
     recorded_entry: bool = False  # last_entry was injected (recorded), not measured in this session
+    sweep: Any = None  # power.sweep.SweepResult of the latest power-mode sweep
+    sweep_recorded: bool = False  # sweep was injected (recorded), not measured in this session
 
     def invalidate(self, *, keep_calibration: bool = False) -> None:
         """Drop outcomes derived from the current inputs."""

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from workbench.ui.keymap import SCREENS, key_label
 
-SHORT = {"Calibrate": "Calib", "Benchmark": "Bench", "Dashboard": "Dash"}
+SHORT = {"Calibrate": "Calib", "Benchmark": "Bench", "Dashboard": "Dash", "Power sweep": "Sweep"}
 
 
 class NavBar(Static):
