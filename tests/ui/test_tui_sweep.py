@@ -5,6 +5,7 @@ also when cancelled with x)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def fake_board(tmp_path, monkeypatch):
     state = tmp_path / "state"
     state.write_text("1\n")
     log = tmp_path / "calls.log"
-    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_NVPM_CONF", str(REPO / NVPM_CONF))
     monkeypatch.setenv("FAKE_NVPM_STATE", str(state))
     monkeypatch.setenv("FAKE_NVPM_LOG", str(log))
