@@ -162,6 +162,37 @@ class JobsMixin:
         self._guard("bench", run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
+    def job_attach(self, job: Any, live: Any, cancel: threading.Event) -> None:
+        """Re-attach to a detached job (`workbench run/bench` from a shell, possibly one whose SSH session
+        dropped): replay its stored event stream into ``live``, follow it until the job ends, then show its
+        stored result. Cancel here only detaches; the job keeps running."""
+
+        def run() -> dict[str, Any]:
+            import time
+
+            from workbench.core import jobs as core_jobs
+            from workbench.core.errors import Cancelled, WorkbenchError
+            from workbench.core.results.store import ResultStore
+
+            offset = 0
+            while True:
+                running = job.state() == "running"
+                events, offset = core_jobs.read_events(job, offset)
+                for event in events:
+                    live.feed(event)
+                if not running:
+                    break
+                if cancel.is_set():
+                    raise Cancelled(f"detached from job {job.id}; it keeps running (workbench jobs)")
+                time.sleep(0.2)
+            ids = core_jobs.result_ids(job.dir)
+            if not ids:
+                raise WorkbenchError(f"job {job.id} ended ({job.state()}) without a stored result")
+            return {"entry": ResultStore().get(ids[-1]), "artifact": None}
+
+        self._guard("bench", run)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
     def job_sweep(
         self, ctx: Any, precision: str, modes: Any, conf: Any, settings: dict[str, Any], cancel: threading.Event
     ) -> None:

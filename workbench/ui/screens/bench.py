@@ -63,6 +63,7 @@ class BenchScreen(WorkbenchScreen):
         Binding("right_square_bracket", "duration(1)", "Longer", id="bench.longer", key_display="]"),
         Binding("t", "threads", "Threads", id="bench.threads"),
         Binding("v", "compare", "Vs previous", id="bench.compare"),
+        Binding("a", "attach", "Attach job", id="bench.attach", tooltip="follow a running detached job"),
     ]
 
     def __init__(self) -> None:
@@ -217,6 +218,31 @@ class BenchScreen(WorkbenchScreen):
         app.job_bench(
             st.ctx, st.precision, art, acc, dict(st.build_extra) if art is not None else {}, self.live, cancel
         )
+
+    def action_attach(self) -> None:
+        """Follow the newest running detached job (started with `workbench run/bench` from a shell)."""
+        from workbench.core import jobs
+        from workbench.core.live import LiveLatency
+
+        app: Any = self.app
+        running = [j for j in jobs.list_jobs() if j.state() == "running"]
+        if not running:
+            self.notify(
+                "no running job: `workbench bench` / `run` in a shell start one that survives a dropped SSH session"
+            )
+            return
+        job = running[0]
+        cancel = app.begin_job("bench")
+        if cancel is None:
+            return
+        self.live = LiveLatency()
+        self._version = -1
+        self.query_one(LatencyPlot).set_points(())
+        self.query_one(LatencyPlot).empty_text = f"attached to job {job.id}…"
+        self.query_one(LatencyPlot).refresh()
+        self.query_one("#bench-summary", Static).update(Text(f"attached to {' '.join(job.argv)}", style="dim"))
+        self._timer = self.set_interval(1.0 / app.plot_hz, self._poll)
+        app.job_attach(job, self.live, cancel)
 
     def _change(self, **changes: Any) -> None:
         app: Any = self.app
