@@ -149,3 +149,11 @@ def test_job_keeps_its_event_stream_for_re_attaching(cli_env):
     samples = [e for e in events if isinstance(e, ev.Samples)]
     assert sum(len(s.latencies_ns) for s in samples) == 300
     assert next(e for e in events if isinstance(e, ev.TimedEnd)).iterations == 300
+
+
+def test_job_from_a_backgrounded_shell_command_can_still_be_cancelled(cli_env):
+    # `cmd &` in a non-interactive shell starts cmd with SIGINT ignored; the job must reset it.
+    script = f"cd {REPO}; {sys.executable} -m workbench bench --duration 30 --warmup-ms 20 --no-store & pid=$!; sleep 6; kill -INT $pid; wait $pid; echo rc=$?"
+    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=cli_env, timeout=60)
+    assert "rc=130" in res.stdout, res.stdout + res.stderr
+    assert _jobs(cli_env)[0]["state"] == "cancelled"

@@ -43,6 +43,14 @@ def run(args: argparse.Namespace) -> int:
     wanted = ["fp32"] + [p for p in dict.fromkeys(wanted) if p != "fp32"]
     step = StepPrinter()
     ctx = pipeline.prepare(options_from_args(args), step)
+    if "int8" in wanted and pipeline.resolve_dataset_path(ctx, "calib") is None:
+        from workbench.core.errors import CalibrationError
+
+        # Checked before any benchmark runs, so no FP32 run is wasted on a job that cannot finish.
+        raise CalibrationError(
+            f"INT8 needs a calibration set for {ctx.model_path.name}",
+            hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or run --precisions fp32",
+        )
     entries = [pipeline.bench_precision(ctx, p, on_step=step, reference_accuracy=True) for p in wanted]
     fp32 = entries[0]
     speedups = {e["precision"]: fp32["latency_ms"]["median"] / e["latency_ms"]["median"] for e in entries[1:]}

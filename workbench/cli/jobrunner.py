@@ -18,6 +18,9 @@ def main() -> int:
     job = jobs.load(job_dir)
     # Belt and braces: we are in our own session already, but never die of a hang-up.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # A job started from a backgrounded shell command (`workbench bench ... &`) inherits SIGINT ignored;
+    # cancelling (Ctrl-C in the follower, `workbench jobs cancel`) must still work.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ["WORKBENCH_IN_JOB"] = "1"
     if job.cwd:
         try:

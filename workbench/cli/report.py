@@ -39,6 +39,17 @@ def summary(entry: dict[str, Any], verbose: bool = False) -> str:
     if parts:
         opts = f"CUDA graph {'on' if splits.get('cuda_graph') else 'off'}, transfers {'included' if splits.get('include_transfers', True) else 'excluded'}"
         lines.append("Per query (median): " + ", ".join(parts) + f" ({opts})")
+    rep = entry.get("repeat")
+    if rep:
+        meds = ", ".join(f"{m:.4f}" for m in rep["medians_ms"])
+        lines.append(
+            f"Repeats: {rep['runs']} processes, per-run medians [{meds}] ms, CV {rep['cv_pct']:.2f} %, "
+            f"{rep['outliers']} outliers (MAD rule, {rep['outlier_pct']:.2f} %)"
+        )
+        for w in rep.get("warnings") or []:
+            lines.append(f"[W] {w}")
+    if entry.get("until_stable") and entry["until_stable"].get("reached"):
+        lines.append(f"Until stable: {entry['until_stable']['message']}")
     cred = credibility_line(entry)
     if cred:
         lines.append(cred)

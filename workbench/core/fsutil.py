@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,6 +84,23 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     with contextlib.suppress(ValueError, OSError):
         if hasattr(signal, "SIGXFSZ"):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    # A symlink is followed: its target is what gets replaced, the link stays a link.
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    # A device, FIFO or socket (-o /dev/null, -o /dev/stdout, a named pipe) is written through, never
+    # replaced by a regular file: a rename over /dev/null as root would destroy it.
+    try:
+        st = os.stat(target)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+        try:
+            with open(target, "wb") as fh:
+                yield fh
+                fh.flush()
+        except OSError as exc:
+            raise _explain(target, exc) from None
+        return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import paths
-from workbench.core.errors import WorkbenchError
+from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.fsutil import write_text_atomic
 
 RUNNER_MODULE = "workbench.cli.jobrunner"
@@ -149,7 +149,7 @@ def get(job_id: str) -> Job:
         )
         if len(matches) == 1:
             return load(matches[0])
-        raise WorkbenchError(f"no job {job_id!r}", hint="`workbench jobs` lists the jobs")
+        raise UsageError(f"no job {job_id!r}", hint="`workbench jobs` lists the jobs")
     return load(d)
 
 

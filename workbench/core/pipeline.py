@@ -477,6 +477,7 @@ def bench_artifact(
             "cuda_graph": cfg.cuda_graph,
             "include_transfers": cfg.include_transfers,
             "streams": cfg.streams,
+            "profile_layers": cfg.profile_layers,
         },
         "telemetry": summary.to_dict(),
         "idle_power": idle,
@@ -516,6 +517,10 @@ def bench_artifact(
         entry["until_stable"] = watcher.verdict(entry, ctx.options.max_duration_s)
         if not entry["until_stable"]["reached"]:
             entry["warnings"].append(entry["until_stable"]["message"])
+    if cfg.profile_layers:
+        entry["warnings"].append(
+            "per-layer profiling was on: latencies include the profiler's overhead; do not compare them with unprofiled runs"
+        )
     if outcome.layer_profile_path:
         entry["layer_profile"] = outcome.layer_profile_path
         from workbench.core.bench.layers import parse_ort_profile
