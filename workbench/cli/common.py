@@ -21,6 +21,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -94,7 +104,7 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--warmup-ms", type=non_negative_float, metavar="MS", help="warm-up time (default 200 ms)")
     p.add_argument("--warmup-iterations", type=int, metavar="N", help="at least N warm-up iterations")
-    p.add_argument("--threads", type=int, metavar="N", help="intra-op threads (0 = runtime default)")
+    p.add_argument("--threads", type=non_negative_int, metavar="N", help="intra-op threads (0 = runtime default)")
     p.add_argument("--batch", type=positive_int, metavar="N", help="batch size for a dynamic batch dim (default 1)")
     p.add_argument("--shapes", metavar="SPEC", help="fixed shapes for dynamic inputs: name:1x3x224x224,...")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")

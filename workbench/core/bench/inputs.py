@@ -73,6 +73,12 @@ def random_feeds(meta: Sequence[tuple[str, str, tuple]], batch: int, shapes: Map
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    unknown = sorted(set(shapes) - {name for name, _, _ in meta})
+    if unknown:
+        raise UsageError(
+            f"--shapes names {', '.join(unknown)}, which the model does not have",
+            hint="the model's inputs are: " + ", ".join(name for name, _, _ in meta),
+        )
     feeds = {}
     for name, dtype, shape in meta:
         concrete = resolve_shape(name, shape, batch, shapes)
