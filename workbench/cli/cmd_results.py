@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import Any
 
+from workbench.cli.common import positive_int
 from workbench.cli.tables import table
 
 
@@ -25,16 +26,6 @@ def _ids(text: str) -> list[int]:
     if not out:
         raise argparse.ArgumentTypeError("no result id given")
     return out
-
-
-def _limit(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
-    return n
 
 
 def _id(text: str) -> int:
@@ -54,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rs.required = True
 
     lp = rs.add_parser("list", help="newest results first")
-    lp.add_argument("--limit", type=_limit, default=50, metavar="N", help="at most N rows (default 50)")
+    lp.add_argument("--limit", type=positive_int, default=50, metavar="N", help="at most N rows (default 50)")
     lp.add_argument("--model", metavar="NAME", help="only results whose model name contains NAME")
     lp.add_argument("--json", action="store_true", help="print one JSON document (a list of summary rows)")
     lp.set_defaults(handler="workbench.cli.cmd_results:run_list")
@@ -68,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="only the per-layer profile (bench --profile-layers); with --json its JSON, with --csv one row per layer",
     )
     sp.add_argument(
-        "--top", type=_limit, default=10, metavar="N", help="with --layers: show the N slowest (default 10)"
+        "--top", type=positive_int, default=10, metavar="N", help="with --layers: show the N slowest (default 10)"
     )
     sp.add_argument("--csv", action="store_true", help="with --layers: every stored layer as CSV")
     sp.set_defaults(handler="workbench.cli.cmd_results:run_show")

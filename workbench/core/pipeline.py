@@ -93,6 +93,7 @@ class Context:
     spec: Any
     backend: Any
     bundled_default: bool
+    device: str = ""  # what the results record as the device (detected once per job)
 
 
 def versions() -> dict[str, str]:
@@ -124,12 +125,13 @@ def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
 
     if opts.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {opts.precision!r}; choose one of {', '.join(PRECISIONS)}")
-    profile = load_profile(opts.profile)
-    reason = f"--profile {opts.profile}" if opts.profile else "auto-detected"
-    if not opts.profile:
-        from workbench.core.hw.detect import detect_device
-
-        reason = detect_device().reason
+    detection = _detect()  # once per job: it names the device in every result and picks the profile
+    if opts.profile or detection is None:
+        profile = load_profile(opts.profile)
+        reason = f"--profile {opts.profile}" if opts.profile else "auto-detected"
+    else:
+        profile = load_profile(detection.profile_name)
+        reason = detection.reason
     on_step(Step("profile", f"profile {profile.name} ({reason})"))
     bundled = opts.model is None
     model = Path(opts.model) if opts.model else paths.default_model_path()
@@ -151,7 +153,7 @@ def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
         onnx_path = model
     if backend_name == "tensorrt":
         backend.progress = lambda msg, done=None, total=None: on_step(Step("build", msg, done, total))
-    return Context(opts, profile, reason, onnx_path, info, spec, backend, bundled)
+    return Context(opts, profile, reason, onnx_path, info, spec, backend, bundled, _device_name(detection))
 
 
 def _dataset_name(ctx: Context, kind: str) -> str | None:
@@ -463,7 +465,7 @@ def bench_artifact(
         "model": str(ctx.options.model or ctx.model_path),
         "model_onnx": str(ctx.model_path),
         "model_sha256": ctx.model_info.sha256,
-        "device": _device_name(),
+        "device": ctx.device or _device_name(None),
         "versions": {**versions(), **ctx.backend.versions()},
         "settings": {
             "threads": cfg.intra_op_threads,
@@ -665,12 +667,18 @@ def _artifact_bytes(path: Any) -> int | None:
         return None
 
 
-def _device_name() -> str:
+def _detect():
+    """The device detection (hw/detect.py), or None when it fails: detection only names things."""
     from workbench.core.hw.detect import detect_device
 
     try:
-        d = detect_device()
-    except Exception:  # noqa: BLE001 - a name for the record only
+        return detect_device()
+    except Exception:  # noqa: BLE001 - a name for the record must not stop a job
+        return None
+
+
+def _device_name(d) -> str:
+    if d is None:
         return platform.machine()
     return d.model or d.gpu_name or f"{platform.processor() or platform.machine()} CPU"
 
