@@ -32,34 +32,80 @@ def _wait(pred, timeout):
     return pred()
 
 
+def _timing_job(timeout: float = 180):
+    """The first job whose benchmark child is inside its timed window (its event stream holds TimedStart).
+
+    Tests wait for this state, not for seconds: with a 600 s benchmark the job cannot have finished when it is
+    reached, however loaded the machine is."""
+    from workbench.core import jobs
+
+    def timing():
+        for job in jobs.list_jobs():
+            try:
+                if b'"type":"TimedStart"' in (job.dir / "events.jsonl").read_bytes():
+                    return job
+            except OSError:
+                continue
+        return None
+
+    job = _wait(timing, timeout)
+    assert job is not None, "no job reached its timed window"
+    return job
+
+
+def _end_timed_window(job) -> None:
+    """Ask the job's benchmark child to end its timed window now (SIGUSR1, as --until-stable does): the job then
+    finishes normally and stores its result."""
+    import psutil
+
+    children = [
+        p for p in psutil.Process(job.pid).children(recursive=True)
+        if "workbench.core.bench.child" in " ".join(p.cmdline())
+    ]  # fmt: skip
+    assert len(children) == 1, children
+    children[0].send_signal(signal.SIGUSR1)
+
+
+def _finished(job, timeout: float = 180):
+    from workbench.core import jobs
+
+    return _wait(lambda: jobs.load(job.dir).state() != "running", timeout) and jobs.load(job.dir)
+
+
 def test_job_survives_sighup_of_its_terminal(cli_env):
     # The follower stands in for the shell in a terminal: its own session, killed by SIGHUP as an SSH drop would.
     follower = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "bench", "--duration", "3", "--warmup-ms", "20"],
+        [sys.executable, "-m", "workbench", "bench", "--duration", "600", "--warmup-ms", "20"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=cli_env,
         cwd=REPO,
         start_new_session=True,
     )
-    running = _wait(lambda: [j for j in _jobs(cli_env) if j["state"] == "running"], 30)
-    assert running, "the job did not start"
-    os.killpg(follower.pid, signal.SIGHUP)
-    follower.wait(10)
-    assert follower.returncode == -signal.SIGHUP
-    done = _wait(lambda: [j for j in _jobs(cli_env) if j["state"] == "finished"], 60)
-    assert done, _jobs(cli_env)
-    job = done[0]
-    assert job["exit_code"] == 0 and len(job["result_ids"]) == 1
+    try:
+        job = _timing_job()
+        os.killpg(follower.pid, signal.SIGHUP)
+        follower.wait(60)
+        assert follower.returncode == -signal.SIGHUP
+        assert job.state() == "running"  # the terminal is gone, the job is not
+        _end_timed_window(job)
+        job = _finished(job)
+        assert job.state() == "finished", job.to_dict()
+        ids = job.to_dict()["result_ids"]
+        assert len(ids) == 1
+    finally:
+        if follower.poll() is None:
+            follower.kill()
     res = subprocess.run(
-        [sys.executable, "-m", "workbench", "results", "show", str(job["result_ids"][0]), "--json"],
+        [sys.executable, "-m", "workbench", "results", "show", str(ids[0]), "--json"],
         capture_output=True,
         text=True,
         env=cli_env,
         cwd=REPO,
     )
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["iterations"] > 10
+    shown = json.loads(res.stdout)
+    assert shown["iterations"] > 10 and shown["stopped_by_parent"] is True
 
 
 def test_detach_returns_at_once_and_attach_gives_exit_code(cli_env):
@@ -113,16 +159,21 @@ def test_failed_job_exit_code_reaches_the_terminal(cli_env, tmp_path):
 def test_job_started_in_tmux_finishes_after_the_session_is_killed(cli_env, tmp_path):
     env = dict(cli_env)
     sock = str(tmp_path / "tmux.sock")
-    exe = f"{sys.executable} -m workbench bench --duration 3 --warmup-ms 20"
+    exe = f"{sys.executable} -m workbench bench --duration 600 --warmup-ms 20"
     subprocess.run(
         ["tmux", "-S", sock, "new-session", "-d", "-x", "80", "-y", "24", "-s", "wbtest", f"cd {REPO} && {exe}"],
         env=env,
         check=True,
     )
-    assert _wait(lambda: [j for j in _jobs(env) if j["state"] == "running"], 30), "the job did not start in tmux"
-    subprocess.run(["tmux", "-S", sock, "kill-session", "-t", "wbtest"], env=env, check=True)
-    done = _wait(lambda: [j for j in _jobs(env) if j["state"] == "finished"], 60)
-    assert done and done[0]["result_ids"], _jobs(env)
+    try:
+        job = _timing_job()
+    finally:
+        subprocess.run(["tmux", "-S", sock, "kill-session", "-t", "wbtest"], env=env, check=False)
+    assert _wait(lambda: subprocess.run(["tmux", "-S", sock, "has-session"], capture_output=True).returncode != 0, 30)
+    assert job.state() == "running"
+    _end_timed_window(job)
+    job = _finished(job)
+    assert job.state() == "finished" and job.to_dict()["result_ids"], job.to_dict()
 
 
 def test_job_keeps_its_event_stream_for_re_attaching(cli_env):
@@ -153,7 +204,12 @@ def test_job_keeps_its_event_stream_for_re_attaching(cli_env):
 
 def test_job_from_a_backgrounded_shell_command_can_still_be_cancelled(cli_env):
     # `cmd &` in a non-interactive shell starts cmd with SIGINT ignored; the job must reset it.
-    script = f"cd {REPO}; {sys.executable} -m workbench bench --duration 30 --warmup-ms 20 --no-store & pid=$!; sleep 6; kill -INT $pid; wait $pid; echo rc=$?"
-    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=cli_env, timeout=60)
+    # The signal is sent once the job is timing (a state, not a number of seconds); 600 s is never reached.
+    timing = f'grep -qs \'"type":"TimedStart"\' "{cli_env["WORKBENCH_HOME"]}"/data/jobs/*/events.jsonl'
+    script = (
+        f"cd {REPO}; {sys.executable} -m workbench bench --duration 600 --warmup-ms 20 --no-store & pid=$!; "
+        f"until {timing}; do sleep 0.1; done; kill -INT $pid; wait $pid; echo rc=$?"
+    )
+    res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=cli_env, timeout=300)
     assert "rc=130" in res.stdout, res.stdout + res.stderr
     assert _jobs(cli_env)[0]["state"] == "cancelled"

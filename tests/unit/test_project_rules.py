@@ -100,4 +100,3 @@ def test_import_linter_contract_kept():
     res = subprocess.run([str(exe)], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 kept, 0 broken" in res.stdout
-
