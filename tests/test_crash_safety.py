@@ -187,9 +187,10 @@ def test_kill_during_build_leaves_no_visible_partial_artifact():
     proc = _spawn(
         f"""
         import json, sys, time
-        from workbench.core import artifacts, pipeline
+        from workbench.core import pipeline
+        from workbench.core.backends import cache
 
-        real = artifacts.get_or_build
+        real = cache.get_or_build
 
         def slow_get_or_build(**kw):
             inner = kw["build_fn"]
@@ -201,7 +202,7 @@ def test_kill_during_build_leaves_no_visible_partial_artifact():
 
             return real(**{{**kw, "build_fn": build_fn}})
 
-        artifacts.get_or_build = slow_get_or_build
+        cache.get_or_build = slow_get_or_build
         step = lambda s: print(json.dumps({{"event": "step", "step": s.step, "message": s.message}}), flush=True)
         ctx = pipeline.prepare(pipeline.Options(model={str(DIGITS)!r}, profile="cpu-x86_64"), step)
         pipeline.build(ctx, "fp32", step)

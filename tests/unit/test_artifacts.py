@@ -1,12 +1,15 @@
-"""The ORT backend's build and the artifact cache: reuse, sidecar, atomic entries."""
+"""The ORT backend's build and the artifact cache (backends/cache.py): reuse, sidecar, atomic entries."""
 
 import json
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
+from workbench.core.backends import cache
 from workbench.core.backends.base import RunnerSettings
 from workbench.core.backends.ort import OrtBackend
+from workbench.core.errors import BuildError
 from workbench.core.profiles import load_profile
 
 
@@ -52,3 +55,20 @@ def test_changed_model_is_a_new_entry(tiny_matmul_model, tmp_path):
     onnx.save(m, other)
     b = OrtBackend().build(other, "fp32", profile)
     assert a.path != b.path and not b.cached
+
+
+def test_failed_build_leaves_no_entry_and_extra_key_separates(tiny_matmul_model):
+    common = dict(backend="x", precision="fp32", model_path=tiny_matmul_model, profile_name="p", profile_hash="h",
+                  versions={"x": "1"}, filename="a.bin")  # fmt: skip
+
+    def failing(tmp):
+        tmp.write_bytes(b"half")
+        raise BuildError("runtime refused")
+
+    with pytest.raises(BuildError, match="refused"):
+        cache.get_or_build(**common, build_fn=failing)
+    a = cache.get_or_build(**common, build_fn=lambda tmp: tmp.write_bytes(b"A"), extra_key={"k": 1})
+    assert sorted(p.name for p in a.path.parent.iterdir()) == ["a.bin", "artifact.json"]  # no temp file left
+    b = cache.get_or_build(**common, build_fn=lambda tmp: tmp.write_bytes(b"B"), extra_key={"k": 2})
+    assert a.path.parent != b.path.parent and b.path.read_bytes() == b"B"
+    assert cache.get_or_build(**common, build_fn=failing, extra_key={"k": 1}).cached  # a hit never builds

@@ -56,8 +56,7 @@ def test_registered_and_labelled_cpu():
 
 def test_build_recipe_and_run_matches_eager(ts_model):
     path, net = ts_model
-    b = get_backend("torch")
-    b.input_shapes = {"x": [2, 3, 16, 16]}
+    b = get_backend("torch", input_shapes={"x": [2, 3, 16, 16]})
     art = b.build(path, "fp32", _profile())
     assert art.backend == "torch" and not art.cached and art.path.name == "model.fp32.torch.json"
     assert b.build(path, "fp32", _profile()).cached
@@ -76,8 +75,7 @@ def test_build_recipe_and_run_matches_eager(ts_model):
 
 def test_bf16_autocast_is_close_but_not_identical(ts_model):
     path, net = ts_model
-    b = get_backend("torch")
-    b.input_shapes = {"x": [1, 3, 16, 16]}
+    b = get_backend("torch", input_shapes={"x": [1, 3, 16, 16]})
     art = b.build(path, "bf16", _profile())
     x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype(np.float32)
     with torch.no_grad():
@@ -134,9 +132,41 @@ def test_runs_in_the_benchmark_child(ts_model):
     from workbench.core.bench.parent import run_child
 
     path, _ = ts_model
-    b = get_backend("torch")
-    b.input_shapes = {"x": [1, 3, 16, 16]}
+    b = get_backend("torch", input_shapes={"x": [1, 3, 16, 16]})
     art = b.build(path, "fp32", _profile())
     outcome = run_child(BenchConfig(artifact_path=str(art.path), backend="torch", iterations=20, warmup_ms=10))
     assert outcome.iterations == 20 and len(outcome.latencies_ns) == 20
     assert all(t > 0 for t in outcome.latencies_ns)
+    assert outcome.timing_splits is not None  # the torch runner has_timing_splits
+    if not torch.cuda.is_available():  # the CPU fallback times no GPU compute
+        cpu = {"compute_ms": None, "device": "cpu", "include_transfers": False, "cuda_graph": False}
+        assert outcome.timing_splits == cpu
+    assert outcome.layer_profile_path is None
+
+
+def test_runner_is_enforced_and_options_forwarded(ts_model):
+    from workbench.core.errors import RunnerStateError
+
+    path, _ = ts_model
+    b = get_backend("torch", input_shapes={"x": (1, 3, 16, 16)}, compile=False)
+    assert dict(b.options.input_shapes) == {"x": (1, 3, 16, 16)}
+    art = b.build(path, "fp32", _profile())
+    r = b.runner(art.path, RunnerSettings())
+    with pytest.raises(RunnerStateError, match="inactive runner"):
+        r.prepare({"x": np.zeros((1, 3, 16, 16), np.float32)})
+    with r:
+        assert r.is_active and r.input_metadata() == [("x", "float32", (1, 3, 16, 16))]
+    assert not r.is_active and r.module is None
+
+
+def test_pipeline_constructs_the_torch_backend_with_the_input_shapes(ts_model):
+    from workbench.core import pipeline
+
+    path, _ = ts_model
+    opts = pipeline.Options(model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)})
+    ctx = pipeline.prepare(opts)
+    assert ctx.backend.name == "torch" and ctx.model_path == path  # torch runs the TorchScript, not the export
+    assert dict(ctx.backend.options.input_shapes) == {"x": (1, 3, 16, 16)}
+    art, _ = pipeline.build(ctx, "fp32")
+    with ctx.backend.runner(art.path, RunnerSettings()) as r:
+        assert r.input_metadata() == [("x", "float32", (1, 3, 16, 16))]

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from workbench.core import paths
 from workbench.core.backends.base import RunnerSettings
 from workbench.core.backends.tensorrt import builder as B
 from workbench.core.backends.tensorrt import cuda as cuda_mod
@@ -440,8 +441,7 @@ def test_runner_runs_with_transfers_and_event_splits(fake, tmp_path):
 def test_runner_without_transfers_uploads_once(fake, tmp_path):
     fake()
     FakeCuda.instances.clear()
-    r = R.TensorRTRunner(_plan(tmp_path), RunnerSettings())
-    r.include_transfers = False
+    r = R.TensorRTRunner(_plan(tmp_path), RunnerSettings(include_transfers=False))
     with r:
         call = r.prepare({"x": np.ones((2, 8), np.float32)})
         for _ in range(4):
@@ -453,15 +453,14 @@ def test_runner_without_transfers_uploads_once(fake, tmp_path):
 def test_runner_cuda_graph_and_streams(fake, tmp_path):
     fake()
     FakeCuda.instances.clear()
-    r = R.TensorRTRunner(_plan(tmp_path), RunnerSettings())
-    r.cuda_graph = True
+    r = R.TensorRTRunner(_plan(tmp_path), RunnerSettings(cuda_graph=True))
     with r:
         call = r.prepare({"x": np.ones((2, 8), np.float32)})
         call()
         call()
         assert FakeCuda.instances[-1].calls.count("graph") == 2 and "capture" in FakeCuda.instances[-1].calls
-    r = R.TensorRTRunner(_plan(tmp_path), RunnerSettings())
-    r.streams = 2
+    r = R.TensorRTRunner(_plan(tmp_path), RunnerSettings(streams=2))
+    assert r.queries_per_call == 2
     x = np.random.default_rng(2).standard_normal((3, 8)).astype(np.float32)
     with r:
         assert len(r.slots) == 2
@@ -553,15 +552,16 @@ def test_backend_build_in_child_then_cached_run(backend_env):
     model, prof = backend_env
     b = get_backend("tensorrt")
     phases = []
-    b.progress = lambda phase, done, total: phases.append((phase, done, total))
-    art = b.build(model, "fp16", prof)
+    art = b.build(model, "fp16", prof, on_progress=lambda phase, done, total: phases.append((phase, done, total)))
     assert art.path.read_bytes() == b"PLAN-BYTES" and not art.cached
     meta = json.loads(art.sidecar_path.read_text())
     assert meta["tensorrt"] == "10.3.0" and meta["gpu_name"] == "Fake GPU" and meta["compute_capability"] == "8.7"
     assert meta["settings"]["builder_flags"] == ["FP16"] and ("Building", 2, 2) in phases
     assert json.loads((art.path.parent / "build_report.json").read_text())["timing_cache"] == "new"
-    again = b.build(model, "fp16", prof)
-    assert again.cached and again.path == art.path
+    assert phases[0] == ("parsing ONNX", None, None) and b.last_report["timing_cache"] == "new"
+    again_phases = []
+    again = b.build(model, "fp16", prof, on_progress=lambda *a: again_phases.append(a))
+    assert again.cached and again.path == art.path and again_phases == []  # a cache hit builds nothing
     x = np.random.default_rng(3).standard_normal((5, 8)).astype(np.float32)
     with b.runner(art.path, RunnerSettings()) as r:
         np.testing.assert_allclose(r.infer({"x": x})["y"], x @ W, rtol=1e-6)
@@ -576,12 +576,19 @@ def test_backend_build_cancel_kills_the_child(backend_env, monkeypatch):
     model, prof = backend_env
     monkeypatch.setenv("FAKE_TRT_BUILD_SLEEP", "30")
     b = get_backend("tensorrt")
-    b.cancel = threading.Event()
-    threading.Timer(1.0, b.cancel.set).start()
+    cancel = threading.Event()
+    phases = []
+
+    def on_progress(phase, done, total):
+        phases.append(phase)
+        cancel.set()  # the child is running (it reported a phase): cancel it now, mid-build
+
     t0 = time.monotonic()
     with pytest.raises(Cancelled, match="build process was stopped"):
-        b.build(model, "fp32", prof)
+        b.build(model, "fp32", prof, on_progress=on_progress, cancel=cancel)
+    assert phases[0] == "parsing ONNX" and "Building" not in phases  # killed inside the 30 s "build"
     assert time.monotonic() - t0 < 15
+    assert not list(paths.artifact_cache_dir().rglob("*.plan"))  # no plan, not even a partial one
 
 
 def test_backend_legacy_calibrator_needs_a_dataset(backend_env):
@@ -589,7 +596,7 @@ def test_backend_legacy_calibrator_needs_a_dataset(backend_env):
     from workbench.core.errors import CalibrationError
 
     model, prof = backend_env
-    b = get_backend("tensorrt")
-    b.calibration = "entropy"
+    b = get_backend("tensorrt", calibration="entropy")
+    assert b.options.calibration == "entropy" and b.options.calib_dir is None
     with pytest.raises(CalibrationError, match="needs a calibration set"):
         b.build(model, "int8", prof)

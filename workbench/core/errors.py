@@ -73,6 +73,13 @@ class BenchmarkError(WorkbenchError):
     exit_code = 9
 
 
+class RunnerStateError(BenchmarkError):
+    """A runner was used outside its activate/deactivate window, or activated twice (exit 9).
+
+    Always a bug in the caller, never in the model: use ``with runner:`` (see backends/base.py).
+    """
+
+
 class ResultsError(WorkbenchError):
     """The results database is locked, corrupt or the result id is unknown (exit 10)."""
 

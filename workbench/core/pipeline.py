@@ -146,13 +146,12 @@ def prepare(opts: Options, on_step: StepFn = _noop) -> Context:
     info = inspect_model(onnx_path)
     spec = load_spec(onnx_path if onnx_path == model else model, Path(opts.spec) if opts.spec else None)
     backend_name = opts.backend or profile.build.backend
-    backend = get_backend(backend_name)
     if backend_name == "torch":
         # PyTorch runs the original TorchScript / ExportedProgram; the ONNX export only describes its inputs.
-        backend.input_shapes = {k: list(v) for k, v in (opts.input_shapes or {}).items()} or None
+        backend = get_backend(backend_name, input_shapes=dict(opts.input_shapes or {}) or None)
         onnx_path = model
-    if backend_name == "tensorrt":
-        backend.progress = lambda msg, done=None, total=None: on_step(Step("build", msg, done, total))
+    else:
+        backend = get_backend(backend_name)
     return Context(opts, profile, reason, onnx_path, info, spec, backend, bundled, _device_name(detection))
 
 
@@ -266,10 +265,15 @@ def build(ctx: Context, precision: str, on_step: StepFn = _noop, cancel: threadi
             f"profile {ctx.profile.name} does not allow {precision} (allowed: {', '.join(ctx.profile.build.precisions)})"
         )
     path, extra = precision_model(ctx, precision, on_step, cancel)
-    if hasattr(ctx.backend, "cancel"):
-        ctx.backend.cancel = cancel  # TensorRT builds run in a child process that Cancel kills
     on_step(Step("build", f"building {precision} artifact with {ctx.backend.name}"))
-    artifact = ctx.backend.build(path, precision, ctx.profile, force=ctx.options.force_build)
+    artifact = ctx.backend.build(
+        path,
+        precision,
+        ctx.profile,
+        force=ctx.options.force_build,
+        on_progress=lambda msg, done=None, total=None: on_step(Step("build", msg, done, total)),
+        cancel=cancel,  # TensorRT builds run in a child process that Cancel kills
+    )
     on_step(Step("build", ("cached: " if artifact.cached else "built: ") + str(artifact.path)))
     return artifact, extra
 

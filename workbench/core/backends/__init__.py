@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 # name -> "module:class"; imported only when chosen, so listing costs nothing.
 BACKENDS = {
     "onnxruntime": "workbench.core.backends.ort:OrtBackend",
@@ -10,11 +12,16 @@ BACKENDS = {
 }
 
 
-def get_backend(name: str):
-    """Instantiate the backend called ``name``.
+def get_backend(name: str, **options: Any):
+    """Instantiate the backend called ``name`` with its construction ``options``.
+
+    Options by backend (keyword arguments of its constructor): ``torch`` — ``input_shapes``
+    ({input name: dims}, for TorchScript), ``compile``; ``tensorrt`` — the fields of
+    :class:`~workbench.core.backends.tensorrt.TensorRTOptions`; ``onnxruntime`` — none.
 
     Raises:
         BackendUnavailable: unknown name, or the backend's libraries are not installed here.
+        TypeError: an option the backend does not take (a bug in the caller).
     """
     import importlib
 
@@ -24,4 +31,4 @@ def get_backend(name: str):
     if target is None:
         raise BackendUnavailable(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
     modname, clsname = target.split(":")
-    return getattr(importlib.import_module(modname), clsname)()
+    return getattr(importlib.import_module(modname), clsname)(**options)

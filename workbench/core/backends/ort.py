@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
-from workbench.core.errors import BuildError, ModelError, StorageError
+from workbench.core.backends.base import Artifact, Backend, ProgressFn, Runner, RunnerSettings
+from workbench.core.errors import BuildError, Cancelled, ModelError, StorageError
+
+if TYPE_CHECKING:
+    import threading
 
 _LEVELS = ("disable", "basic", "extended", "all")
 
@@ -86,19 +89,22 @@ _NP_OF_ORT = {
 
 
 class OrtRunner(Runner):
+    """An InferenceSession on the CPU execution provider. No timing splits; a layer profile when
+    ``settings.profiling`` is on (ORT's own profiler, see :func:`session_options`)."""
+
     def __init__(self, model_path: Path, settings: RunnerSettings) -> None:
         self.model_path = Path(model_path)
         self.settings = settings
         self.session = None
+        self.has_layer_profile = bool(settings.profiling)
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         self.session = open_session(self.model_path, self.settings)
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         self.session = None
 
-    def input_metadata(self) -> list[tuple[str, str, tuple]]:
-        assert self.session is not None, "activate() first"
+    def _input_metadata(self) -> list[tuple[str, str, tuple]]:
         out = []
         for i in self.session.get_inputs():
             shape = tuple(d if isinstance(d, int) else (d or None) for d in i.shape)
@@ -106,16 +112,15 @@ class OrtRunner(Runner):
         return out
 
     def output_names(self) -> list[str]:
-        assert self.session is not None, "activate() first"
+        """The model's output names, in order. Raises RunnerStateError when inactive."""
+        self._require_active("output_names")
         return [o.name for o in self.session.get_outputs()]
 
-    def infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
-        assert self.session is not None, "activate() first"
+    def _infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         names = self.output_names()
         return dict(zip(names, self.session.run(names, dict(feeds)), strict=True))
 
-    def prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
-        assert self.session is not None, "activate() first"
+    def _prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
         run = self.session.run
         bound = dict(feeds)
 
@@ -126,12 +131,15 @@ class OrtRunner(Runner):
         return call
 
     def end_profiling(self) -> str | None:
+        """Path of ORT's profile JSON (written into the cache's profiles folder), or None without profiling."""
         if self.session is not None and self.settings.profiling:
             return self.session.end_profiling()
         return None
 
 
 class OrtBackend(Backend):
+    """ONNX Runtime on the CPU execution provider; takes no construction options."""
+
     name = "onnxruntime"
 
     def versions(self) -> dict[str, str]:
@@ -148,13 +156,33 @@ class OrtBackend(Backend):
             "int8": "QDQ model (explicit quantization); faster than FP32 only when compute dominates",
         }
 
-    def build(self, model_path: Path, precision: str, profile: Any, *, force: bool = False) -> Artifact:
-        from workbench.core.artifacts import get_or_build
+    def build(
+        self,
+        model_path: Path,
+        precision: str,
+        profile: Any,
+        *,
+        force: bool = False,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Artifact:
+        """Write the offline-optimized ONNX model (or reuse it): see the module doc.
+
+        The optimization is one ONNX Runtime call: ``on_progress`` hears nothing, and ``cancel`` is checked
+        once, before it starts.
+
+        Raises:
+            BuildError: ONNX Runtime cannot optimize the model. StorageError: the optimized model cannot be
+            written. Cancelled: ``cancel`` was set before the build started.
+        """
+        from workbench.core.backends.cache import get_or_build
 
         level = profile.build.graph_optimization_level
         saved_level = level if level != "all" else "extended"
 
         def build_fn(tmp: Path) -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("build cancelled before ONNX Runtime started")
             ort = _ort()
             so = ort.SessionOptions()
             so.graph_optimization_level = _graph_level(ort, saved_level)

@@ -8,7 +8,8 @@ source file here); given an ONNX file it raises ModelError saying so.
 Build = load and check the model, then write a small JSON *recipe* (source file and its sha256, kind, precision,
 device, compile flag, input specs) into the artifact cache; the runner loads the model from the recipe. Input
 specs come from the ExportedProgram's example inputs, or for TorchScript (which records no shapes) from
-``TorchBackend.input_shapes`` / the profile's ``[build.shapes.<input>]`` opt shape.
+the ``input_shapes`` construction option (:class:`TorchOptions`) / the profile's ``[build.shapes.<input>]`` opt
+shape.
 
 Precision: ``fp32``; ``fp16`` and ``bf16`` by ``torch.autocast`` (weights stay FP32; matmul/conv run in the lower
 precision — PyTorch's autocast op lists); INT8 is not offered (the INT8 paths are ONNX Runtime QDQ and TensorRT).
@@ -17,17 +18,23 @@ Device: ``cuda`` when ``torch.cuda.is_available()``, else ``cpu`` — the CPU fa
 on CI and is always labelled (``runner.device``) so no one mistakes it for a GPU number. On CUDA each query is
 timed with CUDA events as well (``timing_splits``: GPU compute ms) and may be captured in a CUDA graph
 (``cuda_graph``); ``include_transfers`` (default True) copies inputs host→device and outputs back per query.
+The runner always has timing splits (``has_timing_splits``); on CPU their compute list stays empty.
 """
 
 from __future__ import annotations
 
 import json
+import types
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
-from workbench.core.errors import BackendUnavailable, BuildError, ConfigError, ModelError
+from workbench.core.backends.base import Artifact, Backend, ProgressFn, Runner, RunnerSettings
+from workbench.core.errors import BackendUnavailable, BuildError, Cancelled, ConfigError, ModelError
+
+if TYPE_CHECKING:
+    import threading
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 
@@ -96,13 +103,38 @@ def _exported_inputs(path: Path, torch: Any) -> list[dict[str, Any]]:
     return specs
 
 
+@dataclass(frozen=True)
+class TorchOptions:
+    """Construction options of :class:`TorchBackend` (``get_backend("torch", **options)``).
+
+    ``input_shapes``: {input name: dims} for a TorchScript file, in its positional order (TorchScript records no
+    shapes); None = the profile's ``[build.shapes]`` opt shapes. Ignored for an ExportedProgram. Stored read-only
+    with int dims. ``compile``: ``torch.compile`` the module in the runner.
+    """
+
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_shapes is not None:
+            frozen = types.MappingProxyType({str(k): tuple(int(d) for d in v) for k, v in self.input_shapes.items()})
+            object.__setattr__(self, "input_shapes", frozen)  # the way a frozen dataclass normalises a field
+
+
 class TorchBackend(Backend):
+    """PyTorch (TorchScript / ExportedProgram) on CUDA, or on the CPU as a labelled fallback.
+
+    Keyword arguments: the fields of :class:`TorchOptions`.
+
+    Raises:
+        BackendUnavailable: torch is not installed. TypeError: an unknown option.
+    """
+
     name = "torch"
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        self.options = TorchOptions(**options)
         self.torch = import_torch()
-        self.input_shapes: dict[str, list[int]] | None = None  # TorchScript input shapes (name -> dims)
-        self.compile = False  # torch.compile the module in the runner
 
     def versions(self) -> dict[str, str]:
         t = self.torch
@@ -130,7 +162,7 @@ class TorchBackend(Backend):
     def _input_specs(self, path: Path, kind: str, profile: Any) -> list[dict[str, Any]]:
         if kind == "exported-program":
             return _exported_inputs(path, self.torch)
-        shapes = dict(self.input_shapes or {})
+        shapes = dict(self.options.input_shapes or {})
         if not shapes:
             shapes = {name: list(rng.opt) for name, rng in profile.build.shapes.items()}
         if not shapes:
@@ -140,13 +172,26 @@ class TorchBackend(Backend):
             )
         return [{"name": n, "dtype": "float32", "shape": [int(d) for d in s]} for n, s in shapes.items()]
 
-    def build(self, model_path: Path, precision: str, profile: Any, *, force: bool = False) -> Artifact:
+    def build(
+        self,
+        model_path: Path,
+        precision: str,
+        profile: Any,
+        *,
+        force: bool = False,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Artifact:
         """Check that ``model_path`` loads and runs, and write the recipe artifact (see module doc).
 
+        The check is one load and one forward pass: ``on_progress`` hears nothing, and ``cancel`` is checked once,
+        before it starts.
+
         Raises:
-            ModelError (not a PyTorch model, load/forward failure), ConfigError (no shapes), BuildError (precision).
+            ModelError (not a PyTorch model, load/forward failure), ConfigError (no shapes), BuildError (precision),
+            Cancelled (``cancel`` set before the check started).
         """
-        from workbench.core.artifacts import get_or_build
+        from workbench.core.backends.cache import get_or_build
         from workbench.core.fsutil import sha256_file, write_text_atomic
 
         model_path = Path(model_path)
@@ -159,17 +204,15 @@ class TorchBackend(Backend):
             "source_sha256": sha256_file(model_path),
             "kind": kind,
             "precision": precision,
-            "compile": bool(self.compile),
+            "compile": bool(self.options.compile),
             "inputs": specs,
         }
 
         def build_fn(tmp: Path) -> None:
-            runner = TorchRunner.from_recipe(recipe, RunnerSettings())
-            runner.activate()
-            try:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("build cancelled before PyTorch loaded the model")
+            with TorchRunner.from_recipe(recipe, RunnerSettings()) as runner:
                 runner.infer(_zeros(specs))  # a forward pass proves the recipe runs
-            finally:
-                runner.deactivate()
             write_text_atomic(tmp, json.dumps(recipe, indent=2))
 
         return get_or_build(
@@ -182,7 +225,7 @@ class TorchBackend(Backend):
             filename=f"model.{precision}.torch.json",
             build_fn=build_fn,
             force=force,
-            extra_key={"compile": bool(self.compile), "inputs": specs},
+            extra_key={"compile": bool(self.options.compile), "inputs": specs},
         )
 
     def runner(self, artifact_path: Path, settings: RunnerSettings) -> Runner:
@@ -197,6 +240,8 @@ def _zeros(specs: list[dict[str, Any]]) -> dict[str, Any]:
 
 class TorchRunner(Runner):
     """Runs a recipe. ``device`` is "cuda" or "cpu"; ``timing_splits()`` has per-query GPU ms on CUDA."""
+
+    has_timing_splits = True
 
     def __init__(self, artifact_path: Path | None, settings: RunnerSettings, recipe: dict | None = None) -> None:
         self.artifact_path = Path(artifact_path) if artifact_path else None
@@ -213,7 +258,7 @@ class TorchRunner(Runner):
     def from_recipe(cls, recipe: dict, settings: RunnerSettings) -> TorchRunner:
         return cls(None, settings, recipe)
 
-    def activate(self) -> None:
+    def _activate(self) -> None:
         if self.recipe is None:
             assert self.artifact_path is not None
             try:
@@ -238,13 +283,12 @@ class TorchRunner(Runner):
         if self.cuda_graph and self.device != "cuda":
             self.cuda_graph = False  # no CUDA graphs on the CPU fallback (recorded in timing_splits)
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         self.module = None
         if self.torch is not None and self.device == "cuda":
             self.torch.cuda.empty_cache()
 
-    def input_metadata(self) -> list[tuple[str, str, tuple]]:
-        assert self.recipe is not None, "activate() first"
+    def _input_metadata(self) -> list[tuple[str, str, tuple]]:
         return [(s["name"], s["dtype"], tuple(s["shape"])) for s in self.recipe["inputs"]]
 
     def _autocast(self):
@@ -265,8 +309,7 @@ class TorchRunner(Runner):
             raise ModelError(f"no data for input(s) {', '.join(missing)}")
         return [self.torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
 
-    def prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
-        assert self.module is not None, "activate() first"
+    def _prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
         torch = self.torch
         module = self.module
         host = self._tensors(feeds)
@@ -323,8 +366,8 @@ class TorchRunner(Runner):
 
         return call
 
-    def infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
-        out = self.prepare(feeds)()
+    def _infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+        out = self._prepare(feeds)()
         flat = _flatten(out)
         return {f"output_{i}": t.detach().float().cpu().numpy() for i, t in enumerate(flat)}
 

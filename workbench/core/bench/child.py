@@ -63,11 +63,18 @@ def _peak_rss_mb() -> float | None:
 
 
 def run(cfg: BenchConfig, out: _Stream) -> None:
+    out.send(ev.Phase("loading", cfg.artifact_path))
+    # `with`: the runner is deactivated (device memory, streams freed) however the body ends, a raising
+    # warm-up or timed call included; the error then reaches main() and the parent as a Failed event.
+    with _runner(cfg) as runner:
+        _measure(cfg, runner, out)
+    out.send(ev.Phase("done"))
+
+
+def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
+    """Inputs, warm-up, the timed loop, then timing splits and the layer profile, on an active runner."""
     from workbench.core.bench.inputs import dataset_feeds, random_feeds
 
-    out.send(ev.Phase("loading", cfg.artifact_path))
-    runner = _runner(cfg)
-    runner.activate()
     if cfg.slow_start_s:
         time.sleep(cfg.slow_start_s)
     out.send(ev.Phase("inputs"))
@@ -95,19 +102,20 @@ def run(cfg: BenchConfig, out: _Stream) -> None:
             break
     out.send(ev.WarmupDone(len(warm), pc() - w_start, warm))
 
-    qpc = int(getattr(runner, "queries_per_call", 1) or 1)
+    qpc = runner.queries_per_call
     if cfg.scenario == "server":
         _server_loop(cfg, call, out, qpc)
     else:
         _single_stream_loop(cfg, call, out, qpc)
-    if hasattr(runner, "timing_splits"):
-        out.send(ev.TimingSplits(_summarise_splits(runner.timing_splits())))
-    if cfg.profile_layers and hasattr(runner, "end_profiling"):
+    # Capability flags, not hasattr: ORT has no splits, torch and TensorRT always do; a layer profile exists
+    # only when profiling was asked for (settings.profiling = cfg.profile_layers) on ORT or TensorRT.
+    splits = runner.timing_splits() if runner.has_timing_splits else None
+    if splits is not None:
+        out.send(ev.TimingSplits(_summarise_splits(splits)))
+    if cfg.profile_layers and runner.has_layer_profile:
         path = runner.end_profiling()
         if path:
             out.send(ev.LayerProfile(os.path.abspath(path)))
-    runner.deactivate()
-    out.send(ev.Phase("done"))
 
 
 def _summarise_splits(splits: dict) -> dict:

@@ -9,29 +9,59 @@ BackendUnavailable "TensorRT is not available here" when it cannot.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from workbench.core.backends.base import Artifact, Backend, Runner, RunnerSettings
+from workbench.core.backends.base import Artifact, Backend, ProgressFn, Runner, RunnerSettings
+
+if TYPE_CHECKING:
+    import threading
+
+
+@dataclass(frozen=True)
+class TensorRTOptions:
+    """Construction options of :class:`TensorRTBackend` (``get_backend("tensorrt", **options)``), used by every
+    build of the backend. The build settings derived from them, and ``calib_dir``, are part of the plan's cache
+    key; ``calib_limit`` is not.
+
+    ``calibration``: None (explicit quantization from the QDQ model) or "entropy"/"minmax" — the legacy implicit
+    INT8 calibrator (TensorRT ≤ 10.x only; refused with CalibrationError elsewhere). ``calib_dir``: its dataset
+    folder (streamed by the core's dataset reader in the build child); ``calib_limit``: at most this many samples.
+    ``hardware_compatible``: AMPERE_PLUS plans (8.6+, discrete GPUs). ``version_compatible``: plans a later
+    TensorRT of the same major can load (8.6+). ``max_aux_streams``: the builder's auxiliary stream limit
+    (None = TensorRT's choice).
+    """
+
+    calibration: str | None = None
+    calib_dir: Path | None = None
+    calib_limit: int | None = None
+    hardware_compatible: bool = False
+    version_compatible: bool = False
+    max_aux_streams: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.calib_dir is not None and not isinstance(self.calib_dir, Path):
+            object.__setattr__(self, "calib_dir", Path(self.calib_dir))  # accept a str from a CLI/TOML value
 
 
 class TensorRTBackend(Backend):
+    """TensorRT plans (engines) built per device profile.
+
+    Keyword arguments: the fields of :class:`TensorRTOptions`. ``last_report`` is the build report of this
+    backend's last non-cached build (None before one).
+
+    Raises:
+        BackendUnavailable: TensorRT is not importable here. TypeError: an unknown option.
+    """
+
     name = "tensorrt"
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
         from workbench.core.backends.tensorrt.compat import Compat
 
+        self.options = TensorRTOptions(**options)
         self.compat = Compat()  # imports tensorrt or raises BackendUnavailable with the install hint
-        self.progress: Callable[[str, int | None, int | None], None] | None = None
-        self.cancel: threading.Event | None = None
-        self.calibration: str | None = None  # "entropy"/"minmax": legacy calibrator (TensorRT ≤ 10.x only)
-        self.calib_dir: Path | None = None  # its dataset folder (streamed by the core's dataset reader)
-        self.calib_limit: int | None = None
-        self.hardware_compatible = False  # AMPERE_PLUS plans (8.6+, discrete GPUs)
-        self.version_compatible = False  # plans a later TensorRT of the same major can load (8.6+)
-        self.max_aux_streams: int | None = None
         self.last_report: dict[str, Any] | None = None
 
     def versions(self) -> dict[str, str]:
@@ -58,8 +88,20 @@ class TensorRTBackend(Backend):
 
         return current_environment(Cuda(), self.compat.version_string)
 
-    def build(self, model_path: Path, precision: str, profile: Any, *, force: bool = False) -> Artifact:
+    def build(
+        self,
+        model_path: Path,
+        precision: str,
+        profile: Any,
+        *,
+        force: bool = False,
+        on_progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Artifact:
         """Build (or reuse) the plan for ``model_path`` (FP32, FP16 or QDQ ONNX) in ``precision``.
+
+        The build runs in a child process (build_child.py): ``on_progress`` hears its phases ("parsing ONNX",
+        TensorRT's IProgressMonitor phases with step counts, ...); setting ``cancel`` kills the child.
 
         Raises:
             ConfigError (missing shapes for dynamic inputs, DLA misuse), BuildError, ModelError (parser),
@@ -70,7 +112,7 @@ class TensorRTBackend(Backend):
         import psutil
 
         from workbench.core import paths
-        from workbench.core.artifacts import get_or_build
+        from workbench.core.backends.cache import get_or_build
         from workbench.core.backends.tensorrt.build_child import run_build_child
         from workbench.core.backends.tensorrt.builder import memory_preflight, translate
         from workbench.core.backends.tensorrt.cuda import Cuda
@@ -79,6 +121,7 @@ class TensorRTBackend(Backend):
         from workbench.core.fsutil import sha256_file, write_text_atomic
         from workbench.core.precision.datasets import model_inputs
 
+        opts = self.options
         model_path = Path(model_path)
         inputs = [(spec.name, spec.shape) for spec in model_inputs(model_path)]
         settings = translate(
@@ -86,10 +129,10 @@ class TensorRTBackend(Backend):
             precision,
             self.compat,
             inputs,
-            calibration=self.calibration,
-            hardware_compatible=self.hardware_compatible,
-            version_compatible=self.version_compatible,
-            max_aux_streams=self.max_aux_streams,
+            calibration=opts.calibration,
+            hardware_compatible=opts.hardware_compatible,
+            version_compatible=opts.version_compatible,
+            max_aux_streams=opts.max_aux_streams,
         )
         cuda = Cuda()
         env = current_environment(cuda, self.compat.version_string)
@@ -110,7 +153,7 @@ class TensorRTBackend(Backend):
 
         calib_cache = None
         if settings.calibration is not None:
-            if self.calib_dir is None:
+            if opts.calib_dir is None:
                 raise CalibrationError(
                     "the TensorRT calibrator needs a calibration set", hint="pass --calib DIR (or use the QDQ default)"
                 )
@@ -127,11 +170,11 @@ class TensorRTBackend(Backend):
                 settings,
                 tmp,
                 timing_cache_path=timing_cache_file,
-                calib_dir=self.calib_dir,
-                calib_limit=self.calib_limit,
+                calib_dir=opts.calib_dir,
+                calib_limit=opts.calib_limit,
                 calib_cache_path=calib_cache,
-                on_progress=self.progress,
-                cancel=self.cancel,
+                on_progress=on_progress,
+                cancel=cancel,
             )
             self.last_report = report
             write_text_atomic(tmp.parent / "build_report.json", json.dumps(report, indent=2))
@@ -148,7 +191,7 @@ class TensorRTBackend(Backend):
             force=force,
             extra_key={
                 **env.to_dict(),
-                "calib_dir": str(self.calib_dir) if settings.calibration else None,
+                "calib_dir": str(opts.calib_dir) if settings.calibration else None,
                 "settings": settings.to_dict(),
                 "version_compatible": settings.version_compatible,
                 "hardware_compatibility": settings.hardware_compatibility,

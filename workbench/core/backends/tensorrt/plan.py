@@ -27,7 +27,7 @@ from typing import Any
 from workbench.core.errors import BuildError, ModelError
 
 SIDECAR_SUFFIX = ".workbench.json"  # sidecar of an engine outside the artifact cache: <engine>.workbench.json
-CACHE_SIDECAR = "artifact.json"  # sidecar of an engine inside the artifact cache (artifacts.py)
+CACHE_SIDECAR = "artifact.json"  # sidecar of an engine inside the artifact cache (backends/cache.py)
 _HEAD = 1 << 16
 _MAX_WRAPPER_JSON = 1 << 20
 

@@ -61,6 +61,11 @@ class _Slot:
 
 
 class TensorRTRunner(Runner):
+    """Runs a plan (see the module doc). Always has timing splits; a layer profile when ``settings.profiling``
+    is on; ``queries_per_call`` = ``settings.streams``."""
+
+    has_timing_splits = True
+
     def __init__(self, artifact_path: Path, settings: RunnerSettings) -> None:
         self.artifact_path = Path(artifact_path)
         self.settings = settings
@@ -68,6 +73,7 @@ class TensorRTRunner(Runner):
         self.cuda_graph = bool(getattr(settings, "cuda_graph", False))
         self.streams = max(1, int(getattr(settings, "streams", 1)))
         self.queries_per_call = self.streams
+        self.has_layer_profile = bool(settings.profiling)
         self.runtime: Any = None
         self.engine: Any = None
         self.cuda: Any = None
@@ -81,7 +87,7 @@ class TensorRTRunner(Runner):
         self.plan_notes: tuple[str, ...] = ()
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
-    def activate(self) -> None:
+    def _activate(self) -> None:
         from workbench.core.backends.tensorrt import plan
         from workbench.core.backends.tensorrt.compat import Compat, import_tensorrt
         from workbench.core.backends.tensorrt.cuda import Cuda
@@ -140,7 +146,7 @@ class TensorRTRunner(Runner):
 
         return _Profiler()
 
-    def deactivate(self) -> None:
+    def _deactivate(self) -> None:
         cuda = self.cuda
         if cuda is None:
             return
@@ -161,12 +167,11 @@ class TensorRTRunner(Runner):
         self.cuda = None
 
     # -- metadata --------------------------------------------------------------------------------------------------
-    def input_metadata(self) -> list[tuple[str, str, tuple]]:
+    def _input_metadata(self) -> list[tuple[str, str, tuple]]:
         import numpy as np
         import tensorrt as trt
 
         engine = self.engine
-        assert engine is not None, "activate() first"
         out = []
         for name in self.inputs:
             dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name))).name
@@ -256,8 +261,7 @@ class TensorRTRunner(Runner):
         slot.graph_exec = cuda.graph_instantiate(slot.graph)
 
     # -- running ---------------------------------------------------------------------------------------------------
-    def prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
-        assert self.slots, "activate() first"
+    def _prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
         for slot in self.slots:
             self._bind(slot, feeds)
             if self.cuda_graph:
@@ -301,11 +305,11 @@ class TensorRTRunner(Runner):
 
         return call
 
-    def infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+    def _infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         include = self.include_transfers
         self.include_transfers = True  # infer returns outputs, so they must come back
         try:
-            self.prepare(feeds)()
+            self._prepare(feeds)()
         finally:
             self.include_transfers = include
         return {name: self.slots[0].host[name].copy() for name in self.outputs}

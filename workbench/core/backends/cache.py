@@ -5,6 +5,8 @@ runtime versions. Each entry is ``<key>/<name>`` plus ``<key>/artifact.json`` (t
 device, profile, precision, model sha256, build time). The sidecar is written *after* the artifact
 and both atomically, so an entry with a sidecar is always complete; a build killed half-way leaves
 at worst a temp file, never a visible partial artifact.
+
+Used by the backends' ``build`` only (each passes its own versions and extra key parts).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from workbench.core.fsutil import sha256_file, write_text_atomic
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:
+    """32 hex characters: sha256 of ``parts`` as canonical JSON (sorted keys), so key order never matters."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
 def device_string() -> str:
+    """This machine's OS, architecture and processor ("Linux-x86_64-x86_64"): part of every cache key."""
     return f"{platform.system()}-{platform.machine()}-{platform.processor() or 'cpu'}"
 
 
