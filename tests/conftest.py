@@ -13,13 +13,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _has_nvidia_gpu() -> bool:
-    try:
-        import pynvml  # type: ignore
+    from workbench.core.hw.nvml import open_session  # the one guarded way to NVML
 
-        pynvml.nvmlInit()
-        n = pynvml.nvmlDeviceGetCount()
-        pynvml.nvmlShutdown()
-        return n > 0
+    try:
+        with open_session() as nvml:
+            return nvml.device_count() > 0
     except Exception:  # noqa: BLE001 - any failure means "no usable GPU here"
         return False
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-HEAVY = ("numpy", "onnx", "onnxruntime", "torch", "tensorrt", "textual", "pydantic", "rich")
+HEAVY = ("numpy", "onnx", "onnxruntime", "torch", "tensorrt", "textual", "pydantic", "rich", "pynvml")
 
 PROBE = r"""
 import json, sys

@@ -31,7 +31,7 @@ def recorded_sweep():
 
 def recorded_data():
     """Recorded data: a real tegrastats capture (Orin Nano Super, JetPack 6.2) and results measured earlier."""
-    from workbench.core.hw.detect import Detection
+    from workbench.core.profiles.match import Detection
     from workbench.core.telemetry.tegrastats import data_lines, parse_line
     from workbench.ui.recorded import Recorded
 

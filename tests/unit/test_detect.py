@@ -1,4 +1,6 @@
-"""Device detection on fake filesystem roots (facts from shared fixtures, copied to tests/fixtures/hw)."""
+"""Device detection on fake filesystem roots (facts from shared fixtures, copied to tests/fixtures/hw).
+
+Hardware facts come from workbench.core.hw.detect; the profile they get from workbench.core.profiles.match."""
 
 from __future__ import annotations
 
@@ -7,14 +9,18 @@ from pathlib import Path
 
 import pytest
 
+import workbench.core.hw.detect as hw
+import workbench.core.profiles.match as match
 from workbench.core.hw.detect import (
-    detect_device,
+    HardwareFacts,
+    detect_hardware,
     jetpack_for_l4t,
     normalise_arch,
-    profile_for_gpu,
+    read_board,
     read_l4t,
     read_model,
 )
+from workbench.core.profiles.match import detect_device, profile_for_gpu
 
 HW = Path(__file__).resolve().parents[1] / "fixtures" / "hw"
 
@@ -117,21 +123,17 @@ def test_unknown_gpus_get_closest_with_reason():
 
 
 def test_nvml_failure_means_no_gpu(tmp_path, monkeypatch):
-    import workbench.core.hw.detect as d
-
-    monkeypatch.setattr(d, "_nvml_gpu", lambda: None)
+    monkeypatch.setattr(hw, "probe_nvml_gpu", lambda: None)
     assert detect_device(tmp_path, nvml=True, machine="x86_64").profile_name == "cpu-x86_64"
-    monkeypatch.setattr(d, "_nvml_gpu", lambda: ("NVIDIA GeForce RTX 3080", (8, 6)))
-    monkeypatch.setattr(d, "_tensorrt_importable", lambda: True)
+    monkeypatch.setattr(hw, "probe_nvml_gpu", lambda: ("NVIDIA GeForce RTX 3080", (8, 6)))
+    monkeypatch.setattr(match, "_tensorrt_importable", lambda: True)
     det = detect_device(tmp_path, nvml=True, machine="x86_64")
     assert (det.kind, det.gpu_name, det.profile_name) == ("gpu", "NVIDIA GeForce RTX 3080", "desktop-ampere")
 
 
 def test_without_tensorrt_a_gpu_or_jetson_falls_back_to_cpu(tmp_path, monkeypatch):
-    import workbench.core.hw.detect as d
-
-    monkeypatch.setattr(d, "_tensorrt_importable", lambda: False)
-    monkeypatch.setattr(d, "_nvml_gpu", lambda: ("NVIDIA H200", (9, 0)))
+    monkeypatch.setattr(match, "_tensorrt_importable", lambda: False)
+    monkeypatch.setattr(hw, "probe_nvml_gpu", lambda: ("NVIDIA H200", (9, 0)))
     det = detect_device(tmp_path, nvml=True, machine="x86_64")
     assert (det.kind, det.hardware_profile, det.profile_name) == ("gpu", "datacenter-hopper", "cpu-x86_64")
     assert "TensorRT is not importable" in det.reason and "--profile datacenter-hopper" in det.reason
@@ -140,32 +142,76 @@ def test_without_tensorrt_a_gpu_or_jetson_falls_back_to_cpu(tmp_path, monkeypatc
     assert (det.hardware_profile, det.profile_name, det.arch) == ("jetson-thor", "cpu-aarch64", "aarch64")
 
 
-def test_nvml_probe_with_fake_pynvml(monkeypatch):
-    import sys
+def _fake_pynvml(calls, name=b"NVIDIA H100 80GB HBM3"):
     import types
 
-    import workbench.core.hw.detect as d
-
-    calls = []
     fake = types.ModuleType("pynvml")
     fake.nvmlInit = lambda: calls.append("init")
     fake.nvmlShutdown = lambda: calls.append("shutdown")
     fake.nvmlDeviceGetCount = lambda: 1
     fake.nvmlDeviceGetHandleByIndex = lambda i: ("h", i)
-    fake.nvmlDeviceGetName = lambda h: b"NVIDIA H100 80GB HBM3"  # older bindings return bytes
+    fake.nvmlDeviceGetName = lambda h: name  # older bindings return bytes
     fake.nvmlDeviceGetCudaComputeCapability = lambda h: (9, 0)
+    return fake
+
+
+def test_nvml_probe_with_fake_pynvml(monkeypatch):
+    import sys
+
+    calls = []
+    fake = _fake_pynvml(calls)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
-    assert d._nvml_gpu() == ("NVIDIA H100 80GB HBM3", (9, 0))
+    assert hw.probe_nvml_gpu() == ("NVIDIA H100 80GB HBM3", (9, 0))
     assert calls == ["init", "shutdown"]
 
     def boom():
         raise RuntimeError("NVML Shared Library Not Found")
 
     fake.nvmlInit = boom
-    assert d._nvml_gpu() is None
+    assert hw.probe_nvml_gpu() is None
     fake.nvmlInit = lambda: None
     fake.nvmlDeviceGetCount = lambda: 0
-    assert d._nvml_gpu() is None
+    assert hw.probe_nvml_gpu() is None
+
+    def no_cc(h):
+        raise RuntimeError("Function Not Found")  # older drivers: the name alone picks the profile
+
+    fake2 = _fake_pynvml([], name="NVIDIA L4")
+    fake2.nvmlDeviceGetCudaComputeCapability = no_cc
+    assert hw.probe_nvml_gpu(fake2) == ("NVIDIA L4", None)
+
+
+def test_hardware_facts_have_no_profile(tmp_path, monkeypatch):
+    monkeypatch.setattr(hw, "probe_nvml_gpu", lambda: ("NVIDIA GeForce RTX 4090", (8, 9)))
+    facts = detect_hardware(tmp_path, machine="arm64")
+    assert facts == HardwareFacts(
+        kind="gpu",
+        arch="aarch64",
+        gpu_name="NVIDIA GeForce RTX 4090",
+        compute_capability=(8, 9),
+        nvml_probed=True,
+        release_file=tmp_path / "etc/nv_tegra_release",
+    )
+    assert not hasattr(facts, "profile_name")
+    assert detect_hardware(tmp_path, nvml=False, machine="x86_64").kind == "cpu"
+    b = BOARDS["orin-nx"]
+    facts = detect_hardware(make_root(tmp_path, b["model"], b["release"], b["compatible"]), machine="x86_64")
+    assert (facts.kind, facts.arch, facts.l4t, facts.jetpack) == ("jetson", "aarch64", "36.4.4", "6")
+    assert facts.gpu_name is None and not facts.nvml_probed  # a Jetson is described by its device tree
+    assert facts.compatible == tuple(b["compatible"]) and facts.l4t_note() == "L4T R36.4.4 -> JetPack 6"
+
+
+def test_nvml_is_not_asked_when_a_jetson_profile_claims_the_board(tmp_path, monkeypatch):
+    def never():
+        raise AssertionError("NVML probed")
+
+    monkeypatch.setattr(hw, "probe_nvml_gpu", never)
+    b = BOARDS["orin-nx"]
+    # No L4T release and only the compatible list: not known to be a Jetson, but a profile claims it.
+    root = make_root(tmp_path, None, None, b["compatible"])
+    assert read_board(root).kind == "cpu"
+    det = detect_device(root, nvml=True, check_backend=False)
+    assert (det.kind, det.profile_name, det.hardware_profile) == ("jetson", b["profile"], b["profile"])
 
 
 def _boards():

@@ -71,3 +71,22 @@ def test_jtop_service_states():
     c = doctor((1, "System has not been booted with systemd as init system (PID 1). Can't operate."))
     assert (c.status, c.value) == (ABSENT, "unknown (systemd not running)")
     assert "jetson-stats is not installed" in c.detail
+
+
+def test_nvml_facts_through_the_guarded_module(monkeypatch):
+    import sys
+
+    from _nvml_fake import FakeLib
+
+    from workbench.core.doctor import _nvml_facts
+
+    lib = FakeLib(count=2, names=(b"NVIDIA H100 80GB HBM3", "NVIDIA L4"))
+    gpus = [("NVIDIA H100 80GB HBM3", 81920), ("NVIDIA L4", 81920)]
+    monkeypatch.setitem(sys.modules, "pynvml", lib)
+    facts, reason = _nvml_facts()
+    assert reason == "" and facts == {"driver": "550.54.15", "cuda_driver": "12.2", "gpus": gpus}
+    assert (lib.inits, lib.shutdowns) == (1, 1)
+    lib.init_error = "Driver Not Loaded"
+    assert _nvml_facts() == (None, "NVML cannot start: Driver Not Loaded (no NVIDIA driver here)")
+    monkeypatch.setitem(sys.modules, "pynvml", None)
+    assert _nvml_facts() == (None, "nvidia-ml-py is not installed (pip extra 'nvml')")

@@ -126,7 +126,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    from workbench.core.hw.detect import detect_device
+    from workbench.core.profiles.match import detect_device
 
     det = detect_device(Path(args.root), nvml=not args.no_nvml)
     if args.json:

@@ -7,11 +7,13 @@ which imports their runtime (onnxruntime; torch for the torch backend; tensorrt 
 
 Sources of each fact:
 
-- NVIDIA driver: ``/proc/driver/nvidia/version`` (kernel module) and NVML ``nvmlSystemGetDriverVersion``.
+- NVIDIA driver: ``/proc/driver/nvidia/version`` (kernel module) and NVML ``nvmlSystemGetDriverVersion``
+  (NVML is reached through ``workbench.core.hw.nvml`` only).
 - CUDA: NVML ``nvmlSystemGetCudaDriverVersion`` (driver API version, e.g. 12020 -> 12.2), the toolkit's
   ``/usr/local/cuda/version.json`` or ``version.txt``, and ``libcudart`` via ``ctypes.util.find_library``.
 - TensorRT: the ``tensorrt`` Python package (metadata version) and ``libnvinfer`` via ``find_library``.
-- Jetson: ``/etc/nv_tegra_release`` and the device tree (``workbench.core.hw.detect``), JetPack from the L4T release.
+- Jetson: ``/etc/nv_tegra_release`` and the device tree (``workbench.core.hw.detect``), JetPack from the L4T release;
+  the board's profile from ``workbench.core.profiles.match``.
 - jtop: the ``jetson-stats`` package and ``systemctl is-active jtop.service`` (2 s timeout).
 - Telemetry: ``workbench.core.telemetry.probe_sources`` (each live source opened once).
 """
@@ -31,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from workbench.core.hw.nvml import NvmlUnavailable, open_session
 
 OK, ABSENT, WARN = "ok", "absent", "warn"
 
@@ -90,40 +94,30 @@ def _read(path: Path) -> str | None:
 
 
 def _nvml_facts() -> tuple[dict[str, Any] | None, str]:
-    """(facts, reason). Facts: driver, cuda_driver, gpus [(name, memory MiB)]."""
+    """``(facts, reason)`` from NVML (through :mod:`workbench.core.hw.nvml`); facts None when NVML is absent or
+    fails, reason then says why. Facts: driver, cuda_driver ("12.2" or None on older drivers), gpus
+    [(name, memory MiB)]."""
     try:
-        import pynvml  # nvidia-ml-py
-    except ImportError:
-        return None, "nvidia-ml-py is not installed (pip extra 'nvml')"
-    try:
-        pynvml.nvmlInit()
-    except Exception as exc:  # noqa: BLE001 - NVMLError_LibraryNotFound, DriverNotLoaded, ...
+        session = open_session()
+    except NvmlUnavailable as exc:
+        if exc.stage == "import":
+            return None, str(exc)
         return None, f"NVML cannot start: {exc} (no NVIDIA driver here)"
-    try:
-
-        def s(v: Any) -> str:
-            return v.decode() if isinstance(v, bytes) else str(v)
-
-        facts: dict[str, Any] = {"driver": s(pynvml.nvmlSystemGetDriverVersion())}
+    with session:
         try:
-            cv = int(pynvml.nvmlSystemGetCudaDriverVersion())
-            facts["cuda_driver"] = f"{cv // 1000}.{(cv % 1000) // 10}"
-        except Exception:  # noqa: BLE001 - older drivers
-            facts["cuda_driver"] = None
-        gpus = []
-        for i in range(pynvml.nvmlDeviceGetCount()):
-            h = pynvml.nvmlDeviceGetHandleByIndex(i)
-            mem = pynvml.nvmlDeviceGetMemoryInfo(h).total // (1 << 20)
-            gpus.append((s(pynvml.nvmlDeviceGetName(h)), int(mem)))
-        facts["gpus"] = gpus
-        return facts, ""
-    except Exception as exc:  # noqa: BLE001
-        return None, f"NVML error: {exc}"
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
+            facts: dict[str, Any] = {"driver": session.driver_version()}
+            try:
+                facts["cuda_driver"] = session.cuda_driver_version()
+            except Exception:  # noqa: BLE001 - older drivers
+                facts["cuda_driver"] = None
+            gpus = []
+            for i in range(session.device_count()):
+                h = session.handle(i)
+                gpus.append((session.name(h), session.memory(h).total // (1 << 20)))
+            facts["gpus"] = gpus
+            return facts, ""
+        except Exception as exc:  # noqa: BLE001 - NVML errors and broken bindings alike end up in the report
+            return None, f"NVML error: {exc}"
 
 
 def _run(cmd: list[str], timeout: float = 2.0) -> tuple[int, str] | None:
@@ -222,7 +216,7 @@ def run_doctor(
                   "not installed (no tensorrt Python package, no libnvinfer); builds run on ONNX Runtime"))  # fmt: skip
 
     # -- Jetson
-    from workbench.core.hw.detect import detect_device
+    from workbench.core.profiles.match import detect_device
 
     det = detect_device(root, nvml=False, check_backend=False)
     if det.l4t:

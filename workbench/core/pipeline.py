@@ -673,7 +673,7 @@ def _artifact_bytes(path: Any) -> int | None:
 
 def _detect():
     """The device detection (hw/detect.py), or None when it fails: detection only names things."""
-    from workbench.core.hw.detect import detect_device
+    from workbench.core.profiles.match import detect_device
 
     try:
         return detect_device()

@@ -85,7 +85,7 @@ class JobsMixin:
             ctx = pipeline.prepare(options, self._step_fn("prepare"))
             detection = None
             if detect:
-                from workbench.core.hw.detect import detect_device
+                from workbench.core.profiles.match import detect_device
 
                 detection = detect_device()
             return {"ctx": ctx, "detection": detection, "choices": precision_choices(ctx), **_preflight(ctx)}

@@ -13,7 +13,7 @@ from typing import Any
 class Recorded:
     """``telemetry``: TelemetrySample list (the panel shows the last one); ``telemetry_unavailable``: field →
     reason; ``results``: full result entries (with ``id`` and ``created_at``) for the Results screen;
-    ``bench_entry``: a finished run shown on the Benchmark screen; ``detection``: a hw.detect.Detection;
+    ``bench_entry``: a finished run shown on the Benchmark screen; ``detection``: a profiles.match.Detection;
     ``sweep``: a power.sweep.SweepResult shown on the Power sweep screen."""
 
     telemetry: tuple[Any, ...] = ()

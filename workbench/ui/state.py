@@ -15,7 +15,7 @@ class AppState:
     options: Any  # pipeline.Options
     ctx: Any = None  # pipeline.Context once prepared
     context_error: str | None = None
-    detection: Any = None  # hw.detect.Detection
+    detection: Any = None  # profiles.match.Detection
     precision: str = "fp32"
     choices: list = field(default_factory=list)
     preflight: Any = None  # models.preflight.PreflightReport for TensorRT profiles

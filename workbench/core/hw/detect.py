@@ -1,16 +1,17 @@
-"""Which device is this? Jetson (device tree + L4T release), else an NVIDIA GPU (NVML), else the CPU.
+"""Hardware facts: is this a Jetson (device tree + L4T release), does NVML see an NVIDIA GPU, which CPU
+architecture. Facts only: which profile the device gets is decided by :mod:`workbench.core.profiles.match`.
 
-Order and sources:
+Sources:
 1. Jetson: ``<root>/proc/device-tree/model`` (NUL-terminated; ``/sys/firmware/devicetree/base/model``
    as a fallback) and ``<root>/proc/device-tree/compatible`` (NUL-separated, holds the module part
-   number such as ``nvidia,p3767-0000``). Both are matched, case-insensitively, against every profile's
-   ``device.match`` substrings (kind "jetson"); see :func:`match_jetson` for which rule wins. L4T from ``<root>/etc/nv_tegra_release`` (``# R36 (release), REVISION: 3.0, ...``),
-   JetPack by L4T major (issue 2: R32->4, R35->5, R36->6, R38+->7; also R28->3, R31->4, R34->5
-   (5.0 developer preview), from jetson-stats' NVIDIA_JETPACK table). An unknown point release still
-   maps by its major.
-2. NVIDIA GPU: NVML (``pynvml`` from nvidia-ml-py), imported lazily; any failure means "no GPU". The
-   first GPU's name is mapped to a profile by family (see :func:`profile_for_gpu`).
-3. CPU: ``cpu-<arch>`` from ``platform.machine()`` (aarch64/arm64 -> cpu-aarch64).
+   number such as ``nvidia,p3767-0000``). L4T from ``<root>/etc/nv_tegra_release`` (``# R36 (release),
+   REVISION: 3.0, ...``), JetPack by L4T major (issue 2: R32->4, R35->5, R36->6, R38+->7; also R28->3,
+   R31->4, R34->5 (5.0 developer preview), from jetson-stats' NVIDIA_JETPACK table). An unknown point
+   release still maps by its major. A device with an L4T release, or "jetson" in its model string, is a
+   Jetson.
+2. NVIDIA GPU: NVML through :mod:`workbench.core.hw.nvml` (``pynvml`` imported lazily); any failure means
+   "no GPU". The first GPU's name and compute capability are the facts.
+3. CPU: the architecture from ``platform.machine()`` (aarch64/arm64 -> aarch64, amd64 -> x86_64).
 
 The filesystem root is injectable for tests; ``nvml=False`` skips the NVML probe.
 """
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import platform
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from workbench.core.hw.nvml import NvmlUnavailable, open_session
 
 _RELEASE = re.compile(r"#\s*R(\d+)\s*\(release\)\s*,\s*REVISION:\s*([0-9][0-9.]*)", re.IGNORECASE)
 
@@ -30,28 +33,42 @@ _RELEASE = re.compile(r"#\s*R(\d+)\s*\(release\)\s*,\s*REVISION:\s*([0-9][0-9.]*
 # 34.x = 5.0 developer previews).
 _JETPACK_BY_L4T = {28: "3", 31: "4", 32: "4", 34: "5", 35: "5", 36: "6"}
 
+RELEASE_FILE = "etc/nv_tegra_release"  # relative to the filesystem root
+
 
 @dataclass(frozen=True)
-class Detection:
-    """Result of :func:`detect_device`.
+class HardwareFacts:
+    """What :func:`read_board` / :func:`detect_hardware` found.
 
-    kind: "jetson" | "gpu" | "cpu"; model: device-tree model string (Jetson) or None; l4t: e.g.
-    "36.3.0" or None; jetpack: JetPack major ("6") or None; gpu_name: NVML name or None; arch:
-    "x86_64" | "aarch64" (or the raw platform.machine() value when it is neither); profile_name: the
-    bundled/user profile to load; reason: one human sentence saying why."""
+    kind: "jetson" | "gpu" | "cpu"; arch: "x86_64" | "aarch64" (a Jetson is always "aarch64", whatever the
+    host reading a fake root runs on), or the raw ``platform.machine()`` value when it is neither; model:
+    device-tree model string or None; compatible: the device-tree compatible entries; l4t: e.g. "36.3.0" or
+    None; jetpack: JetPack major ("6") or None; gpu_name / compute_capability: NVML's GPU 0, or None;
+    nvml_probed: whether NVML was asked; release_file: where the L4T release was looked for."""
 
     kind: str
-    model: str | None
-    l4t: str | None
-    jetpack: str | None
-    gpu_name: str | None
     arch: str
-    profile_name: str
-    reason: str
-    hardware_profile: str | None = None  # the profile the hardware matched, before the backend check
+    model: str | None = None
+    compatible: tuple[str, ...] = ()
+    l4t: str | None = None
+    jetpack: str | None = None
+    gpu_name: str | None = None
+    compute_capability: tuple[int, int] | None = None
+    nvml_probed: bool = False
+    release_file: Path = Path("/") / RELEASE_FILE
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @property
+    def has_device_tree(self) -> bool:
+        """Whether the device tree gave a model or compatible string (any board, not only a Jetson)."""
+        return bool(self.model or self.compatible)
+
+    def l4t_note(self) -> str:
+        """The L4T/JetPack facts as a clause for a reason sentence, e.g. "L4T R36.4.4 -> JetPack 6"."""
+        if self.l4t is None:
+            return f"no L4T release in {self.release_file}"
+        if self.jetpack is None:
+            return f"L4T R{self.l4t} (JetPack unknown for this release)"
+        return f"L4T R{self.l4t} -> JetPack {self.jetpack}"
 
 
 def jetpack_for_l4t(major: int) -> str | None:
@@ -93,7 +110,7 @@ def read_compatible(root: Path) -> list[str]:
 def read_l4t(root: Path) -> tuple[str | None, str | None]:
     """``(l4t, jetpack)`` from ``<root>/etc/nv_tegra_release``, e.g. ("36.3.0", "6"); (None, None)
     when absent or unparseable."""
-    text = _read_text(root / "etc/nv_tegra_release")
+    text = _read_text(root / RELEASE_FILE)
     if not text:
         return None, None
     m = _RELEASE.search(text)
@@ -104,6 +121,8 @@ def read_l4t(root: Path) -> tuple[str | None, str | None]:
 
 
 def normalise_arch(machine: str) -> str:
+    """The architecture name ("x86_64" or "aarch64") for the spellings ``platform.machine()`` uses; any
+    other value is returned unchanged."""
     m = machine.lower()
     if m in ("x86_64", "amd64", "x64"):
         return "x86_64"
@@ -112,180 +131,61 @@ def normalise_arch(machine: str) -> str:
     return machine
 
 
-def _jetson_rules() -> list[tuple[str, str]]:
-    """(rule, profile name) for every valid Jetson profile (user and bundled)."""
-    from workbench.core.profiles.loader import analyse_file, list_profile_paths
-
-    rules = []
-    for name, path in list_profile_paths():
-        profile, problems = analyse_file(path)
-        if problems or profile is None or profile.device.kind != "jetson":
-            continue
-        rules.extend((rule, name) for rule in profile.device.match if rule.strip())
-    return rules
-
-
-def match_jetson(model: str | None, compatible: list[str]) -> tuple[str, str] | None:
-    """``(profile_name, rule)`` of the best ``device.match`` rule, or None. Rules are case-insensitive
-    substrings; a rule found in the model string beats one found only in the compatible list (the model
-    is what users recognise), then the longer (more specific) rule wins, then the profile name."""
-    model_l = (model or "").lower()
-    compat_l = " | ".join(compatible).lower()
-    best: tuple[bool, int, str, str] | None = None
-    for rule, name in _jetson_rules():
-        r = rule.lower()
-        in_model = r in model_l
-        if not in_model and r not in compat_l:
-            continue
-        cand = (in_model, len(rule), name, rule)
-        if best is None or cand[:2] > best[:2] or (cand[:2] == best[:2] and cand[2] < best[2]):
-            best = cand
-    return (best[2], best[3]) if best else None
-
-
-# NVML name -> profile. Families from NVIDIA's product lines: Ampere = RTX 30xx, RTX Axxxx, A100/A30/
-# A40/A10/A16/A2; Ada = RTX 40xx, "RTX xxxx Ada", L4/L40/L40S; Hopper = H100/H200/H800/H20/GH200.
-_GPU_RULES: tuple[tuple[str, str, str], ...] = (
-    (r"\b(GH200|H100|H200|H800|H20)\b", "datacenter-hopper", "Hopper"),
-    (r"\bRTX\s*40\d\d|\bAda\b|\bL40S?\b|\bL4\b|\bL20\b", "desktop-ada", "Ada Lovelace"),
-    (r"\bRTX\s*30\d\d|\bRTX\s*A\d{3,4}\b|\bA(100|30|40|10|16|2|800)\b", "desktop-ampere", "Ampere"),
-)
-# Compute capability -> profile, for names the rules above do not know (e.g. a new SKU).
-_GPU_BY_CC = {(8, 0): "desktop-ampere", (8, 6): "desktop-ampere", (8, 9): "desktop-ada", (9, 0): "datacenter-hopper"}
-
-
-def profile_for_gpu(name: str, cc: tuple[int, int] | None = None) -> tuple[str, str]:
-    """``(profile_name, reason)`` for an NVIDIA GPU name (and optional compute capability)."""
-    for pattern, profile, family in _GPU_RULES:
-        if re.search(pattern, name, re.IGNORECASE):
-            return profile, f"NVML GPU '{name}' is {family}: {profile}"
-    if cc in _GPU_BY_CC:
-        profile = _GPU_BY_CC[cc]
-        return profile, f"NVML GPU '{name}' (compute capability {cc[0]}.{cc[1]}) maps to {profile}"
-    # Unknown: newer datacenter parts (Blackwell B100/B200/GB200, compute capability >= 10) are closest to
-    # Hopper; newer desktop parts (RTX 50xx, RTX PRO Blackwell) to Ada; anything older to Ampere.
-    if re.search(r"\b(GB|B)\d{3}\b", name) or (cc is not None and cc[0] >= 10 and "RTX" not in name.upper()):
-        profile = "datacenter-hopper"
-    elif re.search(r"RTX\s*50\d\d|Blackwell", name, re.IGNORECASE) or (cc is not None and cc >= (10, 0)):
-        profile = "desktop-ada"
-    else:
-        profile = "desktop-ampere"
-    return profile, f"NVML GPU '{name}' has no profile of its own; using the closest, {profile}"
-
-
-def _nvml_gpu() -> tuple[str, tuple[int, int] | None] | None:
-    """(name, compute capability) of GPU 0 via NVML, or None when NVML is missing or fails."""
-    try:
-        import pynvml  # nvidia-ml-py
-
-        pynvml.nvmlInit()
-    except Exception:  # noqa: BLE001 - no library, no driver, no GPU: all mean "no GPU"
-        return None
-    try:
-        if pynvml.nvmlDeviceGetCount() < 1:
-            return None
-        h = pynvml.nvmlDeviceGetHandleByIndex(0)
-        name = pynvml.nvmlDeviceGetName(h)
-        if isinstance(name, bytes):
-            name = name.decode("utf-8", errors="replace")
-        try:
-            cc = tuple(pynvml.nvmlDeviceGetCudaComputeCapability(h))
-        except Exception:  # noqa: BLE001 - older drivers lack it; the name is enough
-            cc = None
-        return str(name), cc  # type: ignore[return-value]
-    except Exception:  # noqa: BLE001
-        return None
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-def detect_device(
-    root: Path = Path("/"), nvml: bool = True, *, machine: str | None = None, check_backend: bool = True
-) -> Detection:
-    """Detect the device under filesystem ``root`` and choose its profile. Never raises for missing or
-    odd files. ``machine`` overrides ``platform.machine()`` (tests).
-
-    With ``check_backend`` (default), a TensorRT profile is only chosen when the ``tensorrt`` Python
-    package is importable here (checked with importlib.util.find_spec, without importing it); otherwise
-    the CPU profile for the architecture is used and ``reason`` says so, so ``workbench run`` works on a
-    GPU box or a Jetson whose Python cannot see JetPack's TensorRT. ``hardware_profile`` keeps the match."""
-    det = _detect_hardware(Path(root), nvml, machine)
-    det = replace(det, hardware_profile=det.profile_name)
-    if check_backend and _profile_backend(det.profile_name) == "tensorrt" and not _tensorrt_importable():
-        cpu = "cpu-aarch64" if det.arch == "aarch64" else "cpu-x86_64"
-        reason = (
-            f"{det.reason}; TensorRT is not importable in this Python, so using {cpu} (ONNX Runtime on the CPU); "
-            f"install TensorRT or pass --profile {det.profile_name} to insist"
-        )
-        det = replace(det, profile_name=cpu, reason=reason)
-    return det
-
-
-def _tensorrt_importable() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("tensorrt") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _profile_backend(name: str) -> str | None:
-    from workbench.core.profiles.loader import analyse_file, find_profile
-
-    path = find_profile(name)
-    if path is None:
-        return None
-    profile, _ = analyse_file(path)
-    return profile.build.backend if profile is not None else None
-
-
-def _detect_hardware(root: Path, nvml: bool, machine: str | None) -> Detection:
+def read_board(root: Path = Path("/"), *, machine: str | None = None) -> HardwareFacts:
+    """The facts that need no driver: device tree, L4T release and CPU architecture under ``root``
+    (``machine`` overrides ``platform.machine()``, for tests). ``kind`` is "jetson" or "cpu"; NVML is not
+    asked (see :func:`with_gpu`). Never raises for missing or odd files."""
+    root = Path(root)
     model = read_model(root)
-    compatible = read_compatible(root)
     l4t, jetpack = read_l4t(root)
     is_jetson = l4t is not None or (model is not None and "jetson" in model.lower())
-    if is_jetson or model or compatible:
-        hit = match_jetson(model, compatible)
-        if hit is not None:
-            name, rule = hit
-            shown = f"device-tree model '{model}'" if model else "device-tree compatible"
-            where = "model" if model and rule.lower() in model.lower() else "compatible"
-            reason = f"{shown} matches {name} (rule '{rule}' in the {where} string)"
-            reason += _l4t_note(l4t, jetpack, root)
-            return Detection("jetson", model, l4t, jetpack, None, "aarch64", name, reason)
-        if is_jetson:
-            reason = (
-                f"Jetson '{model or 'unknown model'}' matches no profile's device.match; "
-                "using cpu-aarch64 (ONNX Runtime on the CPU cores)" + _l4t_note(l4t, jetpack, root)
-            )
-            return Detection("jetson", model, l4t, jetpack, None, "aarch64", "cpu-aarch64", reason)
-    arch = normalise_arch(machine or platform.machine())
-    if nvml:
-        gpu = _nvml_gpu()
-        if gpu is not None:
-            name, reason = profile_for_gpu(*gpu)
-            return Detection("gpu", model, None, None, gpu[0], arch, name, reason)
-    if arch == "aarch64":
-        name = "cpu-aarch64"
-    elif arch == "x86_64":
-        name = "cpu-x86_64"
-    else:
-        name = "cpu-x86_64"
-        return Detection(
-            "cpu", model, None, None, None, arch, name,
-            f"no profile for CPU architecture '{arch}'; using cpu-x86_64 (generic ONNX Runtime CPU settings)",
-        )  # fmt: skip
-    why = "no Jetson device tree or L4T release" + (" and no NVIDIA GPU via NVML" if nvml else "")
-    return Detection("cpu", model, None, None, None, arch, name, f"{why}; CPU architecture {arch} -> {name}")
+    return HardwareFacts(
+        kind="jetson" if is_jetson else "cpu",
+        arch="aarch64" if is_jetson else normalise_arch(machine or platform.machine()),
+        model=model,
+        compatible=tuple(read_compatible(root)),
+        l4t=l4t,
+        jetpack=jetpack,
+        release_file=root / RELEASE_FILE,
+    )
 
 
-def _l4t_note(l4t: str | None, jetpack: str | None, root: Path) -> str:
-    if l4t is None:
-        return f"; no L4T release in {root / 'etc/nv_tegra_release'}"
-    if jetpack is None:
-        return f"; L4T R{l4t} (JetPack unknown for this release)"
-    return f"; L4T R{l4t} -> JetPack {jetpack}"
+def probe_nvml_gpu(lib: Any = None) -> tuple[str, tuple[int, int] | None] | None:
+    """``(name, compute capability)`` of GPU 0 via NVML (``lib``: a pynvml-shaped object for tests), the
+    capability None when the driver cannot tell; None when NVML is missing, fails or sees no GPU."""
+    try:
+        session = open_session(lib)
+    except NvmlUnavailable:
+        return None
+    with session:
+        try:
+            if session.device_count() < 1:
+                return None
+            handle = session.handle(0)
+            name = session.name(handle)
+        except Exception:  # noqa: BLE001 - an NVML error or a broken binding: both mean "no GPU"
+            return None
+        try:
+            cc: tuple[int, int] | None = session.compute_capability(handle)
+        except Exception:  # noqa: BLE001 - older drivers lack it; the name is enough
+            cc = None
+        return name, cc
+
+
+def with_gpu(facts: HardwareFacts) -> HardwareFacts:
+    """``facts`` after asking NVML: kind "gpu" (unless a Jetson) with the GPU's name and compute capability
+    when NVML sees one, else unchanged apart from ``nvml_probed``."""
+    gpu = probe_nvml_gpu()
+    if gpu is None:
+        return replace(facts, nvml_probed=True)
+    kind = facts.kind if facts.kind == "jetson" else "gpu"
+    return replace(facts, kind=kind, gpu_name=gpu[0], compute_capability=gpu[1], nvml_probed=True)
+
+
+def detect_hardware(root: Path = Path("/"), nvml: bool = True, *, machine: str | None = None) -> HardwareFacts:
+    """Every fact about the device under ``root``: :func:`read_board`, then (unless it is a Jetson, whose
+    integrated GPU is described by its device tree, or ``nvml`` is False) the NVML GPU."""
+    facts = read_board(root, machine=machine)
+    if facts.kind == "jetson" or not nvml:
+        return facts
+    return with_gpu(facts)

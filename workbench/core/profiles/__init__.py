@@ -8,19 +8,17 @@ Public API::
     Profile, DeviceSection, BuildSection, ShapeRange, QuantSection, AccuracySection, BenchSection,
     PowerSection, TelemetrySection, PRECISIONS
 
+Which profile a device gets (``detect_device``) is in :mod:`.match`; the modules, bottom up: ``tomldoc``
+(read a TOML file with line numbers), ``schema`` (the pydantic models), ``resolve`` (find, merge
+``extends``, validate), ``validate``, ``match`` (device facts -> profile), ``loader``.
+
 Importing this package imports pydantic (not for CLI module tops).
 """
 
 from __future__ import annotations
 
-from workbench.core.profiles.loader import (
-    ProfileEntry,
-    available_names,
-    find_profile,
-    list_profiles,
-    load_profile,
-    resolve_path,
-)
+from workbench.core.profiles.loader import ProfileEntry, list_profiles, load_profile
+from workbench.core.profiles.resolve import available_names, find_profile, resolve_path
 from workbench.core.profiles.schema import (
     PRECISIONS,
     AccuracySection,

@@ -5,7 +5,8 @@ Each query is probed once at open; a query that answers NVML_ERROR_NOT_SUPPORTED
 called again and its field is "unavailable" with the reason. When NVML answers but supports none of power,
 temperature and utilisation (Jetson Orin on JetPack 7.2), the source is unavailable so "auto" falls through.
 
-The ``nvml`` module is injectable (tests pass a fake object shaped like ``pynvml``).
+NVML is reached only through :mod:`workbench.core.hw.nvml` (lazy import, reference-counted init). The ``nvml``
+module is injectable (tests pass a fake object shaped like ``pynvml``).
 """
 
 from __future__ import annotations
@@ -15,58 +16,50 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import TelemetryError
+from workbench.core.hw.nvml import NvmlError, NvmlUnavailable, open_session
 from workbench.core.telemetry.base import BaseSource
 from workbench.core.telemetry.schema import FanReading, GpuReading, LoadFreq, RailReading, TelemetrySample
 from workbench.core.telemetry.throttle import decode_reasons
 
 
-def _load_pynvml() -> Any:
-    try:
-        import pynvml  # nvidia-ml-py
-    except ImportError:
-        raise TelemetryError("NVML unavailable: nvidia-ml-py is not installed (pip extra 'nvml')") from None
-    return pynvml
-
-
 class NvmlSource(BaseSource):
+    """Samples GPU ``index`` through a :class:`~workbench.core.hw.nvml.NvmlSession` (held until close()).
+
+    Raises TelemetryError ("NVML unavailable: <reason>") when NVML cannot start, there is no GPU ``index``,
+    or the GPU reports none of power, temperature and utilisation."""
+
     name = "nvml"
 
     def __init__(self, *, nvml: Any = None, index: int = 0, clock=time.monotonic) -> None:
         super().__init__(clock=clock)
-        self.nv = nvml if nvml is not None else _load_pynvml()
-        nv = self.nv
         try:
-            nv.nvmlInit()
-        except nv.NVMLError as exc:
+            self.session = open_session(nvml)
+        except NvmlUnavailable as exc:
             raise TelemetryError(f"NVML unavailable: {exc}") from None
-        self._inited = True
+        nv = self.session
         try:
-            count = nv.nvmlDeviceGetCount()
+            count = nv.device_count()
             if count <= index:
                 raise TelemetryError(f"NVML sees {count} GPU(s); no GPU index {index}")
-            self.handle = nv.nvmlDeviceGetHandleByIndex(index)
-            name = nv.nvmlDeviceGetName(self.handle)
-            self.gpu_name = name.decode() if isinstance(name, bytes) else str(name)
-        except nv.NVMLError as exc:
+            self.handle = nv.handle(index)
+            self.gpu_name = nv.name(self.handle)
+        except NvmlError as exc:
             self.close()
             raise TelemetryError(f"NVML unavailable: {exc}") from None
         except TelemetryError:
             self.close()
             raise
         h = self.handle
-        self._reasons_fn = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None) or getattr(
-            nv, "nvmlDeviceGetCurrentClocksThrottleReasons", None
-        )
         self._queries: dict[str, Any] = {
-            "power": lambda: nv.nvmlDeviceGetPowerUsage(h),  # mW
-            "energy": lambda: nv.nvmlDeviceGetTotalEnergyConsumption(h),  # mJ since driver load
-            "temp": lambda: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU),
-            "util": lambda: nv.nvmlDeviceGetUtilizationRates(h),
-            "sm_clock": lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM),
-            "mem_clock": lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_MEM),
-            "memory": lambda: nv.nvmlDeviceGetMemoryInfo(h),
-            "fan": lambda: nv.nvmlDeviceGetFanSpeed(h),
-            "reasons": (lambda: self._reasons_fn(h)) if self._reasons_fn else None,
+            "power": lambda: nv.power_mw(h),
+            "energy": lambda: nv.energy_mj(h),  # since driver load
+            "temp": lambda: nv.temperature_c(h),
+            "util": lambda: nv.utilisation(h),
+            "sm_clock": lambda: nv.sm_clock_mhz(h),
+            "mem_clock": lambda: nv.memory_clock_mhz(h),
+            "memory": lambda: nv.memory(h),
+            "fan": lambda: nv.fan_pct(h),
+            "reasons": (lambda: nv.clock_event_reasons(h)) if nv.has_clock_event_reasons else None,
         }
         field_of = {
             "power": "total_power_mw",
@@ -87,7 +80,7 @@ class NvmlSource(BaseSource):
             try:
                 fn()
                 self._ok.add(key)
-            except nv.NVMLError as exc:
+            except NvmlError as exc:
                 self.unavailable[field_of[key]] = f"NVML: {exc} on {self.gpu_name}"
         self.unavailable["rails_mw"] = "NVML reports the GPU board power only (no per-rail readings)"
         self.unavailable.setdefault("cpu", "the nvml source has no CPU readings (use host for the CPU side)")
@@ -100,7 +93,7 @@ class NvmlSource(BaseSource):
             return None
         try:
             return self._queries[key]()
-        except self.nv.NVMLError:
+        except NvmlError:
             return None
 
     def read(self) -> TelemetrySample:
@@ -140,12 +133,8 @@ class NvmlSource(BaseSource):
         )
 
     def close(self) -> None:
-        if getattr(self, "_inited", False):
-            self._inited = False
-            try:
-                self.nv.nvmlShutdown()
-            except self.nv.NVMLError:
-                pass
+        """Release the NVML session (idempotent: the session counts its own close)."""
+        self.session.close()
         super().close()
 
 
