@@ -22,7 +22,7 @@ def main() -> int:
 
     import numpy as np
 
-    from workbench.core import pipeline
+    from workbench.core import workflow
     from workbench.core.models.resnet import build_resnet18_onnx
     from workbench.core.results.compare import ratio_verdict
 
@@ -34,19 +34,19 @@ def main() -> int:
         rng = np.random.default_rng(0)
         for i in range(16):
             np.save(calib / f"s{i:02d}.npy", rng.standard_normal((1, 3, args.image, args.image)).astype(np.float32))
-        ctx = pipeline.prepare(
-            pipeline.Options(model=str(model), calib=str(calib), store=False, iterations=args.iterations, warmup_ms=500)
+        job = workflow.prepare(
+            workflow.JobRequest(model=str(model), calib=str(calib), store=False, iterations=args.iterations, warmup_ms=500)
         )
-        fp32, _ = pipeline.build(ctx, "fp32")
-        int8, _ = pipeline.build(ctx, "int8")
-        a = pipeline.bench_artifact(ctx, fp32)
-        b = pipeline.bench_artifact(ctx, fp32)
-        c = pipeline.bench_artifact(ctx, int8)
+        fp32 = workflow.build(job, "fp32")
+        int8 = workflow.build(job, "int8")
+        a = workflow.bench(job, fp32)
+        b = workflow.bench(job, fp32)
+        c = workflow.bench(job, int8)
     same = ratio_verdict(a, b)
     diff = ratio_verdict(a, c)
-    print(f"FP32 vs FP32 (same settings): {same['verdict']}")
-    print(f"FP32 vs INT8:                 {diff['verdict']}")
-    ok = not same["significant"] and diff["significant"]
+    print(f"FP32 vs FP32 (same settings): {same.verdict}")
+    print(f"FP32 vs INT8:                 {diff.verdict}")
+    ok = not same.significant and diff.significant
     return 0 if ok else 1
 
 

@@ -26,34 +26,34 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    from workbench.core import pipeline, scenarios
+    from workbench.core import scenarios, workflow
     from workbench.core.models.resnet import build_resnet18_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         model = build_resnet18_onnx(Path(tmp) / "resnet18.onnx", image=args.image)
-        ctx = pipeline.prepare(pipeline.Options(model=str(model), store=False, warmup_ms=500))
-        art, _ = pipeline.build(ctx, "fp32")
+        job = workflow.prepare(workflow.JobRequest(model=str(model), store=False, warmup_ms=500))
+        built = workflow.build(job, "fp32")
 
         def bench(cfg_overrides=None):
-            return pipeline.bench_artifact(ctx, art, cfg_overrides=cfg_overrides)
+            return workflow.bench(job, built, cfg_overrides=cfg_overrides)
 
         probe = bench(cfg_overrides={"iterations": 50, "duration_s": 1.0})
-        capacity = probe["throughput_qps"]
-        median = probe["latency_ms"]["median"]
+        capacity = probe.throughput.queries_per_s
+        median = probe.latency.median_ms
         print(
             f"ResNet-18-shaped {args.image}x{args.image}, fp32, single-stream: median {median:.2f} ms, capacity {capacity:.1f} QPS"
         )
         print(f"{'offered QPS':>12} {'load':>6} {'p50 ms':>9} {'p99 ms':>9}")
         rows = []
         for frac in (float(x) for x in args.loads.split(",")):
-            e = scenarios.server(ctx, art, qps=capacity * frac, queries=args.queries, bench=bench)
-            rows.append((capacity * frac, e["latency_ms"]["p50"], e["latency_ms"]["p99"]))
+            r = scenarios.server(qps=capacity * frac, queries=args.queries, bench=bench)
+            rows.append((capacity * frac, r.latency.p50_ms, r.latency.p99_ms))
             print(f"{capacity * frac:>12.2f} {frac:>6.2f} {rows[-1][1]:>9.2f} {rows[-1][2]:>9.2f}", flush=True)
         bound = args.p99_bound or 2 * median
         res = scenarios.find_max_qps(
-            ctx, art, p99_bound_ms=bound, bench=bench, start_qps=capacity, queries_per_try=args.queries, tries=5
+            p99_bound_ms=bound, bench=bench, start_qps=capacity, queries_per_try=args.queries, tries=5
         )
-        mq = res["max_qps"]
+        mq = res.max_qps
         print(
             f"max QPS with p99 <= {bound:.2f} ms: "
             + (f"{mq:.2f} ({mq / capacity:.0%} of capacity)" if mq else "none of the tried rates")

@@ -1,6 +1,6 @@
 """Soak: a long benchmark with 10 Hz telemetry replayed from a tegrastats log; memory growth and lost samples.
 
-What runs: the workbench's own pieces, as ``workbench bench`` wires them (pipeline.bench_artifact): the benchmark
+What runs: the workbench's own pieces, as ``workbench bench`` wires them (bench.run.run_benchmark): the benchmark
 child (``run_child``) streaming latency batches, and a telemetry ``Recorder`` sampling a replay source
 (``replay:FILE,interval_ms=100``) in this process. Meanwhile a monitor thread, once a second, records this
 process's and the child's RSS (psutil) and every telemetry sequence number it sees in the recorder's history

@@ -1,6 +1,6 @@
 """Latency with the TUI showing live plots / the same benchmark headless, interleaved rounds in one run.
 
-Each round runs the same artifact twice, in alternating order: headless (``pipeline.bench_artifact`` with no
+Each round runs the same artifact twice, in alternating order: headless (``workflow.bench`` with no
 listener, as the CLI does) and inside the Textual app at 80x24 (Benchmark screen, live plot and telemetry
 panel refreshing, ``run_test`` headless driver: the app lays out and renders every frame, it only does not
 write the bytes to a terminal). Both benchmarks run in the core's child process; what the UI can cost is CPU
@@ -28,11 +28,11 @@ if str(REPO) not in sys.path:
 GOAL = 1.05
 
 
-def headless(ctx, artifact) -> tuple[float, float, int]:
-    from workbench.core import pipeline
+def headless(job, built) -> tuple[float, float, int]:
+    from workbench.core import workflow
 
-    e = pipeline.bench_artifact(ctx, artifact)
-    return e["latency_ms"]["median"], e["latency_ms"]["p90"], e["iterations"]
+    r = workflow.bench(job, built)
+    return r.latency.median_ms, r.latency.value(90.0), r.throughput.iterations
 
 
 async def in_tui(args) -> tuple[float, float, int, int]:
@@ -43,7 +43,7 @@ async def in_tui(args) -> tuple[float, float, int, int]:
     app = make_app(args.model, profile=args.profile)
     redraws = 0
     async with app.run_test(size=(80, 24)) as pilot:
-        while app.busy is not None or app.state.ctx is None:
+        while app.busy is not None or app.state.job is None:
             await pilot.pause(0.05)
         app.set_options(duration_s=args.duration, threads=args.threads, store=False)
         app.set_precision(args.precision)
@@ -60,9 +60,9 @@ async def in_tui(args) -> tuple[float, float, int, int]:
         await pilot.press("s")
         while app.busy is not None:
             await pilot.pause(0.05)
-        entry = app.state.last_entry
+        r = app.state.last_result
         await pilot.press("ctrl+q")
-    return entry["latency_ms"]["median"], entry["latency_ms"]["p90"], entry["iterations"], redraws
+    return r.latency.median_ms, r.latency.value(90.0), r.throughput.iterations, redraws
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix="wb-tui-overhead-"))
 
-    from workbench.core import pipeline
+    from workbench.core import workflow
 
-    ctx = pipeline.prepare(
-        pipeline.Options(model=args.model, profile=args.profile, precision=args.precision, duration_s=args.duration,
-                         threads=args.threads, store=False)
+    ctx = workflow.prepare(
+        workflow.JobRequest(model=args.model, profile=args.profile, precision=args.precision, duration_s=args.duration,
+                            threads=args.threads, store=False)
     )  # fmt: skip
-    artifact, _ = pipeline.build(ctx, args.precision)
+    artifact = workflow.build(ctx, args.precision)
     rows = []
     for r in range(args.rounds):
         order = ("headless", "tui") if r % 2 == 0 else ("tui", "headless")

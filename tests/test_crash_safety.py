@@ -3,7 +3,7 @@
 Each test waits for the phase from the process's own event stream before killing it:
 
 - benchmark: the child's typed JSON-lines stream (``run_child``'s ``on_event``), killed after timed batch k;
-- build: ``pipeline.build``'s ``Step("build", ...)`` in a subprocess whose builder is slowed down after it has
+- build: ``workflow.build``'s ``Progress("build", ...)`` in a subprocess whose builder is slowed down after it has
   written the artifact's temp file (the worst moment: a complete-looking file that is not yet renamed);
 - calibration: ``quantize_qdq``'s ``progress(done, total)`` in a subprocess reading a deliberately slow dataset,
   killed after chunk k;
@@ -50,11 +50,12 @@ def _entry(i: int) -> dict:
 
 
 def _seed_db(n: int = 3) -> int:
+    from workbench.core.results.result import result_from_dict
     from workbench.core.results.store import ResultStore
 
     with ResultStore() as store:
         for i in range(n):
-            store.add(_entry(i))
+            store.add(result_from_dict(_entry(i)))
         return store.count()
 
 
@@ -65,11 +66,13 @@ def _check_db(expected_at_least: int) -> None:
     if not db.exists():
         assert expected_at_least == 0
         return
+    from workbench.core.results.result import result_from_dict
+
     with ResultStore() as store:
         assert store.integrity_check() == ["ok"]
         assert store.count() >= expected_at_least
-        new_id = store.add(_entry(-1))  # still writable
-        assert store.get(new_id)["note"] == "x" * 2000
+        new_id = store.add(result_from_dict(_entry(-1)))  # still writable
+        assert store.get(new_id).extras["note"] == "x" * 2000  # a key we do not model survives the round trip
 
 
 def _hidden(rel: Path) -> bool:
@@ -187,7 +190,7 @@ def test_kill_during_build_leaves_no_visible_partial_artifact():
     proc = _spawn(
         f"""
         import json, sys, time
-        from workbench.core import pipeline
+        from workbench.core import workflow
         from workbench.core.backends import cache
 
         real = cache.get_or_build
@@ -204,8 +207,8 @@ def test_kill_during_build_leaves_no_visible_partial_artifact():
 
         cache.get_or_build = slow_get_or_build
         step = lambda s: print(json.dumps({{"event": "step", "step": s.step, "message": s.message}}), flush=True)
-        ctx = pipeline.prepare(pipeline.Options(model={str(DIGITS)!r}, profile="cpu-x86_64"), step)
-        pipeline.build(ctx, "fp32", step)
+        job = workflow.prepare(workflow.JobRequest(model={str(DIGITS)!r}, profile="cpu-x86_64"), step)
+        workflow.build(job, "fp32", step)
         print(json.dumps({{"event": "finished"}}), flush=True)
         """
     )
@@ -310,6 +313,7 @@ def test_kill_during_result_store_add_loop():
     proc = _spawn(
         f"""
         import json
+        from workbench.core.results.result import result_from_dict
         from workbench.core.results.store import ResultStore
 
         entry = {json.dumps(_entry(0))}
@@ -317,7 +321,7 @@ def test_kill_during_result_store_add_loop():
         i = 0
         while True:
             i += 1
-            store.add(dict(entry, iteration=i))
+            store.add(result_from_dict(dict(entry, iteration=i)))
             print(json.dumps({{"added": i}}), flush=True)
         """
     )

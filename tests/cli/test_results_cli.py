@@ -12,23 +12,26 @@ import sys
 import pytest
 
 from workbench.core import paths
+from workbench.core.results.result import result_from_dict
 from workbench.core.results.store import ResultStore
 
 
 def entry(precision, p50, model="digits_cnn.onnx", measured=True):
-    return {
-        "model": model,
-        "precision": precision,
-        "backend": "onnxruntime",
-        "profile": "cpu-x86_64",
-        "device": "x86_64 CPU",
-        "latency_ms": {"min": p50 - 0.1, "median": p50, "p50": p50, "p90": p50 + 0.2, "p99": p50 + 0.5, "max": 9.0},
-        "throughput_ips": round(1000 / p50, 6),
-        "iterations": 300,
-        "batch": 1,
-        "accuracy": {"top1": 0.99, "verdict": "pass", "vs_fp32": {"cosine_min": 0.9995}},
-        "telemetry": {"source": "host" if measured else "replay", "measured": measured},
-    }
+    return result_from_dict(
+        {
+            "model": model,
+            "precision": precision,
+            "backend": "onnxruntime",
+            "profile": "cpu-x86_64",
+            "device": "x86_64 CPU",
+            "latency_ms": {"min": p50 - 0.1, "median": p50, "p50": p50, "p90": p50 + 0.2, "p99": p50 + 0.5, "max": 9.0},
+            "throughput_ips": round(1000 / p50, 6),
+            "iterations": 300,
+            "batch": 1,
+            "accuracy": {"top1": 0.99, "verdict": "pass", "vs_fp32": {"cosine_min": 0.9995}},
+            "telemetry": {"source": "host" if measured else "replay", "measured": measured},
+        }
+    )
 
 
 @pytest.fixture
@@ -156,9 +159,10 @@ def test_locked_database_exit_10(run_cli, filled, cli_env):
         add = (
             "import sys\n"
             "from workbench.core.results.store import ResultStore\n"
+            "from workbench.core.results.result import result_from_dict\n"
             "from workbench.core.errors import ResultsError\n"
             "try:\n"
-            "    ResultStore(busy_timeout_ms=300).add({'precision': 'fp32'})\n"
+            "    ResultStore(busy_timeout_ms=300).add(result_from_dict({'latency_ms': {'median': 1.0}}))\n"
             "except ResultsError as e:\n"
             "    print(e, file=sys.stderr); sys.exit(e.exit_code)\n"
         )

@@ -85,8 +85,8 @@ def test_benchmark_in_tmux_80x24_shows_latency_numbers(pane, workbench_home, ter
     from workbench.core.results.store import ResultStore
 
     (stored,) = ResultStore(workbench_home / "data" / "results.sqlite3").get_many(None)
-    assert final.group(2) == f"{stored['latency_ms']['p99']:.4f}"
-    assert final.group(1) == f"{stored['latency_ms']['p50']:.4f}"
+    assert final.group(2) == f"{stored.latency.p99_ms:.4f}"
+    assert final.group(1) == f"{stored.latency.p50_ms:.4f}"
     assert "Traceback" not in screen
     pane.keys("C-q")
     deadline = time.monotonic() + 20

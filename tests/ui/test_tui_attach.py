@@ -40,7 +40,7 @@ def test_attach_follows_a_running_job_and_shows_its_stored_result():
             )
             live_running = job.state() == "running"
             await wait_idle(pilot, 120)
-            return live_running, app.state.last_entry, rich_text(screen.query_one("#bench-summary"))
+            return live_running, app.state.last_result, rich_text(screen.query_one("#bench-summary"))
 
     live_running, entry, summary = asyncio.run(go())
     assert live_running
@@ -48,9 +48,10 @@ def test_attach_follows_a_running_job_and_shows_its_stored_result():
     assert len(ids) == 1 and job.state() == "finished"
     from workbench.core.results.store import ResultStore
 
-    stored = ResultStore().get(ids[0])
-    assert entry["latency_ms"]["p99"] == stored["latency_ms"]["p99"]
-    assert f"{stored['latency_ms']['p99']:.4f}" in summary  # the job's own result, in the CLI layout
+    with ResultStore() as db:
+        stored = db.get(ids[0])
+    assert entry.latency.p99_ms == stored.latency.p99_ms and entry.id == ids[0]
+    assert f"{stored.latency.p99_ms:.4f}" in summary  # the job's own result, in the CLI layout
 
 
 def test_attach_without_a_running_job_says_so():
@@ -59,7 +60,7 @@ def test_attach_without_a_running_job_says_so():
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_idle(pilot)
             await pilot.press("6", "a")
-            await pilot.pause(0.3)
+            await wait_idle(pilot, 30)  # the jobs are listed in a worker, off the UI thread
             return app.busy, [n.message for n in app._notifications]
 
     busy, notes = asyncio.run(go())

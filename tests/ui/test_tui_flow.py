@@ -35,13 +35,13 @@ def test_whole_flow_keyboard_only_on_bundled_default():
             info = text(app.screen.query_one("#model-info"))
             assert info.startswith("digits CNN — bundled default")
             assert "image  float32  batchx1x8x8  dynamic: batch" in info
-            assert f"{app.state.ctx.model_info.param_count:,} parameters" in info
+            assert f"{app.state.job.model_info.param_count:,} parameters" in info
 
             # 2. Profile: the detected device and the reason.
             await pilot.press("2")
             assert isinstance(app.screen, ProfileScreen)
             prof = text(app.screen.query_one("#profile-info"))
-            assert f"Profile   {app.state.ctx.profile.name}" in prof
+            assert f"Profile   {app.state.job.profile.name}" in prof
             assert app.state.detection.reason.split(";")[0][:30] in prof.replace("\n          ", " ")
 
             # 3. Precision: INT8 by key.
@@ -72,7 +72,7 @@ def test_whole_flow_keyboard_only_on_bundled_default():
             assert isinstance(app.screen, BuildScreen)
             await pilot.press("s")
             await wait_idle(pilot)
-            art = app.state.artifact
+            art = app.state.built.artifact
             assert art is not None and art.precision == "int8"
             head = text(app.screen.query_one("#build-head"))
             assert "Artifact INT8 · onnxruntime" in head
@@ -82,9 +82,9 @@ def test_whole_flow_keyboard_only_on_bundled_default():
             await pilot.press("6")
             assert isinstance(app.screen, BenchScreen)
             await pilot.press("left_square_bracket", "left_square_bracket")
-            assert app.state.ctx.options.duration_s == 1.0
+            assert app.state.job.request.duration_s == 1.0
             await pilot.press("right_square_bracket")  # 3 s: time to watch the live view even on a loaded machine
-            assert app.state.ctx.options.duration_s == 3.0
+            assert app.state.job.request.duration_s == 3.0
             await pilot.press("s")
             while app.busy == "bench":
                 shown = text(app.screen.query_one("#bench-stats"))
@@ -93,8 +93,9 @@ def test_whole_flow_keyboard_only_on_bundled_default():
                     break
                 await pilot.pause(0.05)
             await wait_idle(pilot)
-            entry = app.state.last_entry
-            assert entry is not None and entry["precision"] == "int8"
+            entry = app.state.last_result
+            assert entry is not None and entry.precision == "int8"
+            assert entry.accuracy is not None and entry.accuracy.verdict == report.verdict  # reused, not recomputed
             stats = text(app.screen.query_one("#bench-stats"))
             summary = text(app.screen.query_one("#bench-summary"))
             seen.update(entry=entry, stats=stats, summary=summary)
@@ -103,22 +104,24 @@ def test_whole_flow_keyboard_only_on_bundled_default():
             await pilot.press("7")
             assert isinstance(app.screen, ResultsScreen)
             table = app.screen.query_one("#results-table")
+            await wait_for(pilot, lambda: table.row_count > 0, 30, "the results, read in a worker")
             rows = {str(table.get_row_at(i)[1]): table.get_row_at(i) for i in range(table.row_count)}
-            seen["row"] = rows[str(entry["result_id"])]
+            seen["row"] = rows[str(entry.result_id)]
             await pilot.press("ctrl+q")
         seen["rc"] = app.return_code
         return seen
 
     seen = asyncio.run(flow())
     entry = seen["entry"]
-    stored = ResultStore().get(entry["result_id"])
-    p99 = stored["latency_ms"]["p99"]
-    assert p99 == entry["latency_ms"]["p99"]
+    with ResultStore() as db:
+        stored = db.get(entry.result_id)
+    p99 = stored.latency.p99_ms
+    assert p99 == entry.latency.p99_ms
     assert f"p99 {p99:.4f} ms" in seen["stats"]
-    assert f"p50 {stored['latency_ms']['p50']:.4f} ms" in seen["stats"]
-    assert f"iter {stored['iterations']:,}" in seen["stats"]
+    assert f"p50 {stored.latency.p50_ms:.4f} ms" in seen["stats"]
+    assert f"iter {stored.throughput.iterations:,}" in seen["stats"]
     assert f"p99 = {p99:.4f} ms" in seen["summary"]  # the CLI's summary layout
-    assert stored["accuracy"]["verdict"] in ("pass", "fail")
+    assert stored.accuracy.verdict in ("pass", "fail")
     assert (
         seen.get("live_stats", "").startswith("[timed] p50 ") and "inf/s" in seen["live_stats"]
     )  # rolling, while running

@@ -58,7 +58,7 @@ def test_ctrl_q_while_benchmark_runs_asks_and_n_keeps_running_then_x_stops():
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_idle(pilot)
             await pilot.press("6", "right_square_bracket", "right_square_bracket")  # 10 s: long enough to interrupt
-            assert app.state.ctx.options.duration_s == 10.0
+            assert app.state.job.request.duration_s == 10.0
             await pilot.press("s")
             await wait_for(pilot, lambda: app.screen.live.snapshot().iterations > 0, 60, "samples")
             await pilot.press("ctrl+q")
@@ -70,7 +70,7 @@ def test_ctrl_q_while_benchmark_runs_asks_and_n_keeps_running_then_x_stops():
             await wait_idle(pilot, 30)
             summary = text(app.screen.query_one("#bench-summary"))
             assert summary.startswith("stopped: ")
-            assert app.state.last_entry is not None and app.state.recorded_entry  # still the recorded one
+            assert app.state.last_result is not None and app.state.recorded_result  # still the recorded one
             await pilot.press("ctrl+q")
         return app.return_code
 
@@ -127,7 +127,7 @@ def test_bad_model_file_is_a_readable_message_not_a_crash(tmp_path):
         app = make_app(str(bad), profile="cpu-x86_64")
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_idle(pilot)
-            assert app.state.ctx is None
+            assert app.state.job is None
             info = text(app.screen.query_one("#model-info"))
             assert "broken.onnx" in info
             assert "Traceback" not in info
@@ -135,7 +135,7 @@ def test_bad_model_file_is_a_readable_message_not_a_crash(tmp_path):
             assert app.busy is None
             await pilot.press("1", "u")  # back to the bundled default
             await wait_idle(pilot)
-            assert app.state.ctx is not None and app.state.ctx.bundled_default
+            assert app.state.job is not None and app.state.job.bundled_default
             assert text(app.screen.query_one("#model-info")).startswith("digits CNN — bundled default")
 
     run(go())
@@ -148,7 +148,7 @@ def test_unknown_profile_is_reported_and_profile_list_switches(tmp_path):
         app = make_app(None, profile="no-such-profile")
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_idle(pilot)
-            assert app.state.ctx is None
+            assert app.state.job is None
             assert "no-such-profile" in app.state.context_error
             await pilot.press("2")
             assert "no-such-profile" in text(app.screen.query_one("#profile-info"))
@@ -158,7 +158,7 @@ def test_unknown_profile_is_reported_and_profile_list_switches(tmp_path):
             ol.focus()
             await pilot.press("enter")
             await wait_idle(pilot)
-            assert app.state.ctx is not None and app.state.ctx.profile.name == "cpu-x86_64"
+            assert app.state.job is not None and app.state.job.profile.name == "cpu-x86_64"
 
     run(go())
 
@@ -211,14 +211,17 @@ def test_results_compare_and_export_recorded(tmp_path, monkeypatch):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_idle(pilot)
             await pilot.press("7")
+            await wait_for(pilot, lambda: "result(s)" in text(app.screen.query_one("#results-head")), 10, "results")
             head = text(app.screen.query_one("#results-head"))
             assert "2 result(s)" in head and "recorded" in head
             await pilot.press("space", "down", "space", "c")
             out = rich_text(app.screen.query_one("#results-detail"))
             assert "Result 2 (A) vs result 1 (B)" in out
-            a, b = (next(e for e in app.recorded.results if e["id"] == i) for i in (2, 1))
-            assert f"{a['latency_ms']['p99']:.4f}" in out and f"{b['latency_ms']['p99']:.4f}" in out
-            assert f"{b['latency_ms']['p99'] / a['latency_ms']['p99']:.2f}x" in out
+            a, b = (next(r for r in app.recorded.results if r.id == i) for i in (2, 1))
+            assert f"{a.latency.p99_ms:.4f}" in out and f"{b.latency.p99_ms:.4f}" in out
+            assert f"{b.latency.p99_ms / a.latency.p99_ms:.2f}x" in out
+            # the core's compare engine: its verdict, and both columns marked as not measured on this machine
+            assert "Verdict: " in out and "[not measured here]" in out
             monkeypatch.chdir(tmp_path)
             await pilot.press("e")
             await pilot.press("down")  # JSON
@@ -264,6 +267,6 @@ def test_palette_run_benchmark_starts_a_run_on_the_benchmark_screen():
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.current_mode == "bench" and app.busy == "bench", 10, "a run")
             await wait_idle(pilot, 120)
-            assert app.state.last_entry is not None and not app.state.recorded_entry
+            assert app.state.last_result is not None and not app.state.recorded_result
 
     run(go())

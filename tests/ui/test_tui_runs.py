@@ -62,21 +62,21 @@ def test_calibration_cancel_leaves_no_result_and_reports_cancelled():
             await wait_for(pilot, lambda: "Samples" in text(app.screen.query_one("#calib-set")), 30, "dataset")
             # The bundled set calibrates in about a second, faster than a key press round-trip in Pilot: run the
             # cancel action (what x does) from the worker's first progress step, i.e. mid-calibration.
-            orig = app._step_fn
+            orig = app._progress
             fired = []
 
-            def step_fn(job):
-                emit = orig(job)
+            def progress(kind):
+                emit = orig(kind)
 
                 def hook(step):
                     emit(step)
-                    if job == "calibrate" and step.total and step.done and not fired:
+                    if kind == "calibrate" and step.total and step.done and not fired:
                         fired.append(step.done)
                         app.call_from_thread(app.action_cancel_job)
 
                 return hook
 
-            app._step_fn = step_fn
+            app._progress = progress
             await pilot.press("s")
             await wait_idle(pilot, 60)
             assert fired and fired[0] < 512
@@ -97,21 +97,24 @@ def test_rerun_with_changed_threads_and_compare_with_previous():
             await wait_idle(pilot)
             await pilot.press("6", "left_square_bracket", "left_square_bracket", "s")
             await wait_idle(pilot, 120)
-            first = app.state.last_entry
+            first = app.state.last_result
             await pilot.press("t", "t")  # threads: profile default -> 1 -> 2
-            assert app.state.ctx.options.threads == 2
+            assert app.state.job.request.threads == 2
             assert "threads 2 (t)" in text(app.screen.query_one("#bench-head"))
             await pilot.press("s")
             await wait_idle(pilot, 120)
-            second = app.state.last_entry
-            assert app.state.previous_entry is first
+            second = app.state.last_result
+            assert app.state.previous_result is first
             await pilot.press("v")
             out = rich_text(app.screen.query_one("#bench-summary"))
             return first, second, out
 
     first, second, out = asyncio.run(go())
-    assert second["settings"]["threads"] == 2
+    assert second.settings.threads == 2
     assert "Previous run (A) vs this run (B)" in out
-    assert f"{first['latency_ms']['p99']:.4f}" in out and f"{second['latency_ms']['p99']:.4f}" in out
-    ratio = second["latency_ms"]["median"] / first["latency_ms"]["median"]
+    assert f"{first.latency.p99_ms:.4f}" in out and f"{second.latency.p99_ms:.4f}" in out
+    ratio = second.latency.median_ms / first.latency.median_ms
     assert f"{ratio:.2f}x" in out
+    # the core's verdict on the two medians, as `workbench results compare` prints it
+    assert "Verdict: " in out and ("significant" in out or "no significant difference" in out)
+    assert "≠ settings.threads" in out

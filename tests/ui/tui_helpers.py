@@ -37,7 +37,9 @@ def recorded_data():
 
     lines = (FIXTURES / "tegrastats-orin-nano-super-jp62.log").read_text().splitlines()
     samples = tuple(parse_line(line, seq=k, source="tegrastats") for k, (_, line) in enumerate(data_lines(lines)))
-    results = tuple(json.loads((FIXTURES / "results.json").read_text())["results"])
+    from workbench.core.results.result import result_from_dict
+
+    results = tuple(result_from_dict(e) for e in json.loads((FIXTURES / "results.json").read_text())["results"])
     detection = Detection(
         kind="cpu",
         model=None,
@@ -53,7 +55,7 @@ def recorded_data():
         telemetry_name="tegrastats (Orin Nano Super)",
         telemetry_unavailable={"fan": "tegrastats prints no fan reading"},
         results=results,
-        bench_entry=next(e for e in results if e["precision"] == "int8"),
+        bench_result=next(r for r in results if r.precision == "int8"),
         detection=detection,
         sweep=recorded_sweep(),
     )

@@ -175,13 +175,13 @@ def test_real_child_on_ort_sends_no_timing_splits(tiny_matmul_model):
 
 
 # ------------------------------------------------------------------------------------------------ build
-def test_pipeline_build_passes_progress_and_cancel_into_the_backend(fake_backend):
-    from workbench.core import pipeline
+def test_workflow_build_passes_progress_and_cancel_into_the_backend(fake_backend):
+    from workbench.core import workflow
 
-    ctx = pipeline.prepare(pipeline.Options(backend="fake", profile="cpu-x86_64"))
-    steps: list[pipeline.Step] = []
+    ctx = workflow.prepare(workflow.JobRequest(backend="fake", profile="cpu-x86_64"))
+    steps: list[workflow.Progress] = []
     cancel = threading.Event()
-    art, _ = pipeline.build(ctx, "fp32", steps.append, cancel)
+    art = workflow.build(ctx, "fp32", steps.append, cancel).artifact
     assert art.backend == "fake" and ctx.backend.builds[-1]["cancel"] is cancel
     assert [(s.step, s.message, s.done, s.total) for s in steps if s.message == "faking"] == [
         ("build", "faking", 1, 2),
@@ -190,7 +190,7 @@ def test_pipeline_build_passes_progress_and_cancel_into_the_backend(fake_backend
     assert ctx.backend.options == {}  # only the torch backend gets construction options from prepare
     cancel.set()
     with pytest.raises(Cancelled):
-        pipeline.build(ctx, "fp32", steps.append, cancel)
+        workflow.build(ctx, "fp32", steps.append, cancel)
 
 
 def test_ort_build_checks_cancel_before_it_starts_but_not_on_a_cache_hit(tiny_matmul_model):

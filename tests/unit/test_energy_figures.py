@@ -1,50 +1,42 @@
-"""Energy figures of a result entry (MLPerf's definitions) and the short/verbose summaries."""
+"""Energy figures of a result (MLPerf's definitions) and the short/verbose summaries, on typed results built by
+core/bench/result.py from synthetic outcomes."""
 
 import pytest
+from _bench_fakes import result, telemetry
 
-from workbench.cli.report import percentile_table, summary
-from workbench.core.pipeline import _energy_figures
+from workbench.core.results.result import IdlePower
+from workbench.core.results.summary import percentile_table, summary
 
 
 def test_inferences_per_joule_and_above_idle():
-    entry = {"throughput_ips": 500.0, "telemetry": {"mean_power_w": 10.0}}
-    _energy_figures(entry, {"mean_power_w": 6.0, "seconds": 3}, subtract_idle=True)
-    assert entry["inferences_per_j"] == pytest.approx(50.0)  # 500 inf/s / 10 W
-    assert entry["above_idle"]["mean_power_w"] == pytest.approx(4.0)
-    assert entry["above_idle"]["mj_per_inference"] == pytest.approx(8.0)  # 4 W / 500 inf/s = 8 mJ
-    assert "idle subtracted" in entry["above_idle"]["label"]
+    # 100 queries of 2 ms in 0.2 s: 500 inf/s at 10 W -> 50 inferences/J; 4 W above idle -> 8 mJ per inference.
+    r = result([2.0] * 100, tel=telemetry(mean_power_w=10.0), idle_power=IdlePower(3, 6.0, True), subtract_idle=True)
+    assert r.throughput.inferences_per_s == pytest.approx(500.0)
+    assert r.inferences_per_j == pytest.approx(50.0)
+    assert r.above_idle.mean_power_w == pytest.approx(4.0)
+    assert r.above_idle.mj_per_inference == pytest.approx(8.0)
+    assert "idle subtracted" in r.above_idle.label
+    assert r.to_dict()["above_idle"]["mj_per_inference"] == pytest.approx(8.0)
+
+
+def test_idle_is_not_subtracted_unless_asked():
+    r = result([2.0] * 100, tel=telemetry(mean_power_w=10.0), idle_power=IdlePower(3, 6.0, True))
+    assert r.above_idle is None and r.inferences_per_j == pytest.approx(50.0)
+    assert "Idle power (3 s before the run): 6.00 W (not subtracted)" in summary(r)
 
 
 def test_no_power_means_no_energy_figures():
-    entry = {"throughput_ips": 500.0, "telemetry": {"mean_power_w": None}}
-    _energy_figures(entry, {"mean_power_w": None}, subtract_idle=True)
-    assert entry["inferences_per_j"] is None and "above_idle" not in entry
+    r = result([2.0] * 100, idle_power=IdlePower(3, None, True, "no power"), subtract_idle=True)
+    assert r.inferences_per_j is None and r.above_idle is None
+    assert "above_idle" not in r.to_dict()
 
 
 def test_verbose_table_lists_every_percentile():
-    entry = {
-        "precision": "fp32",
-        "iterations": 10,
-        "latency_ms": {
-            "min": 1.0,
-            "max": 10.0,
-            "mean": 5.5,
-            "median": 5.5,
-            "std": 2.87,
-            "cov_pct": 52.2,
-            "p50": 5.0,
-            "p99": 10.0,
-            "ci95": {"p50": [2.0, 9.0], "p99": [9.0, None]},
-        },
-        "run_length": {
-            "p50": {"rel_half_width": 0.7, "long_enough": False},
-            "p99": {"note": "p99: needs >= 299 samples for a 95 % upper bound; ran 10"},
-        },
-        "early_stopping": {"p99": {"value_ms": None, "min_queries": 662}},
-    }
-    rows = percentile_table(entry)
-    assert any("p50" in r and "[2.0000, 9.0000]" in r and "70.0%" in r for r in rows)
-    assert any("needs >= 299 samples" in r for r in rows)
-    assert any("needs >= 662 queries" in r for r in rows)
-    assert "95 % CI ms" in summary(entry, verbose=True)
-    assert "95 % CI ms" not in summary(entry)
+    r = result([float(i) for i in range(1, 11)])  # 10 samples: no upper bound for p99, no early stopping
+    rows = percentile_table(r)
+    p50 = next(x for x in rows if x.strip().startswith("p50"))
+    assert "[2.0000, 9.0000]" in p50  # ranks 2 and 9 of 10 (binomial, 95 %)
+    assert any("needs >= 299 samples" in x for x in rows)
+    assert any("needs >= 662 queries" in x for x in rows)
+    assert "95 % CI ms" in summary(r, verbose=True)
+    assert "95 % CI ms" not in summary(r)

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from workbench.core.bench.layers import parse_ort_profile, top_table
+from workbench.core.bench.layers import parse_ort_profile
 from workbench.core.errors import BenchmarkError
+from workbench.core.results.result import LayerProfile
+from workbench.core.results.summary import layer_table
 
 
 def _run(ts, dur):
@@ -44,7 +46,7 @@ def test_golden_report_skipping_warmup(profile):
     assert [r["mean_ms"] for r in rep["layers"]] == pytest.approx([0.05, 0.04, 0.01])
     assert rep["layers"][0]["calls"] == 1.0
     assert rep["by_op"][0] == {"op": "Conv", "nodes": 1, "mean_ms": pytest.approx(0.05), "share_pct": 50.0}
-    lines = top_table(rep, 2)
+    lines = layer_table(LayerProfile.from_dict(rep), 2)  # the typed report every face renders
     assert lines[2].split() == ["1", "50.00%", "0.0500", "Conv", "conv"]
     assert lines[-1] == "  top 2 = 90.0 % of layer time; 1 more"
 

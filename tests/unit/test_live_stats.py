@@ -9,7 +9,6 @@ import pytest
 from workbench.core.bench import events as ev
 from workbench.core.bench.stats import percentile
 from workbench.core.live import LiveLatency, energy_per_inference_mj, list_datasets, precision_choices
-from workbench.core.runs_compare import compare_entries, measured
 
 
 class FakeClock:
@@ -107,19 +106,28 @@ def test_list_datasets_local_folder_shadows_bundled(tmp_path, monkeypatch):
     assert ".hidden" not in names
 
 
-def test_compare_entries_ratios_and_recorded_flag():
-    a = {"precision": "fp32", "latency_ms": {"median": 2.0, "p99": 4.0}, "throughput_ips": 500.0, "measured": True}
-    b = {
-        "precision": "int8",
-        "latency_ms": {"median": 1.0, "p99": 3.0},
-        "throughput_ips": 1000.0,
-        "telemetry": {"measured": False, "mean_power_w": 7.5},
-    }
-    rows = {r.metric: r for r in compare_entries(a, b)}
-    assert rows["precision"].a == "fp32" and rows["precision"].ratio is None
-    assert rows["median (ms)"].ratio == 0.5
-    assert rows["p99 (ms)"].ratio == 0.75
-    assert rows["throughput (inf/s)"].ratio == 2.0
-    assert rows["mean power (W)"].a is None and rows["mean power (W)"].b == 7.5 and rows["mean power (W)"].ratio is None
-    assert "p90 (ms)" not in rows  # absent from both
-    assert measured(a) and not measured(b)
+def test_tui_compare_uses_the_core_engine_and_marks_what_was_not_measured():
+    """The TUI's compare view is core/results/compare.py's table and verdict (one engine for both faces)."""
+    import io
+
+    from rich.console import Console
+
+    from workbench.core.results.result import result_from_dict
+    from workbench.ui.widgets.compare import compare_view
+
+    a = result_from_dict(
+        {"precision": "fp32", "latency_ms": {"median": 2.0, "p99": 4.0, "std": 0.1}, "iterations": 1000,
+         "throughput_ips": 500.0, "measured": True}
+    )  # fmt: skip
+    b = result_from_dict(
+        {"precision": "int8", "latency_ms": {"median": 1.0, "p99": 3.0, "std": 0.1}, "iterations": 1000,
+         "throughput_ips": 1000.0, "telemetry": {"measured": False, "mean_power_w": 7.5}}
+    )  # fmt: skip
+    assert a.is_measurement and not b.is_measurement and b.provenance.kind == "replayed"
+    out = io.StringIO()
+    Console(file=out, width=160, color_system=None).print(compare_view(a, b, title_a="A", title_b="B"))
+    text = out.getvalue()
+    lines = {line.split()[0] + " " + line.split()[1]: line for line in text.splitlines() if line.count(" ") > 2}
+    assert "0.50x" in lines["median ms"] and "0.75x" in lines["p99 ms"] and "2.00x" in lines["throughput inf/s"]
+    assert "B [not measured here]" in text
+    assert "Verdict: significant: median B/A = 0.5000" in text  # the verdict the CLI prints, from std and n

@@ -34,13 +34,16 @@ NUMBERS = {
 
 
 def result(mode, measured=True):
+    """A typed benchmark result for ``mode`` (read through the JSON edge, as a stored result would be)."""
+    from workbench.core.results.result import result_from_dict
+
     p99, w, mj = NUMBERS[mode.name]
-    return {
+    return result_from_dict({
         "latency_ms": {"p50": p99 * 0.8, "p99": p99},
         "throughput_ips": 1000.0 / (p99 * 0.8),
         "telemetry": {"mean_power_w": w, "mj_per_inference": mj, "measured": measured, "temp_max_c": 50.0,
                       "label": None if measured else "replay — not measured on this machine"},
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 class FakeBoard:

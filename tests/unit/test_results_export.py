@@ -9,7 +9,15 @@ import json
 import pytest
 
 from workbench.core.errors import UsageError
-from workbench.core.results.export import CSV_COLUMNS, fmt_num, render
+from workbench.core.results.export import CSV_COLUMNS, fmt_num
+from workbench.core.results.export import render as _render
+from workbench.core.results.result import result_from_dict
+
+
+def render(entries, fmt):
+    """Export results given in their stored JSON shape (read through the dict edge, as the database does)."""
+    return _render([result_from_dict(e) for e in entries], fmt)
+
 
 ENTRY = {
     "id": 3,
@@ -51,7 +59,21 @@ def test_csv_flat_columns_exact():
 
 
 def test_json_is_the_list_of_full_entries():
-    assert json.loads(render([ENTRY, ENTRY], "json")) == [ENTRY, ENTRY]
+    doc = json.loads(render([ENTRY, ENTRY], "json"))
+    assert doc == [result_from_dict(ENTRY).to_dict()] * 2
+    for key, value in ENTRY.items():  # every stored key and value kept; {"name": ...} forms read as the name
+        if key in ("profile", "device"):
+            assert doc[0][key] == value["name"]
+        elif isinstance(value, dict):
+            assert _within(value, doc[0][key]), key
+        else:
+            assert doc[0][key] == value, key
+
+
+def _within(old, new) -> bool:
+    if isinstance(old, dict):
+        return isinstance(new, dict) and all(k in new and _within(v, new[k]) for k, v in old.items())
+    return old == new
 
 
 def test_markdown_pipe_table_exact():
@@ -88,8 +110,6 @@ def test_fmt_num(value, text):
 def test_csv_carries_confidence_intervals_and_run_length():
     import csv
     import io
-
-    from workbench.core.results.export import render
 
     entry = {
         "precision": "fp32",

@@ -12,10 +12,16 @@ import pytest
 
 from workbench.core import paths
 from workbench.core.errors import ResultsError
+from workbench.core.results.result import BenchmarkResult, result_from_dict
 from workbench.core.results.store import SCHEMA_VERSION, ResultStore
 
 
-def entry(precision: str = "fp32", p50: float = 1.25, model: str = "digits_cnn.onnx", **extra) -> dict:
+def entry(precision: str = "fp32", p50: float = 1.25, model: str = "digits_cnn.onnx", **extra) -> BenchmarkResult:
+    """A typed result read from the JSON shape our benchmarks store."""
+    return result_from_dict(doc(precision, p50, model, **extra))
+
+
+def doc(precision: str = "fp32", p50: float = 1.25, model: str = "digits_cnn.onnx", **extra) -> dict:
     e = {
         "model": model,
         "model_sha256": "ab" * 32,
@@ -65,27 +71,36 @@ def test_default_path_and_wal(workbench_home):
     conn.close()
 
 
+def _within(old, new) -> bool:
+    if isinstance(old, dict):
+        return isinstance(new, dict) and all(k in new and _within(v, new[k]) for k, v in old.items())
+    return old == new
+
+
 def test_add_get_list_round_trip_exact(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite3")
-    e1 = entry("fp32", 1.25, created_at="2026-01-02T03:04:05+00:00")
+    d1 = doc("fp32", 1.25, created_at="2026-01-02T03:04:05+00:00")
     e2 = entry("int8", 0.5, telemetry={"source": "replay", "measured": False})
-    id1, id2 = store.add(e1), store.add(e2)
+    id1, id2 = store.add(result_from_dict(d1)), store.add(e2)
     assert (id1, id2) == (1, 2)
     got = store.get(id1)
-    assert got == {**e1, "id": 1}
-    assert got["latency_ms"]["cov_pct"] == 15.384615384615385
-    assert store.get(id2)["created_at"].endswith("+00:00")
+    assert got.id == 1 and got.created_at == "2026-01-02T03:04:05+00:00"
+    shown = got.to_dict()
+    assert _within({**d1, "device": "x86_64 CPU", "id": 1}, shown)  # every stored key and value, exactly
+    assert got.latency.cov_pct == 15.384615384615385
+    assert store.get(id2).created_at.endswith("+00:00")
+    assert store.get(id2).provenance.kind == "replayed"
     rows = store.list()
-    assert [r["id"] for r in rows] == [2, 1]  # newest first
-    r1 = rows[1]
+    assert [r.id for r in rows] == [2, 1]  # newest first
+    r1 = rows[1].to_dict()
     assert r1 == {
         "id": 1, "created_at": "2026-01-02T03:04:05+00:00", "model": "digits_cnn.onnx", "model_sha256": "ab" * 32,
         "precision": "fp32", "backend": "onnxruntime", "profile": "cpu-x86_64", "device": "x86_64 CPU",
         "measured": True, "p50_ms": 1.25, "p99_ms": 1.9, "throughput_ips": 769.2307692307693,
         "accuracy_verdict": "pass", "source": None,
     }  # fmt: skip
-    assert rows[0]["measured"] is False  # replayed telemetry
-    assert [r["id"] for r in store.list(limit=1)] == [2]
+    assert rows[0].measured is False  # replayed telemetry
+    assert [r.id for r in store.list(limit=1)] == [2]
     store.close()
 
 
@@ -94,7 +109,7 @@ def test_list_filters_by_model(tmp_path):
     store.add(entry(model="/models/resnet18.onnx"))
     store.add(entry(model="digits_cnn.onnx"))
     store.add(entry(model="/other/resnet18.onnx"))
-    assert [r["id"] for r in store.list(model="resnet18")] == [3, 1]
+    assert [r.id for r in store.list(model="resnet18")] == [3, 1]
     assert store.list(model="mobilenet") == []
 
 
@@ -103,14 +118,33 @@ def test_nan_becomes_null_and_objects_become_strings(tmp_path):
 
     store = ResultStore(tmp_path / "r.sqlite3")
     rid = store.add(
-        {"precision": "fp32", "latency_ms": {"p50": float("nan"), "p99": float("inf")}, "artifact": Path("/x/y")}
+        result_from_dict(
+            {"precision": "fp32", "latency_ms": {"p50": float("nan"), "p99": float("inf")}, "artifact": Path("/x/y")}
+        )
     )
     got = store.get(rid)
-    assert got["latency_ms"] == {"p50": None, "p99": None}
-    assert got["artifact"] == "/x/y"
+    assert got.latency.p50_ms is None and got.latency.p99_ms is None
+    assert got.to_dict()["latency_ms"]["p99"] is None  # strict JSON: no NaN/inf in the database
+    assert got.artifact.path == "/x/y"
     row = store.list()[0]
-    assert row["p50_ms"] is None and row["p99_ms"] is None
-    assert row["measured"] is True
+    assert row.p50_ms is None and row.p99_ms is None
+    assert row.measured is True
+
+
+def test_only_typed_results_are_stored(tmp_path):
+    with pytest.raises(ResultsError, match="must be a BenchmarkResult, got dict"):
+        ResultStore(tmp_path / "r.sqlite3").add({"precision": "fp32"})
+
+
+def test_a_row_that_is_not_a_result_is_named(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite3")
+    rid = store.add(entry())
+    conn = sqlite3.connect(tmp_path / "r.sqlite3")
+    conn.execute("UPDATE results SET json = '{\"precision\": 1}' WHERE id = ?", (rid,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(ResultsError, match=f"result {rid} in .* cannot be read"):
+        store.get(rid)
 
 
 def test_unknown_ids_are_named(tmp_path):
@@ -189,8 +223,8 @@ def test_export_and_export_to_file(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite3")
     store.add(entry("fp32", 1.25, created_at="2026-01-02T03:04:05+00:00"))
     store.add(entry("int8", 0.5, created_at="2026-01-02T03:05:00+00:00"))
-    doc = json.loads(store.export("json", ids=[2]))
-    assert [e["precision"] for e in doc] == ["int8"]
+    exported = json.loads(store.export("json", ids=[2]))
+    assert [e["precision"] for e in exported] == ["int8"]
     out = store.export_to_file("csv", tmp_path / "out" / "r.csv")
     lines = out.read_text().splitlines()
     assert len(lines) == 3
@@ -210,7 +244,7 @@ def test_migrations_upgrade_an_older_file_in_place(tmp_path, monkeypatch):
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
     monkeypatch.setitem(store_mod.MIGRATIONS, 2, v2)
     s = ResultStore(db)
-    assert s.get(rid)["precision"] == "fp32"  # old rows survive
+    assert s.get(rid).precision == "fp32"  # old rows survive
     s.close()
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2

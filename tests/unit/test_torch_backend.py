@@ -159,14 +159,16 @@ def test_runner_is_enforced_and_options_forwarded(ts_model):
     assert not r.is_active and r.module is None
 
 
-def test_pipeline_constructs_the_torch_backend_with_the_input_shapes(ts_model):
-    from workbench.core import pipeline
+def test_workflow_constructs_the_torch_backend_with_the_input_shapes(ts_model):
+    from workbench.core import workflow
 
     path, _ = ts_model
-    opts = pipeline.Options(model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)})
-    ctx = pipeline.prepare(opts)
+    req = workflow.JobRequest(
+        model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)}
+    )
+    ctx = workflow.prepare(req)
     assert ctx.backend.name == "torch" and ctx.model_path == path  # torch runs the TorchScript, not the export
     assert dict(ctx.backend.options.input_shapes) == {"x": (1, 3, 16, 16)}
-    art, _ = pipeline.build(ctx, "fp32")
+    art = workflow.build(ctx, "fp32").artifact
     with ctx.backend.runner(art.path, RunnerSettings()) as r:
         assert r.input_metadata() == [("x", "float32", (1, 3, 16, 16))]

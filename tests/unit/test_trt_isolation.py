@@ -26,7 +26,7 @@ def test_cpu_path_leaves_gpu_backends_unimported(tmp_path, workbench_home):
         import sys, numpy as np, onnx
         from pathlib import Path
         from onnx import TensorProto, helper
-        import workbench.core.pipeline  # noqa
+        import workbench.core.workflow  # noqa
         from workbench.core.backends import get_backend
         from workbench.core.backends.base import RunnerSettings
         from workbench.core.profiles.schema import Profile

@@ -10,7 +10,8 @@ import pytest
 
 from workbench.core.errors import ResultsError
 from workbench.core.results.store import ResultStore
-from workbench.core.results.trtexec_import import SOURCE, import_trtexec, parse_trtexec_log
+from workbench.core.results.trtexec_import import SOURCE, parse_trtexec_log
+from workbench.core.results.trtexec_import import import_trtexec as _import
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "trtexec"
 
@@ -47,6 +48,22 @@ NO_SUMMARY = {
     "xavier-nx-jp44-jetson-benchmarks-readme-fps.csv": "CSV table",
     "agx-orin-64gb-dla-user-replication-issue29.txt": "no performance summary found",
 }
+
+
+def import_trtexec(path, **kw) -> list[dict]:
+    """The imported results as the JSON documents the database stores (the import's contract)."""
+    return [r.to_dict() for r in _import(path, **kw)]
+
+
+def test_imports_are_typed_and_say_where_they_come_from():
+    from workbench.core.results.summary import summary
+
+    a, b = _import(FIX / "nano-4gb-trt801-yolo-fp16-deepstream-two-runs.log", label="lab")
+    assert a.provenance.kind == "imported" and not a.is_measurement and a.measured  # historic JSON flag kept
+    assert a.source == SOURCE and a.label == "lab"
+    assert a.imported.block == 1 and b.imported.block == 2 and a.imported.blocks_in_file == 2
+    assert a.latency.median_ms == 40.6337 and a.latency.p50_ms == 40.6337 and a.throughput.queries_per_s == 24.5583
+    assert "Provenance: imported (trtexec import: lab)" in summary(a)
 
 
 def test_every_fixture_is_covered():
@@ -130,14 +147,16 @@ def test_cli_import_list_show(run_cli):
 
 
 def test_imported_entries_round_trip_the_store(tmp_path):
-    entries = import_trtexec(FIX / "agx-orin-32gb-and-thor-partial-summaries.log")
+    results = _import(FIX / "agx-orin-32gb-and-thor-partial-summaries.log")
     with ResultStore(tmp_path / "r.sqlite3") as store:
-        ids = [store.add(e) for e in entries]
+        ids = [store.add(r) for r in results]
         rows = store.list()
         exported = store.export("csv").splitlines()
-    assert [r["id"] for r in rows] == ids[::-1]
-    assert {r["source"] for r in rows} == {SOURCE}
-    assert rows[-1]["p50_ms"] == 76.3436 and rows[-1]["p99_ms"] == 76.4476
+        again = store.get(ids[0])
+    assert [r.id for r in rows] == ids[::-1]
+    assert {r.source for r in rows} == {SOURCE}
+    assert rows[-1].p50_ms == 76.3436 and rows[-1].p99_ms == 76.4476
+    assert again.provenance.kind == "imported" and again.imported == results[0].imported
     import csv
 
     recs = list(csv.DictReader(exported))

@@ -63,104 +63,64 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args, public_entry
-    from workbench.cli.report import summary
-    from workbench.core import pipeline
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
+    from workbench.core import workflow
+    from workbench.core.results.summary import summary
 
-    opts = options_from_args(args)
     step = StepPrinter()
-    ctx = pipeline.prepare(opts, step)
-    times: list[int] = []
-
-    def on_event(event) -> None:
-        lat = getattr(event, "latencies_ns", None)
-        if lat is not None and type(event).__name__ == "Samples":
-            times.extend(lat)
-
+    job = workflow.prepare(request_from_args(args), step)
     if args.scenario != "single-stream":
-        return _scenario(args, ctx, step, on_event)
-    if opts.precision == "best":
-        entry, candidates = pipeline.bench_best(ctx, on_step=step, on_event=on_event)
-        entry["candidates"] = [
-            {
-                "precision": c["precision"],
-                "median_ms": c["latency_ms"]["median"],
-                "verdict": (c.get("accuracy") or {}).get("verdict"),
-            }
-            for c in candidates
-        ]
-    else:
-        entry = pipeline.bench_precision(ctx, opts.precision, on_step=step, on_event=on_event, reference_accuracy=True)
-    if args.export_times:
-        import json
-
-        from workbench.core.fsutil import write_text_atomic
-
-        write_text_atomic(
-            args.export_times, json.dumps({"precision": entry["precision"], "latencies_ms": [t / 1e6 for t in times]})
-        )
-        print(f"[bench] wrote {len(times)} latencies to {args.export_times}", file=sys.stderr)
-    if args.json:
-        dump_json(public_entry(entry))
-    else:
-        print(summary(entry, verbose=args.verbose))
-        if opts.precision == "best":
-            print(
-                "Best: "
-                + entry["precision"]
-                + " — candidates: "
-                + ", ".join(
-                    f"{c['precision']} {c['median_ms']:.4f} ms ({c['verdict'] or 'reference'})"
-                    for c in entry["candidates"]
-                )
+        return _scenario(args, job, step)
+    if job.request.precision == "best":
+        best = workflow.bench_best(job, on_progress=step)
+        if args.json:
+            dump_json(best.to_dict())
+            return 0
+        print(summary(best.chosen, verbose=args.verbose))
+        print(
+            "Best: "
+            + best.chosen.precision
+            + " — candidates: "
+            + ", ".join(
+                f"{c.precision} {c.latency.median_ms:.4f} ms "
+                f"({(c.accuracy.verdict if c.accuracy is not None and not c.accuracy.reference else None) or 'reference'})"
+                for c in best.candidates
             )
+        )
+        return 0
+    result = workflow.bench_and_store(job, job.request.precision, on_progress=step)
+    if args.json:
+        dump_json(result.to_dict(latencies=False))
+    else:
+        print(summary(result, verbose=args.verbose))
     return 0
 
 
-def _scenario(args: argparse.Namespace, ctx, step, on_event) -> int:
-    from workbench.cli.common import dump_json, public_entry
-    from workbench.cli.report import summary
-    from workbench.core import pipeline, scenarios
+def _scenario(args: argparse.Namespace, job, step) -> int:
+    from workbench.cli.common import dump_json
+    from workbench.core import workflow
     from workbench.core.errors import UsageError
-
-    if ctx.options.precision == "best":
-        raise UsageError("--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios")
-    artifact, _ = pipeline.build(ctx, ctx.options.precision, step)
-
-    def bench(cfg_overrides=None):
-        e = pipeline.bench_artifact(ctx, artifact, on_step=step, on_event=on_event, cfg_overrides=cfg_overrides)
-        if ctx.options.store:
-            e["result_id"] = pipeline.store(e)
-        return e
+    from workbench.core.results.summary import summary
 
     if args.scenario == "offline":
-        res = scenarios.offline(ctx, artifact, max_batch=args.max_batch, bench=bench)
+        res = workflow.offline(job, max_batch=args.max_batch, on_progress=step)
         if args.json:
-            dump_json(
-                {
-                    "scenario": "offline",
-                    "rows": res["rows"],
-                    "best": res["best"],
-                    "results": [public_entry(e) for e in res["entries"]],
-                }
-            )
+            dump_json(res.to_dict())
         else:
-            print(f"Offline (max throughput) batch sweep, {ctx.options.precision}, {ctx.backend.name}:")
+            print(f"Offline (max throughput) batch sweep, {job.request.precision}, {job.backend.name}:")
             print(f"{'batch':>6} {'samples/s':>12} {'median ms':>10}")
-            for r in res["rows"]:
-                print(f"{r['batch']:>6} {r['samples_per_s']:>12.1f} {r['median_ms']:>10.4f}")
-            print(f"Best: batch {res['best']['batch']} at {res['best']['samples_per_s']:.1f} samples/s")
+            for r in res.rows:
+                print(f"{r.batch:>6} {r.samples_per_s:>12.1f} {r.median_ms:>10.4f}")
+            print(f"Best: batch {res.best.batch} at {res.best.samples_per_s:.1f} samples/s")
         return 0
     if args.scenario == "multi-stream":
-        e = scenarios.multi_stream(ctx, artifact, samples_per_query=args.samples_per_query, bench=bench)
-        dump_json(public_entry(e)) if args.json else print(summary(e))
+        r = workflow.multi_stream(job, samples_per_query=args.samples_per_query, on_progress=step)
+        dump_json(r.to_dict(latencies=False)) if args.json else print(summary(r))
         return 0
     # server
     if args.find_max_qps:
         if args.p99_bound is None:
             raise UsageError("--find-max-qps needs --p99-bound MS")
-        probe = bench(cfg_overrides={"iterations": 300, "duration_s": 1.0})
-        start = probe["throughput_qps"]
 
         def on_try(qps, p99, meets):
             print(
@@ -168,39 +128,31 @@ def _scenario(args: argparse.Namespace, ctx, step, on_event) -> int:
                 file=sys.stderr,
             )
 
-        res = scenarios.find_max_qps(
-            ctx,
-            artifact,
-            p99_bound_ms=args.p99_bound,
-            bench=bench,
-            start_qps=start,
-            queries_per_try=args.queries or 2000,
-            on_try=on_try,
+        res = workflow.find_max_qps(
+            job, p99_bound_ms=args.p99_bound, queries=args.queries, on_try=on_try, on_progress=step
         )
-        res["single_stream_qps"] = start
         if args.json:
-            dump_json({"scenario": "server", "find_max_qps": res})
+            dump_json({"scenario": "server", "find_max_qps": res.to_dict()})
         else:
+            start = res.single_stream_qps or 0.0
             print(f"Server scenario, p99 bound {args.p99_bound:g} ms (single-stream capacity {start:.1f} QPS):")
             print(f"{'offered QPS':>12} {'median ms':>10} {'p99 ms':>10}  verdict")
-            for t in sorted(res["tries"], key=lambda t: t["qps"]):
-                print(
-                    f"{t['qps']:>12.1f} {t['median_ms']:>10.4f} {t['p99_ms']:>10.4f}  {'meets' if t['meets'] else 'misses'}"
-                )
-            mq = res["max_qps"]
+            for t in sorted(res.tries, key=lambda t: t.qps):
+                print(f"{t.qps:>12.1f} {t.median_ms:>10.4f} {t.p99_ms:>10.4f}  {'meets' if t.meets else 'misses'}")
+            mq = res.max_qps
             print(
                 f"Max QPS meeting p99 <= {args.p99_bound:g} ms: " + (f"{mq:.1f}" if mq else "none of the tried rates")
             )
         return 0
     if args.qps is None:
         raise UsageError("--scenario server needs --qps Q (or --find-max-qps --p99-bound MS)")
-    e = scenarios.server(ctx, artifact, qps=args.qps, queries=args.queries, bench=bench)
+    r = workflow.server(job, qps=args.qps, queries=args.queries, on_progress=step)
     if args.json:
-        dump_json(public_entry(e))
+        dump_json(r.to_dict(latencies=False))
     else:
-        print(summary(e, verbose=args.verbose))
+        print(summary(r, verbose=args.verbose))
         print(
-            f"Server: {e['server']['queries']} queries offered at {args.qps:g} QPS (seed {e['server']['seed']}); "
+            f"Server: {r.server.queries} queries offered at {args.qps:g} QPS (seed {r.server.seed}); "
             "latency counted from each query's scheduled arrival"
         )
     return 0

@@ -24,18 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args
-    from workbench.core import pipeline
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
+    from workbench.core import workflow
 
-    opts = options_from_args(args)
-    ctx = pipeline.prepare(opts, StepPrinter())
-    artifact, _ = pipeline.build(ctx, opts.precision, StepPrinter())
+    job = workflow.prepare(request_from_args(args), StepPrinter())
+    artifact = workflow.build(job, job.request.precision, StepPrinter()).artifact
     record = {
         "artifact": str(artifact.path),
         "sidecar": str(artifact.sidecar_path),
         "backend": artifact.backend,
         "precision": artifact.precision,
-        "profile": ctx.profile.name,
+        "profile": job.profile.name,
         "cached": artifact.cached,
         "build_s": artifact.build_s,
         "meta": json.loads(artifact.sidecar_path.read_text()),
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         dump_json(record)
     else:
         state = "cached (reused)" if artifact.cached else f"built in {artifact.build_s:.2f} s"
-        print(f"{artifact.precision} artifact for {ctx.model_path.name} on {ctx.profile.name}: {state}")
+        print(f"{artifact.precision} artifact for {job.model_path.name} on {job.profile.name}: {state}")
         print(f"  {artifact.path}")
         print(f"  sidecar {artifact.sidecar_path}")
     return 0

@@ -24,13 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args
-    from workbench.core import pipeline
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
+    from workbench.core import workflow
 
-    opts = options_from_args(args, precision="int8")
     step = StepPrinter()
-    ctx = pipeline.prepare(opts, step)
-    result, ds = pipeline.calibrate(ctx, step)
+    job = workflow.prepare(request_from_args(args, precision="int8"), step)
+    cal = workflow.calibrate(job, step)
+    result, ds = cal.result, cal.dataset
     out = result.path
     if args.output:
         from workbench.core.fsutil import write_bytes_atomic

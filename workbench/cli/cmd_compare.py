@@ -57,55 +57,55 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args
-    from workbench.cli.report import accuracy_line
-    from workbench.core import pipeline
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
+    from workbench.core import workflow
     from workbench.core.errors import DatasetError
+    from workbench.core.results.summary import accuracy_line
 
-    opts = options_from_args(args)
     step = StepPrinter()
-    ctx = pipeline.prepare(opts, step)
-    path, extra = pipeline.precision_model(ctx, opts.precision, step)
-    report = pipeline.accuracy(ctx, path, extra.get("calib_dataset"), step)
+    job = workflow.prepare(request_from_args(args), step)
+    precision = job.request.precision
+    path, cal = workflow.precision_model(job, precision, step)
+    report = workflow.accuracy(job, path, cal.dataset if cal is not None else None, step)
     if report is None:
         raise DatasetError(
-            f"no samples to compare {ctx.model_path.name} on",
+            f"no samples to compare {job.model_path.name} on",
             hint="pass --eval DIR (held-out, with labels.csv) or --calib DIR",
         )
     doc = report.to_dict()
-    doc["precision"] = opts.precision
+    doc["precision"] = precision
     per_layer = args.per_layer or args.auto_exclude
-    if per_layer and opts.precision != "int8":
+    if per_layer and precision != "int8":
         from workbench.core.errors import UsageError
 
         raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
     lines: list[str] = []
     if per_layer:
-        lines = _per_layer(ctx, path, extra, report, args, doc, step)
+        lines = _per_layer(job, path, cal, report, args, doc, step)
     if args.json:
         dump_json(doc)
     else:
-        print(f"{opts.precision.upper()} vs FP32 for {ctx.model_path.name}:")
-        print(accuracy_line(doc))
+        print(f"{precision.upper()} vs FP32 for {job.model_path.name}:")
+        print(accuracy_line(report))
         for line in lines:
             print(line)
     return 0
 
 
-def _per_layer(ctx, qdq_path, extra, report, args, doc, step) -> list[str]:
+def _per_layer(job, qdq_path, cal, report, args, doc, step) -> list[str]:
     """Rank the INT8 layers (and with --auto-exclude re-quantize without the worst); fills ``doc``."""
-    from workbench.core import pipeline
-    from workbench.core.pipeline import Step
+    from workbench.core import workflow
     from workbench.core.precision.datasets import open_dataset
     from workbench.core.precision.localize import auto_exclude, localize, render, render_auto
     from workbench.core.precision.quantize import QuantOptions, quantize_qdq
+    from workbench.core.progress import Progress
 
-    calib_ds = extra["calib_dataset"]
-    eval_dir = pipeline.resolve_dataset_path(ctx, "eval")
-    rank_ds = open_dataset(eval_dir, ctx.model_info.inputs) if eval_dir is not None else calib_ds
-    step(Step("accuracy", f"ranking quantized layers on {min(rank_ds.count, args.layer_samples)} samples"))
+    calib_ds = cal.dataset
+    eval_dir = workflow.dataset_path(job, "eval")
+    rank_ds = open_dataset(eval_dir, job.model_info.inputs) if eval_dir is not None else calib_ds
+    step(Progress("accuracy", f"ranking quantized layers on {min(rank_ds.count, args.layer_samples)} samples"))
     loc = localize(
-        ctx.model_path,
+        job.model_path,
         qdq_path,
         rank_ds.iter_feeds(),
         max_samples=args.layer_samples,
@@ -115,19 +115,19 @@ def _per_layer(ctx, qdq_path, extra, report, args, doc, step) -> list[str]:
     lines = [*render(loc, args.top)]
     if not args.auto_exclude:
         return lines
-    q = pipeline.quant_settings(ctx)
+    q = workflow.quant_settings(job)
     base = tuple(getattr(q, "nodes_to_exclude", ()) or ())
 
     def requantize(excluded: tuple[str, ...]):
-        step(Step("calibrate", f"re-quantizing with {len(excluded)} node(s) in FP32: {', '.join(excluded)}"))
+        step(Progress("calibrate", f"re-quantizing with {len(excluded)} node(s) in FP32: {', '.join(excluded)}"))
         opts = QuantOptions.from_any(q, nodes_to_exclude=[*base, *excluded])
-        return quantize_qdq(ctx.model_path, calib_ds, opts).path
+        return quantize_qdq(job.model_path, calib_ds, opts).path
 
     def evaluate(p):
-        return pipeline.accuracy(ctx, p, calib_ds)
+        return workflow.accuracy(job, p, calib_ds)
 
     ae = auto_exclude(
-        ctx.model_path,
+        job.model_path,
         loc,
         requantize,
         evaluate,

@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from workbench.cli.tables import human_bytes, table
+from workbench.cli.tables import table
+from workbench.core.results.format import human_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:

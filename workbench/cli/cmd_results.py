@@ -109,13 +109,13 @@ def _store():
 def run_list(args: argparse.Namespace) -> int:
     import json
 
-    from workbench.core.results.export import fmt_num
+    from workbench.core.results.format import fmt_num
 
     with _store() as store:
         rows = store.list(limit=args.limit, model=args.model)
         path = store.path
     if args.json:
-        json.dump(rows, sys.stdout, indent=2)
+        json.dump([r.to_dict() for r in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if not rows:
@@ -124,16 +124,16 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     body = [
         [
-            str(r["id"]),
-            (r["created_at"] or "")[:19].replace("T", " "),
-            _short(r["model"]),
-            r["precision"] or "-",
-            r["backend"] or "-",
-            r["profile"] or "-",
-            fmt_num(r["p50_ms"]),
-            fmt_num(r["p99_ms"]),
-            fmt_num(r["throughput_ips"]),
-            r["accuracy_verdict"] or "-",
+            str(r.id),
+            (r.created_at or "")[:19].replace("T", " "),
+            _short(r.model),
+            r.precision or "-",
+            r.backend or "-",
+            r.profile or "-",
+            fmt_num(r.p50_ms),
+            fmt_num(r.p99_ms),
+            fmt_num(r.throughput_ips),
+            r.accuracy_verdict or "-",
             _source_cell(r),
         ]
         for r in rows
@@ -145,11 +145,11 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _source_cell(row: dict[str, Any]) -> str:
+def _source_cell(row: Any) -> str:
     """Blank for our own measured runs; "replay" for replayed telemetry; the import label otherwise."""
-    if row.get("source") and row["source"] != "workbench":
-        return str(row["source"])
-    return "" if row["measured"] else "replay"
+    if row.source and row.source != "workbench":
+        return str(row.source)
+    return "" if row.measured else "replay"
 
 
 def _short(model: Any) -> str:
@@ -162,31 +162,33 @@ def _short(model: Any) -> str:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
+    from workbench.core.results.summary import show_text
+
     with _store() as store:
-        entry = store.get(args.id)
+        result = store.get(args.id)
     if getattr(args, "layers", False):
-        return _show_layers(entry, args)
+        return _show_layers(result, args)
     if args.json:
-        json.dump(entry, sys.stdout, indent=2, sort_keys=True)
+        json.dump(result.to_dict(), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
         return 0
-    print(render_entry(entry))
+    print(show_text(result))
     return 0
 
 
-def _show_layers(entry: dict[str, Any], args: argparse.Namespace) -> int:
+def _show_layers(result: Any, args: argparse.Namespace) -> int:
     import json
 
     from workbench.core.errors import ResultsError
 
-    rep = entry.get("layers")
-    if not rep:
+    rep = result.layers
+    if rep is None:
         raise ResultsError(
-            f"result {entry.get('id')} has no per-layer profile",
+            f"result {result.id} has no per-layer profile",
             hint="benchmark with `workbench bench MODEL --profile-layers` to record one",
         )
     if args.json:
-        json.dump(rep, sys.stdout, indent=2, sort_keys=True)
+        json.dump(rep.to_dict(), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
     elif args.csv:
         import csv
@@ -194,105 +196,37 @@ def _show_layers(entry: dict[str, Any], args: argparse.Namespace) -> int:
         w = csv.writer(sys.stdout, lineterminator="\n")
         cols = ("name", "op", "provider", "calls", "mean_ms", "share_pct")
         w.writerow(("rank", *cols))
-        for i, row in enumerate(rep.get("layers") or [], 1):
-            w.writerow((i, *(repr(row[c]) if isinstance(row.get(c), float) else row.get(c) for c in cols)))
+        for i, row in enumerate(rep.layers, 1):
+            w.writerow((i, *(repr(v) if isinstance(v, float) else v for v in (getattr(row, c) for c in cols))))
     else:
-        from workbench.core.bench.layers import top_table
+        from workbench.core.results.summary import layer_table
 
-        print("\n".join(top_table(rep, args.top)))
+        print("\n".join(layer_table(rep, args.top)))
     return 0
-
-
-def render_entry(e: dict[str, Any]) -> str:
-    """Readable multi-line view of one stored entry."""
-    from workbench.core.results.export import LATENCY_KEYS, fmt_num
-
-    def name(v: Any) -> str:
-        if isinstance(v, dict):
-            v = v.get("name")
-        return "-" if v in (None, "") else str(v)
-
-    lines = [
-        f"Result {e.get('id')}   {e.get('created_at', '')}",
-        f"Model       {name(e.get('model'))}"
-        + (f"  (sha256 {e['model_sha256'][:16]}…)" if e.get("model_sha256") else ""),
-        f"Precision   {name(e.get('precision'))}   backend {name(e.get('backend'))}   profile {name(e.get('profile'))}",
-        f"Device      {name(e.get('device'))}",
-    ]
-    if e.get("artifact"):
-        from workbench.cli.tables import human_bytes
-
-        size = f"  ({human_bytes(e['artifact_bytes'])})" if e.get("artifact_bytes") is not None else ""
-        lines.append(f"Artifact    {e['artifact']}{size}")
-    if e.get("source") and e.get("source") != "workbench":
-        lines.append(f"Source      {e['source']}" + (f" — {e['label']}" if e.get("label") else ""))
-    lat = e.get("latency_ms") or {}
-    if lat:
-        parts = [f"{k} {fmt_num(lat.get(k))}" for k in LATENCY_KEYS if k in lat and k != "cov_pct"]
-        lines.append("Latency ms  " + ", ".join(parts))
-        if lat.get("cov_pct") is not None:
-            lines.append(f"CoV         {fmt_num(lat['cov_pct'])} %")
-    if e.get("throughput_ips") is not None:
-        lines.append(
-            f"Throughput  {fmt_num(e['throughput_ips'])} inferences/s"
-            + (f"  ({e.get('iterations')} iterations, batch {e.get('batch')})" if e.get("iterations") else "")
-        )
-    acc = e.get("accuracy") or {}
-    if acc:
-        vs = acc.get("vs_fp32") or {}
-        bits = []
-        if acc.get("top1") is not None:
-            bits.append(f"top-1 {acc['top1']}")
-        if vs.get("cosine_min") is not None:
-            bits.append(f"cosine min {fmt_num(vs['cosine_min'], unit_digits=4)}")
-        if acc.get("verdict"):
-            bits.append(f"verdict {acc['verdict']}")
-        if acc.get("held_out") is False:
-            bits.append("not held-out")
-        lines.append("Accuracy    " + (", ".join(bits) or "-"))
-    tel = e.get("telemetry") or {}
-    if tel:
-        measured = tel.get("measured", True) and e.get("measured", True)
-        bits = [f"source {tel.get('source', '-')}" + ("" if measured else " (replay, not measured here)")]
-        for key, label, unit in (("mean_power_w", "mean power", "W"), ("energy_mj", "energy", "mJ"),
-                                 ("temp_max_c", "max temp", "°C"), ("cpu_pct_mean", "CPU", "%")):  # fmt: skip
-            if tel.get(key) is not None:
-                bits.append(f"{label} {fmt_num(tel[key])} {unit}")
-        lines.append("Telemetry   " + ", ".join(bits))
-    versions = e.get("versions")
-    if isinstance(versions, dict) and versions:
-        lines.append("Versions    " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
-    if e.get("layers"):
-        from workbench.core.bench.layers import top_table
-
-        lines.extend(top_table(e["layers"], 10))
-    lines.append("(full entry: workbench results show " + str(e.get("id")) + " --json)")
-    return "\n".join(lines)
 
 
 def run_import_trtexec(args: argparse.Namespace) -> int:
     import json
 
-    from workbench.core.results.export import fmt_num
+    from workbench.core.results.format import fmt_num
     from workbench.core.results.trtexec_import import import_trtexec
 
-    entries = import_trtexec(args.log, label=args.label)
+    results = import_trtexec(args.log, label=args.label)
     with _store() as store:
-        for e in entries:
-            e["id"] = store.add(e)
+        results = [store.get(store.add(r)) for r in results]
     if args.json:
-        json.dump(entries, sys.stdout, indent=2, sort_keys=True)
+        json.dump([r.to_dict() for r in results], sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
         return 0
-    for e in entries:
-        lat = e["latency_ms"]
+    for r in results:
+        i = r.imported
         print(
-            f"stored result {e['id']}: trtexec summary {e['block']}/{e['blocks_in_file']} (line {e['log_line']}), "
-            f"{e['precision']}, median {fmt_num(lat.get('median'))} ms, p99 {fmt_num(lat.get('p99'))} ms, "
-            f"throughput {fmt_num(e['throughput_qps'])} qps"
-            + (f" x batch {e['batch']}" if not e["batch_assumed"] else "")
+            f"stored result {r.id}: trtexec summary {i.block}/{i.blocks_in_file} (line {i.log_line}), "
+            f"{r.precision}, median {fmt_num(r.latency.median_ms)} ms, p99 {fmt_num(r.latency.p99_ms)} ms, "
+            f"throughput {fmt_num(r.throughput.queries_per_s)} qps"
+            + (f" x batch {r.throughput.batch}" if not i.batch_assumed else "")
         )
-        for w in e["warnings"]:
+        for w in r.warnings:
             print(f"  [W] {w}", file=sys.stderr)
     return 0
 
@@ -303,10 +237,10 @@ def run_compare(args: argparse.Namespace) -> int:
     from workbench.core.results.compare import compare, render
 
     with _store() as store:
-        entries = store.get_many(args.ids)
-    doc = compare(entries, seed=args.seed)
+        results = store.get_many(args.ids)
+    doc = compare(results, seed=args.seed)
     if args.format == "json":
-        json.dump(doc, sys.stdout, indent=2, sort_keys=True, default=str)
+        json.dump(doc.to_dict(), sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render(doc, args.format))

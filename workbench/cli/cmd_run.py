@@ -29,39 +29,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args, public_entry
-    from workbench.cli.report import speedup_line, summary
-    from workbench.core import pipeline
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
+    from workbench.core import workflow
     from workbench.core.errors import UsageError
+    from workbench.core.results.summary import speedup_line, summary
 
     wanted = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in wanted:
         if p not in ("fp32", "fp16", "int8"):
             raise UsageError(f"--precisions: {p!r} is not one of fp32, fp16, int8")
-    if "fp32" not in wanted:
-        wanted.insert(0, "fp32")
-    wanted = ["fp32"] + [p for p in dict.fromkeys(wanted) if p != "fp32"]
     step = StepPrinter()
-    ctx = pipeline.prepare(options_from_args(args), step)
-    if "int8" in wanted and pipeline.resolve_dataset_path(ctx, "calib") is None:
-        from workbench.core.errors import CalibrationError
-
-        # Checked before any benchmark runs, so no FP32 run is wasted on a job that cannot finish.
-        raise CalibrationError(
-            f"INT8 needs a calibration set for {ctx.model_path.name}",
-            hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or run --precisions fp32",
-        )
-    entries = [pipeline.bench_precision(ctx, p, on_step=step, reference_accuracy=True) for p in wanted]
-    fp32 = entries[0]
-    speedups = {e["precision"]: fp32["latency_ms"]["median"] / e["latency_ms"]["median"] for e in entries[1:]}
+    job = workflow.prepare(request_from_args(args), step)
+    main = workflow.run_main(job, wanted, on_progress=step)
     if args.json:
-        doc = {"model": fp32["model"], "profile": fp32["profile"], "results": [public_entry(e) for e in entries]}
-        doc["speedup_vs_fp32"] = speedups
-        dump_json(doc)
+        dump_json(main.to_dict())
         return 0
-    for e in entries:
-        print(summary(e, verbose=args.verbose))
+    for r in main.results:
+        print(summary(r, verbose=args.verbose))
         print()
-    for e in entries[1:]:
-        print(speedup_line(fp32, e))
+    for r in main.results[1:]:
+        print(speedup_line(main.fp32, r))
     return 0

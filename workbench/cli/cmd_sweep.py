@@ -44,59 +44,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from workbench.cli.common import StepPrinter, dump_json, options_from_args
-    from workbench.core import pipeline
-    from workbench.core.power.nvpmodel import Nvpmodel, load_conf
-    from workbench.core.power.sweep import (
-        assert_measured_source,
-        format_table,
-        max_temp_reader,
-        run_sweep,
-        select_modes,
-    )
-    from workbench.core.telemetry import open_source
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
+    from workbench.core import workflow
+    from workbench.core.power.nvpmodel import load_conf
+    from workbench.core.power.sweep import format_table, select_modes
 
     conf = load_conf(args.conf)
     modes = select_modes(conf, args.modes)
-    tool = Nvpmodel(timeout_s=args.nvpmodel_timeout)
     step = StepPrinter()
-    opts = options_from_args(args, duration_s=None if args.iterations else args.duration)
-    ctx = pipeline.prepare(opts, step)
-    probe = open_source(opts.telemetry or ctx.profile.telemetry.source)
-    try:
-        assert_measured_source(probe)
-        read_temp = max_temp_reader(probe)
-        artifact, _ = pipeline.build(ctx, opts.precision, step)
+    job = workflow.prepare(request_from_args(args, duration_s=None if args.iterations else args.duration), step)
+    settings = workflow.SweepSettings(
+        p99_max_ms=args.p99_max,
+        power_max_w=args.power_max,
+        cooldown_target_c=args.cooldown_target,
+        cooldown_timeout_s=args.cooldown_timeout,
+        nvpmodel_timeout_s=args.nvpmodel_timeout,
+    )
 
-        def current():
-            q = tool.query()
-            return conf.by_id(q.id) if q.id is not None else None
+    def on_row(row) -> None:
+        print(f"[sweep] {row.mode}: {row.status}", file=sys.stderr)
 
-        def bench(mode):
-            step(pipeline.Step("sweep", f"benchmarking in power mode {mode.name} (id {mode.id})"))
-            entry = pipeline.bench_artifact(ctx, artifact, on_step=step)
-            entry["power_mode"] = {"id": mode.id, "name": mode.name}
-            if ctx.options.store:
-                entry["result_id"] = pipeline.store(entry)
-            return entry
-
-        def on_row(row):
-            print(f"[sweep] {row.mode}: {row.status}", file=sys.stderr)
-
-        cooldown = {"target_c": args.cooldown_target, "timeout_s": args.cooldown_timeout}
-        result = run_sweep(
-            modes,
-            set_mode=tool.set_mode,
-            current_mode=current,
-            run_benchmark=bench,
-            read_temp_c=read_temp,
-            cooldown=cooldown,
-            p99_max_ms=args.p99_max,
-            power_max_w=args.power_max,
-            on_row=on_row,
-        )
-    finally:
-        probe.close()
+    result = workflow.sweep(job, modes, conf, settings, on_row=on_row, on_progress=step)
     if args.json:
         dump_json(result.to_dict())
     else:

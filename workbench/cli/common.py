@@ -1,4 +1,4 @@
-"""Arguments shared by several commands and their translation into pipeline Options (stdlib only)."""
+"""Arguments shared by several commands and their translation into a workflow JobRequest (stdlib only)."""
 
 from __future__ import annotations
 
@@ -173,9 +173,10 @@ def _percentile_arg(text: str) -> float:
     return value
 
 
-def options_from_args(args: argparse.Namespace, **overrides: Any):
+def request_from_args(args: argparse.Namespace, **overrides: Any):
+    """The workflow's JobRequest (core/job.py) for a parsed command line; ``overrides`` replace fields."""
     from workbench.core.bench.inputs import parse_shapes
-    from workbench.core.pipeline import Options
+    from workbench.core.job import JobRequest
 
     input_shapes = parse_shapes(",".join(getattr(args, "input_shape", []) or []))
     kw: dict[str, Any] = dict(
@@ -217,13 +218,16 @@ def options_from_args(args: argparse.Namespace, **overrides: Any):
         stable_target=_percentile_arg(getattr(args, "target", "p99") or "p99"),
         stable_rel_width=getattr(args, "rel_width", 0.02) or 0.02,
         max_duration_s=getattr(args, "max_duration", 60.0) or 60.0,
+        export_times=getattr(args, "export_times", None),
+        job_dir=getattr(args, "job_dir", None),
     )
     kw.update(overrides)
-    return Options(**kw)
+    return JobRequest(**kw)
 
 
 class StepPrinter:
-    """Progress on stderr (stdout stays clean for --json). Calibration progress prints at most every 10 %."""
+    """Progress (core/progress.py) on stderr — stdout stays clean for --json. Counted progress prints at most
+    every 10 %."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -240,11 +244,6 @@ class StepPrinter:
             print(f"[{step.step}] {step.message} {step.done}/{step.total} ({pct} %)", file=sys.stderr)
             return
         print(f"[{step.step}] {step.message}", file=sys.stderr)
-
-
-def public_entry(entry: dict[str, Any]) -> dict[str, Any]:
-    """A result entry for stdout: the per-iteration latencies stay in the results DB (and --export-times)."""
-    return {k: v for k, v in entry.items() if k != "latencies_ms"}
 
 
 def dump_json(doc: Any) -> None:

@@ -1,6 +1,8 @@
 """The process of a detached job: runs one ``workbench`` command in-process and records its end.
 
-Started by ``workbench.core.jobs.start`` in its own session, stdin /dev/null, output to the job's files.
+Started by ``workbench.core.jobs.start`` in its own session, stdin /dev/null, output to the job's files, with the
+job's folder as its only argument: the command gets it as ``job_dir`` (its event stream and stored result ids go
+there), never through the environment.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ def main() -> int:
     # A job started from a backgrounded shell command (`workbench bench ... &`) inherits SIGINT ignored;
     # cancelling (Ctrl-C in the follower, `workbench jobs cancel`) must still work.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    os.environ["WORKBENCH_IN_JOB"] = "1"
     if job.cwd:
         try:
             os.chdir(job.cwd)
@@ -31,7 +32,7 @@ def main() -> int:
 
     code = 1
     try:
-        code = cli_main(list(job.argv))
+        code = cli_main(list(job.argv), job_dir=job_dir)
     except SystemExit as exc:  # argparse errors
         code = exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:

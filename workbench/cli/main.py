@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 from workbench import __version__
 
@@ -84,9 +85,12 @@ def _print_error(err: BaseException) -> None:
         print(f"hint: {hint}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, job_dir: Path | None = None) -> int:
+    """Run one command. ``job_dir``: set by the detached job's process (jobrunner) — the command runs in the
+    foreground of that process and keeps its event stream and result ids in that folder."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.job_dir = job_dir
     if not getattr(args, "handler", None):
         if args.command is None and importlib.util.find_spec("workbench.cli.cmd_tui") is not None:
             args = parser.parse_args(["tui", *(argv or [])])
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     modname, funcname = args.handler.split(":")
     from workbench.core.errors import WorkbenchError
 
-    if args.command in JOB_COMMANDS and not args.foreground and not os.environ.get("WORKBENCH_IN_JOB"):
+    if args.command in JOB_COMMANDS and not args.foreground and job_dir is None:
         return _run_as_job(args, list(sys.argv[1:] if argv is None else argv))
     try:
         func = getattr(importlib.import_module(modname), funcname)

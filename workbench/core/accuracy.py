@@ -58,6 +58,16 @@ class VsFp32:
             "top1_agreement": self.top1_agreement,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VsFp32:
+        """Inverse of :meth:`to_dict`; a figure missing from an older or foreign document reads as None."""
+
+        def f(key: str) -> float | None:
+            v = d.get(key)
+            return float(v) if v is not None else None
+
+        return cls(f("cosine_min"), f("cosine_mean"), f("max_abs"), f("mean_abs"), d.get("top1_agreement"))  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class AccuracyReport:
@@ -75,10 +85,17 @@ class AccuracyReport:
     labeled: int = 0
     per_output: dict[str, VsFp32] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
+    reference: bool = False  # FP32 against itself: its own top-1 on the samples, identity vs_fp32
 
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
+
+    def as_reference(self) -> AccuracyReport:
+        """This report marked as the FP32 reference (the model compared with itself)."""
+        from dataclasses import replace
+
+        return replace(self, reference=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,7 +111,27 @@ class AccuracyReport:
             "verdict": self.verdict,
             "reasons": list(self.reasons),
             "advice": list(self.advice),
+            **({"reference": True} if self.reference else {}),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AccuracyReport:
+        """Inverse of :meth:`to_dict` (results read back from JSON)."""
+        return cls(
+            top1_fp32=d.get("top1_fp32"),
+            top1_other=d.get("top1"),
+            held_out=bool(d.get("held_out", False)),
+            samples=int(d.get("samples") or 0),
+            vs_fp32=VsFp32.from_dict(d.get("vs_fp32") or {}),
+            verdict=str(d.get("verdict", "?")),
+            reasons=tuple(d.get("reasons") or ()),
+            advice=tuple(d.get("advice") or ()),
+            metric=str(d.get("metric", "top1")),
+            labeled=int(d.get("labeled") or 0),
+            per_output={str(k): VsFp32.from_dict(v or {}) for k, v in (d.get("per_output") or {}).items()},
+            thresholds=dict(d.get("thresholds") or {}),
+            reference=bool(d.get("reference", False)),
+        )
 
 
 class _OutputStats:

@@ -115,7 +115,6 @@ def start(argv: list[str], *, env: dict[str, str] | None = None) -> Job:
     record = {"id": job_id, "argv": list(argv), "pid": None, "started_at": _now(), "cwd": os.getcwd()}
     write_text_atomic(d / "job.json", json.dumps(record))
     child_env = dict(os.environ if env is None else env)
-    child_env["WORKBENCH_JOB_DIR"] = str(d)
     with open(d / "stdout", "wb") as out, open(d / "stderr", "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", RUNNER_MODULE, str(d)],
@@ -177,12 +176,10 @@ def finish(job_dir: Path, exit_code: int, result_ids: list[int]) -> None:
     )
 
 
-def record_result(result_id: int) -> None:
-    """Inside a job, remember a stored result id (so `workbench jobs` can point to it)."""
-    d = os.environ.get("WORKBENCH_JOB_DIR")
-    if not d:
-        return
-    with open(Path(d) / "results", "a") as fh:
+def record_result(job_dir: Path, result_id: int) -> None:
+    """Inside a job, remember a stored result id in the job's folder (so `workbench jobs` can point to it).
+    The folder is the one the job's process was given as its argument (jobrunner) and carries in its request."""
+    with open(Path(job_dir) / "results", "a") as fh:
         fh.write(f"{result_id}\n")
 
 

@@ -1,6 +1,6 @@
 """Live views of running jobs that any face can poll: rolling latency statistics, precision choices, datasets.
 
-Nothing here draws. A benchmark's ``on_event`` callback (``pipeline.bench_artifact``) runs on the thread that
+Nothing here draws. A benchmark's ``on_event`` callback (``bench.run.run_benchmark``) runs on the thread that
 reads the child's pipe; :class:`LiveLatency` takes those events under a lock, and a face polls
 :meth:`LiveLatency.snapshot` at its own rate (the TUI at <= 10 Hz), so the drawing rate never depends on the
 inference rate and no message is posted per iteration.
@@ -19,8 +19,7 @@ from typing import Any
 from workbench.core import paths
 from workbench.core.bench import events as ev
 from workbench.core.bench.stats import median, percentile
-
-_NS_PER_MS = 1e6
+from workbench.core.bench.units import ms_list
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class LiveLatency:
                 self._t0 = self._clock()
                 self._phase = "timed"
             elif isinstance(event, ev.Samples):
-                ms = [v / _NS_PER_MS for v in event.latencies_ns]
+                ms = ms_list(event.latencies_ns)
                 if ms:
                     self._recent.extend(ms)
                     self._iterations += len(ms)
@@ -135,19 +134,19 @@ class PrecisionChoice:
     note: str | None
 
 
-def precision_choices(ctx: Any) -> list[PrecisionChoice]:
-    """fp32 / fp16 / int8 / best for a prepared ``pipeline.Context``: what the backend supports and the
-    profile allows (the same two checks ``pipeline.build`` makes), with the backend's notes."""
-    from workbench.core.pipeline import PRECISIONS
+def precision_choices(job: Any) -> list[PrecisionChoice]:
+    """fp32 / fp16 / int8 / best for a prepared job (core/job.py): what the backend supports and the
+    profile allows (the same two checks ``workflow.build`` makes), with the backend's notes."""
+    from workbench.core.job import PRECISIONS
 
-    support = ctx.backend.precision_support()
-    notes = ctx.backend.precision_notes()
-    allowed = list(ctx.profile.build.precisions)
+    support = job.backend.precision_support()
+    notes = job.backend.precision_notes()
+    allowed = list(job.profile.build.precisions)
     out = []
     for p in PRECISIONS:
-        reason = support.get(p, f"{ctx.backend.name} does not know {p}")
+        reason = support.get(p, f"{job.backend.name} does not know {p}")
         if reason is None and p not in allowed:
-            reason = f"profile {ctx.profile.name} does not allow {p} (allowed: {', '.join(allowed)})"
+            reason = f"profile {job.profile.name} does not allow {p} (allowed: {', '.join(allowed)})"
         out.append(PrecisionChoice(p, reason is None, reason, notes.get(p)))
     return out
 
@@ -176,12 +175,12 @@ def energy_per_inference_mj(power_mw: float | None, throughput_ips: float | None
     return power_mw / throughput_ips
 
 
-def dataset_for(ctx: Any, kind: str = "calib") -> Path | None:
-    """The dataset folder the pipeline will use for ``kind`` ("calib" / "eval") with the current options:
+def dataset_for(job: Any, kind: str = "calib") -> Path | None:
+    """The dataset folder the workflow will use for ``kind`` ("calib" / "eval") with the current request:
     the explicit option, the model spec's, or the bundled digits sets for the bundled model; None if none."""
-    from workbench.core import pipeline
+    from workbench.core.job import dataset_path
 
-    return pipeline.resolve_dataset_path(ctx, kind)
+    return dataset_path(job, kind)
 
 
 def describe_dataset(ds: Any) -> list[tuple[str, str]]:

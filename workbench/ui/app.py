@@ -1,7 +1,9 @@
-"""The Edge Workbench app: screens as modes (one per step of the guided flow), shared state, job dispatch.
+"""The Edge Workbench app: screens as modes (one per step of the guided flow), typed shared state, typed messages.
 
 Build it with :func:`make_app` (the entry point and the tests use the same factory). Keys are remapped from
-``<config dir>/keymap.toml`` (keymap.py). Workers live in jobs.py; screens in screens/.
+``<config dir>/keymap.toml`` (keymap.py). Workers live in workers.py (each calls one core/workflow.py function and
+posts one typed message, messages.py); the app's handlers update :class:`~workbench.ui.state.AppState` on the UI
+thread and forward a copy of the message to the screens, which react to what they show. Screens in screens/.
 """
 
 from __future__ import annotations
@@ -15,9 +17,24 @@ from textual.binding import Binding
 
 from workbench.ui.commands import WorkbenchCommands
 from workbench.ui.feeds import FrozenFeed, LiveFeed, TelemetryFeed
-from workbench.ui.jobs import JobsMixin
 from workbench.ui.keymap import SCREENS, app_bindings, load_keymap
-from workbench.ui.messages import JobDone, JobFailed, StepMsg, SweepRowMsg
+from workbench.ui.messages import (
+    BenchFinished,
+    BuildFinished,
+    Calibrated,
+    Change,
+    DatasetRead,
+    Exported,
+    JobFailed,
+    JobKind,
+    Prepared,
+    ProgressMsg,
+    ResultsLoaded,
+    StateChanged,
+    SweepFinished,
+    SweepRowFinished,
+    WorkbenchMessage,
+)
 from workbench.ui.recorded import Recorded, RecordedResults, StoreResults
 from workbench.ui.screens.bench import BenchScreen
 from workbench.ui.screens.build import BuildScreen
@@ -31,6 +48,7 @@ from workbench.ui.screens.profile import ProfileScreen
 from workbench.ui.screens.results import ResultsScreen
 from workbench.ui.screens.sweep import SweepScreen
 from workbench.ui.state import AppState
+from workbench.ui.workers import WorkersMixin
 
 SCREEN_CLASSES = {
     "model": ModelScreen,
@@ -54,7 +72,7 @@ def all_binding_ids() -> set[str]:
     return ids
 
 
-class WorkbenchApp(JobsMixin, App):
+class WorkbenchApp(WorkersMixin, App):
     CSS_PATH = "app.tcss"
     TITLE = "Edge Workbench"
     MODES = SCREEN_CLASSES
@@ -75,27 +93,26 @@ class WorkbenchApp(JobsMixin, App):
         nvpmodel_conf: Path | None = None,
     ) -> None:
         super().__init__()
-        from workbench.core.pipeline import Options
+        from workbench.core.job import JobRequest
 
-        self.state = AppState(Options(model=model, profile=profile, telemetry=telemetry))
+        self.state = AppState(JobRequest(model=model, profile=profile, telemetry=telemetry))
         self.recorded = recorded
         self.keymap_file = keymap_file
         self.results_db = results_db
         self.plot_hz = min(float(plot_hz), 10.0)  # the plot's redraw cap (issue: <= 10 Hz)
         self.nvpmodel_conf = nvpmodel_conf  # None = the board's /etc/nvpmodel.conf (Power sweep screen)
         self.telemetry: TelemetryFeed | None = None
+        self.busy: JobKind | None = None
+        self.cancel_event = threading.Event()
         self.keys: dict[str, str] = {b.id: b.key for b in app_bindings() if b.id}
         for cls in SCREEN_CLASSES.values():
             for b in cls.BINDINGS:
                 if isinstance(b, Binding) and b.id:
                     self.keys[b.id] = b.key
-        self.cancel_event = threading.Event()
         self._wb_screens: list[Any] = []
         self.keymap_problems: tuple[str, ...] = ()
-        self.preparing = False
-        if recorded is not None and recorded.bench_entry is not None:
-            self.state.last_entry = dict(recorded.bench_entry)
-            self.state.recorded_entry = True
+        if recorded is not None and recorded.bench_result is not None:
+            self.state.last_result = recorded.bench_result
         if recorded is not None and recorded.detection is not None:
             self.state.detection = recorded.detection
         if recorded is not None and recorded.sweep is not None:
@@ -132,7 +149,7 @@ class WorkbenchApp(JobsMixin, App):
             self.notify(p, title="key map", severity="warning", timeout=10)
 
     def _open_telemetry(self) -> None:
-        spec = self.state.options.telemetry or "auto"
+        spec = self.state.request.telemetry or "auto"
 
         def open_feed() -> None:
             feed = LiveFeed(spec)
@@ -155,14 +172,14 @@ class WorkbenchApp(JobsMixin, App):
         if screen not in self._wb_screens:
             self._wb_screens.append(screen)
 
-    def broadcast_state(self, what: str) -> None:
+    def _forward(self, msg: WorkbenchMessage) -> None:
+        """A copy of ``msg`` to every mounted workbench screen (each reacts if it shows that)."""
         for s in list(self._wb_screens):
             if s.is_attached:
-                s.notify_status()
-                s.state_changed(what)
+                s.post_message(msg.copy())
 
-    def on_busy_changed(self) -> None:
-        self.broadcast_state("busy")
+    def changed(self, what: Change) -> None:
+        self._forward(StateChanged(what))
 
     def action_goto(self, mode: str) -> None:
         if mode in SCREEN_CLASSES and self.current_mode != mode:
@@ -183,7 +200,7 @@ class WorkbenchApp(JobsMixin, App):
         self.action_request_quit()
 
     def action_request_quit(self) -> None:
-        if self.busy in (None, "prepare"):  # inspecting a model writes nothing: no need to ask
+        if self.busy in (None, JobKind.PREPARE):  # inspecting a model writes nothing: no need to ask
             self.cancel_event.set()
             self.exit(0)
             return
@@ -199,132 +216,137 @@ class WorkbenchApp(JobsMixin, App):
             answer,
         )
 
-    # --- shared state changes (called by screens) ---------------------------------------------------------
+    # --- shared state changes (called by screens, UI thread) -------------------------------------------------
+    def begin_job(self, kind: JobKind) -> threading.Event | None:
+        """Mark ``kind`` running. None (and a notice) when another job runs."""
+        if self.busy is not None:
+            self.notify(f"{self.busy} is running: wait for it or press x to cancel it", severity="warning")
+            return None
+        self.busy = kind
+        self.cancel_event = threading.Event()
+        self.changed(Change.BUSY)
+        return self.cancel_event
+
     def prepare(self) -> None:
         """(Re)resolve model + profile in a worker; the screens refresh on completion."""
         if self.busy is not None:
             self.notify(f"{self.busy} is running: cancel it first (x)", severity="warning")
             return
-        self.preparing = True
         self.state.context_error = None
-        self.busy = "prepare"
+        self.state.prepared = None
+        self.busy = JobKind.PREPARE
         self.cancel_event = threading.Event()
-        self.broadcast_state("busy")
-        self.job_prepare(self.state.options, detect=self.state.detection is None)
+        self.changed(Change.BUSY)
+        self.prepare_job(self.state.request)
+
+    @property
+    def preparing(self) -> bool:
+        return self.busy == JobKind.PREPARE
 
     def set_model(self, path: str | None) -> None:
-        from dataclasses import replace
-
-        self.state.options = replace(self.state.options, model=path)
-        self.state.invalidate()
-        self.prepare()
+        self.set_options(invalidate="calibration", model=path)
 
     def set_profile(self, name: str | None) -> None:
-        from dataclasses import replace
-
-        self.state.options = replace(self.state.options, profile=name)
-        self.state.invalidate()
-        self.prepare()
+        self.set_options(invalidate="calibration", profile=name)
 
     def set_precision(self, precision: str) -> None:
         if precision != self.state.precision:
             self.state.precision = precision
-            self.state.artifact = None
-            self.state.build_extra = {}
-        self.broadcast_state("precision")
+            self.state.built = None
+        self.changed(Change.PRECISION)
 
     def set_options(self, *, invalidate: str | None = None, **changes: Any) -> None:
-        """Change Options fields; ``invalidate`` = "calibration" drops calibration and build outcomes, "build"
-        only the artifact, None nothing (bench-only settings)."""
-        from dataclasses import replace
-
-        from workbench.core import pipeline
-
-        self.state.options = replace(self.state.options, **changes)
-        if self.state.ctx is not None:
-            self.state.ctx = pipeline.with_options(self.state.ctx, **changes)
-        if invalidate == "calibration":
+        """Change request fields; ``invalidate`` = "calibration" drops calibration and build outcomes, "build"
+        only the artifact, None nothing (bench-only settings). A field that changes what prepare() resolves
+        (model, profile, export options, …) prepares the job again."""
+        reprepare = self.state.update_request(**changes)
+        if invalidate == "calibration" or reprepare:
             self.state.invalidate()
         elif invalidate == "build":
             self.state.invalidate(keep_calibration=True)
-        self.broadcast_state("options")
+        self.changed(Change.OPTIONS)
+        if reprepare:
+            self.prepare()
 
     def results_source(self) -> Any:
         if self.recorded is not None and self.recorded.results is not None:
-            return RecordedResults(tuple(self.recorded.results))
+            return RecordedResults(self.recorded.results)
         return StoreResults(self.results_db)
 
-    # --- messages from workers ----------------------------------------------------------------------------
-    def on_step_msg(self, msg: StepMsg) -> None:
-        for s in list(self._wb_screens):
-            if s.is_attached:
-                s.job_event(msg)
+    # --- messages from workers (UI thread) ----------------------------------------------------------------
+    def _finished(self, kind: JobKind, msg: WorkbenchMessage, change: Change | None = None) -> None:
+        if self.busy == kind:
+            self.busy = None
+        self._forward(msg)
+        self.changed(change or Change.BUSY)
 
-    def on_sweep_row_msg(self, msg: SweepRowMsg) -> None:
-        for s in list(self._wb_screens):
-            if s.is_attached:
-                s.job_event(msg)
+    def on_progress_msg(self, msg: ProgressMsg) -> None:
+        self._forward(msg)
 
-    def on_job_done(self, msg: JobDone) -> None:
+    def on_sweep_row_finished(self, msg: SweepRowFinished) -> None:
+        self._forward(msg)
+
+    def on_prepared(self, msg: Prepared) -> None:
         st = self.state
-        r = msg.result
-        if msg.job == "prepare":
-            self.preparing = False
-            st.ctx = r["ctx"]
-            if r.get("detection") is not None:
-                st.detection = r["detection"]
-            st.choices = r["choices"]
-            st.preflight = r.get("preflight")
-            st.preflight_note = r.get("preflight_note")
-            allowed = {c.name for c in r["choices"] if c.available}
-            if st.precision not in allowed:
-                st.precision = "fp32"
-        elif msg.job == "calibrate":
-            st.calibration = r["calibration"]
-            st.calib_dataset = r["dataset"]
-            st.accuracy = r["accuracy"]
-            st.accuracy_precision = r["precision"]
-        elif msg.job == "build":
-            st.artifact = r["artifact"]
-            st.build_extra = r["extra"]
-        elif msg.job == "bench":
-            if r.get("artifact") is not None:
-                st.artifact = r["artifact"]
-                st.build_extra = r.get("extra") or {}
-            if st.last_entry is not None and not st.recorded_entry:
-                st.previous_entry = st.last_entry
-            st.last_entry = r["entry"]
-            st.recorded_entry = False
-        elif msg.job == "sweep":
-            st.sweep = r
-            st.sweep_recorded = False
-        elif msg.job == "export":
-            self.notify(f"exported to {r}", timeout=5)
-        self._job_finished(msg)
+        st.prepared = msg.job
+        if st.detection is None:  # the job's own detection (a recorded one, injected, is kept)
+            st.detection = msg.job.detection
+        st.choices = list(msg.choices)
+        st.preflight = msg.preflight
+        st.preflight_note = msg.preflight_note
+        allowed = {c.name for c in msg.choices if c.available}
+        if st.precision not in allowed:
+            st.precision = "fp32"
+        self._finished(JobKind.PREPARE, msg, Change.PREPARED)
+
+    def on_dataset_read(self, msg: DatasetRead) -> None:
+        self._forward(msg)
+
+    def on_calibrated(self, msg: Calibrated) -> None:
+        st = self.state
+        st.calibration = msg.calibration
+        st.accuracy = msg.accuracy
+        st.accuracy_precision = "int8"
+        self._finished(JobKind.CALIBRATE, msg, Change.CALIBRATION)
+
+    def on_build_finished(self, msg: BuildFinished) -> None:
+        self.state.built = msg.built
+        self._finished(JobKind.BUILD, msg, Change.BUILD)
+
+    def on_bench_finished(self, msg: BenchFinished) -> None:
+        st = self.state
+        if msg.built is not None:
+            st.built = msg.built
+        if st.last_result is not None and not st.recorded_result:
+            st.previous_result = st.last_result
+        st.last_result = msg.result
+        self._finished(JobKind.BENCH, msg, Change.BENCH)
+
+    def on_sweep_finished(self, msg: SweepFinished) -> None:
+        self.state.sweep = msg.result
+        self.state.sweep_recorded = False
+        self._finished(JobKind.SWEEP, msg, Change.SWEEP)
+
+    def on_exported(self, msg: Exported) -> None:
+        self.notify(f"exported to {msg.path}", timeout=5)
+
+    def on_results_loaded(self, msg: ResultsLoaded) -> None:
+        self._forward(msg)
 
     def on_job_failed(self, msg: JobFailed) -> None:
-        if msg.job == "prepare":
-            self.preparing = False
-            self.state.ctx = None
+        if msg.kind == JobKind.PREPARE:
+            self.state.prepared = None
             self.state.context_error = msg.message + (f"\nhint: {msg.hint}" if msg.hint else "")
         if msg.cancelled:
-            self.notify(f"{msg.job}: cancelled", timeout=4)
+            self.notify(f"{msg.kind}: cancelled", timeout=4)
         else:
             self.notify(
                 msg.message + (f"\nhint: {msg.hint}" if msg.hint else ""),
-                title=f"{msg.job} failed",
+                title=f"{msg.kind} failed",
                 severity="error",
                 timeout=12,
             )
-        self._job_finished(msg)
-
-    def _job_finished(self, msg: Any) -> None:
-        if msg.job in ("prepare", "calibrate", "build", "bench", "sweep") and self.busy == msg.job:
-            self.busy = None
-        for s in list(self._wb_screens):
-            if s.is_attached:
-                s.job_event(msg)
-        self.broadcast_state(msg.job)
+        self._finished(msg.kind, msg)
 
 
 def make_app(model: str | None = None, **kw: Any) -> WorkbenchApp:

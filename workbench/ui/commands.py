@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from workbench.ui.api import WorkbenchApi
 from workbench.ui.keymap import SCREENS
+from workbench.ui.messages import JobKind
 
 
 class WorkbenchCommands(Provider):
+    @property
+    def wb(self) -> WorkbenchApi:
+        return cast(WorkbenchApi, self.app)
+
     def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app: Any = self.app
+        app = self.wb
         out: list[tuple[str, Callable[[], Any], str]] = []
         for mode, _bid, _key, label in SCREENS:
             out.append((f"Go to {label}", partial(app.action_goto, mode), f"switch to the {label} screen"))
         out.append(("Help: keys", app.action_help, "list every key"))
-        if app.busy == "bench":
+        if app.busy == JobKind.BENCH:
             out.append(("Stop benchmark", app.action_cancel_job, "stop the running benchmark"))
-        elif app.busy is None and app.state.ctx is not None:
+        elif app.busy is None and app.state.job is not None:
             out.append(("Run benchmark", self._run_bench, f"benchmark {app.state.precision.upper()} now"))
-        if app.busy is None and app.state.ctx is not None:
+        if app.busy is None and app.state.job is not None:
             out.append(("Run power sweep", self._run_sweep, "benchmark every nvpmodel power mode (Jetson)"))
-        if app.busy is not None and app.busy != "bench":
+        if app.busy is not None and app.busy != JobKind.BENCH:
             out.append((f"Cancel {app.busy}", app.action_cancel_job, "cancel the running job"))
         if app.busy is None:
             try:
@@ -42,20 +48,21 @@ class WorkbenchCommands(Provider):
             out.append((f"Export results as {name}", partial(self._export, fmt), f"write ./workbench-results.{fmt}"))
         return out
 
+    def _start_on(self, mode: str) -> None:
+        app = self.app
+        self.wb.switch_mode(mode)
+        app.call_after_refresh(lambda: getattr(app.screen, "action_start")())  # noqa: B009 - the screen's key action
+
     def _run_bench(self) -> None:
-        app: Any = self.app
-        app.switch_mode("bench")
-        app.call_after_refresh(lambda: app.screen.action_start())
+        self._start_on("bench")
 
     def _run_sweep(self) -> None:
-        app: Any = self.app
-        app.switch_mode("sweep")
-        app.call_after_refresh(lambda: app.screen.action_start())
+        self._start_on("sweep")
 
     def _export(self, fmt: str) -> None:
-        app: Any = self.app
-        app.job_export(app.results_source(), fmt, f"workbench-results.{fmt}", None)
-        app.notify(f"exporting to workbench-results.{fmt}…", timeout=3)
+        wb = self.wb
+        wb.run_export(wb.results_source(), fmt, f"workbench-results.{fmt}", None)
+        wb.notify(f"exporting to workbench-results.{fmt}…", timeout=3)
 
     async def discover(self) -> Hits:
         for name, cb, help_text in self._commands():

@@ -1,6 +1,6 @@
 """Telemetry for display: a live Recorder over a core source, or frozen (recorded) samples for tests and demos.
 
-The benchmark's own Recorder (inside ``pipeline.bench_artifact``) produces the stored summary; this feed only
+The benchmark's own Recorder (inside ``bench.run.run_benchmark``) produces the stored summary; this feed only
 drives the live panels. Frozen samples are always labelled "recorded" so injected numbers never pass as
 measurements of this machine.
 """

@@ -1,62 +1,145 @@
-"""Messages workers post to the app. Workers never touch widgets; handlers on the UI thread do."""
+"""Typed messages. Workers post one message per job kind with a typed payload to the app; the app updates its
+state and forwards a copy to each workbench screen, which reacts only to what it shows (Textual calls
+``on_<message name>`` where a screen defines one). Workers never touch widgets.
+
+Every message here is ``bubble=False``: a copy forwarded to a screen must not climb back to the app.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
+from workbench.core.progress import Progress
 
-class StepMsg(Message):
-    """A pipeline ``Step`` from a worker thread. Progress ticks of one step replace a stale queued copy."""
 
-    def __init__(self, job: str, step: Any) -> None:
-        super().__init__()
-        self.job = job
-        self.step = step
+class JobKind(str, Enum):
+    """What the app is busy with (a str, so ``app.busy == "bench"`` reads naturally)."""
+
+    PREPARE = "prepare"
+    DATASET = "dataset"
+    CALIBRATE = "calibrate"
+    BUILD = "build"
+    BENCH = "bench"
+    SWEEP = "sweep"
+    EXPORT = "export"
+    RESULTS = "results"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Change(str, Enum):
+    """What changed in the app state (screens redraw what depends on it)."""
+
+    MOUNT = "mount"
+    BUSY = "busy"
+    OPTIONS = "options"
+    PRECISION = "precision"
+    PREPARED = "prepared"
+    CALIBRATION = "calibration"
+    BUILD = "build"
+    BENCH = "bench"
+    SWEEP = "sweep"
+
+
+class WorkbenchMessage(Message, bubble=False):
+    """Base of the app's messages: ``copy()`` gives a fresh instance to forward to another message pump."""
+
+    def copy(self) -> WorkbenchMessage:
+        return replace(self)  # type: ignore[type-var]
+
+
+@dataclass
+class ProgressMsg(WorkbenchMessage, bubble=False):
+    """A core :class:`~workbench.core.progress.Progress` of job ``kind``. Counted ticks of one step replace a
+    stale queued copy (toolong's ``can_replace``), so a fast calibration cannot flood the queue."""
+
+    kind: JobKind
+    progress: Progress
 
     def can_replace(self, message: Message) -> bool:
         return (
-            isinstance(message, StepMsg)
-            and message.job == self.job
-            and message.step.step == self.step.step
-            and message.step.total is not None
-            and self.step.total is not None
+            isinstance(message, ProgressMsg)
+            and message.kind == self.kind
+            and message.progress.step == self.progress.step
+            and message.progress.total is not None
+            and self.progress.total is not None
         )
 
 
-class SweepRowMsg(Message):
-    """One finished mode of a running power-mode sweep (a power.sweep.SweepRow), for the table as it fills."""
+@dataclass
+class Prepared(WorkbenchMessage, bubble=False):
+    """The model and profile resolved: the prepared job, its precision choices and the TensorRT pre-flight."""
 
-    def __init__(self, row: Any) -> None:
-        super().__init__()
-        self.job = "sweep"
-        self.row = row
-
-
-class JobDone(Message):
-    """A job finished: ``job`` is prepare|dataset|calibrate|build|bench|sweep|export; ``result`` its value."""
-
-    def __init__(self, job: str, result: Any) -> None:
-        super().__init__()
-        self.job = job
-        self.result = result
+    job: Any  # core.job.PreparedJob
+    choices: list = field(default_factory=list)  # core.live.PrecisionChoice
+    preflight: Any = None  # models.preflight.PreflightReport
+    preflight_note: str | None = None
 
 
-class JobFailed(Message):
+@dataclass
+class DatasetRead(WorkbenchMessage, bubble=False):
+    folder: Path
+    dataset: Any  # precision.datasets.Dataset
+
+
+@dataclass
+class Calibrated(WorkbenchMessage, bubble=False):
+    calibration: Any  # core.workflow.Calibration
+    accuracy: Any  # core.accuracy.AccuracyReport | None
+
+
+@dataclass
+class BuildFinished(WorkbenchMessage, bubble=False):
+    built: Any  # core.workflow.Built
+
+
+@dataclass
+class BenchFinished(WorkbenchMessage, bubble=False):
+    """A benchmark ended with a result (a run of this session, or a re-attached detached job's stored one)."""
+
+    result: Any  # core.results.result.BenchmarkResult
+    built: Any = None  # core.workflow.Built, when this session built it
+
+
+@dataclass
+class SweepRowFinished(WorkbenchMessage, bubble=False):
+    row: Any  # core.power.sweep.SweepRow
+
+
+@dataclass
+class SweepFinished(WorkbenchMessage, bubble=False):
+    result: Any  # core.power.sweep.SweepResult
+
+
+@dataclass
+class Exported(WorkbenchMessage, bubble=False):
+    path: str
+
+
+@dataclass
+class ResultsLoaded(WorkbenchMessage, bubble=False):
+    """Stored (or recorded) results read off the UI thread; ``label`` marks recorded ones."""
+
+    results: tuple = ()
+    label: str | None = None
+
+
+@dataclass
+class JobFailed(WorkbenchMessage, bubble=False):
     """A job ended with a WorkbenchError (or an unexpected exception, shown as one line)."""
 
-    def __init__(self, job: str, message: str, hint: str = "", cancelled: bool = False) -> None:
-        super().__init__()
-        self.job = job
-        self.message = message
-        self.hint = hint
-        self.cancelled = cancelled
+    kind: JobKind
+    message: str
+    hint: str = ""
+    cancelled: bool = False
 
 
-class StateChanged(Message):
-    """Broadcast to every workbench screen after the shared state changed (model, profile, precision, ...)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
+@dataclass
+class StateChanged(WorkbenchMessage, bubble=False):
+    what: Change

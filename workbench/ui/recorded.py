@@ -1,74 +1,98 @@
-"""Recorded data injected through the app's constructor (tests, snapshots, demos).
+"""Recorded data injected through the app's constructor (tests, snapshots, demos), and the Results screen's two
+sources (recorded results, or the results database).
 
-Everything shown from it is labelled "recorded": the app never presents injected numbers as measurements.
+Everything shown from recorded data is labelled "recorded": :func:`as_recorded` gives each injected result the
+provenance "recorded", so no face, comparison or recommendation takes it for a measurement of this machine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from workbench.core.results.result import RECORDED, BenchmarkResult, Provenance
+
+RECORDED_LABEL = "recorded — not measured on this machine"
+
+
+def as_recorded(result: BenchmarkResult) -> BenchmarkResult:
+    """``result`` marked as recorded (injected), whatever it was."""
+    return replace(result, provenance=Provenance(RECORDED, RECORDED_LABEL))
 
 
 @dataclass(frozen=True)
 class Recorded:
     """``telemetry``: TelemetrySample list (the panel shows the last one); ``telemetry_unavailable``: field →
-    reason; ``results``: full result entries (with ``id`` and ``created_at``) for the Results screen;
-    ``bench_entry``: a finished run shown on the Benchmark screen; ``detection``: a profiles.match.Detection;
-    ``sweep``: a power.sweep.SweepResult shown on the Power sweep screen."""
+    reason; ``results``: stored results (with ``id`` and ``created_at``) for the Results screen; ``bench_result``:
+    a finished run shown on the Benchmark screen; ``detection``: a profiles.match.Detection; ``sweep``: a
+    power.sweep.SweepResult shown on the Power sweep screen. Results are marked recorded on the way in."""
 
     telemetry: tuple[Any, ...] = ()
     telemetry_name: str = "recorded"
     telemetry_unavailable: dict[str, str] = field(default_factory=dict)
-    results: tuple[dict[str, Any], ...] | None = None
-    bench_entry: dict[str, Any] | None = None
+    results: tuple[BenchmarkResult, ...] | None = None
+    bench_result: BenchmarkResult | None = None
     detection: Any = None
     sweep: Any = None
 
+    def __post_init__(self) -> None:
+        if self.results is not None:
+            object.__setattr__(self, "results", tuple(as_recorded(r) for r in self.results))
+        if self.bench_result is not None:
+            object.__setattr__(self, "bench_result", as_recorded(self.bench_result))
+
 
 class RecordedResults:
-    """The Results screen's source over injected entries (same methods as ResultsSource)."""
+    """The Results screen's source over injected results (same methods as :class:`StoreResults`)."""
 
     label = "recorded"
 
-    def __init__(self, entries: tuple[dict[str, Any], ...]) -> None:
-        self._entries = {int(e["id"]): e for e in entries}
+    def __init__(self, results: Iterable[BenchmarkResult]) -> None:
+        self._results = {int(r.id or 0): r for r in results}
 
-    def entries(self) -> list[dict[str, Any]]:
-        return [self._entries[k] for k in sorted(self._entries, reverse=True)]
+    def results(self) -> list[BenchmarkResult]:
+        return [self._results[k] for k in sorted(self._results, reverse=True)]
 
-    def get(self, rid: int) -> dict[str, Any]:
+    def get(self, rid: int) -> BenchmarkResult:
         from workbench.core.errors import ResultsError
 
-        if rid not in self._entries:
+        if rid not in self._results:
             raise ResultsError(f"no recorded result with id {rid}")
-        return self._entries[rid]
+        return self._results[rid]
 
     def export_to_file(self, fmt: str, path: Any, ids: Any = None) -> Any:
         from workbench.core.fsutil import write_text_atomic
         from workbench.core.results.export import render
 
-        chosen = [self.get(int(i)) for i in ids] if ids else [self._entries[k] for k in sorted(self._entries)]
+        chosen = [self.get(int(i)) for i in ids] if ids else [self._results[k] for k in sorted(self._results)]
         write_text_atomic(path, render(chosen, fmt))
         return path
 
 
 class StoreResults:
-    """The Results screen's source over the results database."""
+    """The Results screen's source over the results database (read in a worker, never on the UI thread)."""
 
     label = None
 
     def __init__(self, path: Any = None, limit: int = 200) -> None:
-        from workbench.core.results.store import ResultStore
-
-        self._store = ResultStore(path)
+        self._path = path
         self._limit = limit
 
-    def entries(self) -> list[dict[str, Any]]:
-        ids = [r["id"] for r in self._store.list(limit=self._limit)]
-        return self._store.get_many(ids) if ids else []
+    def _store(self):
+        from workbench.core.results.store import ResultStore
 
-    def get(self, rid: int) -> dict[str, Any]:
-        return self._store.get(rid)
+        return ResultStore(self._path)
+
+    def results(self) -> list[BenchmarkResult]:
+        with self._store() as db:
+            ids = [r.id for r in db.list(limit=self._limit)]
+            return db.get_many(ids) if ids else []
+
+    def get(self, rid: int) -> BenchmarkResult:
+        with self._store() as db:
+            return db.get(rid)
 
     def export_to_file(self, fmt: str, path: Any, ids: Any = None) -> Any:
-        return self._store.export_to_file(fmt, path, ids)
+        with self._store() as db:
+            return db.export_to_file(fmt, path, ids)

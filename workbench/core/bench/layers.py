@@ -7,7 +7,7 @@ events named ``model_run`` span one ``InferenceSession.run``; ``cat == "Node"`` 
 whose interval contains their start, so the warm-up runs can be skipped (``skip_runs``: the child profiles the
 whole session, warm-up included).
 
-Report (JSON-ready dict; TensorRT's IProfiler can fill the same keys later):
+Report (JSON-ready dict, read into results.result.LayerProfile; TensorRT's profiler fills the same keys):
 
 - ``source``: "onnxruntime profiler"; ``file``: the profile path; ``runs``: runs counted; ``skipped_runs``.
 - ``total_ms``: mean per run of the summed node times (ms); ``run_ms``: mean ``model_run`` duration (ms) — the
@@ -122,21 +122,3 @@ def parse_ort_profile(
             for op, v in sorted(by_op.items(), key=lambda kv: (-kv[1]["us"], kv[0]))
         ],
     }
-
-
-def top_table(report: dict[str, Any], n: int = 10) -> list[str]:
-    """The top-``n`` layers as text lines (rank, share, mean ms, op, name) plus a summary line."""
-    rows = report.get("layers") or []
-    lines = [
-        f"Per-layer profile ({report.get('source')}, {report.get('runs')} runs): "
-        f"{report.get('total_ms', 0):.4f} ms in {report.get('layers_total', len(rows))} layers per run"
-        + (f" (run {report['run_ms']:.4f} ms)" if report.get("run_ms") is not None else ""),
-        f"  {'#':>3}  {'share':>7}  {'mean ms':>9}  {'op':<18} layer",
-    ]
-    cum = 0.0
-    for i, r in enumerate(rows[:n], 1):
-        cum += r["share_pct"]
-        lines.append(f"  {i:>3}  {r['share_pct']:>6.2f}%  {r['mean_ms']:>9.4f}  {str(r['op'])[:18]:<18} {r['name']}")
-    if len(rows) > n:
-        lines.append(f"  top {n} = {cum:.1f} % of layer time; {report.get('layers_total', len(rows)) - n} more")
-    return lines

@@ -74,11 +74,13 @@ def run_child(
     cancel: threading.Event | None = None,
     poll_s: float = 0.1,
     control: ChildControl | None = None,
+    outcome: BenchOutcome | None = None,
 ) -> BenchOutcome:
     """Run one benchmark in a child process and collect its stream.
 
-    ``on_event`` sees every event as it arrives (for live views). ``cancel`` set -> the child is
-    killed and :class:`Cancelled` raised.
+    ``on_event`` sees every event as it arrives (for live views), after the outcome has taken it.
+    ``cancel`` set -> the child is killed and :class:`Cancelled` raised. ``outcome``: an empty outcome to fill
+    (so a watcher can follow its latency array while the run goes on); a new one by default.
 
     Raises:
         Cancelled, BenchmarkError, or the WorkbenchError the child reported (ModelError, UsageError, ...).
@@ -99,7 +101,7 @@ def run_child(
         control._proc = proc
         if control._stop_asked:
             control.request_stop()
-    out = BenchOutcome()
+    out = outcome if outcome is not None else BenchOutcome()
     failed: ev.Failed | None = None
     ended = False
     expected_seq = 0

@@ -1,129 +1,279 @@
-"""Turn a child's BenchOutcome into the result entry every face prints and the results DB stores.
+"""Build the typed :class:`~workbench.core.results.result.BenchmarkResult` of a benchmark run, once, here.
 
-The entry's shape is the JSON contract of ``workbench bench --json`` (README, "JSON output"):
-precision, latency_ms {min, mean, median, p50, p90, p95, p99, max, std, cov_pct}, throughput_ips,
-iterations, batch, accuracy, backend, profile, artifact, warmup {...}, telemetry, ...
+Input: the child outcome(s) (latencies in ns, kept in the parent's arrays) and what the run knows about itself
+(:class:`RunContext`, telemetry, idle power, …). The latencies are converted to ms and sorted once
+(bench/units.py); every statistic — trtexec's (bench/stats.py), the 95 % order-statistic intervals and MLPerf
+early stopping (bench/confidence.py), the repeat spread — reads that one array.
+
+throughput: inferences per second = queries x batch / host wall time of the timed window; queries per second
+= queries / wall time (trtexec's "Throughput" for explicit-batch engines). The batch is the one actually fed
+(the leading dim of the inputs the child built), not the one asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from workbench.core.accuracy import AccuracyReport
 from workbench.core.bench.confidence import early_stopping, percentile_ci
 from workbench.core.bench.parent import BenchOutcome
-from workbench.core.bench.stats import COV_WARN_PCT, LatencyStats, latency_stats
+from workbench.core.bench.repeats import pool, repeat_report
+from workbench.core.bench.stats import COV_WARN_PCT, latency_stats_sorted
+from workbench.core.bench.units import ms_list, ns_to_ms, sorted_ms
 from workbench.core.errors import BenchmarkError
+from workbench.core.results.result import (
+    AboveIdle,
+    ArtifactRef,
+    BenchmarkResult,
+    BenchSettings,
+    CalibrationInfo,
+    EarlyStoppingEstimate,
+    IdlePower,
+    InputsUsed,
+    LatencySummary,
+    ModelRef,
+    MultiStream,
+    PercentileEstimate,
+    PowerModeRef,
+    PowerState,
+    Provenance,
+    ServerScenario,
+    Settle,
+    StabilityVerdict,
+    Throughput,
+    TimingSplits,
+    Warmup,
+)
+from workbench.core.telemetry.recorder import TelemetrySummary
 
-_NS_PER_MS = 1e6
-MAX_STORED_LATENCIES = 20_000  # per-iteration latencies kept in the result (systematic subsample beyond)
-STABLE_REL_HALF_WIDTH = 0.05  # a percentile is "trustworthy" when its 95 % interval is within +-5 % of it
+MAX_STORED_LATENCIES = 20_000  # per-query latencies kept in the result (a systematic subsample beyond)
+STABLE_REL_HALF_WIDTH = 0.05  # a percentile is "long enough" when its 95 % interval is within +-5 % of it
+EARLY_STOPPING_PERCENTILES = (90.0, 99.0)
+ABOVE_IDLE_LABEL = "energy above idle power (idle subtracted)"
 
 
-def _ms(values_ns: Sequence[int]) -> list[float]:
-    return [v / _NS_PER_MS for v in values_ns]
+@dataclass(frozen=True)
+class RunContext:
+    """What a result records about the run besides its timings: what ran, where, with which settings."""
+
+    precision: str
+    backend: str
+    profile: str
+    profile_reason: str
+    device: str
+    versions: dict[str, str]
+    model: ModelRef
+    artifact: ArtifactRef
+    settings: BenchSettings
+    batch_requested: int
+    percentiles: tuple[float, ...]
+    scenario: str = "single-stream"
+    server: ServerScenario | None = None
+    multi_stream: MultiStream | None = None
+    accuracy: AccuracyReport | None = None
+    calibration: CalibrationInfo | None = None
+    power_mode: PowerModeRef | None = None
 
 
-def build_entry(
-    outcome: BenchOutcome,
+@dataclass(frozen=True)
+class RunMeasurements:
+    """What was measured beside the latencies: telemetry over the timed window, idle power before it, the
+    settle wait, the board's power state, the per-layer profile, the --until-stable verdict."""
+
+    telemetry: TelemetrySummary
+    power_state: PowerState
+    idle_power: IdlePower | None = None
+    settle: Settle | None = None
+    subtract_idle: bool = False
+    until_stable: StabilityVerdict | None = None
+    layers: object | None = None  # results.result.LayerProfile
+    layer_warning: str | None = None
+
+
+def latency_summary(s, percentiles: Sequence[float]) -> LatencySummary:
+    """Statistics, 95 % intervals, run-length verdicts and early-stopping estimates of an ascending float64 array
+    of ms (bench/confidence.py has the sources)."""
+    stats = latency_stats_sorted(s, percentiles)
+    pcts = []
+    for p, value in stats.percentiles:
+        ci = percentile_ci(s, p, value)
+        rel = ci.rel_half_width
+        pcts.append(
+            PercentileEstimate(
+                p=p,
+                value_ms=value,
+                ci95_ms=(ci.lo_ms, ci.hi_ms),
+                ranks=(ci.lo_rank, ci.hi_rank),
+                rel_half_width=rel,
+                long_enough=rel is not None and rel <= STABLE_REL_HALF_WIDTH,
+                note=ci.note(),
+            )
+        )
+    early = []
+    for p in EARLY_STOPPING_PERCENTILES:
+        es = early_stopping(s, p)
+        early.append(EarlyStoppingEstimate(p, es.value_ms, es.effective_percentile, es.t, es.min_queries))
+    return LatencySummary(
+        min_ms=stats.min,
+        max_ms=stats.max,
+        mean_ms=stats.mean,
+        median_ms=stats.median,
+        std_ms=stats.std,
+        cov_pct=stats.cov_pct,
+        percentiles=tuple(pcts),
+        early_stopping=tuple(early),
+    )
+
+
+def _warmup(o: BenchOutcome) -> Warmup:
+    w = o.warmup_latencies_ns
+    if not w:
+        return Warmup(len(w), ns_to_ms(o.warmup_duration_ns))
+    s = sorted_ms(w)
+    st = latency_stats_sorted(s, ())
+    return Warmup(len(w), ns_to_ms(o.warmup_duration_ns), st.min, st.mean, st.median, st.max, ns_to_ms(w[0]))
+
+
+def _timing_splits(summary: dict | None) -> TimingSplits | None:
+    return TimingSplits.from_dict(summary) if isinstance(summary, dict) else None
+
+
+def _batch_run(shapes: dict, requested: int) -> int:
+    """The leading dim of the first fed input (what the model really ran), else the requested batch."""
+    for dims in shapes.values():
+        if dims and isinstance(dims[0], int) and dims[0] > 0:
+            return int(dims[0])
+    return requested
+
+
+def _kept_latencies(outcomes: Sequence[BenchOutcome], total: int) -> tuple[tuple[float, ...], bool]:
+    """At most MAX_STORED_LATENCIES per-query latencies (ms) in the order they ran: a systematic subsample."""
+    if total <= MAX_STORED_LATENCIES:
+        return tuple(v for o in outcomes for v in ms_list(o.latencies_ns)), False
+    step = total / MAX_STORED_LATENCIES
+    offsets = []
+    acc = 0
+    for o in outcomes:
+        offsets.append(acc)
+        acc += len(o.latencies_ns)
+    out = []
+    k = 0
+    for i in range(MAX_STORED_LATENCIES):
+        idx = int(i * step)
+        while k + 1 < len(outcomes) and idx >= offsets[k + 1]:
+            k += 1
+        out.append(ns_to_ms(outcomes[k].latencies_ns[idx - offsets[k]]))
+    return tuple(out), True
+
+
+def build_result(
+    outcomes: Sequence[BenchOutcome],
+    context: RunContext,
+    measured: RunMeasurements,
     *,
-    precision: str,
-    batch: int,
-    percentiles: Sequence[float],
-    context: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The result entry. ``context`` adds backend, profile, artifact, model, versions, settings, ...
-
-    throughput_ips = queries x batch / host wall time of the timed window (inferences per second);
-    throughput_qps = queries / wall time (trtexec's "Throughput" for explicit-batch engines).
+    judge_stability: Callable[[LatencySummary], StabilityVerdict] | None = None,
+) -> BenchmarkResult:
+    """The result of one benchmark run (K outcomes when repeated: latencies pooled, counts and wall times summed).
+    ``judge_stability`` turns the final statistics into the --until-stable verdict.
 
     Raises:
         BenchmarkError: no timed iteration (an empty run has no statistics).
     """
-    if not outcome.latencies_ns:
+    total = sum(len(o.latencies_ns) for o in outcomes)
+    if not outcomes or total == 0:
         raise BenchmarkError("the benchmark produced no timed iteration")
-    values_ms = _ms(outcome.latencies_ns)
-    stats = latency_stats(values_ms, percentiles)
-    credibility = credibility_report(sorted(values_ms), stats)
+    pooled = pool(outcomes)
+    s = sorted_ms(*(o.latencies_ns for o in outcomes))
+    latency = latency_summary(s, context.percentiles)
+    until_stable = judge_stability(latency) if judge_stability is not None else measured.until_stable
     warnings: list[str] = []
-    wall_s = outcome.wall_ns / 1e9
-    # With N GPU streams each timed call runs N queries: throughput counts them all, and per-call
-    # latency is then not a per-query latency (trtexec warns the same).
-    qpc = max(1, outcome.queries_per_call)
-    qps = outcome.iterations * qpc / wall_s if wall_s > 0 else None
+    wall_s = pooled.wall_ns / 1e9
+    # With N GPU streams each timed call runs N queries: throughput counts them all, and per-call latency is then
+    # not a per-query latency (trtexec warns the same).
+    qpc = pooled.queries_per_call
+    qps = pooled.iterations * qpc / wall_s if wall_s > 0 else None
     if qpc > 1:
         warnings.append(f"{qpc} concurrent streams: throughput is meaningful, per-query latency is not")
-    if stats.unstable:
+    if latency.cov_pct is not None and latency.cov_pct > COV_WARN_PCT:
         warnings.append(
-            f"latency is unstable: coefficient of variation {stats.cov_pct:.2f} % > {COV_WARN_PCT} % "
+            f"latency is unstable: coefficient of variation {latency.cov_pct:.2f} % > {COV_WARN_PCT} % "
             "(close other programs, fix CPU frequency, or run longer)"
         )
-    for note in credibility["notes"]:
-        warnings.append(note)
-    latency = stats.to_dict()
-    latency["ci95"] = credibility["ci95"]
-    stored = values_ms
-    if len(values_ms) > MAX_STORED_LATENCIES:
-        step = len(values_ms) / MAX_STORED_LATENCIES
-        stored = [values_ms[int(i * step)] for i in range(MAX_STORED_LATENCIES)]
-    entry: dict[str, Any] = {
-        "precision": precision,
-        "latency_ms": latency,
-        "run_length": credibility["run_length"],
-        "early_stopping": credibility["early_stopping"],
-        "latencies_ms": stored,
-        "latencies_subsampled": len(stored) < len(values_ms),
-        "peak_rss_mb": outcome.peak_rss_mb,
-        "timing_splits_ms": outcome.timing_splits,
-        "queries_per_call": qpc,
-        "stopped_by_parent": outcome.stopped_by_parent,
-        "throughput_ips": qps * batch if qps is not None else None,
-        "throughput_qps": qps,
-        "iterations": outcome.iterations,
-        "batch": batch,
-        "wall_s": wall_s,
-        "input_shapes": outcome.input_shapes,
-        "inputs": outcome.input_source,
-        "warmup": _warmup(outcome),
-        "warnings": warnings,
-        "measured": True,
-    }
-    entry.update(context)
-    return entry
+    p99 = latency.get(99.0)
+    if p99 is not None and p99.note:
+        warnings.append(p99.note)
+    first = pooled.first
+    batch = _batch_run(first.input_shapes, context.batch_requested)
+    ips = qps * batch if qps is not None else None
+    tel = measured.telemetry.with_inferences(pooled.iterations * batch * qpc)
+    provenance = Provenance() if tel.measured else Provenance("replayed", tel.label)
+    w = tel.mean_power_w
+    above = None
+    idle = measured.idle_power
+    if measured.subtract_idle and idle is not None and idle.mean_power_w is not None and w is not None:
+        # MLPerf power rules (inference_policies power_measurement.adoc): idle is shown beside and subtracted only
+        # when asked, then labelled "above idle".
+        above_w = max(0.0, w - idle.mean_power_w)
+        above = AboveIdle(ABOVE_IDLE_LABEL, above_w, above_w * 1000.0 / ips if ips else None)
+    if until_stable is not None and not until_stable.reached:
+        warnings.append(until_stable.message)
+    if context.settings.profile_layers:
+        warnings.append(
+            "per-layer profiling was on: latencies include the profiler's overhead; do not compare them with unprofiled runs"
+        )
+    if measured.layer_warning:
+        warnings.append(measured.layer_warning)
+    kept, subsampled = _kept_latencies(outcomes, total)
+    result = BenchmarkResult(
+        precision=context.precision,
+        latency=latency,
+        throughput=Throughput(
+            inferences_per_s=ips,
+            queries_per_s=qps,
+            iterations=pooled.iterations,
+            batch=batch,
+            wall_s=wall_s,
+            queries_per_call=qpc,
+            batch_requested=context.batch_requested,
+        ),
+        provenance=provenance,
+        model=context.model,
+        backend=context.backend,
+        profile=context.profile,
+        profile_reason=context.profile_reason,
+        device=context.device,
+        versions=dict(context.versions),
+        artifact=context.artifact,
+        inputs=InputsUsed({k: tuple(v) for k, v in first.input_shapes.items()}, first.input_source),
+        warmup=_warmup(first),
+        latencies_ms=kept,
+        latencies_subsampled=subsampled,
+        peak_rss_mb=pooled.peak_rss_mb,
+        stopped_by_parent=pooled.stopped_by_parent,
+        timing_splits=_timing_splits(pooled.last.timing_splits),
+        settings=context.settings,
+        scenario=context.scenario,
+        telemetry=tel,
+        # MLPerf: single-stream reports mJ per inference (telemetry), offline/server inferences per joule =
+        # (inferences/s) / W.
+        inferences_per_j=ips / w if (w and ips) else None,
+        above_idle=above,
+        idle_power=idle,
+        settle=measured.settle,
+        power_state=measured.power_state,
+        power_mode=context.power_mode,
+        accuracy=context.accuracy,
+        calibration=context.calibration,
+        repeat=repeat_report(outcomes, s) if len(outcomes) > 1 else None,
+        until_stable=until_stable,
+        server=context.server,
+        multi_stream=context.multi_stream,
+        layers=measured.layers,  # type: ignore[arg-type]
+        layer_profile_path=pooled.last.layer_profile_path,
+        warnings=tuple(warnings),
+    )
+    return result
 
 
-def _warmup(outcome: BenchOutcome) -> dict[str, Any]:
-    w = outcome.warmup_latencies_ns
-    d: dict[str, Any] = {"iterations": len(w), "duration_ms": outcome.warmup_duration_ns / _NS_PER_MS}
-    if w:
-        s = latency_stats(_ms(w))
-        d["latency_ms"] = {"min": s.min, "mean": s.mean, "median": s.median, "max": s.max, "first": w[0] / _NS_PER_MS}
-    return d
-
-
-def credibility_report(sorted_ms: Sequence[float], stats: LatencyStats) -> dict[str, Any]:
-    """95 % order-statistic intervals for every reported percentile, a run-length verdict for each, and
-    the MLPerf early-stopping estimates for p90 and p99 (bench/confidence.py has the sources).
-
-    ``ci95`` maps "p50", "p90", ... to [lo_ms, hi_ms] with None for an undefined side; ``run_length``
-    maps them to {rel_half_width, long_enough, note}.
-    """
-    ci95: dict[str, list[float | None]] = {}
-    run_length: dict[str, dict[str, Any]] = {}
-    notes: list[str] = []
-    for p, value in stats.percentiles:
-        key = "p" + f"{p:g}".replace(".", "_")
-        ci = percentile_ci(sorted_ms, p, value)
-        ci95[key] = [ci.lo_ms, ci.hi_ms]
-        rel = ci.rel_half_width
-        note = ci.note()
-        run_length[key] = {
-            "rel_half_width": rel,
-            "long_enough": rel is not None and rel <= STABLE_REL_HALF_WIDTH,
-            "ranks": [ci.lo_rank, ci.hi_rank],
-            "note": note,
-        }
-        if note and p in (99.0,):
-            notes.append(note)
-    es = {f"p{p:g}": early_stopping(sorted_ms, p).to_dict() for p in (90.0, 99.0)}
-    return {"ci95": ci95, "run_length": run_length, "early_stopping": es, "notes": notes}
+__all__ = ["RunContext", "RunMeasurements", "build_result", "latency_summary", "MAX_STORED_LATENCIES"]

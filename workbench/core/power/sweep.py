@@ -2,13 +2,11 @@
 mode at the end even on error or Ctrl-C; recommend the mode with the least energy per inference that meets a
 latency target (p99 ≤ X ms) and/or a power budget (mean ≤ Y W).
 
-The benchmark itself is injected (``run_benchmark(mode) -> result mapping``) so this module needs neither the
-bench package nor a board; the CLI/TUI wires the real benchmark and the real :class:`Nvpmodel`.
+The benchmark itself is injected (``run_benchmark(mode) -> BenchmarkResult``) so this module needs neither the
+bench package nor a board; core/workflow.py wires the real benchmark and the real :class:`Nvpmodel`.
 
-A result mapping is the benchmark's JSON entry; the keys read are ``latency_ms.p50``/``latency_ms.p99``,
-``throughput_ips`` and ``telemetry`` (a TelemetrySummary dict: ``mean_power_w``, ``mj_per_inference``,
-``measured``, ``label``, ``temp_max_c``, ``throttle_reasons``). A row whose telemetry is not ``measured``
-(a replay source) is kept for display but never ranked or recommended.
+A row whose result is not a measurement of this machine (replayed or recorded telemetry) is kept for display but
+never ranked or recommended.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from typing import Any
 
 from workbench.core.errors import Cancelled, PowerError, UsageError, WorkbenchError
 from workbench.core.power.nvpmodel import NvpmodelConf, PowerMode, resolve_mode
+from workbench.core.results.result import BenchmarkResult
 
 
 @dataclass(frozen=True)
@@ -132,26 +131,29 @@ def wait_for_cooldown(
         sleep(poll_s)
 
 
-def row_from_result(mode: PowerMode, result: Mapping[str, Any], *, settle: tuple[bool, float | None]) -> SweepRow:
-    lat = result.get("latency_ms") or {}
-    tel = result.get("telemetry") or {}
-    measured = bool(tel.get("measured", False))
+def row_from_result(mode: PowerMode, result: BenchmarkResult, *, settle: tuple[bool, float | None]) -> SweepRow:
+    """The sweep's row for one mode. Only a measurement of this machine (results.result.Provenance) is "ok"; a
+    replayed or recorded one is kept for display as "not_measured" and never ranked."""
+    tel = result.telemetry
+    measured = result.is_measurement and tel is not None and tel.measured
     status = "ok" if measured else "not_measured"
-    reason = None if measured else (tel.get("label") or "telemetry not measured on this machine")
+    reason = (
+        None if measured else ((tel.label if tel is not None else None) or "telemetry not measured on this machine")
+    )
     return SweepRow(
         mode=mode.name,
         mode_id=mode.id,
         status=status,
-        p50_ms=lat.get("p50"),
-        p99_ms=lat.get("p99"),
-        throughput_ips=result.get("throughput_ips"),
-        mean_power_w=tel.get("mean_power_w"),
-        mj_per_inference=tel.get("mj_per_inference"),
+        p50_ms=result.latency.p50_ms,
+        p99_ms=result.latency.p99_ms,
+        throughput_ips=result.throughput.inferences_per_s,
+        mean_power_w=tel.mean_power_w if tel is not None else None,
+        mj_per_inference=tel.mj_per_inference if tel is not None else None,
         measured=measured,
-        temp_max_c=tel.get("temp_max_c"),
+        temp_max_c=tel.temp_max_c if tel is not None else None,
         settle_temp_c=settle[1],
         settled=settle[0],
-        throttle_reasons=tuple(tel.get("throttle_reasons") or ()),
+        throttle_reasons=tuple(tel.throttle_reasons) if tel is not None else (),
         reason=reason,
     )
 
@@ -192,7 +194,7 @@ def run_sweep(
     *,
     set_mode: Callable[[PowerMode], Any],
     current_mode: Callable[[], PowerMode | None],
-    run_benchmark: Callable[[PowerMode], Mapping[str, Any]],
+    run_benchmark: Callable[[PowerMode], BenchmarkResult],
     read_temp_c: Callable[[], float | None] | None = None,
     cooldown: Mapping[str, Any] | None = None,
     p99_max_ms: float | None = None,

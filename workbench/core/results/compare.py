@@ -23,57 +23,139 @@ Verdict (two entries A, B; ratio = median(B) / median(A), < 1 means B is faster)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.errors import ResultsError
+from workbench.core.results.result import BenchmarkResult
 
 SMALL_PCT = 2.0
 
-# (label, dotted path, kind) — kind "num" is formatted as a number, "text" as is.
-METRICS: tuple[tuple[str, str], ...] = (
-    ("source", "source"),
-    ("model", "model"),
-    ("precision", "precision"),
-    ("backend", "backend"),
-    ("profile", "profile"),
-    ("device", "device"),
-    ("created (UTC)", "created_at"),
-    ("iterations", "iterations"),
-    ("batch", "batch"),
-    ("median ms", "latency_ms.median"),
-    ("mean ms", "latency_ms.mean"),
-    ("min ms", "latency_ms.min"),
-    ("p90 ms", "latency_ms.p90"),
-    ("p95 ms", "latency_ms.p95"),
-    ("p99 ms", "latency_ms.p99"),
-    ("max ms", "latency_ms.max"),
-    ("CoV %", "latency_ms.cov_pct"),
-    ("throughput inf/s", "throughput_ips"),
-    ("throughput qps", "throughput_qps"),
-    ("mean power W", "telemetry.mean_power_w"),
-    ("peak power W", "telemetry.peak_power_w"),
-    ("energy mJ/inf", "telemetry.mj_per_inference"),
-    ("max temp °C", "telemetry.temp_max_c"),
-    ("telemetry", "telemetry.source"),
-    ("top-1 %", "accuracy.top1"),
-    ("cosine min", "accuracy.vs_fp32.cosine_min"),
-    ("accuracy", "accuracy.verdict"),
-    ("artifact bytes", "artifact_bytes"),
-    ("peak RSS MB", "peak_rss_mb"),
+
+def _acc(get: Callable[[Any], Any]) -> Callable[[BenchmarkResult], Any]:
+    return lambda r: get(r.accuracy) if r.accuracy is not None else None
+
+
+def _tel(get: Callable[[Any], Any]) -> Callable[[BenchmarkResult], Any]:
+    return lambda r: get(r.telemetry) if r.telemetry is not None else None
+
+
+# (label, typed getter): the comparison table's rows, in order.
+METRICS: tuple[tuple[str, Callable[[BenchmarkResult], Any]], ...] = (
+    ("source", lambda r: r.source),
+    ("model", lambda r: r.model.path),
+    ("precision", lambda r: r.precision),
+    ("backend", lambda r: r.backend),
+    ("profile", lambda r: r.profile),
+    ("device", lambda r: r.device),
+    ("created (UTC)", lambda r: r.created_at),
+    ("iterations", lambda r: r.throughput.iterations),
+    ("batch", lambda r: r.throughput.batch),
+    ("median ms", lambda r: r.latency.median_ms),
+    ("mean ms", lambda r: r.latency.mean_ms),
+    ("min ms", lambda r: r.latency.min_ms),
+    ("p90 ms", lambda r: r.latency.value(90.0)),
+    ("p95 ms", lambda r: r.latency.value(95.0)),
+    ("p99 ms", lambda r: r.latency.value(99.0)),
+    ("max ms", lambda r: r.latency.max_ms),
+    ("CoV %", lambda r: r.latency.cov_pct),
+    ("throughput inf/s", lambda r: r.throughput.inferences_per_s),
+    ("throughput qps", lambda r: r.throughput.queries_per_s),
+    ("mean power W", _tel(lambda t: t.mean_power_w)),
+    ("peak power W", _tel(lambda t: t.peak_power_w)),
+    ("energy mJ/inf", _tel(lambda t: t.mj_per_inference)),
+    ("max temp °C", _tel(lambda t: t.temp_max_c)),
+    ("telemetry", _tel(lambda t: t.source)),
+    ("top-1 %", _acc(lambda a: a.top1_other)),
+    ("cosine min", _acc(lambda a: a.vs_fp32.cosine_min)),
+    ("accuracy", _acc(lambda a: a.verdict)),
+    ("artifact bytes", lambda r: r.artifact.bytes if r.artifact else None),
+    ("peak RSS MB", lambda r: r.peak_rss_mb),
 )
-# Settings compared for "what differs" (besides everything under ``settings``).
-SETTING_PATHS = ("backend", "profile", "precision", "batch", "input_shapes", "inputs", "device", "model_sha256")
+# Settings compared for "what differs" (besides everything under ``settings`` and ``versions``).
+SETTING_GETTERS: tuple[tuple[str, Callable[[BenchmarkResult], Any]], ...] = (
+    ("backend", lambda r: r.backend),
+    ("profile", lambda r: r.profile),
+    ("precision", lambda r: r.precision),
+    ("batch", lambda r: r.throughput.batch),
+    ("input_shapes", lambda r: {k: list(v) for k, v in r.inputs.shapes.items()} if r.inputs else None),
+    ("inputs", lambda r: r.inputs.source if r.inputs else None),
+    ("device", lambda r: r.device),
+    ("model_sha256", lambda r: r.model.sha256),
+)
 
 
-def get(entry: dict[str, Any], dotted: str) -> Any:
-    cur: Any = entry
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    if isinstance(cur, dict) and "name" in cur and dotted in ("model", "backend", "profile", "device"):
-        return cur["name"]  # some producers store {"name": ..., ...} for these
-    return cur
+@dataclass(frozen=True)
+class CompareRow:
+    """One metric across the compared results (numbers stay numbers: the renderer formats them)."""
+
+    metric: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SettingDiff:
+    """A setting whose values are not all equal across the compared results."""
+
+    setting: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class RatioVerdict:
+    """Ratio of medians B/A (< 1: B is faster) with its 95 % interval and the verdict (module docstring).
+
+    ``significant`` is None without an interval; ``small`` None without a ratio; ``statistically_significant``
+    is set only when there is an interval."""
+
+    ratio: float | None
+    ci95: tuple[float, float] | None
+    method: str | None
+    n: tuple[int, int] | None
+    significant: bool | None
+    small: bool | None
+    verdict: str
+    statistically_significant: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "ratio": self.ratio,
+            "ci95": list(self.ci95) if self.ci95 is not None else None,
+            "method": self.method,
+            "n": list(self.n) if self.n is not None else None,
+            "significant": self.significant,
+            "small": self.small,
+            "verdict": self.verdict,
+        }
+        if self.statistically_significant is not None:
+            d["statistically_significant"] = self.statistically_significant
+        return d
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Results side by side: their ids and labels, the metric rows, the settings that differ, and for two
+    results the ratio verdict. Provenance is kept per result (``measured``): figures that are not measurements
+    of this machine are marked wherever the comparison is shown."""
+
+    ids: tuple[int | None, ...]
+    labels: tuple[str | None, ...]
+    rows: tuple[CompareRow, ...]
+    differing_settings: tuple[SettingDiff, ...]
+    ratio_of_medians: RatioVerdict | None = None
+    measurements: tuple[bool, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "ids": list(self.ids),
+            "labels": list(self.labels),
+            "rows": [{"metric": r.metric, "values": list(r.values)} for r in self.rows],
+            "differing_settings": [{"setting": x.setting, "values": list(x.values)} for x in self.differing_settings],
+        }
+        if self.ratio_of_medians is not None:
+            d["ratio_of_medians"] = self.ratio_of_medians.to_dict()
+        return d
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -84,30 +166,28 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def differing_settings(entries: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
-    """``[(setting, [value per entry]), …]`` for every setting whose values are not all equal."""
+def differing_settings(results: Sequence[BenchmarkResult]) -> list[SettingDiff]:
+    """Every setting (``settings.*``, ``versions.*``, backend, profile, batch …) whose values are not all equal."""
     flat: list[dict[str, Any]] = []
-    for e in entries:
+    for r in results:
         d: dict[str, Any] = {}
-        _flatten("settings", e.get("settings") or {}, d)
-        _flatten("versions", e.get("versions") or {}, d)
-        for p in SETTING_PATHS:
-            d[p] = get(e, p)
+        _flatten("settings", r.settings.to_dict() if r.settings is not None else {}, d)
+        _flatten("versions", dict(r.versions), d)
+        for name, get in SETTING_GETTERS:
+            d[name] = get(r)
         flat.append(d)
     keys = sorted({k for d in flat for k in d})
     out = []
     for k in keys:
-        vals = [d.get(k) for d in flat]
+        vals = tuple(d.get(k) for d in flat)
         if any(v != vals[0] for v in vals[1:]):
-            out.append((k, vals))
+            out.append(SettingDiff(k, vals))
     return out
 
 
-def _latencies(entry: dict[str, Any]) -> list[float] | None:
-    v = entry.get("latencies_ms")
-    if isinstance(v, list) and len(v) >= 2 and all(isinstance(x, (int, float)) for x in v[:10]):
-        return [float(x) for x in v]
-    return None
+def _latencies(r: BenchmarkResult) -> list[float] | None:
+    v = r.latencies_ms
+    return list(v) if v is not None and len(v) >= 2 else None
 
 
 def bootstrap_ratio(
@@ -130,98 +210,90 @@ def bootstrap_ratio(
     return float(np.median(xb) / np.median(xa)), float(lo), float(hi)
 
 
-def ratio_verdict(a: dict[str, Any], b: dict[str, Any], *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Ratio of medians B/A with a 95 % interval and a verdict (see module docstring). JSON-ready.
-
-    Keys: ratio, ci95 [lo, hi] or None, method, n [nA, nB], significant (bool or None), small, verdict (text).
-    """
+def ratio_verdict(a: BenchmarkResult, b: BenchmarkResult, *, n_boot: int = 2000, seed: int = 0) -> RatioVerdict:
+    """Ratio of medians B/A with a 95 % interval and a verdict (see module docstring)."""
     la, lb = _latencies(a), _latencies(b)
-    ma, mb = get(a, "latency_ms.median"), get(b, "latency_ms.median")
-    doc: dict[str, Any] = {"ratio": None, "ci95": None, "method": None, "n": None, "significant": None}
+    ma, mb = a.latency.median_ms, b.latency.median_ms
     if la is not None and lb is not None:
         ratio, lo, hi = bootstrap_ratio(la, lb, n_boot=n_boot, seed=seed)
-        sub = [bool(a.get("latencies_subsampled")), bool(b.get("latencies_subsampled"))]
-        doc.update(
-            ratio=ratio, ci95=[lo, hi], n=[len(la), len(lb)],
-            method=f"bootstrap over the stored per-iteration latencies ({n_boot} resamples, seed {seed})"
-            + (" (subsampled by the benchmark)" if any(sub) else ""),
-        )  # fmt: skip
+        sub = a.latencies_subsampled or b.latencies_subsampled
+        ci: tuple[float, float] | None = (lo, hi)
+        n: tuple[int, int] | None = (len(la), len(lb))
+        method = f"bootstrap over the stored per-iteration latencies ({n_boot} resamples, seed {seed})" + (
+            " (subsampled by the benchmark)" if sub else ""
+        )
     elif ma and mb:
         ratio = mb / ma
-        doc["ratio"] = ratio
-        sa, sb = get(a, "latency_ms.std"), get(b, "latency_ms.std")
-        na, nb = a.get("iterations"), b.get("iterations")
-        if all(isinstance(x, (int, float)) and x for x in (sa, sb, na, nb)):
+        sa, sb = a.latency.std_ms, b.latency.std_ms
+        na, nb = a.throughput.iterations, b.throughput.iterations
+        if sa and sb and na and nb:
             se = math.sqrt((1.2533 * sa / math.sqrt(na) / ma) ** 2 + (1.2533 * sb / math.sqrt(nb) / mb) ** 2)
-            doc.update(
-                ci95=[ratio * math.exp(-1.96 * se), ratio * math.exp(1.96 * se)], n=[na, nb],
-                method="from summary statistics (no per-iteration latencies stored): median's standard error "
-                "≈ 1.2533·σ/√n, normal approximation — rough for skewed latencies",
-            )  # fmt: skip
+            ci = (ratio * math.exp(-1.96 * se), ratio * math.exp(1.96 * se))
+            n = (na, nb)
+            method = (
+                "from summary statistics (no per-iteration latencies stored): median's standard error "
+                "≈ 1.2533·σ/√n, normal approximation — rough for skewed latencies"
+            )
         else:
-            doc["method"] = "no interval: the entries have neither per-iteration latencies nor std and iterations"
+            ci, n = None, None
+            method = "no interval: the entries have neither per-iteration latencies nor std and iterations"
     else:
-        doc["method"] = "no ratio: a median is missing"
-        doc["verdict"] = "cannot compare medians"
-        doc["small"] = None
-        return doc
-    ratio = doc["ratio"]
-    doc["small"] = abs(ratio - 1.0) * 100 < SMALL_PCT
+        return RatioVerdict(None, None, "no ratio: a median is missing", None, None, None, "cannot compare medians")
+    small = abs(ratio - 1.0) * 100 < SMALL_PCT
     faster = "B faster" if ratio < 1 else "B slower"
     speed = f"{1 / ratio:.3f}x" if ratio < 1 else f"{ratio:.3f}x"
-    if doc["ci95"] is None:
-        doc["verdict"] = f"median B/A = {ratio:.4f} ({faster}, {speed}); significance unknown"
-        return doc
-    lo, hi = doc["ci95"]
+    if ci is None:
+        return RatioVerdict(
+            ratio, None, method, n, None, small, f"median B/A = {ratio:.4f} ({faster}, {speed}); significance unknown"
+        )
+    lo, hi = ci
     statistically = not (lo <= 1.0 <= hi)
-    doc["statistically_significant"] = statistically
-    # The interval sees only the noise inside each run; separate runs of the same settings also differ by
-    # drift (clock, temperature, other load) of a few per cent. A difference smaller than SMALL_PCT is
-    # therefore not called significant even when the within-run interval excludes 1 — and the verdict says so.
-    doc["significant"] = statistically and not doc["small"]
+    # The interval sees only the noise inside each run; separate runs of the same settings also differ by drift
+    # (clock, temperature, other load) of a few per cent. A difference smaller than SMALL_PCT is therefore not
+    # called significant even when the within-run interval excludes 1 — and the verdict says so.
+    significant = statistically and not small
     if not statistically:
-        doc["verdict"] = f"no significant difference (median B/A = {ratio:.4f}, 95 % CI [{lo:.4f}, {hi:.4f}] spans 1)"
-    elif doc["small"]:
-        doc["verdict"] = (
+        verdict = f"no significant difference (median B/A = {ratio:.4f}, 95 % CI [{lo:.4f}, {hi:.4f}] spans 1)"
+    elif small:
+        verdict = (
             f"no significant difference beyond run-to-run drift (median B/A = {ratio:.4f}, 95 % CI [{lo:.4f}, {hi:.4f}]: "
             f"under {SMALL_PCT:g} %, which separate runs of the same settings also show)"
         )
     else:
-        doc["verdict"] = f"significant: median B/A = {ratio:.4f}, 95 % CI [{lo:.4f}, {hi:.4f}] — {faster} ({speed})"
-    return doc
+        verdict = f"significant: median B/A = {ratio:.4f}, 95 % CI [{lo:.4f}, {hi:.4f}] — {faster} ({speed})"
+    return RatioVerdict(ratio, ci, method, n, significant, small, verdict, statistically)
 
 
-def compare(entries: list[dict[str, Any]], *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """The comparison document: ids, metric rows, differing settings, and (two entries) the ratio verdict.
+def compare(results: Sequence[BenchmarkResult], *, n_boot: int = 2000, seed: int = 0) -> Comparison:
+    """The comparison of two or more results (the first is A).
 
     Raises:
-        ResultsError: fewer than two entries.
+        ResultsError: fewer than two results.
     """
-    if len(entries) < 2:
+    if len(results) < 2:
         raise ResultsError("compare needs at least two results", hint="workbench results compare ID ID [ID ...]")
     rows = []
-    for label, path in METRICS:
-        vals = [get(e, path) for e in entries]
+    for label, get in METRICS:
+        vals = [get(r) for r in results]
         if label == "source":
             vals = [v or "workbench" for v in vals]
             if all(v == "workbench" for v in vals):
                 continue
         if all(v is None for v in vals):
             continue
-        rows.append({"metric": label, "values": vals})
-    doc: dict[str, Any] = {
-        "ids": [e.get("id") for e in entries],
-        "labels": [e.get("label") for e in entries],
-        "rows": rows,
-        "differing_settings": [{"setting": k, "values": v} for k, v in differing_settings(entries)],
-    }
-    if len(entries) == 2:
-        doc["ratio_of_medians"] = ratio_verdict(entries[0], entries[1], n_boot=n_boot, seed=seed)
-    return doc
+        rows.append(CompareRow(label, tuple(vals)))
+    return Comparison(
+        ids=tuple(r.stored_id for r in results),
+        labels=tuple(r.label for r in results),
+        rows=tuple(rows),
+        differing_settings=tuple(differing_settings(results)),
+        ratio_of_medians=ratio_verdict(results[0], results[1], n_boot=n_boot, seed=seed) if len(results) == 2 else None,
+        measurements=tuple(r.is_measurement for r in results),
+    )
 
 
 def _cell(v: Any) -> str:
-    from workbench.core.results.export import fmt_num
+    from workbench.core.results.format import fmt_num
 
     if v is None:
         return "-"
@@ -237,13 +309,11 @@ def _cell(v: Any) -> str:
     return s.rsplit("/", 1)[-1] if len(s) > 48 and "/" in s else s
 
 
-def render(doc: dict[str, Any], fmt: str = "text") -> str:
-    """``text`` (aligned columns) or ``md`` (GitHub pipe table) of :func:`compare`'s document."""
-    heads = ["metric"] + [
-        f"#{i}" + (f" ({lab})" if lab else "") for i, lab in zip(doc["ids"], doc["labels"], strict=True)
-    ]
-    body = [[r["metric"], *(_cell(v) for v in r["values"])] for r in doc["rows"]]
-    diff = [[f"≠ {d['setting']}", *(_cell(v) for v in d["values"])] for d in doc["differing_settings"]]
+def render(doc: Comparison, fmt: str = "text") -> str:
+    """``text`` (aligned columns) or ``md`` (GitHub pipe table) of a :class:`Comparison`."""
+    heads = ["metric"] + [f"#{i}" + (f" ({lab})" if lab else "") for i, lab in zip(doc.ids, doc.labels, strict=True)]
+    body = [[r.metric, *(_cell(v) for v in r.values)] for r in doc.rows]
+    diff = [[f"≠ {d.setting}", *(_cell(v) for v in d.values)] for d in doc.differing_settings]
     lines: list[str] = []
     if fmt == "md":
 
@@ -258,13 +328,13 @@ def render(doc: dict[str, Any], fmt: str = "text") -> str:
         widths = [max(len(r[i]) for r in cells) for i in range(len(heads))]
         for r in cells:
             lines.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
-    if not doc["differing_settings"]:
+    if not doc.differing_settings:
         lines.append("")
         lines.append("Settings: identical in all results.")
-    rv = doc.get("ratio_of_medians")
-    if rv:
+    rv = doc.ratio_of_medians
+    if rv is not None:
         lines.append("")
         prefix = "**Verdict**: " if fmt == "md" else "Verdict: "
-        lines.append(prefix + f"A = #{doc['ids'][0]}, B = #{doc['ids'][1]}: {rv['verdict']}")
-        lines.append(("_" if fmt == "md" else "  (") + str(rv["method"]) + ("_" if fmt == "md" else ")"))
+        lines.append(prefix + f"A = #{doc.ids[0]}, B = #{doc.ids[1]}: {rv.verdict}")
+        lines.append(("_" if fmt == "md" else "  (") + str(rv.method) + ("_" if fmt == "md" else ")"))
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Render result entries as CSV, JSON or a Markdown table.
+"""Render results as CSV, JSON or a Markdown table.
 
 - ``json``: a list of the full entries (as stored, plus ``id`` and ``created_at``), indented, keys sorted.
 - ``csv``: one row per entry with the flat columns in :data:`CSV_COLUMNS` (dotted names for nested fields, e.g.
@@ -12,9 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from workbench.core.errors import UsageError
+from workbench.core.results.format import fmt_num
+from workbench.core.results.result import BenchmarkResult
 
 FORMATS = ("csv", "json", "md")
 
@@ -38,35 +41,71 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def _get(entry: dict[str, Any], dotted: str) -> Any:
-    cur: Any = entry
-    for part in dotted.split("."):
-        if isinstance(cur, list) and part in ("lo", "hi") and len(cur) == 2:  # a [lo, hi] interval
-            cur = cur[0 if part == "lo" else 1]
-            continue
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
+def _ci(r: BenchmarkResult, p: float, side: int) -> float | None:
+    e = r.latency.get(p)
+    return e.ci95_ms[side] if e is not None and e.ci95_ms is not None else None
 
 
-def _name(v: Any) -> Any:
-    return v.get("name") if isinstance(v, dict) else v
+def _acc(r: BenchmarkResult, get: Callable[[Any], Any]) -> Any:
+    return get(r.accuracy) if r.accuracy is not None else None
 
 
-def _measured(entry: dict[str, Any]) -> bool:
-    if "measured" in entry:
-        return bool(entry["measured"])
-    tel = entry.get("telemetry")
-    return bool(tel.get("measured", True)) if isinstance(tel, dict) else True
+def _tel(r: BenchmarkResult, get: Callable[[Any], Any]) -> Any:
+    return get(r.telemetry) if r.telemetry is not None else None
 
 
-def _csv_value(entry: dict[str, Any], col: str) -> str:
-    if col == "measured":
-        return "1" if _measured(entry) else "0"
-    v = _get(entry, col)
-    if col in ("model", "backend", "profile", "device"):
-        v = _name(v)
+# CSV column -> its value in a result (typed reads; the column names are the historic dotted JSON paths).
+_CSV_GETTERS: dict[str, Callable[[BenchmarkResult], Any]] = {
+    "id": lambda r: r.id,
+    "created_at": lambda r: r.created_at,
+    "model": lambda r: r.model.path,
+    "model_sha256": lambda r: r.model.sha256,
+    "precision": lambda r: r.precision,
+    "backend": lambda r: r.backend,
+    "profile": lambda r: r.profile,
+    "device": lambda r: r.device,
+    "measured": lambda r: "1" if r.measured else "0",
+    "batch": lambda r: r.throughput.batch,
+    "iterations": lambda r: r.throughput.iterations,
+    **{f"latency_ms.{k}": (lambda r, k=k: r.latency.stat(k)) for k in LATENCY_KEYS},
+    "throughput_ips": lambda r: r.throughput.inferences_per_s,
+    "accuracy.top1": lambda r: _acc(r, lambda a: a.top1_other),
+    "accuracy.held_out": lambda r: _acc(r, lambda a: a.held_out),
+    "accuracy.verdict": lambda r: _acc(r, lambda a: a.verdict),
+    "accuracy.vs_fp32.cosine_min": lambda r: _acc(r, lambda a: a.vs_fp32.cosine_min),
+    "accuracy.vs_fp32.cosine_mean": lambda r: _acc(r, lambda a: a.vs_fp32.cosine_mean),
+    "accuracy.vs_fp32.max_abs": lambda r: _acc(r, lambda a: a.vs_fp32.max_abs),
+    "accuracy.vs_fp32.top1_agreement": lambda r: _acc(r, lambda a: a.vs_fp32.top1_agreement),
+    "throughput_qps": lambda r: r.throughput.queries_per_s,
+    "telemetry.source": lambda r: _tel(r, lambda t: t.source),
+    "telemetry.measured": lambda r: _tel(r, lambda t: t.measured),
+    "telemetry.mean_power_w": lambda r: _tel(r, lambda t: t.mean_power_w),
+    "telemetry.peak_power_w": lambda r: _tel(r, lambda t: t.peak_power_w),
+    "telemetry.energy_mj": lambda r: _tel(r, lambda t: t.energy_mj),
+    "telemetry.mj_per_inference": lambda r: _tel(r, lambda t: t.mj_per_inference),
+    "telemetry.temp_max_c": lambda r: _tel(r, lambda t: t.temp_max_c),
+    "artifact": lambda r: r.artifact.path if r.artifact else None,
+    "artifact_bytes": lambda r: r.artifact.bytes if r.artifact else None,
+    "source": lambda r: r.source,
+    "label": lambda r: r.label,
+    "latency_ms.ci95.p50.lo": lambda r: _ci(r, 50.0, 0),
+    "latency_ms.ci95.p50.hi": lambda r: _ci(r, 50.0, 1),
+    "latency_ms.ci95.p99.lo": lambda r: _ci(r, 99.0, 0),
+    "latency_ms.ci95.p99.hi": lambda r: _ci(r, 99.0, 1),
+    "run_length.p99.rel_half_width": lambda r: e.rel_half_width if (e := r.latency.get(99.0)) else None,
+    "run_length.p99.long_enough": lambda r: (
+        e.long_enough if (e := r.latency.get(99.0)) is not None and e.has_run_length else None
+    ),
+    "early_stopping.p99.value_ms": lambda r: e.value_ms if (e := r.latency.early(99.0)) else None,
+    "scenario": lambda r: r.scenario,
+    "inferences_per_j": lambda r: r.inferences_per_j,
+    "peak_rss_mb": lambda r: r.peak_rss_mb,
+}
+assert set(_CSV_GETTERS) == set(CSV_COLUMNS)
+
+
+def _csv_value(r: BenchmarkResult, col: str) -> str:
+    v = _CSV_GETTERS[col](r)
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -78,34 +117,17 @@ def _csv_value(entry: dict[str, Any], col: str) -> str:
     return str(v)
 
 
-def to_csv(entries: list[dict[str, Any]]) -> str:
+def to_csv(results: Sequence[BenchmarkResult]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
-    for e in entries:
-        w.writerow([_csv_value(e, c) for c in CSV_COLUMNS])
+    for r in results:
+        w.writerow([_csv_value(r, c) for c in CSV_COLUMNS])
     return buf.getvalue()
 
 
-def to_json(entries: list[dict[str, Any]]) -> str:
-    return json.dumps(entries, indent=2, sort_keys=True) + "\n"
-
-
-def fmt_num(v: Any, *, unit_digits: int = 3) -> str:
-    """Readable number: ``-`` for missing, 3 decimals in 1..100, 4 significant digits below 1, 1 decimal above."""
-    if v is None or isinstance(v, bool):
-        return "-" if v is None else str(v)
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if f == 0:
-        return "0"
-    if abs(f) >= 100:
-        return f"{f:.1f}"
-    if abs(f) >= 1:
-        return f"{f:.{unit_digits}f}"
-    return f"{f:.4g}"
+def to_json(results: Sequence[BenchmarkResult]) -> str:
+    return json.dumps([r.to_dict() for r in results], indent=2, sort_keys=True) + "\n"
 
 
 def _md_cell(v: Any) -> str:
@@ -116,36 +138,36 @@ MD_HEADER = ("id", "created (UTC)", "model", "precision", "backend", "profile", 
              "throughput/s", "top-1", "cosine min", "verdict", "measured")  # fmt: skip
 
 
-def to_md(entries: list[dict[str, Any]]) -> str:
+def to_md(results: Sequence[BenchmarkResult]) -> str:
     lines = ["| " + " | ".join(MD_HEADER) + " |", "|" + "|".join("---" for _ in MD_HEADER) + "|"]
-    for e in entries:
-        top1 = _get(e, "accuracy.top1")
+    for r in results:
+        top1 = r.accuracy.top1_other if r.accuracy is not None else None
         row = (
-            e.get("id", ""),
-            e.get("created_at", ""),
-            _name(e.get("model")) or "-",
-            e.get("precision") or "-",
-            _name(e.get("backend")) or "-",
-            _name(e.get("profile")) or "-",
-            fmt_num(_get(e, "latency_ms.p50")),
-            fmt_num(_get(e, "latency_ms.p99")),
-            fmt_num(e.get("throughput_ips")),
+            r.id if r.id is not None else "",
+            r.created_at or "",
+            r.model.path or "-",
+            r.precision or "-",
+            r.backend or "-",
+            r.profile or "-",
+            fmt_num(r.latency.p50_ms),
+            fmt_num(r.latency.p99_ms),
+            fmt_num(r.throughput.inferences_per_s),
             "-" if top1 is None else f"{float(top1) * 100:.2f} %" if float(top1) <= 1 else f"{float(top1):.2f} %",
-            fmt_num(_get(e, "accuracy.vs_fp32.cosine_min"), unit_digits=4),
-            _get(e, "accuracy.verdict") or "-",
-            "yes" if _measured(e) else "no",
+            fmt_num(r.accuracy.vs_fp32.cosine_min if r.accuracy is not None else None, unit_digits=4),
+            (r.accuracy.verdict if r.accuracy is not None else None) or "-",
+            "yes" if r.measured else "no",
         )
         lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
     return "\n".join(lines) + "\n"
 
 
-def render(entries: list[dict[str, Any]], fmt: str) -> str:
+def render(results: Sequence[BenchmarkResult], fmt: str) -> str:
     """Dispatch on ``fmt`` (``csv``/``json``/``md``). Raises UsageError for another format."""
     f = (fmt or "").lower()
     if f == "csv":
-        return to_csv(entries)
+        return to_csv(results)
     if f == "json":
-        return to_json(entries)
+        return to_json(results)
     if f in ("md", "markdown"):
-        return to_md(entries)
+        return to_md(results)
     raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -25,11 +25,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import ResultsError
+from workbench.core.results.result import BenchmarkResult, result_from_dict
 
 SCHEMA_VERSION = 1
 DEFAULT_BUSY_TIMEOUT_MS = 2000
@@ -92,15 +94,6 @@ def _clean(obj: Any) -> Any:
     return str(obj)
 
 
-def _name_of(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        v = value.get("name")
-        return None if v is None else str(v)
-    return str(value)
-
-
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -111,28 +104,46 @@ def _num(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _columns(entry: dict[str, Any]) -> dict[str, Any]:
-    lat = entry.get("latency_ms") if isinstance(entry.get("latency_ms"), dict) else {}
-    acc = entry.get("accuracy") if isinstance(entry.get("accuracy"), dict) else {}
-    tel = entry.get("telemetry") if isinstance(entry.get("telemetry"), dict) else {}
-    if "measured" in entry:
-        measured = bool(entry["measured"])
-    else:
-        measured = bool(tel.get("measured", True))
+def _columns(r: BenchmarkResult, created_at: str) -> dict[str, Any]:
+    """The indexed columns of one result (read from its typed fields)."""
     return {
-        "created_at": entry["created_at"],
-        "model": _name_of(entry.get("model")),
-        "model_sha256": entry.get("model_sha256"),
-        "precision": entry.get("precision"),
-        "backend": _name_of(entry.get("backend")),
-        "profile": _name_of(entry.get("profile")),
-        "device": _name_of(entry.get("device")),
-        "measured": 1 if measured else 0,
-        "p50_ms": _num(lat.get("p50", lat.get("median"))),
-        "p99_ms": _num(lat.get("p99")),
-        "throughput_ips": _num(entry.get("throughput_ips")),
-        "accuracy_verdict": acc.get("verdict"),
+        "created_at": created_at,
+        "model": r.model.path,
+        "model_sha256": r.model.sha256,
+        "precision": r.precision,
+        "backend": r.backend,
+        "profile": r.profile,
+        "device": r.device,
+        "measured": 1 if r.measured else 0,
+        "p50_ms": _num(r.latency.p50_ms if r.latency.p50_ms is not None else r.latency.median_ms),
+        "p99_ms": _num(r.latency.p99_ms),
+        "throughput_ips": _num(r.throughput.inferences_per_s),
+        "accuracy_verdict": r.accuracy.verdict if r.accuracy is not None else None,
     }
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One line of ``results list``: the indexed columns of a stored result (``source``: "trtexec import" and the
+    like, None for our own runs; ``measured``: False for replayed/recorded telemetry)."""
+
+    id: int
+    created_at: str
+    model: str | None
+    model_sha256: str | None
+    precision: str | None
+    backend: str | None
+    profile: str | None
+    device: str | None
+    measured: bool
+    p50_ms: float | None
+    p99_ms: float | None
+    throughput_ips: float | None
+    accuracy_verdict: str | None
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class ResultStore:
@@ -256,20 +267,22 @@ class ResultStore:
                 raise self._error(exc, doing) from None
 
     # ----------------------------------------------------------------------------------------- API
-    def add(self, record: dict[str, Any]) -> int:
-        """Store one result entry; returns its id.
+    def add(self, result: BenchmarkResult) -> int:
+        """Store one result; returns its id.
 
-        ``created_at`` is set to now (UTC) when absent. NaN/inf become null, non-JSON values strings.
+        ``created_at`` is the result's own when it has one (an imported or re-stored result), else now (UTC).
+        The JSON column is ``result.to_dict()`` (NaN/inf become null, non-JSON values strings) without the id.
 
         Raises:
-            ResultsError: locked / corrupt / unwritable database; ``record`` is not a dict.
+            ResultsError: locked / corrupt / unwritable database; ``result`` is not a BenchmarkResult.
         """
-        if not isinstance(record, dict):
-            raise ResultsError(f"a result entry must be a dict, got {type(record).__name__}")
-        entry = _clean(record)
-        entry.pop("id", None)
+        if not isinstance(result, BenchmarkResult):
+            raise ResultsError(f"a result must be a BenchmarkResult, got {type(result).__name__}")
+        entry = _clean(result.to_dict())
+        for key in ("id", "result_id"):
+            entry.pop(key, None)
         entry.setdefault("created_at", utc_now_iso())
-        cols = _columns(entry)
+        cols = _columns(result, entry["created_at"])
         cols["json"] = json.dumps(entry, sort_keys=True, allow_nan=False)
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
@@ -282,8 +295,8 @@ class ResultStore:
 
         return self._run("write to", insert)
 
-    def get(self, result_id: int) -> dict[str, Any]:
-        """The full entry with ``id`` and ``created_at``.
+    def get(self, result_id: int) -> BenchmarkResult:
+        """The stored result, with ``id`` and ``created_at`` set.
 
         Raises:
             ResultsError: no such id (message names it), or database errors.
@@ -301,15 +314,21 @@ class ResultStore:
             raise ResultsError(f"no result with id {rid} in {self.path}", hint="see `workbench results list`")
         return self._entry(row)
 
-    @staticmethod
-    def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
-        entry = json.loads(row[2])
-        entry["id"] = int(row[0])
-        entry["created_at"] = row[1]
-        return entry
+    def _entry(self, row: tuple[Any, ...]) -> BenchmarkResult:
+        """The SQLite edge: one row's JSON -> a typed result (ResultsError naming the id when it is not one)."""
+        try:
+            entry = json.loads(row[2])
+            entry["id"] = int(row[0])
+            entry["created_at"] = row[1]
+            return result_from_dict(entry)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ResultsError(
+                f"result {row[0]} in {self.path} cannot be read: {exc}",
+                hint="it was not written by this workbench; `workbench results export --format json` shows the rest",
+            ) from None
 
-    def get_many(self, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
-        """Full entries for ``ids`` in the order given (all entries by id when None).
+    def get_many(self, ids: Iterable[int] | None = None) -> list[BenchmarkResult]:
+        """Stored results for ``ids`` in the order given (all by id when None).
 
         Raises:
             ResultsError: naming every unknown id.
@@ -335,9 +354,8 @@ class ResultStore:
             )
         return [by_id[i] for i in wanted]
 
-    def list(self, limit: int = 50, model: str | None = None) -> list[dict[str, Any]]:
-        """Summary rows (:data:`SUMMARY_COLUMNS` plus ``source``: the entry's ``source`` such as "trtexec import",
-        None for our own runs), newest first; ``model`` filters by substring of the model name."""
+    def list(self, limit: int = 50, model: str | None = None) -> list[ResultRow]:
+        """Summary rows, newest first; ``model`` filters by substring of the model name."""
         tail = ""
         args: list[Any] = []
         if model:
@@ -366,7 +384,7 @@ class ResultStore:
             d = dict(zip(SUMMARY_COLUMNS, r[: len(SUMMARY_COLUMNS)], strict=True))
             d["measured"] = bool(d["measured"])
             d["source"] = r[len(SUMMARY_COLUMNS)] if with_source else None
-            out.append(d)
+            out.append(ResultRow(**d))
         return out
 
     def count(self) -> int:

@@ -32,8 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import ResultsError
+from workbench.core.results.result import (
+    IMPORTED,
+    TRTEXEC_SOURCE,
+    BenchmarkResult,
+    LatencySummary,
+    ModelRef,
+    Provenance,
+    Throughput,
+    TrtexecImport,
+)
 
-SOURCE = "trtexec import"
+SOURCE = TRTEXEC_SOURCE
 
 _PREFIX = re.compile(r"^\s*(?:\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}\]\s*)?(?:\[[IWEVF]\]\s?)?")
 # Modern keys; the alternation is scanned leftmost-first, so "H2D Latency:" wins over the "Latency:" inside it.
@@ -274,7 +284,7 @@ def _has(cmd: str | None, name: str) -> bool:
     return bool(cmd) and re.search(rf"(?:^|\s)--{re.escape(name)}(?:\s|$)", cmd or "") is not None
 
 
-def _entry(raw: dict[str, Any], path: Path, index: int, count: int, label: str | None) -> dict[str, Any]:
+def _entry(raw: dict[str, Any], path: Path, index: int, count: int, label: str | None) -> BenchmarkResult:
     sec = raw["sections"]
     lat = dict(sec["latency_ms"])
     if "median" in lat:
@@ -306,37 +316,38 @@ def _entry(raw: dict[str, Any], path: Path, index: int, count: int, label: str |
         if k == "p99" and k not in lat:
             warnings.append("the summary has no p99")
     extra = {k: v for k, v in sec.items() if k != "latency_ms"}
-    entry: dict[str, Any] = {
-        "source": SOURCE,
-        "label": label,
-        "imported_from": str(path),
-        "block": index + 1,
-        "blocks_in_file": count,
-        "log_line": raw["line"],
-        "layout": raw["layout"],
-        "precision": precision,
-        "backend": "tensorrt",
-        "profile": None,
-        "device": raw["device"],
-        "model": model,
-        "command": cmd,
-        "latency_ms": lat,
-        "throughput_qps": qps,
-        "throughput_ips": qps * batch if qps is not None else None,
-        "batch": batch,
-        "batch_assumed": assumed,
-        "iterations": raw["iterations"],
-        "wall_s": raw["values"].get("walltime_s"),
-        "versions": {"tensorrt": raw["tensorrt"]} if raw["tensorrt"] else {},
-        "trtexec": {**extra, **{k: v for k, v in raw["values"].items() if k != "throughput_qps"}},
-        "warnings": warnings,
-        "measured": True,
-    }
-    return entry
+    return BenchmarkResult(
+        precision=precision,
+        latency=LatencySummary.from_dicts(lat, {}, {}),
+        throughput=Throughput(
+            inferences_per_s=qps * batch if qps is not None else None,
+            queries_per_s=qps,
+            iterations=raw["iterations"],
+            batch=batch,
+            wall_s=raw["values"].get("walltime_s"),
+        ),
+        provenance=Provenance(IMPORTED, label, SOURCE),
+        model=ModelRef(model),
+        backend="tensorrt",
+        profile=None,
+        device=raw["device"],
+        versions={"tensorrt": raw["tensorrt"]} if raw["tensorrt"] else {},
+        imported=TrtexecImport(
+            imported_from=str(path),
+            block=index + 1,
+            blocks_in_file=count,
+            log_line=raw["line"],
+            layout=raw["layout"],
+            command=cmd,
+            batch_assumed=assumed,
+            sections={**extra, **{k: v for k, v in raw["values"].items() if k != "throughput_qps"}},
+        ),
+        warnings=tuple(warnings),
+    )
 
 
-def import_trtexec(path: str | os.PathLike[str], *, label: str | None = None) -> list[dict[str, Any]]:
-    """Result entries (ready for ``ResultStore.add``) for every performance summary in the log at ``path``.
+def import_trtexec(path: str | os.PathLike[str], *, label: str | None = None) -> list[BenchmarkResult]:
+    """Results (provenance "imported", ready for ``ResultStore.add``) for every performance summary in the log.
 
     Raises:
         ResultsError: unreadable file, or no summary (message says why when it can tell).

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from workbench.core.errors import TelemetryError
@@ -78,6 +78,26 @@ class TelemetrySummary:
         d = asdict(self)
         d["throttle_reasons"] = list(self.throttle_reasons)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TelemetrySummary:
+        """Inverse of :meth:`to_dict` (results read back from JSON); missing fields take their defaults."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw.setdefault("source", "?")
+        kw.setdefault("measured", True)
+        kw.setdefault("label", None)
+        kw.setdefault("interval_ms", 0)
+        kw.setdefault("window_s", None)
+        kw.setdefault("samples", 0)
+        kw.setdefault("read_errors", 0)
+        for k in ("mean_power_w", "peak_power_w", "energy_mj", "total_power_rule", "power_coverage"):
+            kw.setdefault(k, None)
+        kw.setdefault("energy_method", "none")
+        kw["throttle_reasons"] = tuple(kw.get("throttle_reasons") or ())
+        kw["temps_max_c"] = dict(kw.get("temps_max_c") or {})
+        kw["reasons"] = dict(kw.get("reasons") or {})
+        return cls(**kw)
 
 
 class Recorder:

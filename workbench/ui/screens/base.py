@@ -1,15 +1,18 @@
-"""What every workbench screen shares: nav bar on top, a status line and the footer at the bottom, and two
-hooks the app calls on the UI thread — ``job_event`` (step / done / failed of any job) and ``state_changed``."""
+"""What every workbench screen shares: nav bar on top, a status line and the footer at the bottom, typed access to
+the app (``self.wb``), and one hook: :meth:`WorkbenchScreen.refresh_view` when the app state changed. Screens react
+to the job messages they show by defining Textual handlers (``on_bench_finished`` …; messages.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from workbench.ui.api import WorkbenchApi
+from workbench.ui.messages import Change, StateChanged
 from workbench.ui.widgets.navbar import NavBar
 
 
@@ -19,14 +22,15 @@ class StatusLine(Static):
     """
 
     def refresh_status(self) -> None:
-        app: Any = self.app
-        st = app.state
+        wb = cast(WorkbenchApi, self.app)
+        st = wb.state
+        job = st.job
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(st.model_title, style="bold")
-        prof = st.ctx.profile.name if st.ctx is not None else (st.options.profile or "auto")
+        prof = job.profile.name if job is not None else (st.request.profile or "auto")
         t.append(f" · {prof} · {st.precision.upper()}")
-        if app.busy:
-            t.append(f" · running: {app.busy} (x cancels)", style="bold yellow")
+        if wb.busy:
+            t.append(f" · running: {wb.busy} (x cancels)", style="bold yellow")
         elif st.context_error:
             t.append(" · model/profile error", style="bold red")
         self.update(t)
@@ -35,6 +39,11 @@ class StatusLine(Static):
 class WorkbenchScreen(Screen):
     MODE = ""
     TITLE_TEXT = ""
+
+    @property
+    def wb(self) -> WorkbenchApi:
+        """The app, typed as what screens may use of it (api.py)."""
+        return cast(WorkbenchApi, self.app)
 
     def compose(self) -> ComposeResult:
         yield NavBar(self.MODE)
@@ -46,20 +55,17 @@ class WorkbenchScreen(Screen):
         yield from ()
 
     def on_mount(self) -> None:
-        app: Any = self.app
-        app.register_screen(self)
+        self.wb.register_screen(self)
         self.query_one(StatusLine).refresh_status()
-        self.state_changed("mount")
+        self.refresh_view(Change.MOUNT)
 
     def on_screen_resume(self) -> None:
         self.query_one(StatusLine).refresh_status()
 
-    def notify_status(self) -> None:
+    def on_state_changed(self, msg: StateChanged) -> None:
         self.query_one(StatusLine).refresh_status()
+        self.refresh_view(msg.what)
 
-    # hooks
-    def job_event(self, msg: Any) -> None:
-        return None
-
-    def state_changed(self, what: str) -> None:
+    def refresh_view(self, what: Change) -> None:
+        """Redraw what depends on the app state (called on mount and on every state change)."""
         return None

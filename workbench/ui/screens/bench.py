@@ -16,6 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from workbench.core.live import LiveStats
+from workbench.core.results.result import BenchmarkResult
+from workbench.ui.messages import BenchFinished, Change, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.widgets.latency_plot import LatencyPlot
 from workbench.ui.widgets.telemetry_panel import TelemetryPanel
@@ -24,19 +27,23 @@ DURATIONS_S = (1.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 THREADS = (None, 1, 2, 4, 8)
 
 
-def stats_text(snap: Any, entry: dict | None) -> Text:
+def _ms(v: float | None) -> str:
+    return f"{v:.4f} ms  " if v is not None else "n/a  "
+
+
+def stats_text(snap: LiveStats | None, result: BenchmarkResult | None) -> Text:
     """One or two lines: iterations, rolling p50/p99, throughput (live), or the stored figures (finished)."""
     t = Text()
-    if entry is not None and (snap is None or snap.finished):
-        lat = entry["latency_ms"]
+    if result is not None and (snap is None or snap.finished):
         t.append("p50 ", style="bold")
-        t.append(f"{lat['p50']:.4f} ms  ")
+        t.append(_ms(result.latency.p50_ms))
         t.append("p99 ", style="bold")
-        t.append(f"{lat['p99']:.4f} ms  ", style="bold")
+        t.append(_ms(result.latency.p99_ms), style="bold")
         t.append("thr ", style="bold")
-        t.append(f"{entry['throughput_ips']:.1f} inf/s  " if entry.get("throughput_ips") is not None else "n/a  ")
+        ips = result.throughput.inferences_per_s
+        t.append(f"{ips:.1f} inf/s  " if ips is not None else "n/a  ")
         t.append("iter ", style="bold")
-        t.append(f"{entry['iterations']:,}")
+        t.append(f"{result.throughput.iterations or 0:,}")
         return t
     if snap is None:
         t.append("press s to start a benchmark", style="dim")
@@ -100,59 +107,57 @@ class BenchScreen(WorkbenchScreen):
 
     # --- view ------------------------------------------------------------------------------------------
     def _settings_text(self) -> str:
-        app: Any = self.app
-        ctx = app.state.ctx
+        ctx = self.wb.state.job
         if ctx is None:
             return ""
-        o = ctx.options
+        o = ctx.request
         dur = o.duration_s if o.duration_s is not None else ctx.profile.benchmark.duration_s
         thr = o.threads if o.threads is not None else ctx.profile.build.intra_op_threads
         return f"{dur:g} s ([ ]) · threads {thr or 'auto'} (t) · batch {o.batch or ctx.profile.benchmark.batch}"
 
-    def state_changed(self, what: str) -> None:
-        app: Any = self.app
-        st = app.state
+    def refresh_view(self, what: Change) -> None:
+        st = self.wb.state
+        job = st.job
         head = Text()
-        if st.ctx is None:
+        if job is None:
             head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
         else:
             head.append(f"Benchmark {st.precision.upper()} ", style="bold")
-            head.append(f"· {st.ctx.backend.name} · {self._settings_text()}")
+            head.append(f"· {job.backend.name} · {self._settings_text()}")
         self.query_one("#bench-head", Static).update(head)
-        if what == "mount":
+        if what == Change.MOUNT:
             self._show_final()
 
     def _show_final(self) -> None:
-        from workbench.cli.report import summary
+        from workbench.core.results.summary import summary
 
-        app: Any = self.app
-        st = app.state
-        entry = st.last_entry
+        st = self.wb.state
+        result = st.last_result
         snap = self.live.snapshot() if self.live is not None else None
-        self.query_one("#bench-stats", Static).update(stats_text(snap, entry))
-        if entry is None:
+        self.query_one("#bench-stats", Static).update(stats_text(snap, result))
+        if result is None:
             self.query_one("#bench-summary", Static).update("")
             return
         if self.live is None:
             plot = self.query_one(LatencyPlot)
-            plot.empty_text = "recorded result (no live samples)" if st.recorded_entry else "no live samples"
+            plot.empty_text = "recorded result (no live samples)" if st.recorded_result else "no live samples"
             plot.refresh()
         t = Text()
-        if st.recorded_entry:
-            t.append("[recorded result — not measured in this session]\n", style="bold yellow")
-        if self._show_compare and st.previous_entry is not None:
+        if self._show_compare and st.previous_result is not None:
             from rich.console import Group
 
-            from workbench.ui.widgets.compare import compare_table
+            from workbench.ui.widgets.compare import compare_view
 
             self.query_one("#bench-summary", Static).update(
                 Group(
                     Text("Previous run (A) vs this run (B)", style="bold"),
-                    compare_table(st.previous_entry, entry, title_a="previous", title_b="this run"),
+                    compare_view(st.previous_result, result, title_a="previous", title_b="this run"),
                 )
             )
             return
-        t.append(summary(entry))
+        for line in summary(result).splitlines(keepends=True):
+            # the core's summary says on its second line when the figures are not this machine's: highlight it
+            t.append(line, style="bold yellow" if line.startswith("Provenance:") else "")
         self.query_one("#bench-summary", Static).update(t)
 
     def _poll(self) -> None:
@@ -167,112 +172,105 @@ class BenchScreen(WorkbenchScreen):
         # the live energy estimate needs a live rate: none once the run has ended
         self.query_one(TelemetryPanel).ips = None if snap.finished else snap.throughput_ips
 
-    def job_event(self, msg: Any) -> None:
-        from workbench.ui.messages import JobDone, JobFailed, StepMsg
+    def on_progress_msg(self, msg: ProgressMsg) -> None:
+        if msg.kind == JobKind.BENCH:
+            p = msg.progress
+            self.query_one("#bench-summary", Static).update(Text(f"[{p.step}] {p.message}", style="dim"))
 
-        if msg.job != "bench":
+    def _ended(self) -> None:
+        self._poll()
+        self.query_one(TelemetryPanel).ips = None
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_bench_finished(self, msg: BenchFinished) -> None:
+        self._ended()
+        self._show_compare = False
+        self._show_final()
+
+    def on_job_failed(self, msg: JobFailed) -> None:
+        if msg.kind != JobKind.BENCH:
             return
-        if isinstance(msg, StepMsg):
-            self.query_one("#bench-summary", Static).update(Text(f"[{msg.step.step}] {msg.step.message}", style="dim"))
-        elif isinstance(msg, (JobDone, JobFailed)):
-            self._poll()
-            self.query_one(TelemetryPanel).ips = None
-            if self._timer is not None:
-                self._timer.stop()
-                self._timer = None
-            if isinstance(msg, JobFailed):
-                self.query_one("#bench-summary", Static).update(
-                    Text(
-                        ("stopped: " if msg.cancelled else "failed: ")
-                        + msg.message
-                        + (f"\nhint: {msg.hint}" if msg.hint else ""),
-                        style="red",
-                    )
-                )
-            else:
-                self._show_compare = False
-                self._show_final()
+        self._ended()
+        self.query_one("#bench-summary", Static).update(
+            Text(
+                ("stopped: " if msg.cancelled else "failed: ")
+                + msg.message
+                + (f"\nhint: {msg.hint}" if msg.hint else ""),
+                style="red",
+            )
+        )
 
     # --- actions ---------------------------------------------------------------------------------------
     def action_start(self) -> None:
         from workbench.core.live import LiveLatency
 
-        app: Any = self.app
-        st = app.state
-        if st.ctx is None:
+        wb = self.wb
+        st = wb.state
+        job = st.job
+        if job is None:
             self.notify("no model loaded", severity="warning")
             return
-        cancel = app.begin_job("bench")
+        cancel = wb.begin_job(JobKind.BENCH)
         if cancel is None:
             return
-        batch = st.ctx.options.batch or st.ctx.profile.benchmark.batch
+        batch = job.request.batch or job.profile.benchmark.batch
         self.live = LiveLatency(batch=batch)
         self._version = -1
         self.query_one(LatencyPlot).set_points(())
         self.query_one(LatencyPlot).empty_text = "waiting for samples…"
         self.query_one(LatencyPlot).refresh()
         self.query_one("#bench-summary", Static).update(Text("starting…", style="dim"))
-        self._timer = self.set_interval(1.0 / app.plot_hz, self._poll)
-        art = st.artifact if st.artifact is not None and st.artifact.precision == st.precision else None
-        acc = st.accuracy if st.accuracy_precision == st.precision else None
-        app.job_bench(
-            st.ctx, st.precision, art, acc, dict(st.build_extra) if art is not None else {}, self.live, cancel
-        )
+        self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
+        built = st.built if st.built is not None and st.built.precision == st.precision else None
+        report = st.accuracy if st.accuracy_precision == st.precision else None
+        wb.run_bench(job, st.precision, built, report, self.live, cancel)
 
     def action_attach(self) -> None:
-        """Follow the newest running detached job (started with `workbench run/bench` from a shell)."""
-        from workbench.core import jobs
+        """Follow the newest running detached job (started with `workbench run/bench` from a shell); the jobs are
+        listed in the worker, off the UI thread."""
         from workbench.core.live import LiveLatency
 
-        app: Any = self.app
-        running = [j for j in jobs.list_jobs() if j.state() == "running"]
-        if not running:
-            self.notify(
-                "no running job: `workbench bench` / `run` in a shell start one that survives a dropped SSH session"
-            )
-            return
-        job = running[0]
-        cancel = app.begin_job("bench")
+        wb = self.wb
+        cancel = wb.begin_job(JobKind.BENCH)
         if cancel is None:
             return
         self.live = LiveLatency()
         self._version = -1
         self.query_one(LatencyPlot).set_points(())
-        self.query_one(LatencyPlot).empty_text = f"attached to job {job.id}…"
+        self.query_one(LatencyPlot).empty_text = "attaching to the newest running job…"
         self.query_one(LatencyPlot).refresh()
-        self.query_one("#bench-summary", Static).update(Text(f"attached to {' '.join(job.argv)}", style="dim"))
-        self._timer = self.set_interval(1.0 / app.plot_hz, self._poll)
-        app.job_attach(job, self.live, cancel)
+        self.query_one("#bench-summary", Static).update(Text("looking for a running job…", style="dim"))
+        self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
+        wb.run_attach(self.live, cancel)
 
     def _change(self, **changes: Any) -> None:
-        app: Any = self.app
-        if app.busy == "bench":
+        if self.wb.busy == JobKind.BENCH:
             self.notify("stop the run first (x)", severity="warning")
             return
-        app.set_options(**changes)
+        self.wb.set_options(**changes)
 
     def action_duration(self, step: int) -> None:
-        app: Any = self.app
-        ctx = app.state.ctx
+        ctx = self.wb.state.job
         if ctx is None:
             return
-        cur = ctx.options.duration_s if ctx.options.duration_s is not None else ctx.profile.benchmark.duration_s
+        cur = ctx.request.duration_s if ctx.request.duration_s is not None else ctx.profile.benchmark.duration_s
         idx = min(range(len(DURATIONS_S)), key=lambda i: abs(DURATIONS_S[i] - cur))
         nxt = DURATIONS_S[max(0, min(len(DURATIONS_S) - 1, idx + step))]
         self._change(duration_s=nxt, iterations=None)
 
     def action_threads(self) -> None:
-        app: Any = self.app
-        ctx = app.state.ctx
+        ctx = self.wb.state.job
         if ctx is None:
             return
-        cur = ctx.options.threads
+        cur = ctx.request.threads
         nxt = THREADS[(THREADS.index(cur) + 1) % len(THREADS)] if cur in THREADS else None
         self._change(threads=nxt)
 
     def action_compare(self) -> None:
-        app: Any = self.app
-        if app.state.previous_entry is None or app.state.last_entry is None:
+        st = self.wb.state
+        if st.previous_result is None or st.last_result is None:
             self.notify(
                 "no previous run in this session to compare with (Results screen compares stored runs)", timeout=4
             )

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
+from workbench.ui.messages import BuildFinished, Change, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.model import short_path
 
@@ -43,30 +44,29 @@ class BuildScreen(WorkbenchScreen):
             yield Static(id="build-phase")
             yield RichLog(id="build-log", wrap=True, markup=False, max_lines=500)
 
-    def state_changed(self, what: str) -> None:
-        app: Any = self.app
-        st = app.state
+    def refresh_view(self, what: Change) -> None:
+        st = self.wb.state
+        job = st.job
         head = Text()
-        if st.ctx is None:
+        if job is None:
             head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
         else:
             head.append("Build ", style="bold")
-            head.append(f"{st.precision.upper()} with {st.ctx.backend.name} for profile {st.ctx.profile.name}")
+            head.append(f"{st.precision.upper()} with {job.backend.name} for profile {job.profile.name}")
             if st.precision == "int8" and st.calibration is None:
                 head.append("\n      INT8 calibrates first (cached when done on the Calibrate screen)", style="dim")
             if st.precision == "best":
                 head.append("\n      'best' builds every precision on the Benchmark screen", style="yellow")
-            if st.artifact is not None:
+            if st.built is not None:
                 head.append("\n")
-                head.append_text(artifact_text(st.artifact))
+                head.append_text(artifact_text(st.built.artifact))
         self.query_one("#build-head", Static).update(head)
 
     def _tick(self) -> None:
         if self._t0 is None:
             return
-        app: Any = self.app
         el = time.monotonic() - self._t0
-        running = app.busy == "build"
+        running = self.wb.busy == JobKind.BUILD
         self.query_one("#build-phase", Static).update(
             Text(
                 f"{self._phase} · {el:.1f} s elapsed" if running else f"{self._phase} · {el:.1f} s",
@@ -77,37 +77,42 @@ class BuildScreen(WorkbenchScreen):
             self._timer.stop()
             self._timer = None
 
-    def job_event(self, msg: Any) -> None:
-        from workbench.ui.messages import JobDone, JobFailed, StepMsg
-
-        if msg.job != "build":
+    def on_progress_msg(self, msg: ProgressMsg) -> None:
+        if msg.kind != JobKind.BUILD:
             return
         log = self.query_one(RichLog)
-        if isinstance(msg, StepMsg):
-            s = msg.step
-            if s.total:
-                pct = 100 * (s.done or 0) / s.total
-                self._phase = f"{s.step}: {s.done}/{s.total} ({pct:.0f} %)"
-                if (s.done or 0) in (0, s.total):
-                    log.write(f"[{s.step}] {s.message} {s.done}/{s.total}")
-            else:
-                self._phase = f"{s.step}: {s.message}"
-                log.write(f"[{s.step}] {s.message}")
-        elif isinstance(msg, JobDone):
-            art = msg.result["artifact"]
-            self._phase = "done — " + ("cached" if art.cached else f"built in {art.build_s:.2f} s")
-            log.write(f"[done] {'cached' if art.cached else 'built'}: {art.path}")
-        elif isinstance(msg, JobFailed):
-            self._phase = "cancelled" if msg.cancelled else "failed"
-            log.write(f"[{'cancelled' if msg.cancelled else 'error'}] {msg.message}")
-            if msg.hint:
-                log.write(f"hint: {msg.hint}")
+        s = msg.progress
+        if s.total:
+            pct = 100 * (s.done or 0) / s.total
+            self._phase = f"{s.step}: {s.done}/{s.total} ({pct:.0f} %)"
+            if (s.done or 0) in (0, s.total):
+                log.write(f"[{s.step}] {s.message} {s.done}/{s.total}")
+        else:
+            self._phase = f"{s.step}: {s.message}"
+            log.write(f"[{s.step}] {s.message}")
+        self._tick()
+
+    def on_build_finished(self, msg: BuildFinished) -> None:
+        art = msg.built.artifact
+        self._phase = "done — " + ("cached" if art.cached else f"built in {art.build_s:.2f} s")
+        self.query_one(RichLog).write(f"[done] {'cached' if art.cached else 'built'}: {art.path}")
+        self._tick()
+
+    def on_job_failed(self, msg: JobFailed) -> None:
+        if msg.kind != JobKind.BUILD:
+            return
+        log = self.query_one(RichLog)
+        self._phase = "cancelled" if msg.cancelled else "failed"
+        log.write(f"[{'cancelled' if msg.cancelled else 'error'}] {msg.message}")
+        if msg.hint:
+            log.write(f"hint: {msg.hint}")
         self._tick()
 
     def _start(self, force: bool) -> None:
-        app: Any = self.app
-        st = app.state
-        if st.ctx is None:
+        wb = self.wb
+        st = wb.state
+        job = st.job
+        if job is None:
             self.notify("no model loaded", severity="warning")
             return
         if st.precision == "best":
@@ -115,12 +120,9 @@ class BuildScreen(WorkbenchScreen):
                 "'best' is resolved by benchmarking every precision: use the Benchmark screen (6)", severity="warning"
             )
             return
-        ctx = st.ctx
-        if force != ctx.options.force_build:
-            from workbench.core import pipeline
-
-            ctx = pipeline.with_options(ctx, force_build=force)
-        cancel = app.begin_job("build")
+        if force != job.request.force_build:
+            job = job.with_request(force_build=force)
+        cancel = wb.begin_job(JobKind.BUILD)
         if cancel is None:
             return
         self._t0 = time.monotonic()
@@ -128,7 +130,7 @@ class BuildScreen(WorkbenchScreen):
         self.query_one(RichLog).write(f"--- build {st.precision.upper()}{' (forced)' if force else ''} ---")
         if self._timer is None:
             self._timer = self.set_interval(0.5, self._tick)
-        app.job_build(ctx, st.precision, cancel)
+        wb.run_build(job, st.precision, cancel)
 
     def action_start(self) -> None:
         self._start(False)

@@ -14,37 +14,36 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
+from workbench.core.accuracy import AccuracyReport
+from workbench.ui.messages import Calibrated, Change, DatasetRead, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.model import short_path
 
 METHODS = ("minmax", "entropy", "percentile")
 
 
-def verdict_text(report: Any, precision: str = "int8") -> Text:
-    """The accuracy comparison as the CLI states it (workbench/cli/report.py, accuracy_line), coloured."""
+def verdict_text(report: AccuracyReport, precision: str = "int8") -> Text:
+    """The accuracy comparison as the CLI states it (core/results/summary.py, accuracy_line), coloured."""
     t = Text()
-    d = report.to_dict() if hasattr(report, "to_dict") else dict(report)
-    vs = d.get("vs_fp32") or {}
-    scope = "held-out eval set" if d.get("held_out") else "calibration samples (not held-out)"
-    verdict = str(d.get("verdict", "?")).upper()
+    vs = report.vs_fp32
+    scope = "held-out eval set" if report.held_out else "calibration samples (not held-out)"
+    verdict = str(report.verdict).upper()
     t.append(f"Accuracy {precision.upper()} vs FP32: ", style="bold")
     t.append(f" {verdict} ", style="bold reverse green" if verdict == "PASS" else "bold reverse red")
-    t.append(f"  on {d.get('samples')} {scope}\n")
-    if d.get("top1") is not None and d.get("top1_fp32") is not None:
-        drop = d["top1_fp32"] - d["top1"]
-        t.append(f"top-1 {d['top1']:.2f} % vs FP32 {d['top1_fp32']:.2f} % ({drop:+.2f} pts drop)\n")
-    if vs:
-        agree = vs.get("top1_agreement")
-        t.append(
-            f"cosine min {vs.get('cosine_min', 0):.5f} mean {vs.get('cosine_mean', 0):.5f}, "
-            f"max-abs {vs.get('max_abs', 0):.4g}"
-            + (f", top-1 agreement {agree:.2f} %" if agree is not None else "")
-            + "\n"
-        )
-    for r in d.get("reasons") or []:
+    t.append(f"  on {report.samples} {scope}\n")
+    if report.top1_other is not None and report.top1_fp32 is not None:
+        drop = report.top1_fp32 - report.top1_other
+        t.append(f"top-1 {report.top1_other:.2f} % vs FP32 {report.top1_fp32:.2f} % ({drop:+.2f} pts drop)\n")
+    agree = vs.top1_agreement
+    t.append(
+        f"cosine min {vs.cosine_min:.5f} mean {vs.cosine_mean:.5f}, max-abs {vs.max_abs:.4g}"
+        + (f", top-1 agreement {agree:.2f} %" if agree is not None else "")
+        + "\n"
+    )
+    for r in report.reasons:
         t.append(f"reason: {r}\n", style="yellow")
-    if d.get("verdict") == "fail":
-        for a in d.get("advice") or []:
+    if report.verdict == "fail":
+        for a in report.advice:
             t.append(f"advice: {a}\n", style="cyan")
     t.rstrip()
     return t
@@ -88,20 +87,19 @@ class CalibrateScreen(WorkbenchScreen):
     def _current_folder(self) -> Path | None:
         from workbench.core.live import dataset_for
 
-        app: Any = self.app
-        ctx = app.state.ctx
-        return dataset_for(ctx, "calib") if ctx is not None else None
+        job = self.wb.state.job
+        return dataset_for(job, "calib") if job is not None else None
 
-    def state_changed(self, what: str) -> None:
-        app: Any = self.app
-        st = app.state
+    def refresh_view(self, what: Change) -> None:
+        wb = self.wb
+        st = wb.state
         head = Text()
-        ctx = st.ctx
+        ctx = st.job
         if ctx is None:
             head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
             self.query_one("#calib-head", Static).update(head)
             return
-        from workbench.core.pipeline import quant_settings
+        from workbench.core.job import quant_settings
 
         q = quant_settings(ctx)
         folder = self._current_folder()
@@ -115,7 +113,7 @@ class CalibrateScreen(WorkbenchScreen):
             self._dataset_path = folder
             self._dataset = None
             self.query_one("#calib-set", Static).update(Text("reading the set…", style="dim"))
-            app.job_dataset(folder, ctx.model_info.inputs)
+            wb.read_dataset(folder, ctx.model_info.inputs)
         ol = self.query_one(OptionList)
         for i in range(ol.option_count):
             if folder is not None and ol.get_option_at_index(i).id == str(folder):
@@ -123,86 +121,89 @@ class CalibrateScreen(WorkbenchScreen):
         v = self.query_one("#calib-verdict", Static)
         if st.accuracy is not None and st.accuracy_precision == "int8":
             v.update(verdict_text(st.accuracy, "int8"))
-        elif app.busy != "calibrate":
+        elif wb.busy != JobKind.CALIBRATE:
             v.update("")
 
-    def job_event(self, msg: Any) -> None:
-        from workbench.ui.messages import JobDone, JobFailed, StepMsg
+    def on_dataset_read(self, msg: DatasetRead) -> None:
+        from workbench.core.live import describe_dataset
 
-        if msg.job == "dataset":
-            if isinstance(msg, JobDone):
-                from workbench.core.live import describe_dataset
+        if msg.folder != self._dataset_path:
+            return  # a set that is no longer the chosen one
+        self._dataset = msg.dataset
+        t = Text()
+        for k, v in describe_dataset(msg.dataset):
+            t.append(f"{k:<9}", style="bold")
+            t.append(v + "\n")
+        t.rstrip()
+        self.query_one("#calib-set", Static).update(t)
 
-                self._dataset = msg.result
-                t = Text()
-                for k, v in describe_dataset(msg.result):
-                    t.append(f"{k:<9}", style="bold")
-                    t.append(v + "\n")
-                t.rstrip()
-                self.query_one("#calib-set", Static).update(t)
-            elif isinstance(msg, JobFailed):
-                self.query_one("#calib-set", Static).update(Text(msg.message, style="red"))
-            return
-        if msg.job != "calibrate":
+    def on_progress_msg(self, msg: ProgressMsg) -> None:
+        if msg.kind != JobKind.CALIBRATE:
             return
         bar = self.query_one(ProgressBar)
         prog = self.query_one("#calib-progress", Static)
-        if isinstance(msg, StepMsg):
-            s = msg.step
-            if s.total:
-                if self._t0 is None or (s.done or 0) == 0:
-                    self._t0 = time.monotonic()
-                bar.update(total=s.total, progress=s.done or 0)
-                el = time.monotonic() - self._t0
-                rate = (s.done or 0) / el if el > 0 and s.done else None
-                eta = (s.total - (s.done or 0)) / rate if rate else None
-                prog.update(
-                    f"{s.done}/{s.total} samples"
-                    + (f" · {rate:.0f} samples/s" if rate else "")
-                    + (f" · ETA {eta:.0f} s" if eta is not None else "")
-                )
-            else:
-                prog.update(Text(s.message, style="dim"))
-        elif isinstance(msg, JobDone):
-            cal = msg.result["calibration"]
+        s = msg.progress
+        if s.total:
+            if self._t0 is None or (s.done or 0) == 0:
+                self._t0 = time.monotonic()
+            bar.update(total=s.total, progress=s.done or 0)
+            el = time.monotonic() - self._t0
+            rate = (s.done or 0) / el if el > 0 and s.done else None
+            eta = (s.total - (s.done or 0)) / rate if rate else None
             prog.update(
-                f"{'reused cached' if cal.cached else 'calibrated'} QDQ model: {cal.samples} samples, {cal.method}, "
-                f"{cal.seconds:.1f} s"
+                f"{s.done}/{s.total} samples"
+                + (f" · {rate:.0f} samples/s" if rate else "")
+                + (f" · ETA {eta:.0f} s" if eta is not None else "")
             )
-            if bar.total:
-                bar.update(progress=bar.total)
-        elif isinstance(msg, JobFailed):
-            prog.update(Text("cancelled" if msg.cancelled else f"failed: {msg.message}", style="red"))
+        else:
+            prog.update(Text(s.message, style="dim"))
+
+    def on_calibrated(self, msg: Calibrated) -> None:
+        cal = msg.calibration.result
+        self.query_one("#calib-progress", Static).update(
+            f"{'reused cached' if cal.cached else 'calibrated'} QDQ model: {cal.samples} samples, {cal.method}, "
+            f"{cal.seconds:.1f} s"
+        )
+        bar = self.query_one(ProgressBar)
+        if bar.total:
+            bar.update(progress=bar.total)
+
+    def on_job_failed(self, msg: JobFailed) -> None:
+        if msg.kind == JobKind.DATASET:
+            self.query_one("#calib-set", Static).update(Text(msg.message, style="red"))
+        elif msg.kind == JobKind.CALIBRATE:
+            self.query_one("#calib-progress", Static).update(
+                Text("cancelled" if msg.cancelled else f"failed: {msg.message}", style="red")
+            )
 
     # --- actions ---------------------------------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        app: Any = self.app
-        app.set_options(calib=event.option.id, invalidate="calibration")
+        self.wb.set_options(calib=event.option.id, invalidate="calibration")
 
     def action_method(self) -> None:
-        app: Any = self.app
-        if app.state.ctx is None:
-            return
-        from workbench.core.pipeline import quant_settings
+        from workbench.core.job import quant_settings
 
-        cur = quant_settings(app.state.ctx).method
+        job = self.wb.state.job
+        if job is None:
+            return
+        cur = quant_settings(job).method
         nxt = METHODS[(METHODS.index(cur) + 1) % len(METHODS)] if cur in METHODS else METHODS[0]
-        app.set_options(method=nxt, invalidate="calibration")
+        self.wb.set_options(method=nxt, invalidate="calibration")
 
     def action_samples(self, factor: float) -> None:
-        app: Any = self.app
-        if app.state.ctx is None:
-            return
-        from workbench.core.pipeline import quant_settings
+        from workbench.core.job import quant_settings
 
-        cur = quant_settings(app.state.ctx).calibration_samples
+        job = self.wb.state.job
+        if job is None:
+            return
+        cur = quant_settings(job).calibration_samples
         n = max(8, min(int(cur * factor), 100_000))
-        app.set_options(calib_samples=n, invalidate="calibration")
+        self.wb.set_options(calib_samples=n, invalidate="calibration")
 
     def action_start(self) -> None:
-        app: Any = self.app
-        st = app.state
-        if st.ctx is None:
+        wb = self.wb
+        st = wb.state
+        if st.job is None:
             self.notify("no model loaded", severity="warning")
             return
         choice = next((c for c in st.choices if c.name == "int8"), None)
@@ -210,8 +211,8 @@ class CalibrateScreen(WorkbenchScreen):
             self.notify(f"INT8 is not available: {choice.reason}", severity="warning")
             return
         if st.precision != "int8":
-            app.set_precision("int8")
-        cancel = app.begin_job("calibrate")
+            wb.set_precision("int8")
+        cancel = wb.begin_job(JobKind.CALIBRATE)
         if cancel is None:
             return
         self._t0 = None
@@ -220,4 +221,4 @@ class CalibrateScreen(WorkbenchScreen):
         bar.update(total=100, progress=0)
         self.query_one("#calib-verdict", Static).update("")
         self.query_one("#calib-progress", Static).update(Text("starting…", style="dim"))
-        app.job_calibrate(st.ctx, "int8", cancel)
+        wb.run_calibrate(st.job, cancel)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
@@ -32,8 +30,7 @@ class DashboardScreen(WorkbenchScreen):
         self.set_interval(1.0, self._poll)
 
     def _poll(self) -> None:
-        app: Any = self.app
-        feed = app.telemetry
+        feed = self.wb.telemetry
         if feed is None:
             return
         hist = feed.history()

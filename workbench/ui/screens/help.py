@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from workbench.ui.api import WorkbenchApi
 from workbench.ui.keymap import key_label, keymap_path
 
 
@@ -35,8 +36,8 @@ class HelpScreen(ModalScreen[None]):
             )
 
     def _table(self) -> Table:
-        app: Any = self.app
-        keys = getattr(app, "keys", {})
+        app = self.app
+        keys = cast(WorkbenchApi, app).keys
         under = self.under
         t = Table(box=None, show_header=True, pad_edge=False, expand=True)
         t.add_column("Key", no_wrap=True, style="bold")

@@ -12,8 +12,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from workbench.ui.messages import Change
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.dialogs import FilePickerScreen
+from workbench.ui.state import AppState
 
 
 def short_path(p: Any) -> str:
@@ -33,10 +35,10 @@ def _size(n: int) -> str:
     return str(n)
 
 
-def model_text(state: Any) -> Text:
+def model_text(state: AppState) -> Text:
     t = Text()
     t.append(state.model_title + "\n", style="bold")
-    ctx = state.ctx
+    ctx = state.job
     if ctx is None:
         if state.context_error:
             t.append(state.context_error + "\n", style="bold red")
@@ -45,7 +47,7 @@ def model_text(state: Any) -> Text:
             t.append("inspecting…", style="dim")
         return t
     info = ctx.model_info
-    src = Path(state.options.model) if state.options.model else ctx.model_path
+    src = Path(state.request.model) if state.request.model else ctx.model_path
     t.append("File    ", style="bold")
     t.append(f"{short_path(src)}  ({info.format}, {_size(info.size_bytes)}, sha256 {info.sha256[:12]}…)\n")
     if Path(src).resolve() != Path(ctx.model_path).resolve():
@@ -118,28 +120,26 @@ class ModelScreen(WorkbenchScreen):
         with VerticalScroll(id="body"):
             yield Static(id="model-info")
 
-    def state_changed(self, what: str) -> None:
-        app: Any = self.app
-        self.query_one("#model-info", Static).update(model_text(app.state))
+    def refresh_view(self, what: Change) -> None:
+        self.query_one("#model-info", Static).update(model_text(self.wb.state))
 
     def action_open(self) -> None:
-        app: Any = self.app
+        wb = self.wb
 
         def picked(path: str | None) -> None:
             if path:
-                app.set_model(path)
+                wb.set_model(path)
 
-        app.push_screen(FilePickerScreen(), picked)
+        wb.push_screen(FilePickerScreen(), picked)
 
     def action_reload(self) -> None:
-        app: Any = self.app
-        app.prepare()
+        self.wb.prepare()
 
     def action_export_options(self) -> None:
         from workbench.ui.screens.dialogs import TextPromptScreen
 
-        app: Any = self.app
-        opts = app.state.options
+        wb = self.wb
+        opts = wb.state.request
         current = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in (opts.input_shapes or {}).items())
         current += f"; opset={opts.export_opset}" + ("; dynamic-batch" if opts.export_dynamic_batch else "")
 
@@ -155,18 +155,14 @@ class ModelScreen(WorkbenchScreen):
             except WorkbenchError as exc:
                 self.notify(str(exc), severity="error")
                 return
-            from dataclasses import replace
-
-            app.state.options = replace(
-                app.state.options,
+            wb.set_options(
+                invalidate="calibration",
                 input_shapes={k: tuple(v) for k, v in shapes.items()},
                 export_opset=opset,
                 export_dynamic_batch=dynamic,
             )
-            app.state.invalidate()
-            app.prepare()
 
-        app.push_screen(
+        wb.push_screen(
             TextPromptScreen(
                 "PyTorch -> ONNX export: shapes name:1x3x224x224,... ; opset=N ; dynamic-batch",
                 value=current,
@@ -175,8 +171,7 @@ class ModelScreen(WorkbenchScreen):
         )
 
     def action_default(self) -> None:
-        app: Any = self.app
-        app.set_model(None)
+        self.wb.set_model(None)
 
 
 def parse_export_options(text: str) -> tuple[str, int, bool]:

@@ -3,8 +3,6 @@ lacks it, with the backend's caveats."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from workbench.ui.messages import Change
 from workbench.ui.screens.base import WorkbenchScreen
 
 LABELS = {"fp32": "FP32", "fp16": "FP16", "int8": "INT8", "best": "best"}
@@ -37,14 +36,14 @@ class PrecisionScreen(WorkbenchScreen):
             yield Static(id="precision-head")
             yield OptionList(id="precision-list")
 
-    def state_changed(self, what: str) -> None:
-        app: Any = self.app
-        st = app.state
+    def refresh_view(self, what: Change) -> None:
+        st = self.wb.state
         head = Text()
         head.append("Precision ", style="bold")
         head.append(LABELS.get(st.precision, st.precision), style="bold reverse")
-        if st.ctx is not None:
-            head.append(f"   {st.ctx.backend.name} on profile {st.ctx.profile.name}", style="dim")
+        job = st.job
+        if job is not None:
+            head.append(f"   {job.backend.name} on profile {job.profile.name}", style="dim")
         self.query_one("#precision-head", Static).update(head)
         ol = self.query_one(OptionList)
         keep = ol.highlighted
@@ -64,15 +63,15 @@ class PrecisionScreen(WorkbenchScreen):
         self.action_pick(event.option.id)
 
     def action_pick(self, precision: str) -> None:
-        app: Any = self.app
-        choice = next((c for c in app.state.choices if c.name == precision), None)
+        wb = self.wb
+        choice = next((c for c in wb.state.choices if c.name == precision), None)
         if choice is None:
             self.notify("the model is not loaded yet", severity="warning")
             return
         if not choice.available:
             self.notify(f"{LABELS[precision]} is not available: {choice.reason}", severity="warning")
             return
-        app.set_precision(precision)
+        wb.set_precision(precision)
         msg = {"int8": "INT8 selected: calibrate next (4)", "best": "best selected: benchmark next (6)"}.get(
             precision, f"{LABELS[precision]} selected: build next (5)"
         )

@@ -3,8 +3,6 @@ profile to switch to (invalid ones listed with their error, not selectable)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,12 +10,14 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from workbench.ui.messages import Change
 from workbench.ui.screens.base import WorkbenchScreen
+from workbench.ui.state import AppState
 
 AUTO = "(auto-detect)"
 
 
-def profile_text(state: Any) -> Text:
+def profile_text(state: AppState) -> Text:
     t = Text()
     d = state.detection
     if d is not None:
@@ -26,7 +26,7 @@ def profile_text(state: Any) -> Text:
         if d.l4t:
             t.append(f" · L4T {d.l4t} (JetPack {d.jetpack or '?'})")
         t.append(f"\n          {d.reason}\n", style="dim")
-    ctx = state.ctx
+    ctx = state.job
     if ctx is None:
         t.append(state.context_error or "loading profile…", style="red" if state.context_error else "dim")
         return t
@@ -92,14 +92,12 @@ class ProfileScreen(WorkbenchScreen):
                 ol.add_option(Option(Text.assemble((e.name, "bold"), ("\n  " + desc, "dim")), id=e.name))
         ol.highlighted = 0
 
-    def state_changed(self, what: str) -> None:
-        app: Any = self.app
-        self.query_one("#profile-info", Static).update(profile_text(app.state))
+    def refresh_view(self, what: Change) -> None:
+        self.query_one("#profile-info", Static).update(profile_text(self.wb.state))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        app: Any = self.app
         name = None if event.option.id == "__auto__" else event.option.id
-        app.set_profile(name)
+        self.wb.set_profile(name)
 
     def action_choose(self) -> None:
         ol = self.query_one(OptionList)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -10,20 +11,22 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from workbench.core.results.result import BenchmarkResult
+from workbench.ui.messages import BenchFinished, JobFailed, JobKind, ResultsLoaded
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.dialogs import ExportScreen
 
 # (column key, header, getter). Sorting uses the raw value (None sorts first).
-COLUMNS: tuple[tuple[str, str, Any], ...] = (
-    ("id", "id", lambda e: e.get("id")),
-    ("when", "when (UTC)", lambda e: (e.get("created_at") or "")[:16].replace("T", " ")),
-    ("precision", "prec", lambda e: e.get("precision")),
-    ("p50", "p50 ms", lambda e: (e.get("latency_ms") or {}).get("p50")),
-    ("p99", "p99 ms", lambda e: (e.get("latency_ms") or {}).get("p99")),
-    ("ips", "inf/s", lambda e: e.get("throughput_ips")),
-    ("acc", "acc", lambda e: (e.get("accuracy") or {}).get("verdict")),
-    ("profile", "profile", lambda e: e.get("profile")),
-    ("model", "model", lambda e: str(e.get("model") or "").rsplit("/", 1)[-1]),
+COLUMNS: tuple[tuple[str, str, Callable[[BenchmarkResult], Any]], ...] = (
+    ("id", "id", lambda r: r.id),
+    ("when", "when (UTC)", lambda r: (r.created_at or "")[:16].replace("T", " ")),
+    ("precision", "prec", lambda r: r.precision),
+    ("p50", "p50 ms", lambda r: r.latency.p50_ms),
+    ("p99", "p99 ms", lambda r: r.latency.p99_ms),
+    ("ips", "inf/s", lambda r: r.throughput.inferences_per_s),
+    ("acc", "acc", lambda r: r.accuracy.verdict if r.accuracy is not None else None),
+    ("profile", "profile", lambda r: r.profile),
+    ("model", "model", lambda r: str(r.model.path or "").rsplit("/", 1)[-1]),
 )
 
 
@@ -48,7 +51,7 @@ class ResultsScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: dict[int, dict] = {}
+        self.entries: dict[int, BenchmarkResult] = {}
         self.marked: list[int] = []
         self.sort_index = 0
         self.sort_reverse = True
@@ -74,24 +77,29 @@ class ResultsScreen(WorkbenchScreen):
         self.load()
 
     def load(self) -> None:
-        from workbench.core.errors import WorkbenchError
+        """Read the results in a worker (a large database must not freeze the UI); on_results_loaded shows them."""
+        self.source = self.wb.results_source()
+        self.wb.load_results(self.source)
 
-        app: Any = self.app
-        self.source = app.results_source()
-        try:
-            entries = self.source.entries()
-        except WorkbenchError as exc:
-            self.query_one("#results-head", Static).update(Text(str(exc), style="red"))
-            return
-        self.entries = {int(e["id"]): e for e in entries}
+    def on_results_loaded(self, msg: ResultsLoaded) -> None:
+        self.entries = {int(r.id or 0): r for r in msg.results}
+        self._head(msg.label)
+        self._fill()
+
+    def _head(self, label: str | None) -> None:
         head = Text()
-        head.append(f"{len(entries)} result(s)", style="bold")
-        if getattr(self.source, "label", None):
+        head.append(f"{len(self.entries)} result(s)", style="bold")
+        if label:
             head.append("  [recorded results — not measured on this machine]", style="bold yellow")
         col = COLUMNS[self.sort_index][1]
         head.append(f"  sorted by {col} {'↓' if self.sort_reverse else '↑'}", style="dim")
         self.query_one("#results-head", Static).update(head)
-        self._fill()
+
+    def on_job_failed(self, msg: JobFailed) -> None:
+        if msg.kind == JobKind.RESULTS:
+            self.query_one("#results-head", Static).update(
+                Text(msg.message + (f"\nhint: {msg.hint}" if msg.hint else ""), style="red")
+            )
 
     def _fill(self) -> None:
         t = self.query_one(DataTable)
@@ -99,12 +107,12 @@ class ResultsScreen(WorkbenchScreen):
         t.clear()
         key, _, get = COLUMNS[self.sort_index]
 
-        def sort_key(e: dict) -> tuple:
+        def sort_key(e: BenchmarkResult) -> tuple:
             v = get(e)
             return (v is not None, v if v is not None else 0)
 
         for e in sorted(self.entries.values(), key=sort_key, reverse=self.sort_reverse):
-            rid = int(e["id"])
+            rid = int(e.id or 0)
             t.add_row("*" if rid in self.marked else "", *(_cell(k, g(e)) for k, _, g in COLUMNS), key=str(rid))
         if t.row_count:
             t.move_cursor(row=min(keep or 0, t.row_count - 1))
@@ -126,23 +134,23 @@ class ResultsScreen(WorkbenchScreen):
         else:
             self.sort_reverse = True
             self.sort_index = (self.sort_index + 1) % len(COLUMNS)
-        self.load()
+        self._head(getattr(self.source, "label", None))
+        self._fill()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_detail()
 
     def action_detail(self) -> None:
-        from workbench.cli.report import summary
+        from workbench.core.results.summary import summary
 
         rid = self._current_id()
         if rid is None:
             return
         e = self.entries[rid]
         t = Text()
-        if getattr(self.source, "label", None):
-            t.append("[recorded result — not measured on this machine]\n", style="bold yellow")
-        t.append(f"Result {rid} · {e.get('created_at')}\n", style="bold")
-        t.append(summary(e))
+        t.append(f"Result {rid} · {e.created_at}\n", style="bold")
+        for line in summary(e).splitlines(keepends=True):
+            t.append(line, style="bold yellow" if line.startswith("Provenance:") else "")
         self.query_one("#results-detail", Static).update(t)
 
     def action_mark(self) -> None:
@@ -162,7 +170,7 @@ class ResultsScreen(WorkbenchScreen):
     def action_compare(self) -> None:
         from rich.console import Group
 
-        from workbench.ui.widgets.compare import compare_table
+        from workbench.ui.widgets.compare import compare_view
 
         ids = list(self.marked)
         if len(ids) < 2:
@@ -176,24 +184,21 @@ class ResultsScreen(WorkbenchScreen):
         self.query_one("#results-detail", Static).update(
             Group(
                 Text(f"Result {ids[0]} (A) vs result {ids[1]} (B)", style="bold"),
-                compare_table(a, b, title_a=f"#{ids[0]}", title_b=f"#{ids[1]}"),
+                compare_view(a, b, title_a=f"#{ids[0]}", title_b=f"#{ids[1]}"),
             )
         )
 
     def action_export(self) -> None:
-        app: Any = self.app
+        wb = self.wb
 
         def chosen(value: tuple[str, str] | None) -> None:
             if not value:
                 return
             fmt, path = value
             ids = self.marked or None
-            app.job_export(self.source, fmt, path, ids)
+            wb.run_export(self.source, fmt, path, ids)
 
-        app.push_screen(ExportScreen(), chosen)
+        wb.push_screen(ExportScreen(), chosen)
 
-    def job_event(self, msg: Any) -> None:
-        from workbench.ui.messages import JobDone
-
-        if msg.job == "bench" and isinstance(msg, JobDone):
-            self.load()
+    def on_bench_finished(self, msg: BenchFinished) -> None:
+        self.load()

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from workbench.ui.messages import Change, JobFailed, JobKind, ProgressMsg, SweepFinished, SweepRowFinished
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.widgets.sweep_plot import SweepPlot
 
@@ -104,8 +105,8 @@ class SweepScreen(WorkbenchScreen):
     def conf_path(self) -> Path:
         from workbench.core.power.nvpmodel import DEFAULT_CONF
 
-        app: Any = self.app
-        return Path(app.nvpmodel_conf) if app.nvpmodel_conf is not None else Path("/") / DEFAULT_CONF
+        conf = self.wb.nvpmodel_conf
+        return Path(conf) if conf is not None else Path("/") / DEFAULT_CONF
 
     def load_conf(self) -> None:
         from workbench.core.errors import WorkbenchError
@@ -136,25 +137,25 @@ class SweepScreen(WorkbenchScreen):
 
     # --- view ------------------------------------------------------------------------------------------
     def _settings_text(self) -> Text:
-        app: Any = self.app
-        ctx = app.state.ctx
+        st = self.wb.state
+        ctx = st.job
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(f"sweep {self.modes_spec} (m)", style="bold")
         t.append(" · p99 ≤ " + (f"{self.p99_max_ms:g} ms" if self.p99_max_ms else "—") + " (l)")
         t.append(" · power ≤ " + (f"{self.power_max_w:g} W" if self.power_max_w else "—") + " (w)")
         if ctx is not None:
-            o = ctx.options
+            o = ctx.request
             per = (
                 f"{o.iterations} iterations"
                 if o.iterations
                 else f"{o.duration_s if o.duration_s is not None else ctx.profile.benchmark.duration_s:g} s"
             )
-            t.append(f" · {app.state.precision.upper()}, {per} per mode · s starts, x cancels", style="dim")
+            t.append(f" · {st.precision.upper()}, {per} per mode · s starts, x cancels", style="dim")
         return t
 
-    def state_changed(self, what: str) -> None:
+    def refresh_view(self, what: Change) -> None:
         self.query_one("#sweep-settings", Static).update(self._settings_text())
-        if what in ("mount", "sweep") and not self.running:
+        if what in (Change.MOUNT, Change.SWEEP) and not self.running:
             self.show_result()
 
     def _fill(self, rows: Any) -> None:
@@ -164,8 +165,7 @@ class SweepScreen(WorkbenchScreen):
             t.add_row(*row_cells(r), key=f"{k}:{r.mode_id}")
 
     def show_result(self) -> None:
-        app: Any = self.app
-        st = app.state
+        st = self.wb.state
         res = st.sweep
         plot = self.query_one(SweepPlot)
         rec = self.query_one("#sweep-rec", Static)
@@ -210,43 +210,46 @@ class SweepScreen(WorkbenchScreen):
             return "nothing to plot: no mode was benchmarked"
         return "nothing to plot: no mode has a measured mean power (the telemetry source has no power reading)"
 
-    def job_event(self, msg: Any) -> None:
-        from workbench.ui.messages import JobDone, JobFailed, StepMsg, SweepRowMsg
+    def on_sweep_row_finished(self, msg: SweepRowFinished) -> None:
+        self.live_rows.append(msg.row)
+        self._fill(self.live_rows)
+        self.query_one(SweepPlot).set_rows(self.live_rows, "waiting for a mode with measured power…")
 
-        if msg.job != "sweep":
+    def on_progress_msg(self, msg: ProgressMsg) -> None:
+        if msg.kind == JobKind.SWEEP:
+            p = msg.progress
+            self.query_one("#sweep-rec", Static).update(Text(f"[{p.step}] {p.message}", style="dim"))
+
+    def on_sweep_finished(self, msg: SweepFinished) -> None:
+        self.running = False
+        self.show_result()
+
+    def on_job_failed(self, msg: JobFailed) -> None:
+        if msg.kind != JobKind.SWEEP:
             return
-        rec = self.query_one("#sweep-rec", Static)
-        if isinstance(msg, SweepRowMsg):
-            self.live_rows.append(msg.row)
-            self._fill(self.live_rows)
-            self.query_one(SweepPlot).set_rows(self.live_rows, "waiting for a mode with measured power…")
-        elif isinstance(msg, StepMsg):
-            rec.update(Text(f"[{msg.step.step}] {msg.step.message}", style="dim"))
-        elif isinstance(msg, JobDone):
-            self.running = False
-            self.show_result()
-        elif isinstance(msg, JobFailed):
-            self.running = False
-            rec.update(
-                Text(
-                    ("stopped: " if msg.cancelled else "failed: ")
-                    + msg.message
-                    + (f"\nhint: {msg.hint}" if msg.hint else ""),
-                    style="red",
-                )
+        self.running = False
+        self.query_one("#sweep-rec", Static).update(
+            Text(
+                ("stopped: " if msg.cancelled else "failed: ")
+                + msg.message
+                + (f"\nhint: {msg.hint}" if msg.hint else ""),
+                style="red",
             )
+        )
 
     # --- actions ---------------------------------------------------------------------------------------
     def action_start(self) -> None:
+        from workbench.core import workflow
         from workbench.core.errors import WorkbenchError
         from workbench.core.power.sweep import select_modes
 
-        app: Any = self.app
-        st = app.state
+        wb = self.wb
+        st = wb.state
         if self.conf is None:
             self.notify(self.conf_problem or "no nvpmodel.conf", severity="warning", timeout=6)
             return
-        if st.ctx is None:
+        job = st.job
+        if job is None:
             self.notify("no model loaded", severity="warning")
             return
         try:
@@ -254,7 +257,7 @@ class SweepScreen(WorkbenchScreen):
         except WorkbenchError as exc:
             self.notify(str(exc) + (f"\nhint: {exc.hint}" if getattr(exc, "hint", "") else ""), severity="error")
             return
-        cancel = app.begin_job("sweep")
+        cancel = wb.begin_job(JobKind.SWEEP)
         if cancel is None:
             return
         self.running = True
@@ -262,17 +265,14 @@ class SweepScreen(WorkbenchScreen):
         self._fill(())
         self.query_one(SweepPlot).set_rows((), "waiting for the first mode…")
         self.query_one("#sweep-rec", Static).update(Text("starting…", style="dim"))
-        settings = {
-            "p99_max_ms": self.p99_max_ms,
-            "power_max_w": self.power_max_w,
-            "cooldown_timeout_s": self.cooldown_timeout_s,
-        }
-        app.job_sweep(st.ctx, st.precision, modes, self.conf, settings, cancel)
+        settings = workflow.SweepSettings(
+            p99_max_ms=self.p99_max_ms, power_max_w=self.power_max_w, cooldown_timeout_s=self.cooldown_timeout_s
+        )
+        wb.run_sweep(job, modes, self.conf, settings, cancel)
 
     def _prompt(self, title: str, value: str, apply: Any) -> None:
         from workbench.ui.screens.dialogs import TextPromptScreen
 
-        app: Any = self.app
         if self.running:
             self.notify("a sweep is running: cancel it first (x)", severity="warning")
             return
@@ -286,7 +286,7 @@ class SweepScreen(WorkbenchScreen):
                 self.notify(f"not a positive number: {text!r}", severity="error")
             self.query_one("#sweep-settings", Static).update(self._settings_text())
 
-        app.push_screen(TextPromptScreen(title, value=value), done)
+        self.wb.push_screen(TextPromptScreen(title, value=value), done)
 
     def action_modes(self) -> None:
         def apply(text: str) -> None:

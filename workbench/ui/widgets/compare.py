@@ -1,10 +1,18 @@
-"""Render two result entries side by side (rows from core/runs_compare.py)."""
+"""Render a core comparison (core/results/compare.py: metric rows, settings that differ, the ratio-of-medians
+verdict with its bootstrap interval) as a Rich table — the same engine and the same verdict as
+`workbench results compare`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+from workbench.core.results.compare import Comparison, compare
+from workbench.core.results.result import BenchmarkResult
 
 
 def _fmt(v: Any) -> str:
@@ -16,17 +24,37 @@ def _fmt(v: Any) -> str:
         return f"{v:,}"
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 100 else f"{v:,.1f}"
-    return str(v)
+    s = str(v)
+    return s.rsplit("/", 1)[-1] if "/" in s and len(s) > 32 else s
 
 
-def compare_table(a: dict[str, Any], b: dict[str, Any], *, title_a: str = "A", title_b: str = "B") -> Table:
-    from workbench.core.runs_compare import compare_entries, measured
-
+def comparison_view(doc: Comparison, titles: tuple[str, str]) -> Group:
+    """Table A | B | B/A (numbers), the differing settings, then the verdict. A result that is not a measurement of
+    this machine is marked [recorded]/[not measured] in its column title."""
     t = Table(box=None, pad_edge=False, expand=False, show_edge=False)
     t.add_column("metric", style="bold", no_wrap=True)
-    t.add_column(title_a + ("" if measured(a) else " [recorded]"), justify="right", no_wrap=True)
-    t.add_column(title_b + ("" if measured(b) else " [recorded]"), justify="right", no_wrap=True)
+    for title, measured in zip(titles, doc.measurements or (True, True), strict=True):
+        t.add_column(escape(title + ("" if measured else " [not measured here]")), justify="right", no_wrap=True)
     t.add_column("B/A", justify="right", no_wrap=True)
-    for r in compare_entries(a, b):
-        t.add_row(r.metric, _fmt(r.a), _fmt(r.b), f"{r.ratio:.2f}x" if r.ratio is not None else "")
-    return t
+    for r in doc.rows:
+        a, b = r.values[0], r.values[1]
+        ratio = ""
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and a:
+            ratio = f"{b / a:.2f}x"
+        t.add_row(r.metric, _fmt(a), _fmt(b), ratio)
+    for d in doc.differing_settings:
+        t.add_row(f"≠ {d.setting}", _fmt(d.values[0]), _fmt(d.values[1]), "", style="dim")
+    parts: list[Any] = [t]
+    rv = doc.ratio_of_medians
+    if rv is not None:
+        verdict = Text()
+        verdict.append("Verdict: ", style="bold")
+        verdict.append(rv.verdict, style="bold green" if rv.significant else "")
+        verdict.append(f"\n  ({rv.method})", style="dim")
+        parts.append(verdict)
+    return Group(*parts)
+
+
+def compare_view(a: BenchmarkResult, b: BenchmarkResult, *, title_a: str = "A", title_b: str = "B") -> Group:
+    """Two results side by side with the verdict on their medians (A is the reference)."""
+    return comparison_view(compare([a, b]), (title_a, title_b))

@@ -1,0 +1,228 @@
+"""Benchmark one built artifact: idle power and settling first (when asked), the timed run(s) in child
+processes with telemetry sampled in this process over the timed window, then the typed result.
+
+This is the benchmark machinery every orchestration uses (workflow.py: bench, best, scenarios, sweeps); it knows
+nothing about profiles, model specs or faces: it gets a :class:`BenchPlan`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from workbench.core.bench import events as ev
+from workbench.core.bench.config import BenchConfig
+from workbench.core.bench.parent import BenchOutcome, ChildControl, run_child
+from workbench.core.bench.result import RunContext, RunMeasurements, build_result
+from workbench.core.bench.stability import StabilityWatcher
+from workbench.core.bench.units import ms_list
+from workbench.core.progress import Progress, ProgressFn, no_progress
+from workbench.core.results.result import BenchmarkResult, IdlePower, LayerProfile, PowerState, Settle
+
+
+@dataclass(frozen=True)
+class TelemetryPlan:
+    """Where power/temperature come from (a telemetry source spec: auto, host, sysfs, tegrastats, nvml,
+    replay:FILE), the sampling interval (ms), the profile's total-power rail rule and throttle temperature (°C)."""
+
+    source: str
+    interval_ms: int
+    total_rule: str | None = None
+    max_temp_c: float | None = None
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """One benchmark of one artifact.
+
+    ``repeat`` K > 1 runs K independent child processes (each with its own warm-up) and pools their latencies.
+    ``idle_s`` > 0 samples idle power first (shown beside; subtracted, labelled, only with ``subtract_idle``).
+    ``settle`` waits until temperatures stop rising (or reach ``settle_target_c``) before timing.
+    ``until_stable`` keeps timing until ``stable_target``'s 95 % interval is within ±``stable_rel_width``
+    (``config.duration_s`` is then the limit). ``events_path``: a detached job's events.jsonl, where the live
+    stream is kept so a face can re-attach. ``export_times``: write every timed latency (ms) as JSON there.
+    """
+
+    config: BenchConfig
+    context: RunContext
+    telemetry: TelemetryPlan
+    repeat: int = 1
+    idle_s: float = 0.0
+    subtract_idle: bool = False
+    settle: bool = False
+    settle_target_c: float | None = None
+    settle_timeout_s: float = 120.0
+    until_stable: bool = False
+    stable_target: float = 99.0
+    stable_rel_width: float = 0.02
+    events_path: Path | None = None
+    export_times: str | None = None
+
+    def with_config(self, **changes) -> BenchPlan:
+        return replace(self, config=replace(self.config, **changes))
+
+
+def _idle_power(source, plan: TelemetryPlan, seconds: float) -> IdlePower:
+    """Mean power over ``seconds`` with nothing running (shown beside the run, never subtracted silently)."""
+    from workbench.core.telemetry import Recorder
+
+    rec = Recorder(source, interval_ms=plan.interval_ms, total_rule=plan.total_rule)
+    rec.start()
+    rec.mark_window_start()
+    time.sleep(seconds)
+    rec.mark_window_end()
+    s = rec.stop()
+    return IdlePower(
+        seconds=seconds,
+        mean_power_w=s.mean_power_w,
+        measured=s.measured,
+        reason=None if s.mean_power_w is not None else (s.reasons.get("mean_power_w") or "no power reading"),
+    )
+
+
+def _power_state() -> PowerState:
+    from workbench.core.power.state import current_power_state
+
+    return PowerState.from_dict(current_power_state())
+
+
+def _layers(path: str | None, iterations: int) -> tuple[LayerProfile | None, str | None]:
+    """The per-node times of the timed runs only (the profile also holds the warm-up), or why not."""
+    if not path:
+        return None, None
+    from workbench.core.bench.layers import parse_ort_profile
+    from workbench.core.errors import BenchmarkError
+
+    try:
+        return LayerProfile.from_dict(parse_ort_profile(path, keep_last=iterations)), None
+    except BenchmarkError as exc:
+        return None, f"per-layer profile not read: {exc}"
+
+
+def write_export_times(path: str, precision: str, outcomes: list[BenchOutcome]) -> int:
+    """Every timed latency (ms), in the order run, as ``{"precision", "latencies_ms"}`` JSON, written atomically.
+    Returns the count. Raises StorageError when the file cannot be written."""
+    from workbench.core.fsutil import write_text_atomic
+
+    values = [v for o in outcomes for v in ms_list(o.latencies_ns)]
+    write_text_atomic(path, json.dumps({"precision": precision, "latencies_ms": values}))
+    return len(values)
+
+
+def run_benchmark(
+    plan: BenchPlan,
+    *,
+    on_progress: ProgressFn = no_progress,
+    on_event: Callable[[object], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> BenchmarkResult:
+    """Run ``plan`` and return its result (see :class:`BenchPlan`).
+
+    ``on_event`` sees the child's typed events (bench/events.py) as they arrive, for live views.
+
+    Raises:
+        Cancelled, BenchmarkError, TelemetryError (a source that cannot be opened), the child's WorkbenchError.
+    """
+    from workbench.core.telemetry import Recorder, open_source
+
+    cfg = plan.config
+    tp = plan.telemetry
+    source = open_source(tp.source)
+    idle = None
+    settle = None
+    outcomes: list[BenchOutcome] = []
+    events_log = None
+    try:
+        if plan.idle_s > 0:
+            on_progress(Progress("bench", f"sampling idle power for {plan.idle_s:g} s"))
+            idle = _idle_power(source, tp, plan.idle_s)
+        if plan.settle:
+            from workbench.core.power.sweep import max_temp_reader, wait_for_cooldown
+
+            on_progress(Progress("bench", "waiting for temperatures to settle"))
+            settled, temp = wait_for_cooldown(
+                max_temp_reader(source), target_c=plan.settle_target_c, timeout_s=plan.settle_timeout_s, cancel=cancel
+            )
+            settle = Settle(
+                settled,
+                temp,
+                plan.settle_target_c,
+                None if temp is not None else "no temperature reading from this telemetry source",
+            )
+        recorder = Recorder(source, interval_ms=tp.interval_ms, total_rule=tp.total_rule, max_temp_c=tp.max_temp_c)
+        recorder.start()
+        length = f"exactly {cfg.iterations} iterations" if cfg.iterations else f"at least {cfg.duration_s:.3g} s"
+        on_progress(Progress("bench", f"benchmarking {plan.context.precision} ({length})"))
+        control = ChildControl()
+        watcher = StabilityWatcher(plan.stable_target, plan.stable_rel_width) if plan.until_stable else None
+        if plan.events_path is not None:
+            try:
+                events_log = open(plan.events_path, "ab")  # noqa: SIM115 - closed in finally
+            except OSError:
+                events_log = None
+        repeat = max(1, plan.repeat)
+        window_started = False
+
+        def relay(event: object) -> None:
+            nonlocal window_started
+            if events_log is not None:
+                # A detached job keeps its live stream on disk, so a face can re-attach and replay it.
+                events_log.write(ev.encode(event))
+                events_log.flush()
+            # One telemetry window over all repeats: from the first run's start to the last run's end.
+            if isinstance(event, ev.TimedStart):
+                if not window_started:
+                    window_started = True
+                    recorder.mark_window_start()
+            elif isinstance(event, ev.TimedEnd):
+                if len(outcomes) == repeat:
+                    recorder.mark_window_end()
+            elif watcher is not None and isinstance(event, ev.Samples) and watcher.batch_arrived():
+                control.request_stop()
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            for k in range(repeat):
+                if repeat > 1:
+                    on_progress(Progress("bench", f"run {k + 1}/{repeat} (own process, own warm-up)", k, repeat))
+                out = BenchOutcome()
+                outcomes.append(out)
+                if watcher is not None:
+                    watcher.watch(out.latencies_ns)
+                run_child(cfg, on_event=relay, cancel=cancel, control=control, outcome=out)
+        finally:
+            summary = recorder.stop()
+    finally:
+        source.close()
+        if events_log is not None:
+            events_log.close()
+    iterations = sum(o.iterations for o in outcomes)
+    layers, layer_warning = _layers(outcomes[-1].layer_profile_path, outcomes[-1].iterations)
+    measured = RunMeasurements(
+        telemetry=summary,
+        power_state=_power_state(),
+        idle_power=idle,
+        settle=settle,
+        subtract_idle=plan.subtract_idle,
+        layers=layers,
+        layer_warning=layer_warning,
+    )
+    judge = None
+    if watcher is not None:
+
+        def judge(latency):
+            return watcher.verdict(latency, iterations, cfg.duration_s)
+
+    result = build_result(outcomes, plan.context, measured, judge_stability=judge)
+    if plan.export_times:
+        n = write_export_times(plan.export_times, plan.context.precision, outcomes)
+        on_progress(Progress("bench", f"wrote {n} latencies to {plan.export_times}"))
+    return result
+
+
+__all__ = ["BenchPlan", "TelemetryPlan", "run_benchmark", "write_export_times"]

@@ -1,0 +1,215 @@
+"""What a job asks for (:class:`JobRequest`) and what it resolved to (:class:`PreparedJob`), and the resolution
+rules both faces rely on: which dataset, which quantization recipe, which accuracy thresholds, which benchmark
+configuration. No work happens here; core/workflow.py does the work.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from workbench.core import paths
+
+PRECISIONS = ("fp32", "fp16", "int8", "best")
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a calibrate / build / bench / sweep request can set. ``None`` = the profile's (or spec's) default.
+
+    Model: ``model`` (None = the bundled digits CNN), ``spec`` (model spec TOML), ``trust_pickle``, PyTorch export
+    options (``input_shapes``, ``export_opset``, ``export_dynamic_batch``). Device: ``profile`` (None = detected),
+    ``backend`` override. Precision: ``precision``, ``calib``/``eval`` folders, calibration ``method`` and
+    ``calib_samples``. Benchmark: ``iterations`` or ``duration_s``, warm-up, ``threads``, ``batch``, ``shapes``,
+    ``seed``, ``bench_dataset`` (real inputs), ``telemetry`` source, GPU options, ``repeat``, idle power,
+    settling, ``until_stable``. Bookkeeping: ``store`` in the results database, ``export_times`` (a file for every
+    latency), ``job_dir`` (the detached job's folder, where its event stream and result ids are kept).
+    """
+
+    model: str | None = None
+    profile: str | None = None
+    precision: str = "fp32"
+    calib: str | None = None
+    eval: str | None = None
+    method: str | None = None
+    calib_samples: int | None = None
+    iterations: int | None = None
+    duration_s: float | None = None
+    warmup_ms: float | None = None
+    warmup_iterations: int | None = None
+    threads: int | None = None
+    batch: int | None = None
+    shapes: dict = field(default_factory=dict)
+    seed: int = 0
+    bench_dataset: str | None = None
+    telemetry: str | None = None
+    force_build: bool = False
+    trust_pickle: bool = False
+    spec: str | None = None
+    profile_layers: bool = False
+    store: bool = True
+    input_shapes: dict = field(default_factory=dict)  # for PyTorch -> ONNX export
+    export_opset: int = 17  # PyTorch -> ONNX export opset
+    export_dynamic_batch: bool = False  # PyTorch -> ONNX: dynamic batch dim, verified at batch 2
+    until_stable: bool = False  # keep timing until the target percentile's 95 % interval is narrow enough
+    stable_target: float = 99.0  # percentile watched by until_stable
+    stable_rel_width: float = 0.02  # stop when the interval's half-width / value <= this
+    max_duration_s: float = 60.0  # until_stable gives up here (and says so)
+    repeat: int = 1  # independent child processes, each with its own warm-up
+    idle_s: float = 0.0  # sample idle power this long before the run
+    subtract_idle: bool = False  # also report energy above idle (labelled), needs idle_s
+    settle: bool = False  # wait until temperatures stop rising (or settle_target_c) before timing
+    settle_target_c: float | None = None
+    settle_timeout_s: float = 120.0
+    backend: str | None = None  # override the profile's backend (onnxruntime, tensorrt, torch)
+    cuda_graph: bool | None = None  # GPU backends; None = the profile's [benchmark] setting
+    include_transfers: bool | None = None
+    streams: int = 1
+    export_times: str | None = None  # write every timed latency (ms) of the run as JSON here
+    job_dir: Path | None = None  # set in a detached job's process: its folder (events.jsonl, results)
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A request resolved: the profile (and why it was chosen), the ONNX model (exported from PyTorch when
+    needed), its inspection and spec, the backend, and the device detection made once for the whole job."""
+
+    request: JobRequest
+    profile: Any  # profiles.schema.Profile
+    profile_reason: str
+    model_path: Path
+    model_info: Any  # models.info.ModelInfo
+    spec: Any  # spec.ModelSpec | None
+    backend: Any  # backends.base.Backend
+    bundled_default: bool
+    detection: Any = None  # the device detection (None when it failed: it only names things)
+    device: str = ""  # what results record as the device
+
+    def with_request(self, **changes: Any) -> PreparedJob:
+        """The same prepared job with request fields changed (bench-only settings need no new preparation)."""
+        return replace(self, request=replace(self.request, **changes))
+
+    @property
+    def title(self) -> str:
+        """ "digits CNN — bundled default" or the model file's name."""
+        if self.bundled_default:
+            return "digits CNN — bundled default"
+        return str(self.request.model or self.model_path.name)
+
+
+def versions() -> dict[str, str]:
+    """The versions every result records (the backend adds its own)."""
+    import numpy
+    import onnx
+    import onnxruntime
+
+    from workbench import __version__
+
+    return {
+        "workbench": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def device_name(detection: Any) -> str:
+    """The device name results record: the Jetson model, the GPU, else "<cpu> CPU"."""
+    if detection is None:
+        return platform.machine()
+    return detection.model or detection.gpu_name or f"{platform.processor() or platform.machine()} CPU"
+
+
+def _dataset_name(job: PreparedJob, kind: str) -> str | None:
+    explicit = job.request.calib if kind == "calib" else job.request.eval
+    if explicit:
+        return explicit
+    if job.spec is not None:
+        value = getattr(job.spec, kind, None)
+        if value:
+            return value
+    if job.bundled_default:
+        return "digits"
+    return None
+
+
+def dataset_path(job: PreparedJob, kind: str) -> Path | None:
+    """The calibration ("calib") or evaluation ("eval") folder for this job: --calib/--eval, the model spec
+    (relative to the model), the bundled set for the bundled model, else None."""
+    name = _dataset_name(job, kind)
+    if name is None:
+        return None
+    base = job.model_path.parent if job.spec is not None else None
+    if base is not None and not Path(name).is_absolute() and (base / name).is_dir():
+        return base / name
+    return paths.resolve_dataset(name, kind)
+
+
+def quant_settings(job: PreparedJob):
+    """The profile's quantization section with spec and request overrides applied (profiles.schema)."""
+    q = job.profile.quantization
+    if job.spec is not None and getattr(job.spec, "quantization", None):
+        overrides = {k: v for k, v in job.spec.quantization.items() if v is not None}
+        q = q.model_copy(update=overrides)
+    updates: dict[str, Any] = {}
+    if job.request.method:
+        updates["method"] = job.request.method
+    if job.request.calib_samples:
+        updates["calibration_samples"] = job.request.calib_samples
+    return q.model_copy(update=updates) if updates else q
+
+
+def thresholds(job: PreparedJob):
+    """The accuracy thresholds (max top-1 drop in points, min cosine): the profile's, overridden by the spec."""
+    acc = job.profile.accuracy
+    if job.spec is not None and getattr(job.spec, "accuracy", None):
+        overrides = {
+            k: v for k, v in job.spec.accuracy.items() if k in ("max_top1_drop_pts", "min_cosine") and v is not None
+        }
+        acc = acc.model_copy(update=overrides)
+    return acc
+
+
+def preprocess_overrides(job: PreparedJob) -> dict | None:
+    """The model spec's [preprocess] overrides for image datasets (None without a spec)."""
+    return (getattr(job.spec, "preprocess", None) or None) if job.spec is not None else None
+
+
+def metric(job: PreparedJob) -> str:
+    """The accuracy metric the verdict uses: the spec's, else "top1"."""
+    return (getattr(job.spec, "metric", None) if job.spec is not None else None) or "top1"
+
+
+def bench_config(job: PreparedJob, artifact_path: Path | str):
+    """The benchmark child's configuration (bench/config.py) from the profile and the request."""
+    from workbench.core.bench.config import BenchConfig
+
+    b = job.profile.build
+    bp = job.profile.benchmark
+    o = job.request
+    return BenchConfig(
+        artifact_path=str(artifact_path),
+        backend=job.backend.name,
+        intra_op_threads=o.threads if o.threads is not None else b.intra_op_threads,
+        inter_op_threads=b.inter_op_threads,
+        execution_mode=b.execution_mode,
+        graph_optimization_level=b.graph_optimization_level,
+        batch=o.batch or bp.batch,
+        shapes=dict(o.shapes),
+        seed=o.seed,
+        dataset=str(paths.resolve_dataset(o.bench_dataset, "calib")) if o.bench_dataset else None,
+        warmup_ms=o.warmup_ms if o.warmup_ms is not None else bp.warmup_ms,
+        warmup_iterations=o.warmup_iterations if o.warmup_iterations is not None else bp.warmup_iterations,
+        iterations=None if o.until_stable else o.iterations,
+        duration_s=o.max_duration_s
+        if o.until_stable
+        else (o.duration_s if o.duration_s is not None else bp.duration_s),
+        min_iterations=bp.min_iterations,
+        profile_layers=o.profile_layers,
+        cuda_graph=bp.cuda_graph if o.cuda_graph is None else o.cuda_graph,
+        include_transfers=bp.include_transfers if o.include_transfers is None else o.include_transfers,
+        streams=o.streams,
+    )

@@ -1,0 +1,291 @@
+"""Text renderings of results that both faces show: the trtexec-like benchmark summary, its confidence and
+percentile tables, the accuracy line, the speed-up line, a stored result's detail view and the per-layer table.
+
+Pure formatting of typed results (results/result.py); stdlib only. The CLI prints these strings, the TUI puts them
+in its panes, so the two faces always say the same thing.
+"""
+
+from __future__ import annotations
+
+from workbench.core.accuracy import AccuracyReport
+from workbench.core.results.format import fmt_num, human_bytes
+from workbench.core.results.format import fmt_opt as _f
+from workbench.core.results.result import IMPORTED, RECORDED, BenchmarkResult, LayerProfile
+from workbench.core.telemetry.recorder import TelemetrySummary
+
+# The statistics `results show` lists, in this order (JSON names).
+SHOW_LATENCY_KEYS = ("min", "mean", "median", "p50", "p90", "p95", "p99", "max", "std", "cov_pct")
+
+
+def summary(r: BenchmarkResult, verbose: bool = False) -> str:
+    """The benchmark summary the CLI prints after a run and the TUI shows when one ends (``verbose`` adds the
+    table of every percentile with its 95 % interval)."""
+    lat = r.latency
+    w = r.warmup
+    t = r.throughput
+    shapes = {k: list(v) for k, v in r.inputs.shapes.items()} if r.inputs is not None else None
+    lines = [
+        f"=== {r.precision.upper()} — {r.backend} — profile {r.profile} ===",
+        f"Model: {r.model.path}",
+        f"Artifact: {r.artifact.path if r.artifact else None}{' (cached)' if r.artifact and r.artifact.cached else ''}",
+        f"Inputs: {r.inputs.source if r.inputs else None} {shapes}  batch {t.batch}",
+        f"Warm-up: {w.iterations if w else 0} iterations in {_f(w.duration_ms if w else None, '.1f', ' ms')}"
+        + (f" (first {_f(w.first_ms, '.4f', ' ms')})" if w is not None and w.first_ms is not None else ""),
+        f"Timed: {t.iterations} iterations in {_f(t.wall_s, '.3f', ' s')} (host wall time)",
+        f"Throughput: {_f(t.inferences_per_s, '.1f')} inferences/s",
+        f"Latency: min = {_f(lat.min_ms)} ms, max = {_f(lat.max_ms)} ms, mean = {_f(lat.mean_ms)} ms, median = {_f(lat.median_ms)} ms",
+        "         "
+        + ", ".join(f"{e.key.replace('_', '.')} = {_f(e.value_ms)} ms" for e in lat.percentiles)
+        + f", std = {_f(lat.std_ms)} ms, CoV = {_f(lat.cov_pct, '.2f')} %",
+    ]
+    if r.provenance.kind in (IMPORTED, RECORDED):
+        # Figures not measured here say so next to them (a replay says it on the telemetry line).
+        lines.insert(1, f"Provenance: {r.provenance.describe()}")
+    splits = r.timing_splits
+    if splits is not None:
+        parts = [
+            f"{label} {s.median_ms:.4f} ms"
+            for k, label in (("h2d_ms", "H2D"), ("compute_ms", "GPU compute"), ("d2h_ms", "D2H"))
+            if (s := splits.splits.get(k)) is not None
+        ]
+        if parts:
+            opts = splits.options
+            mode = f"CUDA graph {'on' if opts.get('cuda_graph') else 'off'}, transfers {'included' if opts.get('include_transfers', True) else 'excluded'}"
+            lines.append("Per query (median): " + ", ".join(parts) + f" ({mode})")
+    rep = r.repeat
+    if rep is not None:
+        meds = ", ".join(f"{m:.4f}" for m in rep.medians_ms)
+        lines.append(
+            f"Repeats: {rep.runs} processes, per-run medians [{meds}] ms, CV {rep.cv_pct:.2f} %, "
+            f"{rep.outliers} outliers (MAD rule, {rep.outlier_pct:.2f} %)"
+        )
+        for text in rep.warnings:
+            lines.append(f"[W] {text}")
+    if r.until_stable is not None and r.until_stable.reached:
+        lines.append(f"Until stable: {r.until_stable.message}")
+    cred = credibility_line(r)
+    if cred:
+        lines.append(cred)
+    if verbose:
+        lines.extend(percentile_table(r))
+    if r.inferences_per_j is not None:
+        lines.append(f"Energy efficiency: {r.inferences_per_j:.1f} inferences/J")
+    idle = r.idle_power
+    if idle is not None:
+        lines.append(
+            f"Idle power ({idle.seconds:g} s before the run): "
+            + (
+                f"{idle.mean_power_w:.2f} W (not subtracted)"
+                if idle.mean_power_w is not None
+                else f"n/a ({idle.reason})"
+            )
+        )
+    if r.above_idle is not None:
+        a = r.above_idle
+        lines.append(
+            f"Above idle [{a.label}]: {a.mean_power_w:.2f} W, {_f(a.mj_per_inference, '.3f', ' mJ/inference')}"
+        )
+    if r.telemetry is not None:
+        lines.append(telemetry_line(r.telemetry))
+    if r.accuracy is not None:
+        lines.append(accuracy_line(r.accuracy))
+    if r.layers is not None:
+        lines.extend(layer_table(r.layers, 10))
+    for text in r.warnings:
+        lines.append(f"[W] {text}")
+    if r.result_id is not None:
+        lines.append(f"Stored as result {r.result_id}")
+    return "\n".join(lines)
+
+
+def percentile_table(r: BenchmarkResult) -> list[str]:
+    """Every percentile with its 95 % interval, run-length verdict and ranks (``--verbose``)."""
+    out = [f"  {'pct':<7} {'value ms':>10} {'95 % CI ms':>24} {'+-':>7}  verdict"]
+    for e in r.latency.percentiles:
+        if e.ci95_ms is None:
+            continue
+        lo, hi = e.ci95_ms
+        rel = e.rel_half_width
+        interval = f"[{_f(lo)}, {_f(hi)}]"
+        verdict = "long enough" if e.long_enough else (e.note or "run longer")
+        out.append(
+            f"  {e.key.replace('_', '.'):<7} {_f(e.value_ms):>10} {interval:>24} {(f'{rel * 100:.1f}%' if rel is not None else 'n/a'):>7}  {verdict}"
+        )
+    for es in r.latency.early_stopping:
+        key = "p" + f"{es.target_percentile:g}"
+        if es.value_ms is not None:
+            out.append(
+                f"  MLPerf early stopping {key}: {es.value_ms:.4f} ms (effective p{es.effective_percentile:.2f}, {es.overlatency_queries_t} queries over)"
+            )
+        else:
+            out.append(f"  MLPerf early stopping {key}: needs >= {es.min_queries} queries")
+    return out
+
+
+def credibility_line(r: BenchmarkResult) -> str | None:
+    """95 % intervals of p50 and p99 and whether the run was long enough for them."""
+    parts = []
+    for p in (50.0, 99.0):
+        e = r.latency.get(p)
+        if e is None or e.ci95_ms is None:
+            continue
+        lo, hi = e.ci95_ms
+        if lo is None or hi is None:
+            parts.append(e.note or f"{e.key}: no 95 % interval at this sample count")
+            continue
+        rel = e.rel_half_width
+        verdict = "long enough" if e.long_enough else "run longer for a tighter interval"
+        parts.append(f"{e.key} 95 % CI [{lo:.4f}, {hi:.4f}] ms (+-{rel * 100:.1f} %, {verdict})")
+    es = r.latency.early(99.0)
+    if es is not None and es.value_ms is not None:
+        parts.append(f"MLPerf early-stopping p99 estimate {es.value_ms:.4f} ms (= p{es.effective_percentile:.2f})")
+    if not parts:
+        return None
+    return "Confidence: " + "; ".join(parts)
+
+
+def telemetry_line(tel: TelemetrySummary) -> str:
+    """One line: CPU, RAM, power and energy per inference, temperature — each with the reason when n/a."""
+    reasons = tel.reasons or {}
+    label = f" [{tel.label}]" if tel.label else ""
+    parts = [f"Telemetry ({tel.source}{label}):"]
+    parts.append(f"CPU {_f(tel.cpu_pct_mean, '.0f', ' %')}")
+    if tel.ram_used_mb_max is not None:
+        parts.append(f"RAM {tel.ram_used_mb_max:.0f}/{_f(tel.ram_total_mb, '.0f')} MB")
+    if tel.mean_power_w is not None:
+        parts.append(f"power mean {tel.mean_power_w:.2f} W, peak {_f(tel.peak_power_w, '.2f', ' W')}")
+        parts.append(f"energy {_f(tel.mj_per_inference, '.3f', ' mJ/inference')}")
+    else:
+        parts.append(f"power n/a ({reasons.get('power') or reasons.get('mean_power_w') or 'unavailable'})")
+    if tel.temp_max_c is not None:
+        parts.append(f"temp max {tel.temp_max_c:.1f} °C")
+    else:
+        parts.append(f"temperature n/a ({reasons.get('temps') or reasons.get('temp_max_c') or 'unavailable'})")
+    return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
+
+
+def accuracy_line(acc: AccuracyReport) -> str:
+    """The accuracy comparison with FP32 and its verdict (reasons, and advice when it failed). Top-1 figures and
+    agreement are percent (core/accuracy.py)."""
+    vs = acc.vs_fp32
+    scope = "held-out eval set" if acc.held_out else "calibration samples (not held-out)"
+    if acc.reference:
+        top = f"top-1 {acc.top1_other:.2f} %" if acc.top1_other is not None else "no labels: top-1 n/a"
+        return f"Accuracy (FP32 reference) on {acc.samples} samples of the {scope}: {top}"
+    top = ""
+    if acc.top1_other is not None and acc.top1_fp32 is not None:
+        drop = acc.top1_fp32 - acc.top1_other
+        top = f"top-1 {acc.top1_other:.2f} % vs FP32 {acc.top1_fp32:.2f} % ({drop:+.2f} pts drop); "
+    elif acc.top1_other is not None:
+        top = f"top-1 {acc.top1_other:.2f} %; "
+    lines = [
+        f"Accuracy vs FP32 on {acc.samples} {scope}: {top}"
+        f"cosine min {_f(vs.cosine_min, '.5f')} mean {_f(vs.cosine_mean, '.5f')}, "
+        f"max-abs {_f(vs.max_abs, '.4g')}, top-1 agreement {_f(vs.top1_agreement, '.2f', ' %')}"
+        f" -> {str(acc.verdict).upper()}"
+    ]
+    for reason in acc.reasons:
+        lines.append(f"  reason: {reason}")
+    if acc.verdict == "fail":
+        for a in acc.advice:
+            lines.append(f"  advice: {a}")
+    return "\n".join(lines)
+
+
+def speedup_line(fp32: BenchmarkResult, other: BenchmarkResult) -> str:
+    """Median-latency speed-up of ``other`` over FP32, with a note when the model is too small to gain."""
+    a = fp32.latency.median_ms or 0.0
+    b = other.latency.median_ms or 0.0
+    ratio = a / b if b else float("nan")
+    name = other.precision.upper()
+    text = f"Speed-up {name} vs FP32 (median latency): {ratio:.2f}x ({a:.4f} ms -> {b:.4f} ms)"
+    if a < 1.0:
+        text += (
+            f"\n  Note: at {a * 1000:.0f} µs per query this model is too small for {name} to pay off much on this"
+            " backend: per-call overhead and quantize/dequantize at the edges cost about as much as the"
+            " arithmetic saves, so a ratio near 1x is expected (and varies with load). Compute-bound nets show"
+            " the real gain: benchmarks/int8_speedup.py measures a ResNet-18-shaped model."
+        )
+    elif ratio < 1.0:
+        text += f"\n  Note: {name} is slower than FP32 here; keep FP32 on this device."
+    return text
+
+
+def layer_table(report: LayerProfile, n: int = 10) -> list[str]:
+    """The top-``n`` layers as text lines (rank, share, mean ms, op, name) plus a summary line."""
+    rows = report.layers
+    lines = [
+        f"Per-layer profile ({report.source}, {report.runs} runs): "
+        f"{report.total_ms:.4f} ms in {report.layers_total} layers per run"
+        + (f" (run {report.run_ms:.4f} ms)" if report.run_ms is not None else ""),
+        f"  {'#':>3}  {'share':>7}  {'mean ms':>9}  {'op':<18} layer",
+    ]
+    cum = 0.0
+    for i, row in enumerate(rows[:n], 1):
+        cum += row.share_pct
+        lines.append(f"  {i:>3}  {row.share_pct:>6.2f}%  {row.mean_ms:>9.4f}  {str(row.op)[:18]:<18} {row.name}")
+    if len(rows) > n:
+        lines.append(f"  top {n} = {cum:.1f} % of layer time; {report.layers_total - n} more")
+    return lines
+
+
+def _dash(v: object) -> str:
+    return "-" if v in (None, "") else str(v)
+
+
+def show_text(r: BenchmarkResult) -> str:
+    """Readable multi-line view of one stored result (``workbench results show ID``)."""
+    lines = [
+        f"Result {r.id}   {r.created_at or ''}",
+        f"Model       {_dash(r.model.path)}" + (f"  (sha256 {r.model.sha256[:16]}…)" if r.model.sha256 else ""),
+        f"Precision   {_dash(r.precision)}   backend {_dash(r.backend)}   profile {_dash(r.profile)}",
+        f"Device      {_dash(r.device)}",
+    ]
+    if r.artifact is not None and r.artifact.path:
+        size = f"  ({human_bytes(r.artifact.bytes)})" if r.artifact.bytes is not None else ""
+        lines.append(f"Artifact    {r.artifact.path}{size}")
+    if r.source and r.source != "workbench":
+        lines.append(f"Source      {r.source}" + (f" — {r.label}" if r.label else ""))
+    lat = dict(r.latency.stat_items())
+    if lat:
+        parts = [f"{k} {fmt_num(lat.get(k))}" for k in SHOW_LATENCY_KEYS if k in lat and k != "cov_pct"]
+        lines.append("Latency ms  " + ", ".join(parts))
+        if lat.get("cov_pct") is not None:
+            lines.append(f"CoV         {fmt_num(lat['cov_pct'])} %")
+    t = r.throughput
+    if t.inferences_per_s is not None:
+        lines.append(
+            f"Throughput  {fmt_num(t.inferences_per_s)} inferences/s"
+            + (f"  ({t.iterations} iterations, batch {t.batch})" if t.iterations else "")
+        )
+    acc = r.accuracy
+    if acc is not None:
+        bits = []
+        if acc.top1_other is not None:
+            bits.append(f"top-1 {acc.top1_other}")
+        if acc.vs_fp32.cosine_min is not None:
+            bits.append(f"cosine min {fmt_num(acc.vs_fp32.cosine_min, unit_digits=4)}")
+        if acc.verdict:
+            bits.append(f"verdict {acc.verdict}")
+        if acc.held_out is False:
+            bits.append("not held-out")
+        lines.append("Accuracy    " + (", ".join(bits) or "-"))
+    tel = r.telemetry
+    if tel is not None:
+        measured = tel.measured and r.measured
+        bits = [f"source {tel.source}" + ("" if measured else " (replay, not measured here)")]
+        for value, label, unit in (
+            (tel.mean_power_w, "mean power", "W"),
+            (tel.energy_mj, "energy", "mJ"),
+            (tel.temp_max_c, "max temp", "°C"),
+            (tel.cpu_pct_mean, "CPU", "%"),
+        ):
+            if value is not None:
+                bits.append(f"{label} {fmt_num(value)} {unit}")
+        lines.append("Telemetry   " + ", ".join(bits))
+    if r.versions:
+        lines.append("Versions    " + ", ".join(f"{k} {v}" for k, v in sorted(r.versions.items())))
+    if r.layers is not None:
+        lines.extend(layer_table(r.layers, 10))
+    lines.append(f"(full entry: workbench results show {r.id} --json)")
+    return "\n".join(lines)

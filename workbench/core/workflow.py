@@ -1,0 +1,638 @@
+"""The one workflow layer: import -> precision -> INT8 calibration -> build -> accuracy -> benchmark -> store, and
+the orchestrations built on them (the main job, 'best', MLPerf-style scenarios, the power-mode sweep).
+
+Both faces call these functions and nothing below them: the CLI in its command handlers (which run inside a
+detached job's process), the TUI in its workers. Each function reports through ``on_progress(Progress)`` and
+honours a ``threading.Event`` for cancellation; nothing here prints. Results are typed
+(:class:`~workbench.core.results.result.BenchmarkResult`); dicts appear only where the faces write JSON.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from workbench.core import paths
+from workbench.core.errors import CalibrationError, UsageError
+from workbench.core.job import (
+    PRECISIONS,
+    JobRequest,
+    PreparedJob,
+    bench_config,
+    dataset_path,
+    device_name,
+    metric,
+    preprocess_overrides,
+    quant_settings,
+    thresholds,
+    versions,
+)
+from workbench.core.progress import Progress, ProgressFn, no_progress
+from workbench.core.results.result import BenchmarkResult
+
+EventFn = Callable[[object], None]
+
+__all__ = [
+    "PRECISIONS", "JobRequest", "PreparedJob", "Progress", "Built", "Calibration", "BestOutcome", "MainRun",
+    "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "bench", "bench_and_store",
+    "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "store",
+    "dataset_path", "quant_settings", "thresholds",
+]  # fmt: skip
+
+
+# --- prepare --------------------------------------------------------------------------------------------------
+def _detect():
+    """The device detection (profiles/match.py), or None when it fails: it only names things, it must not stop a job."""
+    from workbench.core.profiles.match import detect_device
+
+    try:
+        return detect_device()
+    except Exception:  # noqa: BLE001 - a name for the record must not stop a job
+        return None
+
+
+def prepare(request: JobRequest, on_progress: ProgressFn = no_progress) -> PreparedJob:
+    """Resolve the profile (detecting the device once for the whole job), the model (exporting PyTorch inputs to
+    ONNX), its spec and the backend.
+
+    Raises:
+        ConfigError, ModelError, BackendUnavailable, UsageError.
+    """
+    from workbench.core.backends import get_backend
+    from workbench.core.models.load import ensure_onnx, inspect_model
+    from workbench.core.profiles import load_profile
+    from workbench.core.spec import load_spec
+
+    if request.precision not in PRECISIONS:
+        raise UsageError(f"unknown precision {request.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    detection = _detect()
+    if request.profile or detection is None:
+        profile = load_profile(request.profile)
+        reason = f"--profile {request.profile}" if request.profile else "auto-detected"
+    else:
+        profile = load_profile(detection.profile_name)
+        reason = detection.reason
+    on_progress(Progress("profile", f"profile {profile.name} ({reason})"))
+    bundled = request.model is None
+    model = Path(request.model) if request.model else paths.default_model_path()
+    on_progress(Progress("import", f"model {model}" + (" (bundled default)" if bundled else "")))
+    onnx_path = ensure_onnx(
+        model,
+        trust_pickle=request.trust_pickle,
+        input_shapes=request.input_shapes or None,
+        opset=request.export_opset,
+        dynamic_batch=request.export_dynamic_batch,
+    )
+    info = inspect_model(onnx_path)
+    spec = load_spec(onnx_path if onnx_path == model else model, Path(request.spec) if request.spec else None)
+    backend_name = request.backend or profile.build.backend
+    if backend_name == "torch":
+        # PyTorch runs the original TorchScript / ExportedProgram; the ONNX export only describes its inputs.
+        shapes = {k: list(v) for k, v in (request.input_shapes or {}).items()} or None
+        backend = get_backend(backend_name, input_shapes=shapes)
+        onnx_path = model
+    else:
+        backend = get_backend(backend_name)
+    return PreparedJob(
+        request, profile, reason, onnx_path, info, spec, backend, bundled, detection, device_name(detection)
+    )
+
+
+# --- precision ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Calibration:
+    """The calibrated QDQ INT8 model (precision/quantize.py QuantResult) and the dataset it was calibrated on."""
+
+    result: Any  # precision.quantize.QuantResult
+    dataset: Any  # precision.datasets.Dataset
+
+    def info(self):
+        from workbench.core.results.result import CalibrationInfo
+
+        r = self.result
+        return CalibrationInfo(r.method, r.samples, r.cached, str(r.path))
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built (or cached) artifact and, for INT8, the calibration behind it."""
+
+    artifact: Any  # backends.base.Artifact
+    calibration: Calibration | None = None
+
+    @property
+    def precision(self) -> str:
+        return self.artifact.precision
+
+
+def calibrate(job: PreparedJob, on_progress: ProgressFn = no_progress, cancel: threading.Event | None = None):
+    """Produce the QDQ INT8 model (cached by model + dataset + recipe). Returns a :class:`Calibration`.
+
+    Raises:
+        CalibrationError: no calibration set; DatasetError for a bad one; Cancelled.
+    """
+    from workbench.core.precision.datasets import open_dataset
+    from workbench.core.precision.quantize import quantize_qdq
+
+    folder = dataset_path(job, "calib")
+    if folder is None:
+        raise CalibrationError(
+            f"INT8 needs a calibration set for {job.model_path.name}",
+            hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or set [datasets] calib in the model spec",
+        )
+    q = quant_settings(job)
+    ds = open_dataset(
+        folder, job.model_info.inputs, limit=q.calibration_samples, preprocess_overrides=preprocess_overrides(job)
+    )
+    on_progress(Progress("calibrate", f"calibrating on {ds.count} samples from {folder} ({q.method})", 0, ds.count))
+
+    def progress(done: int, total: int) -> None:
+        on_progress(Progress("calibrate", "calibrating", done, total))
+
+    result = quantize_qdq(job.model_path, ds, q, progress=progress, cancel=cancel)
+    on_progress(Progress("calibrate", ("reused cached " if result.cached else "wrote ") + f"QDQ model {result.path}"))
+    return Calibration(result, ds)
+
+
+def calibrate_and_check(job: PreparedJob, on_progress: ProgressFn = no_progress, cancel=None):
+    """Calibrate, then compare the INT8 model with FP32 (the Calibrate screen's one action).
+    Returns (Calibration, AccuracyReport | None). Raises as :func:`calibrate`, and Cancelled."""
+    from workbench.core.errors import Cancelled
+
+    cal = calibrate(job, on_progress, cancel)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("calibration cancelled")
+    return cal, accuracy(job, cal.result.path, cal.dataset, on_progress)
+
+
+def precision_model(
+    job: PreparedJob, precision: str, on_progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+) -> tuple[Path, Calibration | None]:
+    """The ONNX model that carries ``precision``: the source (fp32), an FP16 copy, or the calibrated QDQ model."""
+    if precision == "fp32":
+        return job.model_path, None
+    if precision == "fp16":
+        from workbench.core.precision.fp16 import to_fp16
+
+        on_progress(Progress("convert", "converting to FP16 (inputs/outputs kept FP32)"))
+        return to_fp16(job.model_path), None
+    if precision == "int8":
+        cal = calibrate(job, on_progress, cancel)
+        return cal.result.path, cal
+    raise UsageError(f"precision {precision!r} has no single model; 'best' is resolved by bench")
+
+
+def check_precision(job: PreparedJob, precision: str) -> None:
+    """Raises UsageError when the backend cannot run ``precision`` or the profile does not allow it."""
+    support = job.backend.precision_support()
+    reason = support.get(precision, f"unknown precision {precision}")
+    if reason:
+        raise UsageError(f"{job.backend.name} on profile {job.profile.name} cannot run {precision}: {reason}")
+    if precision not in job.profile.build.precisions:
+        raise UsageError(
+            f"profile {job.profile.name} does not allow {precision} (allowed: {', '.join(job.profile.build.precisions)})"
+        )
+
+
+def build(
+    job: PreparedJob, precision: str, on_progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+) -> Built:
+    """Build (or reuse) the artifact for ``precision``.
+
+    Raises:
+        UsageError (precision not offered), CalibrationError, BuildError, Cancelled.
+    """
+    check_precision(job, precision)
+    path, cal = precision_model(job, precision, on_progress, cancel)
+    on_progress(Progress("build", f"building {precision} artifact with {job.backend.name}"))
+
+    def relay(message: str, done: int | None = None, total: int | None = None) -> None:
+        on_progress(Progress("build", message, done, total))
+
+    artifact = job.backend.build(
+        path, precision, job.profile, force=job.request.force_build, on_progress=relay, cancel=cancel
+    )
+    on_progress(Progress("build", ("cached: " if artifact.cached else "built: ") + str(artifact.path)))
+    return Built(artifact, cal)
+
+
+def accuracy(job: PreparedJob, other_path: Path, calib_dataset=None, on_progress: ProgressFn = no_progress):
+    """FP32 vs ``other_path`` on the eval set (held out) or, without one, on calibration samples.
+    Returns an AccuracyReport, or None when there is no dataset at all."""
+    from workbench.core.accuracy import compare_models
+    from workbench.core.precision.datasets import open_dataset
+
+    folder = dataset_path(job, "eval")
+    held_out = folder is not None
+    if folder is not None:
+        ds = open_dataset(folder, job.model_info.inputs, preprocess_overrides=preprocess_overrides(job))
+    elif calib_dataset is not None:
+        ds = calib_dataset
+    else:
+        cfolder = dataset_path(job, "calib")
+        if cfolder is None:
+            return None
+        ds = open_dataset(cfolder, job.model_info.inputs, preprocess_overrides=preprocess_overrides(job))
+    scope = "held-out" if held_out else "calibration (not held-out)"
+    on_progress(Progress("accuracy", f"comparing with FP32 on {ds.count} {scope} samples"))
+    return compare_models(
+        job.model_path,
+        other_path,
+        ds,
+        thresholds=thresholds(job),
+        held_out=held_out,
+        metric=metric(job),
+        quant=quant_settings(job),
+    )
+
+
+# --- benchmark ------------------------------------------------------------------------------------------------
+def _artifact_bytes(path: Any) -> int | None:
+    """Size on disk of a built artifact (a file, or a folder's files summed); None when it cannot be read."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+        return p.stat().st_size
+    except OSError:
+        return None
+
+
+def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | None = None, power_mode=None):
+    from workbench.core.bench.arrivals import poisson_arrivals
+    from workbench.core.bench.result import RunContext
+    from workbench.core.bench.run import BenchPlan, TelemetryPlan
+    from workbench.core.results.result import ArtifactRef, BenchSettings, ModelRef, ServerScenario
+
+    o = job.request
+    cfg = bench_config(job, built.artifact.path)
+    if cfg_overrides:
+        cfg = replace(cfg, **cfg_overrides)
+    server = None
+    if cfg.scenario == "server":
+        count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
+        arrivals = poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)[:20_000]
+        server = ServerScenario(cfg.qps, count, cfg.seed, tuple(arrivals), "scheduled arrival (queueing included)")
+    art = built.artifact
+    context = RunContext(
+        precision=art.precision,
+        backend=job.backend.name,
+        profile=job.profile.name,
+        profile_reason=job.profile_reason,
+        device=job.device or device_name(None),
+        versions={**versions(), **job.backend.versions()},
+        model=ModelRef(str(o.model or job.model_path), str(job.model_path), job.model_info.sha256),
+        artifact=ArtifactRef(str(art.path), _artifact_bytes(art.path), art.cached, art.build_s),
+        settings=BenchSettings(
+            threads=cfg.intra_op_threads,
+            graph_optimization_level=cfg.graph_optimization_level,
+            execution_mode=cfg.execution_mode,
+            warmup_ms=cfg.warmup_ms,
+            duration_s=None if cfg.iterations else cfg.duration_s,
+            iterations_requested=cfg.iterations,
+            min_iterations=cfg.min_iterations,
+            seed=cfg.seed,
+            cuda_graph=cfg.cuda_graph,
+            include_transfers=cfg.include_transfers,
+            streams=cfg.streams,
+            profile_layers=cfg.profile_layers,
+        ),
+        batch_requested=cfg.batch,
+        percentiles=tuple(job.profile.benchmark.percentiles),
+        scenario=cfg.scenario,
+        server=server,
+        accuracy=report,
+        calibration=built.calibration.info() if built.calibration is not None else None,
+        power_mode=power_mode,
+    )
+    return BenchPlan(
+        config=cfg,
+        context=context,
+        telemetry=TelemetryPlan(
+            source=o.telemetry or job.profile.telemetry.source,
+            interval_ms=job.profile.telemetry.interval_ms,
+            total_rule=job.profile.power.total_rule,
+            max_temp_c=job.profile.power.max_temp_c,
+        ),
+        repeat=max(1, o.repeat),
+        idle_s=o.idle_s,
+        subtract_idle=o.subtract_idle,
+        settle=o.settle,
+        settle_target_c=o.settle_target_c,
+        settle_timeout_s=o.settle_timeout_s,
+        until_stable=o.until_stable,
+        stable_target=o.stable_target,
+        stable_rel_width=o.stable_rel_width,
+        events_path=Path(o.job_dir) / "events.jsonl" if o.job_dir else None,
+        export_times=o.export_times,
+    )
+
+
+def store(job: PreparedJob, result: BenchmarkResult, on_progress: ProgressFn = no_progress) -> BenchmarkResult:
+    """Store ``result`` in the results database (and, inside a detached job, note its id in the job's folder).
+    Returns the result with its ``result_id``. Raises ResultsError."""
+    from workbench.core import jobs
+    from workbench.core.results.store import ResultStore
+
+    with ResultStore() as db:
+        rid = db.add(result)
+    if job.request.job_dir is not None:
+        jobs.record_result(job.request.job_dir, rid)
+    on_progress(Progress("store", f"stored as result {rid}"))
+    return result.with_id(rid)
+
+
+def bench(
+    job: PreparedJob,
+    built: Built,
+    *,
+    report=None,
+    on_progress: ProgressFn = no_progress,
+    on_event: EventFn | None = None,
+    cancel: threading.Event | None = None,
+    cfg_overrides: dict | None = None,
+    power_mode=None,
+    multi_stream=None,
+) -> BenchmarkResult:
+    """Benchmark a built artifact (bench/run.py) and store the result when the request says so.
+
+    ``report``: the accuracy comparison the result carries. ``cfg_overrides``: benchmark config fields a scenario
+    sets (batch, scenario, qps …). ``power_mode``/``multi_stream``: recorded with the result.
+    """
+    from workbench.core.bench.run import run_benchmark
+
+    plan = _plan(job, built, report=report, cfg_overrides=cfg_overrides, power_mode=power_mode)
+    if multi_stream is not None:
+        plan = replace(plan, context=replace(plan.context, multi_stream=multi_stream))
+    result = run_benchmark(plan, on_progress=on_progress, on_event=on_event, cancel=cancel)
+    if job.request.store:
+        result = store(job, result, on_progress)
+    return result
+
+
+def bench_and_store(
+    job: PreparedJob,
+    precision: str,
+    *,
+    built: Built | None = None,
+    report=None,
+    with_accuracy: bool = True,
+    reference_accuracy: bool = True,
+    on_progress: ProgressFn = no_progress,
+    on_event: EventFn | None = None,
+    cancel: threading.Event | None = None,
+) -> BenchmarkResult:
+    """build -> accuracy (fp16/int8 against FP32; fp32 against itself with ``reference_accuracy``) -> bench -> store.
+
+    ``built``/``report``: an artifact and accuracy comparison this session already has (the TUI's Build and
+    Calibrate screens) are reused instead of being made again.
+    """
+    if built is None:
+        built = build(job, precision, on_progress, cancel)
+    if report is None and with_accuracy:
+        if precision in ("fp16", "int8"):
+            report = accuracy(
+                job, built.artifact.source_model, built.calibration.dataset if built.calibration else None, on_progress
+            )
+        elif reference_accuracy and precision == "fp32":
+            # FP32 against itself: its own top-1 on the same samples; the vs_fp32 figures are the identity.
+            report = accuracy(job, job.model_path, None, on_progress)
+            report = report.as_reference() if report is not None else None
+    return bench(job, built, report=report, on_progress=on_progress, on_event=on_event, cancel=cancel)
+
+
+@dataclass(frozen=True)
+class BestOutcome:
+    """'best': the fastest allowed precision whose accuracy passes (fp32 always passes), and every candidate."""
+
+    chosen: BenchmarkResult
+    candidates: tuple[BenchmarkResult, ...]
+    skipped: tuple[str, ...] = ()  # "int8: no calibration set", …
+
+    def to_dict(self) -> dict[str, Any]:
+        """``bench --precision best --json``: the chosen entry with ``chosen_as_best`` and ``candidates``."""
+        d = self.chosen.to_dict(latencies=False)
+        d["chosen_as_best"] = True
+        d["candidates"] = [
+            {
+                "precision": c.precision,
+                "median_ms": c.latency.median_ms,
+                "verdict": c.accuracy.verdict if c.accuracy is not None and not c.accuracy.reference else None,
+            }
+            for c in self.candidates
+        ]
+        return d
+
+
+def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
+    """Benchmark every allowed precision and choose the fastest whose accuracy passes (see :class:`BestOutcome`).
+
+    With ``job.request.export_times``, the chosen precision's latencies end up in that file.
+    """
+    on_progress: ProgressFn = kw.get("on_progress", no_progress)
+    kw.setdefault("reference_accuracy", False)  # fp32 always passes: no need to score it against itself
+    candidates = [
+        p
+        for p in ("fp32", "fp16", "int8")
+        if p in job.profile.build.precisions and not job.backend.precision_support().get(p)
+    ]
+    target = job.request.export_times
+    results: list[BenchmarkResult] = []
+    skipped: list[str] = []
+    for p in candidates:
+        pjob = job.with_request(export_times=f"{target}.{p}.part") if target else job
+        try:
+            results.append(bench_and_store(pjob, p, **kw))
+        except CalibrationError as exc:
+            skipped.append(f"{p}: {exc}")
+            on_progress(Progress("bench", f"skipping {p}: {exc}"))
+    passing = [r for r in results if r.precision == "fp32" or (r.accuracy is not None and r.accuracy.verdict == "pass")]
+    chosen = min(passing, key=lambda r: r.latency.median_ms or float("inf"))
+    if target:
+        for r in results:
+            part = Path(f"{target}.{r.precision}.part")
+            if r is chosen:
+                part.replace(target)
+            else:
+                part.unlink(missing_ok=True)
+    return BestOutcome(chosen, tuple(results), tuple(skipped))
+
+
+@dataclass(frozen=True)
+class MainRun:
+    """``workbench run``: FP32 first, then each other precision, and each one's median speed-up over FP32."""
+
+    results: tuple[BenchmarkResult, ...]
+
+    @property
+    def fp32(self) -> BenchmarkResult:
+        return self.results[0]
+
+    def speedups(self) -> dict[str, float]:
+        base = self.fp32.latency.median_ms or float("nan")
+        return {r.precision: base / (r.latency.median_ms or float("nan")) for r in self.results[1:]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.fp32.model.path,
+            "profile": self.fp32.profile,
+            "results": [r.to_dict(latencies=False) for r in self.results],
+            "speedup_vs_fp32": self.speedups(),
+        }
+
+
+def run_main(job: PreparedJob, precisions: Sequence[str], **kw: Any) -> MainRun:
+    """The main job: each precision (fp32 always first) built, checked against FP32, benchmarked and stored.
+
+    Raises:
+        CalibrationError before any benchmark when INT8 is asked for and there is no calibration set (so no FP32
+        run is wasted on a job that cannot finish).
+    """
+    wanted = ["fp32"] + [p for p in dict.fromkeys(precisions) if p != "fp32"]
+    if "int8" in wanted and dataset_path(job, "calib") is None:
+        raise CalibrationError(
+            f"INT8 needs a calibration set for {job.model_path.name}",
+            hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or run --precisions fp32",
+        )
+    return MainRun(tuple(bench_and_store(job, p, **kw) for p in wanted))
+
+
+# --- scenarios (core/scenarios.py has the definitions) ----------------------------------------------------------
+def _scenario_bench(job, built, on_progress, on_event, cancel):
+    def run(cfg_overrides: dict | None = None, **extra: Any) -> BenchmarkResult:
+        return bench(
+            job, built, on_progress=on_progress, on_event=on_event, cancel=cancel, cfg_overrides=cfg_overrides, **extra
+        )
+
+    return run
+
+
+def _scenario_build(job: PreparedJob, on_progress, cancel) -> Built:
+    if job.request.precision == "best":
+        raise UsageError("--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios")
+    return build(job, job.request.precision, on_progress, cancel)
+
+
+def offline(job: PreparedJob, *, max_batch: int, on_progress=no_progress, on_event=None, cancel=None):
+    """Offline (maximum throughput): a batch sweep 1, 2, 4 … ``max_batch``. Returns scenarios.OfflineSweep."""
+    from workbench.core import scenarios
+
+    built = _scenario_build(job, on_progress, cancel)
+    return scenarios.offline(job, max_batch=max_batch, bench=_scenario_bench(job, built, on_progress, on_event, cancel))
+
+
+def server(
+    job: PreparedJob, *, qps: float, queries: int | None = None, on_progress=no_progress, on_event=None, cancel=None
+):
+    """Server: seeded Poisson arrivals at ``qps``; latency counts from each query's scheduled arrival."""
+    from workbench.core import scenarios
+
+    built = _scenario_build(job, on_progress, cancel)
+    return scenarios.server(qps=qps, queries=queries, bench=_scenario_bench(job, built, on_progress, on_event, cancel))
+
+
+def find_max_qps(
+    job: PreparedJob,
+    *,
+    p99_bound_ms: float,
+    queries: int | None = None,
+    on_try: Callable[[float, float, bool], None] | None = None,
+    on_progress=no_progress,
+    on_event=None,
+    cancel=None,
+):
+    """The highest offered QPS whose p99 meets the bound (bisection from the single-stream capacity).
+    Returns scenarios.MaxQpsSearch."""
+    from workbench.core import scenarios
+
+    built = _scenario_build(job, on_progress, cancel)
+    run = _scenario_bench(job, built, on_progress, on_event, cancel)
+    probe = run({"iterations": 300, "duration_s": 1.0})
+    return scenarios.find_max_qps(
+        p99_bound_ms=p99_bound_ms,
+        bench=run,
+        start_qps=probe.throughput.queries_per_s or 1.0,
+        queries_per_try=queries or 2000,
+        on_try=on_try,
+    )
+
+
+def multi_stream(job: PreparedJob, *, samples_per_query: int, on_progress=no_progress, on_event=None, cancel=None):
+    """Multi-stream: ``samples_per_query`` samples in one batch-N query."""
+    from workbench.core import scenarios
+
+    built = _scenario_build(job, on_progress, cancel)
+    return scenarios.multi_stream(
+        job, samples_per_query=samples_per_query, bench=_scenario_bench(job, built, on_progress, on_event, cancel)
+    )
+
+
+# --- power-mode sweep -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepSettings:
+    """How a sweep runs: latency target (p99 ≤ ms) and power budget (mean W) for the recommendation, the wait
+    for temperatures to settle (target °C or stability; timeout s), and nvpmodel's timeout (s)."""
+
+    p99_max_ms: float | None = None
+    power_max_w: float | None = None
+    cooldown_target_c: float | None = None
+    cooldown_timeout_s: float = 120.0
+    nvpmodel_timeout_s: float = 15.0
+
+
+def sweep(
+    job: PreparedJob,
+    modes: Sequence[Any],
+    conf: Any,
+    settings: SweepSettings = SweepSettings(),
+    *,
+    on_row: Callable[[Any], None] | None = None,
+    on_progress: ProgressFn = no_progress,
+    cancel: threading.Event | None = None,
+    nvpmodel: Any = None,
+):
+    """The power-mode sweep (power/sweep.py): build once, then for each mode set it (nvpmodel through sudo -n),
+    settle, benchmark and store; restore the original mode at the end, also on error or cancel; recommend the
+    mode with the least energy per inference meeting the targets. Returns a power.sweep.SweepResult.
+
+    Raises:
+        PowerError: a replay telemetry source (a sweep compares measured power), nvpmodel problems.
+    """
+    from workbench.core.power.nvpmodel import Nvpmodel
+    from workbench.core.power.sweep import assert_measured_source, max_temp_reader, run_sweep
+    from workbench.core.results.result import PowerModeRef
+    from workbench.core.telemetry import open_source
+
+    tool = nvpmodel if nvpmodel is not None else Nvpmodel(timeout_s=settings.nvpmodel_timeout_s)
+    probe = open_source(job.request.telemetry or job.profile.telemetry.source)
+    try:
+        assert_measured_source(probe)
+        built = build(job, job.request.precision, on_progress, cancel)
+
+        def current():
+            q = tool.query()
+            return conf.by_id(q.id) if q.id is not None else None
+
+        def bench_mode(mode) -> BenchmarkResult:
+            on_progress(Progress("sweep", f"benchmarking in power mode {mode.name} (id {mode.id})"))
+            return bench(
+                job, built, on_progress=on_progress, cancel=cancel, power_mode=PowerModeRef(mode.id, mode.name)
+            )
+
+        return run_sweep(
+            modes,
+            set_mode=tool.set_mode,
+            current_mode=current,
+            run_benchmark=bench_mode,
+            read_temp_c=max_temp_reader(probe),
+            cooldown={"target_c": settings.cooldown_target_c, "timeout_s": settings.cooldown_timeout_s},
+            p99_max_ms=settings.p99_max_ms,
+            power_max_w=settings.power_max_w,
+            cancel=cancel,
+            on_row=on_row,
+        )
+    finally:
+        probe.close()
