@@ -8,9 +8,16 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.core import paths
+
+if TYPE_CHECKING:  # annotations only: importing these at run time would load pydantic/onnx for every face
+    from workbench.core.backends.base import Backend
+    from workbench.core.models.info import ModelInfo
+    from workbench.core.profiles.match import Detection
+    from workbench.core.profiles.schema import Profile
+    from workbench.core.spec import ModelSpec
 
 PRECISIONS = ("fp32", "fp16", "int8", "best")
 
@@ -77,14 +84,14 @@ class PreparedJob:
     needed), its inspection and spec, the backend, and the device detection made once for the whole job."""
 
     request: JobRequest
-    profile: Any  # profiles.schema.Profile
+    profile: Profile
     profile_reason: str
     model_path: Path
-    model_info: Any  # models.info.ModelInfo
-    spec: Any  # spec.ModelSpec | None
-    backend: Any  # backends.base.Backend
+    model_info: ModelInfo
+    spec: ModelSpec | None
+    backend: Backend
     bundled_default: bool
-    detection: Any = None  # the device detection (None when it failed: it only names things)
+    detection: Detection | None = None  # the device detection (None when it failed: it only names things)
     device: str = ""  # what results record as the device
 
     def with_request(self, **changes: Any) -> PreparedJob:

@@ -37,7 +37,8 @@ EventFn = Callable[[object], None]
 
 __all__ = [
     "PRECISIONS", "JobRequest", "PreparedJob", "Progress", "Built", "Calibration", "BestOutcome", "MainRun",
-    "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "bench", "bench_and_store",
+    "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "check_accuracy",
+    "localize_int8", "bench", "bench_and_store",
     "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "store",
     "dataset_path", "quant_settings", "thresholds",
 ]  # fmt: skip
@@ -247,6 +248,102 @@ def accuracy(job: PreparedJob, other_path: Path, calib_dataset=None, on_progress
         metric=metric(job),
         quant=quant_settings(job),
     )
+
+
+@dataclass(frozen=True)
+class PrecisionCheck:
+    """A precision compared with FP32: the model that carries it, its calibration (INT8), the accuracy report."""
+
+    precision: str
+    model_path: Path
+    calibration: Calibration | None
+    report: Any  # core.accuracy.AccuracyReport
+
+
+def check_accuracy(
+    job: PreparedJob, precision: str, on_progress: ProgressFn = no_progress, cancel=None
+) -> PrecisionCheck:
+    """Make the ``precision`` model (calibrating INT8) and compare it with FP32 (`workbench compare`).
+
+    Raises:
+        DatasetError: no samples to compare on (neither an eval nor a calibration set); as :func:`precision_model`.
+    """
+    from workbench.core.errors import DatasetError
+
+    path, cal = precision_model(job, precision, on_progress, cancel)
+    report = accuracy(job, path, cal.dataset if cal is not None else None, on_progress)
+    if report is None:
+        raise DatasetError(
+            f"no samples to compare {job.model_path.name} on",
+            hint="pass --eval DIR (held-out, with labels.csv) or --calib DIR",
+        )
+    return PrecisionCheck(precision, path, cal, report)
+
+
+@dataclass(frozen=True)
+class Int8Localisation:
+    """Which quantized layers hurt the output (precision/localize.py ``Localisation``) and, when asked, the
+    auto-exclude search that re-quantized with the worst in FP32 (``AutoExclude``); ``base_excluded`` are the
+    nodes the recipe already kept in FP32 (what a spec or profile must list to keep the result)."""
+
+    localisation: Any
+    auto: Any = None
+    base_excluded: tuple[str, ...] = ()
+
+
+def localize_int8(
+    job: PreparedJob,
+    check: PrecisionCheck,
+    *,
+    samples: int = 16,
+    candidates: int = 256,
+    auto_exclude: bool = False,
+    max_excluded: int = 8,
+    on_progress: ProgressFn = no_progress,
+) -> Int8Localisation:
+    """Rank the INT8 model's quantized activations by their effect on the output (on the eval set, else the
+    calibration samples); with ``auto_exclude``, re-quantize leaving the worst in FP32 until the accuracy check
+    passes or ``max_excluded`` nodes are out (precision/localize.py has the method).
+
+    Raises:
+        UsageError: ``check`` is not an INT8 check.
+    """
+    from workbench.core.precision import localize as loc_mod
+    from workbench.core.precision.datasets import open_dataset
+    from workbench.core.precision.quantize import QuantOptions, quantize_qdq
+
+    if check.precision != "int8" or check.calibration is None:
+        raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
+    calib_ds = check.calibration.dataset
+    eval_dir = dataset_path(job, "eval")
+    rank_ds = open_dataset(eval_dir, job.model_info.inputs) if eval_dir is not None else calib_ds
+    on_progress(Progress("accuracy", f"ranking quantized layers on {min(rank_ds.count, samples)} samples"))
+    loc = loc_mod.localize(
+        job.model_path, check.model_path, rank_ds.iter_feeds(), max_samples=samples, max_candidates=candidates
+    )
+    q = quant_settings(job)
+    base = tuple(getattr(q, "nodes_to_exclude", ()) or ())
+    if not auto_exclude:
+        return Int8Localisation(loc, None, base)
+
+    def requantize(excluded: tuple[str, ...]):
+        on_progress(Progress("calibrate", f"re-quantizing with {len(excluded)} node(s) in FP32: {', '.join(excluded)}"))
+        opts = QuantOptions.from_any(q, nodes_to_exclude=[*base, *excluded])
+        return quantize_qdq(job.model_path, calib_ds, opts).path
+
+    def evaluate(p):
+        return accuracy(job, p, calib_ds)
+
+    ae = loc_mod.auto_exclude(
+        job.model_path,
+        loc,
+        requantize,
+        evaluate,
+        max_excluded=max_excluded,
+        first=(check.model_path, check.report),
+        timing_feed=next(iter(rank_ds.iter_feeds())),
+    )
+    return Int8Localisation(loc, ae, base)
 
 
 # --- benchmark ------------------------------------------------------------------------------------------------
