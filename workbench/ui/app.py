@@ -239,10 +239,6 @@ class WorkbenchApp(WorkersMixin, App):
         self.changed(Change.BUSY)
         self.prepare_job(self.state.request)
 
-    @property
-    def preparing(self) -> bool:
-        return self.busy == JobKind.PREPARE
-
     def set_model(self, path: str | None) -> None:
         self.set_options(invalidate="calibration", model=path)
 
