@@ -35,7 +35,9 @@ def main() -> int:
         for i in range(16):
             np.save(calib / f"s{i:02d}.npy", rng.standard_normal((1, 3, args.image, args.image)).astype(np.float32))
         job = workflow.prepare(
-            workflow.JobRequest(model=str(model), calib=str(calib), store=False, iterations=args.iterations, warmup_ms=500)
+            workflow.JobRequest(
+                model=str(model), calib=str(calib), store=False, iterations=args.iterations, warmup_ms=500
+            )
         )
         fp32 = workflow.build(job, "fp32")
         int8 = workflow.build(job, "int8")

@@ -206,7 +206,7 @@ def machine() -> dict:
     }
 
 
-def run_bench(b: Bench, full: bool) -> list[dict]:
+def start_bench(b: Bench, full: bool) -> list[dict]:
     args = b.full if full else b.quick
     env = dict(os.environ)
     env.setdefault("WORKBENCH_HOME", tempfile.mkdtemp(prefix=f"wb-bench-{b.name}-"))
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     for b in BENCHES:
         if b.name in wanted:
             print(f"running {b.script} ({'full' if args.full else 'quick'}) ...", file=sys.stderr, flush=True)
-            rows += run_bench(b, args.full)
+            rows += start_bench(b, args.full)
     mach = machine()
     print(table(rows, args.markdown))
     print()

@@ -61,7 +61,7 @@ class WorkbenchCommands(Provider):
 
     def _export(self, fmt: str) -> None:
         wb = self.wb
-        wb.run_export(wb.results_source(), fmt, f"workbench-results.{fmt}", None)
+        wb.start_export(wb.results_source(), fmt, f"workbench-results.{fmt}", None)
         wb.notify(f"exporting to workbench-results.{fmt}…", timeout=3)
 
     async def discover(self) -> Hits:

@@ -91,7 +91,7 @@ class WorkersMixin:
         self._guard(JobKind.DATASET, run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def run_calibrate(self, job: Any, cancel: threading.Event) -> None:
+    def start_calibrate(self, job: Any, cancel: threading.Event) -> None:
         def run() -> WorkbenchMessage:
             from workbench.core import workflow
 
@@ -101,7 +101,7 @@ class WorkersMixin:
         self._guard(JobKind.CALIBRATE, run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def run_build(self, job: Any, precision: str, cancel: threading.Event) -> None:
+    def start_build(self, job: Any, precision: str, cancel: threading.Event) -> None:
         def run() -> WorkbenchMessage:
             from workbench.core import workflow
 
@@ -110,7 +110,9 @@ class WorkersMixin:
         self._guard(JobKind.BUILD, run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def run_bench(self, job: Any, precision: str, built: Any, report: Any, live: Any, cancel: threading.Event) -> None:
+    def start_bench(
+        self, job: Any, precision: str, built: Any, report: Any, live: Any, cancel: threading.Event
+    ) -> None:
         """build (unless this session built it) -> accuracy (unless the Calibrate screen checked it) -> bench in
         the core's child process -> store: ``workflow.bench_and_store``, as `workbench bench` runs it."""
 
@@ -130,7 +132,7 @@ class WorkersMixin:
         self._guard(JobKind.BENCH, run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def run_attach(self, live: Any, cancel: threading.Event) -> None:
+    def start_attach(self, live: Any, cancel: threading.Event) -> None:
         """Re-attach to the newest running detached job (`workbench run/bench` from a shell, possibly one whose SSH
         session dropped): replay its stored event stream into ``live``, follow it until the job ends, then show its
         stored result. Cancel here only detaches; the job keeps running."""
@@ -169,7 +171,7 @@ class WorkersMixin:
         self._guard(JobKind.BENCH, run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def run_sweep(self, job: Any, modes: Any, conf: Any, settings: Any, cancel: threading.Event) -> None:
+    def start_sweep(self, job: Any, modes: Any, conf: Any, settings: Any, cancel: threading.Event) -> None:
         """The power-mode sweep as `workbench sweep` runs it (workflow.sweep): rows arrive as they finish."""
 
         def run() -> WorkbenchMessage:
@@ -189,7 +191,7 @@ class WorkersMixin:
         self._guard(JobKind.SWEEP, run)
 
     @work(thread=True, exit_on_error=False, group="aux")
-    def run_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:
+    def start_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:
         self._guard(JobKind.EXPORT, lambda: Exported(str(source.export_to_file(fmt, path, ids))))
 
     @work(thread=True, exit_on_error=False, group="results", exclusive=True)

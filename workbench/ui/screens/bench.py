@@ -225,7 +225,7 @@ class BenchScreen(WorkbenchScreen):
         self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
         built = st.built if st.built is not None and st.built.precision == st.precision else None
         report = st.accuracy if st.accuracy_precision == st.precision else None
-        wb.run_bench(job, st.precision, built, report, self.live, cancel)
+        wb.start_bench(job, st.precision, built, report, self.live, cancel)
 
     def action_attach(self) -> None:
         """Follow the newest running detached job (started with `workbench run/bench` from a shell); the jobs are
@@ -243,7 +243,7 @@ class BenchScreen(WorkbenchScreen):
         self.query_one(LatencyPlot).refresh()
         self.query_one("#bench-summary", Static).update(Text("looking for a running job…", style="dim"))
         self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
-        wb.run_attach(self.live, cancel)
+        wb.start_attach(self.live, cancel)
 
     def _change(self, **changes: Any) -> None:
         if self.wb.busy == JobKind.BENCH:

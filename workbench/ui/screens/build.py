@@ -130,7 +130,7 @@ class BuildScreen(WorkbenchScreen):
         self.query_one(RichLog).write(f"--- build {st.precision.upper()}{' (forced)' if force else ''} ---")
         if self._timer is None:
             self._timer = self.set_interval(0.5, self._tick)
-        wb.run_build(job, st.precision, cancel)
+        wb.start_build(job, st.precision, cancel)
 
     def action_start(self) -> None:
         self._start(False)

@@ -221,4 +221,4 @@ class CalibrateScreen(WorkbenchScreen):
         bar.update(total=100, progress=0)
         self.query_one("#calib-verdict", Static).update("")
         self.query_one("#calib-progress", Static).update(Text("starting…", style="dim"))
-        wb.run_calibrate(st.job, cancel)
+        wb.start_calibrate(st.job, cancel)

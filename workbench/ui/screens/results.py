@@ -196,7 +196,7 @@ class ResultsScreen(WorkbenchScreen):
                 return
             fmt, path = value
             ids = self.marked or None
-            wb.run_export(self.source, fmt, path, ids)
+            wb.start_export(self.source, fmt, path, ids)
 
         wb.push_screen(ExportScreen(), chosen)
 

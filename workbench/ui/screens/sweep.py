@@ -1,5 +1,5 @@
 """8. Power sweep: the board's nvpmodel modes, a sweep run in a worker (set mode, settle, benchmark, restore the
-original mode — core.power.sweep.run_sweep), the table as rows arrive, the recommendation and a latency-vs-power
+original mode — core.power.sweep.start_sweep), the table as rows arrive, the recommendation and a latency-vs-power
 scatter. Off a Jetson (no nvpmodel.conf) it says so and starts nothing. A recorded SweepResult injected through
 ``make_app(recorded=Recorded(sweep=...))`` is shown labelled "recorded — not measured on this machine".
 """
@@ -268,7 +268,7 @@ class SweepScreen(WorkbenchScreen):
         settings = workflow.SweepSettings(
             p99_max_ms=self.p99_max_ms, power_max_w=self.power_max_w, cooldown_timeout_s=self.cooldown_timeout_s
         )
-        wb.run_sweep(job, modes, self.conf, settings, cancel)
+        wb.start_sweep(job, modes, self.conf, settings, cancel)
 
     def _prompt(self, title: str, value: str, apply: Any) -> None:
         from workbench.ui.screens.dialogs import TextPromptScreen
