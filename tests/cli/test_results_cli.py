@@ -180,3 +180,20 @@ def test_locked_database_exit_10(run_cli, filled, cli_env):
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 3
     conn.close()
+
+
+def test_a_row_that_is_not_a_result_still_shows_as_stored_and_never_hides_the_others(run_cli, filled):
+    conn = sqlite3.connect(filled)
+    conn.execute("UPDATE results SET json = ? WHERE id = 2", (json.dumps({"precision": 1, "note": "foreign"}),))
+    conn.commit()
+    conn.close()
+    text = run_cli("results", "show", "2")
+    assert text.returncode == 10 and "result 2 in" in text.stderr and "cannot be read" in text.stderr
+    assert "results show 2 --json" in text.stderr and "Traceback" not in text.stderr
+    raw = ok(run_cli("results", "show", "2", "--json"))
+    assert raw.returncode == 0 and json.loads(raw.stdout)["note"] == "foreign"  # printed as stored
+    csv_out = ok(run_cli("results", "export", "--format", "csv"))
+    assert csv_out.returncode == 0 and len(csv_out.stdout.splitlines()) == 3  # header + the two readable results
+    assert "warning: result 2 in" in csv_out.stderr and "left out" in csv_out.stderr
+    js = json.loads(ok(run_cli("results", "export", "--format", "json")).stdout)
+    assert [d["id"] for d in js] == [1, 2, 3] and js[1]["note"] == "foreign"  # kept as stored

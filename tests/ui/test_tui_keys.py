@@ -215,7 +215,9 @@ def test_results_compare_and_export_recorded(tmp_path, monkeypatch):
             head = text(app.screen.query_one("#results-head"))
             assert "2 result(s)" in head and "recorded" in head
             await pilot.press("space", "down", "space", "c")
-            out = rich_text(app.screen.query_one("#results-detail"))
+            detail = app.screen.query_one("#results-detail")
+            await wait_for(pilot, lambda: "Verdict" in rich_text(detail), 30, "the comparison (computed in a worker)")
+            out = rich_text(detail)
             assert "Result 2 (A) vs result 1 (B)" in out
             a, b = (next(r for r in app.recorded.results if r.id == i) for i in (2, 1))
             assert f"{a.latency.p99_ms:.4f}" in out and f"{b.latency.p99_ms:.4f}" in out

@@ -106,7 +106,9 @@ def test_rerun_with_changed_threads_and_compare_with_previous():
             second = app.state.last_result
             assert app.state.previous_result is first
             await pilot.press("v")
-            out = rich_text(app.screen.query_one("#bench-summary"))
+            summary = app.screen.query_one("#bench-summary")
+            await wait_for(pilot, lambda: "Verdict" in rich_text(summary), 30, "the comparison (computed in a worker)")
+            out = rich_text(summary)
             return first, second, out
 
     first, second, out = asyncio.run(go())

@@ -121,7 +121,7 @@ def test_cli_results_compare(run_cli, workbench_home):
     assert diff["ratio_of_medians"]["significant"] is True
     assert diff["differing_settings"] == [{"setting": "precision", "values": ["fp32", "int8"]}]
     three = run_cli("results", "compare", "1", "3", "4", "--format", "md").stdout
-    assert "| metric | #1 | #3 | #4 (Nano) |" in three
+    assert "| metric | #1 | #3 | #4 (Nano) [imported] |" in three  # not a measurement of this machine: marked
     assert "| source | workbench | workbench | trtexec import |" in three
     assert "Verdict" not in three  # only for two results
     missing = run_cli("results", "compare", "1", "99")

@@ -136,15 +136,28 @@ def test_only_typed_results_are_stored(tmp_path):
         ResultStore(tmp_path / "r.sqlite3").add({"precision": "fp32"})
 
 
-def test_a_row_that_is_not_a_result_is_named(tmp_path):
+def test_a_row_that_is_not_a_result_is_named_and_never_hides_the_others(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite3")
+    good = store.add(entry())
     rid = store.add(entry())
+    layers = store.add(entry())
     conn = sqlite3.connect(tmp_path / "r.sqlite3")
-    conn.execute("UPDATE results SET json = '{\"precision\": 1}' WHERE id = ?", (rid,))
+    conn.execute('UPDATE results SET json = \'{"precision": 1, "kept": true}\' WHERE id = ?', (rid,))
+    bad = dict(doc(), layers={"layers": [1, 2]})  # a nested part of the wrong shape
+    conn.execute("UPDATE results SET json = ? WHERE id = ?", (json.dumps(bad), layers))
     conn.commit()
     conn.close()
-    with pytest.raises(ResultsError, match=f"result {rid} in .* cannot be read"):
+    with pytest.raises(ResultsError, match=f"result {rid} in .* cannot be read as a benchmark result") as err:
         store.get(rid)
+    assert f"results show {rid} --json" in err.value.hint
+    assert store.get_raw(rid) == {"precision": 1, "kept": True, "id": rid, "created_at": store.get(good).created_at}
+    got = store.read_many()
+    assert [r.id for r in got.results] == [good] and [u[0] for u in got.unreadable] == [rid, layers]
+    csv_out = store.export("csv")
+    assert csv_out.count == 1 and len(csv_out.text.splitlines()) == 2 and len(csv_out.left_out) == 2
+    assert all("left out" in n for n in csv_out.left_out)
+    js = store.export("json")
+    assert [d["id"] for d in json.loads(js.text)] == [good, rid, layers]  # kept as stored: nothing lost
 
 
 def test_unknown_ids_are_named(tmp_path):
@@ -223,10 +236,11 @@ def test_export_and_export_to_file(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite3")
     store.add(entry("fp32", 1.25, created_at="2026-01-02T03:04:05+00:00"))
     store.add(entry("int8", 0.5, created_at="2026-01-02T03:05:00+00:00"))
-    exported = json.loads(store.export("json", ids=[2]))
+    exported = json.loads(store.export("json", ids=[2]).text)
     assert [e["precision"] for e in exported] == ["int8"]
     out = store.export_to_file("csv", tmp_path / "out" / "r.csv")
-    lines = out.read_text().splitlines()
+    assert out.count == 2 and out.left_out == ()
+    lines = (tmp_path / "out" / "r.csv").read_text().splitlines()
     assert len(lines) == 3
     assert lines[1].startswith("1,2026-01-02T03:04:05+00:00,digits_cnn.onnx,")
     assert not list((tmp_path / "out").glob(".*"))  # atomic write left no temp file

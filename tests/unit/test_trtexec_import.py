@@ -151,7 +151,7 @@ def test_imported_entries_round_trip_the_store(tmp_path):
     with ResultStore(tmp_path / "r.sqlite3") as store:
         ids = [store.add(r) for r in results]
         rows = store.list()
-        exported = store.export("csv").splitlines()
+        exported = store.export("csv").text.splitlines()
         again = store.get(ids[0])
     assert [r.id for r in rows] == ids[::-1]
     assert {r.source for r in rows} == {SOURCE}

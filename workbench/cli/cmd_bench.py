@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from workbench.cli.common import StepPrinter, dump_json, request_from_args
     from workbench.core import workflow
-    from workbench.core.results.summary import summary
+    from workbench.core.results.summary import best_line, summary
 
     step = StepPrinter()
     job = workflow.prepare(request_from_args(args), step)
@@ -77,16 +77,7 @@ def run(args: argparse.Namespace) -> int:
             dump_json(best.to_dict())
             return 0
         print(summary(best.chosen, verbose=args.verbose))
-        print(
-            "Best: "
-            + best.chosen.precision
-            + " — candidates: "
-            + ", ".join(
-                f"{c.precision} {c.latency.median_ms:.4f} ms "
-                f"({(c.accuracy.verdict if c.accuracy is not None and not c.accuracy.reference else None) or 'reference'})"
-                for c in best.candidates
-            )
-        )
+        print(best_line(best.chosen, best.candidates, best.skipped))
         return 0
     result = workflow.bench_and_store(job, job.request.precision, on_progress=step)
     if args.json:

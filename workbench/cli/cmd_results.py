@@ -162,10 +162,19 @@ def _short(model: Any) -> str:
 def run_show(args: argparse.Namespace) -> int:
     import json
 
+    from workbench.core.errors import ResultsError
     from workbench.core.results.summary import show_text
 
     with _store() as store:
-        result = store.get(args.id)
+        try:
+            result = store.get(args.id)
+        except ResultsError:
+            if not args.json or getattr(args, "layers", False):
+                raise
+            # A row this version cannot read as a result is still printed as it is stored: nothing is lost.
+            json.dump(store.get_raw(args.id), sys.stdout, indent=2, sort_keys=True)
+            sys.stdout.write("\n")
+            return 0
     if getattr(args, "layers", False):
         return _show_layers(result, args)
     if args.json:
@@ -251,8 +260,11 @@ def run_export(args: argparse.Namespace) -> int:
     with _store() as store:
         if args.output:
             out = store.export_to_file(args.format, args.output, ids=args.ids)
-            n = len(args.ids) if args.ids else store.count()
-            print(f"wrote {n} result{'s' if n != 1 else ''} as {args.format} to {out}", file=sys.stderr)
+            n = out.count
+            print(f"wrote {n} result{'s' if n != 1 else ''} as {args.format} to {args.output}", file=sys.stderr)
         else:
-            sys.stdout.write(store.export(args.format, ids=args.ids))
+            out = store.export(args.format, ids=args.ids)
+            sys.stdout.write(out.text)
+    for note in out.left_out:
+        print(f"warning: {note}", file=sys.stderr)
     return 0

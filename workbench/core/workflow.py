@@ -69,6 +69,11 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress) -> Prepa
 
     if request.precision not in PRECISIONS:
         raise UsageError(f"unknown precision {request.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if request.until_stable and request.repeat > 1:
+        raise UsageError(
+            "--until-stable runs one process until its interval is narrow enough; --repeat K runs K processes of a "
+            "fixed length: choose one"
+        )
     detection = _detect()
     if request.profile or detection is None:
         profile = load_profile(request.profile)
@@ -424,7 +429,6 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
         stable_target=o.stable_target,
         stable_rel_width=o.stable_rel_width,
         events_path=Path(o.job_dir) / "events.jsonl" if o.job_dir else None,
-        export_times=o.export_times,
     )
 
 
@@ -442,6 +446,66 @@ def store(job: PreparedJob, result: BenchmarkResult, on_progress: ProgressFn = n
     return result.with_id(rid)
 
 
+def check_export_target(job: PreparedJob) -> None:
+    """Refuse an ``--export-times`` path that cannot take a file before anything runs (a folder, a missing folder).
+
+    Raises:
+        StorageError: naming the path and what to give instead.
+    """
+    from workbench.core.errors import StorageError
+
+    target = job.request.export_times
+    if not target:
+        return
+    p = Path(target)
+    if p.is_dir():
+        raise StorageError(f"--export-times {target} is a folder", hint="give a file name, e.g. times.json")
+    if not p.parent.is_dir():
+        raise StorageError(f"--export-times {target}: folder {p.parent} does not exist", hint="create it first")
+
+
+def _refuse_export(job: PreparedJob, what: str) -> None:
+    if job.request.export_times:
+        raise UsageError(
+            f"--export-times writes the latencies of one run, and {what} makes several",
+            hint="use `workbench bench --precision P --export-times FILE` (or --scenario server / multi-stream)",
+        )
+
+
+def _measure(
+    job: PreparedJob,
+    built: Built,
+    *,
+    report=None,
+    on_progress: ProgressFn = no_progress,
+    on_event: EventFn | None = None,
+    cancel: threading.Event | None = None,
+    cfg_overrides: dict | None = None,
+    power_mode=None,
+    multi_stream=None,
+):
+    """Benchmark a built artifact and store the result (when the request says so). Returns a bench.run.BenchRun
+    (the result and the outcomes holding every latency)."""
+    from workbench.core.bench.run import run_benchmark
+
+    plan = _plan(job, built, report=report, cfg_overrides=cfg_overrides, power_mode=power_mode)
+    if multi_stream is not None:
+        plan = replace(plan, context=replace(plan.context, multi_stream=multi_stream))
+    run = run_benchmark(plan, on_progress=on_progress, on_event=on_event, cancel=cancel)
+    if job.request.store:
+        run = run.with_result(store(job, run.result, on_progress))
+    return run
+
+
+def _export(job: PreparedJob, run, on_progress: ProgressFn) -> None:
+    """Write the run's latencies to the request's --export-times file (after the result is stored, so a failed
+    write never loses the run)."""
+    target = job.request.export_times
+    if target:
+        n = run.write_times(target)
+        on_progress(Progress("bench", f"wrote {n} latencies to {target}"))
+
+
 def bench(
     job: PreparedJob,
     built: Built,
@@ -454,20 +518,51 @@ def bench(
     power_mode=None,
     multi_stream=None,
 ) -> BenchmarkResult:
-    """Benchmark a built artifact (bench/run.py) and store the result when the request says so.
+    """Benchmark a built artifact (bench/run.py), store the result when the request says so, then write
+    ``--export-times``.
 
     ``report``: the accuracy comparison the result carries. ``cfg_overrides``: benchmark config fields a scenario
     sets (batch, scenario, qps …). ``power_mode``/``multi_stream``: recorded with the result.
     """
-    from workbench.core.bench.run import run_benchmark
+    check_export_target(job)
+    run = _measure(
+        job,
+        built,
+        report=report,
+        on_progress=on_progress,
+        on_event=on_event,
+        cancel=cancel,
+        cfg_overrides=cfg_overrides,
+        power_mode=power_mode,
+        multi_stream=multi_stream,
+    )
+    _export(job, run, on_progress)
+    return run.result
 
-    plan = _plan(job, built, report=report, cfg_overrides=cfg_overrides, power_mode=power_mode)
-    if multi_stream is not None:
-        plan = replace(plan, context=replace(plan.context, multi_stream=multi_stream))
-    result = run_benchmark(plan, on_progress=on_progress, on_event=on_event, cancel=cancel)
-    if job.request.store:
-        result = store(job, result, on_progress)
-    return result
+
+def _bench_and_store_run(
+    job: PreparedJob,
+    precision: str,
+    *,
+    built: Built | None = None,
+    report=None,
+    with_accuracy: bool = True,
+    reference_accuracy: bool = True,
+    on_progress: ProgressFn = no_progress,
+    on_event: EventFn | None = None,
+    cancel: threading.Event | None = None,
+):
+    if built is None:
+        built = build(job, precision, on_progress, cancel)
+    if report is None and with_accuracy:
+        if precision in ("fp16", "int8"):
+            calib_ds = built.calibration.dataset if built.calibration else None
+            report = accuracy(job, built.artifact.source_model, calib_ds, on_progress)
+        elif reference_accuracy and precision == "fp32":
+            # FP32 against itself: its own top-1 on the same samples; the vs_fp32 figures are the identity.
+            report = accuracy(job, job.model_path, None, on_progress)
+            report = report.as_reference() if report is not None else None
+    return _measure(job, built, report=report, on_progress=on_progress, on_event=on_event, cancel=cancel)
 
 
 def bench_and_store(
@@ -482,23 +577,26 @@ def bench_and_store(
     on_event: EventFn | None = None,
     cancel: threading.Event | None = None,
 ) -> BenchmarkResult:
-    """build -> accuracy (fp16/int8 against FP32; fp32 against itself with ``reference_accuracy``) -> bench -> store.
+    """build -> accuracy (fp16/int8 against FP32; fp32 against itself with ``reference_accuracy``) -> bench -> store
+    -> --export-times.
 
     ``built``/``report``: an artifact and accuracy comparison this session already has (the TUI's Build and
     Calibrate screens) are reused instead of being made again.
     """
-    if built is None:
-        built = build(job, precision, on_progress, cancel)
-    if report is None and with_accuracy:
-        if precision in ("fp16", "int8"):
-            report = accuracy(
-                job, built.artifact.source_model, built.calibration.dataset if built.calibration else None, on_progress
-            )
-        elif reference_accuracy and precision == "fp32":
-            # FP32 against itself: its own top-1 on the same samples; the vs_fp32 figures are the identity.
-            report = accuracy(job, job.model_path, None, on_progress)
-            report = report.as_reference() if report is not None else None
-    return bench(job, built, report=report, on_progress=on_progress, on_event=on_event, cancel=cancel)
+    check_export_target(job)
+    run = _bench_and_store_run(
+        job,
+        precision,
+        built=built,
+        report=report,
+        with_accuracy=with_accuracy,
+        reference_accuracy=reference_accuracy,
+        on_progress=on_progress,
+        on_event=on_event,
+        cancel=cancel,
+    )
+    _export(job, run, on_progress)
+    return run.result
 
 
 @dataclass(frozen=True)
@@ -521,41 +619,39 @@ class BestOutcome:
             }
             for c in self.candidates
         ]
+        d["skipped"] = list(self.skipped)
         return d
 
 
 def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
     """Benchmark every allowed precision and choose the fastest whose accuracy passes (see :class:`BestOutcome`).
 
-    With ``job.request.export_times``, the chosen precision's latencies end up in that file.
+    With ``job.request.export_times``, the file gets the chosen precision's latencies (only that file is written).
     """
     on_progress: ProgressFn = kw.get("on_progress", no_progress)
     kw.setdefault("reference_accuracy", False)  # fp32 always passes: no need to score it against itself
+    check_export_target(job)
     candidates = [
         p
         for p in ("fp32", "fp16", "int8")
         if p in job.profile.build.precisions and not job.backend.precision_support().get(p)
     ]
-    target = job.request.export_times
-    results: list[BenchmarkResult] = []
+    runs = []
     skipped: list[str] = []
     for p in candidates:
-        pjob = job.with_request(export_times=f"{target}.{p}.part") if target else job
         try:
-            results.append(bench_and_store(pjob, p, **kw))
+            runs.append(_bench_and_store_run(job, p, **kw))
         except CalibrationError as exc:
             skipped.append(f"{p}: {exc}")
             on_progress(Progress("bench", f"skipping {p}: {exc}"))
-    passing = [r for r in results if r.precision == "fp32" or (r.accuracy is not None and r.accuracy.verdict == "pass")]
-    chosen = min(passing, key=lambda r: r.latency.median_ms or float("inf"))
-    if target:
-        for r in results:
-            part = Path(f"{target}.{r.precision}.part")
-            if r is chosen:
-                part.replace(target)
-            else:
-                part.unlink(missing_ok=True)
-    return BestOutcome(chosen, tuple(results), tuple(skipped))
+    passing = [
+        r
+        for r in runs
+        if r.result.precision == "fp32" or (r.result.accuracy is not None and r.result.accuracy.verdict == "pass")
+    ]
+    chosen = min(passing, key=lambda r: r.result.latency.median_ms or float("inf"))
+    _export(job, chosen, on_progress)
+    return BestOutcome(chosen.result, tuple(r.result for r in runs), tuple(skipped))
 
 
 @dataclass(frozen=True)
@@ -589,6 +685,7 @@ def run_main(job: PreparedJob, precisions: Sequence[str], **kw: Any) -> MainRun:
         run is wasted on a job that cannot finish).
     """
     wanted = ["fp32"] + [p for p in dict.fromkeys(precisions) if p != "fp32"]
+    _refuse_export(job, "`workbench run`")
     if "int8" in wanted and dataset_path(job, "calib") is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {job.model_path.name}",
@@ -617,6 +714,7 @@ def offline(job: PreparedJob, *, max_batch: int, on_progress=no_progress, on_eve
     """Offline (maximum throughput): a batch sweep 1, 2, 4 … ``max_batch``. Returns scenarios.OfflineSweep."""
     from workbench.core import scenarios
 
+    _refuse_export(job, "the offline batch sweep")
     built = _scenario_build(job, on_progress, cancel)
     return scenarios.offline(job, max_batch=max_batch, bench=_scenario_bench(job, built, on_progress, on_event, cancel))
 
@@ -645,6 +743,7 @@ def find_max_qps(
     Returns scenarios.MaxQpsSearch."""
     from workbench.core import scenarios
 
+    _refuse_export(job, "--find-max-qps")
     built = _scenario_build(job, on_progress, cancel)
     run = _scenario_bench(job, built, on_progress, on_event, cancel)
     probe = run({"iterations": 300, "duration_s": 1.0})

@@ -28,6 +28,7 @@ class JobKind(str, Enum):
     SWEEP = "sweep"
     EXPORT = "export"
     RESULTS = "results"
+    COMPARE = "compare"
 
     def __str__(self) -> str:
         return self.value
@@ -105,6 +106,23 @@ class BenchFinished(WorkbenchMessage, bubble=False):
 
     result: Any  # core.results.result.BenchmarkResult
     built: Any = None  # core.workflow.Built, when this session built it
+    best: Any = None  # core.workflow.BestOutcome for --precision best (its candidates line is shown)
+
+
+@dataclass
+class Attached(WorkbenchMessage, bubble=False):
+    """Re-attached to a running detached job; ``live`` receives its replayed and followed event stream."""
+
+    job_id: str
+    command: str
+    live: Any  # core.live.LiveLatency
+
+
+@dataclass
+class NothingToAttach(WorkbenchMessage, bubble=False):
+    """No detached job is running (a notice, not a failure: nothing on screen changes)."""
+
+    message: str
 
 
 @dataclass
@@ -128,6 +146,18 @@ class ResultsLoaded(WorkbenchMessage, bubble=False):
 
     results: tuple = ()
     label: str | None = None
+    unreadable: tuple = ()  # "result 14 ... cannot be read ..." for rows that are not results
+
+
+@dataclass
+class Compared(WorkbenchMessage, bubble=False):
+    """Two results compared by the core's engine (the bootstrap runs in a worker); ``token`` is the requesting
+    screen's, so only that screen shows it."""
+
+    comparison: Any  # core.results.compare.Comparison
+    titles: tuple
+    heading: str
+    token: int
 
 
 @dataclass

@@ -47,6 +47,7 @@ class RecordedResults:
     """The Results screen's source over injected results (same methods as :class:`StoreResults`)."""
 
     label = "recorded"
+    unreadable: tuple[str, ...] = ()
 
     def __init__(self, results: Iterable[BenchmarkResult]) -> None:
         self._results = {int(r.id or 0): r for r in results}
@@ -74,6 +75,7 @@ class StoreResults:
     """The Results screen's source over the results database (read in a worker, never on the UI thread)."""
 
     label = None
+    unreadable: tuple[str, ...] = ()
 
     def __init__(self, path: Any = None, limit: int = 200) -> None:
         self._path = path
@@ -85,9 +87,12 @@ class StoreResults:
         return ResultStore(self._path)
 
     def results(self) -> list[BenchmarkResult]:
+        """The newest results; rows that cannot be read as results are set aside in :attr:`unreadable`."""
         with self._store() as db:
             ids = [r.id for r in db.list(limit=self._limit)]
-            return db.get_many(ids) if ids else []
+            got = db.read_many(ids)
+        self.unreadable = tuple(why for _, why, _ in got.unreadable)
+        return list(got.results)
 
     def get(self, rid: int) -> BenchmarkResult:
         with self._store() as db:
@@ -95,4 +100,5 @@ class StoreResults:
 
     def export_to_file(self, fmt: str, path: Any, ids: Any = None) -> Any:
         with self._store() as db:
-            return db.export_to_file(fmt, path, ids)
+            db.export_to_file(fmt, path, ids)
+        return path

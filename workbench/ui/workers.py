@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from textual import work
 
 from workbench.core.progress import Progress
 from workbench.ui.messages import (
+    Attached,
     BenchFinished,
     BuildFinished,
     Calibrated,
+    Compared,
     DatasetRead,
     Exported,
     JobFailed,
     JobKind,
+    NothingToAttach,
     Prepared,
     ProgressMsg,
     ResultsLoaded,
@@ -122,7 +126,7 @@ class WorkersMixin:
             progress = self._progress(JobKind.BENCH)
             if precision == "best":
                 best = workflow.bench_best(job, on_progress=progress, on_event=live.feed, cancel=cancel)
-                return BenchFinished(best.chosen)
+                return BenchFinished(best.chosen, best=best)
             b = built if built is not None else workflow.build(job, precision, progress, cancel)
             result = workflow.bench_and_store(
                 job, precision, built=b, report=report, on_progress=progress, on_event=live.feed, cancel=cancel
@@ -146,11 +150,11 @@ class WorkersMixin:
 
             running = [j for j in core_jobs.list_jobs() if j.state() == "running"]
             if not running:
-                raise WorkbenchError(
+                return NothingToAttach(
                     "no running job: `workbench bench` / `run` in a shell start one that survives a dropped SSH session"
                 )
             job = running[0]
-            self._progress(JobKind.BENCH)(Progress("bench", f"attached to {' '.join(job.argv)} (job {job.id})"))
+            self.post_message(Attached(job.id, "workbench " + " ".join(job.argv), live))  # type: ignore[attr-defined]
             offset = 0
             while True:
                 still = job.state() == "running"
@@ -166,7 +170,8 @@ class WorkersMixin:
             if not ids:
                 raise WorkbenchError(f"job {job.id} ended ({job.state()}) without a stored result")
             with ResultStore() as db:
-                return BenchFinished(db.get(ids[-1]))
+                stored = db.get(ids[-1])
+            return BenchFinished(replace(stored, result_id=stored.id))  # shown as "Stored as result N", as a run
 
         self._guard(JobKind.BENCH, run)
 
@@ -194,6 +199,21 @@ class WorkersMixin:
     def start_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:
         self._guard(JobKind.EXPORT, lambda: Exported(str(source.export_to_file(fmt, path, ids))))
 
+    @work(thread=True, exit_on_error=False, group="compare", exclusive=True)
+    def start_compare(self, a: Any, b: Any, titles: tuple[str, str], heading: str, token: int) -> None:
+        """results.compare.compare([a, b]) — its bootstrap takes about a second on 2 x 20 000 latencies."""
+
+        def run() -> WorkbenchMessage:
+            from workbench.core.results.compare import compare
+
+            return Compared(compare([a, b]), titles, heading, token)
+
+        self._guard(JobKind.COMPARE, run)
+
     @work(thread=True, exit_on_error=False, group="results", exclusive=True)
     def load_results(self, source: Any) -> None:
-        self._guard(JobKind.RESULTS, lambda: ResultsLoaded(tuple(source.results()), getattr(source, "label", None)))
+        def run() -> WorkbenchMessage:
+            results = tuple(source.results())
+            return ResultsLoaded(results, source.label, tuple(source.unreadable))
+
+        self._guard(JobKind.RESULTS, run)

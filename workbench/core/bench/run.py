@@ -43,8 +43,8 @@ class BenchPlan:
     ``idle_s`` > 0 samples idle power first (shown beside; subtracted, labelled, only with ``subtract_idle``).
     ``settle`` waits until temperatures stop rising (or reach ``settle_target_c``) before timing.
     ``until_stable`` keeps timing until ``stable_target``'s 95 % interval is within ±``stable_rel_width``
-    (``config.duration_s`` is then the limit). ``events_path``: a detached job's events.jsonl, where the live
-    stream is kept so a face can re-attach. ``export_times``: write every timed latency (ms) as JSON there.
+    (``config.duration_s`` is then the limit; one run only). ``events_path``: a detached job's events.jsonl, where
+    the live stream is kept so a face can re-attach.
     """
 
     config: BenchConfig
@@ -60,7 +60,6 @@ class BenchPlan:
     stable_target: float = 99.0
     stable_rel_width: float = 0.02
     events_path: Path | None = None
-    export_times: str | None = None
 
     def with_config(self, **changes) -> BenchPlan:
         return replace(self, config=replace(self.config, **changes))
@@ -103,14 +102,25 @@ def _layers(path: str | None, iterations: int) -> tuple[LayerProfile | None, str
         return None, f"per-layer profile not read: {exc}"
 
 
-def write_export_times(path: str, precision: str, outcomes: list[BenchOutcome]) -> int:
-    """Every timed latency (ms), in the order run, as ``{"precision", "latencies_ms"}`` JSON, written atomically.
-    Returns the count. Raises StorageError when the file cannot be written."""
-    from workbench.core.fsutil import write_text_atomic
+@dataclass(frozen=True)
+class BenchRun:
+    """A finished benchmark: its typed result, and the child outcomes whose arrays hold every timed latency (ns),
+    for ``--export-times`` (the result itself keeps at most 20 000)."""
 
-    values = [v for o in outcomes for v in ms_list(o.latencies_ns)]
-    write_text_atomic(path, json.dumps({"precision": precision, "latencies_ms": values}))
-    return len(values)
+    result: BenchmarkResult
+    outcomes: tuple[BenchOutcome, ...]
+
+    def with_result(self, result: BenchmarkResult) -> BenchRun:
+        return replace(self, result=result)
+
+    def write_times(self, path: str) -> int:
+        """Every timed latency (ms), in the order run, as ``{"precision", "latencies_ms"}`` JSON, written
+        atomically. Returns the count. Raises StorageError when the file cannot be written."""
+        from workbench.core.fsutil import write_text_atomic
+
+        values = [v for o in self.outcomes for v in ms_list(o.latencies_ns)]
+        write_text_atomic(path, json.dumps({"precision": self.result.precision, "latencies_ms": values}))
+        return len(values)
 
 
 def run_benchmark(
@@ -119,16 +129,23 @@ def run_benchmark(
     on_progress: ProgressFn = no_progress,
     on_event: Callable[[object], None] | None = None,
     cancel: threading.Event | None = None,
-) -> BenchmarkResult:
-    """Run ``plan`` and return its result (see :class:`BenchPlan`).
+) -> BenchRun:
+    """Run ``plan`` and return its result with the outcomes behind it (see :class:`BenchPlan`).
 
     ``on_event`` sees the child's typed events (bench/events.py) as they arrive, for live views.
 
     Raises:
-        Cancelled, BenchmarkError, TelemetryError (a source that cannot be opened), the child's WorkbenchError.
+        Cancelled, BenchmarkError, TelemetryError (a source that cannot be opened), the child's WorkbenchError;
+        UsageError for --until-stable with several repeats (one run watches itself; K runs have fixed lengths).
     """
+    from workbench.core.errors import UsageError
     from workbench.core.telemetry import Recorder, open_source
 
+    if plan.until_stable and plan.repeat > 1:
+        raise UsageError(
+            "--until-stable runs one process until its interval is narrow enough; --repeat K runs K processes of a "
+            "fixed length: choose one"
+        )
     cfg = plan.config
     tp = plan.telemetry
     source = open_source(tp.source)
@@ -218,11 +235,7 @@ def run_benchmark(
         def judge(latency):
             return watcher.verdict(latency, iterations, cfg.duration_s)
 
-    result = build_result(outcomes, plan.context, measured, judge_stability=judge)
-    if plan.export_times:
-        n = write_export_times(plan.export_times, plan.context.precision, outcomes)
-        on_progress(Progress("bench", f"wrote {n} latencies to {plan.export_times}"))
-    return result
+    return BenchRun(build_result(outcomes, plan.context, measured, judge_stability=judge), tuple(outcomes))
 
 
-__all__ = ["BenchPlan", "TelemetryPlan", "run_benchmark", "write_export_times"]
+__all__ = ["BenchPlan", "BenchRun", "TelemetryPlan", "run_benchmark"]

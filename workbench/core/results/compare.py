@@ -145,6 +145,7 @@ class Comparison:
     differing_settings: tuple[SettingDiff, ...]
     ratio_of_medians: RatioVerdict | None = None
     measurements: tuple[bool, ...] = ()
+    provenances: tuple[str, ...] = ()  # results.result.Provenance.kind of each result
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -236,7 +237,11 @@ def ratio_verdict(a: BenchmarkResult, b: BenchmarkResult, *, n_boot: int = 2000,
             )
         else:
             ci, n = None, None
-            method = "no interval: the entries have neither per-iteration latencies nor std and iterations"
+            lacking = [k for k, r in (("A", a), ("B", b)) if not (r.latency.std_ms and r.throughput.iterations)]
+            method = (
+                f"no interval: {' and '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} neither per-iteration "
+                "latencies nor std and iterations"
+            )
     else:
         return RatioVerdict(None, None, "no ratio: a median is missing", None, None, None, "cannot compare medians")
     small = abs(ratio - 1.0) * 100 < SMALL_PCT
@@ -289,6 +294,7 @@ def compare(results: Sequence[BenchmarkResult], *, n_boot: int = 2000, seed: int
         differing_settings=tuple(differing_settings(results)),
         ratio_of_medians=ratio_verdict(results[0], results[1], n_boot=n_boot, seed=seed) if len(results) == 2 else None,
         measurements=tuple(r.is_measurement for r in results),
+        provenances=tuple(r.provenance.kind for r in results),
     )
 
 
@@ -311,7 +317,11 @@ def _cell(v: Any) -> str:
 
 def render(doc: Comparison, fmt: str = "text") -> str:
     """``text`` (aligned columns) or ``md`` (GitHub pipe table) of a :class:`Comparison`."""
-    heads = ["metric"] + [f"#{i}" + (f" ({lab})" if lab else "") for i, lab in zip(doc.ids, doc.labels, strict=True)]
+    kinds = doc.provenances or ("measured",) * len(doc.ids)
+    heads = ["metric"] + [
+        f"#{i}" + (f" ({lab})" if lab else "") + ("" if kind == "measured" else f" [{kind}]")
+        for i, lab, kind in zip(doc.ids, doc.labels, kinds, strict=True)
+    ]
     body = [[r.metric, *(_cell(v) for v in r.values)] for r in doc.rows]
     diff = [[f"≠ {d.setting}", *(_cell(v) for v in d.values)] for d in doc.differing_settings]
     lines: list[str] = []

@@ -816,6 +816,9 @@ class BenchmarkResult:
     id: int | None = None
     created_at: str | None = None
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # The document this result was read from (result_from_dict): to_dict() writes back every key it had, nested
+    # ones included, that the typed fields do not model. Not part of the result's value (compare=False).
+    source_doc: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     # --- reading -------------------------------------------------------------------------------------------
     @property
@@ -940,6 +943,8 @@ class BenchmarkResult:
                 layout=i.layout, command=i.command, batch_assumed=i.batch_assumed, trtexec=dict(i.sections),
             )  # fmt: skip
         d.update(self.extras)
+        if self.source_doc is not None:
+            d = _fill_from(d, self.source_doc)
         if self.id is not None:
             d["id"] = self.id
         if self.created_at is not None:
@@ -959,6 +964,19 @@ _KNOWN = frozenset(
     until_stable calibration power_mode layer_profile layers imported_from block blocks_in_file log_line layout
     command batch_assumed trtexec id created_at result_id""".split()
 )
+
+
+def _fill_from(typed: dict[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """``typed`` with every key of ``stored`` it lacks added back, recursively into objects (typed values win)."""
+    out = dict(typed)
+    for k, v in stored.items():
+        if k in ("id", "created_at", "result_id", "latencies_ms") and k not in out:
+            continue  # ids belong to the database row; latencies are left out on purpose (to_dict(latencies=False))
+        if k not in out:
+            out[k] = v
+        elif isinstance(out[k], dict) and isinstance(v, Mapping):
+            out[k] = _fill_from(out[k], v)
+    return out
 
 
 def _provenance(d: Mapping[str, Any]) -> Provenance:
@@ -1099,6 +1117,7 @@ def result_from_dict(d: Mapping[str, Any]) -> BenchmarkResult:
         id=_int(d.get("id")),
         created_at=_str(d.get("created_at")),
         extras={k: v for k, v in d.items() if k not in _KNOWN},
+        source_doc=dict(d),
     )
 
 

@@ -146,6 +146,23 @@ class ResultRow:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class ReadResults:
+    """The readable results, and the rows that are not results: (id, why, the stored document or None)."""
+
+    results: tuple[BenchmarkResult, ...]
+    unreadable: tuple[tuple[int, str, dict[str, Any] | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export's text, how many results it holds, and what could not be exported as a result (and why)."""
+
+    text: str
+    count: int
+    left_out: tuple[str, ...] = ()
+
+
 class ResultStore:
     """Results database at ``path`` (default ``paths.results_db_path()``).
 
@@ -314,30 +331,68 @@ class ResultStore:
             raise ResultsError(f"no result with id {rid} in {self.path}", hint="see `workbench results list`")
         return self._entry(row)
 
-    def _entry(self, row: tuple[Any, ...]) -> BenchmarkResult:
-        """The SQLite edge: one row's JSON -> a typed result (ResultsError naming the id when it is not one)."""
-        try:
-            entry = json.loads(row[2])
-            entry["id"] = int(row[0])
-            entry["created_at"] = row[1]
-            return result_from_dict(entry)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ResultsError(
-                f"result {row[0]} in {self.path} cannot be read: {exc}",
-                hint="it was not written by this workbench; `workbench results export --format json` shows the rest",
-            ) from None
-
-    def get_many(self, ids: Iterable[int] | None = None) -> list[BenchmarkResult]:
-        """Stored results for ``ids`` in the order given (all by id when None).
+    def get_raw(self, result_id: int) -> dict[str, Any]:
+        """The stored JSON document of one row as it is (with ``id`` and ``created_at``), readable or not.
 
         Raises:
-            ResultsError: naming every unknown id.
+            ResultsError: no such id, or a JSON column that is not JSON.
         """
+        rid = int(result_id)
+        row = self._run(
+            "read", lambda c: c.execute("SELECT id, created_at, json FROM results WHERE id = ?", (rid,)).fetchone()
+        )
+        if row is None:
+            raise ResultsError(f"no result with id {rid} in {self.path}", hint="see `workbench results list`")
+        return self._raw(row)
+
+    def _raw(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        try:
+            doc = json.loads(row[2])
+        except ValueError as exc:
+            raise ResultsError(f"result {row[0]} in {self.path} is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ResultsError(f"result {row[0]} in {self.path} is not a JSON object")
+        doc["id"] = int(row[0])
+        doc["created_at"] = row[1]
+        return doc
+
+    def _entry(self, row: tuple[Any, ...]) -> BenchmarkResult:
+        """The SQLite edge: one row's JSON -> a typed result (ResultsError naming the id when it is not one)."""
+        doc = self._raw(row)
+        try:
+            return result_from_dict(doc)
+        except Exception as exc:  # noqa: BLE001 - a row written by another program must become one clear error
+            raise ResultsError(
+                f"result {row[0]} in {self.path} cannot be read as a benchmark result ({type(exc).__name__}: {exc})",
+                hint=f"`workbench results show {row[0]} --json` prints what is stored",
+            ) from None
+
+    def read_many(self, ids: Iterable[int] | None = None) -> ReadResults:
+        """Like :meth:`get_many`, but rows that cannot be read as results are set aside (with why) instead of
+        failing the whole read: a list, an export or the TUI still shows every readable result.
+
+        Raises:
+            ResultsError: naming every unknown id; database errors.
+        """
+        rows = self._rows(ids)
+        results: list[BenchmarkResult] = []
+        unreadable: list[tuple[int, str, dict[str, Any] | None]] = []
+        for r in rows:
+            try:
+                results.append(self._entry(r))
+            except ResultsError as exc:
+                try:
+                    raw: dict[str, Any] | None = self._raw(r)
+                except ResultsError:
+                    raw = None
+                unreadable.append((int(r[0]), str(exc), raw))
+        return ReadResults(tuple(results), tuple(unreadable))
+
+    def _rows(self, ids: Iterable[int] | None) -> list[tuple[Any, ...]]:
         if ids is None:
-            rows = self._run(
+            return self._run(
                 "read", lambda c: c.execute("SELECT id, created_at, json FROM results ORDER BY id").fetchall()
             )
-            return [self._entry(r) for r in rows]
         wanted = [int(i) for i in ids]
         if not wanted:
             return []
@@ -346,13 +401,21 @@ class ResultStore:
             "read",
             lambda c: c.execute(f"SELECT id, created_at, json FROM results WHERE id IN ({marks})", wanted).fetchall(),
         )
-        by_id = {int(r[0]): self._entry(r) for r in rows}
+        by_id = {int(r[0]): r for r in rows}
         missing = [i for i in wanted if i not in by_id]
         if missing:
             raise ResultsError(
                 f"no result with id {', '.join(map(str, missing))} in {self.path}", hint="see `workbench results list`"
             )
         return [by_id[i] for i in wanted]
+
+    def get_many(self, ids: Iterable[int] | None = None) -> list[BenchmarkResult]:
+        """Stored results for ``ids`` in the order given (all by id when None).
+
+        Raises:
+            ResultsError: naming every unknown id, or the first row that cannot be read as a result.
+        """
+        return [self._entry(r) for r in self._rows(ids)]
 
     def list(self, limit: int = 50, model: str | None = None) -> list[ResultRow]:
         """Summary rows, newest first; ``model`` filters by substring of the model name."""
@@ -390,19 +453,30 @@ class ResultStore:
     def count(self) -> int:
         return int(self._run("read", lambda c: c.execute("SELECT COUNT(*) FROM results").fetchone()[0]))
 
-    def export(self, fmt: str, ids: Iterable[int] | None = None) -> str:
-        """Entries as ``"csv"``, ``"json"`` or ``"md"`` text (see :mod:`workbench.core.results.export`)."""
+    def export(self, fmt: str, ids: Iterable[int] | None = None) -> Export:
+        """Results as ``"csv"``, ``"json"`` or ``"md"`` text (:mod:`workbench.core.results.export`). A row that
+        cannot be read as a result is kept as stored in a JSON export and left out of CSV/Markdown, and named in
+        ``left_out`` either way (never silently lost)."""
         from workbench.core.results.export import render
 
-        return render(self.get_many(ids), fmt)
+        got = self.read_many(ids)
+        text = render(list(got.results), fmt)
+        raws = [raw for _, _, raw in got.unreadable if raw is not None]
+        if fmt.lower() == "json" and raws:
+            docs = json.loads(text) + raws
+            docs.sort(key=lambda d: d.get("id") or 0)
+            text = json.dumps(docs, indent=2, sort_keys=True) + "\n"
+        kept = "kept as stored" if fmt.lower() == "json" else "left out"
+        notes = tuple(f"{why} ({kept})" for _, why, _ in got.unreadable)
+        return Export(text, len(got.results) + (len(raws) if fmt.lower() == "json" else 0), notes)
 
-    def export_to_file(self, fmt: str, path: str | os.PathLike[str], ids: Iterable[int] | None = None) -> Path:
+    def export_to_file(self, fmt: str, path: str | os.PathLike[str], ids: Iterable[int] | None = None) -> Export:
         """Write :meth:`export` to ``path`` atomically. Raises StorageError / ResultsError."""
         from workbench.core.fsutil import write_text_atomic
 
-        text = self.export(fmt, ids)
-        write_text_atomic(path, text)
-        return Path(path)
+        out = self.export(fmt, ids)
+        write_text_atomic(path, out.text)
+        return out
 
     def integrity_check(self) -> list[str]:
         """``PRAGMA integrity_check`` rows; ``["ok"]`` for a healthy database."""

@@ -7,6 +7,8 @@ in its panes, so the two faces always say the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from workbench.core.accuracy import AccuracyReport
 from workbench.core.results.format import fmt_num, human_bytes
 from workbench.core.results.format import fmt_opt as _f
@@ -208,6 +210,25 @@ def speedup_line(fp32: BenchmarkResult, other: BenchmarkResult) -> str:
         )
     elif ratio < 1.0:
         text += f"\n  Note: {name} is slower than FP32 here; keep FP32 on this device."
+    return text
+
+
+def candidate_state(r: BenchmarkResult) -> str:
+    """What a 'best' candidate's accuracy check said: the FP32 reference, pass/fail, or unchecked (no data set)."""
+    if r.precision == "fp32":
+        return "reference"
+    if r.accuracy is None:
+        return "unchecked: no eval or calibration set, so it cannot be chosen"
+    return r.accuracy.verdict
+
+
+def best_line(chosen: BenchmarkResult, candidates: Sequence[BenchmarkResult], skipped: Sequence[str] = ()) -> str:
+    """``--precision best``: the chosen precision, each candidate's median and accuracy state, what was skipped."""
+    text = f"Best: {chosen.precision} — candidates: " + ", ".join(
+        f"{c.precision} {_f(c.latency.median_ms)} ms ({candidate_state(c)})" for c in candidates
+    )
+    if skipped:
+        text += "; skipped: " + "; ".join(skipped)
     return text
 
 

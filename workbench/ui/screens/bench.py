@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from workbench.core.live import LiveStats
 from workbench.core.results.result import BenchmarkResult
-from workbench.ui.messages import BenchFinished, Change, JobFailed, JobKind, ProgressMsg
+from workbench.ui.messages import Attached, BenchFinished, Change, Compared, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.widgets.latency_plot import LatencyPlot
 from workbench.ui.widgets.telemetry_panel import TelemetryPanel
@@ -79,6 +79,8 @@ class BenchScreen(WorkbenchScreen):
         self._timer: Any = None
         self._version = -1
         self._show_compare = False
+        self._compare_token = 0
+        self._best = None  # the last 'best' outcome, for its candidates line
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="body", classes="bench"):
@@ -144,20 +146,24 @@ class BenchScreen(WorkbenchScreen):
             plot.refresh()
         t = Text()
         if self._show_compare and st.previous_result is not None:
-            from rich.console import Group
-
-            from workbench.ui.widgets.compare import compare_view
-
-            self.query_one("#bench-summary", Static).update(
-                Group(
-                    Text("Previous run (A) vs this run (B)", style="bold"),
-                    compare_view(st.previous_result, result, title_a="previous", title_b="this run"),
-                )
+            self._compare_token += 1
+            self.query_one("#bench-summary", Static).update(Text("comparing…", style="dim"))
+            self.wb.start_compare(
+                st.previous_result,
+                result,
+                ("previous", "this run"),
+                "Previous run (A) vs this run (B)",
+                self._compare_token,
             )
             return
         for line in summary(result).splitlines(keepends=True):
             # the core's summary says on its second line when the figures are not this machine's: highlight it
             t.append(line, style="bold yellow" if line.startswith("Provenance:") else "")
+        best = self._best
+        if best is not None and best.chosen is result:
+            from workbench.core.results.summary import best_line
+
+            t.append("\n" + best_line(best.chosen, best.candidates, best.skipped), style="bold")
         self.query_one("#bench-summary", Static).update(t)
 
     def _poll(self) -> None:
@@ -171,6 +177,17 @@ class BenchScreen(WorkbenchScreen):
         self.query_one("#bench-stats", Static).update(stats_text(snap, None))
         # the live energy estimate needs a live rate: none once the run has ended
         self.query_one(TelemetryPanel).ips = None if snap.finished else snap.throughput_ips
+
+    def on_compared(self, msg: Compared) -> None:
+        if msg.token != self._compare_token or not self._show_compare:
+            return
+        from rich.console import Group
+
+        from workbench.ui.widgets.compare import comparison_view
+
+        self.query_one("#bench-summary", Static).update(
+            Group(Text(msg.heading, style="bold"), comparison_view(msg.comparison, msg.titles))
+        )
 
     def on_progress_msg(self, msg: ProgressMsg) -> None:
         if msg.kind == JobKind.BENCH:
@@ -187,6 +204,7 @@ class BenchScreen(WorkbenchScreen):
     def on_bench_finished(self, msg: BenchFinished) -> None:
         self._ended()
         self._show_compare = False
+        self._best = msg.best
         self._show_final()
 
     def on_job_failed(self, msg: JobFailed) -> None:
@@ -228,22 +246,26 @@ class BenchScreen(WorkbenchScreen):
         wb.start_bench(job, st.precision, built, report, self.live, cancel)
 
     def action_attach(self) -> None:
-        """Follow the newest running detached job (started with `workbench run/bench` from a shell); the jobs are
-        listed in the worker, off the UI thread."""
+        """Follow the newest running detached job (started with `workbench run/bench` from a shell). The jobs are
+        listed in the worker, off the UI thread; the screen changes only once one is found (on_attached)."""
         from workbench.core.live import LiveLatency
 
         wb = self.wb
         cancel = wb.begin_job(JobKind.BENCH)
         if cancel is None:
             return
-        self.live = LiveLatency()
+        wb.start_attach(LiveLatency(), cancel)
+
+    def on_attached(self, msg: Attached) -> None:
+        self.live = msg.live
         self._version = -1
-        self.query_one(LatencyPlot).set_points(())
-        self.query_one(LatencyPlot).empty_text = "attaching to the newest running job…"
-        self.query_one(LatencyPlot).refresh()
-        self.query_one("#bench-summary", Static).update(Text("looking for a running job…", style="dim"))
-        self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
-        wb.start_attach(self.live, cancel)
+        plot = self.query_one(LatencyPlot)
+        plot.set_points(())
+        plot.empty_text = f"attached to job {msg.job_id}…"
+        plot.refresh()
+        self.query_one("#bench-summary", Static).update(Text(f"attached to {msg.command}", style="dim"))
+        if self._timer is None:
+            self._timer = self.set_interval(1.0 / self.wb.plot_hz, self._poll)
 
     def _change(self, **changes: Any) -> None:
         if self.wb.busy == JobKind.BENCH:

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from workbench.core.results.result import BenchmarkResult
-from workbench.ui.messages import BenchFinished, JobFailed, JobKind, ResultsLoaded
+from workbench.ui.messages import BenchFinished, Compared, JobFailed, JobKind, ResultsLoaded
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.dialogs import ExportScreen
 
@@ -52,6 +52,8 @@ class ResultsScreen(WorkbenchScreen):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[int, BenchmarkResult] = {}
+        self.unreadable: tuple[str, ...] = ()
+        self._compare_token = 0
         self.marked: list[int] = []
         self.sort_index = 0
         self.sort_reverse = True
@@ -83,6 +85,7 @@ class ResultsScreen(WorkbenchScreen):
 
     def on_results_loaded(self, msg: ResultsLoaded) -> None:
         self.entries = {int(r.id or 0): r for r in msg.results}
+        self.unreadable = tuple(msg.unreadable)
         self._head(msg.label)
         self._fill()
 
@@ -91,6 +94,8 @@ class ResultsScreen(WorkbenchScreen):
         head.append(f"{len(self.entries)} result(s)", style="bold")
         if label:
             head.append("  [recorded results — not measured on this machine]", style="bold yellow")
+        if self.unreadable:
+            head.append(f"  {len(self.unreadable)} stored row(s) are not results: {self.unreadable[0]}", style="yellow")
         col = COLUMNS[self.sort_index][1]
         head.append(f"  sorted by {col} {'↓' if self.sort_reverse else '↑'}", style="dim")
         self.query_one("#results-head", Static).update(head)
@@ -168,10 +173,6 @@ class ResultsScreen(WorkbenchScreen):
         )
 
     def action_compare(self) -> None:
-        from rich.console import Group
-
-        from workbench.ui.widgets.compare import compare_view
-
         ids = list(self.marked)
         if len(ids) < 2:
             cur = self._current_id()
@@ -181,11 +182,21 @@ class ResultsScreen(WorkbenchScreen):
                 self.notify("mark two runs with space (or one, and put the cursor on the other)", timeout=4)
                 return
         a, b = self.entries[ids[0]], self.entries[ids[1]]
+        self._compare_token += 1
+        self.query_one("#results-detail", Static).update(Text("comparing…", style="dim"))
+        self.wb.start_compare(
+            a, b, (f"#{ids[0]}", f"#{ids[1]}"), f"Result {ids[0]} (A) vs result {ids[1]} (B)", self._compare_token
+        )
+
+    def on_compared(self, msg: Compared) -> None:
+        if msg.token != self._compare_token:
+            return
+        from rich.console import Group
+
+        from workbench.ui.widgets.compare import comparison_view
+
         self.query_one("#results-detail", Static).update(
-            Group(
-                Text(f"Result {ids[0]} (A) vs result {ids[1]} (B)", style="bold"),
-                compare_view(a, b, title_a=f"#{ids[0]}", title_b=f"#{ids[1]}"),
-            )
+            Group(Text(msg.heading, style="bold"), comparison_view(msg.comparison, msg.titles))
         )
 
     def action_export(self) -> None:

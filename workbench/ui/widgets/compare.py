@@ -28,15 +28,21 @@ def _fmt(v: Any) -> str:
     return s.rsplit("/", 1)[-1] if "/" in s and len(s) > 32 else s
 
 
+# Rows the TUI leaves out: the two timestamps do not fit beside each other at 80 columns (the detail view has them).
+SKIP_ROWS = frozenset({"created (UTC)"})
+
+
 def comparison_view(doc: Comparison, titles: tuple[str, str]) -> Group:
     """Table A | B | B/A (numbers), the differing settings, then the verdict. A result that is not a measurement of
-    this machine is marked [recorded]/[not measured] in its column title."""
+    this machine is marked [not measured here] in its column title."""
     t = Table(box=None, pad_edge=False, expand=False, show_edge=False)
     t.add_column("metric", style="bold", no_wrap=True)
     for title, measured in zip(titles, doc.measurements or (True, True), strict=True):
         t.add_column(escape(title + ("" if measured else " [not measured here]")), justify="right", no_wrap=True)
     t.add_column("B/A", justify="right", no_wrap=True)
     for r in doc.rows:
+        if r.metric in SKIP_ROWS:
+            continue
         a, b = r.values[0], r.values[1]
         ratio = ""
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and a:
