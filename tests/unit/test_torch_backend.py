@@ -172,3 +172,21 @@ def test_workflow_constructs_the_torch_backend_with_the_input_shapes(ts_model):
     art = workflow.build(ctx, "fp32").artifact
     with ctx.backend.runner(art.path, RunnerSettings()) as r:
         assert r.input_metadata() == [("x", "float32", (1, 3, 16, 16))]
+
+
+def test_threads_reach_torch_and_the_result_records_what_ran(ts_model):
+    """--threads N is applied in the benchmark child (torch.set_num_threads) and the result records what torch
+    used (settings.threads_used); before, it was recorded but never applied."""
+    from workbench.core import workflow
+
+    path, _ = ts_model
+    req = workflow.JobRequest(
+        model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)},
+        iterations=20, warmup_ms=0, store=False,
+    )  # fmt: skip
+    job = workflow.prepare(req)
+    built = workflow.build(job, "fp32")
+    for n in (1, 2):
+        r = workflow.bench(job.with_request(threads=n), built)
+        assert r.settings.threads == n and r.settings.threads_used == n
+        assert r.to_dict()["settings"]["threads_used"] == n

@@ -101,3 +101,100 @@ def test_the_hw_package_imports_none_of_its_modules():
         if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and n.module != "__future__")
     ]  # fmt: skip
     assert imports == []
+
+
+def test_contention_monitor_sees_a_process_that_is_not_ours():
+    """A CPU hog outside this process tree (reparented to init) shows as others' cores beyond the threshold."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from workbench.core.bench.contention import CONTENDED_OTHERS_CORES, ContentionMonitor
+
+    out = subprocess.run(
+        ["sh", "-c", f"{sys.executable} -c 'while True: pass' >/dev/null 2>&1 & echo $!"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    hog = int(out.stdout.strip())
+    try:
+        m = ContentionMonitor()
+        m.start()
+        time.sleep(1.0)  # the window has to span some of the hog's CPU time; its length is not what is tested
+        m.stop()
+        rep = m.report()
+    finally:
+        os.kill(hog, signal.SIGKILL)
+    assert rep.window_s >= 1.0 and rep.resolution_cores < 0.1
+    assert rep.others_cores > CONTENDED_OTHERS_CORES and rep.contended, rep
+    assert "other processes used" in rep.describe()
+
+
+def _timed(precision, scale, *, contended=False, verdict="pass", seed=0):
+    from dataclasses import replace
+
+    import numpy as np
+
+    from workbench.core.accuracy import AccuracyReport, VsFp32
+    from workbench.core.results.result import Contention, result_from_dict
+
+    lat = list(scale * (1.0 + np.random.default_rng(seed).lognormal(-3.0, 0.5, 3000)))
+    r = result_from_dict({"precision": precision, "latency_ms": {"median": float(np.median(lat))}, "latencies_ms": lat})
+    acc = AccuracyReport(None, None, True, 10, VsFp32(1.0, 1.0, 0.0, 0.0, 100.0), verdict, (), ())
+    cont = Contention(1.0 if contended else 0.0, (), 0.25, contended, 3.0, 0.01)
+    return replace(r, accuracy=acc if precision != "fp32" else None, contention=cont)
+
+
+def test_best_moves_to_a_lower_precision_only_when_significantly_faster_and_uncontended():
+    from workbench.core.bench.run import BenchRun
+    from workbench.core.workflow import _choose_best
+
+    def runs(*results):
+        return [BenchRun(r, ()) for r in results]
+
+    chosen, reasons = _choose_best(runs(_timed("fp32", 1.0), _timed("fp16", 0.99, seed=1), _timed("int8", 0.5, seed=2)))
+    assert chosen.result.precision == "int8"
+    assert reasons[0].startswith("fp16 vs fp32: no significant difference") and reasons[0].endswith("fp32 kept")
+    assert reasons[1].startswith("int8 vs fp32: significant") and reasons[1].endswith("chosen")
+    chosen, reasons = _choose_best(runs(_timed("fp32", 1.0), _timed("int8", 0.5, contended=True, seed=2)))
+    assert chosen.result.precision == "fp32" and "B was contended" in reasons[0]
+    chosen, reasons = _choose_best(runs(_timed("fp32", 1.0), _timed("int8", 0.5, verdict="fail", seed=2)))
+    assert chosen.result.precision == "fp32" and reasons == ["int8: accuracy fail: not chosen"]
+
+
+def test_calibrating_for_a_tensorrt_target_needs_no_tensorrt():
+    """Calibrate offline for the board, build on it: only build and bench need the target's backend."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed here")
+    from workbench.core.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable):
+        workflow.prepare(workflow.JobRequest(profile="jetson-orin-nx"))
+    job = workflow.prepare(workflow.JobRequest(profile="jetson-orin-nx"), backend_needed=False)
+    assert job.backend is None and job.profile.name == "jetson-orin-nx"
+    cal = workflow.calibrate(job)
+    assert cal.result.path.is_file() and cal.result.samples > 0
+    check = workflow.check_accuracy(job, "int8")
+    assert check.report.verdict == "pass"
+    with pytest.raises(BackendUnavailable, match="TensorRT"):
+        workflow.build(job, "int8")
+
+
+def test_this_workbenchs_own_summary_is_not_a_trtexec_log(tmp_path):
+    """README's `workbench run` example (and any summary we print) is refused by `results import-trtexec`."""
+    import re
+    from pathlib import Path
+
+    from workbench.core.errors import ResultsError
+    from workbench.core.results.trtexec_import import import_trtexec
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"```\n\$ \.venv/bin/workbench run\n(.*?)```", readme, re.S).group(1)
+    assert "Throughput:" in block and "Latency: min =" in block  # the lines that looked like trtexec's
+    log = tmp_path / "ours.log"
+    log.write_text(block)
+    with pytest.raises(ResultsError, match="an Edge Workbench summary .* not trtexec output"):
+        import_trtexec(log)

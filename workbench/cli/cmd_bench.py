@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             dump_json(best.to_dict())
             return 0
         print(summary(best.chosen, verbose=args.verbose))
-        print(best_line(best.chosen, best.candidates, best.skipped))
+        print(best_line(best.chosen, best.candidates, best.skipped, best.reasons))
         return 0
     result = workflow.bench_and_store(job, job.request.precision, on_progress=step)
     if args.json:

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core import workflow
 
     step = StepPrinter()
-    job = workflow.prepare(request_from_args(args, precision="int8"), step)
+    job = workflow.prepare(request_from_args(args, precision="int8"), step, backend_needed=False)
     cal = workflow.calibrate(job, step)
     result, ds = cal.result, cal.dataset
     out = result.path

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.results.summary import accuracy_line
 
     step = StepPrinter()
-    job = workflow.prepare(request_from_args(args), step)
+    job = workflow.prepare(request_from_args(args), step, backend_needed=False)
     precision = job.request.precision
     per_layer = args.per_layer or args.auto_exclude
     if per_layer and precision != "int8":

@@ -89,10 +89,24 @@ class PreparedJob:
     model_path: Path
     model_info: ModelInfo
     spec: ModelSpec | None
-    backend: Backend
+    backend: Backend | None  # None when prepared without it (see workflow.prepare's ``backend_needed``)
     bundled_default: bool
     detection: Detection | None = None  # the device detection (None when it failed: it only names things)
     device: str = ""  # what results record as the device
+    backend_missing: tuple[str, str] | None = None  # (message, hint) of why the profile's backend is not here
+
+    def require_backend(self) -> Backend:
+        """The backend, for the steps that need the target (build, bench).
+
+        Raises:
+            BackendUnavailable: the profile's backend is not installed here (the message says what to install).
+        """
+        if self.backend is None:
+            from workbench.core.errors import BackendUnavailable
+
+            msg, hint = self.backend_missing or ("no backend was prepared", "")
+            raise BackendUnavailable(msg, hint=hint or None)
+        return self.backend
 
     def with_request(self, **changes: Any) -> PreparedJob:
         """The same prepared job with request fields changed (bench-only settings need no new preparation)."""
@@ -199,7 +213,7 @@ def bench_config(job: PreparedJob, artifact_path: Path | str):
     o = job.request
     return BenchConfig(
         artifact_path=str(artifact_path),
-        backend=job.backend.name,
+        backend=job.require_backend().name,
         intra_op_threads=o.threads if o.threads is not None else b.intra_op_threads,
         inter_op_threads=b.inter_op_threads,
         execution_mode=b.execution_mode,

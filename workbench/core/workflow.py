@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import paths
-from workbench.core.errors import CalibrationError, UsageError
+from workbench.core.errors import BackendUnavailable, CalibrationError, UsageError
 from workbench.core.job import (
     PRECISIONS,
     JobRequest,
@@ -55,12 +55,16 @@ def _detect():
         return None
 
 
-def prepare(request: JobRequest, on_progress: ProgressFn = no_progress) -> PreparedJob:
+def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backend_needed: bool = True) -> PreparedJob:
     """Resolve the profile (detecting the device once for the whole job), the model (exporting PyTorch inputs to
     ONNX), its spec and the backend.
 
+    ``backend_needed=False`` (calibrate, compare: they run on ONNX Runtime whatever the target): a profile whose
+    backend is not installed here (TensorRT on a PC) still prepares; only build and bench then need it
+    (``PreparedJob.require_backend``). Calibrating offline and building on the board is the field workflow.
+
     Raises:
-        ConfigError, ModelError, BackendUnavailable, UsageError.
+        ConfigError, ModelError, BackendUnavailable (only with ``backend_needed``), UsageError.
     """
     from workbench.core.backends import get_backend
     from workbench.core.models.load import ensure_onnx, inspect_model
@@ -95,15 +99,22 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress) -> Prepa
     info = inspect_model(onnx_path)
     spec = load_spec(onnx_path if onnx_path == model else model, Path(request.spec) if request.spec else None)
     backend_name = request.backend or profile.build.backend
-    if backend_name == "torch":
-        # PyTorch runs the original TorchScript / ExportedProgram; the ONNX export only describes its inputs.
-        shapes = {k: list(v) for k, v in (request.input_shapes or {}).items()} or None
-        backend = get_backend(backend_name, input_shapes=shapes)
-        onnx_path = model
-    else:
-        backend = get_backend(backend_name)
+    missing = None
+    try:
+        if backend_name == "torch":
+            # PyTorch runs the original TorchScript / ExportedProgram; the ONNX export only describes its inputs.
+            shapes = {k: list(v) for k, v in (request.input_shapes or {}).items()} or None
+            backend = get_backend(backend_name, input_shapes=shapes)
+            onnx_path = model
+        else:
+            backend = get_backend(backend_name)
+    except BackendUnavailable as exc:
+        if backend_needed:
+            raise
+        backend, missing = None, (str(exc), exc.hint or "")
+        on_progress(Progress("profile", f"{backend_name} is not installed here: only build and bench need it"))
     return PreparedJob(
-        request, profile, reason, onnx_path, info, spec, backend, bundled, detection, device_name(detection)
+        request, profile, reason, onnx_path, info, spec, backend, bundled, detection, device_name(detection), missing
     )
 
 
@@ -192,11 +203,13 @@ def precision_model(
 
 
 def check_precision(job: PreparedJob, precision: str) -> None:
-    """Raises UsageError when the backend cannot run ``precision`` or the profile does not allow it."""
-    support = job.backend.precision_support()
+    """Raises UsageError when the backend cannot run ``precision`` or the profile does not allow it;
+    BackendUnavailable when the profile's backend is not installed here."""
+    backend = job.require_backend()
+    support = backend.precision_support()
     reason = support.get(precision, f"unknown precision {precision}")
     if reason:
-        raise UsageError(f"{job.backend.name} on profile {job.profile.name} cannot run {precision}: {reason}")
+        raise UsageError(f"{backend.name} on profile {job.profile.name} cannot run {precision}: {reason}")
     if precision not in job.profile.build.precisions:
         raise UsageError(
             f"profile {job.profile.name} does not allow {precision} (allowed: {', '.join(job.profile.build.precisions)})"
@@ -213,12 +226,13 @@ def build(
     """
     check_precision(job, precision)
     path, cal = precision_model(job, precision, on_progress, cancel)
-    on_progress(Progress("build", f"building {precision} artifact with {job.backend.name}"))
+    backend = job.require_backend()
+    on_progress(Progress("build", f"building {precision} artifact with {backend.name}"))
 
     def relay(message: str, done: int | None = None, total: int | None = None) -> None:
         on_progress(Progress("build", message, done, total))
 
-    artifact = job.backend.build(
+    artifact = backend.build(
         path, precision, job.profile, force=job.request.force_build, on_progress=relay, cancel=cancel
     )
     on_progress(Progress("build", ("cached: " if artifact.cached else "built: ") + str(artifact.path)))
@@ -381,11 +395,11 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
     art = built.artifact
     context = RunContext(
         precision=art.precision,
-        backend=job.backend.name,
+        backend=job.require_backend().name,
         profile=job.profile.name,
         profile_reason=job.profile_reason,
         device=job.device or device_name(None),
-        versions={**versions(), **job.backend.versions()},
+        versions={**versions(), **job.require_backend().versions()},
         model=ModelRef(str(o.model or job.model_path), str(job.model_path), job.model_info.sha256),
         artifact=ArtifactRef(str(art.path), _artifact_bytes(art.path), art.cached, art.build_s),
         settings=BenchSettings(
@@ -601,11 +615,13 @@ def bench_and_store(
 
 @dataclass(frozen=True)
 class BestOutcome:
-    """'best': the fastest allowed precision whose accuracy passes (fp32 always passes), and every candidate."""
+    """'best': the lowest precision whose accuracy passes and that is significantly faster than the one above it
+    (fp32 otherwise), every candidate, and why (see ``_choose_best``)."""
 
     chosen: BenchmarkResult
     candidates: tuple[BenchmarkResult, ...]
     skipped: tuple[str, ...] = ()  # "int8: no calibration set", …
+    reasons: tuple[str, ...] = ()  # why each lower precision was or was not chosen (_choose_best)
 
     def to_dict(self) -> dict[str, Any]:
         """``bench --precision best --json``: the chosen entry with ``chosen_as_best`` and ``candidates``."""
@@ -620,11 +636,12 @@ class BestOutcome:
             for c in self.candidates
         ]
         d["skipped"] = list(self.skipped)
+        d["choice"] = list(self.reasons)
         return d
 
 
 def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
-    """Benchmark every allowed precision and choose the fastest whose accuracy passes (see :class:`BestOutcome`).
+    """Benchmark every allowed precision and choose among those whose accuracy passes (see :class:`BestOutcome`).
 
     With ``job.request.export_times``, the file gets the chosen precision's latencies (only that file is written).
     """
@@ -634,7 +651,7 @@ def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
     candidates = [
         p
         for p in ("fp32", "fp16", "int8")
-        if p in job.profile.build.precisions and not job.backend.precision_support().get(p)
+        if p in job.profile.build.precisions and not job.require_backend().precision_support().get(p)
     ]
     runs = []
     skipped: list[str] = []
@@ -644,14 +661,36 @@ def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
         except CalibrationError as exc:
             skipped.append(f"{p}: {exc}")
             on_progress(Progress("bench", f"skipping {p}: {exc}"))
-    passing = [
-        r
-        for r in runs
-        if r.result.precision == "fp32" or (r.result.accuracy is not None and r.result.accuracy.verdict == "pass")
-    ]
-    chosen = min(passing, key=lambda r: r.result.latency.median_ms or float("inf"))
+    chosen, reasons = _choose_best(runs)
     _export(job, chosen, on_progress)
-    return BestOutcome(chosen.result, tuple(r.result for r in runs), tuple(skipped))
+    return BestOutcome(chosen.result, tuple(r.result for r in runs), tuple(skipped), tuple(reasons))
+
+
+def _choose_best(runs: list) -> tuple[Any, list[str]]:
+    """'best': start from FP32 and move to the next precision (FP16, then INT8) only when its accuracy passes and it
+    is significantly faster than the current choice — by the same ratio-of-medians verdict `results compare` gives,
+    which is never significant when either run was contended or the difference is within run-to-run drift. So a
+    lower precision is never chosen on noise. Returns (the chosen run, one reason per step)."""
+    from workbench.core.results.compare import ratio_verdict
+
+    by_p = {r.result.precision: r for r in runs}
+    current = by_p.get("fp32") or runs[0]
+    reasons: list[str] = []
+    for p in ("fp16", "int8"):
+        cand = by_p.get(p)
+        if cand is None or cand is current:
+            continue
+        acc = cand.result.accuracy
+        if acc is None or acc.verdict != "pass":
+            reasons.append(f"{p}: accuracy {'not checked (no data set)' if acc is None else acc.verdict}: not chosen")
+            continue
+        rv = ratio_verdict(current.result, cand.result)
+        if rv.significant and rv.ratio is not None and rv.ratio < 1:
+            reasons.append(f"{p} vs {current.result.precision}: {rv.verdict}: chosen")
+            current = cand
+        else:
+            reasons.append(f"{p} vs {current.result.precision}: {rv.verdict}: {current.result.precision} kept")
+    return current, reasons
 
 
 @dataclass(frozen=True)

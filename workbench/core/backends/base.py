@@ -153,6 +153,12 @@ class Runner(abc.ABC):
         self._require_active("prepare")
         return self._prepare(feeds)
 
+    def runtime_info(self) -> dict[str, Any]:
+        """What the runtime actually uses, once active, when it differs from what was asked (e.g. torch's intra-
+        and inter-op thread counts: ``{"threads": 2, "interop_threads": 1}``); {} when there is nothing to add.
+        Recorded with the result (``settings.threads_used``)."""
+        return {}
+
     def timing_splits(self) -> dict[str, Any] | None:
         """Per-query splits collected so far ({name: [ms, ...]} plus scalar options), or None when the
         runner has none (``has_timing_splits`` False). Call while active, after the timed loop."""

@@ -279,9 +279,30 @@ class TorchRunner(Runner):
             pass
         if r.get("compile"):
             module = torch.compile(module)
+        self._apply_threads(torch)
         self.module = module
         if self.cuda_graph and self.device != "cuda":
             self.cuda_graph = False  # no CUDA graphs on the CPU fallback (recorded in timing_splits)
+
+    def _apply_threads(self, torch: Any) -> None:
+        """``--threads N``: torch.set_num_threads(N) (intra-op), and the profile's inter-op count with
+        torch.set_num_interop_threads, which torch accepts only before its first parallel work (a fresh benchmark
+        child); 0 keeps torch's defaults. What torch then uses is reported by :meth:`runtime_info`."""
+        n = int(getattr(self.settings, "intra_op_threads", 0) or 0)
+        if n > 0:
+            torch.set_num_threads(n)
+        m = int(getattr(self.settings, "inter_op_threads", 0) or 0)
+        if m > 0:
+            try:
+                torch.set_num_interop_threads(m)
+            except RuntimeError:
+                pass  # parallel work already ran in this process: the count is fixed; runtime_info says which
+
+    def runtime_info(self) -> dict[str, Any]:
+        torch = self.torch
+        if torch is None:
+            return {}
+        return {"threads": int(torch.get_num_threads()), "interop_threads": int(torch.get_num_interop_threads())}
 
     def _deactivate(self) -> None:
         self.module = None

@@ -77,6 +77,9 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
 
     if cfg.slow_start_s:
         time.sleep(cfg.slow_start_s)
+    info = runner.runtime_info()
+    if info:
+        out.send(ev.RunnerInfo(info))
     out.send(ev.Phase("inputs"))
     meta = runner.input_metadata()
     if cfg.dataset:

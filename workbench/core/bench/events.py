@@ -22,6 +22,13 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class RunnerInfo:
+    """What the runtime actually uses once loaded (e.g. torch's thread counts), when it can say (Runner.runtime_info)."""
+
+    info: dict
+
+
+@dataclass(frozen=True)
 class InputsReady:
     """Inputs prepared before the timed window: {input name: shape}, their source ("random seed=0" or a dataset)."""
 
@@ -89,7 +96,18 @@ class Failed:
 
 EVENT_TYPES = {
     cls.__name__: cls
-    for cls in (Phase, InputsReady, WarmupDone, TimedStart, Samples, TimedEnd, TimingSplits, LayerProfile, Failed)
+    for cls in (
+        Phase,
+        RunnerInfo,
+        InputsReady,
+        WarmupDone,
+        TimedStart,
+        Samples,
+        TimedEnd,
+        TimingSplits,
+        LayerProfile,
+        Failed,
+    )
 }
 
 

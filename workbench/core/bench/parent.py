@@ -43,6 +43,7 @@ class BenchOutcome:
     stopped_by_parent: bool = False
     queries_per_call: int = 1
     timing_splits: dict | None = None
+    runtime_info: dict = field(default_factory=dict)  # what the runtime used (Runner.runtime_info)
 
 
 class ChildControl:
@@ -135,6 +136,8 @@ def run_child(
                 elif isinstance(event, ev.WarmupDone):
                     out.warmup_latencies_ns = list(event.latencies_ns)
                     out.warmup_duration_ns = event.duration_ns
+                elif isinstance(event, ev.RunnerInfo):
+                    out.runtime_info = dict(event.info)
                 elif isinstance(event, ev.InputsReady):
                     out.input_shapes = dict(event.shapes)
                     out.input_source = event.source

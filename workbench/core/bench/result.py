@@ -13,7 +13,7 @@ throughput: inferences per second = queries x batch / host wall time of the time
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workbench.core.accuracy import AccuracyReport
 from workbench.core.bench.confidence import early_stopping, percentile_ci
@@ -28,6 +28,7 @@ from workbench.core.results.result import (
     BenchmarkResult,
     BenchSettings,
     CalibrationInfo,
+    Contention,
     EarlyStoppingEstimate,
     IdlePower,
     InputsUsed,
@@ -83,6 +84,7 @@ class RunMeasurements:
 
     telemetry: TelemetrySummary
     power_state: PowerState
+    contention: Contention | None = None
     idle_power: IdlePower | None = None
     settle: Settle | None = None
     subtract_idle: bool = False
@@ -133,6 +135,13 @@ def _warmup(o: BenchOutcome) -> Warmup:
     s = sorted_ms(w)
     st = latency_stats_sorted(s, ())
     return Warmup(len(w), ns_to_ms(o.warmup_duration_ns), st.min, st.mean, st.median, st.max, ns_to_ms(w[0]))
+
+
+def _settings_used(settings: BenchSettings, info: dict) -> BenchSettings:
+    """The settings with what the runtime reported using (torch's thread counts), so a result records what ran."""
+    if not info:
+        return settings
+    return replace(settings, threads_used=info.get("threads"), interop_threads_used=info.get("interop_threads"))
 
 
 def _timing_splits(summary: dict | None) -> TimingSplits | None:
@@ -224,6 +233,11 @@ def build_result(
         )
     if measured.layer_warning:
         warnings.append(measured.layer_warning)
+    if measured.contention is not None and measured.contention.contended:
+        warnings.append(
+            f"contended: {measured.contention.describe()} during the run; these latencies include that load, and "
+            "comparisons will not call a difference involving this result significant"
+        )
     kept, subsampled = _kept_latencies(outcomes, total)
     result = BenchmarkResult(
         precision=context.precision,
@@ -252,7 +266,7 @@ def build_result(
         peak_rss_mb=pooled.peak_rss_mb,
         stopped_by_parent=pooled.stopped_by_parent,
         timing_splits=_timing_splits(pooled.last.timing_splits),
-        settings=context.settings,
+        settings=_settings_used(context.settings, first.runtime_info),
         scenario=context.scenario,
         telemetry=tel,
         # MLPerf: single-stream reports mJ per inference (telemetry), offline/server inferences per joule =
@@ -263,6 +277,7 @@ def build_result(
         settle=measured.settle,
         power_state=measured.power_state,
         power_mode=context.power_mode,
+        contention=measured.contention,
         accuracy=context.accuracy,
         calibration=context.calibration,
         repeat=repeat_report(outcomes, s) if len(outcomes) > 1 else None,

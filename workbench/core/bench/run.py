@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workbench.core.bench import events as ev
 from workbench.core.bench.config import BenchConfig
+from workbench.core.bench.contention import ContentionMonitor
 from workbench.core.bench.parent import BenchOutcome, ChildControl, run_child
 from workbench.core.bench.result import RunContext, RunMeasurements, build_result
 from workbench.core.bench.stability import StabilityWatcher
@@ -198,11 +199,14 @@ def run_benchmark(
             elif isinstance(event, ev.TimedEnd):
                 if len(outcomes) == repeat:
                     recorder.mark_window_end()
+                    contention.stop()
             elif watcher is not None and isinstance(event, ev.Samples) and watcher.batch_arrived():
                 control.request_stop()
             if on_event is not None:
                 on_event(event)
 
+        contention = ContentionMonitor()
+        contention.start()  # just before the first child: loading and warm-up count (see bench/contention.py)
         try:
             for k in range(repeat):
                 if repeat > 1:
@@ -220,7 +224,9 @@ def run_benchmark(
             events_log.close()
     iterations = sum(o.iterations for o in outcomes)
     layers, layer_warning = _layers(outcomes[-1].layer_profile_path, outcomes[-1].iterations)
+    contention.stop()  # no-op when the last TimedEnd already stopped it
     measured = RunMeasurements(
+        contention=contention.report(),
         telemetry=summary,
         power_state=_power_state(),
         idle_power=idle,

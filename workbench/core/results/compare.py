@@ -253,6 +253,13 @@ def ratio_verdict(a: BenchmarkResult, b: BenchmarkResult, *, n_boot: int = 2000,
         )
     lo, hi = ci
     statistically = not (lo <= 1.0 <= hi)
+    contended = [(k, r) for k, r in (("A", a), ("B", b)) if r.contended]
+    if contended:
+        # Other work shared the CPU: the interval sees that load as if it were the model's, so no difference is
+        # claimed (bench/contention.py).
+        why = "; ".join(f"{k} was contended ({r.contention.describe()})" for k, r in contended)  # type: ignore[union-attr]
+        verdict = f"no significant difference claimed: {why} (median B/A = {ratio:.4f}, 95 % CI [{lo:.4f}, {hi:.4f}])"
+        return RatioVerdict(ratio, ci, method, n, False, small, verdict, statistically)
     # The interval sees only the noise inside each run; separate runs of the same settings also differ by drift
     # (clock, temperature, other load) of a few per cent. A difference smaller than SMALL_PCT is therefore not
     # called significant even when the within-run interval excludes 1 — and the verdict says so.

@@ -365,18 +365,23 @@ class BenchSettings:
     include_transfers: bool | None = None
     streams: int | None = None
     profile_layers: bool | None = None
+    threads_used: int | None = None  # what the runtime ran with, when it reports it (torch); None = as asked
+    interop_threads_used: int | None = None
 
     _KEYS = (
         "threads", "graph_optimization_level", "execution_mode", "warmup_ms", "duration_s", "iterations_requested",
         "min_iterations", "seed", "cuda_graph", "include_transfers", "streams", "profile_layers",
     )  # fmt: skip
+    _OPTIONAL = ("threads_used", "interop_threads_used")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self._KEYS}
+        d = {k: getattr(self, k) for k in self._KEYS}
+        d.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BenchSettings:
-        return cls(**{k: d.get(k) for k in cls._KEYS})
+        return cls(**{k: d.get(k) for k in (*cls._KEYS, *cls._OPTIONAL)})
 
 
 @dataclass(frozen=True)
@@ -459,6 +464,55 @@ class Settle:
 
     def to_dict(self) -> dict[str, Any]:
         return {"settled": self.settled, "temp_c": self.temp_c, "target_c": self.target_c, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Contention:
+    """What else used the CPU while this ran (bench/contention.py has the method): other processes' mean CPU in
+    cores over the run, other benchmarks of ours seen beside it, the threshold (cores) above which the run is
+    contended, the measuring window (s) and the figure's resolution (cores); ``reason`` when it was not measured.
+    A contended result keeps its figures and verdicts, but comparisons never call a difference involving it
+    significant."""
+
+    others_cores: float | None
+    other_benchmarks: tuple[str, ...]
+    threshold_cores: float
+    contended: bool
+    window_s: float | None
+    resolution_cores: float | None = None
+    reason: str | None = None
+
+    def describe(self) -> str:
+        """``"other processes used 0.62 cores (threshold 0.25)"`` / ``"another benchmark ran beside it (pid …)"``."""
+        parts = []
+        if self.others_cores is not None and self.others_cores > self.threshold_cores:
+            parts.append(f"other processes used {self.others_cores:.2f} cores (threshold {self.threshold_cores:g})")
+        if self.other_benchmarks:
+            parts.append("another benchmark ran beside it (" + ", ".join(self.other_benchmarks) + ")")
+        return "; ".join(parts) or "not contended"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "others_cores": self.others_cores,
+            "other_benchmarks": list(self.other_benchmarks),
+            "threshold_cores": self.threshold_cores,
+            "contended": self.contended,
+            "window_s": self.window_s,
+            "resolution_cores": self.resolution_cores,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Contention:
+        return cls(
+            _num(d.get("others_cores")),
+            _strs(d.get("other_benchmarks")),
+            float(d.get("threshold_cores") or 0.0),
+            bool(d.get("contended", False)),
+            _num(d.get("window_s")),
+            _num(d.get("resolution_cores")),
+            _str(d.get("reason")),
+        )
 
 
 @dataclass(frozen=True)
@@ -802,6 +856,7 @@ class BenchmarkResult:
     settle: Settle | None = None
     power_state: PowerState | None = None
     power_mode: PowerModeRef | None = None
+    contention: Contention | None = None
     accuracy: AccuracyReport | None = None
     calibration: CalibrationInfo | None = None
     repeat: RepeatReport | None = None
@@ -830,6 +885,11 @@ class BenchmarkResult:
     def is_measurement(self) -> bool:
         """Measured by this workbench on this machine: may enter comparisons and recommendations."""
         return self.provenance.is_measurement
+
+    @property
+    def contended(self) -> bool:
+        """Other work shared the CPU with this run (see :class:`Contention`): its differences are not significant."""
+        return self.contention is not None and self.contention.contended
 
     @property
     def stored_id(self) -> int | None:
@@ -932,6 +992,8 @@ class BenchmarkResult:
             d["calibration"] = self.calibration.to_dict()
         if self.power_mode is not None:
             d["power_mode"] = {"id": self.power_mode.id, "name": self.power_mode.name}
+        if self.contention is not None:
+            d["contention"] = self.contention.to_dict()
         if self.layer_profile_path is not None:
             d["layer_profile"] = self.layer_profile_path
         if self.layers is not None:
@@ -961,7 +1023,7 @@ _KNOWN = frozenset(
     input_shapes inputs warmup warnings measured provenance source label backend profile profile_reason artifact
     artifact_bytes artifact_cached build_s model model_onnx model_sha256 device versions settings telemetry
     idle_power settle power_state scenario accuracy inferences_per_j above_idle server multi_stream repeat
-    until_stable calibration power_mode layer_profile layers imported_from block blocks_in_file log_line layout
+    until_stable calibration power_mode contention layer_profile layers imported_from block blocks_in_file log_line layout
     command batch_assumed trtexec id created_at result_id""".split()
 )
 
@@ -1089,6 +1151,7 @@ def result_from_dict(d: Mapping[str, Any]) -> BenchmarkResult:
         else None,  # fmt: skip
         power_state=PowerState.from_dict(d["power_state"]) if isinstance(d.get("power_state"), dict) else None,
         power_mode=PowerModeRef(int(pm["id"]), str(pm["name"])) if isinstance(pm, dict) else None,
+        contention=Contention.from_dict(d["contention"]) if isinstance(d.get("contention"), dict) else None,
         accuracy=AccuracyReport.from_dict(acc) if isinstance(acc, dict) else None,
         calibration=CalibrationInfo(
             str(cal.get("method")), int(cal.get("samples") or 0), bool(cal.get("cached")), str(cal.get("qdq_model"))

@@ -33,7 +33,8 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
         f"Inputs: {r.inputs.source if r.inputs else None} {shapes}  batch {t.batch}",
         f"Warm-up: {w.iterations if w else 0} iterations in {_f(w.duration_ms if w else None, '.1f', ' ms')}"
         + (f" (first {_f(w.first_ms, '.4f', ' ms')})" if w is not None and w.first_ms is not None else ""),
-        f"Timed: {t.iterations} iterations in {_f(t.wall_s, '.3f', ' s')} (host wall time)",
+        f"Timed: {t.iterations} iterations in {_f(t.wall_s, '.3f', ' s')} (host wall time"
+        + (f"; contended: {r.contention.describe()})" if r.contended and r.contention else ")"),
         f"Throughput: {_f(t.inferences_per_s, '.1f')} inferences/s",
         f"Latency: min = {_f(lat.min_ms)} ms, max = {_f(lat.max_ms)} ms, mean = {_f(lat.mean_ms)} ms, median = {_f(lat.median_ms)} ms",
         "         "
@@ -70,22 +71,21 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
         lines.append(cred)
     if verbose:
         lines.extend(percentile_table(r))
+    tag = power_tag(r)
     if r.inferences_per_j is not None:
-        lines.append(f"Energy efficiency: {r.inferences_per_j:.1f} inferences/J")
+        lines.append(f"Energy efficiency: {r.inferences_per_j:.1f} inferences/J{tag}")
     idle = r.idle_power
     if idle is not None:
-        lines.append(
-            f"Idle power ({idle.seconds:g} s before the run): "
-            + (
-                f"{idle.mean_power_w:.2f} W (not subtracted)"
-                if idle.mean_power_w is not None
-                else f"n/a ({idle.reason})"
-            )
+        shown = (
+            f"{idle.mean_power_w:.2f} W (not subtracted){tag}"
+            if idle.mean_power_w is not None
+            else f"n/a ({idle.reason})"
         )
+        lines.append(f"Idle power ({idle.seconds:g} s before the run): {shown}")
     if r.above_idle is not None:
         a = r.above_idle
         lines.append(
-            f"Above idle [{a.label}]: {a.mean_power_w:.2f} W, {_f(a.mj_per_inference, '.3f', ' mJ/inference')}"
+            f"Above idle [{a.label}]: {a.mean_power_w:.2f} W, {_f(a.mj_per_inference, '.3f', ' mJ/inference')}{tag}"
         )
     if r.telemetry is not None:
         lines.append(telemetry_line(r.telemetry))
@@ -98,6 +98,17 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
     if r.result_id is not None:
         lines.append(f"Stored as result {r.result_id}")
     return "\n".join(lines)
+
+
+def power_tag(r: BenchmarkResult) -> str:
+    """`` [label]`` for a figure derived from power that was not measured on this machine (replayed or recorded
+    telemetry, an imported result), so every such figure says so on its own line; "" for a measurement."""
+    tel = r.telemetry
+    if tel is not None and not tel.measured:
+        return f" [{tel.label or 'replayed telemetry — not measured on this machine'}]"
+    if not r.is_measurement:
+        return f" [{r.provenance.describe()}]"
+    return ""
 
 
 def percentile_table(r: BenchmarkResult) -> list[str]:
@@ -222,14 +233,20 @@ def candidate_state(r: BenchmarkResult) -> str:
     return r.accuracy.verdict
 
 
-def best_line(chosen: BenchmarkResult, candidates: Sequence[BenchmarkResult], skipped: Sequence[str] = ()) -> str:
-    """``--precision best``: the chosen precision, each candidate's median and accuracy state, what was skipped."""
+def best_line(
+    chosen: BenchmarkResult,
+    candidates: Sequence[BenchmarkResult],
+    skipped: Sequence[str] = (),
+    reasons: Sequence[str] = (),
+) -> str:
+    """``--precision best``: the chosen precision, each candidate's median and accuracy state, what was skipped,
+    then one line per decision (significance, contention)."""
     text = f"Best: {chosen.precision} — candidates: " + ", ".join(
         f"{c.precision} {_f(c.latency.median_ms)} ms ({candidate_state(c)})" for c in candidates
     )
     if skipped:
         text += "; skipped: " + "; ".join(skipped)
-    return text
+    return "\n".join([text, *(f"  {r}" for r in reasons)])
 
 
 def layer_table(report: LayerProfile, n: int = 10) -> list[str]:

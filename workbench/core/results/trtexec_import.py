@@ -209,13 +209,20 @@ def parse_trtexec_log(text: str, *, name: str = "log") -> list[dict[str, Any]]:
             key = h.group(1)
             seg = line[h.end() : hits[i + 1].start() if i + 1 < len(hits) else len(line)]
             if key == "Throughput":
+                tm = re.match(rf"\s*{_NUM}\s*qps", seg)
+                if tm is None and re.match(rf"\s*{_NUM}\s*\S", seg):
+                    # A throughput in other units ("inferences/s": this workbench's own summary, other tools):
+                    # not trtexec output, and neither is the Latency line that follows it.
+                    cur = _Block(lineno, "foreign", ctx)
+                    continue
                 cur = _Block(lineno, "modern", ctx)
                 blocks.append(cur)
                 ctx = {k: v for k, v in ctx.items() if k in ("device", "tensorrt")}
                 legacy_section = None
-                tm = re.match(rf"\s*{_NUM}\s*qps", seg)
                 if tm:
                     cur.values["throughput_qps"] = float(tm.group(1))
+                continue
+            if cur is not None and cur.layout == "foreign":
                 continue
             if cur is None or cur.layout != "modern":
                 if key == "Latency":  # a paste that starts at the Latency line: a block without throughput
@@ -240,7 +247,10 @@ def parse_trtexec_log(text: str, *, name: str = "log") -> list[dict[str, Any]]:
 def _no_summary(name: str, text: str) -> ResultsError:
     why = ""
     hint = "run trtexec without --dumpProfile (or with --separateProfileRun) and import the whole log"
-    if "e2e network timing is not reported" in text or "--dumpProfile" in text:
+    if re.search(r"^=== \S+ — \S+ — profile ", text, re.M) or re.search(r"Throughput: [\d.]+ inferences/s", text):
+        why = ": this is an Edge Workbench summary (`workbench bench`/`run` output), not trtexec output"
+        hint = "its result is already in the results database (`workbench results list`); import trtexec's own log"
+    elif "e2e network timing is not reported" in text or "--dumpProfile" in text:
         why = (
             ": trtexec ran with --dumpProfile, which prints a per-layer table instead of the summary "
             "(e2e timing is not reported while the profiler is on)"

@@ -163,7 +163,7 @@ class BenchScreen(WorkbenchScreen):
         if best is not None and best.chosen is result:
             from workbench.core.results.summary import best_line
 
-            t.append("\n" + best_line(best.chosen, best.candidates, best.skipped), style="bold")
+            t.append("\n" + best_line(best.chosen, best.candidates, best.skipped, best.reasons), style="bold")
         self.query_one("#bench-summary", Static).update(t)
 
     def _poll(self) -> None:

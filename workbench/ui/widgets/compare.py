@@ -28,6 +28,8 @@ def _fmt(v: Any) -> str:
     return s.rsplit("/", 1)[-1] if "/" in s and len(s) > 32 else s
 
 
+# Figures from power telemetry: no B/A ratio unless both sides are measurements of this machine.
+POWER_ROWS = frozenset({"mean power W", "peak power W", "energy mJ/inf", "max temp °C"})
 # Rows the TUI leaves out: the two timestamps do not fit beside each other at 80 columns (the detail view has them).
 SKIP_ROWS = frozenset({"created (UTC)"})
 
@@ -45,7 +47,10 @@ def comparison_view(doc: Comparison, titles: tuple[str, str]) -> Group:
             continue
         a, b = r.values[0], r.values[1]
         ratio = ""
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and a:
+        both_measured = all(doc.measurements or (True, True))
+        if r.metric in POWER_ROWS and not both_measured:
+            ratio = "n/a (not measured)"
+        elif isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and a:
             ratio = f"{b / a:.2f}x"
         t.add_row(r.metric, _fmt(a), _fmt(b), ratio)
     for d in doc.differing_settings:
