@@ -83,7 +83,7 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
         feeds = dataset_feeds(cfg.dataset, meta, cfg.batch)
         source = f"dataset {cfg.dataset}"
     else:
-        feeds = random_feeds(meta, cfg.batch, cfg.shapes, cfg.seed)
+        feeds = random_feeds(meta, cfg.batch, cfg.shapes, cfg.seed, symbols=cfg.symbols, values=cfg.values)
         source = f"random (seed {cfg.seed})"
     out.send(ev.InputsReady({k: list(v.shape) for k, v in feeds.items()}, source))
     call = runner.prepare(feeds)
