@@ -66,6 +66,7 @@ def test_inspect_shows_minus_one_and_question_marks_as_dynamic_and_counts_consta
     assert doc["param_count"] == PADDLE_CLS_PARAMS == 122  # weights held in Constant nodes, no initializer
     text = _ok(run_cli("inspect", str(m))).stdout
     assert "x     float32  [?, 3, ?, ?]" in text and "Parameters   122" in text
+    assert "  batch: x dim 0 (unnamed; --batch N sets it)" in text
 
 
 def test_calibrate_compare_and_bench_work_on_samples_that_fill_the_dims(paddle):
@@ -113,6 +114,8 @@ def test_bench_inputs_on_an_npz_dataset_feeds_each_input_by_its_own_shape(run_cl
 
 def test_random_feeds_take_sr_from_the_spec_and_named_dims_from_shapes(run_cli, vad):
     m, _ = vad
+    text = _ok(run_cli("inspect", str(m))).stdout
+    assert "  batch: input dim 0, state dim 1 (dim 'batch'; --batch N sets it)" in text
     m.with_name("vad.workbench.toml").write_text("[inputs.sr]\nvalue = 16000\n")
     job = workflow.prepare(JobRequest(model=str(m), symbols={"samples": 512}))
     assert bench_config(job, m).values == {"sr": 16000}
@@ -142,9 +145,28 @@ def test_a_spec_value_the_model_cannot_take_is_refused_naming_file_and_key(run_c
     _refused(run_cli("bench", str(m), *QUICK), 3, f"{spec}:1", "[inputs.rate]", "no input 'rate'")
 
 
+def test_a_batch_that_cannot_reach_an_unnamed_state_is_named_not_a_runtime_trace(tmp_path):
+    """silero_vad.onnx names no dim: state [2, ?, 128] has no batch axis anyone can tell, so stacking 2 files to batch
+    2 feeds it at batch 1; the runtime refuses, and the error says what was fed and which input to fix."""
+    from workbench.core.bench.config import BenchConfig
+    from workbench.core.bench.parent import run_child
+    from workbench.core.errors import BenchmarkError
+
+    m = silero_like(tmp_path / "vad.onnx", named=False)
+    silero_samples(tmp_path / "set", 2, with_batch=True)
+    ok = run_child(BenchConfig(artifact_path=str(m), dataset=str(tmp_path / "set"), batch=1, iterations=5))
+    assert ok.input_shapes == {"input": [1, 512], "state": [2, 1, 128], "sr": []}
+    with pytest.raises(BenchmarkError) as exc:
+        run_child(BenchConfig(artifact_path=str(m), dataset=str(tmp_path / "set"), batch=2, iterations=5))
+    assert "the model refused the inputs fed" in str(exc.value)
+    assert "input [2, 512], state [2, 1, 128], sr []" in str(exc.value)
+    assert exc.value.hint.startswith("input 'state' [2, ?, 128] names none of its dims, so batch 2 could not be")
+
+
 # --------------------------------------------------------------------------------------- batch and throughput
 def test_batch_on_a_fixed_batch_model_is_an_error_before_anything_runs(run_cli, tmp_path, workbench_home):
     m = fixed_batch(tmp_path / "fixed.onnx")
+    assert "  batch: fixed at 1 (x dim 0)" in _ok(run_cli("inspect", str(m))).stdout
     _refused(run_cli("bench", str(m), "--batch", "8", *QUICK), 2, "--batch 8", "fixed at 1", "[1, 16]")
     assert not (workbench_home / "cache" / "artifacts").exists() or not any(
         (workbench_home / "cache" / "artifacts").iterdir()

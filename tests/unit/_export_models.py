@@ -56,24 +56,27 @@ def paddle_cls(path: Path) -> Path:
     return _save(graph, path, opset=13)
 
 
-def silero_like(path: Path) -> Path:
+def silero_like(path: Path, *, named: bool = True) -> Path:
     """input [batch, samples], state [2, batch, 128], sr int64 scalar -> output [batch, 1], stateN [2, batch, 128].
 
     ``sr == 16000`` takes the model's own branch; any other rate takes a different one (Neg), as silero's If does.
+    The batches of ``input`` and ``state`` meet in a Concat, so a state of another batch fails at run time.
+    ``named=False``: the dims carry no names, as in silero_vad.onnx itself (input [?, ?], state [2, ?, 128]).
     """
+    b, n = ("batch", "samples") if named else (None, None)
     rng = np.random.default_rng(3)
     w = numpy_helper.from_array(rng.standard_normal((128, 128)).astype(np.float32) * 0.05, "W")
     then_g = helper.make_graph(
         [helper.make_node("Identity", ["m"], ["b_then"])],
         "then",
         [],
-        [helper.make_tensor_value_info("b_then", TensorProto.FLOAT, ["batch", 1])],
+        [helper.make_tensor_value_info("b_then", TensorProto.FLOAT, [b, 1])],
     )
     else_g = helper.make_graph(
         [helper.make_node("Neg", ["m"], ["b_else"])],
         "else",
         [],
-        [helper.make_tensor_value_info("b_else", TensorProto.FLOAT, ["batch", 1])],
+        [helper.make_tensor_value_info("b_else", TensorProto.FLOAT, [b, 1])],
     )
     nodes = [
         _const("axes1", np.array([1], np.int64)),
@@ -83,7 +86,8 @@ def silero_like(path: Path) -> Path:
         helper.make_node("Unsqueeze", ["s0", "axes1"], ["s"]),  # [batch, 1]
         helper.make_node("Equal", ["sr", "rate16k"], ["is16k"]),
         helper.make_node("If", ["is16k"], ["branch"], then_branch=then_g, else_branch=else_g),
-        helper.make_node("Add", ["branch", "s"], ["z"]),
+        helper.make_node("Concat", ["branch", "s"], ["bs"], axis=1),  # [batch, 2]: both batches must agree
+        helper.make_node("ReduceMean", ["bs"], ["z"], axes=[1], keepdims=1),
         helper.make_node("Sigmoid", ["z"], ["output"]),
         helper.make_node("MatMul", ["state", "W"], ["sw"]),  # [2, batch, 128]
         helper.make_node("Tanh", ["sw"], ["stateN"]),
@@ -92,13 +96,13 @@ def silero_like(path: Path) -> Path:
         nodes,
         "silero_like",
         [
-            helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", "samples"]),
-            helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, "batch", 128]),
+            helper.make_tensor_value_info("input", TensorProto.FLOAT, [b, n]),
+            helper.make_tensor_value_info("state", TensorProto.FLOAT, [2, b, 128]),
             helper.make_tensor_value_info("sr", TensorProto.INT64, []),
         ],
         [
-            helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 1]),
-            helper.make_tensor_value_info("stateN", TensorProto.FLOAT, [2, "batch", 128]),
+            helper.make_tensor_value_info("output", TensorProto.FLOAT, [b, 1]),
+            helper.make_tensor_value_info("stateN", TensorProto.FLOAT, [2, b, 128]),
         ],
         [w],
     )

@@ -186,11 +186,11 @@ def _percentile_arg(text: str) -> float:
 
 def request_from_args(args: argparse.Namespace, **overrides: Any):
     """The workflow's JobRequest (core/job.py) for a parsed command line; ``overrides`` replace fields."""
-    from workbench.core.bench.inputs import parse_shapes
     from workbench.core.bench.resolve import parse_shape_spec
     from workbench.core.job import JobRequest
+    from workbench.core.models.shapes import parse_input_shapes
 
-    input_shapes = parse_shapes(",".join(getattr(args, "input_shape", []) or []))
+    input_shapes = parse_input_shapes(getattr(args, "input_shape", []) or [])  # its errors name --input-shape
     shapes = parse_shape_spec(getattr(args, "shapes", None))
     kw: dict[str, Any] = dict(
         model=getattr(args, "model", None),

@@ -71,7 +71,8 @@ def offline(job: Any, *, max_batch: int, bench: Bench) -> OfflineSweep:
     if not _dynamic_batch(job):
         raise UsageError(
             f"{job.model_path.name} has a fixed batch dimension; the offline batch sweep needs a dynamic one",
-            hint="export the model with a dynamic batch (workbench export --dynamic-batch) or use --scenario single-stream",
+            hint="re-export the model with a dynamic batch dim (from PyTorch: workbench export MODEL --dynamic-batch), "
+            "or use --scenario single-stream",
         )
     batches = []
     b = 1
