@@ -78,6 +78,22 @@ BENCHES = [
         full_note="ResNet-18-shaped 64x64, 3 x 2000 it",
     ),
     Bench(
+        "batch",
+        "batch_throughput.py",
+        ["--rounds", "3", "--duration", "1"],
+        [],
+        [
+            Row(
+                "inferences/s, batch from --shapes / bare ONNX Runtime loop",
+                r"bare ORT inferences/s = (?P<value>[\d.]+)",
+                "0.95 .. 1.05",
+                lambda v: 0.95 <= v <= 1.05,
+            )
+        ],
+        quick_note="MatMul 4x256x256, batch 4, 3 x 1 s",
+        full_note="MatMul 4x256x256, batch 4, 3 x 2 s",
+    ),
+    Bench(
         "tui",
         "tui_overhead.py",
         ["--rounds", "2", "--duration", "1"],

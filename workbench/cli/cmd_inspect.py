@@ -61,6 +61,22 @@ def _dims(shape: list[Any]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def _batch_text(inputs: list[dict[str, Any]]) -> str:
+    """Where a benchmark's batch goes in these inputs (core/models/dims.py ``batch_layout``)."""
+    from types import SimpleNamespace
+
+    from workbench.core.models.dims import batch_layout
+
+    lay = batch_layout([SimpleNamespace(name=t["name"], shape=tuple(t["shape"])) for t in inputs])
+    if lay.lead is None:
+        return "none (every input is a scalar)"
+    if lay.fixed is not None:
+        return f"fixed at {lay.fixed} ({lay.lead} dim 0)"
+    where = ", ".join(f"{n} dim {a}" for n, a in lay.axes.items() if a is not None)
+    named = f"dim '{lay.symbol}'" if lay.symbol else "unnamed"
+    return f"{where} ({named}; --batch N sets it)"
+
+
 def render_info(doc: dict[str, Any]) -> str:
     """Human report of ``ModelInfo.to_dict()`` (plus an optional ``export`` section)."""
     lines = []
@@ -90,6 +106,8 @@ def render_info(doc: dict[str, Any]) -> str:
         lines.append(f"{title} ({len(doc[key])})")
         rows = [[t["name"], t["dtype"], _dims(t["shape"])] for t in doc[key]]
         lines.extend("  " + r for r in table(["name", "dtype", "shape"], rows))
+        if key == "inputs" and doc[key]:
+            lines.append(f"  batch: {_batch_text(doc[key])}")
     hist = doc["op_histogram"]
     lines.append("")
     lines.append(f"Operators ({sum(hist.values())} nodes, {len(hist)} types)")

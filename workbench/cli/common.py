@@ -105,8 +105,19 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-ms", type=non_negative_float, metavar="MS", help="warm-up time (default 200 ms)")
     p.add_argument("--warmup-iterations", type=int, metavar="N", help="at least N warm-up iterations")
     p.add_argument("--threads", type=non_negative_int, metavar="N", help="intra-op threads (0 = runtime default)")
-    p.add_argument("--batch", type=positive_int, metavar="N", help="batch size for a dynamic batch dim (default 1)")
-    p.add_argument("--shapes", metavar="SPEC", help="fixed shapes for dynamic inputs: name:1x3x224x224,...")
+    p.add_argument(
+        "--batch",
+        type=positive_int,
+        metavar="N",
+        help="batch to feed: the size of the first input's leading dim wherever it appears (default: the model's "
+        "fixed batch, else the profile's, 1)",
+    )
+    p.add_argument(
+        "--shapes",
+        metavar="SPEC",
+        help="sizes of dynamic dims: whole inputs (x:1x3x224x224) and/or named dims set in every input using them "
+        "(batch=1,height=320), comma-separated",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     p.add_argument(
         "--inputs", metavar="DIR", dest="bench_dataset", help="feed real samples from a dataset instead of random data"
@@ -175,10 +186,12 @@ def _percentile_arg(text: str) -> float:
 
 def request_from_args(args: argparse.Namespace, **overrides: Any):
     """The workflow's JobRequest (core/job.py) for a parsed command line; ``overrides`` replace fields."""
-    from workbench.core.bench.inputs import parse_shapes
+    from workbench.core.bench.resolve import parse_shape_spec
     from workbench.core.job import JobRequest
+    from workbench.core.models.shapes import parse_input_shapes
 
-    input_shapes = parse_shapes(",".join(getattr(args, "input_shape", []) or []))
+    input_shapes = parse_input_shapes(getattr(args, "input_shape", []) or [])  # its errors name --input-shape
+    shapes = parse_shape_spec(getattr(args, "shapes", None))
     kw: dict[str, Any] = dict(
         model=getattr(args, "model", None),
         profile=getattr(args, "profile", None),
@@ -198,7 +211,8 @@ def request_from_args(args: argparse.Namespace, **overrides: Any):
         warmup_iterations=getattr(args, "warmup_iterations", None),
         threads=getattr(args, "threads", None),
         batch=getattr(args, "batch", None),
-        shapes=parse_shapes(getattr(args, "shapes", None)),
+        shapes={k: list(v) for k, v in shapes.inputs.items()},
+        symbols=dict(shapes.symbols),
         seed=getattr(args, "seed", 0) or 0,
         bench_dataset=getattr(args, "bench_dataset", None),
         telemetry=getattr(args, "telemetry", None),

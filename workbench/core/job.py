@@ -29,8 +29,9 @@ class JobRequest:
     Model: ``model`` (None = the bundled digits CNN), ``spec`` (model spec TOML), ``trust_pickle``, PyTorch export
     options (``input_shapes``, ``export_opset``, ``export_dynamic_batch``). Device: ``profile`` (None = detected),
     ``backend`` override. Precision: ``precision``, ``calib``/``eval`` folders, calibration ``method`` and
-    ``calib_samples``. Benchmark: ``iterations`` or ``duration_s``, warm-up, ``threads``, ``batch``, ``shapes``,
-    ``seed``, ``bench_dataset`` (real inputs), ``telemetry`` source, GPU options, ``repeat``, idle power,
+    ``calib_samples``. Benchmark: ``iterations`` or ``duration_s``, warm-up, ``threads``, ``batch``, ``shapes``
+    (whole shapes per input) and ``symbols`` (sizes per named dim; both from ``--shapes``), ``seed``,
+    ``bench_dataset`` (real inputs), ``telemetry`` source, GPU options, ``repeat``, idle power,
     settling, ``until_stable``. Bookkeeping: ``store`` in the results database, ``export_times`` (a file for every
     latency), ``job_dir`` (the detached job's folder, where its event stream and result ids are kept).
     """
@@ -49,6 +50,7 @@ class JobRequest:
     threads: int | None = None
     batch: int | None = None
     shapes: dict = field(default_factory=dict)
+    symbols: dict = field(default_factory=dict)  # --shapes batch=4,height=320: size per named dim
     seed: int = 0
     bench_dataset: str | None = None
     telemetry: str | None = None
@@ -204,8 +206,88 @@ def metric(job: PreparedJob) -> str:
     return (getattr(job.spec, "metric", None) if job.spec is not None else None) or "top1"
 
 
+def resolve_inputs(job: PreparedJob, *, batch: int | None = None):
+    """The batch and shapes a benchmark of ``job`` feeds (bench/resolve.py ``Resolved``): ``--batch`` (or ``batch``,
+    a scenario's), ``--shapes`` and the model's dims; the profile's batch when none of them decides.
+
+    Raises:
+        UsageError: ``--shapes`` names an input or dim the model lacks, or the sources disagree on the batch or a dim.
+    """
+    from workbench.core.bench.resolve import resolve
+
+    o = job.request
+    return resolve(
+        job.model_info.inputs,
+        batch=batch if batch is not None else o.batch,
+        shapes=o.shapes,
+        symbols=o.symbols,
+        default_batch=job.profile.benchmark.batch,
+    )
+
+
+def bench_batch(job: PreparedJob) -> int:
+    """The batch a benchmark of ``job`` feeds (what the faces show before the run); the request's or profile's when
+    the request does not resolve (the run itself then reports why)."""
+    from workbench.core.errors import UsageError
+
+    try:
+        return resolve_inputs(job).batch
+    except UsageError:
+        return job.request.batch or job.profile.benchmark.batch
+
+
+def spec_file(job: PreparedJob) -> Path:
+    """The model spec file of ``job``: the one read, else where one would be looked for first."""
+    if job.spec is not None:
+        return Path(job.spec.source)
+    model = Path(job.request.model) if job.request.model else job.model_path
+    return model.with_name(model.stem + ".workbench.toml")
+
+
+def feed_values(job: PreparedJob) -> dict[str, Any]:
+    """Values for inputs random feeds must not make up: the spec's ``[inputs.<name>] value``; for an integer scalar
+    the spec leaves out, the value the first file of the calibration (else evaluation) set holds.
+
+    Raises:
+        UsageError: an integer scalar input with none of them (names the input and the spec key to set).
+        DatasetError: the calibration/evaluation set does not match the model.
+    """
+    from workbench.core.bench.inputs import needs_value, value_needed_error
+
+    values: dict[str, Any] = dict(getattr(job.spec, "input_values", None) or {}) if job.spec is not None else {}
+    for spec in job.model_info.inputs:
+        if spec.name in values or not needs_value(spec.dtype, spec.shape):
+            continue
+        found = _dataset_value(job, spec.name)
+        if found is None:
+            raise value_needed_error(spec.name, spec.dtype, str(spec_file(job)))
+        values[spec.name] = found
+    return values
+
+
+def _dataset_value(job: PreparedJob, name: str) -> int | None:
+    """The value the first file of the calibration (else evaluation) set holds for the scalar input ``name``."""
+    from workbench.core.precision.datasets import open_dataset
+
+    for kind in ("calib", "eval"):
+        folder = dataset_path(job, kind)
+        if folder is None:
+            continue
+        ds = open_dataset(folder, job.model_info.inputs, limit=1, preprocess_overrides=preprocess_overrides(job))
+        arr = next(iter(ds.iter_feeds()))[name]
+        if arr.size == 1:
+            return arr.reshape(()).item()
+    return None
+
+
 def bench_config(job: PreparedJob, artifact_path: Path | str):
-    """The benchmark child's configuration (bench/config.py) from the profile and the request."""
+    """The benchmark child's configuration (bench/config.py) from the profile and the request: the batch resolved
+    once (:func:`resolve_inputs`), and, for random feeds, the values of inputs that must not be random
+    (:func:`feed_values`).
+
+    Raises:
+        UsageError: as :func:`resolve_inputs` and :func:`feed_values`.
+    """
     from workbench.core.bench.config import BenchConfig
 
     b = job.profile.build
@@ -218,8 +300,10 @@ def bench_config(job: PreparedJob, artifact_path: Path | str):
         inter_op_threads=b.inter_op_threads,
         execution_mode=b.execution_mode,
         graph_optimization_level=b.graph_optimization_level,
-        batch=o.batch or bp.batch,
-        shapes=dict(o.shapes),
+        batch=resolve_inputs(job).batch,
+        shapes={k: list(v) for k, v in o.shapes.items()},
+        symbols=dict(o.symbols),
+        values={} if o.bench_dataset else feed_values(job),
         seed=o.seed,
         dataset=str(paths.resolve_dataset(o.bench_dataset, "calib")) if o.bench_dataset else None,
         warmup_ms=o.warmup_ms if o.warmup_ms is not None else bp.warmup_ms,

@@ -27,7 +27,12 @@ Bench = Callable[..., BenchmarkResult]
 
 
 def _dynamic_batch(job: Any) -> bool:
-    return all(not isinstance(i.shape[0], int) or i.shape[0] <= 0 for i in job.model_info.inputs if i.shape)
+    """The model's batch can change (models/dims.py: the first non-scalar input leads with a symbol or an unknown;
+    a state input batched on another axis does not make it fixed)."""
+    from workbench.core.models.dims import batch_layout
+
+    layout = batch_layout(job.model_info.inputs)
+    return layout.lead is not None and layout.fixed is None
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,8 @@ def offline(job: Any, *, max_batch: int, bench: Bench) -> OfflineSweep:
     if not _dynamic_batch(job):
         raise UsageError(
             f"{job.model_path.name} has a fixed batch dimension; the offline batch sweep needs a dynamic one",
-            hint="export the model with a dynamic batch (workbench export --dynamic-batch) or use --scenario single-stream",
+            hint="re-export the model with a dynamic batch dim (from PyTorch: workbench export MODEL --dynamic-batch), "
+            "or use --scenario single-stream",
         )
     batches = []
     b = 1

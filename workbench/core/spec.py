@@ -29,6 +29,9 @@ Every table and key is optional; unknown ones are errors (``FILE:LINE`` with "di
     max_top1_drop_pts = 0.5   # allowed top-1 drop, percentage points
     min_cosine = 0.99         # minimum mean cosine similarity to FP32
 
+    [inputs.sr]               # one table per model input (quote odd names: [inputs."x/y"])
+    value = 16000             # random benchmark inputs use this value for every element of the input
+
 Lookup: ``<stem>.workbench.toml`` (``digits_cnn.workbench.toml``), then ``<name>.workbench.toml``
 (``digits_cnn.onnx.workbench.toml``), in the model's folder.
 """
@@ -64,7 +67,7 @@ ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "min_cosine": (_FLOAT, None),
 }
 DATASET_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {"calib": (_STR, None), "eval": (_STR, None)}
-TABLES = ("datasets", "preprocess", "quantization", "accuracy")
+TABLES = ("datasets", "preprocess", "quantization", "accuracy", "inputs")
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,15 @@ class ModelSpec:
     calib: str | None = None
     eval: str | None = None
     preprocess: dict[str, Any] = field(default_factory=dict)
+    input_values: dict[str, Any] = field(default_factory=dict)  # [inputs.<name>] value
     quantization: dict[str, Any] = field(default_factory=dict)
     metric: str | None = None
     max_top1_drop_pts: float | None = None
     min_cosine: float | None = None
+
+    def check_inputs(self, inputs: Any) -> None:
+        """Check the ``[inputs.<name>]`` values against the model's inputs (TensorSpec-like); see :func:`check_input_values`."""
+        check_input_values(self, inputs)
 
     @property
     def accuracy(self) -> dict[str, Any]:
@@ -115,6 +123,7 @@ class ModelSpec:
             "source": str(self.source),
             "datasets": {"calib": self.calib, "eval": self.eval},
             "preprocess": dict(self.preprocess),
+            "inputs": {k: {"value": v} for k, v in self.input_values.items()},
             "quantization": dict(self.quantization),
             "accuracy": {
                 "metric": self.metric,
@@ -191,6 +200,7 @@ def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | No
     ds = _check(path, lines, "datasets", tables.get("datasets", {}), DATASET_KEYS, problems)
     quant = _check(path, lines, "quantization", tables.get("quantization", {}), QUANT_KEYS, problems)
     acc = _check(path, lines, "accuracy", tables.get("accuracy", {}), ACCURACY_KEYS, problems)
+    values = _check_inputs(path, lines, tables.get(INPUTS_TABLE, {}), problems)
     pre = tables.get("preprocess", {})
     if pre:
         from workbench.core.precision.preprocess import parse_preprocess_section
@@ -212,8 +222,87 @@ def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | No
         calib=ds.get("calib"),
         eval=ds.get("eval"),
         preprocess=dict(pre),
+        input_values=values,
         quantization=quant,
         metric=acc.get("metric"),
         max_top1_drop_pts=float(acc["max_top1_drop_pts"]) if "max_top1_drop_pts" in acc else None,
         min_cosine=float(acc["min_cosine"]) if "min_cosine" in acc else None,
     )
+
+
+# --- [inputs.<name>]: values of inputs that a benchmark must not make up -------------------------------------------
+# An integer scalar input (silero-VAD's sample rate ``sr``) selects a branch of the model: random values would time a
+# branch the model never runs in use. ``[inputs.sr] value = 16000`` gives random benchmark inputs the real value.
+INPUTS_TABLE = "inputs"
+INPUT_KEYS = ("value",)
+
+
+def _check_inputs(path: Path, lines: dict[str, int], sec: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """``[inputs.<name>]`` tables -> {input name: value}; problems (FILE:LINE) appended for anything else."""
+    out: dict[str, Any] = {}
+    for name, table in sec.items():
+        dotted = f"{INPUTS_TABLE}.{name}"
+        if not isinstance(table, dict):
+            problems.append(f"{where(path, lines, dotted)}: '{dotted}' must be a table ([{dotted}] with value = …)")
+            continue
+        for key, value in table.items():
+            if key not in INPUT_KEYS:
+                problems.append(unknown_key(path, lines, f"{dotted}.{key}", list(INPUT_KEYS)))
+            elif not isinstance(value, (bool, int, float)):
+                problems.append(
+                    f"{where(path, lines, dotted + '.value')}: {dotted}.value must be a number or a boolean, got {value!r}"
+                )
+            else:
+                out[name] = value
+        if "value" not in table:
+            problems.append(f"{where(path, lines, dotted)}: [{dotted}] needs value = …")
+    return out
+
+
+def check_input_values(spec: ModelSpec, inputs: Any) -> None:
+    """Every ``[inputs.<name>]`` names an input of the model, with a value its dtype holds (an integer for an integer
+    input, a boolean for a boolean one, a number for a float one).
+
+    Raises:
+        ConfigError: naming the spec file and line, the key, and the model's inputs or the input's dtype.
+    """
+    if not spec.input_values:
+        return
+    import numpy as np
+
+    from workbench.core.precision._toml import key_lines
+
+    try:
+        lines = key_lines(Path(spec.source).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        lines = {}
+    by_name = {i.name: i for i in inputs}
+    problems: list[str] = []
+    for name, value in spec.input_values.items():
+        dotted = f"{INPUTS_TABLE}.{name}"
+        spec_in = by_name.get(name)
+        if spec_in is None:
+            have = ", ".join(repr(n) for n in by_name)
+            problems.append(
+                f"{where(spec.source, lines, dotted)}: [{dotted}]: the model has no input {name!r} (inputs: {have})"
+            )
+            continue
+        try:
+            kind = np.dtype(spec_in.dtype).kind
+        except TypeError:
+            kind = "?"
+        ok = {
+            "b": isinstance(value, bool),
+            "i": isinstance(value, int) and not isinstance(value, bool),
+            "u": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+            "f": isinstance(value, (int, float)) and not isinstance(value, bool),
+        }.get(kind, False)
+        if not ok:
+            problems.append(
+                f"{where(spec.source, lines, dotted + '.value')}: {dotted}.value = {value!r} does not fit input "
+                f"{name!r} ({spec_in.dtype})"
+            )
+    if problems:
+        raise ConfigError(
+            problems[0] if len(problems) == 1 else f"{spec.source}: {len(problems)} problems", problems=problems
+        )

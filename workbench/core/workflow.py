@@ -24,9 +24,11 @@ from workbench.core.job import (
     bench_config,
     dataset_path,
     device_name,
+    feed_values,
     metric,
     preprocess_overrides,
     quant_settings,
+    resolve_inputs,
     thresholds,
     versions,
 )
@@ -38,7 +40,7 @@ EventFn = Callable[[object], None]
 __all__ = [
     "PRECISIONS", "JobRequest", "PreparedJob", "Progress", "Built", "Calibration", "BestOutcome", "MainRun",
     "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "check_accuracy",
-    "localize_int8", "bench", "bench_and_store",
+    "localize_int8", "bench", "bench_and_store", "check_bench_inputs",
     "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "store",
     "dataset_path", "quant_settings", "thresholds",
 ]  # fmt: skip
@@ -57,14 +59,16 @@ def _detect():
 
 def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backend_needed: bool = True) -> PreparedJob:
     """Resolve the profile (detecting the device once for the whole job), the model (exporting PyTorch inputs to
-    ONNX), its spec and the backend.
+    ONNX), its spec and the backend; check ``--batch``/``--shapes`` and the spec's ``[inputs]`` against the model.
 
     ``backend_needed=False`` (calibrate, compare: they run on ONNX Runtime whatever the target): a profile whose
     backend is not installed here (TensorRT on a PC) still prepares; only build and bench then need it
     (``PreparedJob.require_backend``). Calibrating offline and building on the board is the field workflow.
 
     Raises:
-        ConfigError, ModelError, BackendUnavailable (only with ``backend_needed``), UsageError.
+        ConfigError (also a spec ``[inputs.<name>]`` the model does not fit), ModelError, BackendUnavailable
+        (only with ``backend_needed``), UsageError (also ``--batch``/``--shapes`` that disagree with each other or
+        the model).
     """
     from workbench.core.backends import get_backend
     from workbench.core.models.load import ensure_onnx, inspect_model
@@ -113,9 +117,13 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backe
             raise
         backend, missing = None, (str(exc), exc.hint or "")
         on_progress(Progress("profile", f"{backend_name} is not installed here: only build and bench need it"))
-    return PreparedJob(
+    if spec is not None:
+        spec.check_inputs(info.inputs)
+    job = PreparedJob(
         request, profile, reason, onnx_path, info, spec, backend, bundled, detection, device_name(detection), missing
     )
+    resolve_inputs(job)  # --batch / --shapes against the model: a conflict stops here, before anything runs
+    return job
 
 
 # --- precision ------------------------------------------------------------------------------------------------
@@ -386,6 +394,8 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
     o = job.request
     cfg = bench_config(job, built.artifact.path)
     if cfg_overrides:
+        if "batch" in cfg_overrides:  # a scenario's batch (offline sweep, multi-stream) must fit --shapes too
+            resolve_inputs(job, batch=cfg_overrides["batch"])
         cfg = replace(cfg, **cfg_overrides)
     server = None
     if cfg.scenario == "server":
@@ -458,6 +468,25 @@ def store(job: PreparedJob, result: BenchmarkResult, on_progress: ProgressFn = n
         jobs.record_result(job.request.job_dir, rid)
     on_progress(Progress("store", f"stored as result {rid}"))
     return result.with_id(rid)
+
+
+def check_bench_inputs(job: PreparedJob) -> None:
+    """Check what a benchmark of ``job`` will feed before anything is built: the ``--inputs`` dataset against the
+    model, or, for random inputs, every input's size and the values of integer scalar inputs.
+
+    Raises:
+        DatasetError: the ``--inputs`` folder is empty or does not match the model (names the file).
+        UsageError: an input without a size (names the ``--shapes`` forms that set it); an integer scalar input
+            without a value (names the model spec key to set).
+    """
+    o = job.request
+    if o.bench_dataset:
+        from workbench.core.precision.datasets import open_dataset
+
+        open_dataset(paths.resolve_dataset(o.bench_dataset, "calib"), job.model_info.inputs)
+        return
+    resolve_inputs(job).require_all()
+    feed_values(job)
 
 
 def check_export_target(job: PreparedJob) -> None:
@@ -539,6 +568,7 @@ def bench(
     sets (batch, scenario, qps …). ``power_mode``/``multi_stream``: recorded with the result.
     """
     check_export_target(job)
+    check_bench_inputs(job)
     run = _measure(
         job,
         built,
@@ -598,6 +628,7 @@ def bench_and_store(
     Calibrate screens) are reused instead of being made again.
     """
     check_export_target(job)
+    check_bench_inputs(job)
     run = _bench_and_store_run(
         job,
         precision,
@@ -648,6 +679,7 @@ def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
     on_progress: ProgressFn = kw.get("on_progress", no_progress)
     kw.setdefault("reference_accuracy", False)  # fp32 always passes: no need to score it against itself
     check_export_target(job)
+    check_bench_inputs(job)
     candidates = [
         p
         for p in ("fp32", "fp16", "int8")
@@ -725,6 +757,7 @@ def run_main(job: PreparedJob, precisions: Sequence[str], **kw: Any) -> MainRun:
     """
     wanted = ["fp32"] + [p for p in dict.fromkeys(precisions) if p != "fp32"]
     _refuse_export(job, "`workbench run`")
+    check_bench_inputs(job)
     if "int8" in wanted and dataset_path(job, "calib") is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {job.model_path.name}",
@@ -746,6 +779,7 @@ def _scenario_bench(job, built, on_progress, on_event, cancel):
 def _scenario_build(job: PreparedJob, on_progress, cancel) -> Built:
     if job.request.precision == "best":
         raise UsageError("--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios")
+    check_bench_inputs(job)
     return build(job, job.request.precision, on_progress, cancel)
 
 
@@ -845,6 +879,7 @@ def sweep(
     probe = open_source(job.request.telemetry or job.profile.telemetry.source)
     try:
         assert_measured_source(probe)
+        check_bench_inputs(job)
         built = build(job, job.request.precision, on_progress, cancel)
 
         def current():

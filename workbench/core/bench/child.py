@@ -86,7 +86,7 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
         feeds = dataset_feeds(cfg.dataset, meta, cfg.batch)
         source = f"dataset {cfg.dataset}"
     else:
-        feeds = random_feeds(meta, cfg.batch, cfg.shapes, cfg.seed)
+        feeds = random_feeds(meta, cfg.batch, cfg.shapes, cfg.seed, symbols=cfg.symbols, values=cfg.values)
         source = f"random (seed {cfg.seed})"
     out.send(ev.InputsReady({k: list(v.shape) for k, v in feeds.items()}, source))
     call = runner.prepare(feeds)
@@ -96,13 +96,19 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
     warm: list[int] = []
     w_start = pc()
     w_limit = int(cfg.warmup_ms * 1e6)
-    while True:
-        t0 = pc()
-        call()
-        t1 = pc()
-        warm.append(t1 - t0)
-        if t1 - w_start >= w_limit and len(warm) >= cfg.warmup_iterations:
-            break
+    try:  # the first calls are where a runtime refuses the inputs; say which were fed (no cost while it runs)
+        while True:
+            t0 = pc()
+            call()
+            t1 = pc()
+            warm.append(t1 - t0)
+            if t1 - w_start >= w_limit and len(warm) >= cfg.warmup_iterations:
+                break
+    except Exception as exc:  # noqa: BLE001 - the runtime's own error types; named when we can tell why
+        refused = None if warm else _inputs_refused(exc, meta, feeds, source, cfg.batch)
+        if refused is None:
+            raise
+        raise refused from None
     out.send(ev.WarmupDone(len(warm), pc() - w_start, warm))
 
     qpc = runner.queries_per_call
@@ -119,6 +125,38 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
         path = runner.end_profiling()
         if path:
             out.send(ev.LayerProfile(os.path.abspath(path)))
+
+
+def _inputs_refused(exc: Exception, meta, feeds: dict, source: str, batch: int):
+    """The BenchmarkError for a first query the runtime refused because the batch could not be placed in an input
+    whose dims have no names (silero_vad.onnx's state [2, ?, 128]): the runtime's message, the shapes fed and where
+    they came from, and which input to give the batch. None when that is not the case (the error stays the
+    runtime's own)."""
+    from workbench.core.errors import BenchmarkError, WorkbenchError
+    from workbench.core.models.dims import batch_layout, fmt_shape, normalize_shape
+
+    if isinstance(exc, WorkbenchError) or batch <= 1:
+        return None
+    specs = [_MetaSpec(n, s) for n, _, s in meta]
+    axes = batch_layout(specs).axes
+    # unnamed dims off the batch axis: the batch may run through them, nobody can tell
+    blind = [s for s in specs if s.shape and axes.get(s.name) is None and None in normalize_shape(s.shape)]
+    if not blind:
+        return None
+    b = blind[0]
+    how = "dataset files that already hold the batch" if source.startswith("dataset") else "--shapes"
+    shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in feeds.items())
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return BenchmarkError(
+        f"the model refused the inputs fed ({source}: {shapes}): {first}",
+        hint=f"input {b.name!r} {fmt_shape(normalize_shape(b.shape))} names none of its dims, so batch {batch} "
+        f"could not be placed in it: give it that batch yourself ({how}), or use --batch 1",
+    )
+
+
+class _MetaSpec:
+    def __init__(self, name: str, shape) -> None:
+        self.name, self.shape = name, tuple(shape)
 
 
 def _summarise_splits(splits: dict) -> dict:

@@ -13,7 +13,9 @@ class BenchConfig:
     ``iterations``: exactly this many timed queries (no minimum duration). Else the run lasts at
     least ``duration_s`` seconds and ``min_iterations`` queries (trtexec semantics: 3 s / 10).
     ``warmup_ms`` / ``warmup_iterations``: warm-up lasts until both are reached.
-    ``shapes``: fixed shapes for dynamic inputs {name: [dims]}; ``batch`` fills a symbolic leading dim.
+    ``batch``: the batch to feed (bench/resolve.py); ``shapes``: whole shapes per input {name: [dims]};
+    ``symbols``: sizes per named dim {symbol: size}; ``values``: inputs random feeds fill with one value
+    {name: value} (integer scalars such as a sample rate).
     ``dataset``: a dataset folder whose first sample(s) feed the model instead of seeded random data.
     ``flush_ms``: how often latencies are sent to the parent (batched IPC).
     ``scenario``: "single-stream" (next query when the previous completes) or "server" (queries issued at
@@ -28,6 +30,8 @@ class BenchConfig:
     graph_optimization_level: str = "all"
     batch: int = 1
     shapes: dict = field(default_factory=dict)
+    symbols: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
     seed: int = 0
     dataset: str | None = None
     warmup_ms: float = 200.0

@@ -1,14 +1,21 @@
-"""Input feeds for a benchmark: seeded random data or real samples, prepared before the timed window."""
+"""Input feeds for a benchmark: seeded random data or real samples, prepared before the timed window.
+
+Shapes come from bench/resolve.py, the one reading of ``--batch``, ``--shapes`` and the model's dims that the
+workflow also uses to check a request before anything runs. A dataset feeds each input by its own shape:
+scalars as the files hold them, batched inputs stacked along their own batch axis (models/dims.py).
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import UsageError
+from workbench.core.errors import DatasetError, UsageError
 
 _INT_HIGH = 100  # random token ids / indices drawn from [0, 100): valid for any vocabulary of >= 100
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def parse_shapes(text: str | None) -> dict[str, list[int]]:
@@ -37,78 +44,150 @@ def parse_shapes(text: str | None) -> dict[str, list[int]]:
     return out
 
 
+class _Spec:
+    """TensorSpec-like view of one ``(name, dtype, shape)`` of a runner's input metadata."""
+
+    def __init__(self, name: str, dtype: str, shape: Sequence[Any]) -> None:
+        self.name, self.dtype, self.shape = name, dtype, tuple(shape)
+
+
+def _specs(meta: Sequence[tuple[str, str, tuple]]) -> list[_Spec]:
+    return [_Spec(n, d, s) for n, d, s in meta]
+
+
 def resolve_shape(name: str, shape: Sequence[Any], batch: int, shapes: Mapping[str, Sequence[int]]) -> list[int]:
-    """Concrete shape for one input: an explicit ``--shapes`` entry, else the model's shape with a symbolic
-    leading dim set to ``batch``.
+    """Concrete shape of one input taken alone: its ``--shapes`` entry, else the model's shape with the leading
+    dynamic dim set to ``batch`` (bench/resolve.py has the rule for a whole model).
 
     Raises:
-        UsageError: a dynamic dim other than the leading batch dim has no value (names the input).
+        UsageError: a dynamic dim other than the batch has no size, or the entry contradicts the model (names the
+            input).
     """
-    if name in shapes:
-        given = list(shapes[name])
-        if len(given) != len(shape):
-            raise UsageError(
-                f"--shapes {name}: {len(given)} dims given, the model's input has {len(shape)} ({list(shape)})"
-            )
-        for i, (g, m) in enumerate(zip(given, shape, strict=True)):
-            if isinstance(m, int) and m > 0 and g != m:
-                raise UsageError(f"--shapes {name}: dim {i} is fixed to {m} in the model, {g} given")
-        return given
-    out = []
-    for i, d in enumerate(shape):
-        if isinstance(d, int) and d > 0:
-            out.append(d)
-        elif i == 0:
-            out.append(batch)
-        else:
-            raise UsageError(
-                f"input {name!r} has a dynamic dimension {i} ({d!r}); give its size with --shapes {name}:"
-                + "x".join(str(x) if isinstance(x, int) and x > 0 else "N" for x in shape)
-            )
-    return out
+    from workbench.core.bench.resolve import resolve
+
+    given = {name: shapes[name]} if name in shapes else {}
+    return list(resolve([_Spec(name, "", shape)], shapes=given, default_batch=batch).require_all()[name])
 
 
-def random_feeds(meta: Sequence[tuple[str, str, tuple]], batch: int, shapes: Mapping[str, Sequence[int]], seed: int):
-    """Seeded random feeds: standard normal for floats, integers in [0, 100) for ints, random bools."""
+def toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare when it can be, else quoted (``"save_infer_model/scale_0"``)."""
+    import json
+
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
+
+
+def needs_value(dtype: str, shape: Sequence[Any]) -> bool:
+    """An integer scalar input is a setting (a sample rate, a count), not data: random values would run branches
+    the model never sees in use, so a benchmark needs its real value."""
     import numpy as np
 
-    rng = np.random.default_rng(seed)
-    unknown = sorted(set(shapes) - {name for name, _, _ in meta})
-    if unknown:
-        raise UsageError(
-            f"--shapes names {', '.join(unknown)}, which the model does not have",
-            hint="the model's inputs are: " + ", ".join(name for name, _, _ in meta),
-        )
-    feeds = {}
+    return len(tuple(shape)) == 0 and np.dtype(dtype).kind in "iu"
+
+
+def value_needed_error(name: str, dtype: str, spec_file: str = "<model>.workbench.toml") -> UsageError:
+    """The error for an integer scalar input with no value: names the input and the model spec key to set."""
+    return UsageError(
+        f"input {name!r} is an {dtype} scalar (a setting such as a sample rate): random inputs would give it a "
+        f"random value and run a branch the model never sees in use; set it in the model spec {spec_file}: "
+        f"[inputs.{toml_key(name)}] value = <its value>",
+        hint="or pass --calib/--eval DIR whose files hold it, or benchmark real samples with --inputs DIR",
+    )
+
+
+def random_feeds(
+    meta: Sequence[tuple[str, str, tuple]],
+    batch: int,
+    shapes: Mapping[str, Sequence[int]],
+    seed: int,
+    *,
+    symbols: Mapping[str, int] | None = None,
+    values: Mapping[str, Any] | None = None,
+):
+    """Seeded random feeds: standard normal for floats, integers in [0, 100) for ints, random bools; an input in
+    ``values`` is filled with its value instead (integer scalars must be there).
+
+    Shapes: bench/resolve.py from ``batch`` (the batch to feed), ``shapes`` (whole shapes per input) and
+    ``symbols`` (sizes per named dim).
+
+    Raises:
+        UsageError: a shape cannot be resolved or contradicts the model (resolve.py); an integer scalar input has
+            no value (:func:`value_needed_error`); a dtype that cannot be generated.
+    """
+    import numpy as np
+
+    from workbench.core.bench.resolve import resolve
+
+    values = dict(values or {})
+    concrete = resolve(_specs(meta), batch=batch, shapes=shapes, symbols=symbols).require_all()
     for name, dtype, shape in meta:
-        concrete = resolve_shape(name, shape, batch, shapes)
+        if name not in values and needs_value(dtype, shape):
+            raise value_needed_error(name, dtype)
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name, dtype, _ in meta:
         dt = np.dtype(dtype)
-        if dt.kind == "f":
-            feeds[name] = rng.standard_normal(concrete).astype(dt)
+        if name in values:
+            feeds[name] = np.full(concrete[name], values[name], dtype=dt)
+        elif dt.kind == "f":
+            feeds[name] = rng.standard_normal(concrete[name]).astype(dt)
         elif dt.kind in "iu":
-            feeds[name] = rng.integers(0, _INT_HIGH, size=concrete).astype(dt)
+            feeds[name] = rng.integers(0, _INT_HIGH, size=concrete[name]).astype(dt)
         elif dt.kind == "b":
-            feeds[name] = rng.integers(0, 2, size=concrete).astype(bool)
+            feeds[name] = rng.integers(0, 2, size=concrete[name]).astype(bool)
         else:
             raise UsageError(f"input {name!r} has dtype {dtype}, which the benchmark cannot generate")
     return feeds
 
 
 def dataset_feeds(folder: Path, meta: Sequence[tuple[str, str, tuple]], batch: int):
-    """The first sample(s) of a dataset folder, stacked to ``batch`` along the leading dim."""
+    """The first sample(s) of a dataset folder, each input by its own shape: inputs with a batch axis stacked along
+    it to ``batch`` (the files taken again from the first when the folder holds fewer samples, so the batch fed is
+    the batch asked for), the others (scalars, inputs the batch does not run through) as the first file holds them.
+
+    Raises:
+        DatasetError: as ``open_dataset``; files whose shapes differ outside the batch axis cannot be stacked.
+    """
     import numpy as np
 
+    from workbench.core.models.dims import batch_layout
     from workbench.core.models.info import TensorSpec
     from workbench.core.precision.datasets import open_dataset
 
     specs = tuple(TensorSpec(name=n, dtype=d, shape=tuple(s)) for n, d, s in meta)
     ds = open_dataset(Path(folder), specs)
-    chunks: dict[str, list] = {n: [] for n, _, _ in meta}
+    axes = ds.batch_axes
+    lead = batch_layout(specs).lead
+    stacked: dict[str, list] = {n: [] for n, _, _ in meta if axes.get(n) is not None}
+    first: dict[str, Any] = {}
     have = 0
-    for feed in ds.iter_feeds():
-        for n in chunks:
-            chunks[n].append(feed[n])
-        have += next(iter(feed.values())).shape[0]
-        if have >= batch:
+    names: list[str] = []
+    lead_axis = axes.get(lead) if lead is not None else None
+    while have < batch:
+        before = have
+        for name, feed, _label in ds.iter_labeled():
+            first = first or feed
+            names.append(name)
+            for n in stacked:
+                stacked[n].append(feed[n])
+            have += feed[lead].shape[lead_axis] if lead is not None and lead_axis is not None else batch
+            if have >= batch:
+                break
+        if have == before:  # files with an empty batch axis: nothing more to take
             break
-    return {n: np.concatenate(v, axis=0)[:batch] for n, v in chunks.items()}
+    out = {}
+    for n, _, _ in meta:
+        axis = axes.get(n)
+        if axis is None:
+            out[n] = first[n]
+            continue
+        try:
+            arr = np.concatenate(stacked[n], axis=axis) if len(stacked[n]) > 1 else stacked[n][0]
+        except ValueError:
+            shapes = ", ".join(f"{f} {list(a.shape)}" for f, a in zip(names, stacked[n], strict=True))
+            raise DatasetError(
+                f"{folder}: cannot stack input {n!r} of {', '.join(names)} to batch {batch}: "
+                f"their shapes differ outside the batch axis ({shapes})",
+                hint="use files of one shape, or --batch 1",
+            ) from None
+        out[n] = np.take(arr, range(min(batch, arr.shape[axis])), axis=axis)
+    return out

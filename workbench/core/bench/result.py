@@ -7,7 +7,7 @@ early stopping (bench/confidence.py), the repeat spread — reads that one array
 
 throughput: inferences per second = queries x batch / host wall time of the timed window; queries per second
 = queries / wall time (trtexec's "Throughput" for explicit-batch engines). The batch is the one actually fed
-(the leading dim of the inputs the child built), not the one asked for.
+(the leading dim of the first non-scalar input the child built), not the one asked for.
 """
 
 from __future__ import annotations
@@ -149,10 +149,11 @@ def _timing_splits(summary: dict | None) -> TimingSplits | None:
 
 
 def _batch_run(shapes: dict, requested: int) -> int:
-    """The leading dim of the first fed input (what the model really ran), else the requested batch."""
+    """The batch the model really ran: the leading dim of the first fed input that is not a scalar (the batch axis,
+    models/dims.py; ``shapes`` is in the model's input order), else the requested batch."""
     for dims in shapes.values():
-        if dims and isinstance(dims[0], int) and dims[0] > 0:
-            return int(dims[0])
+        if dims:
+            return int(dims[0]) if isinstance(dims[0], int) and dims[0] > 0 else requested
     return requested
 
 

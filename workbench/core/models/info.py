@@ -20,7 +20,8 @@ class TensorSpec:
         name: tensor name as in the graph.
         dtype: numpy dtype name (``"float32"``, ``"int64"``, ``"float16"``, ``"uint8"`` …).
         shape: one entry per axis: ``int`` for a fixed size, ``str`` for a symbolic dim (``"batch"``),
-            ``None`` when the size is unknown. ``()`` is a scalar.
+            ``None`` when the size is unknown (models/dims.py: ``-1``, ``?`` and unnamed dims, each a separate
+            unknown). ``()`` is a scalar.
     """
 
     name: str
@@ -29,14 +30,14 @@ class TensorSpec:
 
     @property
     def is_dynamic(self) -> bool:
-        """True when any axis is symbolic or unknown."""
-        return any(not isinstance(d, int) for d in self.shape)
+        """True when any axis is symbolic or unknown (a non-positive int such as Paddle's ``-1`` included)."""
+        return any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in self.shape)
 
     def shape_str(self) -> str:
         """``1x3x224x224`` style, symbolic dims by name, unknown as ``?``; ``scalar`` for rank 0."""
         if not self.shape:
             return "scalar"
-        return "x".join("?" if d is None else str(d) for d in self.shape)
+        return "x".join("?" if d is None or (isinstance(d, int) and d <= 0) else str(d) for d in self.shape)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
@@ -54,7 +55,7 @@ class ModelInfo:
         ir_version: ONNX IR version of the file.
         producer: ``producer_name`` plus ``producer_version`` when present.
         op_histogram: op type -> node count (main graph and subgraphs), sorted by count descending.
-        param_count: number of elements over all initializers (weights, biases, constants).
+        param_count: number of elements over all initializers and Constant nodes (weights, biases, constants).
         size_bytes: size of the .onnx file plus its external data files.
         external_data: external data file names (relative to the model folder), sorted.
         sha256: hex SHA-256 of the .onnx file itself.

@@ -8,12 +8,14 @@ the file and says what to do. ``onnx`` is imported inside the functions; ``torch
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import BackendUnavailable, ModelError
+from workbench.core.models.dims import normalize_shape
 from workbench.core.models.info import ModelInfo, TensorSpec
 from workbench.core.models.sniff import FileKind, sniff
 
@@ -217,8 +219,13 @@ def _dtype_name(elem_type: int) -> str:
             return f"type{elem_type}"
 
 
-def _spec(vi: Any) -> tuple[TensorSpec, bool]:
-    """TensorSpec of a ValueInfoProto; second item False when the rank is unknown."""
+_INFERRED_UNKNOWN = re.compile(r"unk__\d+")  # the names onnx shape inference makes up for dims it cannot tell
+
+
+def _spec(vi: Any, *, inferred: bool = False) -> tuple[TensorSpec, bool]:
+    """TensorSpec of a ValueInfoProto, dims normalised (models/dims.py: ``-1`` and ``?`` are unknowns, None);
+    second item False when the rank is unknown. ``inferred``: the value came from shape inference, whose made-up
+    ``unk__N`` names are unknowns too."""
     t = vi.type
     which = t.WhichOneof("value")
     if which != "tensor_type":
@@ -231,10 +238,11 @@ def _spec(vi: Any) -> tuple[TensorSpec, bool]:
         if d.HasField("dim_value"):
             dims.append(int(d.dim_value))
         elif d.HasField("dim_param") and d.dim_param:
-            dims.append(d.dim_param)
+            unknown = inferred and _INFERRED_UNKNOWN.fullmatch(d.dim_param)
+            dims.append(None if unknown else d.dim_param)
         else:
             dims.append(None)
-    return TensorSpec(vi.name, _dtype_name(tt.elem_type), tuple(dims)), True
+    return TensorSpec(vi.name, _dtype_name(tt.elem_type), normalize_shape(dims)), True
 
 
 def _histogram(model: Any) -> dict[str, int]:
@@ -246,19 +254,40 @@ def _histogram(model: Any) -> dict[str, int]:
     return dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _elements(dims: Any) -> int:
+    n = 1
+    for d in dims:
+        n *= int(d)
+    return n
+
+
+def _constant_elements(node: Any) -> int:
+    """Elements a Constant node holds (its one value attribute: a tensor, a sparse tensor or a list)."""
+    import onnx
+
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.TENSOR:
+            return _elements(attr.t.dims)
+        if attr.type == onnx.AttributeProto.SPARSE_TENSOR:
+            return _elements(attr.sparse_tensor.values.dims)
+        if attr.type in (onnx.AttributeProto.FLOATS, onnx.AttributeProto.INTS):
+            return len(attr.floats) + len(attr.ints)
+        if attr.type in (onnx.AttributeProto.FLOAT, onnx.AttributeProto.INT):
+            return 1
+    return 0  # value_string(s): text, not parameters
+
+
 def _param_count(model: Any) -> int:
+    """Elements of every initializer, sparse initializer and Constant node, in the graph and its subgraphs.
+
+    Constant nodes count because some exporters keep every weight in them and no initializer at all
+    (Paddle2ONNX: PP-OCR models have 0 initializers and ~300 Constant nodes).
+    """
     total = 0
     for g in _all_graphs(model.graph):
-        for t in g.initializer:
-            n = 1
-            for d in t.dims:
-                n *= int(d)
-            total += n
-        for st in g.sparse_initializer:
-            n = 1
-            for d in st.values.dims:
-                n *= int(d)
-            total += n
+        total += sum(_elements(t.dims) for t in g.initializer)
+        total += sum(_elements(st.values.dims) for st in g.sparse_initializer)
+        total += sum(_constant_elements(n) for n in g.node if n.op_type == "Constant" and n.domain in ("", "ai.onnx"))
     return total
 
 
@@ -307,7 +336,7 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
     outputs = []
     for vi in model.graph.output:
         # Shape inference merges what it derives into the graph outputs (e.g. [?, ?] -> [batch, 3]).
-        spec, ranked = _spec(known.get(vi.name, vi))
+        spec, ranked = _spec(known.get(vi.name, vi), inferred=vi.name in known)
         if not ranked:
             spec, ranked = _spec(vi)
         if not ranked:

@@ -5,8 +5,13 @@ A dataset folder holds either
 * images (``.png .jpg .jpeg .bmp .gif .tif .tiff .webp .pgm .ppm``) plus a ``preprocess.toml``
   (see :mod:`workbench.core.precision.preprocess`) — single-input models only; or
 * ``.npy`` tensors (single-input models) or ``.npz`` archives whose keys are the model's input
-  names; each file is one sample (no batch dim: one is added) or one batch (batch dim included),
-  used as stored — dtype must match the input exactly.
+  names; each file is one sample (no batch dim: one is added at the input's batch axis) or one batch
+  (batch dim included), used as stored — dtype must match the input exactly. Scalars are stored as
+  0-d arrays.
+
+Shapes are checked as :mod:`workbench.core.models.dims` reads the model: fixed dims must match (the
+file is named), unknown dims (``-1``, ``?``, unnamed) take any size, each on its own, and a named
+dim must have one size in a file wherever it appears (``batch`` in ``input`` and ``state``).
 
 An optional ``labels.csv`` (``file,label``; a header row is allowed) gives the integer class of
 single-sample files. Hidden files (``.DS_Store``, ``._x``), ``Thumbs.db``, READMEs and other
@@ -24,12 +29,13 @@ import csv
 import hashlib
 import json
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import DatasetError
+from workbench.core.models.dims import batch_layout, fmt_shape, is_fixed, normalize_shape, symbol
 from workbench.core.precision.preprocess import Preprocess, apply_preprocess, load_preprocess
 
 IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"})
@@ -75,7 +81,7 @@ def model_inputs(model_path: Path) -> tuple[Any, ...]:
                 dims.append(d.dim_param)
             else:
                 dims.append(None)
-        out.append(InputSpec(vi.name, dtype, tuple(dims)))
+        out.append(InputSpec(vi.name, dtype, normalize_shape(dims)))  # -1 and '?' are unknowns (dims.py)
     return tuple(out)
 
 
@@ -91,10 +97,6 @@ def _skip_reason(p: Path) -> str | None:
     if suffix in IMAGE_EXTS or suffix in ARRAY_EXTS:
         return None
     return f"not a sample file (expected images, .npy or .npz; got '{suffix or name}')"
-
-
-def _fmt_shape(shape: Sequence[Any]) -> str:
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
 def _npy_header(fh: Any) -> tuple[tuple[int, ...], str]:
@@ -145,6 +147,7 @@ class Dataset:
         self.kind = kind
         self.first_mixed_shape = first_mixed_shape
         self._fingerprint: str | None = None
+        self.batch_axes = batch_layout(inputs).axes  # input -> where a missing batch dim goes (dims.py)
 
     @property
     def count(self) -> int:
@@ -221,8 +224,10 @@ class Dataset:
             if spec.name not in arrays:
                 raise DatasetError(f"{p}: no array for model input '{spec.name}' (keys: {sorted(arrays)})")
             arr = arrays[spec.name]
-            _check_shape(p, spec, tuple(arr.shape), arr.dtype.name)  # the file may have changed since open
-            out[spec.name] = arr[None, ...] if arr.ndim == len(spec.shape) - 1 else arr
+            axis = self.batch_axes.get(spec.name)
+            # the file may have changed since open: check again
+            full = _check_shape(p, spec, tuple(arr.shape), arr.dtype.name, axis)
+            out[spec.name] = arr.reshape(full) if full != tuple(arr.shape) else arr
         return out
 
     def _read_image(self, p: Path) -> Any:
@@ -236,18 +241,38 @@ class Dataset:
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise DatasetError(f"{p}: unreadable image ({exc})", hint="remove or replace the file") from None
         spec = self.inputs[0]
-        _check_shape(p, spec, tuple(arr.shape), arr.dtype.name)
-        return arr
+        full = _check_shape(p, spec, tuple(arr.shape), arr.dtype.name, self.batch_axes.get(spec.name))
+        return arr.reshape(full) if full != tuple(arr.shape) else arr
 
 
-def _check_shape(p: Path, spec: Any, shape: tuple[int, ...], dtype: str) -> tuple[int, ...]:
-    """Validate one array against an input; returns the shape with batch dim. Raises DatasetError."""
-    want = tuple(spec.shape)
-    if len(shape) == len(want) - 1:
-        shape = (1, *shape)
-    if len(shape) != len(want) or any(isinstance(w, int) and w != s for w, s in zip(want, shape, strict=True)):
+def _with_batch(want: tuple[Any, ...], shape: tuple[int, ...], axis: int | None) -> tuple[int, ...]:
+    """``shape`` with the batch dim the file left out put back (size 1): at the input's batch axis, else in front
+    of an input that leads with a fixed 1. Unchanged when the ranks already match or nothing fits."""
+    if len(shape) != len(want) - 1:
+        return shape
+    if axis is None and want and want[0] == 1:
+        axis = 0
+    if axis is None:
+        return shape
+    return (*shape[:axis], 1, *shape[axis:])
+
+
+def _check_shape(p: Path, spec: Any, shape: tuple[int, ...], dtype: str, axis: int | None = 0) -> tuple[int, ...]:
+    """Validate one array against an input; returns the shape with its batch dim (added at ``axis``, the input's
+    batch axis, when the file leaves it out).
+
+    Fixed dims must match; unknown and named dims take any size (named ones are checked across a file's inputs
+    by :func:`_check_symbols`).
+
+    Raises:
+        DatasetError: naming the file, the input, the expected and the found shape; or the dtypes.
+    """
+    want = normalize_shape(spec.shape)
+    shape = _with_batch(want, shape, axis)
+    if len(shape) != len(want) or any(is_fixed(w) and w != s for w, s in zip(want, shape, strict=True)):
+        optional = " (batch dim optional)" if axis is not None or (want and want[0] == 1) else ""
         raise DatasetError(
-            f"{p}: input '{spec.name}' expects shape {_fmt_shape(want)} (batch dim optional), found {_fmt_shape(shape)}",
+            f"{p}: input '{spec.name}' expects shape {fmt_shape(want)}{optional}, found {fmt_shape(shape)}",
             hint="re-export the samples with the model's input shape",
         )
     if dtype != spec.dtype:
@@ -369,9 +394,34 @@ def _replace_resize(pp: Preprocess, hw: tuple[int, int]) -> Preprocess:
     return dataclasses.replace(pp, resize=hw)
 
 
+def _check_symbols(p: Path, inputs: tuple[Any, ...], shapes: dict[str, tuple[int, ...]]) -> None:
+    """A named dim has one size in a file, in every input and axis carrying it (else the runtime fails later with a
+    message naming neither the file nor the dim).
+
+    Raises:
+        DatasetError: naming the file, the dim and the two places that disagree.
+    """
+    seen: dict[str, tuple[int, str]] = {}
+    for spec in inputs:
+        for axis, (d, n) in enumerate(zip(normalize_shape(spec.shape), shapes[spec.name], strict=True)):
+            s = symbol(d)
+            if s is None:
+                continue
+            where = f"'{spec.name}' dim {axis}"
+            if s in seen and seen[s][0] != n:
+                raise DatasetError(
+                    f"{p}: dim '{s}' is {seen[s][0]} in input {seen[s][1]} but {n} in input {where}",
+                    hint=f"every input using '{s}' must have the same size there (shapes: "
+                    + ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
+                    + ")",
+                )
+            seen.setdefault(s, (n, where))
+
+
 def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str, tuple[int, ...]]:
     """Check .npy/.npz headers against the inputs without loading the data."""
     shapes: dict[str, tuple[int, ...]] = {}
+    axes = batch_layout(inputs).axes
     try:
         if p.suffix.lower() == ".npy":
             if len(inputs) != 1:
@@ -381,7 +431,7 @@ def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str,
                 )
             with open(p, "rb") as fh:
                 shape, dtype = _npy_header(fh)
-            shapes[inputs[0].name] = _check_shape(p, inputs[0], shape, dtype)
+            shapes[inputs[0].name] = _check_shape(p, inputs[0], shape, dtype, axes.get(inputs[0].name))
         else:
             with zipfile.ZipFile(p) as zf:
                 members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
@@ -394,7 +444,8 @@ def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str,
                 for spec in inputs:
                     with zf.open(members[spec.name]) as fh:
                         shape, dtype = _npy_header(fh)
-                    shapes[spec.name] = _check_shape(p, spec, shape, dtype)
+                    shapes[spec.name] = _check_shape(p, spec, shape, dtype, axes.get(spec.name))
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
+    _check_symbols(p, inputs, shapes)
     return shapes

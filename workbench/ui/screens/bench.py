@@ -115,7 +115,9 @@ class BenchScreen(WorkbenchScreen):
         o = ctx.request
         dur = o.duration_s if o.duration_s is not None else ctx.profile.benchmark.duration_s
         thr = o.threads if o.threads is not None else ctx.profile.build.intra_op_threads
-        return f"{dur:g} s ([ ]) · threads {thr or 'auto'} (t) · batch {o.batch or ctx.profile.benchmark.batch}"
+        from workbench.core.job import bench_batch
+
+        return f"{dur:g} s ([ ]) · threads {thr or 'auto'} (t) · batch {bench_batch(ctx)}"
 
     def refresh_view(self, what: Change) -> None:
         st = self.wb.state
@@ -222,6 +224,7 @@ class BenchScreen(WorkbenchScreen):
 
     # --- actions ---------------------------------------------------------------------------------------
     def action_start(self) -> None:
+        from workbench.core.job import bench_batch
         from workbench.core.live import LiveLatency
 
         wb = self.wb
@@ -233,8 +236,7 @@ class BenchScreen(WorkbenchScreen):
         cancel = wb.begin_job(JobKind.BENCH)
         if cancel is None:
             return
-        batch = job.request.batch or job.profile.benchmark.batch
-        self.live = LiveLatency(batch=batch)
+        self.live = LiveLatency(batch=bench_batch(job))
         self._version = -1
         self.query_one(LatencyPlot).set_points(())
         self.query_one(LatencyPlot).empty_text = "waiting for samples…"

@@ -46,6 +46,8 @@ def model_text(state: AppState) -> Text:
         else:
             t.append("inspecting…", style="dim")
         return t
+    from workbench.core.job import bench_batch
+
     info = ctx.model_info
     src = Path(state.request.model) if state.request.model else ctx.model_path
     t.append("File    ", style="bold")
@@ -65,7 +67,7 @@ def model_text(state: AppState) -> Text:
         for i, s in enumerate(specs):
             t.append(f"{title if i == 0 else '':<8}", style="bold")
             t.append(f"{s.name}  {s.dtype}  {s.shape_str()}")
-            dyn = [str(d) for d in s.shape if not isinstance(d, int)]
+            dyn = ["?" if d is None else str(d) for d in s.shape if not isinstance(d, int)]
             if dyn:
                 t.append(f"  dynamic: {', '.join(dyn)}", style="yellow")
             t.append("\n")
@@ -80,8 +82,7 @@ def model_text(state: AppState) -> Text:
     dyn_inputs = [s.name for s in info.inputs if s.is_dynamic]
     if dyn_inputs:
         notes.append(
-            f"dynamic input(s) {', '.join(dyn_inputs)}: benchmark batch {ctx.profile.benchmark.batch} "
-            f"(profile {ctx.profile.name})"
+            f"dynamic input(s) {', '.join(dyn_inputs)}: benchmark batch {bench_batch(ctx)} (profile {ctx.profile.name})"
         )
     if ctx.spec is None and not ctx.bundled_default:
         notes.append(f"no {Path(src).name}.workbench.toml spec: INT8 needs a calibration set (Calibrate screen)")
