@@ -18,8 +18,9 @@ max of ``|a - b|`` (→ mean-abs, max-abs), min and max of each model, and wheth
 distinct values (exact: a value set of ≤ 2 elements is {min, max}).
 
 Collapsed (fails the verdict; the rule of the issue "Numbers you can trust"): a channel with at least
-:data:`MIN_VALUES` values over the eval set whose FP32 values take ≥ 3 distinct values and either (a) whose other-precision values take ≤ 2 distinct values, or (b) whose
-other-precision range (max − min) is less than half of FP32's. Only channels that vary enough to judge count:
+:data:`MIN_VALUES` values over the eval set whose FP32 values take ≥ 3 distinct values and either (a) whose
+other-precision values take ≤ 2 distinct values, or (b) whose other-precision range (max − min) is less than half of
+FP32's. Only channels that vary enough to judge count:
 
 * with parts declared in the spec, a channel counts when its FP32 range is ≥ 1/32 of the widest channel of its
   part: under one INT8 scale for the part such a channel keeps ≥ 255/32 ≈ 8 levels, so ≤ 2 values or a halved

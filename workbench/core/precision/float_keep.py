@@ -21,18 +21,18 @@ Two places break that way on real models:
 How (the least costly way ONNX Runtime 1.32 allows). Its options select by *op type*
 (``OpTypesToExcludeOutputQuantization``) or keep a whole *node* in float (``nodes_to_exclude``); neither names a
 tensor. Excluding the producer of the output costs speed: keeping ResNet-18's final Gemm in float measured +4 %
-latency at 112×112 on one thread here (Xeon with AVX-512 VNNI, onnxruntime 1.32; its 2 MB of float weights),
-while removing only the output's pair measured +0.1 to +0.6 % (noise) in two runs. So ``quantize_static`` runs unchanged and :func:`strip_qdq` then removes the Q→DQ pair on each kept tensor:
-the producer keeps its INT8 inputs (ORT fuses DQ→Gemm/MatMul with a float output into QGemm /
-MatMulIntegerToFloat; TensorRT runs such a layer in INT8 with a float output), and only the requantization of
-the result goes. A consumer that computes in INT8 from that tensor (Conv, ConvTranspose, Gemm, MatMul) keeps its
-own Q/DQ on it: that pair is its input quantization, which TensorRT and ModelOpt keep too; every other consumer
-reads the float tensor. Residual Adds and everything else are untouched, so ordinary CNNs keep their speed
-(``benchmarks/int8_recipe.py``).
+latency at 112×112 on one thread here (Xeon with AVX-512 VNNI, onnxruntime 1.32; its 2 MB of float weights), while
+removing only the output's pair measured +0.1 to +0.6 % (noise) in two runs. So ``quantize_static`` runs unchanged and
+:func:`strip_qdq` then removes the Q→DQ pair on each kept tensor: the producer keeps its INT8 inputs (ORT's optimizer
+turns DQ→Gemm with a float output into one QGemm writing float — checked in the optimized ResNet-18-shaped model;
+TensorRT runs such a layer in INT8 with a float output), and only the requantization of the result goes. A consumer
+that computes in INT8 from that tensor (Conv, ConvTranspose, Gemm, MatMul) keeps its own Q/DQ on it: that pair is its
+input quantization, which TensorRT and ModelOpt keep too; every other consumer reads the float tensor. Residual Adds
+and everything else are untouched, so ordinary CNNs keep their speed (``benchmarks/int8_recipe.py``).
 
 ``QDQKeepRemovableActivations`` and ``ForceQuantizeNoInputCheck`` were read and are not used: the first keeps
-Relu/Clip nodes (slower on CPU, no accuracy change), the second adds Q/DQ around data-movement ops whose input
-is float (more Q/DQ, not less).
+the Relu/Clip nodes ORT otherwise folds into the Q before them (more nodes, nothing for outputs or Concats), the
+second adds Q/DQ around data-movement ops whose input is float (more Q/DQ, not less).
 """
 
 from __future__ import annotations

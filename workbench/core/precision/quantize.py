@@ -50,7 +50,7 @@ from workbench.core import paths
 from workbench.core.errors import CalibrationError, Cancelled, ModelError
 from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, sha256_file, storage_error, write_text_atomic
 from workbench.core.precision import calib_cache
-from workbench.core.precision.float_keep import FloatKept, plan_float_tensors, strip_qdq
+from workbench.core.precision.float_keep import DEFAULT_CONCAT_RANGE_RATIO, FloatKept, plan_float_tensors, strip_qdq
 
 #: Ranges beyond this magnitude are treated as "infinite" (attention-mask fill values).
 MAX_FINITE_RANGE = 1e30
@@ -71,7 +71,7 @@ _DEFAULTS: dict[str, Any] = {
     "nodes_to_exclude": [],
     "chunk_size": 16,
     "keep_float_outputs": True,
-    "concat_range_ratio": 16.0,
+    "concat_range_ratio": DEFAULT_CONCAT_RANGE_RATIO,
 }
 METHODS = ("minmax", "entropy", "percentile")
 
@@ -93,7 +93,7 @@ class QuantOptions:
     nodes_to_exclude: tuple[str, ...] = ()
     chunk_size: int = 16
     keep_float_outputs: bool = True  # no Q/DQ on graph outputs (float_keep.py)
-    concat_range_ratio: float = 16.0  # Concats joining ranges more than this far apart stay float; 0 = off
+    concat_range_ratio: float = DEFAULT_CONCAT_RANGE_RATIO  # Concats joining ranges further apart stay float; 0 = off
 
     @classmethod
     def from_any(cls, q: Any = None, **overrides: Any) -> QuantOptions:
