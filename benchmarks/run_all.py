@@ -115,6 +115,23 @@ BENCHES = [
         full_note="ResNet-18-shaped 224x224",
     ),
     Bench(
+        "int8_recipe",
+        "int8_recipe.py",
+        ["--image", "112", "--rounds", "5", "--iterations", "100", "--calib-samples", "8"],
+        [],
+        [
+            Row(
+                "INT8/FP32: workbench recipe / best plain quantize_static",
+                r"workbench INT8/FP32 .* = (?P<value>[\d.]+) \(target",
+                "<= 1.05",
+                _le(1.05),
+            )
+        ],
+        quick_note="ResNet-18-shaped 112x112, 1 thread, 5 rounds x 100 it, 5 plain recipes side by side",
+        full_note="ResNet-18-shaped 224x224, 1 thread, 5 rounds x 100 it",
+        timeout_quick_s=1200,
+    ),
+    Bench(
         "startup",
         "startup.py",
         ["5"],

@@ -109,7 +109,8 @@ def run_cases(tmp: Path, only: set[str] | None = None) -> dict[str, object]:
     run("results_list", "results", "list", "--json")
     run("results_compare", "results", "compare", str(ids[1]), str(ids[2]), "--format", "json")
     run("results_export_json", "results", "export", "--format", "json")
-    # Accuracy comparison.
+    # Calibration and accuracy comparison.
+    run("calibrate", "calibrate", "--json", "--foreground")
     run("compare", "compare", "--json")
     run("compare_auto_exclude", "compare", str(hostile), "--precision", "int8", "--calib", str(hostile_calib),
         "--profile", "cpu-x86_64", "--per-layer", "--auto-exclude", "--max-excluded", "4", "--json")  # fmt: skip

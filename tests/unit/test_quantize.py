@@ -236,9 +236,12 @@ def test_symmetric_int8_for_tensorrt(tmp_path: Path) -> None:
     )
     q = onnx.load(str(res.path))
     zps = {i.name: onnx.numpy_helper.to_array(i) for i in q.graph.initializer if i.name.endswith("_zero_point")}
-    for t in ("image", "c", "logits", "w", "gw"):  # activations and weights (biases are int32)
+    for t in ("image", "c", "w", "gw"):  # activations and weights (biases are int32)
         assert zps[f"{t}_zero_point"].dtype == np.int8, t
         assert np.all(zps[f"{t}_zero_point"] == 0), t
+    # the graph output stays float (recipe 2: keep_float_outputs), the rest is symmetric INT8
+    assert "logits_zero_point" not in zps
+    assert [f.tensor for f in res.float_kept] == ["logits"]
 
 
 def test_profile_quant_section_is_accepted() -> None:

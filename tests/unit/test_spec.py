@@ -83,3 +83,85 @@ def test_wrong_types_and_values(tmp_path: Path) -> None:
     assert f"{p}:6: accuracy.metric must be one of 'top1', 'cosine'" in probs
     assert f"{p}:8: preprocess.layout must be one of" in probs
     assert f"{p}:9: unknown key 'extra'" in probs
+
+
+TASK = """\
+[task]
+kind = "detection"
+score_threshold = 0.3
+
+[outputs.output0]
+channel_axis = 1
+parts = { boxes = "0:4", scores = "4:" }
+
+[outputs.proto]
+channel_axis = -1
+"""
+
+
+def test_task_and_output_parts(tmp_path: Path) -> None:
+    p = tmp_path / "yolo.workbench.toml"
+    p.write_text(TASK)
+    spec = load_spec(tmp_path / "yolo.onnx", p)
+    assert spec is not None and spec.task is not None
+    assert (spec.task.kind, spec.task.output, spec.task.score_threshold, spec.task.min_agreement_pct) == (
+        "detection",
+        None,
+        0.3,
+        90.0,
+    )
+    assert spec.outputs["output0"].channel_axis == 1
+    assert spec.outputs["output0"].parts == (("boxes", 0, 4), ("scores", 4, None))
+    assert spec.outputs["output0"].resolved_parts(84) == (("boxes", 0, 4), ("scores", 4, 84))
+    assert spec.outputs["proto"].channel_axis == -1 and spec.outputs["proto"].parts == ()
+    assert spec.task_output(["proto", "output0"]) == "output0"  # the only output with a scores part
+    d = spec.to_dict()
+    assert d["task"]["kind"] == "detection" and d["outputs"]["output0"]["parts"] == {"boxes": "0:4", "scores": "4:"}
+
+
+def test_task_and_parts_problems_name_file_line_and_what_to_write(tmp_path: Path) -> None:
+    p = tmp_path / "m.workbench.toml"
+    p.write_text(
+        '[task]\nkind = "segmentation"\nscore_treshold = 0.3\n\n'
+        '[outputs.out]\nchannel_axis = 0\nparts = { boxes = "4:0", scores = "x" }\nslices = 3\n'
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_spec(tmp_path / "m.onnx", p)
+    probs = "\n".join(exc.value.problems)
+    assert f"{p}:2: task.kind must be one of 'classification', 'detection', 'sequence'" in probs
+    assert f"{p}:3: unknown key 'task.score_treshold' (did you mean 'score_threshold'?)" in probs
+    assert f"{p}:6: outputs.out.channel_axis must be a non-zero integer" in probs
+    assert f'{p}:7: outputs.out.parts.boxes must be "start:stop"' in probs
+    assert f"{p}:7: outputs.out.parts.scores must be" in probs
+    assert f"{p}:8: unknown key 'outputs.out.slices'" in probs
+
+
+def test_detection_needs_a_scores_part(tmp_path: Path) -> None:
+    p = tmp_path / "m.workbench.toml"
+    p.write_text('[task]\nkind = "detection"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_spec(tmp_path / "m.onnx", p)
+    assert exc.value.problems == [
+        f"{p}:2: task.kind = \"detection\" needs one output with a 'scores' part (no [outputs.*] table has one): "
+        'add [outputs.<name>] parts = { boxes = "0:4", scores = "4:" }, or name it with task.output'
+    ]
+    p.write_text('[task]\nkind = "sequence"\nscore_threshold = 0.5\n[outputs.o]\nparts = { a = "0:4", b = "3:" }\n')
+    with pytest.raises(ConfigError) as exc:
+        load_spec(tmp_path / "m.onnx", p)
+    probs = "\n".join(exc.value.problems)
+    assert 'task.score_threshold is for kind = "detection" only' in probs
+    assert "outputs.o.parts: 'a' overlaps 'b'" in probs
+
+
+def test_recipe_keys_in_the_spec(tmp_path: Path) -> None:
+    p = tmp_path / "m.workbench.toml"
+    p.write_text("[quantization]\nkeep_float_outputs = false\nconcat_range_ratio = 32\n")
+    spec = load_spec(tmp_path / "m.onnx", p)
+    assert spec is not None
+    q = spec.quant_options()
+    assert (q.keep_float_outputs, q.concat_range_ratio) == (False, 32)
+    p.write_text("[quantization]\nconcat_range_ratio = 0.5\n")
+    with pytest.raises(
+        ConfigError, match=r"m\.workbench\.toml:2: quantization\.concat_range_ratio must be 0 \(off\) or > 1"
+    ):
+        load_spec(tmp_path / "m.onnx", p)

@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         "method": result.method,
         "samples": result.samples,
         "excluded_nodes": list(result.excluded_nodes),
+        "float_kept": [f.to_dict() for f in result.float_kept],
         "seconds": result.seconds,
         "skipped_files": [list(s) for s in ds.skipped],
     }
@@ -51,6 +52,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = "reused from the calibration cache" if result.cached else f"calibrated in {result.seconds:.2f} s"
         print(f"INT8 QDQ model ({result.method}, {result.samples} samples, {state}): {out}")
+        from workbench.core.results.summary import float_kept_line
+
+        kept = float_kept_line([(f.tensor, f.reason) for f in result.float_kept])
+        if kept:
+            print(kept)
         for name, why in ds.skipped:
             print(f"  skipped {name}: {why}")
     return 0

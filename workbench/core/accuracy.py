@@ -1,7 +1,9 @@
-"""FP32 versus another precision: per-output error metrics, top-1 accuracy and a verdict.
+"""FP32 versus another precision: per-output error metrics, per-slice figures, top-1 accuracy, task metrics
+and a verdict.
 
 Both models run in onnxruntime over the same dataset, one file at a time (memory does not grow
-with the dataset). Per output, over every sample row (batch rows count separately):
+with the dataset). ``samples`` is the number of eval items (files) compared. Per output, over every
+sample row (batch rows count separately; these figures are per row, not per item):
 
 * ``max_abs`` = max |a - b|, ``mean_abs`` = mean |a - b| over all elements;
 * cosine similarity of each row flattened, ``a·b / (|a| |b|)`` in float64 (1.0 when both rows are
@@ -12,7 +14,14 @@ with the dataset). Per output, over every sample row (batch rows count separatel
   output is the classifier; files holding a batch of more than one row are not scored).
 
 The summary (``vs_fp32``) takes the worst output: lowest cosines, highest errors; top-1
-agreement comes from the first 2-D output.
+agreement comes from the first 2-D output (the declared one when the spec says ``[task] kind =
+"classification"``).
+
+Per slice (core/accuracy_slices.py): each output is cut along its channel axis; ``per_slice`` reports the
+parts declared in the model spec (``[outputs.<name>] parts``), or every channel of small outputs, or the
+worst few channels; ``collapsed`` lists the channels whose other-precision values collapsed (≤ 2 distinct
+values, or range shrunk by more than half) — with no spec at all. Task metrics (core/task_metrics.py) only
+when the spec declares ``[task] kind``.
 
 Verdict (thresholds from the profile's ``[accuracy]`` or the model spec):
 
@@ -20,7 +29,11 @@ Verdict (thresholds from the profile's ``[accuracy]`` or the model spec):
   without labels, fail when the disagreement ``100 - top1_agreement`` exceeds ``max_top1_drop_pts``
   (a disagreement bounds the accuracy change from above). Models with no 2-D output use cosine only.
 * both metrics: fail when ``cosine_mean < min_cosine`` (the mean over rows, so one odd sample does
-  not decide; ``cosine_min`` is reported next to it).
+  not decide; ``cosine_min`` is reported next to it);
+* both metrics: fail when a slice collapsed (the reason names the output and its channels) — the
+  whole-output cosine cannot see it (a detector's scores rounded to 0 beside its boxes read 0.999);
+* a declared task: classification adds its top-1 agreement to the top-1 rule when the output has none
+  of its own; detection and sequence fail below ``[task] min_agreement_pct`` (default 90).
 
 A failed verdict is a result to report, not an error.
 """
@@ -33,7 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.core.errors import Cancelled, ModelError
+from workbench.core.accuracy_slices import ChannelStats, CollapsedSlice, OutputSlices, default_channel_axis
+from workbench.core.errors import Cancelled, ConfigError, ModelError
+from workbench.core.task_metrics import TaskReport, TaskStats
 
 DEFAULT_MAX_TOP1_DROP_PTS = 1.0
 DEFAULT_MIN_COSINE = 0.99
@@ -86,6 +101,10 @@ class AccuracyReport:
     per_output: dict[str, VsFp32] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     reference: bool = False  # FP32 against itself: its own top-1 on the samples, identity vs_fp32
+    # Added with the per-slice check; None in reports stored before it (their JSON has no such keys).
+    per_slice: dict[str, OutputSlices] | None = None
+    collapsed: tuple[CollapsedSlice, ...] | None = None
+    task: TaskReport | None = None
 
     @property
     def passed(self) -> bool:
@@ -112,6 +131,11 @@ class AccuracyReport:
             "reasons": list(self.reasons),
             "advice": list(self.advice),
             **({"reference": True} if self.reference else {}),
+            **(
+                {"per_slice": {k: v.to_dict() for k, v in self.per_slice.items()}} if self.per_slice is not None else {}
+            ),
+            **({"collapsed": [c.to_dict() for c in self.collapsed]} if self.collapsed is not None else {}),
+            **({"task": self.task.to_dict()} if self.task is not None else {}),
         }
 
     @classmethod
@@ -131,6 +155,13 @@ class AccuracyReport:
             per_output={str(k): VsFp32.from_dict(v or {}) for k, v in (d.get("per_output") or {}).items()},
             thresholds=dict(d.get("thresholds") or {}),
             reference=bool(d.get("reference", False)),
+            per_slice={str(k): OutputSlices.from_dict(v or {}) for k, v in d["per_slice"].items()}
+            if isinstance(d.get("per_slice"), dict)
+            else None,
+            collapsed=tuple(CollapsedSlice.from_dict(c or {}) for c in d["collapsed"])
+            if isinstance(d.get("collapsed"), list)
+            else None,
+            task=TaskReport.from_dict(d["task"]) if isinstance(d.get("task"), dict) else None,
         )
 
 
@@ -198,8 +229,14 @@ def _session(path: Path, session_options: Any, providers: list[str] | None) -> A
         raise ModelError(f"{path}: onnxruntime cannot load the model ({type(exc).__name__}: {exc})") from None
 
 
-def _advice(quant: Any, model_ops: set[str], samples: int) -> list[str]:
+def _advice(quant: Any, model_ops: set[str], calib_samples: int | None, collapsed: bool = False) -> list[str]:
+    """Advice for a failed verdict; ``calib_samples`` is the calibration sample count (None: not known here)."""
     advice = []
+    if collapsed:
+        advice.append(
+            "keep the collapsed tensor in float: quantization.keep_float_outputs = true and concat_range_ratio = 16 "
+            "(the defaults) do it for outputs and mixed-range Concats; otherwise nodes_to_exclude its producer"
+        )
     transformerish = (
         bool(model_ops & {"Attention", "MultiHeadAttention", "LayerNormalization", "Softmax"})
         and ("MatMul" in model_ops)
@@ -219,12 +256,67 @@ def _advice(quant: Any, model_ops: set[str], samples: int) -> list[str]:
         advice.append("try quantization.per_channel = false")
     else:
         advice.append("try quantization.per_channel = true (per-channel weight scales)")
+    used = f" ({calib_samples} calibration samples used)" if calib_samples else ""
     advice.append(
-        f"calibrate on more or more representative data ({samples} samples used), "
-        "or another method (--method entropy | percentile)"
+        f"calibrate on more or more representative data{used}, or another method (--method entropy | percentile)"
     )
     advice.append("use --precision fp16 (keeps accuracy; on CPU rarely faster than fp32)")
     return advice
+
+
+def _axis_for(name: str, shape: tuple[int, ...], out_spec: Any, source: Any) -> int | None:
+    """The channel axis of output ``name`` (spec's ``channel_axis`` or accuracy_slices' rule), checked."""
+    declared = getattr(out_spec, "channel_axis", None) if out_spec is not None else None
+    if declared is None:
+        return default_channel_axis(shape)
+    axis = declared + len(shape) if declared < 0 else declared
+    if not 1 <= axis < len(shape):
+        raise ConfigError(
+            f"{source}: [outputs.{name}] channel_axis = {declared}, but output '{name}' has shape {list(shape)}",
+            hint=f"give an axis from 1 to {len(shape) - 1} (0 is the batch axis), or leave channel_axis out",
+        )
+    return axis
+
+
+def _parts_for(name: str, channels: int, axis: int | None, out_spec: Any, source: Any) -> tuple:
+    if out_spec is None or not out_spec.parts:
+        return ()
+    parts = out_spec.resolved_parts(channels)
+    for pname, a, b in parts:
+        if b > channels or a >= channels:
+            raise ConfigError(
+                f"{source}: [outputs.{name}] parts.{pname} = \"{a}:{b}\", but output '{name}' has {channels} "
+                f"channels on axis {axis}",
+                hint="parts are channel ranges start:stop on the channel axis (stop exclusive; empty = to the end)",
+            )
+    return parts
+
+
+def _check_spec_names(spec: Any, names: list[str], model: Path) -> None:
+    """Every output the spec names exists in the model (ConfigError naming the spec file otherwise)."""
+    if spec is None:
+        return
+    wanted = [(f"[outputs.{n}]", n) for n in getattr(spec, "outputs", {}) or {}]
+    task = getattr(spec, "task", None)
+    if task is not None and task.output:
+        wanted.append(("task.output", task.output))
+    for key, n in wanted:
+        if n not in names:
+            raise ConfigError(
+                f"{spec.source}: {key} names output '{n}', which {model.name} does not have",
+                hint=f"its outputs: {', '.join(names)}",
+            )
+
+
+def _top1(a: Any, axis: int | None) -> int | None:
+    """The class of a one-position output (argmax along ``axis``, else the last axis), None for several positions."""
+    import numpy as np
+
+    x = np.asarray(a)
+    ax = axis if axis is not None and x.ndim > 1 else x.ndim - 1
+    if x.ndim == 0 or x.size // max(x.shape[ax], 1) != 1:
+        return None
+    return int(np.argmax(np.moveaxis(x, ax, -1).reshape(-1)))
 
 
 def compare_models(
@@ -237,6 +329,8 @@ def compare_models(
     session_options: Any = None,
     metric: str = "top1",
     quant: Any = None,
+    spec: Any = None,
+    calib_samples: int | None = None,
     providers: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
@@ -249,9 +343,12 @@ def compare_models(
         held_out: True when ``dataset`` is an evaluation set the calibration never saw.
         metric: "top1" or "cosine" (see module doc).
         quant: the quantization options used (tailors the advice), optional.
+        spec: the model spec (core/spec.py ModelSpec): ``[task]`` and ``[outputs.<name>]``, optional.
+        calib_samples: calibration samples behind ``other_path`` (named in the advice), optional.
 
     Raises:
         ModelError: a model cannot be loaded or the two models' outputs differ in shape.
+        ConfigError: the spec names an output the model lacks, an axis or a part it does not have.
         DatasetError: a sample cannot be read. Cancelled: ``cancel`` was set.
     """
     import numpy as np
@@ -268,8 +365,16 @@ def compare_models(
     missing = [n for n in names if n not in other_names]
     if missing:
         raise ModelError(f"{other_path}: lacks output(s) {missing} of {fp32_path}")
+    _check_spec_names(spec, names, Path(fp32_path))
+    out_specs = dict(getattr(spec, "outputs", None) or {}) if spec is not None else {}
+    source = getattr(spec, "source", "model spec")
+    task_spec = getattr(spec, "task", None) if spec is not None else None
+    task_name = spec.task_output(names) if task_spec is not None else None
     stats = {n: _OutputStats() for n in names}
-    classifier: str | None = None
+    chans: dict[str, ChannelStats] = {}
+    parts: dict[str, tuple] = {}
+    task: TaskStats | None = None
+    classifier: str | None = task_name if task_spec is not None and task_spec.kind == "classification" else None
     correct_ref = correct_oth = labeled = files = 0
     total = dataset.count
     for _fname, feed, label in dataset.iter_labeled():
@@ -279,29 +384,55 @@ def compare_models(
         oth = s_oth.run(names, feed)
         for n, a, b in zip(names, ref, oth, strict=True):
             stats[n].update(a, b)
+            if n not in chans:
+                shape = tuple(np.asarray(a).shape)
+                axis = _axis_for(n, shape, out_specs.get(n), source)
+                chans[n] = ChannelStats(n, axis)
+                channels = shape[axis] if axis is not None else 1
+                parts[n] = _parts_for(n, channels, axis, out_specs.get(n), source)
+            chans[n].update(a, b)
             if classifier is None and np.asarray(a).ndim == 2 and np.asarray(a).shape[1] > 1:
                 classifier = n
+        if task_spec is not None and task_name is not None:
+            i = names.index(task_name)
+            if task is None:
+                scores = next(((a, b) for p, a, b in parts[task_name] if p == "scores"), None)
+                task = TaskStats(
+                    task_spec.kind,
+                    task_name,
+                    chans[task_name].axis,
+                    scores=scores,
+                    score_threshold=task_spec.score_threshold,
+                    min_agreement_pct=task_spec.min_agreement_pct,
+                )
+            task.update(ref[i], oth[i], label)
         if label is not None and classifier is not None:
             i = names.index(classifier)
-            a, b = np.asarray(ref[i]), np.asarray(oth[i])
-            if a.shape[0] == 1:
+            axis = chans[classifier].axis
+            pa, pb = _top1(ref[i], axis), _top1(oth[i], axis)
+            if pa is not None and pb is not None:
                 labeled += 1
-                correct_ref += int(np.argmax(a[0]) == label)
-                correct_oth += int(np.argmax(b[0]) == label)
+                correct_ref += int(pa == label)
+                correct_oth += int(pb == label)
         files += 1
         if progress:
             progress(files, total)
     per = {n: s.result() for n, s in stats.items()}
-    rows = max((s.rows for s in stats.values()), default=0)
+    task_report = task.result() if task is not None else None
+    top1_agree = per[classifier].top1_agreement if classifier else None
+    if top1_agree is None and task_report is not None and task_report.kind == "classification":
+        top1_agree = task_report.agreement_pct
     summary = VsFp32(
         cosine_min=min(v.cosine_min for v in per.values()),
         cosine_mean=min(v.cosine_mean for v in per.values()),
         max_abs=max(v.max_abs for v in per.values()),
         mean_abs=max(v.mean_abs for v in per.values()),
-        top1_agreement=per[classifier].top1_agreement if classifier else None,
+        top1_agreement=top1_agree,
     )
     top1_ref = 100.0 * correct_ref / labeled if labeled else None
     top1_oth = 100.0 * correct_oth / labeled if labeled else None
+    per_slice = {n: r for n, c in chans.items() if (r := c.report(parts[n])) is not None}
+    collapsed = tuple(x for n in names if n in chans for x in chans[n].collapsed(parts[n]))
 
     reasons: list[str] = []
     if metric == "top1" and classifier is not None:
@@ -319,6 +450,16 @@ def compare_models(
             )
     if not np.isfinite(summary.cosine_mean) or summary.cosine_mean < min_cos:
         reasons.append(f"mean cosine similarity to FP32 is {summary.cosine_mean:.4f}, below the required {min_cos:g}")
+    for c in collapsed:
+        reasons.append(f"collapsed: {c.describe()}")
+    tr = task_report
+    if tr is not None and tr.kind != "classification" and tr.agreement_pct is not None:
+        if tr.agreement_pct < tr.min_agreement_pct:
+            what = "top-class agreement" if tr.kind == "detection" else "per-position argmax agreement"
+            reasons.append(
+                f"{what} with FP32 on output '{tr.output}' is {tr.agreement_pct:.2f}% over {tr.positions} positions, "
+                f"below the required {tr.min_agreement_pct:g}%"
+            )
     verdict = "fail" if reasons else "pass"
     advice: list[str] = []
     if reasons:
@@ -326,12 +467,12 @@ def compare_models(
             ops = {n.op_type for n in onnx.load(str(fp32_path), load_external_data=False).graph.node}
         except Exception:  # noqa: BLE001 - advice only
             ops = set()
-        advice = _advice(quant, ops, rows)
+        advice = _advice(quant, ops, calib_samples, collapsed=bool(collapsed))
     return AccuracyReport(
         top1_fp32=top1_ref,
         top1_other=top1_oth,
         held_out=held_out,
-        samples=rows,
+        samples=files,
         vs_fp32=summary,
         verdict=verdict,
         reasons=tuple(reasons),
@@ -340,4 +481,7 @@ def compare_models(
         labeled=labeled,
         per_output=per,
         thresholds={"max_top1_drop_pts": max_drop, "min_cosine": min_cos},
+        per_slice=per_slice,
+        collapsed=collapsed,
+        task=task_report,
     )

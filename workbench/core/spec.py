@@ -23,6 +23,8 @@ Every table and key is optional; unknown ones are errors (``FILE:LINE`` with "di
     chunk_size = 16
     op_types_to_exclude = ["Softmax"]
     nodes_to_exclude = []
+    keep_float_outputs = true # no Q/DQ on graph outputs (precision/float_keep.py)
+    concat_range_ratio = 16.0 # Concats joining ranges > 16x apart stay float; 0 = off
 
     [accuracy]
     metric = "top1"           # "top1" | "cosine"
@@ -32,12 +34,25 @@ Every table and key is optional; unknown ones are errors (``FILE:LINE`` with "di
     [inputs.sr]               # one table per model input (quote odd names: [inputs."x/y"])
     value = 16000             # random benchmark inputs use this value for every element of the input
 
+    [task]                    # task metrics in the accuracy check (core/task_metrics.py)
+    kind = "detection"        # "classification" | "detection" | "sequence"
+    output = "output0"        # the output it reads (default: the only [outputs.*] with a scores part, else
+                              # the model's first output)
+    score_threshold = 0.25    # detection: compare the top class where the FP32 top score is above this
+    min_agreement_pct = 90.0  # detection / sequence: the verdict fails below this agreement (percent)
+
+    [outputs.output0]         # one table per model output, both keys optional
+    channel_axis = 1          # the axis slices cut (default: core/accuracy_slices.py)
+    parts = { boxes = "0:4", scores = "4:" }   # named channel ranges "start:stop" (stop exclusive, may be
+                                               # empty = to the end); detection needs a "scores" part
+
 Lookup: ``<stem>.workbench.toml`` (``digits_cnn.workbench.toml``), then ``<name>.workbench.toml``
 (``digits_cnn.onnx.workbench.toml``), in the model's folder.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +75,8 @@ QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "op_types_to_exclude": (_STRLIST, None),
     "nodes_to_exclude": (_STRLIST, None),
     "chunk_size": (_INT, None),
+    "keep_float_outputs": (_BOOL, None),
+    "concat_range_ratio": (_FLOAT, None),
 }
 ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "metric": (_STR, ("top1", "cosine")),
@@ -67,7 +84,39 @@ ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "min_cosine": (_FLOAT, None),
 }
 DATASET_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {"calib": (_STR, None), "eval": (_STR, None)}
-TABLES = ("datasets", "preprocess", "quantization", "accuracy", "inputs")
+TASK_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
+    "kind": (_STR, ("classification", "detection", "sequence")),
+    "output": (_STR, None),
+    "score_threshold": (_FLOAT, None),
+    "min_agreement_pct": (_FLOAT, None),
+}
+OUTPUT_KEYS = ("channel_axis", "parts")
+TABLES = ("datasets", "preprocess", "quantization", "accuracy", "inputs", "task", "outputs")
+_PART = re.compile(r"^\s*(\d*)\s*:\s*(\d*)\s*$")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """``[task]``: which task metric the accuracy check adds (core/task_metrics.py). ``output`` None = resolved
+    against the model (:meth:`ModelSpec.task_output`)."""
+
+    kind: str
+    output: str | None = None
+    score_threshold: float = 0.25
+    min_agreement_pct: float = 90.0
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """``[outputs.<name>]``: the channel axis (None = the default rule) and named parts ``(name, start, stop)``,
+    ``stop`` None = to the last channel."""
+
+    channel_axis: int | None = None
+    parts: tuple[tuple[str, int, int | None], ...] = ()
+
+    def resolved_parts(self, channels: int) -> tuple[tuple[str, int, int], ...]:
+        """Parts with ``stop`` filled in for an output of ``channels`` channels."""
+        return tuple((n, a, channels if b is None else b) for n, a, b in self.parts)
 
 
 @dataclass(frozen=True)
@@ -83,6 +132,20 @@ class ModelSpec:
     metric: str | None = None
     max_top1_drop_pts: float | None = None
     min_cosine: float | None = None
+    task: TaskSpec | None = None
+    outputs: dict[str, OutputSpec] = field(default_factory=dict)
+
+    def task_output(self, model_outputs: list[str]) -> str | None:
+        """The output the task reads: ``[task] output``, else the only ``[outputs.*]`` with a scores part, else the
+        model's first output (None without a task)."""
+        if self.task is None:
+            return None
+        if self.task.output:
+            return self.task.output
+        scored = [n for n, o in self.outputs.items() if any(p[0] == "scores" for p in o.parts)]
+        if len(scored) == 1:
+            return scored[0]
+        return model_outputs[0] if model_outputs else None
 
     def check_inputs(self, inputs: Any) -> None:
         """Check the ``[inputs.<name>]`` values against the model's inputs (TensorSpec-like); see :func:`check_input_values`."""
@@ -129,6 +192,21 @@ class ModelSpec:
                 "metric": self.metric,
                 "max_top1_drop_pts": self.max_top1_drop_pts,
                 "min_cosine": self.min_cosine,
+            },
+            "task": None
+            if self.task is None
+            else {
+                "kind": self.task.kind,
+                "output": self.task.output,
+                "score_threshold": self.task.score_threshold,
+                "min_agreement_pct": self.task.min_agreement_pct,
+            },
+            "outputs": {
+                n: {
+                    "channel_axis": o.channel_axis,
+                    "parts": {p: f"{a}:{'' if b is None else b}" for p, a, b in o.parts},
+                }
+                for n, o in self.outputs.items()
             },
         }
 
@@ -211,10 +289,20 @@ def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | No
         if v is not None and (v < lo or (hi is not None and v > hi) or (key == "percentile" and v == 0)):
             rng = f"in (0, {hi:g}]" if key == "percentile" else f">= {lo}"
             problems.append(f"{where(path, lines, 'quantization.' + key)}: quantization.{key} must be {rng}, got {v}")
+    ratio = quant.get("concat_range_ratio")
+    if ratio is not None and not (ratio == 0 or ratio > 1):
+        problems.append(
+            f"{where(path, lines, 'quantization.concat_range_ratio')}: quantization.concat_range_ratio must be 0 "
+            f"(off) or > 1 (16: a Concat joining ranges more than 16x apart stays float), got {ratio}"
+        )
     if "min_cosine" in acc and not -1.0 <= acc["min_cosine"] <= 1.0:
         problems.append(f"{where(path, lines, 'accuracy.min_cosine')}: accuracy.min_cosine must be in [-1, 1]")
     if "max_top1_drop_pts" in acc and acc["max_top1_drop_pts"] < 0:
         problems.append(f"{where(path, lines, 'accuracy.max_top1_drop_pts')}: accuracy.max_top1_drop_pts must be >= 0")
+    task = _task(path, lines, tables.get("task"), problems)
+    outputs = _outputs(path, lines, tables.get("outputs", {}), problems)
+    if task is not None and task.kind == "detection":
+        _check_detection(path, lines, task, outputs, problems)
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems=problems)
     return ModelSpec(
@@ -227,6 +315,8 @@ def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | No
         metric=acc.get("metric"),
         max_top1_drop_pts=float(acc["max_top1_drop_pts"]) if "max_top1_drop_pts" in acc else None,
         min_cosine=float(acc["min_cosine"]) if "min_cosine" in acc else None,
+        task=task,
+        outputs=outputs,
     )
 
 
@@ -305,4 +395,100 @@ def check_input_values(spec: ModelSpec, inputs: Any) -> None:
     if problems:
         raise ConfigError(
             problems[0] if len(problems) == 1 else f"{spec.source}: {len(problems)} problems", problems=problems
+        )
+
+
+def _task(path: Path, lines: dict[str, int], sec: dict[str, Any] | None, problems: list[str]) -> TaskSpec | None:
+    if sec is None:
+        return None
+    vals = _check(path, lines, "task", sec, TASK_KEYS, problems)
+    if "kind" not in vals:
+        if "kind" not in sec:
+            problems.append(
+                f'{where(path, lines, "task")}: [task] needs kind = "classification", "detection" or "sequence"'
+            )
+        return None
+    thr = vals.get("score_threshold", 0.25)
+    pct = vals.get("min_agreement_pct", 90.0)
+    if "min_agreement_pct" in vals and not 0.0 <= pct <= 100.0:
+        problems.append(f"{where(path, lines, 'task.min_agreement_pct')}: task.min_agreement_pct must be in [0, 100]")
+    if "score_threshold" in vals and vals["kind"] != "detection":
+        problems.append(
+            f'{where(path, lines, "task.score_threshold")}: task.score_threshold is for kind = "detection" only'
+        )
+    return TaskSpec(vals["kind"], vals.get("output"), float(thr), float(pct))
+
+
+def _parse_part(text: str) -> tuple[int, int | None] | None:
+    m = _PART.match(text)
+    if m is None:
+        return None
+    start = int(m.group(1)) if m.group(1) else 0
+    stop = int(m.group(2)) if m.group(2) else None
+    if stop is not None and stop <= start:
+        return None
+    return start, stop
+
+
+def _outputs(path: Path, lines: dict[str, int], sec: Any, problems: list[str]) -> dict[str, OutputSpec]:
+    out: dict[str, OutputSpec] = {}
+    for name, table in sec.items():
+        dotted = f"outputs.{name}"
+        if not isinstance(table, dict):
+            problems.append(f"{where(path, lines, dotted)}: '{dotted}' must be a table ([outputs.{name}])")
+            continue
+        axis: int | None = None
+        parts: list[tuple[str, int, int | None]] = []
+        for key, value in table.items():
+            k = f"{dotted}.{key}"
+            if key not in OUTPUT_KEYS:
+                problems.append(unknown_key(path, lines, k, list(OUTPUT_KEYS)))
+            elif key == "channel_axis":
+                if not isinstance(value, int) or isinstance(value, bool) or value == 0:
+                    problems.append(
+                        f"{where(path, lines, k)}: {k} must be a non-zero integer (an axis after the batch axis 0; "
+                        f"negative counts from the end), got {value!r}"
+                    )
+                else:
+                    axis = value
+            elif not isinstance(value, dict) or not value:
+                problems.append(
+                    f"{where(path, lines, k)}: {k} must be a table of named channel ranges, e.g. "
+                    f'parts = {{ boxes = "0:4", scores = "4:" }}'
+                )
+            else:
+                for pname, rng in value.items():
+                    parsed = _parse_part(rng) if isinstance(rng, str) else None
+                    if parsed is None:
+                        problems.append(
+                            f'{where(path, lines, k)}: {k}.{pname} must be "start:stop" (channels, stop exclusive and '
+                            f'greater than start, either may be empty: "4:" = from 4 to the end), got {rng!r}'
+                        )
+                    else:
+                        parts.append((str(pname), *parsed))
+        parts.sort(key=lambda p: p[1])
+        for (n1, _a1, b1), (n2, a2, _b2) in zip(parts, parts[1:], strict=False):
+            if b1 is None or b1 > a2:
+                problems.append(f"{where(path, lines, dotted + '.parts')}: {dotted}.parts: '{n1}' overlaps '{n2}'")
+        out[str(name)] = OutputSpec(axis, tuple(parts))
+    return out
+
+
+def _check_detection(
+    path: Path, lines: dict[str, int], task: TaskSpec, outputs: dict[str, OutputSpec], problems: list[str]
+) -> None:
+    example = '[outputs.<name>] parts = { boxes = "0:4", scores = "4:" }'
+    scored = [n for n, o in outputs.items() if any(p[0] == "scores" for p in o.parts)]
+    if task.output is not None:
+        spec = outputs.get(task.output)
+        if spec is None or not any(p[0] == "scores" for p in spec.parts):
+            problems.append(
+                f'{where(path, lines, "task.kind")}: task.kind = "detection" reads the score channels of output '
+                f'\'{task.output}\': add [outputs.{task.output}] parts = {{ boxes = "0:4", scores = "4:" }}'
+            )
+    elif len(scored) != 1:
+        what = "no [outputs.*] table has" if not scored else f"{len(scored)} outputs have"
+        problems.append(
+            f"{where(path, lines, 'task.kind')}: task.kind = \"detection\" needs one output with a 'scores' part "
+            f"({what} one): add {example}, or name it with task.output"
         )

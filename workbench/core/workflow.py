@@ -138,7 +138,8 @@ class Calibration:
         from workbench.core.results.result import CalibrationInfo
 
         r = self.result
-        return CalibrationInfo(r.method, r.samples, r.cached, str(r.path))
+        kept = tuple((f.tensor, f.reason) for f in getattr(r, "float_kept", ()))
+        return CalibrationInfo(r.method, r.samples, r.cached, str(r.path), kept)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def calibrate_and_check(job: PreparedJob, on_progress: ProgressFn = no_progress,
     cal = calibrate(job, on_progress, cancel)
     if cancel is not None and cancel.is_set():
         raise Cancelled("calibration cancelled")
-    return cal, accuracy(job, cal.result.path, cal.dataset, on_progress)
+    return cal, accuracy(job, cal.result.path, cal.dataset, on_progress, calib_samples=cal.result.samples)
 
 
 def precision_model(
@@ -247,8 +248,16 @@ def build(
     return Built(artifact, cal)
 
 
-def accuracy(job: PreparedJob, other_path: Path, calib_dataset=None, on_progress: ProgressFn = no_progress):
-    """FP32 vs ``other_path`` on the eval set (held out) or, without one, on calibration samples.
+def accuracy(
+    job: PreparedJob,
+    other_path: Path,
+    calib_dataset=None,
+    on_progress: ProgressFn = no_progress,
+    *,
+    calib_samples: int | None = None,
+):
+    """FP32 vs ``other_path`` on the eval set (held out) or, without one, on calibration samples, with the model
+    spec's task and output parts. ``calib_samples``: the calibration behind ``other_path`` (named in the advice).
     Returns an AccuracyReport, or None when there is no dataset at all."""
     from workbench.core.accuracy import compare_models
     from workbench.core.precision.datasets import open_dataset
@@ -274,6 +283,8 @@ def accuracy(job: PreparedJob, other_path: Path, calib_dataset=None, on_progress
         held_out=held_out,
         metric=metric(job),
         quant=quant_settings(job),
+        spec=job.spec,
+        calib_samples=calib_samples,
     )
 
 
@@ -298,7 +309,13 @@ def check_accuracy(
     from workbench.core.errors import DatasetError
 
     path, cal = precision_model(job, precision, on_progress, cancel)
-    report = accuracy(job, path, cal.dataset if cal is not None else None, on_progress)
+    report = accuracy(
+        job,
+        path,
+        cal.dataset if cal is not None else None,
+        on_progress,
+        calib_samples=cal.result.samples if cal is not None else None,
+    )
     if report is None:
         raise DatasetError(
             f"no samples to compare {job.model_path.name} on",
@@ -359,7 +376,7 @@ def localize_int8(
         return quantize_qdq(job.model_path, calib_ds, opts).path
 
     def evaluate(p):
-        return accuracy(job, p, calib_ds)
+        return accuracy(job, p, calib_ds, calib_samples=check.calibration.result.samples)
 
     ae = loc_mod.auto_exclude(
         job.model_path,
@@ -601,7 +618,8 @@ def _bench_and_store_run(
     if report is None and with_accuracy:
         if precision in ("fp16", "int8"):
             calib_ds = built.calibration.dataset if built.calibration else None
-            report = accuracy(job, built.artifact.source_model, calib_ds, on_progress)
+            n = built.calibration.result.samples if built.calibration else None
+            report = accuracy(job, built.artifact.source_model, calib_ds, on_progress, calib_samples=n)
         elif reference_accuracy and precision == "fp32":
             # FP32 against itself: its own top-1 on the same samples; the vs_fp32 figures are the identity.
             report = accuracy(job, job.model_path, None, on_progress)

@@ -21,7 +21,15 @@ Pipeline (onnxruntime.quantization, checked against onnxruntime 1.32's source):
    every node producing or consuming them is kept in float (``nodes_to_exclude``), with a note.
 5. ``quantize_static(..., quant_format=QDQ, calibration_cache_path=<our ranges>)`` writes the model
    from the cached ranges (onnxruntime's public way to skip re-calibration), to a temp file in the
-   cache folder; it is load-tested in an InferenceSession with one real sample, then renamed in place.
+   cache folder.
+6. Float outputs (``keep_float_outputs``, default on) and mixed-range Concats (``concat_range_ratio``,
+   default 16): the Q/DQ pair on each graph output, and on the output of a Concat whose inputs' calibrated
+   ranges differ by more than that factor (and on what carries it through Reshape/Transpose/...), is taken
+   out again, so those tensors stay float; which ones and why is ``QuantResult.float_kept``.
+   :mod:`workbench.core.precision.float_keep` has the rule, its sources (TensorRT, ModelOpt, ORT) and why
+   a post-pass rather than ``nodes_to_exclude`` (speed). ``RECIPE`` is part of the cache key, so a QDQ
+   model cached by an older recipe is never reused as if made by this one.
+7. The model is load-tested in an InferenceSession with one real sample, then renamed in place.
 """
 
 from __future__ import annotations
@@ -42,9 +50,12 @@ from workbench.core import paths
 from workbench.core.errors import CalibrationError, Cancelled, ModelError
 from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, sha256_file, storage_error, write_text_atomic
 from workbench.core.precision import calib_cache
+from workbench.core.precision.float_keep import DEFAULT_CONCAT_RANGE_RATIO, FloatKept, plan_float_tensors, strip_qdq
 
 #: Ranges beyond this magnitude are treated as "infinite" (attention-mask fill values).
 MAX_FINITE_RANGE = 1e30
+#: Version of the QDQ recipe (part of the cache key). 2: graph outputs and mixed-range Concats kept in float.
+RECIPE = 2
 
 _DEFAULTS: dict[str, Any] = {
     "activation_type": "uint8",
@@ -59,6 +70,8 @@ _DEFAULTS: dict[str, Any] = {
     "op_types_to_exclude": [],
     "nodes_to_exclude": [],
     "chunk_size": 16,
+    "keep_float_outputs": True,
+    "concat_range_ratio": DEFAULT_CONCAT_RANGE_RATIO,
 }
 METHODS = ("minmax", "entropy", "percentile")
 
@@ -79,6 +92,8 @@ class QuantOptions:
     op_types_to_exclude: tuple[str, ...] = ()
     nodes_to_exclude: tuple[str, ...] = ()
     chunk_size: int = 16
+    keep_float_outputs: bool = True  # no Q/DQ on graph outputs (float_keep.py)
+    concat_range_ratio: float = DEFAULT_CONCAT_RANGE_RATIO  # Concats joining ranges further apart stay float; 0 = off
 
     @classmethod
     def from_any(cls, q: Any = None, **overrides: Any) -> QuantOptions:
@@ -100,6 +115,11 @@ class QuantOptions:
             raise CalibrationError(f"chunk_size must be >= 1, got {opts.chunk_size}")
         if not 0.0 < opts.percentile <= 100.0:
             raise CalibrationError(f"percentile must be in (0, 100], got {opts.percentile}")
+        if opts.concat_range_ratio != 0 and not opts.concat_range_ratio > 1:
+            raise CalibrationError(
+                f"concat_range_ratio must be 0 (off) or > 1, got {opts.concat_range_ratio}",
+                hint="16 (the default) keeps a Concat in float when its inputs' ranges differ more than 16x",
+            )
         return opts
 
 
@@ -116,6 +136,7 @@ class QuantResult:
     notes: tuple[str, ...] = ()
     ranges_path: Path | None = None
     key: str = ""
+    float_kept: tuple[FloatKept, ...] = ()  # tensors left without Q/DQ by the recipe (step 6), with why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +149,7 @@ class QuantResult:
             "notes": list(self.notes),
             "ranges_path": str(self.ranges_path) if self.ranges_path else None,
             "key": self.key,
+            "float_kept": [f.to_dict() for f in self.float_kept],
         }
 
 
@@ -495,6 +517,9 @@ def quantize_qdq(
     qkey = calib_cache.content_key(
         {
             "ranges": rkey,
+            "recipe": RECIPE,
+            "keep_float_outputs": opts.keep_float_outputs,
+            "concat_range_ratio": float(opts.concat_range_ratio),
             "activation_type": opts.activation_type,
             "weight_type": opts.weight_type,
             "activation_symmetric": opts.activation_symmetric,
@@ -520,6 +545,7 @@ def quantize_qdq(
             notes=tuple(meta.get("notes", [])),
             ranges_path=human_json,
             key=qkey,
+            float_kept=tuple(FloatKept.from_dict(f) for f in meta.get("float_kept", [])),
         )
 
     notes: list[str] = []
@@ -553,6 +579,7 @@ def quantize_qdq(
             )
         tmp_out = work / "model.qdq.onnx"
         _run_quantize_static(pre, tmp_out, ort_json, opts, excluded)
+        kept = _keep_float(pre, tmp_out, human_json, opts)
         _load_test(tmp_out, dataset)
         sidecar = {
             "model": str(model_path),
@@ -562,6 +589,7 @@ def quantize_qdq(
             "options": {k: getattr(opts, k) for k in _DEFAULTS},
             "samples": samples,
             "excluded_nodes": excluded,
+            "float_kept": [f.to_dict() for f in kept],
             "notes": notes,
             "ranges": str(human_json),
             "ort": _ort_version(),
@@ -590,7 +618,24 @@ def quantize_qdq(
         notes=tuple(notes),
         ranges_path=human_json,
         key=qkey,
+        float_kept=kept,
     )
+
+
+def _keep_float(pre: Path, qdq: Path, human_json: Path, opts: QuantOptions) -> tuple[FloatKept, ...]:
+    """Step 6: take the Q/DQ pair off graph outputs and mixed-range Concat outputs (float_keep.py)."""
+    import onnx
+
+    if not opts.keep_float_outputs and not opts.concat_range_ratio:
+        return ()
+    meta = calib_cache.load_sidecar(human_json) or {}
+    plan = plan_float_tensors(
+        onnx.load(str(pre), load_external_data=False),
+        meta.get("ranges") or {},
+        keep_outputs=opts.keep_float_outputs,
+        ratio=float(opts.concat_range_ratio),
+    )
+    return strip_qdq(qdq, plan) if plan else ()
 
 
 def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOptions, excluded: list[str]) -> None:

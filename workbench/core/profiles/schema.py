@@ -113,6 +113,17 @@ class QuantSection(_Section):
     op_types_to_exclude: list[str] = Field(default_factory=list)
     nodes_to_exclude: list[str] = Field(default_factory=list)
     chunk_size: int = Field(default=64, ge=1)
+    # Recipe 2 (precision/float_keep.py): no Q/DQ on graph outputs, nor on a Concat whose inputs' calibrated
+    # ranges differ by more than concat_range_ratio (0 = off); both stay float and are listed in float_kept.
+    keep_float_outputs: bool = True
+    concat_range_ratio: float = Field(default=16.0, ge=0)
+
+    @field_validator("concat_range_ratio")
+    @classmethod
+    def _ratio(cls, v: float) -> float:
+        if v != 0 and v <= 1:
+            raise ValueError("must be 0 (off) or > 1 (16: Concats joining ranges more than 16x apart stay float)")
+        return v
 
 
 class AccuracySection(_Section):

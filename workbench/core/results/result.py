@@ -556,15 +556,39 @@ class PowerModeRef:
 
 @dataclass(frozen=True)
 class CalibrationInfo:
-    """How the INT8 (QDQ) model was calibrated: method, sample count, reused from the cache, the QDQ model."""
+    """How the INT8 (QDQ) model was calibrated: method, sample count, reused from the cache, the QDQ model, and
+    the tensors the recipe kept in float as (tensor, reason) pairs (precision/float_keep.py; None in results
+    stored before the recipe listed them, which then print no ``float_kept`` key)."""
 
     method: str
     samples: int
     cached: bool
     qdq_model: str
+    float_kept: tuple[tuple[str, str], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "samples": self.samples, "cached": self.cached, "qdq_model": self.qdq_model}
+        d: dict[str, Any] = {
+            "method": self.method,
+            "samples": self.samples,
+            "cached": self.cached,
+            "qdq_model": self.qdq_model,
+        }
+        if self.float_kept is not None:
+            d["float_kept"] = [{"tensor": t, "reason": r} for t, r in self.float_kept]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CalibrationInfo:
+        kept = d.get("float_kept")
+        return cls(
+            str(d.get("method")),
+            int(d.get("samples") or 0),
+            bool(d.get("cached")),
+            str(d.get("qdq_model")),
+            tuple((str(k.get("tensor", "")), str(k.get("reason", ""))) for k in kept if isinstance(k, dict))
+            if isinstance(kept, list)
+            else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -1153,11 +1177,7 @@ def result_from_dict(d: Mapping[str, Any]) -> BenchmarkResult:
         power_mode=PowerModeRef(int(pm["id"]), str(pm["name"])) if isinstance(pm, dict) else None,
         contention=Contention.from_dict(d["contention"]) if isinstance(d.get("contention"), dict) else None,
         accuracy=AccuracyReport.from_dict(acc) if isinstance(acc, dict) else None,
-        calibration=CalibrationInfo(
-            str(cal.get("method")), int(cal.get("samples") or 0), bool(cal.get("cached")), str(cal.get("qdq_model"))
-        )
-        if isinstance(cal, dict)
-        else None,  # fmt: skip
+        calibration=CalibrationInfo.from_dict(cal) if isinstance(cal, dict) else None,
         repeat=RepeatReport.from_dict(d["repeat"]) if isinstance(d.get("repeat"), dict) else None,
         until_stable=StabilityVerdict.from_dict(d["until_stable"]) if isinstance(d.get("until_stable"), dict) else None,
         server=ServerScenario(

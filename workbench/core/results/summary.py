@@ -89,6 +89,9 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
         )
     if r.telemetry is not None:
         lines.append(telemetry_line(r.telemetry))
+    kept = float_kept_line(r.calibration.float_kept) if r.calibration is not None else ""
+    if kept:
+        lines.append(kept)
     if r.accuracy is not None:
         lines.append(accuracy_line(r.accuracy))
     if r.layers is not None:
@@ -197,12 +200,39 @@ def accuracy_line(acc: AccuracyReport) -> str:
         f"max-abs {_f(vs.max_abs, '.4g')}, top-1 agreement {_f(vs.top1_agreement, '.2f', ' %')}"
         f" -> {str(acc.verdict).upper()}"
     ]
+    lines.extend(f"  {x}" for x in accuracy_detail_lines(acc))
     for reason in acc.reasons:
         lines.append(f"  reason: {reason}")
     if acc.verdict == "fail":
         for a in acc.advice:
             lines.append(f"  advice: {a}")
     return "\n".join(lines)
+
+
+def accuracy_detail_lines(acc: AccuracyReport) -> list[str]:
+    """The per-slice and task figures worth a line (both faces; none for reports stored before they existed):
+    declared parts always, otherwise the worst channels only when one is below the cosine threshold; the task
+    line when the spec declares a task. Collapsed slices are in the reasons already."""
+    out: list[str] = []
+    min_cos = acc.thresholds.get("min_cosine", 0.99)
+    for name, o in (acc.per_slice or {}).items():
+        if o.selection == "parts":
+            body = ", ".join(f"{s.name} cos {s.cosine:.5f} max-abs {s.max_abs:.4g}" for s in o.slices)
+            out.append(f"slices of '{name}': {body}")
+        elif any(s.cosine < min_cos for s in o.slices):
+            body = ", ".join(f"{s.name} cos {s.cosine:.5f}" for s in o.slices if s.cosine < min_cos)
+            out.append(f"channels of '{name}' (axis {o.axis}) below cosine {min_cos:g}: {body} (of {o.channels})")
+    if acc.task is not None:
+        out.append(acc.task.describe())
+    return out
+
+
+def float_kept_line(kept: Sequence[tuple[str, str]] | None) -> str:
+    """What the INT8 recipe kept in float (``QuantResult.float_kept`` / ``CalibrationInfo.float_kept``), one
+    line; empty when nothing was."""
+    if not kept:
+        return ""
+    return "Kept in float: " + "; ".join(f"{t} ({why})" for t, why in kept)
 
 
 def speedup_line(fp32: BenchmarkResult, other: BenchmarkResult) -> str:

@@ -15,6 +15,7 @@ from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from workbench.core.accuracy import AccuracyReport
+from workbench.core.results.summary import accuracy_detail_lines, float_kept_line
 from workbench.ui.messages import Calibrated, Change, DatasetRead, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.model import short_path
@@ -40,6 +41,8 @@ def verdict_text(report: AccuracyReport, precision: str = "int8") -> Text:
         + (f", top-1 agreement {agree:.2f} %" if agree is not None else "")
         + "\n"
     )
+    for line in accuracy_detail_lines(report):
+        t.append(line + "\n")
     for r in report.reasons:
         t.append(f"reason: {r}\n", style="yellow")
     if report.verdict == "fail":
@@ -160,9 +163,10 @@ class CalibrateScreen(WorkbenchScreen):
 
     def on_calibrated(self, msg: Calibrated) -> None:
         cal = msg.calibration.result
+        kept = float_kept_line([(f.tensor, f.reason) for f in getattr(cal, "float_kept", ())])
         self.query_one("#calib-progress", Static).update(
             f"{'reused cached' if cal.cached else 'calibrated'} QDQ model: {cal.samples} samples, {cal.method}, "
-            f"{cal.seconds:.1f} s"
+            f"{cal.seconds:.1f} s" + (f"\n{kept}" if kept else "")
         )
         bar = self.query_one(ProgressBar)
         if bar.total:
