@@ -18,6 +18,7 @@ from _export_models import (  # noqa: E402
     PADDLE_CLS_PARAMS,
     fixed_batch,
     heavy_matmul,
+    if_only,
     paddle_cls,
     silero_like,
     silero_samples,
@@ -218,3 +219,26 @@ def test_shapes_alone_set_the_batch_stored_and_its_throughput(run_cli, tmp_path)
     # batch counted wrong is off by 4x, which this bound catches.
     bare = _bare_ort_ips(m, 4, 1.0)
     assert 0.5 < e["throughput_ips"] / bare < 2.0, (e["throughput_ips"], bare)
+
+
+# --------------------------------------------------------------------------------------- compute inside If
+def test_an_int8_model_with_nothing_quantized_says_so_everywhere(run_cli, tmp_path: Path):
+    """silero_vad.onnx keeps its compute in If branches, which onnxruntime's quantizer does not walk: its "INT8"
+    model has no Q/DQ at all. calibrate, compare and bench must say so, not present FP32 figures as INT8's."""
+    m = if_only(tmp_path / "if.onnx")
+    d = tmp_path / "set"
+    d.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(6):
+        np.savez(d / f"s{i}.npz", x=rng.standard_normal(64).astype(np.float32), sr=np.array(16000, np.int64))
+    cal = run_cli("calibrate", str(m), "--calib", str(d), "--json", "--foreground")
+    doc = json.loads(_ok(cal).stdout)
+    assert (doc["quantized_tensors"], doc["unreached_compute"]) == (0, 1)
+    warning = "the INT8 model has no quantized tensor: its 1 compute node(s) sit inside If/Loop subgraphs"
+    assert warning in cal.stderr
+    assert "Removing initializer" not in cal.stderr  # ORT's native warnings stay out of our stderr
+    cmp = _ok(run_cli("compare", str(m), "--precision", "int8", "--calib", str(d)))
+    assert "-> PASS (nothing was quantized: this compares FP32 with FP32)" in cmp.stdout and warning in cmp.stderr
+    e = _entry(run_cli("bench", str(m), "--precision", "int8", "--calib", str(d), "--inputs", str(d), "--json", *QUICK))
+    assert (e["calibration"]["quantized_tensors"], e["calibration"]["unreached_compute"]) == (0, 1)
+    assert any(w.startswith("the INT8 model has no quantized tensor") for w in e["warnings"])

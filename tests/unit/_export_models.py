@@ -5,6 +5,7 @@
 - :func:`silero_like`: silero-VAD's interface: ``input [batch, samples]``, ``state [2, batch, 128]`` (batch on
   axis 1), ``sr`` an int64 scalar that picks a branch (If), outputs ``output [batch, 1]`` and
   ``stateN [2, batch, 128]``.
+- :func:`if_only`: all compute inside an If branch, so the quantizer reaches none of it.
 - :func:`fixed_batch`: ``x [1, 16] @ W`` with a batch fixed at 1.
 - :func:`heavy_matmul`: ``x [batch, 256]`` through four 256x256 MatMuls (long enough per call to compare throughput
   against a bare ONNX Runtime loop).
@@ -104,6 +105,42 @@ def silero_like(path: Path, *, named: bool = True) -> Path:
             helper.make_tensor_value_info("output", TensorProto.FLOAT, [b, 1]),
             helper.make_tensor_value_info("stateN", TensorProto.FLOAT, [2, b, 128]),
         ],
+        [w],
+    )
+    return _save(graph, path)
+
+
+def if_only(path: Path) -> Path:
+    """x [batch, 64], sr int64 scalar -> y [batch, 64]: every MatMul sits inside an If branch (as in silero_vad.onnx,
+    whose 8 kHz / 16 kHz paths are If subgraphs), so onnxruntime's quantizer, which walks the main graph only,
+    quantizes nothing."""
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32) * 0.1, "W")
+    then_g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Relu", ["xw"], ["y_then"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("y_then", TensorProto.FLOAT, ["batch", 64])],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["y_else"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("y_else", TensorProto.FLOAT, ["batch", 64])],
+    )
+    nodes = [
+        _const("rate16k", np.array(16000, np.int64)),
+        helper.make_node("Equal", ["sr", "rate16k"], ["is16k"]),
+        helper.make_node("If", ["is16k"], ["y"], then_branch=then_g, else_branch=else_g),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "if_only",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64]),
+            helper.make_tensor_value_info("sr", TensorProto.INT64, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 64])],
         [w],
     )
     return _save(graph, path)

@@ -274,3 +274,51 @@ def test_static_model_quantizes_without_importing_torch(tmp_path: Path) -> None:
     env = dict(os.environ, WORKBENCH_HOME=str(tmp_path / "home2"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_symbolic_shape_inference_litter_stays_out_of_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime's symbolic shape inference, when it gives up ("Incomplete symbolic shape inference", as on every
+    real model tried: PP-OCR det/rec/cls, magika, silero), saves sym_shape_infer_temp.onnx and uuid-named .data
+    files into the current directory. Stand-in: the same write into the cwd, then the same exception."""
+    from onnxruntime.quantization import shape_inference
+
+    real = shape_inference.quant_pre_process
+    seen: list[str] = []
+
+    def like_ort(src, dst, skip_symbolic_shape=False, **kw):
+        if not skip_symbolic_shape:
+            seen.append(str(Path.cwd()))
+            Path("sym_shape_infer_temp.onnx").write_bytes(b"x")
+            Path("ae5ccf8c-ef10-11f1-a996-02fc00000001.data").write_bytes(b"x")
+            raise Exception("Incomplete symbolic shape inference")
+        return real(src, dst, skip_symbolic_shape=True, **kw)
+
+    monkeypatch.setattr(shape_inference, "quant_pre_process", like_ort)
+    monkeypatch.setattr(qmod, "_skip_symbolic_shape", lambda model: False)
+    user_dir = tmp_path / "user"
+    user_dir.mkdir()
+    monkeypatch.chdir(user_dir)
+    model, ds = _setup(tmp_path)
+    res = quantize_qdq(model, ds)
+    assert seen and seen[0] != str(user_dir)  # it ran inside the work folder
+    assert sorted(p.name for p in user_dir.iterdir()) == []  # nothing left in the user's directory
+    assert Path.cwd() == user_dir  # and the cwd is back
+    assert "symbolic shape inference failed" in " ".join(res.notes)
+    assert not list(model.parent.glob(".quant-*"))  # the work folder (and the litter in it) is gone
+
+
+def test_qdq_coverage_counts_quantized_tensors_and_compute_the_quantizer_cannot_reach(tmp_path: Path) -> None:
+    from _export_models import if_only
+
+    from workbench.core.precision.coverage import qdq_coverage
+
+    model, ds = _setup(tmp_path)
+    cov = qdq_coverage(quantize_qdq(model, ds).path)
+    qdq = onnx.load(str(quantize_qdq(model, ds).path))
+    assert cov.quantized_tensors == sum(n.op_type == "QuantizeLinear" for n in qdq.graph.node) > 0
+    assert cov.unreached_compute == 0 and cov.warning() is None
+    plain = qdq_coverage(if_only(tmp_path / "if.onnx"))  # the float model itself: one MatMul in a branch
+    assert (plain.quantized_tensors, plain.unreached_compute) == (0, 1)
+    assert "1 compute node(s) sit inside If/Loop subgraphs" in plain.warning()

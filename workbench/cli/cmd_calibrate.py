@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     job = workflow.prepare(request_from_args(args, precision="int8"), step, backend_needed=False)
     cal = workflow.calibrate(job, step)
     result, ds = cal.result, cal.dataset
+    coverage = cal.coverage()
     out = result.path
     if args.output:
         from workbench.core.fsutil import write_bytes_atomic
@@ -44,9 +45,15 @@ def run(args: argparse.Namespace) -> int:
         "samples": result.samples,
         "excluded_nodes": list(result.excluded_nodes),
         "float_kept": [f.to_dict() for f in result.float_kept],
+        "quantized_tensors": coverage.quantized_tensors,
+        "unreached_compute": coverage.unreached_compute,
         "seconds": result.seconds,
         "skipped_files": [list(s) for s in ds.skipped],
     }
+    if coverage.warning():
+        import sys
+
+        print(f"warning: {coverage.warning()}", file=sys.stderr)
     if args.json:
         dump_json(record)
     else:

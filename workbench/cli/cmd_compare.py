@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from workbench.cli.common import add_calib_args, add_model_args, positive_int
 
@@ -99,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         dump_json(doc)
     else:
         print(f"{precision.upper()} vs FP32 for {job.model_path.name}:")
-        print(accuracy_line(check.report))
+        cov = check.calibration.coverage() if check.calibration is not None else None
+        if cov is not None and cov.warning():
+            print(f"warning: {cov.warning()}", file=sys.stderr)
+        print(accuracy_line(check.report, nothing_quantized=cov is not None and cov.quantized_tensors == 0))
         for line in lines:
             print(line)
     return 0

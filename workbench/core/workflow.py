@@ -134,12 +134,21 @@ class Calibration:
     result: Any  # precision.quantize.QuantResult
     dataset: Any  # precision.datasets.Dataset
 
+    def coverage(self):
+        """precision.coverage.QdqCoverage of the QDQ model: how much of it is quantized at all."""
+        from workbench.core.precision.coverage import qdq_coverage
+
+        return qdq_coverage(self.result.path)
+
     def info(self):
         from workbench.core.results.result import CalibrationInfo
 
         r = self.result
         kept = tuple((f.tensor, f.reason) for f in getattr(r, "float_kept", ()))
-        return CalibrationInfo(r.method, r.samples, r.cached, str(r.path), kept)
+        cov = self.coverage()
+        return CalibrationInfo(
+            r.method, r.samples, r.cached, str(r.path), kept, cov.quantized_tensors, cov.unreached_compute
+        )
 
 
 @dataclass(frozen=True)

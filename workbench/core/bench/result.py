@@ -234,6 +234,11 @@ def build_result(
         )
     if measured.layer_warning:
         warnings.append(measured.layer_warning)
+    cal = context.calibration
+    if cal is not None and cal.quantized_tensors == 0:
+        from workbench.core.precision.coverage import QdqCoverage
+
+        warnings.append(QdqCoverage(0, cal.unreached_compute or 0).warning() or "")
     if measured.contention is not None and measured.contention.contended:
         warnings.append(
             f"contended: {measured.contention.describe()} during the run; these latencies include that load, and "

@@ -258,8 +258,8 @@ def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]
     done = False
     for i, kw in enumerate(attempts):
         try:
-            with _silenced():
-                quant_pre_process(str(cur), str(out), **kw)
+            with _silenced(), _cwd(work):
+                quant_pre_process(str(cur.resolve()), str(out.resolve()), **kw)
             if i:
                 notes.append("quant_pre_process: symbolic shape inference failed; ran without it")
             done = True
@@ -302,8 +302,29 @@ def _quiet() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _cwd(folder: Path) -> Iterator[None]:
+    """Run inside ``folder``: onnxruntime's symbolic shape inference, when it gives up, saves
+    ``sym_shape_infer_temp.onnx`` (plus external data) into the *current* directory (symbolic_shape_infer.py,
+    1.2x). Inside our work folder that litter goes away with it instead of landing in the user's directory.
+    Calibration runs in a job's own process (or the single-threaded CLI), so the process-wide chdir is safe."""
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+@contextlib.contextmanager
 def _silenced() -> Iterator[None]:
-    """No onnxruntime.quantization prints on our stdout (stdout carries data only) and no warnings."""
+    """No onnxruntime.quantization prints on our stdout (stdout carries data only) and no warnings.
+
+    The calibrator's and quantizer's own InferenceSessions take default options, so ORT's native warnings
+    (e.g. "Removing initializer ... not used by any node", in colour) would reach stderr: the default logger
+    severity goes to errors-only (3), as our own sessions set it (backends/ort.py)."""
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), _quiet():
         yield
 

@@ -565,6 +565,8 @@ class CalibrationInfo:
     cached: bool
     qdq_model: str
     float_kept: tuple[tuple[str, str], ...] | None = None
+    quantized_tensors: int | None = None  # QuantizeLinear nodes in the QDQ model (precision/coverage.py)
+    unreached_compute: int | None = None  # compute nodes inside If/Loop subgraphs the quantizer did not reach
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -575,6 +577,9 @@ class CalibrationInfo:
         }
         if self.float_kept is not None:
             d["float_kept"] = [{"tensor": t, "reason": r} for t, r in self.float_kept]
+        if self.quantized_tensors is not None:
+            d["quantized_tensors"] = self.quantized_tensors
+            d["unreached_compute"] = self.unreached_compute
         return d
 
     @classmethod
@@ -588,6 +593,8 @@ class CalibrationInfo:
             tuple((str(k.get("tensor", "")), str(k.get("reason", ""))) for k in kept if isinstance(k, dict))
             if isinstance(kept, list)
             else None,
+            _int(d.get("quantized_tensors")),
+            _int(d.get("unreached_compute")),
         )
 
 

@@ -93,7 +93,8 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
     if kept:
         lines.append(kept)
     if r.accuracy is not None:
-        lines.append(accuracy_line(r.accuracy))
+        cal = r.calibration
+        lines.append(accuracy_line(r.accuracy, nothing_quantized=cal is not None and cal.quantized_tensors == 0))
     if r.layers is not None:
         lines.extend(layer_table(r.layers, 10))
     for text in r.warnings:
@@ -180,9 +181,10 @@ def telemetry_line(tel: TelemetrySummary) -> str:
     return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
 
 
-def accuracy_line(acc: AccuracyReport) -> str:
+def accuracy_line(acc: AccuracyReport, *, nothing_quantized: bool = False) -> str:
     """The accuracy comparison with FP32 and its verdict (reasons, and advice when it failed). Top-1 figures and
-    agreement are percent (core/accuracy.py)."""
+    agreement are percent (core/accuracy.py). ``nothing_quantized``: the INT8 model has no quantized tensor
+    (precision/coverage.py), so the verdict line says it compared FP32 with FP32."""
     vs = acc.vs_fp32
     scope = "held-out eval set" if acc.held_out else "calibration samples (not held-out)"
     if acc.reference:
@@ -199,6 +201,7 @@ def accuracy_line(acc: AccuracyReport) -> str:
         f"cosine min {_f(vs.cosine_min, '.5f')} mean {_f(vs.cosine_mean, '.5f')}, "
         f"max-abs {_f(vs.max_abs, '.4g')}, top-1 agreement {_f(vs.top1_agreement, '.2f', ' %')}"
         f" -> {str(acc.verdict).upper()}"
+        + (" (nothing was quantized: this compares FP32 with FP32)" if nothing_quantized else "")
     ]
     lines.extend(f"  {x}" for x in accuracy_detail_lines(acc))
     for reason in acc.reasons:
