@@ -117,7 +117,7 @@ def build_rec_cnn(path: Path, blocks: int = 11, seed: int = 0, hostile: bool = T
         (288, 96, (2, 1), "hswish", True), (576, 96, (1, 1), "hswish", True),
     ]  # fmt: skip
     for i in range(blocks):
-        cexp, cout, stride, kind, with_se = plan[i] if i < len(plan) else plan[-1 - (i % 2)]
+        cexp, cout, stride, kind, with_se = plan[min(i, len(plan) - 1)]  # further blocks: stride 1
         planted = hostile and i == 0
         h = act(conv(x, cin, cexp), kind)
         h = act(conv(h, cexp, cexp, 3, stride, group=cexp, big_out=planted), kind)
@@ -128,7 +128,7 @@ def build_rec_cnn(path: Path, blocks: int = 11, seed: int = 0, hostile: bool = T
             y = name("res")
             nodes.append(helper.make_node("Add", [x, h], [y], name=y))
             h = y
-        x, cin, height = h, cout, height // stride[0]
+        x, cin, height = h, cout, (height - 1) // stride[0] + 1  # 3x3, pad 1
     x = act(conv(x, cin, 288), "hswish")
     p = name("pool")
     nodes.append(helper.make_node("AveragePool", [x], [p], name=p, kernel_shape=[height, 4], strides=[height, 4]))

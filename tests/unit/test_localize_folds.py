@@ -151,6 +151,7 @@ def test_hostile_layer_behind_a_folded_relu_ranked_first_and_recovered(tmp_path)
     assert set(ae.final.excluded) == {"conv3", "conv4"} and ae.final.units == 2
     assert ae.passed and ae.final.verdict == "pass"
     assert ae.final_model == ae.final.qdq_model
+    assert all(s.helped for s in ae.steps if s.kept)
     d = ae.to_dict()
     assert d["final"]["cosine_mean"] == pytest.approx(ae.final.cosine_mean)
     assert set(d["final"]) >= {"excluded", "cosine_mean", "top1_agreement"}

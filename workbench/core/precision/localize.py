@@ -177,8 +177,9 @@ class LocalizeReport:
 
 @dataclass(frozen=True)
 class ExcludeStep:
-    """One re-quantization. ``excluded``: the nodes in FP32 that were measured; ``kept``: the step improved on the
-    best state so far and became it (step 0, all quantized, is kept); ``units``: budget units of ``excluded``."""
+    """One re-quantization. ``excluded``: the nodes in FP32 that were measured; ``helped``: its accuracy check improved
+    on the state its round started from; ``kept``: it was the best of its round that helped and became the state
+    (step 0, all quantized, is kept); ``units``: budget units of ``excluded``."""
 
     excluded: tuple[str, ...]
     added_for: str | None  # the candidate tried in this step (None for the start)
@@ -189,6 +190,7 @@ class ExcludeStep:
     kept: bool = True
     top1_agreement: float | None = None
     units: int = 0
+    helped: bool = True  # improved on the state its round started from (kept only if the best of the round)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,6 +202,7 @@ class ExcludeStep:
             "verdict": self.verdict,
             "reasons": list(self.reasons),
             "kept": self.kept,
+            "helped": self.helped,
             "units": self.units,
         }
 
@@ -569,9 +572,9 @@ def auto_exclude(
             measured += 1
             new_path = requantize(trial)
             new = evaluate(new_path)
-            helps = _helps(new, rep) and (best is None or _better(new, best[2]))
-            steps.append(_step(trial, row.tensor, new_path, new, False, need))
-            if helps:
+            helped = _helps(new, rep)
+            steps.append(_step(trial, row.tensor, new_path, new, False, need, helped))
+            if helped and (best is None or _better(new, best[2])):
                 best = (trial, new_path, new, len(steps) - 1)
         if best is None:
             if measured:
@@ -624,10 +627,10 @@ def auto_exclude(
     )
 
 
-def _step(excluded: tuple[str, ...], added_for: str | None, path: Path, rep: Any, kept: bool, units: int):
+def _step(excluded, added_for, path: Path, rep: Any, kept: bool, units: int, helped: bool = True) -> ExcludeStep:
     return ExcludeStep(
         excluded, added_for, str(path), rep.vs_fp32.cosine_mean, rep.verdict, tuple(rep.reasons), kept,
-        rep.vs_fp32.top1_agreement, units,
+        rep.vs_fp32.top1_agreement, units, helped,
     )  # fmt: skip
 
 
@@ -646,7 +649,7 @@ def render(report: LocalizeReport, top: int = 10) -> list[str]:
         f"Per-layer INT8 error ({report.samples} samples; {report.pairs} quantized activations, {report.groups} "
         f"candidates, {report.tried} tested in float one at a time{units}; "
         f"{report.folded} with a Relu/Clip folded in, re-applied in float)",
-        f"  all quantized (as deployed): output cosine mean {report.output_cosine:.5f}, "
+        f"  all quantized (as deployed), on these {report.samples} samples: output cosine mean {report.output_cosine:.5f}, "
         f"top-1 agreement {_pct(report.output_top1_agreement)}",
         f"  {'#':>3}  {'SQNR dB':>8}  {'zeroed':>7}  {'cos FP32':>8}  {'out cos if FP32':>15}  {'op':<14} tensor (node)",
     ]
@@ -666,12 +669,20 @@ def render(report: LocalizeReport, top: int = 10) -> list[str]:
     return lines
 
 
+def _fate(s: ExcludeStep) -> str:
+    if s.added_for is None:
+        return ""
+    if s.kept:
+        return ", kept"
+    return ", dropped (another in this round helped more)" if s.helped else ", dropped (did not help)"
+
+
 def render_auto(report: AutoExcludeReport) -> list[str]:
     """Text lines: every step (kept or dropped), the final state, the speed cost."""
     lines = [f"Auto-exclude (budget {report.budget} unit(s); a recognised subgraph counts as one):"]
     for i, s in enumerate(report.steps):
         what = "all quantized" if s.added_for is None else f"+ FP32 around {s.added_for} ({s.units} unit(s))"
-        fate = "" if s.added_for is None else (", kept" if s.kept else ", dropped (did not help)")
+        fate = _fate(s)
         lines.append(
             f"  step {i}: {what} -> cosine mean {s.cosine_mean:.5f}, top-1 agreement {_pct(s.top1_agreement)}, "
             f"{s.verdict.upper()}{fate}"
