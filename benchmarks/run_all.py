@@ -182,6 +182,24 @@ BENCHES = [
         full_note="2000 vs 200 samples at 224x224",
     ),
     Bench(
+        "localize",
+        "localize_runtime.py",
+        ["--blocks", "6"],
+        [],
+        [
+            Row(
+                "per-layer + auto-exclude wall time (recogniser-shaped CNN, 48x192)",
+                r"wall time = (?P<value>[\d.]+) s",
+                "<= 600 s",
+                _le(600.0),
+                " s",
+            )
+        ],
+        quick_note="6 blocks (about 80 Q/DQ pairs; goal stated for about 150)",
+        full_note="11 blocks, about 150 Q/DQ pairs",
+        timeout_quick_s=900,
+    ),
+    Bench(
         "soak",
         "soak.py",
         ["--duration", "30", "--capacity", "100", "--json"],

@@ -121,7 +121,7 @@ def test_budget_stops_auto_exclude(tmp_path):
     loc = localize(model, q0.path, ds.iter_feeds(), max_samples=8)
     ae = auto_exclude(model, loc, lambda ex: pytest.fail("must not re-quantize"), evaluate, max_excluded=1)
     assert not ae.passed and ae.excluded == ()
-    assert ae.stopped_because.startswith("budget of 1 excluded node(s) reached (next: hot needs")
+    assert ae.stopped_because.startswith("budget of 1 excluded unit(s) reached (next: hot needs")
 
 
 def test_cli_compare_per_layer_auto_exclude(run_cli, tmp_path):

@@ -24,19 +24,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--per-layer",
         action="store_true",
-        help="INT8: rank the quantized activations by how much each one hurts the output (SQNR, cosine)",
+        help="INT8: rank the quantized activations (and recognised LayerNorm/Softmax/GELU subgraphs) by how much "
+        "leaving each in float recovers the output, measured like the deployed model",
     )
     p.add_argument(
         "--auto-exclude",
         action="store_true",
-        help="INT8: re-quantize with the worst layers left in FP32 until the accuracy check passes (implies --per-layer)",
+        help="INT8: re-quantize keeping the most helpful layers in FP32 while each improves the accuracy check, "
+        "until it passes or the budget is used (implies --per-layer)",
     )
     p.add_argument(
         "--max-excluded",
         type=positive_int,
         default=8,
         metavar="N",
-        help="budget of nodes --auto-exclude may leave in FP32 (default 8)",
+        help="budget of units --auto-exclude may leave in FP32: a recognised LayerNorm/Softmax/GELU subgraph "
+        "counts as one, any other node as one (default 8)",
     )
     p.add_argument("--top", type=positive_int, default=10, metavar="N", help="rows of the per-layer table (default 10)")
     p.add_argument(
@@ -51,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=256,
         metavar="N",
-        help="at most N layer groups are re-run with that layer in FP32 (default 256)",
+        help="at most N candidates (layer groups, units) are re-run with that candidate in FP32 (default 256)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="workbench.cli.cmd_compare:run")

@@ -257,6 +257,13 @@ def build(
     return Built(artifact, cal)
 
 
+def _accuracy_session_options(job: PreparedJob) -> Any:
+    """The onnxruntime SessionOptions the accuracy check runs both models with, and INT8 localisation measures every
+    variant with (so its "all quantized" figure is the check's). None: onnxruntime's defaults — graph optimisation
+    "all", the level the ORT backend loads the deployed artifact at (backends/ort.py)."""
+    return None
+
+
 def accuracy(
     job: PreparedJob,
     other_path: Path,
@@ -294,6 +301,7 @@ def accuracy(
         quant=quant_settings(job),
         spec=job.spec,
         calib_samples=calib_samples,
+        session_options=_accuracy_session_options(job),
     )
 
 
@@ -355,8 +363,9 @@ def localize_int8(
     on_progress: ProgressFn = no_progress,
 ) -> Int8Localisation:
     """Rank the INT8 model's quantized activations by their effect on the output (on the eval set, else the
-    calibration samples); with ``auto_exclude``, re-quantize leaving the worst in FP32 until the accuracy check
-    passes or ``max_excluded`` nodes are out (precision/localize.py has the method).
+    calibration samples), measured with the accuracy check's session options; with ``auto_exclude``, re-quantize
+    keeping candidates in FP32 while each improves the accuracy check, until it passes or ``max_excluded`` units
+    are out (precision/localize.py has the method).
 
     Raises:
         UsageError: ``check`` is not an INT8 check.
@@ -369,23 +378,42 @@ def localize_int8(
         raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
     calib_ds = check.calibration.dataset
     eval_dir = dataset_path(job, "eval")
-    rank_ds = open_dataset(eval_dir, job.model_info.inputs) if eval_dir is not None else calib_ds
-    on_progress(Progress("accuracy", f"ranking quantized layers on {min(rank_ds.count, samples)} samples"))
-    loc = loc_mod.localize(
-        job.model_path, check.model_path, rank_ds.iter_feeds(), max_samples=samples, max_candidates=candidates
+    rank_ds = (  # the accuracy check's samples, preprocessed as it preprocesses them
+        open_dataset(eval_dir, job.model_info.inputs, preprocess_overrides=preprocess_overrides(job))
+        if eval_dir is not None
+        else calib_ds
     )
+    on_progress(Progress("accuracy", f"ranking quantized layers on {min(rank_ds.count, samples)} samples"))
+    so = _accuracy_session_options(job)
+
+    def rank(qdq_path: Path):
+        return loc_mod.localize(
+            job.model_path,
+            qdq_path,
+            rank_ds.iter_feeds(),
+            max_samples=samples,
+            max_candidates=candidates,
+            session_options=so,
+        )
+
+    loc = rank(check.model_path)
     q = quant_settings(job)
     base = tuple(getattr(q, "nodes_to_exclude", ()) or ())
     if not auto_exclude:
         return Int8Localisation(loc, None, base)
 
     def requantize(excluded: tuple[str, ...]):
-        on_progress(Progress("calibrate", f"re-quantizing with {len(excluded)} node(s) in FP32: {', '.join(excluded)}"))
+        shown = ", ".join(excluded[:6]) + (f" and {len(excluded) - 6} more" if len(excluded) > 6 else "")
+        on_progress(Progress("calibrate", f"re-quantizing with {len(excluded)} node(s) in FP32: {shown}"))
         opts = QuantOptions.from_any(q, nodes_to_exclude=[*base, *excluded])
         return quantize_qdq(job.model_path, calib_ds, opts).path
 
     def evaluate(p):
         return accuracy(job, p, calib_ds, calib_samples=check.calibration.result.samples)
+
+    def rerank(p: Path):
+        on_progress(Progress("accuracy", "re-ranking the layers still quantized"))
+        return rank(p)
 
     ae = loc_mod.auto_exclude(
         job.model_path,
@@ -395,6 +423,8 @@ def localize_int8(
         max_excluded=max_excluded,
         first=(check.model_path, check.report),
         timing_feed=next(iter(rank_ds.iter_feeds())),
+        rerank=rerank,
+        session_options=so,
     )
     return Int8Localisation(loc, ae, base)
 
