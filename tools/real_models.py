@@ -36,6 +36,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -292,13 +293,48 @@ def _wb(args: list[str], env: dict[str, str], timeout: float = 3600) -> tuple[in
     return res.returncode, res.stdout, res.stderr
 
 
-def run_model(name: str, root: Path, duration: float, env: dict[str, str]) -> dict:
+def _bench(model: Path, precision: str, duration: float, env: dict[str, str]) -> dict | str:
+    """``bench`` on the model's own held-out inputs (``--inputs eval``: real shapes for dynamic-dim models)."""
+    rc, out, err = _wb(
+        ["bench", str(model), "--precision", precision, "--inputs", str(model.parent / "eval"),
+         "--duration", str(duration), "--json", "--foreground", "--no-store"],
+        env,
+    )  # fmt: skip
+    if rc != 0:
+        return "error: " + (err.strip().splitlines() or ["?"])[-1]
+    r = json.loads(out)
+    cal = r.get("calibration") or {}
+    return {"median_ms": r["latency_ms"]["median"], "p99_ms": r["latency_ms"]["p99"],
+            "contended": (r.get("contention") or {}).get("contended"),
+            "quantized_tensors": cal.get("quantized_tensors"), "unreached_compute": cal.get("unreached_compute")}  # fmt: skip
+
+
+def _compare(model: Path, env: dict[str, str], *extra: str) -> tuple[dict | str, dict]:
+    rc, out, err = _wb(["compare", str(model), "--precision", "int8", "--json", *extra], env)
+    if rc != 0:
+        return "error: " + (err.strip().splitlines() or ["?"])[-1], {}
+    c = json.loads(out)
+    return {
+        "verdict": c["verdict"],
+        "cosine_mean": c["vs_fp32"]["cosine_mean"],
+        "top1_agreement": c["vs_fp32"].get("top1_agreement"),
+        "top1": c.get("top1"),
+        "top1_fp32": c.get("top1_fp32"),
+        "reasons": c.get("reasons"),
+    }, c
+
+
+def run_model(name: str, root: Path, duration: float, env: dict[str, str], max_excluded: int) -> dict:
+    """inspect, bench FP32 and INT8, compare; when INT8 fails: ``compare --per-layer --auto-exclude``, then the
+    layers it kept in float go into the model spec (``[quantization] nodes_to_exclude``) and INT8 is benchmarked
+    and compared again — what a user following the tool's own advice gets."""
     model = fetch(name, root)
     folder = model.parent
     if not (folder / "calib").is_dir():
         DATA[name](folder, SAMPLES[name], random.Random(0))
     spec = model.with_name(model.name + ".workbench.toml")
-    spec.write_text('[datasets]\ncalib = "calib"\neval = "eval"\n' + SPECS[name])
+    base_spec = '[datasets]\ncalib = "calib"\neval = "eval"\n' + SPECS[name]
+    spec.write_text(base_spec)
     row: dict = {"model": name, "kind": KINDS[name], "file": model.name, "wheel": WHEELS[name][0]}
     rc, out, err = _wb(["inspect", str(model), "--json"], env)
     row["inspect"] = "ok" if rc == 0 else err.strip().splitlines()[-1]
@@ -306,62 +342,74 @@ def run_model(name: str, root: Path, duration: float, env: dict[str, str]) -> di
         doc = json.loads(out)
         row["params"] = doc.get("param_count")
     for p in ("fp32", "int8"):
-        rc, out, err = _wb(
-            [
-                "bench",
-                str(model),
-                "--precision",
-                p,
-                "--duration",
-                str(duration),
-                "--json",
-                "--foreground",
-                "--no-store",
-            ],
-            env,
-        )
-        if rc != 0:
-            row[p] = "error: " + (err.strip().splitlines() or ["?"])[-1]
-            continue
-        r = json.loads(out)
-        row[p] = {"median_ms": r["latency_ms"]["median"], "p99_ms": r["latency_ms"]["p99"],
-                  "contended": (r.get("contention") or {}).get("contended")}  # fmt: skip
-    rc, out, err = _wb(["compare", str(model), "--precision", "int8", "--json"], env)
-    if rc == 0:
-        c = json.loads(out)
-        row["compare"] = {
-            "verdict": c["verdict"],
-            "cosine_mean": c["vs_fp32"]["cosine_mean"],
-            "top1_agreement": c["vs_fp32"].get("top1_agreement"),
-            "top1": c.get("top1"),
-            "top1_fp32": c.get("top1_fp32"),
-            "reasons": c.get("reasons"),
-        }
-    else:
-        row["compare"] = "error: " + (err.strip().splitlines() or ["?"])[-1]
+        row[p] = _bench(model, p, duration, env)
+    row["compare"], _ = _compare(model, env)
+    if max_excluded and isinstance(row["compare"], dict) and row["compare"]["verdict"] == "fail":
+        t0 = time.monotonic()
+        _, doc = _compare(model, env, "--per-layer", "--auto-exclude", "--max-excluded", str(max_excluded))
+        final = (doc.get("auto_exclude") or {}).get("final") or {}
+        excluded = list(final.get("excluded") or ())
+        row["auto_exclude"] = {"seconds": round(time.monotonic() - t0, 1), "nodes": len(excluded),
+                               "units": final.get("units"), "verdict": final.get("verdict")}  # fmt: skip
+        if excluded:
+            spec.write_text(
+                base_spec + "[quantization]\nnodes_to_exclude = [" + ", ".join(json.dumps(n) for n in excluded) + "]\n"
+            )
+            row["int8_excluded"] = _bench(model, "int8", duration, env)
+            row["compare_excluded"], _ = _compare(model, env)
+            spec.write_text(base_spec)
     return row
+
+
+def _acc(c: dict | str | None) -> tuple[str, str]:
+    if not isinstance(c, dict):
+        return str(c), "-"
+    acc = f"cosine {c['cosine_mean']:.4f}"
+    if c.get("top1_agreement") is not None:
+        acc += f", agreement {c['top1_agreement']:.1f} %"
+    if c.get("top1") is not None and c.get("top1_fp32") is not None:
+        acc += f", top-1 {c['top1']:.1f} % (FP32 {c['top1_fp32']:.1f} %)"
+    return acc, c["verdict"].upper()
+
+
+def _ms(b: dict | str | None) -> str:
+    if not isinstance(b, dict):
+        return str(b)
+    tag = " (contended)" if b.get("contended") else ""
+    return f"{b['median_ms']:.3f}{tag}"
+
+
+def _speedup(f, i) -> str:
+    if not (isinstance(f, dict) and isinstance(i, dict)):
+        return "-"
+    if f.get("contended") or i.get("contended"):
+        return "- (contended)"
+    return f"{f['median_ms'] / i['median_ms']:.2f}×"
 
 
 def markdown(rows: list[dict]) -> str:
     lines = [
-        "| model (wheel) | kind | FP32 median ms | INT8 median ms | speed-up | INT8 vs FP32 | verdict |",
-        "|---|---|---|---|---|---|---|",
+        "| model (wheel) | kind | INT8 as calibrated | FP32 median ms | INT8 median ms | speed-up | INT8 vs FP32 "
+        "| verdict |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        f, i, c = r.get("fp32"), r.get("int8"), r.get("compare")
-        fm = f"{f['median_ms']:.3f}" if isinstance(f, dict) else str(f)
-        im = f"{i['median_ms']:.3f}" if isinstance(i, dict) else str(i)
-        sp = f"{f['median_ms'] / i['median_ms']:.2f}×" if isinstance(f, dict) and isinstance(i, dict) else "-"
-        if isinstance(c, dict):
-            acc = f"cosine {c['cosine_mean']:.4f}"
-            if c.get("top1_agreement") is not None:
-                acc += f", agreement {c['top1_agreement']:.1f} %"
-            if c.get("top1") is not None and c.get("top1_fp32") is not None:
-                acc += f", top-1 {c['top1']:.1f} % (FP32 {c['top1_fp32']:.1f} %)"
-            verdict = c["verdict"].upper()
-        else:
-            acc, verdict = str(c), "-"
-        lines.append(f"| {r['file']} ({r['wheel']}) | {r['kind']} | {fm} | {im} | {sp} | {acc} | {verdict} |")
+        f, i = r.get("fp32"), r.get("int8")
+        q = i.get("quantized_tensors") if isinstance(i, dict) else None
+        how = f"{q} activations quantized" if q else ("nothing quantized (compute inside If)" if q == 0 else "-")
+        acc, verdict = _acc(r.get("compare"))
+        lines.append(
+            f"| {r['file']} ({r['wheel']}) | {r['kind']} | {how} | {_ms(f)} | {_ms(i)} | {_speedup(f, i)} | {acc} "
+            f"| {verdict} |"
+        )
+        ae = r.get("auto_exclude")
+        if ae:
+            ie = r.get("int8_excluded")
+            acc, verdict = _acc(r.get("compare_excluded"))
+            lines.append(
+                f"| ↳ after `compare --auto-exclude` ({ae['seconds']:.0f} s) | | {ae['nodes']} node(s) in FP32 "
+                f"({ae['units']} unit(s)) | | {_ms(ie)} | {_speedup(f, ie)} | {acc} | {verdict} |"
+            )
     return "\n".join(lines)
 
 
@@ -371,13 +419,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default=",".join(WHEELS))
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument(
+        "--max-excluded", type=int, default=8, help="auto-exclude budget (units) for a failing model; 0: skip it"
+    )
     args = ap.parse_args(argv)
     root = Path(args.dir)
     env = dict(os.environ, WORKBENCH_HOME=str(root / "home"))
     rows = []
     for name in args.only.split(","):
         print(f"[real-models] {name} …", file=sys.stderr, flush=True)
-        rows.append(run_model(name.strip(), root, args.duration, env))
+        rows.append(run_model(name.strip(), root, args.duration, env, args.max_excluded))
         print(json.dumps(rows[-1], indent=1), file=sys.stderr, flush=True)
     print(markdown(rows) if args.markdown else json.dumps(rows, indent=1))
     cpu = platform.processor() or platform.machine()

@@ -322,3 +322,30 @@ def test_qdq_coverage_counts_quantized_tensors_and_compute_the_quantizer_cannot_
     plain = qdq_coverage(if_only(tmp_path / "if.onnx"))  # the float model itself: one MatMul in a branch
     assert (plain.quantized_tensors, plain.unreached_compute) == (0, 1)
     assert "1 compute node(s) sit inside If/Loop subgraphs" in plain.warning()
+
+
+def test_errors_onnxruntime_logs_and_recovers_from_become_notes_not_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    """quant_pre_process logs "ONNX Runtime Model Optimization Failed!" and a traceback at ERROR, then carries on
+    (shape_inference.py, 1.2x): that reached the user's stderr as a traceback. Stand-in: the same two records."""
+    import logging
+
+    from onnxruntime.quantization import shape_inference
+
+    real = shape_inference.quant_pre_process
+
+    def like_ort(src, dst, **kw):
+        log = logging.getLogger("onnxruntime.quantization.shape_inference")
+        log.error("ONNX Runtime Model Optimization Failed! Consider rerun with option `--skip_optimization'.")
+        log.error("Traceback (most recent call last):\n  File ...\nRuntimeError: boom")
+        return real(src, dst, **kw)
+
+    monkeypatch.setattr(shape_inference, "quant_pre_process", like_ort)
+    model, ds = _setup(tmp_path)
+    capfd.readouterr()
+    res = quantize_qdq(model, ds)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Optimization Failed" not in err
+    assert "quant_pre_process: ONNX Runtime Model Optimization Failed! Consider rerun with option" in " ".join(res.notes)
+    assert logging.getLogger("onnxruntime.quantization").propagate  # restored

@@ -258,8 +258,9 @@ def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]
     done = False
     for i, kw in enumerate(attempts):
         try:
-            with _silenced(), _cwd(work):
+            with _silenced() as logged, _cwd(work):
                 quant_pre_process(str(cur.resolve()), str(out.resolve()), **kw)
+            notes.extend(f"quant_pre_process: {m}" for m in dict.fromkeys(logged.messages))
             if i:
                 notes.append("quant_pre_process: symbolic shape inference failed; ran without it")
             done = True
@@ -287,17 +288,41 @@ def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]
     return out
 
 
+class _Collect:
+    """A logging handler that keeps the first line of each ERROR record (onnxruntime.quantization logs failures it
+    recovers from, with a traceback, at ERROR: we turn them into notes instead of letting them reach stderr)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.messages: list[str] = []
+        self.handler = logging.Handler(logging.ERROR)
+        self.handler.emit = self._emit  # type: ignore[method-assign]
+
+    def _emit(self, record: Any) -> None:
+        text = str(record.getMessage()).strip()
+        if text and not text.startswith("Traceback"):
+            self.messages.append(text.splitlines()[0])
+
+
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence onnxruntime.quantization's logging.warning chatter (we report notes ourselves)."""
+def _quiet() -> Iterator[_Collect]:
+    """Silence onnxruntime.quantization's logging (warning chatter and recovered errors with their tracebacks);
+    the errors are collected for our notes. Root level and the package logger's handlers are restored after."""
     import logging
 
     root = logging.getLogger()
-    old = root.level
+    pkg = logging.getLogger("onnxruntime.quantization")
+    old, old_prop = root.level, pkg.propagate
+    collect = _Collect()
     root.setLevel(logging.ERROR)
+    pkg.addHandler(collect.handler)
+    pkg.propagate = False  # its records reach our collector only, not the root's (or the last-resort) stderr
     try:
-        yield
+        yield collect
     finally:
+        pkg.removeHandler(collect.handler)
+        pkg.propagate = old_prop
         root.setLevel(old)
 
 
@@ -316,7 +341,7 @@ def _cwd(folder: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _silenced() -> Iterator[None]:
+def _silenced() -> Iterator[_Collect]:
     """No onnxruntime.quantization prints on our stdout (stdout carries data only) and no warnings.
 
     The calibrator's and quantizer's own InferenceSessions take default options, so ORT's native warnings
@@ -325,8 +350,8 @@ def _silenced() -> Iterator[None]:
     import onnxruntime as ort
 
     ort.set_default_logger_severity(3)
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), _quiet():
-        yield
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), _quiet() as collect:
+        yield collect
 
 
 class _ListReader:
