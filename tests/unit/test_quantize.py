@@ -347,5 +347,6 @@ def test_errors_onnxruntime_logs_and_recovers_from_become_notes_not_stderr(
     res = quantize_qdq(model, ds)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Optimization Failed" not in err
-    assert "quant_pre_process: ONNX Runtime Model Optimization Failed! Consider rerun with option" in " ".join(res.notes)
+    notes = " ".join(res.notes)
+    assert "quant_pre_process: ONNX Runtime Model Optimization Failed! Consider rerun with option" in notes
     assert logging.getLogger("onnxruntime.quantization").propagate  # restored
