@@ -73,6 +73,27 @@ def _scaled_identity(c: int, scales: list[float]) -> np.ndarray:
     return np.diag(np.asarray(scales, np.float32))[:, :c]
 
 
+def test_many_collapsed_slices_name_five_and_count_the_rest_and_advice_fits_the_recipe(tmp_path: Path) -> None:
+    """A classifier's collapse shows in dozens of class channels (Magika: 40 slices of 214): the verdict names the
+    first five and counts the others; the JSON keeps all. With the default recipe the outputs are float already,
+    so the advice points upstream (per-layer), not at the output settings."""
+    c = 14  # alternating healthy wide channels and collapsed narrow ones: 7 separate collapsed slices
+    w = _scaled_identity(c, [300.0 if i % 2 == 0 else 1.0 for i in range(c)])
+    grid = np.array([1e4 if i % 2 == 0 else 0.8 for i in range(c)])
+    ref, other = _model(tmp_path / "a.onnx", w), _model(tmp_path / "b.onnx", w, grid=grid)
+    ds = open_dataset(_data(tmp_path / "ev", 40, c), model_inputs(ref))
+    rep = compare_models(ref, other, ds, thresholds=PASSING, held_out=True, quant={"keep_float_outputs": True})
+    assert len(rep.collapsed) == 7 and rep.verdict == "fail"
+    assert [r for r in rep.reasons if r.startswith("collapsed: output")] == [
+        f"collapsed: {x.describe()}" for x in rep.collapsed[:5]
+    ]
+    assert rep.reasons[-1] == "collapsed: 2 more slice(s) (all 7 in the JSON's `collapsed`)"
+    assert len(rep.to_dict()["collapsed"]) == 7
+    assert "damage is upstream: `workbench compare --per-layer --auto-exclude`" in rep.advice[0]
+    off = compare_models(ref, other, ds, thresholds=PASSING, held_out=True, quant={"keep_float_outputs": False})
+    assert off.advice[0].startswith("keep the collapsed tensor in float")
+
+
 def test_channel_axis_rule() -> None:
     assert default_channel_axis((1, 84, 8400)) == 1  # YOLOv8
     assert default_channel_axis((1, 25200, 85)) == 2  # YOLOv5
@@ -251,6 +272,25 @@ def test_sequence_task_per_position_agreement(tmp_path: Path) -> None:
     assert rep.task.agreement_pct == pytest.approx(100.0 * agree / total)
     assert rep.collapsed == ()
     assert (rep.verdict == "fail") == (rep.task.agreement_pct < 90.0)
+
+
+def test_sequence_task_takes_the_vocabulary_as_the_last_axis_without_a_spec_axis(tmp_path: Path) -> None:
+    """[N, 3 positions, 8 vocab], fewer positions than vocabulary (PP-OCRv4's recogniser: [N, 40, 6625]): the
+    rank-3 detection rule would take the 3 positions as channels and count 8 "positions" per item."""
+    rng = np.random.default_rng(6)
+    w = rng.normal(0, 1, (6, 24)).astype(np.float32)
+    ref = _model(tmp_path / "a.onnx", w, out_shape=[1, 3, 8])
+    other = _model(tmp_path / "b.onnx", w, grid=np.array([1.0] * 24), out_shape=[1, 3, 8])
+    ds = open_dataset(_data(tmp_path / "ev", 10, 6), model_inputs(ref))
+    spec = ModelSpec(source=tmp_path / "s.toml", task=TaskSpec("sequence"))
+    rep = compare_models(ref, other, ds, thresholds=PASSING, held_out=True, spec=spec)
+    agree = 0
+    for p in sorted((tmp_path / "ev").glob("*.npy")):
+        y = (np.load(p) @ w).reshape(3, 8)
+        agree += int(np.sum(np.argmax(y, 1) == np.argmax(np.round(y), 1)))
+    assert rep.task.positions == 30
+    assert rep.task.agreement_pct == pytest.approx(100.0 * agree / 30)
+    assert rep.per_slice["y"].axis == 2
 
 
 def test_spec_errors_name_the_file(tmp_path: Path) -> None:

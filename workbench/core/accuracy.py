@@ -52,6 +52,7 @@ from workbench.core.task_metrics import TaskReport, TaskStats
 
 DEFAULT_MAX_TOP1_DROP_PTS = 1.0
 DEFAULT_MIN_COSINE = 0.99
+MAX_COLLAPSED_REASONS = 5  # collapsed slices named in the verdict's reasons; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -233,10 +234,20 @@ def _advice(quant: Any, model_ops: set[str], calib_samples: int | None, collapse
     """Advice for a failed verdict; ``calib_samples`` is the calibration sample count (None: not known here)."""
     advice = []
     if collapsed:
-        advice.append(
-            "keep the collapsed tensor in float: quantization.keep_float_outputs = true and concat_range_ratio = 16 "
-            "(the defaults) do it for outputs and mixed-range Concats; otherwise nodes_to_exclude its producer"
-        )
+
+        def opt(key: str) -> Any:
+            return quant.get(key) if isinstance(quant, dict) else getattr(quant, key, None)
+
+        if quant is None or opt("keep_float_outputs") is False or opt("concat_range_ratio") in (0, 0.0):
+            advice.append(
+                "keep the collapsed tensor in float: quantization.keep_float_outputs = true and "
+                "concat_range_ratio = 16 (the defaults) do it for outputs and mixed-range Concats"
+            )
+        else:
+            advice.append(
+                "the outputs are float already (keep_float_outputs), so the damage is upstream: "
+                "`workbench compare --per-layer --auto-exclude` finds the layers to keep in float"
+            )
     transformerish = (
         bool(model_ops & {"Attention", "MultiHeadAttention", "LayerNormalization", "Softmax"})
         and ("MatMul" in model_ops)
@@ -264,10 +275,18 @@ def _advice(quant: Any, model_ops: set[str], calib_samples: int | None, collapse
     return advice
 
 
-def _axis_for(name: str, shape: tuple[int, ...], out_spec: Any, source: Any) -> int | None:
-    """The channel axis of output ``name`` (spec's ``channel_axis`` or accuracy_slices' rule), checked."""
+def _axis_for(
+    name: str, shape: tuple[int, ...], out_spec: Any, source: Any, task_kind: str | None = None
+) -> int | None:
+    """The channel axis of output ``name`` (spec's ``channel_axis`` or accuracy_slices' rule), checked.
+
+    ``task_kind == "sequence"`` for the task's output: the vocabulary is the last axis (``[N, T, V]``, as PaddleOCR's
+    CTC head and Hugging Face token logits lay it out), whatever the sizes — the rank-3 "shorter axis" rule is a
+    detection-head rule and would take the time steps of a 40×6625 CTC output as channels."""
     declared = getattr(out_spec, "channel_axis", None) if out_spec is not None else None
     if declared is None:
+        if task_kind == "sequence" and len(shape) >= 3:
+            return len(shape) - 1
         return default_channel_axis(shape)
     axis = declared + len(shape) if declared < 0 else declared
     if not 1 <= axis < len(shape):
@@ -386,7 +405,8 @@ def compare_models(
             stats[n].update(a, b)
             if n not in chans:
                 shape = tuple(np.asarray(a).shape)
-                axis = _axis_for(n, shape, out_specs.get(n), source)
+                kind = task_spec.kind if task_spec is not None and n == task_name else None
+                axis = _axis_for(n, shape, out_specs.get(n), source, kind)
                 chans[n] = ChannelStats(n, axis)
                 channels = shape[axis] if axis is not None else 1
                 parts[n] = _parts_for(n, channels, axis, out_specs.get(n), source)
@@ -450,8 +470,15 @@ def compare_models(
             )
     if not np.isfinite(summary.cosine_mean) or summary.cosine_mean < min_cos:
         reasons.append(f"mean cosine similarity to FP32 is {summary.cosine_mean:.4f}, below the required {min_cos:g}")
-    for c in collapsed:
+    # A classifier's collapse shows in dozens of class channels: the first few make the point; all are in the
+    # report's ``collapsed`` (JSON) for whoever wants the list.
+    for c in collapsed[:MAX_COLLAPSED_REASONS]:
         reasons.append(f"collapsed: {c.describe()}")
+    if len(collapsed) > MAX_COLLAPSED_REASONS:
+        reasons.append(
+            f"collapsed: {len(collapsed) - MAX_COLLAPSED_REASONS} more slice(s) (all {len(collapsed)} in the JSON's "
+            "`collapsed`)"
+        )
     tr = task_report
     if tr is not None and tr.kind != "classification" and tr.agreement_pct is not None:
         if tr.agreement_pct < tr.min_agreement_pct:

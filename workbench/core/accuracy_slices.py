@@ -10,7 +10,9 @@ Channel axis (``channel_axis`` in the model spec's ``[outputs.<name>]`` override
 * rank 3: the shorter of axes 1 and 2 — detection heads come as ``[N, 4+classes, anchors]`` (YOLOv8) or
   ``[N, anchors, 5+classes]`` (YOLOv5), with far fewer channels than anchors;
 * rank 2 ``[N, C]``: axis 1 (each class logit is a channel; its values across the eval items form the slice);
-* rank ≤ 1: the whole output is one slice.
+* rank ≤ 1: the whole output is one slice;
+* the output of a declared ``sequence`` task (``[task] kind``), rank ≥ 3: the last axis, the vocabulary of
+  ``[N, T, V]`` (core/accuracy.py ``_axis_for``).
 
 Per channel, over every eval item (dtype float64): dot product and squared norms (→ cosine of the slice's values
 across the whole eval set: 1.0 when both are all zero, 0.0 when only one is, like the whole-output cosine), sum and
