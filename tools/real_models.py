@@ -304,7 +304,8 @@ def _bench(model: Path, precision: str, duration: float, env: dict[str, str]) ->
         return "error: " + (err.strip().splitlines() or ["?"])[-1]
     r = json.loads(out)
     cal = r.get("calibration") or {}
-    return {"median_ms": r["latency_ms"]["median"], "p99_ms": r["latency_ms"]["p99"],
+    ci = ((r["latency_ms"].get("ci95") or {}).get("p50")) or [None, None]
+    return {"median_ms": r["latency_ms"]["median"], "p99_ms": r["latency_ms"]["p99"], "p50_ci95_ms": ci,
             "contended": (r.get("contention") or {}).get("contended"),
             "quantized_tensors": cal.get("quantized_tensors"), "unreached_compute": cal.get("unreached_compute")}  # fmt: skip
 
@@ -321,6 +322,7 @@ def _compare(model: Path, env: dict[str, str], *extra: str) -> tuple[dict | str,
         "top1": c.get("top1"),
         "top1_fp32": c.get("top1_fp32"),
         "reasons": c.get("reasons"),
+        "task": c.get("task"),
     }, c
 
 
@@ -369,6 +371,9 @@ def _acc(c: dict | str | None) -> tuple[str, str]:
         acc += f", agreement {c['top1_agreement']:.1f} %"
     if c.get("top1") is not None and c.get("top1_fp32") is not None:
         acc += f", top-1 {c['top1']:.1f} % (FP32 {c['top1_fp32']:.1f} %)"
+    t = c.get("task") or {}
+    if t.get("kind") == "sequence" and t.get("agreement_pct") is not None:
+        acc += f", per-position argmax agreement {t['agreement_pct']:.1f} %"
     return acc, c["verdict"].upper()
 
 
@@ -384,7 +389,11 @@ def _speedup(f, i) -> str:
         return "-"
     if f.get("contended") or i.get("contended"):
         return "- (contended)"
-    return f"{f['median_ms'] / i['median_ms']:.2f}×"
+    ratio = f"{f['median_ms'] / i['median_ms']:.2f}×"
+    (flo, fhi), (ilo, ihi) = f.get("p50_ci95_ms") or (None, None), i.get("p50_ci95_ms") or (None, None)
+    if None not in (flo, fhi, ilo, ihi) and flo <= ihi and ilo <= fhi:
+        return f"no difference ({ratio}: the medians' 95 % intervals overlap)"
+    return ratio
 
 
 def markdown(rows: list[dict]) -> str:
