@@ -31,10 +31,6 @@ command -v "$py" >/dev/null 2>&1 || die "$py not found; install Python 3.10 or n
 "$py" -c 'import venv, ensurepip' 2>/dev/null \
   || die "$py lacks venv/ensurepip; on Debian/Ubuntu/JetPack: sudo apt-get install python3-venv"
 
-if [ "$(id -u)" = "0" ] && [ -z "${CI:-}" ]; then
-  say "note: running as root is not needed; the workbench UI refuses to run as root"
-fi
-
 venv_args=()
 jetson=0
 if [ -f /etc/nv_tegra_release ]; then

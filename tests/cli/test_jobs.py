@@ -72,6 +72,10 @@ def _finished(job, timeout: float = 180):
     return _wait(lambda: jobs.load(job.dir).state() != "running", timeout) and jobs.load(job.dir)
 
 
+def _default_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def test_job_survives_sighup_of_its_terminal(cli_env):
     # The follower stands in for the shell in a terminal: its own session, killed by SIGHUP as an SSH drop would.
     follower = subprocess.Popen(
@@ -81,6 +85,8 @@ def test_job_survives_sighup_of_its_terminal(cli_env):
         env=cli_env,
         cwd=REPO,
         start_new_session=True,
+        # A shell in a terminal dies of SIGHUP; a test run under `nohup` would pass SIG_IGN down to the follower.
+        preexec_fn=_default_sighup,
     )
     try:
         job = _timing_job()

@@ -62,7 +62,6 @@ def test_benchmark_in_tmux_80x24_shows_latency_numbers(pane, workbench_home, ter
     env = [
         "env",
         f"WORKBENCH_HOME={workbench_home}",
-        "WORKBENCH_ALLOW_ROOT=1",
         f"TERM={term}",
         "COLORTERM=",
         f"PYTHONPATH={REPO}",
@@ -93,3 +92,87 @@ def test_benchmark_in_tmux_80x24_shows_latency_numbers(pane, workbench_home, ter
     while pane.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not pane.alive(), pane.capture()
+
+
+SETPRIV = shutil.which("setpriv")
+
+
+def _as_user(user: str) -> list[str]:
+    """The argv prefix that runs the app as ``user`` ("root": as the tests run; "normal": uid/gid 65534)."""
+    if user == "root":
+        if os.geteuid() != 0:
+            pytest.skip("the root case needs the tests to run as root")
+        return []
+    if os.geteuid() != 0:
+        return []  # the tests already run as a normal user
+    if SETPRIV is None:
+        pytest.skip("setpriv (util-linux) is needed to drop to a normal user")
+    return [SETPRIV, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+
+
+def _python_for(prefix: list[str]) -> tuple[str, list[str]]:
+    """An interpreter the user can execute, and the extra PYTHONPATH entries it needs. The test venv's interpreter may
+    live where a normal user cannot reach it (pyenv under root's 0700 home on this project's machines); then the
+    system python3 of the same version runs with the venv's site-packages (the same wheels)."""
+    import sysconfig
+
+    if subprocess.run([*prefix, "env", sys.executable, "-c", "pass"], capture_output=True).returncode == 0:
+        return sys.executable, []
+    other = shutil.which("python3", path="/usr/local/bin:/usr/bin")
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if (
+        other
+        and subprocess.run(
+            [*prefix, "env", other, "-c", f"import sys; assert '%d.%d' % sys.version_info[:2] == '{version}'"],
+            capture_output=True,
+        ).returncode
+        == 0
+    ):
+        return other, [sysconfig.get_paths()["purelib"]]
+    pytest.skip(f"no Python {version} that uid 65534 may execute (the venv's is {sys.executable})")
+
+
+@pytest.mark.parametrize("user", ["root", "normal"])
+def test_ui_opens_as_root_and_as_a_normal_user_help_and_quit_with_status_0(user):
+    """Issue 13, must-show 1: the UI opens at 80x24 as root (containers on Jetsons) and as a normal user — no
+    refusal —, `?` shows help, ctrl+q exits with status 0 (tmux keeps the dead pane to read the status)."""
+    import tempfile
+
+    prefix = _as_user(user)
+    python, extra_path = _python_for(prefix)
+    home = Path(tempfile.mkdtemp(prefix="wb-user-"))  # not under pytest's 0700 tmp: uid 65534 must write here
+    home.chmod(0o777)
+    pane = Pane(f"wbtest-{uuid.uuid4().hex[:8]}", "wb")
+    env = [
+        "env",
+        f"WORKBENCH_HOME={home}",
+        "HOME=" + str(home),
+        "TERM=xterm-256color",
+        "PYTHONPATH=" + os.pathsep.join([str(REPO), *extra_path]),
+    ]
+    conf = home / "tmux.conf"
+    conf.write_text("set -g remain-on-exit on\n")  # set before the app starts: the exit status stays readable
+    try:
+        pane.tmux(
+            "-f", str(conf), "new-session", "-d", "-x", "80", "-y", "24", "-s", pane.session, "-c", str(REPO),
+            *prefix, *env, python, "-m", "workbench",
+        )  # fmt: skip
+        pane.wait_for(r"digits CNN — bundled default", 60)
+        assert "root" not in pane.capture()
+        pane.keys("?")
+        pane.wait_for(r"screen\.bench", 20)  # the help lists every key with its binding id
+        pane.keys("Escape")
+        pane.keys("C-q")
+        deadline = time.monotonic() + 30
+        status = ""
+        while time.monotonic() < deadline:
+            status = pane.tmux(
+                "display-message", "-p", "-t", pane.session, "#{pane_dead} #{pane_dead_status}#{pane_dead_signal}"
+            ).stdout
+            if len(status.split()) == 2:  # dead, and tmux has collected the exit status
+                break
+            time.sleep(0.2)
+        assert status.split() == ["1", "0"], (status, pane.capture())
+    finally:
+        pane.tmux("kill-server", check=False)
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,9 +1,13 @@
-"""``workbench tui [MODEL]`` (and a bare ``workbench``): the Textual app. Refuses to run as root."""
+"""``workbench tui [MODEL]`` (and a bare ``workbench``): the Textual app.
+
+It runs as root as it runs as a normal user: on Jetson boards people often work as root inside containers (jtop and
+nvitop run as root too). Privileged actions (nvpmodel, jetson_clocks) run directly as root and through ``sudo -n``
+otherwise (core/power/nvpmodel.py, core/power/clocks.py), so nothing here depends on who runs the UI.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -26,29 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler="workbench.cli.cmd_tui:run")
 
 
-ROOT_OVERRIDE = "WORKBENCH_ALLOW_ROOT"
-
-
-def check_not_root() -> None:
-    """The UI never runs as root (privileged work belongs in a separate service); WORKBENCH_ALLOW_ROOT=1 overrides
-    it for containers and CI that only have root.
-
-    Raises:
-        UsageError: euid 0 without the override.
-    """
-    from workbench.core.errors import UsageError
-
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and os.environ.get(ROOT_OVERRIDE) != "1":
-        raise UsageError(
-            "the workbench UI does not run as root",
-            hint=f"run it as your normal user (no sudo); in a root-only container set {ROOT_OVERRIDE}=1",
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import UsageError
 
-    check_not_root()
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
             "the workbench UI needs a terminal (stdin and stdout are not a TTY)",
