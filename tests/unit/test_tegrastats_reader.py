@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from _waiting import wait_until  # noqa: E402
 
 from workbench.core.errors import TelemetryError
 from workbench.core.telemetry.tegrastats import TegrastatsSource
@@ -34,9 +34,8 @@ def test_reads_latest_line(tmp_path):
     try:
         s = src.read()
         assert s.source == "tegrastats" and len(s.cpu) == 14
-        time.sleep(0.3)
-        s = src.read()
-        assert s.rails_mw["VIN_SYS_5V0"].now_mw == 4428.0  # the third (last) line
+        # the helper prints a line every 50 ms: wait until the reader has taken the third (last) one
+        s = wait_until(lambda: (r := src.read()).rails_mw["VIN_SYS_5V0"].now_mw == 4428.0 and r, what="the third line")
         assert s.stale == ()
     finally:
         src.close()

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _waiting import wait_until  # noqa: E402
 
 from workbench.core.errors import TelemetryError
 from workbench.core.telemetry.base import BaseSource
@@ -42,12 +43,18 @@ class RampSource(BaseSource):
         )
 
 
+def _more_samples(rec: Recorder, n: int) -> None:
+    """Wait (for a state, not a time) until the recorder's thread has taken ``n`` more samples."""
+    start = rec.latest().seq if rec.latest() is not None else -1
+    wait_until(lambda: rec.latest() is not None and rec.latest().seq >= start + n, what=f"{n} more samples")
+
+
 def test_window_energy_matches_ramp_integral():
     src = RampSource()
     rec = Recorder(src, interval_ms=20).start()
-    time.sleep(0.1)
+    _more_samples(rec, 3)
     t0 = rec.mark_window_start()
-    time.sleep(0.4)
+    _more_samples(rec, 12)
     t1 = rec.mark_window_end()
     s = rec.stop().with_inferences(40)
     a, b = t0 - src.t_start, t1 - src.t_start
@@ -72,7 +79,8 @@ def test_failed_reads_are_counted_not_fatal():
     src = RampSource(fail_every=3)
     rec = Recorder(src, interval_ms=10).start()
     rec.mark_window_start()
-    time.sleep(0.15)
+    wait_until(lambda: rec.read_errors >= 3, what="three failed reads")
+    _more_samples(rec, 1)
     rec.mark_window_end()
     s = rec.stop()
     assert s.read_errors >= 3
@@ -83,7 +91,7 @@ def test_failed_reads_are_counted_not_fatal():
 def test_replay_source_is_labelled_not_measured():
     rec = Recorder(RampSource(measured=False), interval_ms=10).start()
     rec.mark_window_start()
-    time.sleep(0.05)
+    _more_samples(rec, 2)
     rec.mark_window_end()
     s = rec.stop()
     assert s.measured is False and s.label == REPLAY_LABEL
@@ -91,7 +99,7 @@ def test_replay_source_is_labelled_not_measured():
 
 def test_history_is_bounded():
     rec = Recorder(RampSource(), interval_ms=5, capacity=4).start()
-    time.sleep(0.1)
+    wait_until(lambda: rec.latest() is not None and rec.latest().seq >= 6, what="more samples than the capacity")
     rec.stop()
     assert len(rec.snapshot()) == 4
     assert rec.latest().seq == rec.snapshot()[-1].seq
@@ -107,7 +115,7 @@ def test_no_power_gives_reason():
     src.unavailable["total_power_mw"] = "no RAPL powercap"
     rec = Recorder(src, interval_ms=10).start()
     rec.mark_window_start()
-    time.sleep(0.03)
+    _more_samples(rec, 2)
     rec.mark_window_end()
     s = rec.stop().with_inferences(5)
     assert s.energy_mj is None and s.mj_per_inference is None
@@ -123,7 +131,7 @@ def test_bad_interval():
 def test_throttle_flag_from_profile_temperature_limit():
     rec = Recorder(RampSource(), interval_ms=10, max_temp_c=41.5).start()
     rec.mark_window_start()
-    time.sleep(0.1)
+    _more_samples(rec, 4)
     rec.mark_window_end()
     s = rec.stop()
     # tj rises 40 + seq; PMIC's constant 100 °C is ignored

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+from _waiting import wait_until  # noqa: E402
 
 from workbench.core.errors import TelemetryError, UsageError
 from workbench.core.telemetry import REPLAY_LABEL, Recorder, open_source
@@ -95,7 +95,8 @@ def test_bench_window_over_replay_is_labelled_and_integrated():
     src = ReplaySource(ORIN, interval_ms=20)  # play the 100 ms log 5× faster
     rec = Recorder(src, interval_ms=10).start()
     rec.mark_window_start()
-    time.sleep(0.3)
+    first = rec.latest().seq if rec.latest() is not None else -1
+    wait_until(lambda: rec.latest() is not None and rec.latest().seq >= first + 10, what="10 replayed samples")
     rec.mark_window_end()
     s = rec.stop().with_inferences(30)
     assert s.measured is False and s.label == REPLAY_LABEL
