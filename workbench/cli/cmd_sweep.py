@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     conf = load_conf(args.conf)
     modes = select_modes(conf, args.modes)
-    step = StepPrinter()
+    step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args, duration_s=None if args.iterations else args.duration), step)
     settings = workflow.SweepSettings(
         p99_max_ms=args.p99_max,

@@ -94,6 +94,16 @@ class Failed:
     hint: str = ""
 
 
+@dataclass(frozen=True)
+class StepProgress:
+    """A detached job's step progress (core/progress.py ``Progress``), so a face following the job can show it."""
+
+    step: str
+    message: str
+    done: int | None = None
+    total: int | None = None
+
+
 EVENT_TYPES = {
     cls.__name__: cls
     for cls in (
@@ -107,6 +117,7 @@ EVENT_TYPES = {
         TimingSplits,
         LayerProfile,
         Failed,
+        StepProgress,
     )
 }
 
