@@ -284,6 +284,9 @@ class WorkbenchApp(WorkersMixin, App):
                 severity="warning",
             )
             return
+        if self.busy == JobKind.PREPARE:
+            # following a job needs nothing of this TUI's model: don't wait for its inspection (it goes on)
+            self.busy = None
         cancel = self.begin_job(kind)
         if cancel is None:
             return
