@@ -37,6 +37,7 @@ class JobsScreen(WorkbenchScreen):
         with Vertical(id="body"):
             yield Static(id="jobs-head")
             yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+            yield Static(id="jobs-note")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -60,9 +61,9 @@ class JobsScreen(WorkbenchScreen):
 
     def refresh_view(self, what: Change) -> None:
         t = Text()
-        t.append("Jobs ", style="bold")
-        t.append("run on detached: closing the terminal or SSH session does not stop them. ", style="dim")
-        t.append("Enter re-attaches (a finished job shows its result); x cancels the followed job.", style="dim")
+        t.append("Jobs", style="bold")
+        t.append(" run detached: they outlive the terminal and the SSH link.\n", style="dim")
+        t.append("Enter re-attaches (finished: shows its result) · x cancels the followed job", style="dim")
         self.query_one("#jobs-head", Static).update(t)
 
     def on_jobs_listed(self, msg: JobsListed) -> None:
@@ -79,13 +80,12 @@ class JobsScreen(WorkbenchScreen):
                 outcome,
                 key=job.id,
             )
-        if not msg.rows:
-            self.query_one("#jobs-head", Static).update(
-                Text(
-                    "No jobs yet: start one with s on Calibrate, Build or Benchmark (or `workbench bench` in a shell)."
-                )
-            )
-        elif keep is not None and 0 <= keep < table.row_count:
+        self.query_one("#jobs-note", Static).update(
+            ""
+            if msg.rows
+            else Text("No jobs yet: s on Calibrate, Build or Benchmark starts one.")
+        )
+        if msg.rows and keep is not None and 0 <= keep < table.row_count:
             table.move_cursor(row=keep)
 
     def selected_job(self) -> Any:
