@@ -151,3 +151,41 @@ def test_what_the_command_line_cannot_say_is_refused(bad):
 def test_unknown_command_is_refused():
     with pytest.raises(UsageError, match="not a job command"):
         jobs.argv_for(JobRequest(), "results")
+
+
+def test_a_calibrate_job_leaves_its_settings_progress_and_typed_outcome_in_its_folder():
+    """What a face following a job reads back (core/jobs.py): settings.json (what the request resolved to),
+    StepProgress lines in events.jsonl, and outcome.json with the calibration and its INT8-vs-FP32 verdict."""
+    import time
+
+    from workbench.core.accuracy import AccuracyReport
+    from workbench.core.bench import events as ev
+    from workbench.core.workflow import Calibration
+
+    job = jobs.start(jobs.argv_for(JobRequest(profile="cpu-x86_64", calib_samples=64), "calibrate", ("--check",)))
+    deadline = time.monotonic() + 180
+    while job.state() == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.state() == "finished", job.stderr_path.read_text()
+    settings = jobs.read_settings(job)
+    assert settings == jobs.JobSettings(
+        model="digits CNN — bundled default",
+        profile="cpu-x86_64",
+        backend="onnxruntime",
+        precision="int8",
+        duration_s=3.0,
+        iterations=None,
+        threads=0,
+        batch=1,
+    )
+    events, _ = jobs.read_events(job)
+    steps = [e for e in events if isinstance(e, ev.StepProgress)]
+    counted = [e for e in steps if e.step == "calibrate" and e.total]
+    assert counted[0].done == 0 and counted[-1].done == counted[-1].total == 64
+    assert any(e.step == "accuracy" for e in steps)
+    outcome = jobs.read_outcome(job)
+    cal = Calibration.from_dict(outcome["calibration"])
+    acc = AccuracyReport.from_dict(outcome["accuracy"])
+    assert cal.result.samples == 64 and cal.result.path.is_file() and cal.result.method == "minmax"
+    assert acc.verdict in ("pass", "fail") and acc.held_out and acc.samples > 0
+    assert f"-> {acc.verdict.upper()}" in job.stdout_path.read_text()  # --check: the verdict line, as in a shell

@@ -81,9 +81,7 @@ class JobsScreen(WorkbenchScreen):
                 key=job.id,
             )
         self.query_one("#jobs-note", Static).update(
-            ""
-            if msg.rows
-            else Text("No jobs yet: s on Calibrate, Build or Benchmark starts one.")
+            "" if msg.rows else Text("No jobs yet: s on Calibrate, Build or Benchmark starts one.")
         )
         if msg.rows and keep is not None and 0 <= keep < table.row_count:
             table.move_cursor(row=keep)
