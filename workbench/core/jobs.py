@@ -391,10 +391,18 @@ def read_outcome(job: Job) -> dict[str, Any] | None:
 
 def append_progress(job_dir: Path, progress: Any) -> None:
     """Inside a job: one ``Progress`` (core/progress.py) as a ``StepProgress`` line of the job's events.jsonl, where
-    a following face reads it (``read_events``). One write of one whole line, appended (O_APPEND)."""
+    a following face reads it (``read_events``)."""
     from workbench.core.bench import events as ev
 
-    line = ev.encode(ev.StepProgress(progress.step, progress.message, progress.done, progress.total))
+    append_event(job_dir, ev.StepProgress(progress.step, progress.message, progress.done, progress.total))
+
+
+def append_event(job_dir: Path, event: Any) -> None:
+    """Inside a job: one event (core/bench/events.py) as a line of its events.jsonl: one write of one whole line,
+    appended (O_APPEND), so it never interleaves with the benchmark's own lines."""
+    from workbench.core.bench import events as ev
+
+    line = ev.encode(event)
     try:
         fd = os.open(Path(job_dir) / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -45,7 +45,6 @@ from workbench.ui.screens.bench import BenchScreen
 from workbench.ui.screens.build import BuildScreen
 from workbench.ui.screens.calibrate import CalibrateScreen
 from workbench.ui.screens.dashboard import DashboardScreen
-from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.help import HelpScreen
 from workbench.ui.screens.jobs import JobsScreen
 from workbench.ui.screens.model import ModelScreen
@@ -236,22 +235,9 @@ class WorkbenchApp(WorkersMixin, App):
         if running:
             self._ask_about_jobs(running)
             return
-        if self.busy in (None, JobKind.PREPARE, JobKind.CALIBRATE, JobKind.BUILD, JobKind.BENCH):
-            # inspecting a model writes nothing, and a job that is not running any more has nothing to stop
-            self.detach_event.set()
-            self.exit(0)
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                # The core removes partial outputs when cancelled (atomic writes); stop the job, then leave.
-                self.cancel_event.set()
-                self.exit(0)
-
-        self.push_screen(
-            ConfirmScreen(f"{self.busy} is running. Stop it and quit?", yes="Stop and quit", no="Keep running"),
-            answer,
-        )
+        # Nothing of ours runs: all long work is a detached job, and inspecting a model writes nothing.
+        self.detach_event.set()
+        self.exit(0)
 
     def _ask_about_jobs(self, running: list[Any]) -> None:
         """Quit with jobs of this TUI still running: keep them running (detach) or cancel them; Escape stays."""
@@ -275,7 +261,13 @@ class WorkbenchApp(WorkersMixin, App):
         job shows its outcome at once."""
         from workbench.core.live import LiveLatency
 
-        kinds = {"bench": JobKind.BENCH, "run": JobKind.BENCH, "calibrate": JobKind.CALIBRATE, "build": JobKind.BUILD}
+        kinds = {
+            "bench": JobKind.BENCH,
+            "run": JobKind.BENCH,
+            "calibrate": JobKind.CALIBRATE,
+            "build": JobKind.BUILD,
+            "sweep": JobKind.SWEEP,
+        }
         command = job.argv[0] if job.argv else ""
         kind = kinds.get(command)
         if kind is None:

@@ -61,6 +61,12 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     from workbench.core.errors import WorkbenchError
 
     outcome = core_jobs.read_outcome(job) or {}
+    if kind == JobKind.SWEEP:
+        from workbench.core.power.sweep import SweepResult
+
+        if "sweep" not in outcome:
+            raise WorkbenchError(f"job {job.id} ended without a sweep outcome")
+        return SweepFinished(SweepResult.from_dict(outcome["sweep"]))
     if kind == JobKind.CALIBRATE:
         from workbench.core.accuracy import AccuracyReport
         from workbench.core.workflow import Calibration
@@ -182,6 +188,7 @@ class WorkersMixin:
             from workbench.core import jobs as core_jobs
 
             job = core_jobs.start(core_jobs.argv_for(request, command, extra))
+            self.own_jobs[job.id] = job  # type: ignore[attr-defined] - at once: quitting now asks about it
             return self._follow(kind, job, live, cancel)
 
         self._guard(kind, run)
@@ -244,6 +251,10 @@ class WorkersMixin:
             for event in events:
                 if isinstance(event, ev.StepProgress):
                     post(ProgressMsg(kind, Progress(event.step, event.message, event.done, event.total)))
+                elif isinstance(event, ev.SweepRowDone):
+                    from workbench.core.power.sweep import SweepRow
+
+                    post(SweepRowFinished(SweepRow.from_dict(event.row)))
                 elif live is not None:
                     live.feed(event)
             if settings is None:
@@ -259,6 +270,8 @@ class WorkersMixin:
                 raise Cancelled(f"detached from job {job.id}; it keeps running (j lists jobs)")
             time.sleep(0.1)
         state = job.state()
+        if kind == JobKind.SWEEP and "sweep" in (core_jobs.read_outcome(job) or {}):
+            return _outcome(kind, job)  # also cancelled: the partial table, the original mode restored
         if state == "cancelled":
             raise Cancelled(f"job {job.id} cancelled")
         if state != "finished":
@@ -267,24 +280,10 @@ class WorkersMixin:
         return _outcome(kind, job)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def start_sweep(self, job: Any, modes: Any, conf: Any, settings: Any, cancel: threading.Event) -> None:
-        """The power-mode sweep as `workbench sweep` runs it (workflow.sweep): rows arrive as they finish."""
-
-        def run() -> WorkbenchMessage:
-            from workbench.core import workflow
-
-            result = workflow.sweep(
-                job,
-                modes,
-                conf,
-                settings,
-                on_row=lambda row: self.post_message(SweepRowFinished(row)),  # type: ignore[attr-defined]
-                on_progress=self._progress(JobKind.SWEEP),
-                cancel=cancel,
-            )
-            return SweepFinished(result)
-
-        self._guard(JobKind.SWEEP, run)
+    def start_sweep(self, request: Any, sweep_argv: tuple[str, ...], cancel: threading.Event) -> None:
+        """`workbench sweep` as a job (``sweep_argv``: --modes, --conf, targets): rows arrive as they finish
+        (SweepRowFinished), then SweepFinished; cancelled, the partial table with the original mode restored."""
+        self._start_and_follow(JobKind.SWEEP, "sweep", request, None, cancel, sweep_argv)
 
     @work(thread=True, exit_on_error=False, group="joblist", exclusive=True)
     def list_jobs(self) -> None:

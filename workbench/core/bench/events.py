@@ -104,6 +104,13 @@ class StepProgress:
     total: int | None = None
 
 
+@dataclass(frozen=True)
+class SweepRowDone:
+    """A detached power-mode sweep finished one mode: its row (power/sweep.py ``SweepRow.to_dict``)."""
+
+    row: dict
+
+
 EVENT_TYPES = {
     cls.__name__: cls
     for cls in (
@@ -118,6 +125,7 @@ EVENT_TYPES = {
         LayerProfile,
         Failed,
         StepProgress,
+        SweepRowDone,
     )
 }
 
