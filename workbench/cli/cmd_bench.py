@@ -84,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
         print(best_line(best.chosen, best.candidates, best.skipped, best.reasons))
         return 0
     result = workflow.bench_and_store(job, job.request.precision, on_progress=step)
+    if args.job_dir is not None and result.stored_id is None:
+        # --no-store: a face following this job reads the result from here instead of the results database
+        from workbench.core import jobs
+
+        jobs.write_outcome(args.job_dir, {"command": "bench", "result": result.to_dict()})
     if args.json:
         dump_json(result.to_dict(latencies=False))
     else:

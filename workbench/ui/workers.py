@@ -84,6 +84,10 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     from workbench.core.results.store import ResultStore
 
     ids = core_jobs.result_ids(job.dir)
+    if not ids and isinstance(outcome.get("result"), dict):  # a --no-store run: its result is in the outcome
+        from workbench.core.results.result import result_from_dict
+
+        return BenchFinished(result_from_dict(outcome["result"]))
     if not ids:
         raise WorkbenchError(f"job {job.id} ended ({job.state()}) without a stored result")
     with ResultStore() as db:
@@ -117,6 +121,10 @@ def job_outcome_line(job: Any) -> str:
         art = outcome.get("built", {}).get("artifact", {})
         return f"{str(art.get('precision', '?')).upper()} artifact " + ("cached" if art.get("cached") else "built")
     ids = core_jobs.result_ids(job.dir)
+    if not ids and isinstance(outcome.get("result"), dict):
+        lat = outcome["result"].get("latency_ms") or {}
+        prec = str(outcome["result"].get("precision", "?")).upper()
+        return f"not stored: {prec} p50 {lat.get('p50', 0):.4f} ms · p99 {lat.get('p99', 0):.4f} ms"
     if not ids:
         return "no stored result"
     from workbench.core.errors import WorkbenchError
