@@ -192,3 +192,21 @@ def test_calibrate_and_build_run_as_jobs_and_their_outcomes_come_back_typed():
     # build: the artifact, typed, from the job's outcome
     assert built.artifact.path.is_file() and built.precision == "int8" and built.artifact.backend == "onnxruntime"
     assert phase.startswith("done — ")
+
+
+def test_a_best_precision_job_comes_back_as_its_choice_among_its_stored_candidates():
+    """`bench --precision best` as a job: the chosen result and every candidate, read back by stored id."""
+    from workbench.core import jobs
+    from workbench.core.job import JobRequest
+    from workbench.ui.messages import BenchFinished, JobKind
+    from workbench.ui.workers import _outcome
+
+    req = JobRequest(precision="best", duration_s=0.3, warmup_ms=20.0, profile="cpu-x86_64")
+    job = jobs.start(jobs.argv_for(req, "bench"))
+    assert _wait_state(job, ("finished", "failed", "died", "cancelled")) == "finished", job.stderr_path.read_text()
+    msg = _outcome(JobKind.BENCH, job)
+    assert isinstance(msg, BenchFinished) and msg.best is not None
+    ids = jobs.result_ids(job.dir)
+    assert sorted(c.id for c in msg.best.candidates) == sorted(ids) and len(ids) >= 2
+    assert msg.result is msg.best.chosen and msg.result.id in ids
+    assert {c.precision for c in msg.best.candidates} >= {"fp32", "int8"}

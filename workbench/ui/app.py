@@ -401,7 +401,8 @@ class WorkbenchApp(WorkersMixin, App):
     def on_attached(self, msg: Attached) -> None:
         if msg.job is not None:
             self.own_jobs[msg.job_id] = msg.job
-        self.state.job_id = msg.job_id
+        if msg.kind == JobKind.BENCH:  # the Benchmark screen's header shows this job's settings (JobSettingsKnown)
+            self.state.job_id = msg.job_id
         self._forward(msg)
         self.changed(Change.JOB)
 
