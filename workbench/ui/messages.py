@@ -29,6 +29,7 @@ class JobKind(str, Enum):
     EXPORT = "export"
     RESULTS = "results"
     COMPARE = "compare"
+    JOBS = "jobs"  # listing the detached jobs (Jobs screen)
 
     def __str__(self) -> str:
         return self.value

@@ -1,8 +1,11 @@
-"""Thin workers: each runs one workflow call (core/workflow.py) off the UI thread and posts one typed message.
+"""Thin workers. Quick work (prepare, a dataset, results, compare, export) runs one workflow call (core/workflow.py)
+off the UI thread; long work (calibrate, build, bench, sweep) starts a detached job (core/jobs.py) and follows it.
+Each posts one typed message.
 
 Every worker is ``@work(thread=True, exit_on_error=False)``; expected failures (WorkbenchError) become a
 ``JobFailed`` with the core's message and hint, anything else one line (never a traceback in the app).
-State is never mutated here: the app's message handlers (UI thread) do that.
+State is never mutated here: the app's message handlers (UI thread) do that (the one exception: a started job is
+registered in ``own_jobs`` at once, so that quitting a moment later asks about it).
 """
 
 from __future__ import annotations
@@ -100,14 +103,24 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     return BenchFinished(replace(stored, result_id=stored.id))  # shown as "Stored as result N", as a run
 
 
+_ENDED: dict[str, str] = {}  # job folder -> outcome line of an ended job (it never changes again)
+
+
 def job_outcome_line(job: Any) -> str:
     """One line about a job's outcome for the Jobs list: its stored results' p99, its calibration verdict, its
     build, or the error it ended with ("" while it runs)."""
+    if job.state() == "running":
+        return ""
+    key = str(job.dir)
+    if key not in _ENDED:
+        _ENDED[key] = _ended_line(job)
+    return _ENDED[key]
+
+
+def _ended_line(job: Any) -> str:
     from workbench.core import jobs as core_jobs
 
     state = job.state()
-    if state == "running":
-        return ""
     if state in ("failed", "died"):
         message, _ = core_jobs.error_text(job)
         return message or state
@@ -302,7 +315,7 @@ class WorkersMixin:
 
             return JobsListed(tuple((j, j.state(), job_outcome_line(j)) for j in core_jobs.list_jobs(50)))
 
-        self._guard(JobKind.RESULTS, run)
+        self._guard(JobKind.JOBS, run)
 
     @work(thread=True, exit_on_error=False, group="aux")
     def start_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:
