@@ -3,8 +3,9 @@
 Each round runs the same artifact twice, in alternating order: headless (``workflow.bench`` with no
 listener, as the CLI does) and inside the Textual app at 80x24 (Benchmark screen, live plot and telemetry
 panel refreshing, ``run_test`` headless driver: the app lays out and renders every frame, it only does not
-write the bytes to a terminal). Both benchmarks run in the core's child process; what the UI can cost is CPU
-time taken from it on this machine. Reported: median and p90 latency of each, and the ratio of the medians of
+write the bytes to a terminal). Both benchmarks run in the core's child process (the TUI's inside the detached
+job it starts, which the app follows through the job's event stream); what the UI can cost is CPU time taken from
+it on this machine. Reported: median and p90 latency of each, and the ratio of the medians of
 the per-round figures (goal <= 1.05). A figure to report, not a pass/fail test: exit status 0 either way.
 
 Usage: python benchmarks/tui_overhead.py [--rounds 5] [--duration 2] [--threads 1] [--precision fp32] [--model PATH]

@@ -176,3 +176,67 @@ def test_ui_opens_as_root_and_as_a_normal_user_help_and_quit_with_status_0(user)
     finally:
         pane.tmux("kill-server", check=False)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _start_tui(pane: Pane, workbench_home: Path) -> None:
+    env = ["env", f"WORKBENCH_HOME={workbench_home}", "TERM=xterm-256color",
+           f"PYTHONPATH={REPO}"]  # fmt: skip
+    pane.tmux(
+        "-f", os.devnull, "new-session", "-d", "-x", "80", "-y", "24", "-s", pane.session, "-c", str(REPO),
+        *env, sys.executable, "-m", "workbench",
+    )  # fmt: skip
+
+
+def _wait(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def test_benchmark_started_in_the_tui_survives_killing_tmux_and_a_new_tui_reattaches(pane, workbench_home):
+    """Issue 13, "What it must show" 2: start a benchmark with 6, s; kill the tmux session as soon as its job exists;
+    the job completes and stores its result; a new TUI lists it (j) and re-attaches (Enter) to show that result."""
+    from workbench.core import jobs
+    from workbench.core.results.store import ResultStore
+
+    _start_tui(pane, workbench_home)
+    pane.wait_for(r"digits CNN — bundled default", 60)
+    pane.keys("6")
+    pane.wait_for(r"Benchmark FP32", 10)
+    t0 = time.monotonic()
+    pane.keys("s")
+    job = _wait(lambda: next(iter(jobs.list_jobs()), None), 60, "the benchmark's job folder")
+    assert job.argv[0] == "bench" and job.state() == "running"
+    tui_pid = int(pane.tmux("display-message", "-p", "-t", pane.session, "#{pane_pid}").stdout)
+    pane.tmux("kill-server")  # the SSH link drops: the TUI gets SIGHUP and dies
+    _wait(lambda: not Path(f"/proc/{tui_pid}").exists(), 30, "the TUI process to die")
+    assert not pane.alive()
+    state = _wait(lambda: job.state() if job.state() != "running" else None, 180, "the job to end")
+    elapsed = time.monotonic() - t0
+    assert state == "finished", (job.stderr_path.read_text(), job.stdout_path.read_text())
+    (rid,) = jobs.result_ids(job.dir)
+    with ResultStore() as db:
+        stored = db.get(rid)
+    assert stored.latency.p99_ms > 0 and stored.throughput.iterations > 0
+    print(f"TUI benchmark job, start key to stored result: {elapsed:.1f} s")
+
+    # the next day: a new TUI lists the job and re-attaches to it with one key
+    pane.session = "wb2"
+    _start_tui(pane, workbench_home)
+    pane.wait_for(r"digits CNN — bundled default", 60)
+    pane.wait_for(r"1 recent job", 30)  # the start-up notice names it ...
+    pane.keys("j")
+    pane.wait_for(r"(?m)^ finished\s+" + job.id + r"\s+bench\s+result " + str(rid), 30)  # ... the Jobs list row
+    pane.keys("Enter")
+    pane.wait_for(r"=== FP32 — onnxruntime", 60)
+    screen = pane.capture()
+    final = re.search(r"^ p50 (\d+\.\d{4}) ms\s+p99 (\d+\.\d{4}) ms", screen, re.M)
+    assert final, screen
+    assert final.group(2) == f"{stored.latency.p99_ms:.4f}"
+    assert "Traceback" not in screen
+    pane.keys("C-q")  # nothing of this TUI's runs: it quits at once
+    _wait(lambda: not pane.alive(), 20, "the second TUI to quit")

@@ -50,8 +50,9 @@ def test_ctrl_q_quits_at_once_with_status_0_when_idle():
     assert run(go()) == 0
 
 
-def test_ctrl_q_while_benchmark_runs_asks_and_n_keeps_running_then_x_stops():
-    from workbench.ui.screens.dialogs import ConfirmScreen
+def test_ctrl_q_while_benchmark_runs_asks_and_escape_stays_then_x_cancels_the_job():
+    from workbench.core import jobs
+    from workbench.ui.screens.dialogs import JobsQuitScreen
 
     async def go():
         app = make_recorded_app()
@@ -62,19 +63,21 @@ def test_ctrl_q_while_benchmark_runs_asks_and_n_keeps_running_then_x_stops():
             await pilot.press("s")
             await wait_for(pilot, lambda: app.screen.live.snapshot().iterations > 0, 60, "samples")
             await pilot.press("ctrl+q")
-            assert isinstance(app.screen, ConfirmScreen)
-            await pilot.press("n")
-            assert not isinstance(app.screen, ConfirmScreen)
+            assert isinstance(app.screen, JobsQuitScreen)
+            await pilot.press("escape")  # stay
+            assert not isinstance(app.screen, JobsQuitScreen)
             assert app.busy == "bench"
-            await pilot.press("x")  # stop
-            await wait_idle(pilot, 30)
+            await pilot.press("x")  # cancels the job
+            await wait_idle(pilot, 60)
             summary = text(app.screen.query_one("#bench-summary"))
-            assert summary.startswith("stopped: ")
+            assert summary.startswith("stopped: job ") and summary.endswith(" cancelled")
             assert app.state.last_result is not None and app.state.recorded_result  # still the recorded one
-            await pilot.press("ctrl+q")
+            await pilot.press("ctrl+q")  # nothing of ours runs: quits at once
         return app.return_code
 
     assert run(go()) == 0
+    (job,) = jobs.list_jobs()
+    assert job.state() == "cancelled" and jobs.result_ids(job.dir) == []
 
 
 def test_keymap_file_remaps_by_binding_id_and_reports_unknown_ids(workbench_home):

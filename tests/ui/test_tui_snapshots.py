@@ -52,6 +52,7 @@ SCREENS = {
     "bench": (("6",), None, None),
     "results": (("7", "enter"), None, None),
     "sweep": (("8",), None, None),
+    "jobs": (("j",), lambda app: "No jobs yet" in text(app.screen.query_one("#jobs-note")), None),
     "dashboard": (("d",), None, None),
     "help": (("6", "question_mark"), None, None),
 }

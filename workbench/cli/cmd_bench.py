@@ -67,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core import workflow
     from workbench.core.results.summary import best_line, summary
 
-    step = StepPrinter()
+    step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args), step)
     if args.scenario != "single-stream":
         return _scenario(args, job, step)
     if job.request.precision == "best":
         best = workflow.bench_best(job, on_progress=step)
+        if args.job_dir is not None:  # a face following this job shows the choice (core/jobs.py outcome)
+            from workbench.core import jobs
+
+            jobs.write_outcome(args.job_dir, {"command": "bench", "best": best.ids_dict()})
         if args.json:
             dump_json(best.to_dict())
             return 0
@@ -80,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
         print(best_line(best.chosen, best.candidates, best.skipped, best.reasons))
         return 0
     result = workflow.bench_and_store(job, job.request.precision, on_progress=step)
+    if args.job_dir is not None and result.stored_id is None:
+        # --no-store: a face following this job reads the result from here instead of the results database
+        from workbench.core import jobs
+
+        jobs.write_outcome(args.job_dir, {"command": "bench", "result": result.to_dict()})
     if args.json:
         dump_json(result.to_dict(latencies=False))
     else:

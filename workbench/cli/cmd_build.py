@@ -27,8 +27,14 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.common import StepPrinter, dump_json, request_from_args
     from workbench.core import workflow
 
-    job = workflow.prepare(request_from_args(args), StepPrinter())
-    artifact = workflow.build(job, job.request.precision, StepPrinter()).artifact
+    step = StepPrinter(job_dir=args.job_dir)
+    job = workflow.prepare(request_from_args(args), step)
+    built = workflow.build(job, job.request.precision, step)
+    if args.job_dir is not None:  # a face following this job reads the typed outcome back (core/jobs.py)
+        from workbench.core import jobs
+
+        jobs.write_outcome(args.job_dir, {"command": "build", "built": built.to_dict()})
+    artifact = built.artifact
     record = {
         "artifact": str(artifact.path),
         "sidecar": str(artifact.sidecar_path),

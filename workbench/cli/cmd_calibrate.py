@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_args(p, model_optional=True)
     add_calib_args(p)
+    p.add_argument("--eval", metavar="DIR", help="held-out evaluation set for --check (labels.csv gives top-1)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="then compare the INT8 model with FP32: the accuracy verdict `workbench bench --precision int8` gives",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="also copy the QDQ model here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler="workbench.cli.cmd_calibrate:run")
@@ -27,9 +33,19 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.common import StepPrinter, dump_json, request_from_args
     from workbench.core import workflow
 
-    step = StepPrinter()
+    step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args, precision="int8"), step, backend_needed=False)
-    cal = workflow.calibrate(job, step)
+    if args.check:
+        cal, report = workflow.calibrate_and_check(job, step)
+    else:
+        cal, report = workflow.calibrate(job, step), None
+    if args.job_dir is not None:  # a face following this job reads the typed outcome back (core/jobs.py)
+        from workbench.core import jobs
+
+        jobs.write_outcome(
+            args.job_dir,
+            {"command": "calibrate", "calibration": cal.to_dict(), "accuracy": report.to_dict() if report else None},
+        )
     result, ds = cal.result, cal.dataset
     coverage = cal.coverage()
     out = result.path
@@ -50,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         "seconds": result.seconds,
         "skipped_files": [list(s) for s in ds.skipped],
     }
+    if args.check:
+        record["accuracy"] = report.to_dict() if report is not None else None
     if coverage.warning():
         import sys
 
@@ -66,4 +84,8 @@ def run(args: argparse.Namespace) -> int:
             print(kept)
         for name, why in ds.skipped:
             print(f"  skipped {name}: {why}")
+        if args.check:
+            from workbench.core.results.summary import accuracy_line
+
+            print(accuracy_line(report) if report is not None else "accuracy: no evaluation set to check on")
     return 0

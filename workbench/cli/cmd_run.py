@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     for p in wanted:
         if p not in ("fp32", "fp16", "int8"):
             raise UsageError(f"--precisions: {p!r} is not one of fp32, fp16, int8")
-    step = StepPrinter()
+    step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args), step)
     main = workflow.run_main(job, wanted, on_progress=step)
     if args.json:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     conf = load_conf(args.conf)
     modes = select_modes(conf, args.modes)
-    step = StepPrinter()
+    step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args, duration_s=None if args.iterations else args.duration), step)
     settings = workflow.SweepSettings(
         p99_max_ms=args.p99_max,
@@ -61,10 +61,26 @@ def run(args: argparse.Namespace) -> int:
         nvpmodel_timeout_s=args.nvpmodel_timeout,
     )
 
+    from workbench.core import jobs
+    from workbench.core.bench import events as ev
+    from workbench.core.errors import Cancelled
+
     def on_row(row) -> None:
         print(f"[sweep] {row.mode}: {row.status}", file=sys.stderr)
+        if args.job_dir is not None:  # a face following this job shows the row as it comes
+            jobs.append_event(args.job_dir, ev.SweepRowDone(row.to_dict()))
 
-    result = workflow.sweep(job, modes, conf, settings, on_row=on_row, on_progress=step)
+    try:
+        result = workflow.sweep(job, modes, conf, settings, on_row=on_row, on_progress=step)
+    except Cancelled as exc:  # Ctrl-C / `workbench jobs cancel`: the original mode is back; keep the partial table
+        partial = getattr(exc, "result", None)
+        if partial is not None:
+            if args.job_dir is not None:
+                jobs.write_outcome(args.job_dir, {"command": "sweep", "sweep": partial.to_dict()})
+            print(format_table(partial))
+        raise
+    if args.job_dir is not None:
+        jobs.write_outcome(args.job_dir, {"command": "sweep", "sweep": result.to_dict()})
     if args.json:
         dump_json(result.to_dict())
     else:

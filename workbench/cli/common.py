@@ -241,13 +241,28 @@ def request_from_args(args: argparse.Namespace, **overrides: Any):
 
 class StepPrinter:
     """Progress (core/progress.py) on stderr — stdout stays clean for --json. Counted progress prints at most
-    every 10 %."""
+    every 10 %. Inside a detached job (``job_dir``), every step and every whole percent of counted progress is
+    also written to the job's events.jsonl (core/jobs.py ``append_progress``) for a face that follows the job."""
 
-    def __init__(self, quiet: bool = False) -> None:
+    def __init__(self, quiet: bool = False, *, job_dir=None) -> None:
         self.quiet = quiet
+        self.job_dir = job_dir
         self._last_pct = -1
+        self._logged: tuple[str, int] | None = None
+
+    def _log(self, step) -> None:
+        if step.total and step.done is not None:
+            key = (step.step, int(step.done * 100 / step.total))
+            if key == self._logged:
+                return
+            self._logged = key
+        from workbench.core.jobs import append_progress
+
+        append_progress(self.job_dir, step)
 
     def __call__(self, step) -> None:
+        if self.job_dir is not None:
+            self._log(step)
         if self.quiet:
             return
         if step.total and step.done is not None:

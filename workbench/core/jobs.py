@@ -222,3 +222,211 @@ def cancel(job: Job, sig: int = signal.SIGINT) -> None:
         os.killpg(job.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+# --- a request as the command line of a job ----------------------------------------------------------------------
+# The CLI's parser is the one contract between a face and a job: a face that starts a job turns its JobRequest into
+# the argv of `workbench <command>` (argv_for), and the job's process parses it like any command line
+# (cli/common.request_from_args). tests/cli/test_job_argv.py checks request -> argv -> parse -> the same request.
+
+JOB_COMMANDS = ("calibrate", "build", "bench", "run", "sweep")
+_MODEL_FIELDS = ("profile", "spec", "trust_pickle", "backend", "export_opset", "export_dynamic_batch", "input_shapes")
+_CALIB_FIELDS = ("calib", "method", "calib_samples")
+_BENCH_FIELDS = (
+    "eval", "iterations", "duration_s", "until_stable", "stable_target", "stable_rel_width", "max_duration_s",
+    "warmup_ms", "warmup_iterations", "threads", "batch", "shapes", "symbols", "seed", "bench_dataset", "telemetry",
+    "force_build", "profile_layers", "store", "export_times", "cuda_graph", "include_transfers", "streams", "repeat",
+    "idle_s", "subtract_idle", "settle", "settle_target_c",
+)  # fmt: skip
+# Which request fields each command's parser takes (besides the model); calibrate always quantizes to INT8.
+COMMAND_FIELDS: dict[str, tuple[str, ...]] = {
+    "calibrate": (*_MODEL_FIELDS, *_CALIB_FIELDS, "eval"),
+    "build": (*_MODEL_FIELDS, "precision", *_CALIB_FIELDS, "force_build"),
+    "bench": (*_MODEL_FIELDS, "precision", *_CALIB_FIELDS, *_BENCH_FIELDS),
+    "run": (*_MODEL_FIELDS, *_CALIB_FIELDS, *_BENCH_FIELDS),
+    "sweep": (*_MODEL_FIELDS, "precision", *_CALIB_FIELDS, "iterations", "duration_s", "telemetry", "store"),
+}
+
+
+def _num(value: float | int) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _dims(dims) -> str:
+    return "x".join(str(int(d)) for d in dims) if len(dims) else "scalar"
+
+
+def _options(request: Any, name: str) -> list[str]:
+    """The options that set request field ``name`` to its value (nothing when it is the default)."""
+    from workbench.core.job import JobRequest
+
+    value = getattr(request, name)
+    if name in ("shapes", "symbols"):  # one --shapes option holds both
+        if name == "symbols" or not (request.shapes or request.symbols):
+            return []
+        items = [f"{k}:{_dims(v)}" for k, v in request.shapes.items()]
+        items += [f"{k}={int(v)}" for k, v in request.symbols.items()]
+        return ["--shapes", ",".join(items)]
+    if value == getattr(JobRequest(), name):
+        return []
+    flags = {
+        "profile": "--profile", "spec": "--spec", "backend": "--backend", "export_opset": "--opset",
+        "precision": "--precision", "calib": "--calib", "method": "--method", "calib_samples": "--calib-samples",
+        "eval": "--eval", "iterations": "--iterations", "duration_s": "--duration", "stable_rel_width": "--rel-width",
+        "max_duration_s": "--max-duration", "warmup_ms": "--warmup-ms", "warmup_iterations": "--warmup-iterations",
+        "threads": "--threads", "batch": "--batch", "seed": "--seed", "bench_dataset": "--inputs",
+        "telemetry": "--telemetry", "export_times": "--export-times", "streams": "--streams", "repeat": "--repeat",
+        "idle_s": "--idle-s", "settle_target_c": "--settle-target",
+    }  # fmt: skip
+    switches = {
+        "trust_pickle": "--trust-pickle", "export_dynamic_batch": "--dynamic-batch", "until_stable": "--until-stable",
+        "force_build": "--rebuild", "profile_layers": "--profile-layers", "subtract_idle": "--subtract-idle",
+        "settle": "--settle",
+    }  # fmt: skip
+    if name in switches and value is True:
+        return [switches[name]]
+    if name in flags and value is not None:
+        return [flags[name], _num(value) if isinstance(value, (int, float)) else str(value)]
+    if name == "stable_target":
+        return ["--target", f"p{_num(value)}"]
+    if name == "store" and value is False:
+        return ["--no-store"]
+    if name == "cuda_graph" and value is True:
+        return ["--cuda-graph"]
+    if name == "include_transfers" and value is False:
+        return ["--no-transfers"]
+    if name == "input_shapes":
+        return [a for k, dims in value.items() for a in ("--input-shape", f"{k}:{_dims(dims)}")]
+    raise UsageError(f"a job cannot carry {name}={value!r}: `workbench` has no option that sets it")
+
+
+def argv_for(request: Any, command: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The argv of ``workbench <command>`` that asks for ``request`` (a core.job.JobRequest): the model first, then
+    an option for every field the command takes that differs from the default, then ``extra`` (``--json`` …).
+
+    Raises:
+        UsageError: an unknown command, a field the command line cannot express (``settle_timeout_s``,
+            ``cuda_graph=False``, ``include_transfers=True``), or ``request.job_dir`` set (a job sets its own).
+    """
+    from workbench.core.job import JobRequest
+
+    if command not in COMMAND_FIELDS:
+        raise UsageError(f"{command!r} is not a job command ({', '.join(JOB_COMMANDS)})")
+    if request.job_dir is not None:
+        raise UsageError("a request with job_dir is already inside a job")
+    if request.settle_timeout_s != JobRequest().settle_timeout_s:
+        raise UsageError("a job cannot carry settle_timeout_s: `workbench` has no option that sets it")
+    argv = [command]
+    if request.model:
+        model = str(request.model)
+        argv.append(("./" + model) if model.startswith("-") else model)
+    for name in COMMAND_FIELDS[command]:
+        argv.extend(_options(request, name))
+    return [*argv, *extra]
+
+
+# --- what a job resolved to, its outcome and its progress: files a face reads back ---------------------------------
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What a job's request resolved to (written by ``workflow.prepare`` inside the job, ``settings.json``): what a
+    face shows about a job it follows instead of its own settings. ``duration_s``/``iterations``: the benchmark
+    length (s / count; the profile's when the request left it); ``threads`` 0 = the runtime's default."""
+
+    model: str
+    profile: str
+    backend: str
+    precision: str
+    duration_s: float | None
+    iterations: int | None
+    threads: int
+    batch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobSettings:
+        return cls(
+            model=str(d.get("model", "?")),
+            profile=str(d.get("profile", "?")),
+            backend=str(d.get("backend", "")),
+            precision=str(d.get("precision", "fp32")),
+            duration_s=d.get("duration_s"),
+            iterations=d.get("iterations"),
+            threads=int(d.get("threads") or 0),
+            batch=int(d.get("batch") or 1),
+        )
+
+
+def write_settings(job_dir: Path, settings: JobSettings) -> None:
+    """Inside a job: record what its request resolved to (atomically)."""
+    write_text_atomic(Path(job_dir) / "settings.json", json.dumps(settings.to_dict()))
+
+
+def read_settings(job: Job) -> JobSettings | None:
+    """The job's resolved settings, or None until its process has prepared the job (about a second)."""
+    try:
+        return JobSettings.from_dict(json.loads((job.dir / "settings.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_outcome(job_dir: Path, doc: dict[str, Any]) -> None:
+    """Inside a job: its typed outcome as JSON (``outcome.json``: calibrate's and build's records), atomically."""
+    write_text_atomic(Path(job_dir) / "outcome.json", json.dumps(doc, default=str))
+
+
+def read_outcome(job: Job) -> dict[str, Any] | None:
+    """The outcome the job wrote at its end, or None (still running, failed, or a command that writes none)."""
+    try:
+        doc = json.loads((job.dir / "outcome.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def append_progress(job_dir: Path, progress: Any) -> None:
+    """Inside a job: one ``Progress`` (core/progress.py) as a ``StepProgress`` line of the job's events.jsonl, where
+    a following face reads it (``read_events``)."""
+    from workbench.core.bench import events as ev
+
+    append_event(job_dir, ev.StepProgress(progress.step, progress.message, progress.done, progress.total))
+
+
+def append_event(job_dir: Path, event: Any) -> None:
+    """Inside a job: one event (core/bench/events.py) as a line of its events.jsonl: one write of one whole line,
+    appended (O_APPEND), so it never interleaves with the benchmark's own lines."""
+    from workbench.core.bench import events as ev
+
+    line = ev.encode(event)
+    try:
+        fd = os.open(Path(job_dir) / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # progress is a courtesy: never fail the job over it
+
+
+def error_text(job: Job) -> tuple[str, str]:
+    """(message, hint) of a failed job: its last ``error:``/``internal error:`` line on stderr and the ``hint:`` after
+    it, else the last line it printed; ("", "") when it printed nothing."""
+    try:
+        lines = [ln.rstrip() for ln in job.stderr_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "", ""
+    message, hint = "", ""
+    for i, ln in enumerate(lines):
+        if ln.startswith(("error: ", "internal error: ")):
+            message = ln.split(": ", 1)[1] if ln.startswith("error: ") else ln
+            hint = ""
+            if i + 1 < len(lines) and lines[i + 1].startswith("hint: "):
+                hint = lines[i + 1][len("hint: ") :]
+    if not message and lines:
+        message = lines[-1]
+    return message, hint

@@ -123,7 +123,35 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backe
         request, profile, reason, onnx_path, info, spec, backend, bundled, detection, device_name(detection), missing
     )
     resolve_inputs(job)  # --batch / --shapes against the model: a conflict stops here, before anything runs
+    if request.job_dir is not None:
+        _record_settings(job)
     return job
+
+
+def _record_settings(job: PreparedJob) -> None:
+    """Inside a detached job: what its request resolved to (core/jobs.py ``JobSettings``), for a face that follows
+    the job (its header shows the job's settings, not the face's own)."""
+    from workbench.core import jobs
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.job import bench_batch
+
+    o = job.request
+    settings = jobs.JobSettings(
+        model=job.title,
+        profile=job.profile.name,
+        backend=job.backend.name if job.backend is not None else (o.backend or job.profile.build.backend),
+        precision=o.precision,
+        duration_s=None
+        if o.iterations
+        else (o.duration_s if o.duration_s is not None else job.profile.benchmark.duration_s),
+        iterations=o.iterations,
+        threads=o.threads if o.threads is not None else job.profile.build.intra_op_threads,
+        batch=bench_batch(job),
+    )
+    try:
+        jobs.write_settings(o.job_dir, settings)  # type: ignore[arg-type]
+    except (OSError, WorkbenchError):
+        pass  # a courtesy for faces: never stop the job over it
 
 
 # --- precision ------------------------------------------------------------------------------------------------
@@ -150,6 +178,18 @@ class Calibration:
             r.method, r.samples, r.cached, str(r.path), kept, cov.quantized_tensors, cov.unreached_compute
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The calibration's record (a detached job's outcome); the dataset is named, not kept."""
+        return {"result": self.result.to_dict(), "dataset": str(getattr(self.dataset, "folder", "") or "")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
+        """A calibration read back from a job's outcome: its QDQ model and figures; ``dataset`` is None (the set
+        stays on disk; a step that needs it opens it again)."""
+        from workbench.core.precision.quantize import QuantResult
+
+        return cls(QuantResult.from_dict(d["result"]), None)
+
 
 @dataclass(frozen=True)
 class Built:
@@ -161,6 +201,40 @@ class Built:
     @property
     def precision(self) -> str:
         return self.artifact.precision
+
+    def to_dict(self) -> dict[str, Any]:
+        """The build's record (a detached job's outcome): the artifact and, for INT8, its calibration."""
+        a = self.artifact
+        return {
+            "artifact": {
+                "path": str(a.path),
+                "backend": a.backend,
+                "precision": a.precision,
+                "source_model": str(a.source_model),
+                "sidecar_path": str(a.sidecar_path),
+                "cached": a.cached,
+                "build_s": a.build_s,
+            },
+            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Built:
+        """Inverse of :meth:`to_dict` (the artifact's sidecar metadata is not carried: it stays on disk)."""
+        from workbench.core.backends.base import Artifact
+
+        a = d["artifact"]
+        artifact = Artifact(
+            Path(a["path"]),
+            str(a["backend"]),
+            str(a["precision"]),
+            Path(a["source_model"]),
+            Path(a["sidecar_path"]),
+            bool(a["cached"]),
+            float(a["build_s"]),
+        )
+        cal = d.get("calibration")
+        return cls(artifact, Calibration.from_dict(cal) if isinstance(cal, dict) else None)
 
 
 def calibrate(job: PreparedJob, on_progress: ProgressFn = no_progress, cancel: threading.Event | None = None):
@@ -726,6 +800,26 @@ class BestOutcome:
         d["skipped"] = list(self.skipped)
         d["choice"] = list(self.reasons)
         return d
+
+    def ids_dict(self) -> dict[str, Any]:
+        """The outcome by stored result ids (a detached job's outcome; :meth:`from_ids` reads it back)."""
+        return {
+            "chosen": self.chosen.stored_id,
+            "candidates": [c.stored_id for c in self.candidates],
+            "skipped": list(self.skipped),
+            "reasons": list(self.reasons),
+        }
+
+    @classmethod
+    def from_ids(cls, d: dict[str, Any], get: Callable[[int], BenchmarkResult]) -> BestOutcome:
+        """Inverse of :meth:`ids_dict`; ``get`` reads one stored result (ResultStore.get).
+
+        Raises:
+            ResultsError: a result is no longer stored.
+        """
+        candidates = tuple(get(int(i)) for i in d.get("candidates") or ())
+        chosen = next((c for c in candidates if c.id == d.get("chosen")), None) or get(int(d["chosen"]))
+        return cls(chosen, candidates, tuple(d.get("skipped") or ()), tuple(d.get("reasons") or ()))
 
 
 def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:

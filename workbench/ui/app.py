@@ -29,6 +29,8 @@ from workbench.ui.messages import (
     Exported,
     JobFailed,
     JobKind,
+    JobSettingsKnown,
+    JobsListed,
     NothingToAttach,
     Prepared,
     ProgressMsg,
@@ -43,8 +45,8 @@ from workbench.ui.screens.bench import BenchScreen
 from workbench.ui.screens.build import BuildScreen
 from workbench.ui.screens.calibrate import CalibrateScreen
 from workbench.ui.screens.dashboard import DashboardScreen
-from workbench.ui.screens.dialogs import ConfirmScreen
 from workbench.ui.screens.help import HelpScreen
+from workbench.ui.screens.jobs import JobsScreen
 from workbench.ui.screens.model import ModelScreen
 from workbench.ui.screens.precision import PrecisionScreen
 from workbench.ui.screens.profile import ProfileScreen
@@ -62,6 +64,7 @@ SCREEN_CLASSES = {
     "bench": BenchScreen,
     "results": ResultsScreen,
     "sweep": SweepScreen,
+    "jobs": JobsScreen,
     "dashboard": DashboardScreen,
 }
 
@@ -107,6 +110,12 @@ class WorkbenchApp(WorkersMixin, App):
         self.telemetry: TelemetryFeed | None = None
         self.busy: JobKind | None = None
         self.cancel_event = threading.Event()
+        # Detached jobs this TUI started or re-attached (id -> core.jobs.Job): quitting asks about those still
+        # running, never about jobs started elsewhere. ``detach_event`` stops following without cancelling.
+        self.own_jobs: dict[str, Any] = {}
+        self.detach_event = threading.Event()
+        self.followed_live: Any = None  # the LiveLatency of the followed benchmark job (the Benchmark screen adopts it)
+        self._jobs_announced = False
         self.keys: dict[str, str] = {b.id: b.key for b in app_bindings() if b.id}
         for cls in SCREEN_CLASSES.values():
             for b in cls.BINDINGS:
@@ -148,6 +157,7 @@ class WorkbenchApp(WorkersMixin, App):
             self._open_telemetry()
         self.switch_mode("model")
         self.prepare()
+        self.list_jobs()  # this user's running and recent jobs: announced once (on_jobs_listed), listed on `j`
 
     def _apply_keymap(self) -> None:
         from workbench.core.errors import WorkbenchError
@@ -179,7 +189,8 @@ class WorkbenchApp(WorkersMixin, App):
         self.telemetry = feed
 
     def on_unmount(self) -> None:
-        self.cancel_event.set()
+        # Stop following jobs; never cancel them here (quitting asked already; a killed terminal never gets here).
+        self.detach_event.set()
         if self.telemetry is not None:
             self.telemetry.close()
 
@@ -215,22 +226,66 @@ class WorkbenchApp(WorkersMixin, App):
     async def action_quit(self) -> None:
         self.action_request_quit()
 
-    def action_request_quit(self) -> None:
-        if self.busy in (None, JobKind.PREPARE):  # inspecting a model writes nothing: no need to ask
-            self.cancel_event.set()
-            self.exit(0)
-            return
+    def running_own_jobs(self) -> list[Any]:
+        """The detached jobs this TUI started or attached that still run."""
+        return [j for j in self.own_jobs.values() if j.state() == "running"]
 
-        def answer(yes: bool | None) -> None:
-            if yes:
-                # The core removes partial outputs when cancelled (atomic writes); stop the job, then leave.
-                self.cancel_event.set()
+    def action_request_quit(self) -> None:
+        running = self.running_own_jobs()
+        if running:
+            self._ask_about_jobs(running)
+            return
+        # Nothing of ours runs: all long work is a detached job, and inspecting a model writes nothing.
+        self.detach_event.set()
+        self.exit(0)
+
+    def _ask_about_jobs(self, running: list[Any]) -> None:
+        """Quit with jobs of this TUI still running: keep them running (detach) or cancel them; Escape stays."""
+        from workbench.ui.screens.dialogs import JobsQuitScreen
+
+        def answer(choice: str | None) -> None:
+            if choice == "cancel":
+                from workbench.core import jobs as core_jobs
+
+                for job in running:
+                    core_jobs.cancel(job)  # SIGINT to the job's process group, sent before we leave
+            if choice in ("keep", "cancel"):
+                self.detach_event.set()
                 self.exit(0)
 
-        self.push_screen(
-            ConfirmScreen(f"{self.busy} is running. Stop it and quit?", yes="Stop and quit", no="Keep running"),
-            answer,
-        )
+        names = ", ".join(f"{' '.join(j.argv[:1])} {j.id}" for j in running)
+        self.push_screen(JobsQuitScreen(f"Still running, started or attached here: {names}"), answer)
+
+    def attach_job(self, job: Any) -> None:
+        """Follow ``job`` (from the Jobs screen) on its screen: bench/run on Benchmark, calibrate, build; a finished
+        job shows its outcome at once."""
+        from workbench.core.live import LiveLatency
+
+        kinds = {
+            "bench": JobKind.BENCH,
+            "run": JobKind.BENCH,
+            "calibrate": JobKind.CALIBRATE,
+            "build": JobKind.BUILD,
+            "sweep": JobKind.SWEEP,
+        }
+        command = job.argv[0] if job.argv else ""
+        kind = kinds.get(command)
+        if kind is None:
+            self.notify(
+                f"the TUI does not follow `{command}` jobs: `workbench jobs attach {job.id}` in a shell does",
+                severity="warning",
+            )
+            return
+        if self.busy == JobKind.PREPARE:
+            # following a job needs nothing of this TUI's model: don't wait for its inspection (it goes on)
+            self.busy = None
+        cancel = self.begin_job(kind)
+        if cancel is None:
+            return
+        live = LiveLatency() if kind == JobKind.BENCH else None
+        self.followed_live = live
+        self.switch_mode(str(kind))
+        self.follow_job(job, kind, live, cancel)
 
     # --- shared state changes (called by screens, UI thread) -------------------------------------------------
     def begin_job(self, kind: JobKind) -> threading.Event | None:
@@ -240,6 +295,8 @@ class WorkbenchApp(WorkersMixin, App):
             return None
         self.busy = kind
         self.cancel_event = threading.Event()
+        self.state.job_settings = None
+        self.state.job_id = None
         self.changed(Change.BUSY)
         return self.cancel_event
 
@@ -271,6 +328,8 @@ class WorkbenchApp(WorkersMixin, App):
         """Change request fields; ``invalidate`` = "calibration" drops calibration and build outcomes, "build"
         only the artifact, None nothing (bench-only settings). A field that changes what prepare() resolves
         (model, profile, export options, …) prepares the job again."""
+        self.state.job_settings = None  # the header shows this TUI's settings again
+        self.state.job_id = None
         reprepare = self.state.update_request(**changes)
         if invalidate == "calibration" or reprepare:
             self.state.invalidate()
@@ -340,7 +399,33 @@ class WorkbenchApp(WorkersMixin, App):
         self._finished(JobKind.SWEEP, msg, Change.SWEEP)
 
     def on_attached(self, msg: Attached) -> None:
+        if msg.job is not None:
+            self.own_jobs[msg.job_id] = msg.job
+        if msg.kind == JobKind.BENCH:  # the Benchmark screen's header shows this job's settings (JobSettingsKnown)
+            self.state.job_id = msg.job_id
         self._forward(msg)
+        self.changed(Change.JOB)
+
+    def on_job_settings_known(self, msg: JobSettingsKnown) -> None:
+        if self.state.job_id == msg.job_id:
+            self.state.job_settings = msg.settings
+            self.changed(Change.JOB)
+
+    def on_jobs_listed(self, msg: JobsListed) -> None:
+        self._forward(msg)
+        if self._jobs_announced:
+            return
+        self._jobs_announced = True
+        running = [r for r in msg.rows if r[1] == "running"]
+        recent = [r for r in msg.rows if r[1] != "running" and _recent(r[0].started_at)]
+        if running or recent:
+            lines = [f"{state} {' '.join(job.argv[:1])} {job.id}" for job, state, _ in (running + recent)[:3]]
+            key = self.keys.get("screen.jobs", "j")
+            self.notify(
+                "\n".join(lines) + f"\n{key}: Jobs (Enter re-attaches)",
+                title=f"{len(running)} running, {len(recent)} recent job(s)",
+                timeout=8,
+            )
 
     def on_compared(self, msg: Compared) -> None:
         self._forward(msg)
@@ -371,6 +456,18 @@ class WorkbenchApp(WorkersMixin, App):
                 timeout=12,
             )
         self._finished(msg.kind, msg)
+
+
+def _recent(started_at: str, hours: float = 24.0) -> bool:
+    """A job started within ``hours`` (its ``started_at`` is UTC ``%Y-%m-%dT%H:%M:%SZ``)."""
+    import calendar
+    import time
+
+    try:
+        t = calendar.timegm(time.strptime(started_at, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return False
+    return time.time() - t < hours * 3600
 
 
 def make_app(model: str | None = None, **kw: Any) -> WorkbenchApp:

@@ -29,6 +29,7 @@ class JobKind(str, Enum):
     EXPORT = "export"
     RESULTS = "results"
     COMPARE = "compare"
+    JOBS = "jobs"  # listing the detached jobs (Jobs screen)
 
     def __str__(self) -> str:
         return self.value
@@ -46,6 +47,7 @@ class Change(str, Enum):
     BUILD = "build"
     BENCH = "bench"
     SWEEP = "sweep"
+    JOB = "job"  # the followed detached job, or its settings, changed
 
 
 class WorkbenchMessage(Message, bubble=False):
@@ -111,11 +113,30 @@ class BenchFinished(WorkbenchMessage, bubble=False):
 
 @dataclass
 class Attached(WorkbenchMessage, bubble=False):
-    """Re-attached to a running detached job; ``live`` receives its replayed and followed event stream."""
+    """Following a detached job (one this TUI started, or one re-attached from the Jobs screen); ``live`` receives its
+    replayed and followed benchmark events (None for calibrate/build jobs)."""
 
     job_id: str
     command: str
-    live: Any  # core.live.LiveLatency
+    live: Any  # core.live.LiveLatency | None
+    kind: JobKind = JobKind.BENCH
+    job: Any = None  # core.jobs.Job
+
+
+@dataclass
+class JobSettingsKnown(WorkbenchMessage, bubble=False):
+    """The followed job's own settings (core.jobs.JobSettings: model, profile, precision, duration …), read from its
+    folder once its process has prepared it; the screens' headers show these instead of the app's."""
+
+    job_id: str
+    settings: Any  # core.jobs.JobSettings
+
+
+@dataclass
+class JobsListed(WorkbenchMessage, bubble=False):
+    """This user's detached jobs, newest first, read off the UI thread (core.jobs.Job, state, one-line outcome)."""
+
+    rows: tuple = ()  # (Job, state, outcome text)
 
 
 @dataclass

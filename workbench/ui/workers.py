@@ -1,8 +1,11 @@
-"""Thin workers: each runs one workflow call (core/workflow.py) off the UI thread and posts one typed message.
+"""Thin workers. Quick work (prepare, a dataset, results, compare, export) runs one workflow call (core/workflow.py)
+off the UI thread; long work (calibrate, build, bench, sweep) starts a detached job (core/jobs.py) and follows it.
+Each posts one typed message.
 
 Every worker is ``@work(thread=True, exit_on_error=False)``; expected failures (WorkbenchError) become a
 ``JobFailed`` with the core's message and hint, anything else one line (never a traceback in the app).
-State is never mutated here: the app's message handlers (UI thread) do that.
+State is never mutated here: the app's message handlers (UI thread) do that (the one exception: a started job is
+registered in ``own_jobs`` at once, so that quitting a moment later asks about it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from workbench.ui.messages import (
     Exported,
     JobFailed,
     JobKind,
+    JobSettingsKnown,
+    JobsListed,
     NothingToAttach,
     Prepared,
     ProgressMsg,
@@ -47,6 +52,103 @@ def _preflight(job: Any) -> tuple[Any, str | None]:
         return preflight(job.model_path, job.profile), None
     except WorkbenchError as exc:
         return None, f"pre-flight not run: {exc}"
+
+
+def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
+    """The typed message for a finished job: its stored result (bench, run) or its outcome.json (calibrate, build).
+
+    Raises:
+        WorkbenchError: the job ended without what its command leaves (no stored result, no outcome).
+    """
+    from workbench.core import jobs as core_jobs
+    from workbench.core.errors import WorkbenchError
+
+    outcome = core_jobs.read_outcome(job) or {}
+    if kind == JobKind.SWEEP:
+        from workbench.core.power.sweep import SweepResult
+
+        if "sweep" not in outcome:
+            raise WorkbenchError(f"job {job.id} ended without a sweep outcome")
+        return SweepFinished(SweepResult.from_dict(outcome["sweep"]))
+    if kind == JobKind.CALIBRATE:
+        from workbench.core.accuracy import AccuracyReport
+        from workbench.core.workflow import Calibration
+
+        if "calibration" not in outcome:
+            raise WorkbenchError(f"job {job.id} ended without a calibration outcome")
+        acc = outcome.get("accuracy")
+        return Calibrated(Calibration.from_dict(outcome["calibration"]), AccuracyReport.from_dict(acc) if acc else None)
+    if kind == JobKind.BUILD:
+        from workbench.core.workflow import Built
+
+        if "built" not in outcome:
+            raise WorkbenchError(f"job {job.id} ended without a build outcome")
+        return BuildFinished(Built.from_dict(outcome["built"]))
+    from workbench.core.results.store import ResultStore
+
+    ids = core_jobs.result_ids(job.dir)
+    if not ids and isinstance(outcome.get("result"), dict):  # a --no-store run: its result is in the outcome
+        from workbench.core.results.result import result_from_dict
+
+        return BenchFinished(result_from_dict(outcome["result"]))
+    if not ids:
+        raise WorkbenchError(f"job {job.id} ended ({job.state()}) without a stored result")
+    with ResultStore() as db:
+        if isinstance(outcome.get("best"), dict):
+            from workbench.core.workflow import BestOutcome
+
+            best = BestOutcome.from_ids(outcome["best"], db.get)
+            return BenchFinished(best.chosen, best=best)
+        stored = db.get(ids[-1])
+    return BenchFinished(replace(stored, result_id=stored.id))  # shown as "Stored as result N", as a run
+
+
+_ENDED: dict[str, str] = {}  # job folder -> outcome line of an ended job (it never changes again)
+
+
+def job_outcome_line(job: Any) -> str:
+    """One line about a job's outcome for the Jobs list: its stored results' p99, its calibration verdict, its
+    build, or the error it ended with ("" while it runs)."""
+    if job.state() == "running":
+        return ""
+    key = str(job.dir)
+    if key not in _ENDED:
+        _ENDED[key] = _ended_line(job)
+    return _ENDED[key]
+
+
+def _ended_line(job: Any) -> str:
+    from workbench.core import jobs as core_jobs
+
+    state = job.state()
+    if state in ("failed", "died"):
+        message, _ = core_jobs.error_text(job)
+        return message or state
+    if state == "cancelled":
+        return "cancelled"
+    outcome = core_jobs.read_outcome(job) or {}
+    if outcome.get("command") == "calibrate":
+        acc = outcome.get("accuracy") or {}
+        return f"INT8 QDQ model; accuracy {str(acc.get('verdict', 'n/a')).upper()}"
+    if outcome.get("command") == "build":
+        art = outcome.get("built", {}).get("artifact", {})
+        return f"{str(art.get('precision', '?')).upper()} artifact " + ("cached" if art.get("cached") else "built")
+    ids = core_jobs.result_ids(job.dir)
+    if not ids and isinstance(outcome.get("result"), dict):
+        lat = outcome["result"].get("latency_ms") or {}
+        prec = str(outcome["result"].get("precision", "?")).upper()
+        return f"not stored: {prec} p50 {lat.get('p50', 0):.4f} ms · p99 {lat.get('p99', 0):.4f} ms"
+    if not ids:
+        return "no stored result"
+    from workbench.core.errors import WorkbenchError
+    from workbench.core.results.store import ResultStore
+
+    try:
+        with ResultStore() as db:
+            r = db.get(ids[-1])
+    except WorkbenchError as exc:
+        return f"result {ids[-1]}: {exc}"
+    return f"result {r.id}: {r.precision.upper()} p50 {r.latency.p50_ms:.4f} ms · p99 {r.latency.p99_ms:.4f} ms"
 
 
 class WorkersMixin:
@@ -94,106 +196,126 @@ class WorkersMixin:
 
         self._guard(JobKind.DATASET, run)
 
-    @work(thread=True, exit_on_error=False, group="jobs")
-    def start_calibrate(self, job: Any, cancel: threading.Event) -> None:
+    # --- detached jobs ----------------------------------------------------------------------------------------
+    # Calibrate, build and bench run as detached jobs (core/jobs.py), exactly as `workbench calibrate/build/bench`
+    # run from a shell: the job's argv is built from the app's JobRequest by the core (jobs.argv_for), it starts in
+    # its own session the moment the key is pressed, and the worker only follows it: its events.jsonl feeds the live
+    # view and the progress, and its stored result (or outcome.json) becomes the same typed message a run in this
+    # process gave. Killing the TUI (or its SSH session, or tmux) leaves the job running; it stores its result.
+
+    def _start_and_follow(self, kind: JobKind, command: str, request: Any, live: Any, cancel: threading.Event,
+                          extra: tuple[str, ...] = ()) -> None:  # fmt: skip
         def run() -> WorkbenchMessage:
-            from workbench.core import workflow
+            from workbench.core import jobs as core_jobs
 
-            cal, report = workflow.calibrate_and_check(job, self._progress(JobKind.CALIBRATE), cancel)
-            return Calibrated(cal, report)
+            job = core_jobs.start(core_jobs.argv_for(request, command, extra))
+            self.own_jobs[job.id] = job  # type: ignore[attr-defined] - at once: quitting now asks about it
+            return self._follow(kind, job, live, cancel)
 
-        self._guard(JobKind.CALIBRATE, run)
-
-    @work(thread=True, exit_on_error=False, group="jobs")
-    def start_build(self, job: Any, precision: str, cancel: threading.Event) -> None:
-        def run() -> WorkbenchMessage:
-            from workbench.core import workflow
-
-            return BuildFinished(workflow.build(job, precision, self._progress(JobKind.BUILD), cancel))
-
-        self._guard(JobKind.BUILD, run)
+        self._guard(kind, run)
 
     @work(thread=True, exit_on_error=False, group="jobs")
-    def start_bench(
-        self, job: Any, precision: str, built: Any, report: Any, live: Any, cancel: threading.Event
-    ) -> None:
-        """build (unless this session built it) -> accuracy (unless the Calibrate screen checked it) -> bench in
-        the core's child process -> store: ``workflow.bench_and_store``, as `workbench bench` runs it."""
+    def start_calibrate(self, request: Any, cancel: threading.Event) -> None:
+        """`workbench calibrate --check` as a job: calibrate, then the INT8-vs-FP32 verdict (Calibrated)."""
+        self._start_and_follow(JobKind.CALIBRATE, "calibrate", request, None, cancel, ("--check",))
 
-        def run() -> WorkbenchMessage:
-            from workbench.core import workflow
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def start_build(self, request: Any, cancel: threading.Event) -> None:
+        """`workbench build` as a job (BuildFinished)."""
+        self._start_and_follow(JobKind.BUILD, "build", request, None, cancel)
 
-            progress = self._progress(JobKind.BENCH)
-            if precision == "best":
-                best = workflow.bench_best(job, on_progress=progress, on_event=live.feed, cancel=cancel)
-                return BenchFinished(best.chosen, best=best)
-            b = built if built is not None else workflow.build(job, precision, progress, cancel)
-            result = workflow.bench_and_store(
-                job, precision, built=b, report=report, on_progress=progress, on_event=live.feed, cancel=cancel
-            )
-            return BenchFinished(result, b)
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def start_bench(self, request: Any, live: Any, cancel: threading.Event) -> None:
+        """`workbench bench` as a job: build (cached) -> accuracy -> bench in the core's child process -> store, the
+        live view fed from the job's event stream (BenchFinished with the stored result)."""
+        self._start_and_follow(JobKind.BENCH, "bench", request, live, cancel)
 
-        self._guard(JobKind.BENCH, run)
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def follow_job(self, job: Any, kind: JobKind, live: Any, cancel: threading.Event) -> None:
+        """Re-attach to a detached job (started here earlier, from another TUI, or with `workbench run/bench` in a
+        shell): replay its stream, follow it until it ends, then show its outcome; a finished job shows its result
+        at once. Cancel (x) cancels the job; quitting with "keep running" only stops following it."""
+        self._guard(kind, lambda: self._follow(kind, job, live, cancel))
 
     @work(thread=True, exit_on_error=False, group="jobs")
     def start_attach(self, live: Any, cancel: threading.Event) -> None:
-        """Re-attach to the newest running detached job (`workbench run/bench` from a shell, possibly one whose SSH
-        session dropped): replay its stored event stream into ``live``, follow it until the job ends, then show its
-        stored result. Cancel here only detaches; the job keeps running."""
+        """Follow the newest running benchmark job (`workbench run/bench` from a shell, or a TUI's), if any."""
 
         def run() -> WorkbenchMessage:
-            import time
-
             from workbench.core import jobs as core_jobs
-            from workbench.core.errors import Cancelled, WorkbenchError
-            from workbench.core.results.store import ResultStore
 
-            running = [j for j in core_jobs.list_jobs() if j.state() == "running"]
+            running = [
+                j for j in core_jobs.list_jobs() if j.argv[:1] in (("bench",), ("run",)) and j.state() == "running"
+            ]
             if not running:
                 return NothingToAttach(
                     "no running job: `workbench bench` / `run` in a shell start one that survives a dropped SSH session"
                 )
-            job = running[0]
-            self.post_message(Attached(job.id, "workbench " + " ".join(job.argv), live))  # type: ignore[attr-defined]
-            offset = 0
-            while True:
-                still = job.state() == "running"
-                events, offset = core_jobs.read_events(job, offset)
-                for event in events:
-                    live.feed(event)
-                if not still:
-                    break
-                if cancel.is_set():
-                    raise Cancelled(f"detached from job {job.id}; it keeps running (workbench jobs)")
-                time.sleep(0.2)
-            ids = core_jobs.result_ids(job.dir)
-            if not ids:
-                raise WorkbenchError(f"job {job.id} ended ({job.state()}) without a stored result")
-            with ResultStore() as db:
-                stored = db.get(ids[-1])
-            return BenchFinished(replace(stored, result_id=stored.id))  # shown as "Stored as result N", as a run
+            return self._follow(JobKind.BENCH, running[0], live, cancel)
 
         self._guard(JobKind.BENCH, run)
 
+    def _follow(self, kind: JobKind, job: Any, live: Any, cancel: threading.Event) -> WorkbenchMessage:
+        import time
+
+        from workbench.core import jobs as core_jobs
+        from workbench.core.bench import events as ev
+        from workbench.core.errors import Cancelled, WorkbenchError
+
+        post = self.post_message  # type: ignore[attr-defined]
+        detach: threading.Event = self.detach_event  # type: ignore[attr-defined]
+        post(Attached(job.id, "workbench " + " ".join(job.argv), live, kind, job))
+        offset, settings, cancelling = 0, None, False
+        while True:
+            ended = job.state() != "running"
+            events, offset = core_jobs.read_events(job, offset)
+            for event in events:
+                if isinstance(event, ev.StepProgress):
+                    post(ProgressMsg(kind, Progress(event.step, event.message, event.done, event.total)))
+                elif isinstance(event, ev.SweepRowDone):
+                    from workbench.core.power.sweep import SweepRow
+
+                    post(SweepRowFinished(SweepRow.from_dict(event.row)))
+                elif live is not None:
+                    live.feed(event)
+            if settings is None:
+                settings = core_jobs.read_settings(job)
+                if settings is not None:
+                    post(JobSettingsKnown(job.id, settings))
+            if ended:
+                break
+            if cancel.is_set() and not cancelling:
+                cancelling = True
+                core_jobs.cancel(job)  # SIGINT to its process group; it ends as "cancelled" and we report that
+            if detach.is_set():
+                raise Cancelled(f"detached from job {job.id}; it keeps running (j lists jobs)")
+            time.sleep(0.1)
+        state = job.state()
+        if kind == JobKind.SWEEP and "sweep" in (core_jobs.read_outcome(job) or {}):
+            return _outcome(kind, job)  # also cancelled: the partial table, the original mode restored
+        if state == "cancelled":
+            raise Cancelled(f"job {job.id} cancelled")
+        if state != "finished":
+            message, hint = core_jobs.error_text(job)
+            raise WorkbenchError(message or f"job {job.id} {state} without a message", hint=hint or None)
+        return _outcome(kind, job)
+
     @work(thread=True, exit_on_error=False, group="jobs")
-    def start_sweep(self, job: Any, modes: Any, conf: Any, settings: Any, cancel: threading.Event) -> None:
-        """The power-mode sweep as `workbench sweep` runs it (workflow.sweep): rows arrive as they finish."""
+    def start_sweep(self, request: Any, sweep_argv: tuple[str, ...], cancel: threading.Event) -> None:
+        """`workbench sweep` as a job (``sweep_argv``: --modes, --conf, targets): rows arrive as they finish
+        (SweepRowFinished), then SweepFinished; cancelled, the partial table with the original mode restored."""
+        self._start_and_follow(JobKind.SWEEP, "sweep", request, None, cancel, sweep_argv)
+
+    @work(thread=True, exit_on_error=False, group="joblist", exclusive=True)
+    def list_jobs(self) -> None:
+        """This user's jobs (core/jobs.py), newest first, with a one-line outcome each (JobsListed)."""
 
         def run() -> WorkbenchMessage:
-            from workbench.core import workflow
+            from workbench.core import jobs as core_jobs
 
-            result = workflow.sweep(
-                job,
-                modes,
-                conf,
-                settings,
-                on_row=lambda row: self.post_message(SweepRowFinished(row)),  # type: ignore[attr-defined]
-                on_progress=self._progress(JobKind.SWEEP),
-                cancel=cancel,
-            )
-            return SweepFinished(result)
+            return JobsListed(tuple((j, j.state(), job_outcome_line(j)) for j in core_jobs.list_jobs(50)))
 
-        self._guard(JobKind.SWEEP, run)
+        self._guard(JobKind.JOBS, run)
 
     @work(thread=True, exit_on_error=False, group="aux")
     def start_export(self, source: Any, fmt: str, path: Any, ids: Any) -> None:

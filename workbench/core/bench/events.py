@@ -94,6 +94,23 @@ class Failed:
     hint: str = ""
 
 
+@dataclass(frozen=True)
+class StepProgress:
+    """A detached job's step progress (core/progress.py ``Progress``), so a face following the job can show it."""
+
+    step: str
+    message: str
+    done: int | None = None
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class SweepRowDone:
+    """A detached power-mode sweep finished one mode: its row (power/sweep.py ``SweepRow.to_dict``)."""
+
+    row: dict
+
+
 EVENT_TYPES = {
     cls.__name__: cls
     for cls in (
@@ -107,6 +124,8 @@ EVENT_TYPES = {
         TimingSplits,
         LayerProfile,
         Failed,
+        StepProgress,
+        SweepRowDone,
     )
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from workbench.core.errors import Cancelled, PowerError, UsageError, WorkbenchError
@@ -43,6 +43,14 @@ class SweepRow:
         d = asdict(self)
         d["throttle_reasons"] = list(self.throttle_reasons)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepRow:
+        """Inverse of :meth:`to_dict` (a detached sweep's rows read back; unknown keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["throttle_reasons"] = tuple(kw.get("throttle_reasons") or ())
+        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,24 @@ class SweepResult:
             "error": self.error,
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepResult:
+        """Inverse of :meth:`to_dict` (a detached sweep's outcome read back by a face)."""
+        rec = d.get("recommendation") or {}
+        return cls(
+            rows=tuple(SweepRow.from_dict(r) for r in d.get("rows") or ()),
+            original_mode=d.get("original_mode"),
+            original_id=d.get("original_id"),
+            restored=bool(d.get("restored", False)),
+            restore_error=d.get("restore_error"),
+            recommendation=Recommendation(
+                rec.get("mode"), str(rec.get("reason", "")), rec.get("p99_max_ms"), rec.get("power_max_w")
+            ),
+            cancelled=bool(d.get("cancelled", False)),
+            error=d.get("error"),
+            notes=tuple(d.get("notes") or ()),
+        )
 
 
 def select_modes(conf: NvpmodelConf, spec: str) -> list[PowerMode]:

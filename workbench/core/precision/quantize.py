@@ -152,6 +152,22 @@ class QuantResult:
             "float_kept": [f.to_dict() for f in self.float_kept],
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> QuantResult:
+        """Inverse of :meth:`to_dict` (a detached calibration's outcome read back by a face)."""
+        return cls(
+            path=Path(d["path"]),
+            cached=bool(d.get("cached", False)),
+            method=str(d.get("method", "")),
+            samples=int(d.get("samples") or 0),
+            excluded_nodes=tuple(d.get("excluded_nodes") or ()),
+            seconds=float(d.get("seconds") or 0.0),
+            notes=tuple(d.get("notes") or ()),
+            ranges_path=Path(d["ranges_path"]) if d.get("ranges_path") else None,
+            key=str(d.get("key", "")),
+            float_kept=tuple(FloatKept.from_dict(f) for f in d.get("float_kept") or ()),
+        )
+
 
 def _ort_version() -> str:
     import onnxruntime

@@ -95,6 +95,11 @@ class BenchScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self._layout()
+        live = self.wb.followed_live
+        if self.wb.busy == JobKind.BENCH and live is not None and self.live is None:
+            # a job re-attached from the Jobs screen before this screen existed: follow its live view
+            self.live = live
+            self._timer = self.set_interval(1.0 / self.wb.plot_hz, self._poll)
 
     def on_resize(self) -> None:
         self._layout()
@@ -119,11 +124,26 @@ class BenchScreen(WorkbenchScreen):
 
         return f"{dur:g} s ([ ]) · threads {thr or 'auto'} (t) · batch {bench_batch(ctx)}"
 
+    def _job_head(self, head: Text) -> bool:
+        """The followed (or last shown) detached job's own settings, when it has reported them: model, profile,
+        precision, backend, length, threads and batch of that job, not this TUI's current ones."""
+        st = self.wb.state
+        js = st.job_settings
+        if js is None:
+            return False
+        length = f"{js.iterations} iterations" if js.iterations else f"{js.duration_s:g} s"
+        head.append(f"Benchmark {js.precision.upper()} ", style="bold")
+        head.append(f"· {js.backend} · {length} · threads {js.threads or 'auto'} · batch {js.batch}")
+        head.append(f"\njob {st.job_id} · {js.model} · {js.profile}", style="dim")
+        return True
+
     def refresh_view(self, what: Change) -> None:
         st = self.wb.state
         job = st.job
         head = Text()
-        if job is None:
+        if self._job_head(head):
+            pass
+        elif job is None:
             head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
         else:
             head.append(f"Benchmark {st.precision.upper()} ", style="bold")
@@ -243,9 +263,9 @@ class BenchScreen(WorkbenchScreen):
         self.query_one(LatencyPlot).refresh()
         self.query_one("#bench-summary", Static).update(Text("starting…", style="dim"))
         self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
-        built = st.built if st.built is not None and st.built.precision == st.precision else None
-        report = st.accuracy if st.accuracy_precision == st.precision else None
-        wb.start_bench(job, st.precision, built, report, self.live, cancel)
+        wb.followed_live = self.live
+        # `workbench bench` as a detached job, built from this TUI's request: it outlives the TUI (workers.py)
+        wb.start_bench(st.request, self.live, cancel)
 
     def action_attach(self) -> None:
         """Follow the newest running detached job (started with `workbench run/bench` from a shell). The jobs are
@@ -256,9 +276,15 @@ class BenchScreen(WorkbenchScreen):
         cancel = wb.begin_job(JobKind.BENCH)
         if cancel is None:
             return
-        wb.start_attach(LiveLatency(), cancel)
+        live = LiveLatency()
+        wb.followed_live = live
+        wb.start_attach(live, cancel)
 
     def on_attached(self, msg: Attached) -> None:
+        if msg.kind != JobKind.BENCH or msg.live is None:
+            return
+        if msg.live is self.live:  # the run this screen started: its plot is already set up
+            return
         self.live = msg.live
         self._version = -1
         plot = self.query_one(LatencyPlot)

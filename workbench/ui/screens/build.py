@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -81,6 +82,10 @@ class BuildScreen(WorkbenchScreen):
         if msg.kind != JobKind.BUILD:
             return
         log = self.query_one(RichLog)
+        if self._t0 is None:  # a build job re-attached from the Jobs screen
+            self._t0 = time.monotonic()
+            if self._timer is None:
+                self._timer = self.set_interval(0.5, self._tick)
         s = msg.progress
         if s.total:
             pct = 100 * (s.done or 0) / s.total
@@ -120,8 +125,6 @@ class BuildScreen(WorkbenchScreen):
                 "'best' is resolved by benchmarking every precision: use the Benchmark screen (6)", severity="warning"
             )
             return
-        if force != job.request.force_build:
-            job = job.with_request(force_build=force)
         cancel = wb.begin_job(JobKind.BUILD)
         if cancel is None:
             return
@@ -130,7 +133,7 @@ class BuildScreen(WorkbenchScreen):
         self.query_one(RichLog).write(f"--- build {st.precision.upper()}{' (forced)' if force else ''} ---")
         if self._timer is None:
             self._timer = self.set_interval(0.5, self._tick)
-        wb.start_build(job, st.precision, cancel)
+        wb.start_build(replace(st.request, force_build=force), cancel)
 
     def action_start(self) -> None:
         self._start(False)

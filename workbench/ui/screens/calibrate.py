@@ -144,6 +144,7 @@ class CalibrateScreen(WorkbenchScreen):
         if msg.kind != JobKind.CALIBRATE:
             return
         bar = self.query_one(ProgressBar)
+        bar.display = True  # also for a calibration job re-attached from the Jobs screen
         prog = self.query_one("#calib-progress", Static)
         s = msg.progress
         if s.total:
@@ -225,4 +226,4 @@ class CalibrateScreen(WorkbenchScreen):
         bar.update(total=100, progress=0)
         self.query_one("#calib-verdict", Static).update("")
         self.query_one("#calib-progress", Static).update(Text("starting…", style="dim"))
-        wb.start_calibrate(st.job, cancel)
+        wb.start_calibrate(st.request, cancel)

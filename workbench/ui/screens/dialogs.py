@@ -33,6 +33,29 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(value)
 
 
+class JobsQuitScreen(ModalScreen[str | None]):
+    """Quit while jobs this TUI started or attached still run: ``"keep"`` (they go on, detached; `workbench jobs`
+    and the Jobs screen find them), ``"cancel"`` (each is cancelled), or None (Escape: stay)."""
+
+    BINDINGS = [
+        Binding("k", "answer('keep')", "Keep running", id="dialog.keep"),
+        Binding("c", "answer('cancel')", "Cancel jobs", id="dialog.cancel_jobs"),
+        Binding("escape", "answer(None)", "Stay", id="dialog.stay"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question, classes="dialog-title")
+            yield Label("[b]k[/b] keep running and quit    [b]c[/b] cancel and quit    [b]Esc[/b] stay")
+
+    def action_answer(self, value: str | None) -> None:
+        self.dismiss(value)
+
+
 class ExportScreen(ModalScreen[tuple[str, str] | None]):
     """Pick csv/json/md; the file name defaults to ./workbench-results.<ext> and can be edited."""
 

@@ -6,6 +6,7 @@ scatter. Off a Jetson (no nvpmodel.conf) it says so and starts nothing. A record
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +240,6 @@ class SweepScreen(WorkbenchScreen):
 
     # --- actions ---------------------------------------------------------------------------------------
     def action_start(self) -> None:
-        from workbench.core import workflow
         from workbench.core.errors import WorkbenchError
         from workbench.core.power.sweep import select_modes
 
@@ -253,7 +253,7 @@ class SweepScreen(WorkbenchScreen):
             self.notify("no model loaded", severity="warning")
             return
         try:
-            modes = select_modes(self.conf, self.modes_spec)
+            select_modes(self.conf, self.modes_spec)  # a bad list is refused here, before a job starts
         except WorkbenchError as exc:
             self.notify(str(exc) + (f"\nhint: {exc.hint}" if getattr(exc, "hint", "") else ""), severity="error")
             return
@@ -265,10 +265,25 @@ class SweepScreen(WorkbenchScreen):
         self._fill(())
         self.query_one(SweepPlot).set_rows((), "waiting for the first mode…")
         self.query_one("#sweep-rec", Static).update(Text("starting…", style="dim"))
-        settings = workflow.SweepSettings(
-            p99_max_ms=self.p99_max_ms, power_max_w=self.power_max_w, cooldown_timeout_s=self.cooldown_timeout_s
-        )
-        wb.start_sweep(job, modes, self.conf, settings, cancel)
+        wb.start_sweep(self.job_request(job), self.sweep_argv(), cancel)
+
+    def job_request(self, job: Any) -> Any:
+        """The request the sweep job runs: this TUI's, with the per-mode length resolved as shown (the profile's
+        duration when none is set; `workbench sweep` alone would use its own 10 s)."""
+        o = job.request
+        if o.iterations or o.duration_s is not None:
+            return o
+        return replace(o, duration_s=job.profile.benchmark.duration_s)
+
+    def sweep_argv(self) -> tuple[str, ...]:
+        """The sweep's own options of `workbench sweep` (the modes, the board's conf, targets, cooling)."""
+        argv = ["--modes", self.modes_spec, "--conf", str(self.conf_path())]
+        argv += ["--cooldown-timeout", repr(float(self.cooldown_timeout_s))]
+        if self.p99_max_ms:
+            argv += ["--p99-max", repr(float(self.p99_max_ms))]
+        if self.power_max_w:
+            argv += ["--power-max", repr(float(self.power_max_w))]
+        return tuple(argv)
 
     def _prompt(self, title: str, value: str, apply: Any) -> None:
         from workbench.ui.screens.dialogs import TextPromptScreen
