@@ -133,3 +133,22 @@ def rich_text(widget, width: int = 120) -> str:
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     console.print(widget.content)
     return console.export_text()
+
+
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, one string per row: the text of the app's SVG screenshot placed by its position
+    (Textual's SVG export: cells 12.2 px wide, rows 24.4 px apart from y=20)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), html.unescape(m.group(3))))
+    out = [""] * app.size.height
+    for y, items in rows.items():
+        line = ""
+        for x, t in sorted(items):
+            line = line.ljust(int(round(x / 12.2))) + t
+        out[int(round((y - 20) / 24.4))] = line.replace("\xa0", " ").rstrip()
+    return out

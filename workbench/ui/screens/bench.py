@@ -20,7 +20,7 @@ from workbench.core.live import LiveStats
 from workbench.core.results.result import BenchmarkResult
 from workbench.ui.messages import Attached, BenchFinished, Change, Compared, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
-from workbench.ui.widgets.bench_plot import BenchPlot, PlotData, power_series, temp_series
+from workbench.ui.widgets.bench_plot import BenchPlot, PlotData, power_series, short_label, temp_series
 from workbench.ui.widgets.telemetry_panel import TelemetryPanel
 
 DURATIONS_S = (1.0, 3.0, 5.0, 10.0, 30.0, 60.0)
@@ -60,13 +60,6 @@ def stats_text(snap: LiveStats | None, result: BenchmarkResult | None) -> Text:
     if snap.elapsed_s is not None:
         t.append(f"  {snap.elapsed_s:.1f} s", style="dim")
     return t
-
-
-def short_label(label: str | None) -> str | None:
-    """The first word of a data label for the plot ("recorded — not measured …" -> "recorded")."""
-    if not label:
-        return None
-    return label.split(" —")[0].split(" -")[0].strip() or label
 
 
 class BenchScreen(WorkbenchScreen):

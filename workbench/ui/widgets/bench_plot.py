@@ -119,6 +119,13 @@ def _time_ticks(span: float) -> tuple[list[float], list[str]]:
     return vals, labels
 
 
+def short_label(label: str | None) -> str | None:
+    """The first words of a data label for the plot ("recorded — not measured …" -> "recorded")."""
+    if not label:
+        return None
+    return label.split(" —")[0].split(" -")[0].strip() or label
+
+
 def temp_series(samples: Sequence, t0: float) -> tuple[tuple[float, ...], tuple[float, ...], str | None]:
     """(times since ``t0``, °C, sensor name) of the sensor that was hottest over ``samples`` (TelemetrySample)."""
     best: dict[str, float] = {}
@@ -188,6 +195,57 @@ def legend(data: PlotData, view: str) -> Text:
     return t
 
 
+def _power_temp_panel(ax, data: PlotData, span: float) -> None:
+    """Board power (W, left axis) and the hottest sensor (°C, right axis) on a 0..``span`` s time axis."""
+    ax.frame(False)
+    if data.power_w:
+        pr = fit_range(data.power_w)
+        ax.plot(list(data.power_t_s), list(data.power_w), marker="braille", color="yellow")
+        ax.ylim(pr.lo, pr.hi)
+        pt = _ticks(pr.lo, pr.hi, 2)
+        ax.yticks(pt, [(num(v) + "W").rjust(LEFT_W) for v in pt])
+    else:
+        ax.plot([0.0], [0.0], marker=" ")
+        ax.yticks([0.0], ["n/a W".rjust(LEFT_W)])
+    if data.temp_c:
+        tr = fit_range(data.temp_c, min_span=TEMP_MIN_SPAN_C)
+        ax.plot(list(data.temp_t_s), list(data.temp_c), marker="braille", color="magenta", yside="right")
+        ax.ylim(tr.lo, tr.hi, yside="right")
+        tt = _ticks(tr.lo, tr.hi, 2)
+        ax.yticks(tt, [f"{v:.0f}°".ljust(RIGHT_W) for v in tt], yside="right")
+    else:
+        ax.plot([0.0], [0.0], marker=" ", yside="right")
+        ax.yticks([0.0], ["n/a".ljust(RIGHT_W)], yside="right")
+    ax.xlim(0, span)
+    xv, xl = _time_ticks(span)
+    ax.xticks(xv, xl)
+
+
+def draw_telemetry(plt, data: PlotData, load_t_s, load_pct, width: int, height: int) -> None:
+    """The Dashboard's plot: CPU load (%) over power (W) and temperature (°C), one time axis (seconds since the
+    first sample shown)."""
+    plt.clear_figure()
+    span = data.span_s or max([*data.power_t_s, *data.temp_t_s, *load_t_s, 1.0])
+    plt.subplots(2, 1)
+    top = plt.subplot(1, 1)
+    top_h = max(3, height // 2)
+    top.plotsize(width, top_h)
+    top.frame(False)
+    if load_pct:
+        top.plot(list(load_t_s), list(load_pct), marker="braille", color="cyan")
+    else:
+        top.plot([0.0], [0.0], marker=" ")
+    top.ylim(0, 100)
+    top.yticks([0, 50, 100], [f"{v}%".rjust(LEFT_W) for v in (0, 50, 100)])
+    top.plot([0.0], [0.0], marker=" ", yside="right")  # an empty right axis as wide as the panel below
+    top.yticks([0.0], ["".ljust(RIGHT_W)], yside="right")
+    top.xlim(0, span)
+    top.xticks([])
+    bottom = plt.subplot(2, 1)
+    bottom.plotsize(width, height - top_h)
+    _power_temp_panel(bottom, data, span)
+
+
 def draw_time(plt, data: PlotData, width: int, height: int) -> None:
     """Latency panel over a power/temperature panel, one time axis (plotext figure ``plt``)."""
     plt.clear_figure()
@@ -224,28 +282,7 @@ def draw_time(plt, data: PlotData, width: int, height: int) -> None:
         top.xticks([])
         bottom = plt.subplot(2, 1)
         bottom.plotsize(width, height - lat_h)
-        bottom.frame(False)
-        if data.power_w:
-            pr = fit_range(data.power_w)
-            bottom.plot(list(data.power_t_s), list(data.power_w), marker="braille", color="yellow")
-            bottom.ylim(pr.lo, pr.hi)
-            pt = _ticks(pr.lo, pr.hi, 2)
-            bottom.yticks(pt, [(num(v) + "W").rjust(LEFT_W) for v in pt])
-        else:
-            bottom.plot([0.0], [0.0], marker=" ")
-            bottom.yticks([0.0], ["n/a W".rjust(LEFT_W)])
-        if data.temp_c:
-            tr = fit_range(data.temp_c, min_span=TEMP_MIN_SPAN_C)
-            bottom.plot(list(data.temp_t_s), list(data.temp_c), marker="braille", color="magenta", yside="right")
-            bottom.ylim(tr.lo, tr.hi, yside="right")
-            tt = _ticks(tr.lo, tr.hi, 2)
-            bottom.yticks(tt, [f"{v:.0f}°".ljust(RIGHT_W) for v in tt], yside="right")
-        else:
-            bottom.plot([0.0], [0.0], marker=" ", yside="right")
-            bottom.yticks([0.0], ["n/a".ljust(RIGHT_W)], yside="right")
-        bottom.xlim(0, span)
-        xv, xl = _time_ticks(span)
-        bottom.xticks(xv, xl)
+        _power_temp_panel(bottom, data, span)
     else:
         xv, xl = _time_ticks(span)
         top.xticks(xv, xl)
@@ -315,6 +352,65 @@ class BenchPlot(Vertical):
 
     def legend_text(self) -> str:
         return str(self.query_one("#plot-legend", Static).render())
+
+
+class TelemetryPlot(Vertical):
+    """The Dashboard's plot: legend line + CPU load over power and temperature (plotext). :meth:`show` sets it."""
+
+    DEFAULT_CSS = """
+    TelemetryPlot { height: 10; }
+    TelemetryPlot > #tplot-legend { height: 1; }
+    TelemetryPlot > PlotextPlot { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.data = PlotData()
+        self.load: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
+        self._key: object = None
+        self.draws = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="tplot-legend")
+        yield _TelemetryCanvas(self)
+
+    def show(self, data: PlotData, load_t_s: tuple[float, ...], load_pct: tuple[float, ...]) -> None:
+        key = (data, load_t_s, load_pct)
+        if key == self._key:
+            return
+        self._key = key
+        self.data, self.load = data, (load_t_s, load_pct)
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if data.telemetry_label:
+            t.append(f"[{data.telemetry_label}] ", style="bold yellow")
+        t.append("CPU load %", style="bold cyan")
+        t.append(" │ ")
+        if data.power_w:
+            t.append("W", style="bold yellow")
+            t.append(" ")
+        if data.temp_c:
+            t.append(f"°C {data.temp_name}", style="bold magenta")
+        if not data.power_w and not data.temp_c:
+            t.append(f"W/°C n/a ({data.telemetry_note or 'no readings yet'})", style="dim")
+        span = max([*data.power_t_s, *data.temp_t_s, *load_t_s, 0.0])
+        t.append(f" · last {span:.0f} s", style="dim")
+        self.query_one("#tplot-legend", Static).update(t)
+        self.query_one(_TelemetryCanvas).refresh()
+
+
+class _TelemetryCanvas(PlotextPlot):
+    def __init__(self, owner: TelemetryPlot) -> None:
+        super().__init__(id="tplot-canvas")
+        self._owner = owner
+
+    def render(self):
+        o = self._owner
+        d = o.data
+        if not (d.power_w or d.temp_c or o.load[1]):
+            return Text("no telemetry samples yet", style="dim")
+        o.draws += 1
+        draw_telemetry(self.plt, d, o.load[0], o.load[1], max(self.size.width, 10), max(self.size.height, 2))
+        return super().render()
 
 
 class _Canvas(PlotextPlot):
