@@ -67,9 +67,9 @@ def test_status_line_shows_the_running_job_and_its_cancel_key_whole_and_toasts_s
             # mark a job running as begin_job does (no worker: the state the status line shows is what matters)
             app.busy = JobKind.CALIBRATE
             app.changed(Change.BUSY)
-            app.notify("a notice long enough to be seen", timeout=30)
+            app.notify("a notice long enough to be seen", timeout=60)
             await wait_for(pilot, lambda: "running: calibrate" in screen_lines(app)[-2], 30, "status line")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: any("a notice long" in ln for ln in screen_lines(app)), 30, "the toast")
             lines = screen_lines(app)
             app.busy = None
             return lines
@@ -91,12 +91,11 @@ def test_benchmark_plots_recorded_latency_with_power_and_temperature_on_one_time
             await wait_idle(pilot)
             await pilot.press("6")
             plot = app.screen.query_one(BenchPlot)
-            await wait_for(pilot, lambda: plot.draws >= 1, 30, "the recorded trace drawn")
+            await wait_for(pilot, lambda: "3.65 s" in "\n".join(screen_lines(app)), 30, "the recorded trace drawn")
             time_lines = screen_lines(app)
             time_data = plot.data
             await pilot.press("h")
-            await wait_for(pilot, lambda: plot.view == "hist" and "histogram" in plot.legend_text(), 30, "histogram")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: "0.0506 ms" in "\n".join(screen_lines(app)), 30, "the histogram drawn")
             hist_lines = screen_lines(app)
             await pilot.press("h")
             await wait_for(pilot, lambda: plot.view == "time", 30, "time view again")
@@ -120,6 +119,7 @@ def test_benchmark_plots_recorded_latency_with_power_and_temperature_on_one_time
     assert "[recorded] histogram 2000 queries" in hist
     assert "▶12 beyond 0.0591 (max 8.13)" in hist  # the window's largest (the time view counts every batch)
     assert "0.0506 ms" in hist
+    assert " 1732██" in hist  # whole-number counts: the tallest bin (p50's) holds 1732 of the 2000
 
 
 def test_every_binding_has_a_description_and_help_lists_it_at_80x24():

@@ -303,6 +303,13 @@ def draw_hist(plt, data: PlotData, width: int, height: int) -> None:
         hi = lo + max(lo * 0.01, 1e-6)
     bins = max(5, min(60, (width - LEFT_W) // 2))
     plt.hist(inside, bins=bins, color="cyan")
+    # whole-number count ticks (plotext's own are floats); the tallest bin counted the way plotext bins
+    counts = [0] * bins
+    for v in inside:
+        counts[min(bins - 1, int((v - lo) / (hi - lo) * bins))] += 1
+    top = max(counts)
+    yt = sorted({0, top // 2, top})
+    plt.yticks(yt, [str(v).rjust(LEFT_W) for v in yt])
     for v, colour in ((data.p50_ms, "green"), (data.p99_ms, "red")):
         if v is not None:
             plt.vline(v, colour)
