@@ -197,3 +197,25 @@ def test_build_line_labels_its_two_times(tmp_path, monkeypatch):
     assert m, phase
     assert not art.cached and float(m.group(1)) == round(art.build_s, 2)
     assert float(m.group(2)) >= float(m.group(1)) - 0.05
+
+
+def test_pagedown_scrolls_the_benchmark_summary_without_focusing_it():
+    from textual.containers import VerticalScroll
+
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("6")
+            sc = app.screen.query_one("#bench-summary-scroll", VerticalScroll)
+            await wait_for(pilot, lambda: sc.max_scroll_y > 0, 30, "a summary taller than its box")
+            await pilot.press("pagedown")
+            await wait_for(pilot, lambda: sc.scroll_y > 0, 30, "scrolled down")
+            down = sc.scroll_y
+            await pilot.press("pageup")
+            await wait_for(pilot, lambda: sc.scroll_y == 0, 30, "scrolled back up")
+            return down, sc.border_title, app.focused
+
+    down, title, focused = asyncio.run(go())
+    assert down > 0 and title == "Summary · PgUp/PgDn scroll"
+    assert focused is None or focused.id != "bench-summary-scroll"
