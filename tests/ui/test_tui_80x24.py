@@ -116,8 +116,8 @@ def test_benchmark_plots_recorded_latency_with_power_and_temperature_on_one_time
     assert "[recorded trace] p50 0.0138 ms" in body
     assert "Summary · PgUp/PgDn scroll" in body
     hist = "\n".join(hist_lines)
-    assert "[recorded] histogram 2000 queries" in hist
-    assert "▶12 beyond 0.0591 (max 8.13)" in hist  # the window's largest (the time view counts every batch)
+    assert "[recorded] histogram, last 2000: p50 p99" in hist
+    assert "▶12 off-scale > 0.0591 (max 8.13)" in hist  # the window's largest (the time view counts every batch)
     assert "0.0506 ms" in hist
     assert " 1732██" in hist  # whole-number counts: the tallest bin (p50's) holds 1732 of the 2000
 

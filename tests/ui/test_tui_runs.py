@@ -42,10 +42,17 @@ def test_plot_redraws_are_capped_at_10_hz_and_idle_screen_does_not_redraw():
             elapsed = time.monotonic() - t0
             live = app.screen.live.snapshot()
             redraws = plot.draws - draws0
-        return idle, redraws, elapsed, live
+            await wait_for(pilot, lambda: plot.data.p99_ms == app.state.last_result.latency.p99_ms, 30, "final p99")
+            data, result = plot.data, app.state.last_result
+        return idle, redraws, elapsed, live, data, result
 
-    idle, redraws, elapsed, live = asyncio.run(go())
+    idle, redraws, elapsed, live, data, result = asyncio.run(go())
     assert idle == {"plot": 0, "panel": 0}
+    # the finished plot: this run's points on its own time axis, the run's p50/p99, no "recorded" label
+    assert data.lat_ms == live.points_ms and data.lat_t_s == live.points_t_s and len(data.lat_t_s) > 1
+    assert 0 < data.lat_t_s[0] < data.lat_t_s[-1] < elapsed + 1
+    assert (data.p50_ms, data.p99_ms) == (result.latency.p50_ms, result.latency.p99_ms)
+    assert data.latency_label is None and data.telemetry_label == "recorded"  # the app's telemetry is recorded
     assert live.iterations > 1000  # thousands of inferences per second ...
     assert 1 <= redraws <= elapsed * 10 + 2  # ... but at most 10 plot redraws per second
 

@@ -46,8 +46,8 @@ def test_histogram_cut_and_legend_count_beyond():
     cut = hist_cut(window, 1.0, 1.2)
     assert cut == pytest.approx(1.6)  # p50 + 3 x (p99 - p50)
     text = str(legend(PlotData(window_ms=window, p50_ms=1.0, p99_ms=1.2, latency_label="recorded"), "hist"))
-    assert text.startswith("[recorded] histogram 100 queries")
-    assert "▶1 beyond 1.60 (max 40.0)" in text
+    assert text.startswith("[recorded] histogram, last 100: p50 p99")
+    assert "▶1 off-scale > 1.60 (max 40.0)" in text
 
 
 def test_series_pick_the_hottest_sensor_and_power_in_watts():

@@ -8,6 +8,7 @@ The worker passes ``LiveLatency.feed`` as ``on_event``; this screen polls ``snap
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -216,6 +217,11 @@ class BenchScreen(WorkbenchScreen):
         self._ended()
         self._show_compare = False
         self._best = msg.best
+        plot = self.query_one(BenchPlot)
+        if plot.data.lat_ms and msg.result is not None:
+            # The run's own p50/p99 (all its queries, as the stats line and the summary say), not the last window's.
+            lat = msg.result.latency
+            plot.show(replace(plot.data, p50_ms=lat.p50_ms, p99_ms=lat.p99_ms))
         self._show_final()
 
     def on_job_failed(self, msg: JobFailed) -> None:

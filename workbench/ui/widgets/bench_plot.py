@@ -6,7 +6,8 @@ Two views of one run:
   query as dots) with the rolling p50 and p99 as lines labelled on the right axis; below it, on the same time
   axis (seconds since start was pressed), board power (W, left axis) and the hottest temperature sensor (°C, right
   axis). The latency range fits the data (not from 0); a value more than :data:`OFF_SCALE_FACTOR` x the p99 is
-  drawn at the top edge and the legend line says how many are off-scale and the largest.
+  drawn at the top edge and the legend line says how many are off-scale and the largest. While a run goes, the
+  p50/p99 lines are the rolling window's; once it has finished, the run's own (all its queries).
 * **histogram** — the latencies behind the rolling percentiles (up to 2000), with p50 and p99 marked; the range
   ends at :func:`hist_cut` (p50 + 3 x (p99 - p50), or the largest value if smaller) and the legend line says how
   many queries are beyond it and the largest.
@@ -164,7 +165,7 @@ def legend(data: PlotData, view: str) -> Text:
     if view == "hist":
         n = len(data.window_ms)
         t.append("histogram", style="bold cyan")
-        t.append(f" {n} queries ")
+        t.append(f", last {n}: ")
         t.append("p50", style="green")
         t.append(" ")
         t.append("p99", style="red")
@@ -172,7 +173,7 @@ def legend(data: PlotData, view: str) -> Text:
             cut = hist_cut(data.window_ms, data.p50_ms, data.p99_ms)
             beyond = sum(1 for v in data.window_ms if v > cut)
             if beyond:
-                t.append(f" ▶{beyond} beyond {num(cut)} (max {num(max(data.window_ms))})", style="yellow")
+                t.append(f" ▶{beyond} off-scale > {num(cut)} (max {num(max(data.window_ms))})", style="yellow")
     else:
         t.append("ms", style="bold cyan")
         t.append(": median")
