@@ -1,6 +1,8 @@
-"""6. Benchmark: the live view. A latency plot fed by the core's child process, rolling p50/p99, throughput and
-iterations, beside the telemetry panel; the final summary in the CLI's layout; start / stop / re-run with
-changed settings; compare with the previous run.
+"""6. Benchmark: the live view. Latency over time with p50/p99 and, on the same time axis, power and temperature
+from the telemetry feed — or, on ``h``, the latency histogram (widgets/bench_plot.py); rolling p50/p99,
+throughput and iterations, beside the telemetry panel; the final summary in the CLI's layout (PgUp/PgDn scroll
+it); start / stop / re-run with changed settings; compare with the previous run. Before a run of its own, an
+injected recorded latency trace (ui/recorded.py) is plotted, labelled "recorded".
 
 The worker passes ``LiveLatency.feed`` as ``on_event``; this screen polls ``snapshot()`` at <= app.plot_hz
 (10 Hz) while a run is in progress and not at all otherwise.
