@@ -65,3 +65,8 @@ def test_legend_labels_replayed_telemetry_and_names_missing_power():
                                telemetry_note="no power rails"), "time"))  # fmt: skip
     assert text.startswith("[replay] ms: median")
     assert "W/°C n/a (no power rails)" in text
+
+
+def test_all_values_beyond_the_cap_without_marks_are_shown_not_dropped():
+    r = fit_range([5.0, 6.0], p99=1.0)
+    assert r.off_scale == 0 and r.lo < 5.0 and r.hi > 6.0

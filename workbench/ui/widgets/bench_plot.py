@@ -83,6 +83,8 @@ def fit_range(
     top_all = max(vals + ms)
     cap = OFF_SCALE_FACTOR * p99 if p99 else None
     inside = [v for v in vals if cap is None or v <= cap]
+    if not inside and not ms:  # everything beyond the cap and nothing to anchor on: show it all
+        inside = vals
     off = len(vals) - len(inside)
     lo = min(inside + ms)
     hi = max(inside + ms)
@@ -96,8 +98,6 @@ def fit_range(
 def num(v: float) -> str:
     """A tick label of at most 6 characters: 0.0642, 8.27, 100."""
     a = abs(v)
-    if a >= 1000:
-        return f"{v:.0f}"
     if a >= 100:
         return f"{v:.0f}"
     if a >= 10:
