@@ -39,28 +39,21 @@ def headless(job, built) -> tuple[float, float, int]:
 async def in_tui(args) -> tuple[float, float, int, int]:
     """One benchmark started with keys on the Benchmark screen; returns median, p90, iterations, plot redraws."""
     from workbench.ui.app import make_app
-    from workbench.ui.widgets.latency_plot import LatencyPlot
+    from workbench.ui.widgets.bench_plot import BenchPlot
 
     app = make_app(args.model, profile=args.profile)
-    redraws = 0
     async with app.run_test(size=(80, 24)) as pilot:
         while app.busy is not None or app.state.job is None:
             await pilot.pause(0.05)
         app.set_options(duration_s=args.duration, threads=args.threads, store=False)
         app.set_precision(args.precision)
         await pilot.press("6")
-        plot = app.screen.query_one(LatencyPlot)
-        original = plot.refresh
-
-        def counting_refresh(*a, **k):
-            nonlocal redraws
-            redraws += 1
-            return original(*a, **k)
-
-        plot.refresh = counting_refresh
+        plot = app.screen.query_one(BenchPlot)  # plotext: latency, power and temperature on one time axis
+        before = plot.draws
         await pilot.press("s")
         while app.busy is not None:
             await pilot.pause(0.05)
+        redraws = plot.draws - before
         r = app.state.last_result
         await pilot.press("ctrl+q")
     return r.latency.median_ms, r.latency.value(90.0), r.throughput.iterations, redraws

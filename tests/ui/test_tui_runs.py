@@ -13,7 +13,7 @@ from tui_helpers import make_recorded_app, rich_text, text, wait_for, wait_idle 
 
 
 def test_plot_redraws_are_capped_at_10_hz_and_idle_screen_does_not_redraw():
-    from workbench.ui.widgets.latency_plot import LatencyPlot
+    from workbench.ui.widgets.bench_plot import BenchPlot
     from workbench.ui.widgets.telemetry_panel import TelemetryPanel
 
     async def go():
@@ -22,31 +22,37 @@ def test_plot_redraws_are_capped_at_10_hz_and_idle_screen_does_not_redraw():
             await wait_idle(pilot)
             await pilot.press("6")
             await pilot.pause(0.7)
-            plot = app.screen.query_one(LatencyPlot)
+            plot = app.screen.query_one(BenchPlot)
+            await wait_for(pilot, lambda: plot.draws >= 1, 30, "the recorded trace drawn")
             panel = app.screen.query_one(TelemetryPanel)
-            counts = {"plot": 0, "panel": 0}
-            orig_plot, orig_panel = plot.refresh, panel.update
-
-            def count_plot(*a, **k):
-                counts["plot"] += 1
-                return orig_plot(*a, **k)
+            counts = {"panel": 0}
+            orig_panel = panel.update
 
             def count_panel(*a, **k):
                 counts["panel"] += 1
                 return orig_panel(*a, **k)
 
-            plot.refresh, panel.update = count_plot, count_panel
+            panel.update = count_panel
+            draws0 = plot.draws
             await pilot.pause(1.5)  # idle: frozen telemetry, no run
-            idle = dict(counts)
+            idle = {"plot": plot.draws - draws0, "panel": counts["panel"]}
             await pilot.press("left_square_bracket", "left_square_bracket", "s")
             t0 = time.monotonic()
             await wait_for(pilot, lambda: app.busy is None, 120, "benchmark")
             elapsed = time.monotonic() - t0
             live = app.screen.live.snapshot()
-        return idle, counts["plot"] - idle["plot"], elapsed, live
+            redraws = plot.draws - draws0
+            await wait_for(pilot, lambda: plot.data.p99_ms == app.state.last_result.latency.p99_ms, 30, "final p99")
+            data, result = plot.data, app.state.last_result
+        return idle, redraws, elapsed, live, data, result
 
-    idle, redraws, elapsed, live = asyncio.run(go())
+    idle, redraws, elapsed, live, data, result = asyncio.run(go())
     assert idle == {"plot": 0, "panel": 0}
+    # the finished plot: this run's points on its own time axis, the run's p50/p99, no "recorded" label
+    assert data.lat_ms == live.points_ms and data.lat_t_s == live.points_t_s and len(data.lat_t_s) > 1
+    assert 0 < data.lat_t_s[0] < data.lat_t_s[-1] < elapsed + 1
+    assert (data.p50_ms, data.p99_ms) == (result.latency.p50_ms, result.latency.p99_ms)
+    assert data.latency_label is None and data.telemetry_label == "recorded"  # the app's telemetry is recorded
     assert live.iterations > 1000  # thousands of inferences per second ...
     assert 1 <= redraws <= elapsed * 10 + 2  # ... but at most 10 plot redraws per second
 

@@ -1,6 +1,9 @@
 """Snapshots of every screen at 80x24 and 120x40 with recorded data injected through the app's constructor:
 telemetry from a real tegrastats capture (Orin Nano Super, JetPack 6.2), results measured earlier on an
-x86-64 host, an example power-mode sweep (tests/fixtures/ui). Every injected number is labelled "recorded" on screen.
+x86-64 host, an example power-mode sweep (tests/fixtures/ui). The Benchmark screen (time view and histogram view)
+and the Dashboard plot a recorded latency trace of the bundled model (tests/fixtures/ui/latency-trace.json) and a
+2.1 s GPU-load tegrastats segment (Orin Nano 8GB) on one time axis. Every injected number is labelled "recorded"
+on screen.
 
 Update after looking at the diff: ``.venv/bin/pytest tests/ui/test_tui_snapshots.py --snapshot-update``.
 Textual is pinned in constraints.txt so the SVGs stay stable.
@@ -43,6 +46,7 @@ def _steps(keys: tuple[str, ...], until=None, setup=None):
 
 
 # screen -> (keys, condition to wait for, setup before the keys)
+LOAD_TELEMETRY = {"bench", "bench-hist", "dashboard"}  # screens that plot telemetry over time
 SCREENS = {
     "model": ((), None, None),
     "profile": (("2",), None, None),
@@ -50,6 +54,7 @@ SCREENS = {
     "calibrate": (("4",), lambda app: "Samples" in text(app.screen.query_one("#calib-set")), _int8),
     "build": (("5",), None, _int8),
     "bench": (("6",), None, None),
+    "bench-hist": (("6", "h"), None, None),
     "results": (("7", "enter"), None, None),
     "sweep": (("8",), None, None),
     "jobs": (("j",), lambda app: "No jobs yet" in text(app.screen.query_one("#jobs-note")), None),
@@ -65,5 +70,5 @@ def test_snapshot_recorded(snap_compare, screen, size, monkeypatch):
     monkeypatch.setattr("workbench.ui.screens.help.keymap_path", lambda: Path("~/.config/edge-workbench/keymap.toml"))
     keys, until, setup = SCREENS[screen]
     # The sweep screen reads the Orin NX conf from tests/fixtures, so it looks the same on any machine.
-    app = make_recorded_app(nvpmodel_conf=NVPM_CONF)
+    app = make_recorded_app(load_telemetry=screen in LOAD_TELEMETRY, nvpmodel_conf=NVPM_CONF)
     assert snap_compare(app, terminal_size=size, run_before=_steps(keys, until, setup))

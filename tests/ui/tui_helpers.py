@@ -58,13 +58,50 @@ def recorded_data():
         bench_result=next(r for r in results if r.precision == "int8"),
         detection=detection,
         sweep=recorded_sweep(),
+        latency_trace=recorded_trace(),
     )
 
 
-def make_recorded_app(**kw):
+def recorded_trace():
+    """The latency trace of tests/fixtures/ui/latency-trace.json (a real run of the bundled model on an x86-64
+    host, tools/record_latency_trace.py) as a LatencyTrace."""
+    from workbench.ui.recorded import LatencyTrace
+
+    doc = json.loads((FIXTURES / "latency-trace.json").read_text())
+    pts = doc["points"]
+    return LatencyTrace(
+        t_s=tuple(p[0] for p in pts),
+        ms=tuple(p[1] for p in pts),
+        max_ms=tuple(p[2] for p in pts),
+        p50_ms=doc["p50_ms"],
+        p99_ms=doc["p99_ms"],
+        window_ms=tuple(doc["window_ms"]),
+        source=f"{doc['model']}, {doc['host']}, {doc['recorded_at']}",
+    )
+
+
+LOAD_LOG = REPO / "tests" / "fixtures" / "tegrastats" / "orin-nano-8gb-super-jp62-interval100-hokwangchoi.log"
+
+
+def recorded_load_telemetry():
+    """21 contiguous 100 ms tegrastats samples of a GPU load onset (Orin Nano 8GB Super, JetPack 6.2; data lines
+    7-27 of the fixture, lines 340-360 of the capture), stamped 0.1 s apart from 0 (the capture's interval)."""
+    from workbench.core.telemetry.tegrastats import parse_file
+
+    return tuple(s.with_time(0.1 * k, k) for k, s in enumerate(parse_file(LOAD_LOG)[6:27]))
+
+
+def make_recorded_app(load_telemetry: bool = False, **kw):
+    """The app with recorded data. ``load_telemetry``: the 2.1 s GPU-load tegrastats segment instead of the two
+    idle/busy lines (a time series for the Benchmark screen's power/temperature plot)."""
+    from dataclasses import replace
+
     from workbench.ui.app import make_app
 
-    return make_app(None, profile=PROFILE, recorded=recorded_data(), **kw)
+    rec = recorded_data()
+    if load_telemetry:
+        rec = replace(rec, telemetry=recorded_load_telemetry(), telemetry_name="tegrastats (Orin Nano 8GB)")
+    return make_app(None, profile=PROFILE, recorded=rec, **kw)
 
 
 async def wait_for(pilot, cond, timeout: float = 120.0, what: str = "condition") -> None:
@@ -96,3 +133,22 @@ def rich_text(widget, width: int = 120) -> str:
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     console.print(widget.content)
     return console.export_text()
+
+
+def screen_lines(app) -> list[str]:
+    """What the terminal shows, one string per row: the text of the app's SVG screenshot placed by its position
+    (Textual's SVG export: cells 12.2 px wide, rows 24.4 px apart from y=20)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for m in re.finditer(r'<text class="[^"]*" x="([\d.]+)" y="([\d.]+)"[^>]*>(.*?)</text>', svg):
+        rows.setdefault(float(m.group(2)), []).append((float(m.group(1)), html.unescape(m.group(3))))
+    out = [""] * app.size.height
+    for y, items in rows.items():
+        line = ""
+        for x, t in sorted(items):
+            line = line.ljust(int(round(x / 12.2))) + t
+        out[int(round((y - 20) / 24.4))] = line.replace("\xa0", " ").rstrip()
+    return out

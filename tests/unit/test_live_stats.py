@@ -131,3 +131,21 @@ def test_tui_compare_uses_the_core_engine_and_marks_what_was_not_measured():
     assert "0.50x" in lines["median ms"] and "0.75x" in lines["p99 ms"] and "2.00x" in lines["throughput inf/s"]
     assert "B [not measured here]" in text
     assert "Verdict: significant: median B/A = 0.5000" in text  # the verdict the CLI prints, from std and n
+
+
+def test_points_carry_arrival_time_batch_max_and_the_sorted_window():
+    """The plot's time axis: each point's time since the run started (same clock as telemetry samples), the
+    batch's slowest latency (a spike inside a batch shows) and the sorted window for the histogram."""
+    clock = FakeClock()
+    live = LiveLatency(window=5, clock=clock)  # started at 100.0
+    live.feed(ev.TimedStart(monotonic_s=0.0))
+    clock.t = 100.5
+    live.feed(ev.Samples(seq=0, latencies_ns=[1_000_000, 9_000_000, 2_000_000]))
+    clock.t = 101.25
+    live.feed(ev.Samples(seq=1, latencies_ns=[3_000_000, 4_000_000, 5_000_000]))
+    snap = live.snapshot()
+    assert snap.started_s == 100.0
+    assert snap.points_t_s == (0.5, 1.25)
+    assert snap.points_ms == (2.0, 4.0)
+    assert snap.points_max_ms == (9.0, 5.0)
+    assert snap.window_ms == (2.0, 3.0, 4.0, 5.0, 9.0)  # the last 5, sorted

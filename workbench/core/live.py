@@ -29,7 +29,12 @@ class LiveStats:
     ``iterations``: timed queries so far. ``p50_ms``/``p99_ms``: trtexec percentiles (bench/stats.py) over the
     last ``window`` timed latencies (None before the first). ``throughput_ips``: iterations x batch / seconds
     since the timed window started. ``points_ms``: one value per received batch of samples (the batch's
-    median latency, ms), newest last, for a line plot. ``phase``: the child's last Phase name.
+    median latency, ms), newest last, for a line plot; ``points_t_s``: when each point arrived, seconds since
+    the LiveLatency was created (the run was started), on the same clock as ``started_s``; ``points_max_ms``: each
+    batch's slowest latency (ms), so a spike inside a batch shows. ``started_s``: that
+    creation time on the accumulator's clock (``time.monotonic`` by default, the telemetry Recorder's clock), so a
+    face can put telemetry samples on the same time axis. ``window_ms``: the latencies behind the rolling
+    percentiles, sorted (for a histogram). ``phase``: the child's last Phase name.
     ``version`` increases with every change, so a poller can skip redrawing an unchanged view.
     """
 
@@ -45,6 +50,10 @@ class LiveStats:
     version: int
     finished: bool
     error: str | None
+    points_t_s: tuple[float, ...] = ()
+    points_max_ms: tuple[float, ...] = ()
+    started_s: float = 0.0
+    window_ms: tuple[float, ...] = ()
 
 
 class LiveLatency:
@@ -59,8 +68,11 @@ class LiveLatency:
         self._lock = threading.Lock()
         self._recent: deque[float] = deque(maxlen=window)
         self._points: deque[float] = deque(maxlen=points)
+        self._points_t: deque[float] = deque(maxlen=points)
+        self._points_max: deque[float] = deque(maxlen=points)
         self._batch = batch
         self._clock = clock
+        self._started = clock()
         self._phase = "starting"
         self._iterations = 0
         self._warmup = 0
@@ -87,6 +99,8 @@ class LiveLatency:
                     self._recent.extend(ms)
                     self._iterations += len(ms)
                     self._points.append(median(sorted(ms)))
+                    self._points_t.append(self._clock() - self._started)
+                    self._points_max.append(max(ms))
             elif isinstance(event, ev.TimedEnd):
                 self._t1 = self._clock()
                 self._wall_s = event.wall_ns / 1e9
@@ -120,6 +134,10 @@ class LiveLatency:
                 version=self._version,
                 finished=self._phase in ("done", "failed"),
                 error=self._error,
+                points_t_s=tuple(self._points_t),
+                points_max_ms=tuple(self._points_max),
+                started_s=self._started,
+                window_ms=tuple(recent),
             )
 
 

@@ -339,6 +339,10 @@ class WorkbenchApp(WorkersMixin, App):
         if reprepare:
             self.prepare()
 
+    def recorded_trace(self) -> Any:
+        """The injected latency trace (recorded.LatencyTrace) the Benchmark screen plots, or None."""
+        return self.recorded.latency_trace if self.recorded is not None else None
+
     def results_source(self) -> Any:
         if self.recorded is not None and self.recorded.results is not None:
             return RecordedResults(self.recorded.results)

@@ -50,7 +50,8 @@ def app_bindings() -> list[Binding]:
     out = [
         Binding("ctrl+q", "request_quit", "Quit", priority=True, id="app.quit", tooltip="quit (asks while a job runs)"),
         Binding("question_mark,f1", "help", "Help", id="app.help", tooltip="list every key"),
-        Binding("x", "cancel_job", "Cancel", id="app.cancel", tooltip="cancel the running job"),
+        # not in the footer: the status line says "x cancels" while a job runs
+        Binding("x", "cancel_job", "Cancel", id="app.cancel", tooltip="cancel the running job", show=False),
     ]
     for mode, bid, key, label in SCREENS:
         out.append(Binding(key, f"goto('{mode}')", label, show=False, id=bid, tooltip=f"go to the {label} screen"))

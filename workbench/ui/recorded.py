@@ -22,11 +22,28 @@ def as_recorded(result: BenchmarkResult) -> BenchmarkResult:
 
 
 @dataclass(frozen=True)
+class LatencyTrace:
+    """A benchmark's live latency view as recorded earlier (tools/record_latency_trace.py): one point per batch
+    of samples (``t_s`` seconds since start, batch median ``ms``, batch slowest ``max_ms``), the rolling
+    ``p50_ms``/``p99_ms`` and the sorted latencies behind them (``window_ms``). ``source``: where it was measured."""
+
+    t_s: tuple[float, ...]
+    ms: tuple[float, ...]
+    max_ms: tuple[float, ...]
+    p50_ms: float | None
+    p99_ms: float | None
+    window_ms: tuple[float, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Recorded:
     """``telemetry``: TelemetrySample list (the panel shows the last one); ``telemetry_unavailable``: field →
     reason; ``results``: stored results (with ``id`` and ``created_at``) for the Results screen; ``bench_result``:
     a finished run shown on the Benchmark screen; ``detection``: a profiles.match.Detection; ``sweep``: a
-    power.sweep.SweepResult shown on the Power sweep screen. Results are marked recorded on the way in."""
+    power.sweep.SweepResult shown on the Power sweep screen; ``latency_trace``: a :class:`LatencyTrace` the
+    Benchmark screen plots (with the recorded telemetry on the same time axis) until a run of its own starts.
+    Results are marked recorded on the way in."""
 
     telemetry: tuple[Any, ...] = ()
     telemetry_name: str = "recorded"
@@ -35,6 +52,7 @@ class Recorded:
     bench_result: BenchmarkResult | None = None
     detection: Any = None
     sweep: Any = None
+    latency_trace: LatencyTrace | None = None
 
     def __post_init__(self) -> None:
         if self.results is not None:

@@ -26,13 +26,16 @@ class StatusLine(Static):
         st = wb.state
         job = st.job
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(st.model_title, style="bold")
-        prof = job.profile.name if job is not None else (st.request.profile or "auto")
-        t.append(f" · {prof} · {st.precision.upper()}")
+        # What is running comes first, so a narrow terminal cuts the model's name, never the job or its key.
         if wb.busy:
-            t.append(f" · running: {wb.busy} (x cancels)", style="bold yellow")
+            t.append(f"running: {wb.busy} (x cancels)", style="bold yellow")
+            t.append(" · ")
         elif st.context_error:
-            t.append(" · model/profile error", style="bold red")
+            t.append("model/profile error", style="bold red")
+            t.append(" · ")
+        prof = job.profile.name if job is not None else (st.request.profile or "auto")
+        t.append(f"{st.precision.upper()} · {prof} · ")
+        t.append(st.model_title, style="bold")
         self.update(t)
 
 
@@ -49,12 +52,18 @@ class WorkbenchScreen(Screen):
         yield NavBar(self.MODE)
         yield from self.compose_body()
         yield StatusLine(id="status")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # ^p is listed in help (?)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    NARROW_BELOW = 100  # columns: under this, side panels stack below the main one (class "narrow", app.tcss)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.NARROW_BELOW, "narrow")
+
     def on_mount(self) -> None:
+        self.set_class(self.size.width < self.NARROW_BELOW, "narrow")
         self.wb.register_screen(self)
         self.query_one(StatusLine).refresh_status()
         self.refresh_view(Change.MOUNT)

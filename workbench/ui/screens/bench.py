@@ -1,6 +1,8 @@
-"""6. Benchmark: the live view. A latency plot fed by the core's child process, rolling p50/p99, throughput and
-iterations, beside the telemetry panel; the final summary in the CLI's layout; start / stop / re-run with
-changed settings; compare with the previous run.
+"""6. Benchmark: the live view. Latency over time with p50/p99 and, on the same time axis, power and temperature
+from the telemetry feed — or, on ``h``, the latency histogram (widgets/bench_plot.py); rolling p50/p99,
+throughput and iterations, beside the telemetry panel; the final summary in the CLI's layout (PgUp/PgDn scroll
+it); start / stop / re-run with changed settings; compare with the previous run. Before a run of its own, an
+injected recorded latency trace (ui/recorded.py) is plotted, labelled "recorded".
 
 The worker passes ``LiveLatency.feed`` as ``on_event``; this screen polls ``snapshot()`` at <= app.plot_hz
 (10 Hz) while a run is in progress and not at all otherwise.
@@ -8,6 +10,7 @@ The worker passes ``LiveLatency.feed`` as ``on_event``; this screen polls ``snap
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -20,7 +23,7 @@ from workbench.core.live import LiveStats
 from workbench.core.results.result import BenchmarkResult
 from workbench.ui.messages import Attached, BenchFinished, Change, Compared, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
-from workbench.ui.widgets.latency_plot import LatencyPlot
+from workbench.ui.widgets.bench_plot import BenchPlot, PlotData, power_series, short_label, temp_series
 from workbench.ui.widgets.telemetry_panel import TelemetryPanel
 
 DURATIONS_S = (1.0, 3.0, 5.0, 10.0, 30.0, 60.0)
@@ -65,12 +68,16 @@ def stats_text(snap: LiveStats | None, result: BenchmarkResult | None) -> Text:
 class BenchScreen(WorkbenchScreen):
     MODE = "bench"
     BINDINGS = [
-        Binding("s", "start", "Start/re-run", id="bench.start"),
-        Binding("left_square_bracket", "duration(-1)", "Shorter", id="bench.shorter", key_display="["),
-        Binding("right_square_bracket", "duration(1)", "Longer", id="bench.longer", key_display="]"),
-        Binding("t", "threads", "Threads", id="bench.threads"),
-        Binding("v", "compare", "Vs previous", id="bench.compare"),
-        Binding("a", "attach", "Attach job", id="bench.attach", tooltip="follow a running detached job"),
+        Binding("s", "start", "Start", id="bench.start", tooltip="start or re-run the benchmark"),
+        # [ ] and t are named in the header line ("3 s ([ ]) · threads auto (t)"), so not in the footer
+        Binding("left_square_bracket", "duration(-1)", "Shorter", id="bench.shorter", key_display="[", show=False),
+        Binding("right_square_bracket", "duration(1)", "Longer", id="bench.longer", key_display="]", show=False),
+        Binding("t", "threads", "Threads", id="bench.threads", show=False),
+        Binding("h", "histogram", "Histogram", id="bench.histogram", tooltip="latency over time / histogram"),
+        Binding("v", "compare", "Vs prev", id="bench.compare", tooltip="compare with the previous run"),
+        Binding("a", "attach", "Attach", id="bench.attach", tooltip="follow a running detached job"),
+        Binding("pagedown", "summary(1)", "Summary down", id="bench.summary_down", show=False),
+        Binding("pageup", "summary(-1)", "Summary up", id="bench.summary_up", show=False),
     ]
 
     def __init__(self) -> None:
@@ -81,14 +88,17 @@ class BenchScreen(WorkbenchScreen):
         self._show_compare = False
         self._compare_token = 0
         self._best = None  # the last 'best' outcome, for its candidates line
+        self._view = "time"
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="body", classes="bench"):
             with Vertical(id="bench-left"):
                 yield Static(id="bench-head")
-                yield LatencyPlot(id="bench-plot")
+                yield BenchPlot(id="bench-plot")
                 yield Static(id="bench-stats")
-                with VerticalScroll(id="bench-summary-scroll"):
+                with VerticalScroll(id="bench-summary-scroll") as sc:
+                    sc.border_title = "Summary · PgUp/PgDn scroll"
+                    sc.can_focus = False
                     yield Static(id="bench-summary")
             yield TelemetryPanel(id="bench-telemetry")
 
@@ -159,13 +169,15 @@ class BenchScreen(WorkbenchScreen):
         result = st.last_result
         snap = self.live.snapshot() if self.live is not None else None
         self.query_one("#bench-stats", Static).update(stats_text(snap, result))
+        if self.live is None:
+            self._show_recorded_trace()
         if result is None:
             self.query_one("#bench-summary", Static).update("")
             return
-        if self.live is None:
-            plot = self.query_one(LatencyPlot)
-            plot.empty_text = "recorded result (no live samples)" if st.recorded_result else "no live samples"
-            plot.refresh()
+        if self.live is None and self.wb.recorded_trace() is None:
+            self.query_one(BenchPlot).show(
+                empty_text="recorded result (no live samples)" if st.recorded_result else "no live samples"
+            )
         t = Text()
         if self._show_compare and st.previous_result is not None:
             self._compare_token += 1
@@ -195,7 +207,7 @@ class BenchScreen(WorkbenchScreen):
         if snap.version == self._version:
             return
         self._version = snap.version
-        self.query_one(LatencyPlot).set_points(snap.points_ms)
+        self.query_one(BenchPlot).show(self._plot_data(snap))
         self.query_one("#bench-stats", Static).update(stats_text(snap, None))
         # the live energy estimate needs a live rate: none once the run has ended
         self.query_one(TelemetryPanel).ips = None if snap.finished else snap.throughput_ips
@@ -227,6 +239,11 @@ class BenchScreen(WorkbenchScreen):
         self._ended()
         self._show_compare = False
         self._best = msg.best
+        plot = self.query_one(BenchPlot)
+        if plot.data.lat_ms and msg.result is not None:
+            # The run's own p50/p99 (all its queries, as the stats line and the summary say), not the last window's.
+            lat = msg.result.latency
+            plot.show(replace(plot.data, p50_ms=lat.p50_ms, p99_ms=lat.p99_ms))
         self._show_final()
 
     def on_job_failed(self, msg: JobFailed) -> None:
@@ -242,7 +259,89 @@ class BenchScreen(WorkbenchScreen):
             )
         )
 
+    # --- plot data -------------------------------------------------------------------------------------
+    def _telemetry(self, t0: float | None) -> dict[str, Any]:
+        """Power and temperature series on the latency's time axis. Live samples are placed by their monotonic
+        time relative to ``t0`` (the run's start); recorded samples by their own first time stamp."""
+        feed = self.wb.telemetry
+        if feed is None:
+            return {"telemetry_note": "starting"}
+        if getattr(feed, "error", None):
+            return {"telemetry_note": feed.error}
+        hist = feed.history()
+        recorded = feed.label is not None and feed.label.startswith("recorded")
+        if recorded or t0 is None:
+            t0 = hist[0].timestamp_s if hist else 0.0
+        else:
+            hist = [s for s in hist if s.timestamp_s >= t0]
+        pt, pw = power_series(hist, t0)
+        tt, tc, name = temp_series(hist, t0)
+        note = None
+        if not pw and not tc:
+            un = getattr(feed, "unavailable", {}) or {}
+            note = next(iter(un.values()), None) or ("no readings yet" if not hist else "no power or temperature")
+        return {
+            "power_t_s": pt,
+            "power_w": pw,
+            "temp_t_s": tt,
+            "temp_c": tc,
+            "temp_name": name,
+            "telemetry_label": short_label(feed.label),
+            "telemetry_note": note,
+        }
+
+    def _plot_data(self, snap: LiveStats) -> PlotData:
+        return PlotData(
+            lat_t_s=snap.points_t_s,
+            lat_ms=snap.points_ms,
+            lat_max_ms=snap.points_max_ms,
+            p50_ms=snap.p50_ms,
+            p99_ms=snap.p99_ms,
+            window_ms=snap.window_ms,
+            **self._telemetry(snap.started_s),
+        )
+
+    def _show_recorded_trace(self) -> None:
+        """Before a run of its own, the app's recorded latency trace (if any) with the recorded telemetry."""
+        tr = self.wb.recorded_trace()
+        if tr is None or self.live is not None:
+            return
+        self.query_one("#bench-stats", Static).update(
+            Text.assemble(
+                ("[recorded trace] ", "bold yellow"),
+                ("p50 ", "bold"),
+                _ms(tr.p50_ms),
+                ("p99 ", "bold"),
+                _ms(tr.p99_ms),
+                (f"{len(tr.window_ms)} queries", ""),
+            )
+        )
+        self.query_one(BenchPlot).show(
+            PlotData(
+                lat_t_s=tr.t_s,
+                lat_ms=tr.ms,
+                lat_max_ms=tr.max_ms,
+                p50_ms=tr.p50_ms,
+                p99_ms=tr.p99_ms,
+                window_ms=tr.window_ms,
+                latency_label="recorded",
+                **self._telemetry(None),
+            )
+        )
+
     # --- actions ---------------------------------------------------------------------------------------
+    def action_histogram(self) -> None:
+        """Toggle the plot between latency over time (with power and temperature) and the latency histogram."""
+        self._view = "hist" if self._view == "time" else "time"
+        self.query_one(BenchPlot).show(view=self._view)
+
+    def action_summary(self, direction: int) -> None:
+        sc = self.query_one("#bench-summary-scroll", VerticalScroll)
+        if direction > 0:
+            sc.scroll_page_down(animate=False)
+        else:
+            sc.scroll_page_up(animate=False)
+
     def action_start(self) -> None:
         from workbench.core.job import bench_batch
         from workbench.core.live import LiveLatency
@@ -258,9 +357,7 @@ class BenchScreen(WorkbenchScreen):
             return
         self.live = LiveLatency(batch=bench_batch(job))
         self._version = -1
-        self.query_one(LatencyPlot).set_points(())
-        self.query_one(LatencyPlot).empty_text = "waiting for samples…"
-        self.query_one(LatencyPlot).refresh()
+        self.query_one(BenchPlot).show(PlotData(), empty_text="waiting for samples…")
         self.query_one("#bench-summary", Static).update(Text("starting…", style="dim"))
         self._timer = self.set_interval(1.0 / wb.plot_hz, self._poll)
         wb.followed_live = self.live
@@ -287,10 +384,7 @@ class BenchScreen(WorkbenchScreen):
             return
         self.live = msg.live
         self._version = -1
-        plot = self.query_one(LatencyPlot)
-        plot.set_points(())
-        plot.empty_text = f"attached to job {msg.job_id}…"
-        plot.refresh()
+        self.query_one(BenchPlot).show(PlotData(), empty_text=f"attached to job {msg.job_id}…")
         self.query_one("#bench-summary", Static).update(Text(f"attached to {msg.command}", style="dim"))
         if self._timer is None:
             self._timer = self.set_interval(1.0 / self.wb.plot_hz, self._poll)

@@ -68,9 +68,11 @@ class BuildScreen(WorkbenchScreen):
             return
         el = time.monotonic() - self._t0
         running = self.wb.busy == JobKind.BUILD
+        # Two times once done: the artifact's own build time (in the phase) and the whole step since s was pressed
+        # (preparation, calibration, cache lookup included), each labelled.
         self.query_one("#build-phase", Static).update(
             Text(
-                f"{self._phase} · {el:.1f} s elapsed" if running else f"{self._phase} · {el:.1f} s",
+                f"{self._phase} · {el:.1f} s elapsed" if running else f"{self._phase} · step total {el:.1f} s",
                 style="bold" if running else "",
             )
         )
@@ -99,7 +101,7 @@ class BuildScreen(WorkbenchScreen):
 
     def on_build_finished(self, msg: BuildFinished) -> None:
         art = msg.built.artifact
-        self._phase = "done — " + ("cached" if art.cached else f"built in {art.build_s:.2f} s")
+        self._phase = "done — " + ("cached artifact" if art.cached else f"artifact built in {art.build_s:.2f} s")
         self.query_one(RichLog).write(f"[done] {'cached' if art.cached else 'built'}: {art.path}")
         self._tick()
 

@@ -1,13 +1,13 @@
-"""Dashboard: live telemetry only, like a small jtop (available at any time, also during a run)."""
+"""Dashboard: live telemetry only, like a small jtop (available at any time, also during a run): the panel's
+figures, then CPU load over board power and the hottest temperature on one time axis (widgets/bench_plot.py)."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static
+from textual.containers import VerticalScroll
 
 from workbench.ui.screens.base import WorkbenchScreen
-from workbench.ui.widgets.latency_plot import LatencyPlot
+from workbench.ui.widgets.bench_plot import PlotData, TelemetryPlot, power_series, short_label, temp_series
 from workbench.ui.widgets.telemetry_panel import TelemetryPanel
 
 
@@ -17,11 +17,7 @@ class DashboardScreen(WorkbenchScreen):
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="body"):
             yield TelemetryPanel(id="dash-telemetry")
-            with Vertical(id="dash-plots"):
-                yield Static("CPU load (%)", classes="plot-title")
-                yield LatencyPlot(unit="%", id="dash-cpu")
-                yield Static("Board power (W)", classes="plot-title")
-                yield LatencyPlot(unit="W", id="dash-power")
+            yield TelemetryPlot(id="dash-plot")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -38,17 +34,21 @@ class DashboardScreen(WorkbenchScreen):
         if seq == self._seq:
             return
         self._seq = seq
-        cpu = [s.cpu_load_mean_pct for s in hist if s.cpu_load_mean_pct is not None]
-        power = [s.total_power_mw / 1000 for s in hist if s.total_power_mw is not None]
-        cp = self.query_one("#dash-cpu", LatencyPlot)
-        pp = self.query_one("#dash-power", LatencyPlot)
-        cp.empty_text = "n/a"
-        pp.empty_text = (
-            "n/a ("
-            + next((v for k, v in feed.unavailable.items() if k in ("total_power_mw", "power")), "no power reading")
-            + ")"
+        t0 = hist[0].timestamp_s if hist else 0.0
+        pt, pw = power_series(hist, t0)
+        tt, tc, name = temp_series(hist, t0)
+        load = [(s.timestamp_s - t0, s.cpu_load_mean_pct) for s in hist if s.cpu_load_mean_pct is not None]
+        un = getattr(feed, "unavailable", {}) or {}
+        note = next((v for k, v in un.items() if k in ("total_power_mw", "power")), None) or getattr(
+            feed, "error", None
         )
-        cp.set_points(cpu)
-        pp.set_points(power)
-        cp.refresh()
-        pp.refresh()
+        data = PlotData(
+            power_t_s=pt,
+            power_w=pw,
+            temp_t_s=tt,
+            temp_c=tc,
+            temp_name=name,
+            telemetry_label=short_label(feed.label),
+            telemetry_note=note,
+        )
+        self.query_one(TelemetryPlot).show(data, tuple(t for t, _ in load), tuple(v for _, v in load))
