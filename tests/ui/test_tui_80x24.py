@@ -17,7 +17,8 @@ from tui_helpers import make_recorded_app, rich_text, screen_lines, text, wait_f
 
 SIZE = (80, 24)
 SCREEN_KEYS = {"model": "1", "profile": "2", "precision": "3", "calibrate": "4", "build": "5", "bench": "6",
-               "results": "7", "sweep": "8", "dashboard": "d"}  # fmt: skip
+               "results": "7", "sweep": "8", "jobs": "j", "dashboard": "d"}  # fmt: skip
+NAV = ["1 Model", "2 Prof", "3 Prec", "4 Calib", "5 Build", "6 Bench", "7 Results", "8 Sweep", "j Jobs", "d Dash"]
 
 
 def _footer_labels(app) -> list[set[str]]:
@@ -54,6 +55,8 @@ def test_no_footer_key_label_is_cut_at_80x24(screen):
         assert any(o in footer for o in options), f"none of {options} is shown whole in the footer {footer!r}"
     assert not footer.endswith("▏") and len(footer) <= 80
     assert status.startswith("FP32 · cpu-x86_64 · digits CNN — bundled default")
+    (nav,) = [ln for ln in lines if "1 Model" in ln]  # the screen bar: every screen's key and name whole
+    assert all(f"{item} " in nav + " " for item in NAV), nav
 
 
 def test_status_line_shows_the_running_job_and_its_cancel_key_whole_and_toasts_sit_above_it():

@@ -198,3 +198,25 @@ def test_this_workbenchs_own_summary_is_not_a_trtexec_log(tmp_path):
     log.write_text(block)
     with pytest.raises(ResultsError, match="an Edge Workbench summary .* not trtexec output"):
         import_trtexec(log)
+
+
+def test_jobs_started_within_one_second_list_newest_first(tmp_path, monkeypatch):
+    """Job ids carry the start second and a random suffix; within one second the list still runs newest first."""
+    import json
+    import os
+
+    from workbench.core import jobs
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    root = tmp_path / "data" / "jobs"
+    names = ["20261203-101500-ffffff", "20261203-101500-000000", "20261203-101500-888888", "20261203-101459-zzzzzz"]
+    stamps = [3_000, 2_000, 1_000, 0]  # job.json write times (ns): the first name was started last
+    for name, ns in zip(names, stamps, strict=True):
+        d = root / name
+        d.mkdir(parents=True)
+        rec = {"id": name, "argv": ["bench"], "pid": None, "started_at": "2026-12-03T10:15:00Z", "cwd": "/"}
+        (d / "job.json").write_text(json.dumps(rec))
+        os.utime(d / "job.json", ns=(10**18 + ns, 10**18 + ns))
+    (root / "20261203-101501-broken").mkdir()  # no job.json: not a job
+    assert [j.id for j in jobs.list_jobs()] == names
+    assert [j.id for j in jobs.list_jobs(limit=2)] == names[:2]

@@ -156,13 +156,19 @@ def list_jobs(limit: int = 50) -> list[Job]:
     root = paths.jobs_dir()
     if not root.is_dir():
         return []
+    def started(d: Path) -> tuple[str, int]:
+        # Ids start with the second the job started; within one second the job.json write time orders them.
+        try:
+            return d.name[:15], (d / "job.json").stat().st_mtime_ns
+        except OSError:
+            return d.name[:15], 0
+
     out = []
-    for d in sorted(root.iterdir(), reverse=True):
-        if (d / "job.json").is_file():
-            try:
-                out.append(load(d))
-            except WorkbenchError:
-                continue
+    for d in sorted((d for d in root.iterdir() if (d / "job.json").is_file()), key=started, reverse=True):
+        try:
+            out.append(load(d))
+        except WorkbenchError:
+            continue
         if len(out) >= limit:
             break
     return out

@@ -7,7 +7,15 @@ from textual.widgets import Static
 
 from workbench.ui.keymap import SCREENS, key_label
 
-SHORT = {"Calibrate": "Calib", "Benchmark": "Bench", "Dashboard": "Dash", "Power sweep": "Sweep"}
+# Under 100 columns: ten screens in 80 columns (78 with these), every key and name whole.
+SHORT = {
+    "Profile": "Prof",
+    "Precision": "Prec",
+    "Calibrate": "Calib",
+    "Benchmark": "Bench",
+    "Dashboard": "Dash",
+    "Power sweep": "Sweep",
+}
 
 
 class NavBar(Static):
