@@ -156,6 +156,7 @@ def list_jobs(limit: int = 50) -> list[Job]:
     root = paths.jobs_dir()
     if not root.is_dir():
         return []
+
     def started(d: Path) -> tuple[str, int]:
         # Ids start with the second the job started; within one second the job.json write time orders them.
         try:
