@@ -81,7 +81,7 @@ def test_status_line_shows_the_running_job_and_its_cancel_key_whole_and_toasts_s
     assert lines[-2].startswith("running: calibrate (x cancels) · FP32 · cpu-x86_64")
     toast_rows = [k for k, line in enumerate(lines) if "a notice long enough" in line]
     assert toast_rows and max(toast_rows) < 12  # at the top right, under the nav bar
-    assert lines[0].startswith("1 Model 2 Profile")  # the nav bar stays visible
+    assert lines[0].startswith("1 Model 2 Prof")  # the nav bar stays visible
     assert "a notice" not in lines[-2] and "a notice" not in lines[-1]
 
 
