@@ -161,13 +161,10 @@ def _dataset_name(job: PreparedJob, kind: str) -> str | None:
 
 def dataset_path(job: PreparedJob, kind: str) -> Path | None:
     """The calibration ("calib") or evaluation ("eval") folder for this job: --calib/--eval, the model spec
-    (relative to the model), the bundled set for the bundled model, else None."""
+    (paths relative to the spec file's folder: spec.spec_dataset), the bundled set for the bundled model, else None."""
     name = _dataset_name(job, kind)
     if name is None:
         return None
-    base = job.model_path.parent if job.spec is not None else None
-    if base is not None and not Path(name).is_absolute() and (base / name).is_dir():
-        return base / name
     return paths.resolve_dataset(name, kind)
 
 
