@@ -36,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME:DxD",
         help="example input shape for exporting a PyTorch file, e.g. x:1x3x224x224 (repeatable or comma list)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset for PyTorch exports (default 17)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="ONNX opset for PyTorch exports (default: the exporter's own; TorchScript 17)",
+    )
     p.add_argument("--factory", metavar="MODULE:FUNC", help="for a state dict: a function returning the nn.Module")
     p.add_argument(
         "--target",

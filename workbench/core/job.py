@@ -60,7 +60,7 @@ class JobRequest:
     profile_layers: bool = False
     store: bool = True
     input_shapes: dict = field(default_factory=dict)  # for PyTorch -> ONNX export
-    export_opset: int = 17  # PyTorch -> ONNX export opset
+    export_opset: int | None = None  # PyTorch -> ONNX export opset; None = the exporter's own (torch_export)
     export_dynamic_batch: bool = False  # PyTorch -> ONNX: dynamic batch dim, verified at batch 2
     until_stable: bool = False  # keep timing until the target percentile's 95 % interval is narrow enough
     stable_target: float = 99.0  # percentile watched by until_stable
