@@ -324,6 +324,14 @@ def library_output(log_path: Path) -> Iterator[None]:
         log.close()
 
 
+def opset_origin(exporter: str, opset_asked: int | None) -> str:
+    """How the export's opset was chosen, for a summary: "" (asked), " (the exporter's own)" (dynamo, none asked),
+    " (default)" (TorchScript exporter, none asked: 17)."""
+    if opset_asked is not None:
+        return ""
+    return " (the exporter's own)" if exporter == "dynamo" else " (default)"
+
+
 def _keep_log(log_path: Path, keep: Path) -> Path | None:
     """Move a failed export's log next to the cached exports; None when it is empty or cannot be kept."""
     try:

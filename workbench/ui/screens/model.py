@@ -211,12 +211,15 @@ def export_check(onnx_path: Path) -> str | None:
     """The PyTorch -> ONNX verification stored beside an exported model (ORT vs torch), or None."""
     import json
 
+    from workbench.core.models.torch_export import opset_origin
+
     try:
         meta = json.loads(onnx_path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         return None
     text = (
-        f"{meta.get('exporter', '?')} exporter, opset {meta.get('opset')}: ORT vs torch max-abs "
+        f"{meta.get('exporter', '?')} exporter, opset {meta.get('opset')}"
+        f"{opset_origin(str(meta.get('exporter')), meta.get('opset_asked'))}: ORT vs torch max-abs "
         f"{meta.get('max_abs', float('nan')):.3g}, cosine {meta.get('cosine', float('nan')):.6f}"
     )
     if meta.get("dynamic_batch"):
