@@ -136,6 +136,20 @@ def test_typing_in_the_pickers_tree_goes_to_the_path_field(tmp_path, monkeypatch
             await pilot.press("o", *str(folder / "preprocess.toml"), "enter")
             await pilot.pause()
             assert app.state.request.calib is None
+            # the tree: Tab to it, down to field-data, space opens it, down twice to "my calib set", Enter picks it
+            await pilot.press("o")
+            picker = app.screen
+            tree = picker.query_one(DirectoryTree)
+            await wait_for(pilot, lambda: len(tree.root.children) >= 1, 10, "the tree's first level")
+            await pilot.press("tab", "down")
+            await wait_for(pilot, lambda: picker.query_one(Input).value.endswith("field-data"), 10, "highlight")
+            await pilot.press("space")
+            node = tree.cursor_node
+            await wait_for(pilot, lambda: len(node.children) == 2, 10, "field-data opened")
+            await pilot.press("down", "down", "enter")
+            await wait_for(pilot, lambda: app.state.request.calib is not None, 10, "the folder picked in the tree")
+            assert app.state.request.calib == str(folder)
+            await wait_for(pilot, lambda: "3 images" in text(app.screen.query_one("#calib-set")), 30, "its contents")
             await pilot.press("ctrl+q")
 
     asyncio.run(go())
