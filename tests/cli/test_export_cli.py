@@ -96,7 +96,9 @@ def test_exported_program_export(tmp_path, netmod, capsys):
     out = tmp_path / "ep.onnx"
     rc, doc, err = _export(capsys, str(src), "--dynamic-batch", "-o", str(out))
     assert rc == 0, err
-    assert doc["exporter"] == "dynamo" and doc["opset"] == 17
+    # no --opset: the dynamo exporter's own opset, unconverted, and said so
+    assert doc["exporter"] == "dynamo" and doc["opset_asked"] is None and doc["opset"] >= 18
+    assert onnx.load(str(out)).opset_import[0].version == doc["opset"]
     assert doc["input_shapes"] == {"input_0": [4, 6]}  # the EP's saved example input
     assert doc["cosine"] > 0.99999 and doc["batch2_cosine"] > 0.99999
     assert isinstance(_batch_dim(out), str)  # symbolic
@@ -162,3 +164,52 @@ def test_full_pickle_refused_without_trust_pickle(tmp_path, netmod, capsys):
 def test_onnx_input_is_a_usage_error(tiny_matmul_model, tmp_path, capsys):
     rc = main(["export", str(tiny_matmul_model), "-o", str(tmp_path / "x.onnx")])
     assert rc == 2 and "already an ONNX model" in capsys.readouterr().err
+
+
+def test_exported_program_at_the_default_opset_is_checked_against_the_targets_tensorrt(tmp_path, netmod, capfd):
+    """No --opset: what the exporter writes is used (no down-conversion, so no onnxscript traceback), the summary
+    says it was the exporter's choice, and the opset is checked against each TensorRT release of --target."""
+    pytest.importorskip("onnxscript")
+    src = tmp_path / "net.pt2"
+    torch.export.save(torch.export.export(netmod.build().eval(), (torch.zeros(1, 6),)), src)
+    rc = main(["export", str(src), "-o", str(tmp_path / "a.onnx"), "--target", "jetson-orin-nx"])
+    out, err = capfd.readouterr()
+    assert rc == 0, err
+    opset = onnx.load(str(tmp_path / "a.onnx")).opset_import[0].version
+    assert f"opset {opset} (the exporter's own; no --opset given)" in out
+    # jetson-orin-nx lists TensorRT 8.5, 8.6 (parsers up to opset 17) and 10.3 (up to 20)
+    line = next(ln for ln in out.splitlines() if ln.startswith("TensorRT"))
+    assert f"opset {opset} for profile jetson-orin-nx" in line
+    assert "above TensorRT 8.5's limit (≤ 17): re-export with --opset 17" in line
+    assert ("TensorRT 10.3 accepts it (≤ 20)" in line) == (opset <= 20)
+    assert "Traceback" not in err and "Traceback" not in out
+    rc = main(["export", str(src), "-o", str(tmp_path / "b.onnx"), "--target", "jetson-orin-nx", "--json"])
+    out, err = capfd.readouterr()
+    doc = json.loads(out)
+    assert doc["tensorrt_opset"]["profile"] == "jetson-orin-nx"
+    assert [(c["release"], c["opset_max"]) for c in doc["tensorrt_opset"]["checks"]] == [
+        ("8.5", 17),
+        ("8.6", 17),
+        ("10.3", 20),
+    ]
+
+
+def test_a_failed_export_prints_no_library_ir_on_stdout(tmp_path, capfd):
+    """The TorchScript exporter writes "Torch IR graph at exception: graph(...)" from C++ to descriptor 1 when an
+    operator has no ONNX form; with --json stdout must stay empty (nothing but the one document, and there is none),
+    the error names the operator and the log that keeps the exporter's output."""
+
+    class Svd(torch.nn.Module):
+        def forward(self, x):
+            return torch.linalg.svd(x)[1]
+
+    src = tmp_path / "svd.pt"
+    torch.jit.save(torch.jit.trace(Svd(), torch.randn(1, 3, 4, 4)), src)
+    rc = main(["export", str(src), "--input-shape", "x:1x3x4x4", "-o", str(tmp_path / "s.onnx"), "--json"])
+    out, err = capfd.readouterr()
+    assert rc == 4
+    assert out == ""
+    assert "Torch IR graph" not in err and "Traceback" not in err
+    assert "aten::linalg_svd" in err and err.startswith("error: exporting")
+    log = err.rsplit("the exporter's own output is in ", 1)[1].split()[0]
+    assert "Torch IR graph at exception" in open(log, encoding="utf-8").read()

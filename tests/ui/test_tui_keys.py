@@ -225,8 +225,8 @@ def test_results_compare_and_export_recorded(tmp_path, monkeypatch):
             a, b = (next(r for r in app.recorded.results if r.id == i) for i in (2, 1))
             assert f"{a.latency.p99_ms:.4f}" in out and f"{b.latency.p99_ms:.4f}" in out
             assert f"{b.latency.p99_ms / a.latency.p99_ms:.2f}x" in out
-            # the core's compare engine: its verdict, and both columns marked as not measured on this machine
-            assert "Verdict: " in out and "[not measured here]" in out
+            # the core's compare engine: its verdict, and both columns headed with what they are (recorded)
+            assert "Verdict: " in out and "#2 [recorded]" in out and "#1 [recorded]" in out
             monkeypatch.chdir(tmp_path)
             await pilot.press("e")
             await pilot.press("down")  # JSON
@@ -248,7 +248,7 @@ def test_open_model_by_typing_a_path_in_the_picker(tiny_matmul_model):
             await wait_idle(pilot)
             await pilot.press("o")
             assert isinstance(app.screen, FilePickerScreen)
-            await pilot.press("shift+tab")  # from the tree to the path field
+            assert app.screen.focused is app.screen.query_one("#picker-path")  # typing goes to the path at once
             await pilot.press(*str(tiny_matmul_model))
             await pilot.press("enter")
             await wait_idle(pilot)

@@ -10,7 +10,8 @@ from workbench.ui.screens.model import export_check, parse_export_options
 
 def test_prompt_grammar():
     assert parse_export_options("x:1x16; opset=18; dynamic-batch") == ("x:1x16", 18, True)
-    assert parse_export_options("x:1x16") == ("x:1x16", 17, False)
+    assert parse_export_options("x:1x16") == ("x:1x16", None, False)  # None: the exporter's own opset
+    assert parse_export_options("x:1x16; opset=auto") == ("x:1x16", None, False)
     with pytest.raises(UsageError, match="unknown export option"):
         parse_export_options("x:1x16; fast")
     with pytest.raises(UsageError, match="opset must be an integer"):

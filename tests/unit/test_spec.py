@@ -165,3 +165,50 @@ def test_recipe_keys_in_the_spec(tmp_path: Path) -> None:
         ConfigError, match=r"m\.workbench\.toml:2: quantization\.concat_range_ratio must be 0 \(off\) or > 1"
     ):
         load_spec(tmp_path / "m.onnx", p)
+
+
+def _copy_set(src: Path, dst: Path, n: int) -> Path:
+    """The first ``n`` images of a bundled set plus its preprocess.toml, in ``dst``."""
+    import shutil
+
+    dst.mkdir(parents=True)
+    shutil.copy(src / "preprocess.toml", dst / "preprocess.toml")
+    for f in sorted(src.glob("*.png"))[:n]:
+        shutil.copy(f, dst / f.name)
+    return dst
+
+
+def test_spec_dataset_paths_are_relative_to_the_spec_file_not_the_cwd(tmp_path: Path, monkeypatch) -> None:
+    """A spec in project/specs/ naming ../data/mycalib means project/data/mycalib wherever the command runs; a
+    bare name finds <spec dir>/<name> or <spec dir>/calib/<name> before ./calib/ and the bundled sets."""
+    from workbench.core import paths, workflow
+    from workbench.core.job import dataset_path
+
+    project = tmp_path / "project"
+    _copy_set(paths.bundled_calib_dir() / "digits", project / "data" / "mycalib", 24)
+    _copy_set(paths.bundled_eval_dir() / "digits", project / "specs" / "eval" / "held", 12)
+    model = project / "models" / "net.onnx"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(paths.default_model_path().read_bytes())
+    spec_file = project / "specs" / "net.workbench.toml"
+    spec_file.write_text('[datasets]\ncalib = "../data/mycalib"\neval = "held"\n')
+    # The current directory has its own (wrong) ../data/mycalib and calib/held: neither may be picked.
+    elsewhere = tmp_path / "elsewhere" / "cwd"
+    _copy_set(paths.bundled_calib_dir() / "digits", elsewhere.parent / "data" / "mycalib", 5)
+    _copy_set(paths.bundled_calib_dir() / "digits", elsewhere / "eval" / "held", 5)
+    monkeypatch.chdir(elsewhere)
+
+    spec = load_spec(model, spec_file)
+    assert spec is not None
+    assert spec.calib == str(project / "data" / "mycalib")
+    assert spec.eval == str(project / "specs" / "eval" / "held")
+
+    job = workflow.prepare(workflow.JobRequest(model=str(model), spec=str(spec_file), store=False))
+    assert dataset_path(job, "calib") == project / "data" / "mycalib"
+    assert dataset_path(job, "eval") == project / "specs" / "eval" / "held"
+    # a missing relative folder is still named relative to the spec (the error points at what was meant)
+    spec_file.write_text('[datasets]\ncalib = "./nope"\n')
+    assert load_spec(model, spec_file).calib == str(project / "specs" / "nope")  # type: ignore[union-attr]
+    # an unknown bare name stays a name (./calib/<name>, then the bundled sets)
+    spec_file.write_text('[datasets]\ncalib = "digits"\n')
+    assert load_spec(model, spec_file).calib == "digits"  # type: ignore[union-attr]

@@ -35,7 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="PyTorch model file (.pt, .pt2, .pth; the type is read from the bytes)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx", help="where to write the ONNX model")
-    p.add_argument("--opset", type=_opset, default=17, help="ONNX opset to produce (default 17; checked)")
+    p.add_argument(
+        "--opset",
+        type=_opset,
+        default=None,
+        help="ONNX opset to produce (checked). Default: the exporter's own — for an ExportedProgram what the dynamo "
+        "exporter writes (20 in torch 2.13), for TorchScript 17",
+    )
+    p.add_argument(
+        "--target",
+        metavar="PROFILE",
+        help="device profile whose TensorRT parser limits the opset is checked against (default: this device's)",
+    )
     p.add_argument("--dynamic-batch", action="store_true", help="make axis 0 of every input dynamic ('batch')")
     p.add_argument(
         "--input-shape",
@@ -50,6 +61,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler="workbench.cli.cmd_export:run")
 
 
+def _target_profile(name: str | None):
+    """``--target`` loaded, else the profile auto-detection picks for this device (profiles/match.py).
+
+    Raises:
+        ConfigError: an unknown or invalid profile name."""
+    from workbench.core.profiles import load_profile
+
+    if name:
+        return load_profile(name)
+    from workbench.core.profiles.match import detect_device
+
+    return load_profile(detect_device().profile_name)
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import shutil
@@ -57,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     from workbench.core.errors import StorageError, UsageError
     from workbench.core.fsutil import atomic_writer
+    from workbench.core.models.preflight import opset_check_line, opset_checks
     from workbench.core.models.shapes import format_shapes, parse_input_shapes
     from workbench.core.models.sniff import FileKind, sniff
     from workbench.core.models.torch_export import export_to_onnx
@@ -90,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
             raise StorageError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
         with open(result.path, "rb") as fin, atomic_writer(out) as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
+    profile = _target_profile(args.target)
+    checks = opset_checks(result.opset, profile)
     doc = result.to_dict()
     doc.update(source=str(src), output=str(out), cache_path=str(result.path))
+    doc["tensorrt_opset"] = {"profile": profile.name, "checks": [c.to_dict() for c in checks]}
     if shapes:
         doc["input_shape_spec"] = format_shapes(shapes)
     if args.json:
@@ -100,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     took = "reused from cache" if result.cached else f"{result.seconds:.1f} s"
     print(f"Exported     {src} ({kind.describe()}) -> {out}")
-    print(f"Exporter     {result.exporter}, opset {result.opset}, {took}")
+    chosen = "asked" if result.opset_asked is not None else "the exporter's own; no --opset given"
+    print(f"Exporter     {result.exporter}, opset {result.opset} ({chosen}), {took}")
+    print(f"TensorRT     {opset_check_line(checks, profile.name, result.opset)}")
     shapes_txt = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in result.input_shapes.items())
     print(f"Inputs       {shapes_txt}" + ("  (axis 0 dynamic: batch)" if result.dynamic_batch else ""))
     print(f"Verified     ONNX Runtime vs torch: max-abs {result.max_abs:.3g}, cosine {result.cosine:.6f}")

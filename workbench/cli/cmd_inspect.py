@@ -36,7 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME:DxD",
         help="example input shape for exporting a PyTorch file, e.g. x:1x3x224x224 (repeatable or comma list)",
     )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset for PyTorch exports (default 17)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="ONNX opset for PyTorch exports (default: the exporter's own; TorchScript 17)",
+    )
     p.add_argument("--factory", metavar="MODULE:FUNC", help="for a state dict: a function returning the nn.Module")
     p.add_argument(
         "--target",
@@ -94,11 +99,14 @@ def render_info(doc: dict[str, Any]) -> str:
     )
     lines.append(f"Parameters   {doc['param_count']:,}")
     lines.append(f"SHA-256      {doc['sha256']}")
+    from workbench.core.models.torch_export import opset_origin
+
     exp = doc.get("export")
     if exp:
         took = "reused from cache" if exp["cached"] else "{:.1f} s".format(exp["seconds"])
         lines.append(
-            f"Export       {exp['exporter']} exporter, opset {exp['opset']}, {took}; vs torch: "
+            f"Export       {exp['exporter']} exporter, opset {exp['opset']}"
+            f"{opset_origin(exp['exporter'], exp.get('opset_asked'))}, {took}; vs torch: "
             f"max-abs {exp['max_abs']:.3g}, cosine {exp['cosine']:.6f}"
         )
     for title, key in (("Inputs", "inputs"), ("Outputs", "outputs")):

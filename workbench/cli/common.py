@@ -59,7 +59,13 @@ def add_model_args(p: argparse.ArgumentParser, *, model_optional: bool = False) 
     p.add_argument("--spec", help="model spec TOML (default: <model>.workbench.toml next to the model)")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
     p.add_argument("--backend", choices=("onnxruntime", "tensorrt", "torch"), help="override the profile's backend")
-    p.add_argument("--opset", type=int, default=17, metavar="N", help="opset for PyTorch -> ONNX export (default 17)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="opset for PyTorch -> ONNX export (default: the exporter's own; TorchScript 17)",
+    )
     p.add_argument(
         "--dynamic-batch", action="store_true", help="PyTorch -> ONNX: dynamic batch dim (checked at batch 2)"
     )
@@ -198,7 +204,7 @@ def request_from_args(args: argparse.Namespace, **overrides: Any):
         spec=getattr(args, "spec", None),
         trust_pickle=getattr(args, "trust_pickle", False),
         input_shapes=input_shapes,
-        export_opset=getattr(args, "opset", 17) or 17,
+        export_opset=getattr(args, "opset", None),
         export_dynamic_batch=getattr(args, "dynamic_batch", False),
         precision=getattr(args, "precision", None) or "fp32",
         calib=getattr(args, "calib", None),

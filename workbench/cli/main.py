@@ -58,7 +58,9 @@ def _add_job_flags(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from workbench.cli.argparser import WorkbenchParser
+
+    parser = WorkbenchParser(
         prog="workbench",
         description=(
             "Edge Workbench: import -> precision -> INT8 calibration -> build -> benchmark. "
@@ -101,6 +103,11 @@ def main(argv: list[str] | None = None, *, job_dir: Path | None = None) -> int:
     from workbench.core.errors import WorkbenchError
 
     if args.command in JOB_COMMANDS and not args.foreground and job_dir is None:
+        try:
+            _check_early(args)
+        except WorkbenchError as err:
+            _print_error(err)
+            return err.exit_code
         return _run_as_job(args, list(sys.argv[1:] if argv is None else argv))
     try:
         func = getattr(importlib.import_module(modname), funcname)
@@ -122,6 +129,25 @@ def main(argv: list[str] | None = None, *, job_dir: Path | None = None) -> int:
         print(f"internal error: {type(err).__name__}: {err}", file=sys.stderr)
         print("hint: this is a bug; rerun with WORKBENCH_DEBUG=1 for the traceback and report it", file=sys.stderr)
         return 1
+
+
+# Commands that benchmark: their --telemetry, --export-times and the results database are checked before a job starts.
+BENCH_COMMANDS = ("run", "bench", "sweep")
+
+
+def _check_early(args: argparse.Namespace) -> None:
+    """Checks that need no model (workflow.check_request), made in this process before a job is started, so a typo
+    in --telemetry or an unwritable --export-times path is reported at once, not after calibration and build. The
+    job makes them again (workflow.check_bench_job), with the profile's telemetry source too.
+
+    Raises:
+        WorkbenchError subclasses (UsageError, TelemetryError, StorageError, ResultsError)."""
+    if args.command not in BENCH_COMMANDS:
+        return
+    from workbench.cli.common import request_from_args
+    from workbench.core.workflow import check_request
+
+    check_request(request_from_args(args))
 
 
 def _run_as_job(args: argparse.Namespace, argv: list[str]) -> int:

@@ -60,7 +60,7 @@ class JobRequest:
     profile_layers: bool = False
     store: bool = True
     input_shapes: dict = field(default_factory=dict)  # for PyTorch -> ONNX export
-    export_opset: int = 17  # PyTorch -> ONNX export opset
+    export_opset: int | None = None  # PyTorch -> ONNX export opset; None = the exporter's own (torch_export)
     export_dynamic_batch: bool = False  # PyTorch -> ONNX: dynamic batch dim, verified at batch 2
     until_stable: bool = False  # keep timing until the target percentile's 95 % interval is narrow enough
     stable_target: float = 99.0  # percentile watched by until_stable
@@ -161,13 +161,10 @@ def _dataset_name(job: PreparedJob, kind: str) -> str | None:
 
 def dataset_path(job: PreparedJob, kind: str) -> Path | None:
     """The calibration ("calib") or evaluation ("eval") folder for this job: --calib/--eval, the model spec
-    (relative to the model), the bundled set for the bundled model, else None."""
+    (paths relative to the spec file's folder: spec.spec_dataset), the bundled set for the bundled model, else None."""
     name = _dataset_name(job, kind)
     if name is None:
         return None
-    base = job.model_path.parent if job.spec is not None else None
-    if base is not None and not Path(name).is_absolute() and (base / name).is_dir():
-        return base / name
     return paths.resolve_dataset(name, kind)
 
 

@@ -111,3 +111,8 @@ def resolve_dataset(name_or_path: str, kind: str = "calib") -> Path:
         if c.is_dir():
             return c
     return p
+
+
+def dataset_choices_path() -> Path:
+    """The calibration / evaluation folders the user chose per model in the TUI (core/dataset_choice.py)."""
+    return data_dir() / "dataset-choices.json"

@@ -3,8 +3,9 @@
 Every table and key is optional; unknown ones are errors (``FILE:LINE`` with "did you mean")::
 
     [datasets]
-    calib = "digits"          # a path, or a name looked up in ./calib/<name> then the bundled calib/
-    eval = "digits"           # same, in eval/
+    calib = "digits"          # a path relative to THIS FILE's folder (or absolute), or a bare name: the
+    eval = "digits"           # folder <spec dir>/<name> or <spec dir>/calib/<name>, else ./calib/<name>, else
+                              # the bundled calib/<name> (eval/ likewise); see spec_dataset
 
     [preprocess]              # overrides the image dataset's preprocess.toml, same keys
     resize = [8, 8]
@@ -52,6 +53,7 @@ Lookup: ``<stem>.workbench.toml`` (``digits_cnn.workbench.toml``), then ``<name>
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,6 +225,29 @@ def find_spec(model_path: Path) -> Path | None:
     return None
 
 
+def spec_dataset(value: str | None, spec_dir: Path, kind: str) -> str | None:
+    """A ``[datasets]`` value as the workflow should use it: paths are relative to the spec file's folder.
+
+    An absolute path (or ``~/…``) is used as is. A relative path (``../data/calib``, ``./mine``: anything with a
+    path separator or a leading dot) is joined to ``spec_dir`` — never to the current directory — and returned
+    absolute even when it does not exist, so the error names the folder meant. A bare name (``digits``) is the
+    folder ``spec_dir/<name>`` or ``spec_dir/<kind>/<name>`` when one exists; otherwise it stays a name, looked
+    up later in ``./<kind>/`` then the bundled ``<kind>/`` (``paths.resolve_dataset``).
+    """
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return str(p)
+    base = Path(spec_dir).resolve()
+    if "/" in value or os.sep in value or value.startswith("."):
+        return os.path.normpath(base / p)
+    for cand in (base / value, base / kind / value):
+        if cand.is_dir():
+            return str(cand)
+    return value
+
+
 def _check(
     path: Path, lines: dict[str, int], table: str, sec: dict[str, Any], keys: dict[str, Any], problems: list[str]
 ) -> dict[str, Any]:
@@ -307,8 +332,8 @@ def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | No
         raise ConfigError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems=problems)
     return ModelSpec(
         source=path,
-        calib=ds.get("calib"),
-        eval=ds.get("eval"),
+        calib=spec_dataset(ds.get("calib"), path.parent, "calib"),
+        eval=spec_dataset(ds.get("eval"), path.parent, "eval"),
         preprocess=dict(pre),
         input_values=values,
         quantization=quant,

@@ -9,6 +9,7 @@ honours a ``threading.Event`` for cancellation; nothing here prints. Results are
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ __all__ = [
     "PRECISIONS", "JobRequest", "PreparedJob", "Progress", "Built", "Calibration", "BestOutcome", "MainRun",
     "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "check_accuracy",
     "localize_int8", "bench", "bench_and_store", "check_bench_inputs",
+    "check_request", "check_bench_job", "check_telemetry", "check_export_target", "check_results_db",
     "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "store",
     "dataset_path", "quant_settings", "thresholds",
 ]  # fmt: skip
@@ -619,22 +621,97 @@ def check_bench_inputs(job: PreparedJob) -> None:
     feed_values(job)
 
 
-def check_export_target(job: PreparedJob) -> None:
-    """Refuse an ``--export-times`` path that cannot take a file before anything runs (a folder, a missing folder).
+def check_export_target(job: PreparedJob | JobRequest) -> None:
+    """Refuse an ``--export-times`` path that cannot take a file before anything runs: a folder, a missing folder,
+    a file where its folder should be, a folder this process cannot create files in (tried with a temporary file,
+    removed at once: permission bits alone say nothing for root or read-only mounts).
 
     Raises:
         StorageError: naming the path and what to give instead.
     """
+    import tempfile
+
     from workbench.core.errors import StorageError
 
-    target = job.request.export_times
+    request = job.request if isinstance(job, PreparedJob) else job
+    target = request.export_times
     if not target:
         return
-    p = Path(target)
+    p = Path(target).expanduser()
     if p.is_dir():
         raise StorageError(f"--export-times {target} is a folder", hint="give a file name, e.g. times.json")
-    if not p.parent.is_dir():
-        raise StorageError(f"--export-times {target}: folder {p.parent} does not exist", hint="create it first")
+    parent = p.parent
+    if parent.exists() and not parent.is_dir():
+        raise StorageError(f"--export-times {target}: {parent} is a file, not a folder", hint="give a path in a folder")
+    if not parent.is_dir():
+        raise StorageError(f"--export-times {target}: folder {parent} does not exist", hint="create it first")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".wb-write-test-"):
+            pass
+    except OSError as exc:
+        raise StorageError(
+            f"--export-times {target}: cannot write in {parent} ({exc.strerror or exc})",
+            hint="give a path in a folder you can write to",
+        ) from None
+    if p.exists() and not os.access(p, os.W_OK):
+        raise StorageError(f"--export-times {target}: the file is not writable", hint="give another file name")
+
+
+def check_telemetry(spec: str | None) -> None:
+    """Open and close the telemetry source ``spec`` names (``--telemetry`` or the profile's), so a typo, a missing
+    replay file or a source this machine lacks stops a job before calibration and build. ``auto`` and None are not
+    opened here: auto never fails on a machine with a host source, and picks what works.
+
+    Raises:
+        UsageError: unknown source or malformed replay options. TelemetryError: the source cannot be used here.
+    """
+    spec = (spec or "auto").strip()
+    if spec == "auto":
+        return
+    from workbench.core.telemetry import open_source
+
+    open_source(spec).close()
+
+
+def check_results_db(request: JobRequest) -> None:
+    """With ``request.store``: open the results database (creating it if absent) and read its table, so a corrupt,
+    locked or foreign file stops the job before anything is built rather than after the benchmark.
+
+    Raises:
+        ResultsError: the database is corrupt, locked, newer than this workbench, or cannot be created.
+    """
+    if not request.store:
+        return
+    from workbench.core.results.store import ResultStore
+
+    with ResultStore() as db:
+        db.count()
+
+
+def check_request(request: JobRequest) -> None:
+    """The checks of a benchmarking request that need no model: ``--telemetry``, ``--export-times``, the results
+    database. The CLI runs them before it starts a job; :func:`check_bench_job` runs them again in the job.
+
+    Raises:
+        UsageError, TelemetryError, StorageError, ResultsError (each naming what to fix).
+    """
+    check_telemetry(request.telemetry)
+    check_export_target(request)
+    check_results_db(request)
+
+
+def check_bench_job(job: PreparedJob) -> None:
+    """Everything a benchmark of ``job`` can fail on that is known before calibration and build: the request's
+    checks (:func:`check_request`, with the profile's telemetry source when none was asked for) and the inputs
+    (:func:`check_bench_inputs`).
+
+    Raises:
+        as :func:`check_request` and :func:`check_bench_inputs`.
+    """
+    check_telemetry(job.request.telemetry or job.profile.telemetry.source)
+    check_export_target(job)
+    check_results_db(job.request)
+    check_bench_inputs(job)
 
 
 def _refuse_export(job: PreparedJob, what: str) -> None:
@@ -758,8 +835,7 @@ def bench_and_store(
     ``built``/``report``: an artifact and accuracy comparison this session already has (the TUI's Build and
     Calibrate screens) are reused instead of being made again.
     """
-    check_export_target(job)
-    check_bench_inputs(job)
+    check_bench_job(job)
     run = _bench_and_store_run(
         job,
         precision,
@@ -829,8 +905,7 @@ def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
     """
     on_progress: ProgressFn = kw.get("on_progress", no_progress)
     kw.setdefault("reference_accuracy", False)  # fp32 always passes: no need to score it against itself
-    check_export_target(job)
-    check_bench_inputs(job)
+    check_bench_job(job)
     candidates = [
         p
         for p in ("fp32", "fp16", "int8")
@@ -908,7 +983,7 @@ def run_main(job: PreparedJob, precisions: Sequence[str], **kw: Any) -> MainRun:
     """
     wanted = ["fp32"] + [p for p in dict.fromkeys(precisions) if p != "fp32"]
     _refuse_export(job, "`workbench run`")
-    check_bench_inputs(job)
+    check_bench_job(job)
     if "int8" in wanted and dataset_path(job, "calib") is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {job.model_path.name}",
@@ -930,7 +1005,7 @@ def _scenario_bench(job, built, on_progress, on_event, cancel):
 def _scenario_build(job: PreparedJob, on_progress, cancel) -> Built:
     if job.request.precision == "best":
         raise UsageError("--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios")
-    check_bench_inputs(job)
+    check_bench_job(job)
     return build(job, job.request.precision, on_progress, cancel)
 
 
@@ -1030,6 +1105,7 @@ def sweep(
     probe = open_source(job.request.telemetry or job.profile.telemetry.source)
     try:
         assert_measured_source(probe)
+        check_results_db(job.request)
         check_bench_inputs(job)
         built = build(job, job.request.precision, on_progress, cancel)
 

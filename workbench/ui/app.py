@@ -313,7 +313,8 @@ class WorkbenchApp(WorkersMixin, App):
         self.prepare_job(self.state.request)
 
     def set_model(self, path: str | None) -> None:
-        self.set_options(invalidate="calibration", model=path)
+        # The data sets belong to the model: the new one's remembered sets (if any) come with its preparation.
+        self.set_options(invalidate="calibration", model=path, calib=None, eval=None)
 
     def set_profile(self, name: str | None) -> None:
         self.set_options(invalidate="calibration", profile=name)
@@ -364,6 +365,7 @@ class WorkbenchApp(WorkersMixin, App):
     def on_prepared(self, msg: Prepared) -> None:
         st = self.state
         st.prepared = msg.job
+        self._remembered_sets(msg.job)
         if st.detection is None:  # the job's own detection (a recorded one, injected, is kept)
             st.detection = msg.job.detection
         st.choices = list(msg.choices)
@@ -373,6 +375,17 @@ class WorkbenchApp(WorkersMixin, App):
         if st.precision not in allowed:
             st.precision = "fp32"
         self._finished(JobKind.PREPARE, msg, Change.PREPARED)
+
+    def _remembered_sets(self, job: Any) -> None:
+        """Use the calibration / eval folders chosen for this model in an earlier session (core/dataset_choice.py)
+        where the request names none."""
+        from workbench.core.dataset_choice import remembered
+
+        choice = remembered(job.model_info.sha256)
+        changes = {k: getattr(choice, k) for k in ("calib", "eval")}
+        changes = {k: v for k, v in changes.items() if v and getattr(self.state.request, k) is None}
+        if changes:
+            self.state.update_request(**changes)
 
     def on_dataset_read(self, msg: DatasetRead) -> None:
         self._forward(msg)

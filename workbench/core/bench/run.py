@@ -124,6 +124,17 @@ class BenchRun:
         return len(values)
 
 
+def run_length_text(cfg: BenchConfig) -> str:
+    """How long a run will be, for its progress line: ``300 queries at 500 QPS`` (server: ``--queries`` given, or
+    qps x duration), ``exactly 1000 queries`` (``--iterations``), else ``at least 3 s``."""
+    if cfg.scenario == "server" and cfg.qps:
+        n = cfg.server_queries or max(1, int(round(cfg.qps * cfg.duration_s)))
+        return f"{n} queries at {cfg.qps:g} QPS" + ("" if cfg.server_queries else f" (qps x {cfg.duration_s:g} s)")
+    if cfg.iterations:
+        return f"exactly {cfg.iterations} queries"
+    return f"at least {cfg.duration_s:.3g} s"
+
+
 def run_benchmark(
     plan: BenchPlan,
     *,
@@ -173,8 +184,7 @@ def run_benchmark(
             )
         recorder = Recorder(source, interval_ms=tp.interval_ms, total_rule=tp.total_rule, max_temp_c=tp.max_temp_c)
         recorder.start()
-        length = f"exactly {cfg.iterations} iterations" if cfg.iterations else f"at least {cfg.duration_s:.3g} s"
-        on_progress(Progress("bench", f"benchmarking {plan.context.precision} ({length})"))
+        on_progress(Progress("bench", f"benchmarking {plan.context.precision} ({run_length_text(cfg)})"))
         control = ChildControl()
         watcher = StabilityWatcher(plan.stable_target, plan.stable_rel_width) if plan.until_stable else None
         if plan.events_path is not None:

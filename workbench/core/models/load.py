@@ -367,7 +367,7 @@ def ensure_onnx(
     path: str | os.PathLike[str],
     *,
     trust_pickle: bool = False,
-    opset: int = 17,
+    opset: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     factory: str | None = None,

@@ -471,6 +471,53 @@ def preflight(
     return PreflightReport(str(p), profile.name, int(opset), tuple(bases), tuple(findings), use_dla, tuple(notes))
 
 
+@dataclass(frozen=True)
+class OpsetCheck:
+    """One TensorRT release of a profile against a model's opset: the parser's accepted range and the verdict."""
+
+    release: str
+    opset_min: int | None
+    opset_max: int | None
+    opset: int
+
+    @property
+    def ok(self) -> bool:
+        return (self.opset_max is None or self.opset <= self.opset_max) and (
+            self.opset_min is None or self.opset >= self.opset_min
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"release": self.release, "opset_min": self.opset_min, "opset_max": self.opset_max, "ok": self.ok}
+
+
+def opset_checks(opset: int, profile: Any) -> tuple[OpsetCheck, ...]:
+    """``opset`` against every TensorRT release ``profile`` lists (``[device] tensorrt``; the ranges of
+    :func:`release_basis`). Empty when the profile lists none (a CPU profile: nothing to check)."""
+    rels = list(getattr(profile.device, "tensorrt", []) or [])
+    out = []
+    for rel in rels:
+        b = release_basis(rel)
+        out.append(OpsetCheck(rel, b.opset_min, b.opset_max, int(opset)))
+    return tuple(out)
+
+
+def opset_check_line(checks: tuple[OpsetCheck, ...], profile_name: str, opset: int) -> str:
+    """One line: ``opset 18: TensorRT 10.3 accepts it (≤ 25); above TensorRT 8.5's limit (≤ 17)``, or that the
+    profile has no TensorRT to check against."""
+    if not checks:
+        return f"opset {opset}: profile {profile_name} lists no TensorRT release, so no parser limit applies"
+    parts = []
+    for c in checks:
+        rng = f"≤ {c.opset_max}" if c.opset_max is not None else "no upper limit known"
+        if c.ok:
+            parts.append(f"TensorRT {c.release} accepts it ({rng})")
+        elif c.opset_max is not None and c.opset > c.opset_max:
+            parts.append(f"above TensorRT {c.release}'s limit ({rng}): re-export with --opset {c.opset_max}")
+        else:
+            parts.append(f"below TensorRT {c.release}'s minimum ({c.opset_min})")
+    return f"opset {opset} for profile {profile_name}: " + "; ".join(parts)
+
+
 def render(report: PreflightReport, *, limit_nodes: int = 3, show_info: bool = False) -> str:
     """Text for the CLI: one line per group with its count, releases and a few node names."""
     c = report.counts

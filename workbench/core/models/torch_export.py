@@ -5,9 +5,11 @@ Exporters (torch 2.13, checked here on CPU):
 - TorchScript and ``nn.Module`` objects: the TorchScript-based exporter, ``torch.onnx.export(..., dynamo=False)``.
   It needs example inputs, so the caller gives shapes (``--input-shape name:1x3x224x224``).
 - ExportedProgram (``.pt2``): ``torch.onnx.export(ep, ..., dynamo=True, external_data=False)`` (needs
-  ``onnxscript``). The dynamo exporter was seen to emit opset 18 when 17 was asked (it has no lower
-  implementations and converts down, which can fail), so the produced opset is checked and a mismatch is a
-  :class:`ModelError`. ``external_data=False`` keeps one self-contained file.
+  ``onnxscript``). Without an asked opset (``opset=None``, the default) the exporter writes its own opset (18 in
+  torch 2.13) and nothing is converted; the result says which (``opset_asked`` None). An asked opset is passed
+  on; the dynamo exporter was seen to emit opset 18 when 17 was asked (it has no lower implementations and
+  converts down, which can fail), so the produced opset is checked and a mismatch is a :class:`ModelError`.
+  ``external_data=False`` keeps one self-contained file. The TorchScript exporter's default is opset 17.
 
 Every export is verified: ONNX Runtime and torch run the same seeded input, and each output must agree within
 ``rtol=1e-3``, ``atol=1e-4 * (1 + max|torch|)``; max-abs and cosine are stored in a JSON sidecar. With
@@ -19,7 +21,11 @@ in ``paths.cache_dir()/"exports"/<key>.onnx`` where ``key`` is the SHA-256 of th
 export setting, written atomically (temp folder in the same directory + ``os.replace``), so an interrupted export
 never leaves a partial model and a repeat reuses the file.
 
-The dynamo exporter prints progress on stdout; it is redirected to stderr so ``--json`` output stays one document.
+The exporters print progress, IR dumps ("Torch IR graph at exception", written by C++ straight to file descriptor
+1) and tracebacks through their loggers. During an export all of it — file descriptor 1, Python's stdout and stderr,
+and the torch / onnxscript loggers — goes to one log file (:func:`library_output`), so ``--json`` stays one document
+and nothing is drawn over a TUI (Textual draws on descriptor 2, which is left alone). A failed export keeps the log
+(``<cache>/exports/<key>.log``) and names it in the error's hint; a successful one drops it.
 """
 
 from __future__ import annotations
@@ -28,13 +34,16 @@ import contextlib
 import hashlib
 import importlib
 import importlib.util
+import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,7 @@ from typing import Any
 from workbench.core.errors import BackendUnavailable, ModelError, UsageError
 from workbench.core.models.sniff import FileKind
 
+LEGACY_DEFAULT_OPSET = 17  # the TorchScript exporter's opset when none is asked
 EXPORT_FORMAT_VERSION = 1  # bump to invalidate cached exports when this module's output changes
 TORCH_HINT = "install the PyTorch extra: pip install -e '.[torch]'"
 
@@ -54,7 +64,7 @@ class ExportResult:
     cached: bool
     source_kind: str
     exporter: str
-    opset: int
+    opset: int  # the opset the file has
     input_shapes: dict[str, list[int]]
     max_abs: float
     cosine: float
@@ -62,6 +72,7 @@ class ExportResult:
     dynamic_batch: bool = False
     batch2_max_abs: float | None = None  # batch-2 check (dynamic_batch only): ORT vs torch at batch 2
     batch2_cosine: float | None = None
+    opset_asked: int | None = None  # None: the exporter chose ``opset`` (dynamo's default; no --opset given)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -263,13 +274,100 @@ def _umask() -> int:
     return mask
 
 
+# --------------------------------------------------------------------------------------------- library output
+_LIBRARY_LOGGERS = ("torch", "onnxscript", "onnx_ir", "onnx", "onnxruntime")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@contextlib.contextmanager
+def library_output(log_path: Path) -> Iterator[None]:
+    """Send what the exporters print to ``log_path`` while the block runs: file descriptor 1 (C++ writes such as
+    the TorchScript exporter's "Torch IR graph at exception"), Python's ``sys.stdout``/``sys.stderr`` and the
+    handlers of the torch / onnxscript / onnx loggers. Descriptor 2 is left alone (a TUI draws there)."""
+    import logging
+
+    log = open(log_path, "a+b")  # noqa: SIM115 - closed in finally
+    text = io.TextIOWrapper(log, encoding="utf-8", errors="replace", write_through=True)
+    handler = logging.StreamHandler(text)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    swapped: list[tuple[Any, list[Any], bool]] = []
+    for name in list(logging.root.manager.loggerDict):
+        if name.split(".")[0] in _LIBRARY_LOGGERS:
+            lg = logging.getLogger(name)
+            if lg.handlers:
+                swapped.append((lg, lg.handlers[:], lg.propagate))
+                lg.handlers = [handler]
+                lg.propagate = False
+    for stream in (sys.stdout, sys.__stdout__):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+    saved_fd = None
+    with contextlib.suppress(OSError, ValueError):
+        saved_fd = os.dup(1)
+        os.dup2(log.fileno(), 1)
+    try:
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield
+    finally:
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None).fflush(None)  # C stdio buffers still holding library output
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+        for lg, handlers, propagate in swapped:
+            lg.handlers = handlers
+            lg.propagate = propagate
+        text.detach()
+        log.close()
+
+
+def opset_origin(exporter: str, opset_asked: int | None) -> str:
+    """How the export's opset was chosen, for a summary: "" (asked), " (the exporter's own)" (dynamo, none asked),
+    " (default)" (TorchScript exporter, none asked: 17)."""
+    if opset_asked is not None:
+        return ""
+    return " (the exporter's own)" if exporter == "dynamo" else " (default)"
+
+
+def _keep_log(log_path: Path, keep: Path) -> Path | None:
+    """Move a failed export's log next to the cached exports; None when it is empty or cannot be kept."""
+    try:
+        if not log_path.is_file() or log_path.stat().st_size == 0:
+            return None
+        os.replace(log_path, keep)
+        return keep
+    except OSError:
+        return None
+
+
+def exporter_reason(exc: BaseException) -> str:
+    """The line of an exporter exception that says what failed, without colour codes or step banners: the
+    dynamo exporter's ConversionError opens with "Failed to convert … This is step 3/3 … Next steps:"; the cause
+    (the operator it could not translate) is in the chained exception or a later line."""
+    texts = [str(exc)]
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(texts) < 4:
+        texts.append(f"{type(cause).__name__}: {cause}")
+        cause = cause.__cause__ or cause.__context__
+    lines = [_ANSI.sub("", ln).strip() for t in texts for ln in t.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("Traceback", "File ", "^"))]
+    boring = ("This is step", "Next steps", "Failed to convert the exported program", "Please", "- ", "##", "```")
+    useful = [ln for ln in lines if not any(b in ln[:60] for b in boring)]
+    pick = next((ln for ln in useful if "unsupported" in ln.lower() or "no decomposition" in ln.lower()), None)
+    out = pick or (useful[0] if useful else (lines[0] if lines else type(exc).__name__))
+    return out[:300]
+
+
 # --------------------------------------------------------------------------------------------- main entry
 def export_to_onnx(
     path: str | os.PathLike[str],
     kind: FileKind,
     *,
     trust_pickle: bool = False,
-    opset: int = 17,
+    opset: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
     factory: str | None = None,
@@ -277,11 +375,13 @@ def export_to_onnx(
 ) -> ExportResult:
     """Export a PyTorch file of sniffed ``kind`` to ONNX (see module docstring).
 
+    ``opset``: None = the exporter's own (dynamo: what it writes, unconverted; TorchScript exporter: 17).
     ``dynamic_batch``: export axis 0 of every input (and output) as ``batch`` and verify batch 2.
 
     Raises:
         ModelError: full pickle without ``trust_pickle`` (names ``--trust-pickle``); state dict without a factory;
-            export failure; produced opset differs from ``opset``; ONNX Runtime output differs from torch;
+            export failure (the hint names the log of the exporter's own output); an asked ``opset`` the
+            exporter did not produce; ONNX Runtime output differs from torch;
             ``dynamic_batch`` asked but an input's batch is fixed or batch 2 fails / keeps a leading size != 2.
         UsageError: shapes needed but not given (names ``--input-shape``); bad ``factory``.
         BackendUnavailable: torch (or onnxscript for ExportedProgram) is not installed.
@@ -304,6 +404,10 @@ def export_to_onnx(
     if kind not in (FileKind.TORCHSCRIPT, FileKind.EXPORTED_PROGRAM, FileKind.TORCH_PICKLE, FileKind.TORCH_ZIP_WEIGHTS):
         raise ModelError(f"{p} is a {kind.describe()}, not a PyTorch file")
     torch = _import_torch(p, kind)
+    exporter_kind = "dynamo" if kind is FileKind.EXPORTED_PROGRAM else "torchscript"
+    asked = opset
+    if opset is None and exporter_kind == "torchscript":
+        opset = LEGACY_DEFAULT_OPSET
     if kind is FileKind.EXPORTED_PROGRAM and importlib.util.find_spec("onnxscript") is None:
         raise BackendUnavailable(
             f"{p} is an ExportedProgram; its ONNX exporter (torch dynamo) needs onnxscript, which is not installed",
@@ -312,7 +416,7 @@ def export_to_onnx(
 
     out_dir = Path(work_dir) if work_dir else paths.cache_dir() / "exports"
     extra_key = {"dynamic_batch": True} if dynamic_batch else {}
-    key = _cache_key(p, kind, opset=opset, shapes={k: list(v) for k, v in shapes.items()}, factory=factory,
+    key = _cache_key(p, kind, opset=opset if opset is not None else "exporter-default", shapes={k: list(v) for k, v in shapes.items()}, factory=factory,
                      torch=str(torch.__version__), **extra_key)  # fmt: skip
     target = out_dir / f"{key}.onnx"
     sidecar = out_dir / f"{key}.json"
@@ -338,7 +442,8 @@ def export_to_onnx(
     try:
         tmp = tmp_dir / "model.onnx"
         names = list(shapes) or None
-        with torch.no_grad(), contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
+        log_path = tmp_dir / "export.log"
+        with torch.no_grad(), library_output(log_path), warnings.catch_warnings():
             # The exporters warn about internals (signatures, deprecations) a user cannot act on.
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", FutureWarning)
@@ -347,6 +452,7 @@ def export_to_onnx(
                 if exporter == "dynamo":
                     torch.onnx.export(module, args, str(tmp), dynamo=True, opset_version=opset,
                                       external_data=False, verbose=False)  # fmt: skip
+                    # (opset_version=None: the exporter's own opset, no down-conversion)
                 elif dynamic_batch:
                     # Output count from one forward pass: dynamic_axes needs output names to mark them.
                     n_out = len(_flatten(module(*args)))
@@ -360,20 +466,29 @@ def export_to_onnx(
                     torch.onnx.export(module, args, str(tmp), dynamo=False, opset_version=opset,
                                       input_names=names, do_constant_folding=True)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - exporter errors are many and undocumented
-                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                log = _keep_log(log_path, out_dir / f"{key}.log")
+                asked_txt = f"opset {opset}" if opset is not None else "the exporter's default opset"
+                other = (
+                    "try another --opset"
+                    if exporter == "dynamo"
+                    else "try another --opset, or export an ExportedProgram (torch.export.save) instead"
+                )
                 raise ModelError(
-                    f"exporting {p} to ONNX (opset {opset}) failed: {type(exc).__name__}: {first}",
-                    hint="try another --opset, or export an ExportedProgram (torch.export.save) instead",
+                    f"exporting {p} to ONNX ({asked_txt}) failed: {type(exc).__name__}: {exporter_reason(exc)}",
+                    hint=other + (f"; the exporter's own output is in {log}" if log else ""),
                 ) from None
             ref = _flatten(module.module()(*args) if exporter == "dynamo" else module(*args))
         import onnx
 
         produced = next((o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
                          if o.domain in ("", "ai.onnx")), 0)  # fmt: skip
-        if produced != opset:
+        if opset is not None and produced != opset:
+            log = _keep_log(log_path, out_dir / f"{key}.log")
             raise ModelError(
                 f"exporting {p}: opset {opset} was asked but the exporter produced opset {produced}",
-                hint=f"ask for --opset {produced}, or use a target whose parser accepts it",
+                hint=f"leave out --opset (the exporter's opset {produced} is then used and checked against the "
+                "target's TensorRT), or use a target whose parser accepts it"
+                + (f"; the exporter's own output is in {log}" if log else ""),
             )
         max_abs, cosine = _compare(p, tmp, ref, args)
         b2 = _check_batch2(torch, p, tmp, module, exporter, args) if dynamic_batch else (None, None)
@@ -382,7 +497,7 @@ def export_to_onnx(
             input_shapes={n: list(a.shape) for n, a in zip(shapes or [f"input_{i}" for i in range(len(args))], args,
                                                           strict=False)},
             max_abs=max_abs, cosine=cosine, seconds=round(time.perf_counter() - t0, 3),
-            dynamic_batch=dynamic_batch, batch2_max_abs=b2[0], batch2_cosine=b2[1],
+            dynamic_batch=dynamic_batch, batch2_max_abs=b2[0], batch2_cosine=b2[1], opset_asked=asked,
         )  # fmt: skip
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)

@@ -322,13 +322,37 @@ def _cell(v: Any) -> str:
     return s.rsplit("/", 1)[-1] if len(s) > 48 and "/" in s else s
 
 
+def column_heads(doc: Comparison, titles: Sequence[str] | None = None) -> list[str]:
+    """One heading per compared result: ``#3 (label)`` (or the given title) and, for a result that is not a
+    measurement of this machine, its provenance: ``[replayed]``, ``[recorded]``, ``[imported]``. Both faces head
+    their columns with these."""
+    kinds = doc.provenances or ("measured",) * len(doc.ids)
+    out = []
+    for n, (i, lab, kind) in enumerate(zip(doc.ids, doc.labels, kinds, strict=True)):
+        base = titles[n] if titles is not None else f"#{i}" + (f" ({lab})" if lab else "")
+        out.append(base + ("" if kind == "measured" else f" [{kind}]"))
+    return out
+
+
+def verdict_lines(doc: Comparison, fmt: str = "text") -> list[str]:
+    """The comparison's closing lines as `workbench results compare` prints them (both faces show these):
+    "Settings: identical in all results." when nothing differs, then for two results the ratio-of-medians verdict
+    (significance, contention, drift) naming A and B, and how its interval was made. ``fmt``: text or md."""
+    lines: list[str] = []
+    if not doc.differing_settings:
+        lines.append("Settings: identical in all results.")
+    rv = doc.ratio_of_medians
+    if rv is not None:
+        prefix = "**Verdict**: " if fmt == "md" else "Verdict: "
+        who = f"A = #{doc.ids[0]}, B = #{doc.ids[1]}: " if None not in doc.ids[:2] else ""
+        lines.append(prefix + who + rv.verdict)
+        lines.append(("_" if fmt == "md" else "  (") + str(rv.method) + ("_" if fmt == "md" else ")"))
+    return lines
+
+
 def render(doc: Comparison, fmt: str = "text") -> str:
     """``text`` (aligned columns) or ``md`` (GitHub pipe table) of a :class:`Comparison`."""
-    kinds = doc.provenances or ("measured",) * len(doc.ids)
-    heads = ["metric"] + [
-        f"#{i}" + (f" ({lab})" if lab else "") + ("" if kind == "measured" else f" [{kind}]")
-        for i, lab, kind in zip(doc.ids, doc.labels, kinds, strict=True)
-    ]
+    heads = ["metric", *column_heads(doc)]
     body = [[r.metric, *(_cell(v) for v in r.values)] for r in doc.rows]
     diff = [[f"≠ {d.setting}", *(_cell(v) for v in d.values)] for d in doc.differing_settings]
     lines: list[str] = []
@@ -345,13 +369,8 @@ def render(doc: Comparison, fmt: str = "text") -> str:
         widths = [max(len(r[i]) for r in cells) for i in range(len(heads))]
         for r in cells:
             lines.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
-    if not doc.differing_settings:
-        lines.append("")
-        lines.append("Settings: identical in all results.")
-    rv = doc.ratio_of_medians
-    if rv is not None:
-        lines.append("")
-        prefix = "**Verdict**: " if fmt == "md" else "Verdict: "
-        lines.append(prefix + f"A = #{doc.ids[0]}, B = #{doc.ids[1]}: {rv.verdict}")
-        lines.append(("_" if fmt == "md" else "  (") + str(rv.method) + ("_" if fmt == "md" else ")"))
+    for line in verdict_lines(doc, fmt):
+        if not line.startswith("  (") and not line.startswith("_"):
+            lines.append("")
+        lines.append(line)
     return "\n".join(lines) + "\n"

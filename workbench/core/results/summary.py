@@ -300,6 +300,26 @@ def layer_table(report: LayerProfile, n: int = 10) -> list[str]:
     return lines
 
 
+SCENARIO_SHORT = {"single-stream": "single", "multi-stream": "multi", "server": "server", "offline": "offline"}
+
+
+def scenario_text(r: BenchmarkResult, *, short: bool = False) -> str:
+    """The scenario a result ran: ``single-stream`` (also for results stored before scenarios existed),
+    ``server, 300 queries at 500 QPS``, ``multi-stream, 8 samples per query``, ``offline, batch 4``.
+    ``short``: one word for a table column (single, server, multi, offline)."""
+    name = r.scenario or "single-stream"
+    if short:
+        return SCENARIO_SHORT.get(name, name)
+    if name == "server" and r.server is not None:
+        qps = f" at {r.server.qps_offered:g} QPS" if r.server.qps_offered else ""
+        return f"server, {r.server.queries} queries{qps}"
+    if name == "multi-stream" and r.multi_stream is not None:
+        return f"multi-stream, {r.multi_stream.samples_per_query} samples per query"
+    if name == "offline":
+        return f"offline, batch {r.throughput.batch}"
+    return name
+
+
 def _dash(v: object) -> str:
     return "-" if v in (None, "") else str(v)
 

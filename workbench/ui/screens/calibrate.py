@@ -1,5 +1,6 @@
-"""4. Calibrate: the calibration set (count, shapes, preprocessing), method and sample count; progress with
-samples/s and ETA; cancel; then the accuracy comparison vs FP32 with a pass/fail verdict and advice."""
+"""4. Calibrate: the calibration and evaluation sets (any folder: typed or picked in a tree, remembered per model;
+count, shapes, preprocessing), method and sample count; progress with samples/s and ETA; cancel; then the accuracy
+comparison vs FP32 with a pass/fail verdict and advice."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ class CalibrateScreen(WorkbenchScreen):
     MODE = "calibrate"
     BINDINGS = [
         Binding("s", "start", "Calibrate", id="calibrate.start"),
+        Binding("o", "pick('calib')", "Calib set", id="calibrate.pick_calib", tooltip="choose the calibration folder"),
+        Binding("e", "pick('eval')", "Eval set", id="calibrate.pick_eval", tooltip="choose the evaluation folder"),
         Binding("m", "method", "Method", id="calibrate.method"),
         Binding("plus,equals_sign", "samples(2)", "More samples", id="calibrate.more", key_display="+"),
         Binding("minus", "samples(0.5)", "Fewer", id="calibrate.fewer", key_display="-"),
@@ -66,12 +69,14 @@ class CalibrateScreen(WorkbenchScreen):
         self._t0: float | None = None
         self._dataset: Any = None
         self._dataset_path: Path | None = None
+        self._eval_path: Path | None = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="body", classes="split"):
             with VerticalScroll(classes="main"):
                 yield Static(id="calib-head")
                 yield Static(id="calib-set")
+                yield Static(id="calib-eval")
                 yield ProgressBar(id="calib-bar", show_eta=False)
                 yield Static(id="calib-progress")
                 yield Static(id="calib-verdict")
@@ -82,16 +87,24 @@ class CalibrateScreen(WorkbenchScreen):
         from workbench.core.live import list_datasets
 
         self.query_one(ProgressBar).display = False
-        ol = self.query_one(OptionList)
         for d in list_datasets("calib"):
-            ol.add_option(Option(Text.assemble((d.name, "bold"), ("\n  " + short_path(d), "dim")), id=str(d)))
+            self._add_set(d)
+
+    def _add_set(self, folder: Path) -> None:
+        """List ``folder`` on the right (once)."""
+        ol = self.query_one(OptionList)
+        if any(ol.get_option_at_index(i).id == str(folder) for i in range(ol.option_count)):
+            return
+        ol.add_option(
+            Option(Text.assemble((folder.name, "bold"), ("\n  " + short_path(folder), "dim")), id=str(folder))
+        )
 
     # --- state -----------------------------------------------------------------------------------------
-    def _current_folder(self) -> Path | None:
+    def _current_folder(self, kind: str = "calib") -> Path | None:
         from workbench.core.live import dataset_for
 
         job = self.wb.state.job
-        return dataset_for(job, "calib") if job is not None else None
+        return dataset_for(job, kind) if job is not None else None
 
     def refresh_view(self, what: Change) -> None:
         wb = self.wb
@@ -109,7 +122,11 @@ class CalibrateScreen(WorkbenchScreen):
         head.append("INT8 calibration", style="bold")
         if st.precision != "int8":
             head.append(f"  (selected precision is {st.precision.upper()}; s selects INT8)", style="yellow")
-        head.append(f"\nSet      {short_path(folder) if folder else 'none — choose one on the right'}\n")
+        head.append(f"\nSet      {short_path(folder) if folder else 'none — o chooses a folder'}  (o)\n")
+        eval_folder = self._current_folder("eval")
+        head.append(
+            f"Eval     {short_path(eval_folder) if eval_folder else 'none — checked on calibration samples'}  (e)\n"
+        )
         head.append(f"Method   {q.method} (m)   samples ≤ {q.calibration_samples} (+/-)")
         self.query_one("#calib-head", Static).update(head)
         if folder is not None and folder != self._dataset_path:
@@ -117,6 +134,15 @@ class CalibrateScreen(WorkbenchScreen):
             self._dataset = None
             self.query_one("#calib-set", Static).update(Text("reading the set…", style="dim"))
             wb.read_dataset(folder, ctx.model_info.inputs)
+        if eval_folder != self._eval_path:
+            self._eval_path = eval_folder
+            self.query_one("#calib-eval", Static).update(
+                Text("reading the eval set…", style="dim") if eval_folder is not None else ""
+            )
+            if eval_folder is not None:
+                wb.read_dataset(eval_folder, ctx.model_info.inputs)
+        if folder is not None:
+            self._add_set(folder)
         ol = self.query_one(OptionList)
         for i in range(ol.option_count):
             if folder is not None and ol.get_option_at_index(i).id == str(folder):
@@ -130,6 +156,12 @@ class CalibrateScreen(WorkbenchScreen):
     def on_dataset_read(self, msg: DatasetRead) -> None:
         from workbench.core.live import describe_dataset
 
+        if msg.folder == self._eval_path:
+            rows = describe_dataset(msg.dataset)
+            t = Text()
+            t.append(f"{'Eval set':<9}", style="bold")
+            t.append(rows[0][1] + " (held out)" if msg.folder != self._dataset_path else rows[0][1] + " (same folder)")
+            self.query_one("#calib-eval", Static).update(t)
         if msg.folder != self._dataset_path:
             return  # a set that is no longer the chosen one
         self._dataset = msg.dataset
@@ -183,7 +215,39 @@ class CalibrateScreen(WorkbenchScreen):
 
     # --- actions ---------------------------------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.wb.set_options(calib=event.option.id, invalidate="calibration")
+        self.choose("calib", event.option.id or "")
+
+    def action_pick(self, kind: str) -> None:
+        """A folder picker (typed path or directory tree) for the calibration ("calib") or evaluation ("eval") set."""
+        from workbench.ui.screens.dialogs import FilePickerScreen
+
+        what = "calibration" if kind == "calib" else "evaluation"
+
+        def picked(value: str | None) -> None:
+            if value:
+                self.choose(kind, value)
+
+        self.wb.push_screen(FilePickerScreen(title=f"Choose the {what} folder", folders=True), picked)
+
+    def choose(self, kind: str, value: str) -> None:
+        """Use ``value`` (a folder; relative to the cwd, ``~`` expanded) as the ``kind`` set of this model and
+        remember it for the next session (core/dataset_choice.py). A path that is not a folder is refused."""
+        from workbench.core.dataset_choice import remember
+        from workbench.core.errors import WorkbenchError
+
+        folder = Path(value).expanduser()
+        folder = (folder if folder.is_absolute() else Path.cwd() / folder).resolve()
+        if not folder.is_dir():
+            self.notify(f"{value}: not a folder", severity="error")
+            return
+        wb = self.wb
+        wb.set_options(invalidate="calibration", **{kind: str(folder)})
+        job = wb.state.job
+        if job is not None:
+            try:
+                remember(job.model_info.sha256, job.model_path, kind, folder)
+            except WorkbenchError as exc:
+                self.notify(f"not remembered: {exc}", severity="warning")
 
     def action_method(self) -> None:
         from workbench.core.job import quant_settings

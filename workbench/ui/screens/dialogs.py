@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DirectoryTree, Input, Label, OptionList
+from textual.widgets import DirectoryTree, Input, Label, OptionList, Tree
 from textual.widgets.option_list import Option
 
 
@@ -92,25 +93,53 @@ class ExportScreen(ModalScreen[tuple[str, str] | None]):
 
 
 class FilePickerScreen(ModalScreen[str | None]):
-    """A directory tree rooted at the cwd, plus a path field (Tab switches). Enter on a file or a path picks it."""
+    """A path field and a directory tree rooted at ``root`` (the cwd). The path field has focus first, and a
+    printable key pressed in the tree goes to the field too, so typed text is never lost. Enter in the field picks
+    what it holds. In the tree Enter picks the highlighted file (``folders=False``) or folder (``folders=True``;
+    space opens and closes a folder); highlighting an entry copies its path into the field."""
 
     BINDINGS = [Binding("escape", "close", "Close", id="dialog.close")]
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, title: str | None = None, folders: bool = False) -> None:
         super().__init__()
         self.root = root or Path.cwd()
+        self.folders = folders
+        self.title_text = title or "Open a model (ONNX, TorchScript, ExportedProgram)"
 
     def compose(self) -> ComposeResult:
+        how = "space opens a folder, Enter picks it" if self.folders else "Enter picks a file"
         with Vertical(classes="dialog picker"):
-            yield Label(f"Open a model (ONNX, TorchScript, ExportedProgram) — {self.root}", classes="dialog-title")
-            yield Input(placeholder="type a path and press Enter", id="picker-path")
+            yield Label(f"{self.title_text} — {self.root}", classes="dialog-title")
+            yield Label(f"type a path + Enter, or Tab to the tree: {how}; Esc closes", classes="dialog-hint")
+            yield Input(placeholder="type a path and press Enter", id="picker-path", select_on_focus=False)
             yield DirectoryTree(self.root, id="picker-tree")
 
     def on_mount(self) -> None:
-        self.query_one(DirectoryTree).focus()
+        self.query_one(Input).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key in the tree (other than space, which opens folders) goes to the path field."""
+        tree = self.query_one(DirectoryTree)
+        if self.focused is tree and event.is_printable and event.character and event.character != " ":
+            inp = self.query_one(Input)
+            inp.focus()
+            inp.insert_text_at_cursor(event.character)
+            event.stop()
+            event.prevent_default()
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        data = getattr(event.node, "data", None)
+        path = getattr(data, "path", None)
+        if path is not None and self.focused is self.query_one(DirectoryTree):
+            self.query_one(Input).value = str(path)
 
     def on_directory_tree_file_selected(self, event: DirectoryTree.FileSelected) -> None:
-        self.dismiss(str(event.path))
+        if not self.folders:
+            self.dismiss(str(event.path))
+
+    def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+        if self.folders:
+            self.dismiss(str(event.path))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip():

@@ -142,7 +142,9 @@ class ModelScreen(WorkbenchScreen):
         wb = self.wb
         opts = wb.state.request
         current = ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in (opts.input_shapes or {}).items())
-        current += f"; opset={opts.export_opset}" + ("; dynamic-batch" if opts.export_dynamic_batch else "")
+        current += (f"; opset={opts.export_opset}" if opts.export_opset is not None else "") + (
+            "; dynamic-batch" if opts.export_dynamic_batch else ""
+        )
 
         def entered(value: str | None) -> None:
             if value is None:
@@ -175,8 +177,9 @@ class ModelScreen(WorkbenchScreen):
         self.wb.set_model(None)
 
 
-def parse_export_options(text: str) -> tuple[str, int, bool]:
-    """``"x:1x3x224x224; opset=17; dynamic-batch"`` -> (shapes text, opset, dynamic batch).
+def parse_export_options(text: str) -> tuple[str, int | None, bool]:
+    """``"x:1x3x224x224; opset=17; dynamic-batch"`` -> (shapes text, opset, dynamic batch). Without ``opset=`` (or
+    with ``opset=auto``) the opset is None: the exporter's own.
 
     Raises:
         UsageError: an unknown option or a bad opset (the message names it).
@@ -184,12 +187,16 @@ def parse_export_options(text: str) -> tuple[str, int, bool]:
     from workbench.core.errors import UsageError
 
     parts = [p.strip() for p in text.split(";")]
-    shapes, opset, dynamic = parts[0], 17, False
+    shapes: str = parts[0]
+    opset: int | None = None
+    dynamic = False
     for part in parts[1:]:
         if not part:
             continue
         if part.replace("_", "-") in ("dynamic-batch", "dynamic"):
             dynamic = True
+        elif part in ("opset=auto", "opset="):
+            opset = None
         elif part.startswith("opset="):
             try:
                 opset = int(part.split("=", 1)[1])
@@ -204,12 +211,15 @@ def export_check(onnx_path: Path) -> str | None:
     """The PyTorch -> ONNX verification stored beside an exported model (ORT vs torch), or None."""
     import json
 
+    from workbench.core.models.torch_export import opset_origin
+
     try:
         meta = json.loads(onnx_path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         return None
     text = (
-        f"{meta.get('exporter', '?')} exporter, opset {meta.get('opset')}: ORT vs torch max-abs "
+        f"{meta.get('exporter', '?')} exporter, opset {meta.get('opset')}"
+        f"{opset_origin(str(meta.get('exporter')), meta.get('opset_asked'))}: ORT vs torch max-abs "
         f"{meta.get('max_abs', float('nan')):.3g}, cosine {meta.get('cosine', float('nan')):.6f}"
     )
     if meta.get("dynamic_batch"):

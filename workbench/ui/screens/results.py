@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import PurePath
 from typing import Any
 
 from rich.text import Text
@@ -12,22 +13,69 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from workbench.core.results.result import BenchmarkResult
+from workbench.core.results.summary import scenario_text
 from workbench.ui.messages import BenchFinished, Compared, JobFailed, JobKind, ResultsLoaded
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.dialogs import ExportScreen
 
-# (column key, header, getter). Sorting uses the raw value (None sorts first).
+# (column key, header, getter). Sorting uses the raw value (None sorts first). The model comes second and the
+# wide, less telling columns (when, profile) last, so at 80 columns what tells runs apart stays on screen; the
+# model cell shows a short name unique among the listed results (model_names), the full path is in the detail.
 COLUMNS: tuple[tuple[str, str, Callable[[BenchmarkResult], Any]], ...] = (
     ("id", "id", lambda r: r.id),
-    ("when", "when (UTC)", lambda r: (r.created_at or "")[:16].replace("T", " ")),
+    ("model", "model", lambda r: str(r.model.path or "")),
     ("precision", "prec", lambda r: r.precision),
+    ("scenario", "scen", lambda r: scenario_text(r, short=True)),
     ("p50", "p50 ms", lambda r: r.latency.p50_ms),
     ("p99", "p99 ms", lambda r: r.latency.p99_ms),
     ("ips", "inf/s", lambda r: r.throughput.inferences_per_s),
     ("acc", "acc", lambda r: r.accuracy.verdict if r.accuracy is not None else None),
+    ("when", "when (UTC)", lambda r: (r.created_at or "")[5:16].replace("T", " ")),
     ("profile", "profile", lambda r: r.profile),
-    ("model", "model", lambda r: str(r.model.path or "").rsplit("/", 1)[-1]),
 )
+MODEL_WIDTH = 14  # characters of the model column
+
+
+def _shorten(name: str, width: int = MODEL_WIDTH) -> str:
+    """``head…tail`` when longer than ``width`` (the end of a name tells models apart as often as its start)."""
+    if len(name) <= width:
+        return name
+    tail = (width - 1) // 2
+    return name[: width - 1 - tail] + "…" + name[-tail:]
+
+
+def model_names(results: Iterable[BenchmarkResult], width: int = MODEL_WIDTH) -> dict[int, str]:
+    """A short model name per result id, different for different models: the file name without ``.onnx``; where
+    two models share it (``model.onnx`` in two folders), ``folder/name``; where one path held two different files
+    (its sha256 changed), ``@`` and the first hex digits of the sha256. Shortened to ``width`` as ``head…tail``."""
+    rows = [(int(r.id or 0), str(r.model.path or "?"), r.model.sha256 or "") for r in results]
+
+    def stem(path: str, parents: int) -> str:
+        parts = PurePath(path).parts
+        name = parts[-1] if parts else path
+        if name.endswith(".onnx"):
+            name = name[: -len(".onnx")]
+        return "/".join([*parts[-1 - parents : -1], name]) if parents else name
+
+    names = {rid: stem(path, 0) for rid, path, _ in rows}
+    for parents in (1, 2):
+        by_name: dict[str, set[str]] = {}
+        for rid, path, _ in rows:
+            by_name.setdefault(names[rid], set()).add(path)
+        clash = {n for n, ps in by_name.items() if len(ps) > 1}
+        if not clash:
+            break
+        for rid, path, _ in rows:
+            if names[rid] in clash:
+                names[rid] = stem(path, parents)
+    shas: dict[str, set[str]] = {}
+    for _rid, path, sha in rows:
+        shas.setdefault(path, set()).add(sha)
+    out = {}
+    for rid, path, sha in rows:
+        tag = f"@{sha[:4]}" if len(shas[path]) > 1 and sha else ""
+        out[rid] = _shorten(names[rid], width - len(tag)) + tag
+    return out
 
 
 def _cell(key: str, v: Any) -> str:
@@ -36,6 +84,10 @@ def _cell(key: str, v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4f}" if key in ("p50", "p99") else f"{v:,.0f}"
     return str(v)
+
+
+MARK_STYLE = "bold black on yellow"  # the A / B cell of a marked row
+MARKED_ROW_STYLE = "bold yellow"  # the rest of a marked row: visible whichever row the cursor is on
 
 
 class ResultsScreen(WorkbenchScreen):
@@ -51,13 +103,14 @@ class ResultsScreen(WorkbenchScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: dict[int, BenchmarkResult] = {}
+        self.entries: dict[int, BenchmarkResult] = {}  # by result id
         self.unreadable: tuple[str, ...] = ()
         self._compare_token = 0
         self.marked: list[int] = []
         self.sort_index = 0
         self.sort_reverse = True
         self.source: Any = None
+        self.names: dict[int, str] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -85,6 +138,8 @@ class ResultsScreen(WorkbenchScreen):
 
     def on_results_loaded(self, msg: ResultsLoaded) -> None:
         self.entries = {int(r.id or 0): r for r in msg.results}
+        self.names = model_names(self.entries.values())
+        self.marked = [m for m in self.marked if m in self.entries]
         self.unreadable = tuple(msg.unreadable)
         self._head(msg.label)
         self._fill()
@@ -98,6 +153,12 @@ class ResultsScreen(WorkbenchScreen):
             head.append(f"  {len(self.unreadable)} stored row(s) are not results: {self.unreadable[0]}", style="yellow")
         col = COLUMNS[self.sort_index][1]
         head.append(f"  sorted by {col} {'↓' if self.sort_reverse else '↑'}", style="dim")
+        if self.marked:
+            head.append("  marked ", style="dim")
+            for letter, rid in zip("AB", self.marked, strict=False):
+                head.append(f" {letter} ", style=MARK_STYLE)
+                head.append(f" #{rid} ", style=MARKED_ROW_STYLE)
+            head.append("(c compares)" if len(self.marked) == 2 else "(mark one more)", style="dim")
         self.query_one("#results-head", Static).update(head)
 
     def on_job_failed(self, msg: JobFailed) -> None:
@@ -118,7 +179,13 @@ class ResultsScreen(WorkbenchScreen):
 
         for e in sorted(self.entries.values(), key=sort_key, reverse=self.sort_reverse):
             rid = int(e.id or 0)
-            t.add_row("*" if rid in self.marked else "", *(_cell(k, g(e)) for k, _, g in COLUMNS), key=str(rid))
+            cells = [self.names.get(rid, "?") if k == "model" else _cell(k, g(e)) for k, _, g in COLUMNS]
+            if rid in self.marked:
+                letter = "AB"[self.marked.index(rid)]
+                row = [Text(letter, style=MARK_STYLE), *(Text(c, style=MARKED_ROW_STYLE) for c in cells)]
+            else:
+                row = ["", *cells]
+            t.add_row(*row, key=str(rid))
         if t.row_count:
             t.move_cursor(row=min(keep or 0, t.row_count - 1))
 
@@ -153,7 +220,7 @@ class ResultsScreen(WorkbenchScreen):
             return
         e = self.entries[rid]
         t = Text()
-        t.append(f"Result {rid} · {e.created_at}\n", style="bold")
+        t.append(f"Result {rid} · {e.created_at} · scenario {scenario_text(e)}\n", style="bold")
         for line in summary(e).splitlines(keepends=True):
             t.append(line, style="bold yellow" if line.startswith("Provenance:") else "")
         self.query_one("#results-detail", Static).update(t)
@@ -167,9 +234,15 @@ class ResultsScreen(WorkbenchScreen):
         else:
             self.marked.append(rid)
             self.marked = self.marked[-2:]
+        self._head(getattr(self.source, "label", None))
         self._fill()
         self.query_one("#results-detail", Static).update(
-            Text(f"marked: {', '.join(map(str, self.marked)) or 'none'} (mark two, then c compares)", style="dim")
+            Text(
+                "marked: "
+                + (", ".join(f"{'AB'[i]} = #{m}" for i, m in enumerate(self.marked)) or "none")
+                + " (mark two, then c compares A with B)",
+                style="dim",
+            )
         )
 
     def action_compare(self) -> None:

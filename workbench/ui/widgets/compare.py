@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from workbench.core.results.compare import Comparison, compare
+from workbench.core.results.compare import Comparison, column_heads, compare, verdict_lines
 from workbench.core.results.result import BenchmarkResult
 
 
@@ -35,12 +35,14 @@ SKIP_ROWS = frozenset({"created (UTC)"})
 
 
 def comparison_view(doc: Comparison, titles: tuple[str, str]) -> Group:
-    """Table A | B | B/A (numbers), the differing settings, then the verdict. A result that is not a measurement of
-    this machine is marked [not measured here] in its column title."""
+    """Table A | B | B/A (numbers), the differing settings, then the verdict lines of `workbench results compare`
+    (core/results/compare.py ``verdict_lines``: significance, contention, drift). Column titles are the core's
+    ``column_heads``: a result that is not a measurement of this machine says what it is ([replayed], [recorded],
+    [imported])."""
     t = Table(box=None, pad_edge=False, expand=False, show_edge=False)
     t.add_column("metric", style="bold", no_wrap=True)
-    for title, measured in zip(titles, doc.measurements or (True, True), strict=True):
-        t.add_column(escape(title + ("" if measured else " [not measured here]")), justify="right", no_wrap=True)
+    for head in column_heads(doc, titles):
+        t.add_column(escape(head), justify="right", no_wrap=True)
     t.add_column("B/A", justify="right", no_wrap=True)
     for r in doc.rows:
         if r.metric in SKIP_ROWS:
@@ -57,12 +59,17 @@ def comparison_view(doc: Comparison, titles: tuple[str, str]) -> Group:
         t.add_row(f"≠ {d.setting}", _fmt(d.values[0]), _fmt(d.values[1]), "", style="dim")
     parts: list[Any] = [t]
     rv = doc.ratio_of_medians
-    if rv is not None:
-        verdict = Text()
-        verdict.append("Verdict: ", style="bold")
-        verdict.append(rv.verdict, style="bold green" if rv.significant else "")
-        verdict.append(f"\n  ({rv.method})", style="dim")
-        parts.append(verdict)
+    text = Text()
+    for line in verdict_lines(doc):
+        if text:
+            text.append("\n")
+        if line.startswith("Verdict: "):
+            text.append("Verdict: ", style="bold")
+            text.append(line[len("Verdict: ") :], style="bold green" if rv is not None and rv.significant else "")
+        else:
+            text.append(line, style="dim")
+    if text:
+        parts.append(text)
     return Group(*parts)
 
 
