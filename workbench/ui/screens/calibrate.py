@@ -60,8 +60,17 @@ class CalibrateScreen(WorkbenchScreen):
         Binding("o", "pick('calib')", "Calib set", id="calibrate.pick_calib", tooltip="choose the calibration folder"),
         Binding("e", "pick('eval')", "Eval set", id="calibrate.pick_eval", tooltip="choose the evaluation folder"),
         Binding("m", "method", "Method", id="calibrate.method"),
-        Binding("plus,equals_sign", "samples(2)", "More samples", id="calibrate.more", key_display="+"),
-        Binding("minus", "samples(0.5)", "Fewer", id="calibrate.fewer", key_display="-"),
+        Binding(
+            "plus,equals_sign",
+            "samples(2)",
+            "More",
+            id="calibrate.more",
+            key_display="+",
+            tooltip="double the calibration sample count",
+        ),  # fmt: skip
+        Binding(
+            "minus", "samples(0.5)", "Fewer", id="calibrate.fewer", key_display="-", tooltip="halve the sample count"
+        ),
     ]
 
     def __init__(self) -> None:
