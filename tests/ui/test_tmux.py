@@ -132,6 +132,14 @@ def _python_for(prefix: list[str]) -> tuple[str, list[str]]:
     pytest.skip(f"no Python {version} that uid 65534 may execute (the venv's is {sys.executable})")
 
 
+def _readable_checkout(prefix: list[str], python: str, extra_path: list[str]) -> None:
+    """Skip when the user cannot read this checkout (a clone in a 0700 folder such as `mktemp -d`'s)."""
+    env = ["env", "PYTHONPATH=" + os.pathsep.join([str(REPO), *extra_path])]
+    probe = subprocess.run([*prefix, *env, python, "-c", "import workbench.cli.main"], capture_output=True, cwd="/")
+    if probe.returncode != 0:
+        pytest.skip(f"uid 65534 cannot read the checkout {REPO} (a folder above it is private)")
+
+
 @pytest.mark.parametrize("user", ["root", "normal"])
 def test_ui_opens_as_root_and_as_a_normal_user_help_and_quit_with_status_0(user):
     """Issue 13, must-show 1: the UI opens at 80x24 as root (containers on Jetsons) and as a normal user — no
@@ -140,6 +148,8 @@ def test_ui_opens_as_root_and_as_a_normal_user_help_and_quit_with_status_0(user)
 
     prefix = _as_user(user)
     python, extra_path = _python_for(prefix)
+    if prefix:
+        _readable_checkout(prefix, python, extra_path)
     home = Path(tempfile.mkdtemp(prefix="wb-user-"))  # not under pytest's 0700 tmp: uid 65534 must write here
     home.chmod(0o777)
     pane = Pane(f"wbtest-{uuid.uuid4().hex[:8]}", "wb")
