@@ -149,3 +149,39 @@ def test_points_carry_arrival_time_batch_max_and_the_sorted_window():
     assert snap.points_ms == (2.0, 4.0)
     assert snap.points_max_ms == (9.0, 5.0)
     assert snap.window_ms == (2.0, 3.0, 4.0, 5.0, 9.0)  # the last 5, sorted
+
+
+def test_a_reattached_jobs_backlog_is_plotted_when_it_was_measured_not_when_it_was_read():
+    """A TUI re-attaching to a job reads minutes of events.jsonl at once: the points keep the child's send times
+    (CLOCK_MONOTONIC, shared by the processes), ``started_s`` moves back to the job's first event, and the
+    throughput counts from the child's TimedStart, not from when the line was read."""
+    import time
+
+    from workbench.core.bench import events as ev
+    from workbench.core.live import LiveLatency
+
+    live = LiveLatency()  # on time.monotonic, as the TUI runs it
+    now = time.monotonic()
+    live.feed(ev.TimedStart(now - 10.0))
+    live.feed(ev.Samples(0, [1_000_000] * 50, now - 9.5))
+    live.feed(ev.Samples(1, [2_000_000] * 50, now - 9.0))
+    snap = live.snapshot()
+    assert snap.started_s == pytest.approx(now - 10.0)
+    assert snap.points_t_s == pytest.approx((0.5, 1.0))
+    assert snap.points_ms == (1.0, 2.0)
+    assert 10.0 <= snap.elapsed_s < 10.0 + 5.0  # since the child's start, whatever the machine's load
+    assert snap.throughput_ips == pytest.approx(100 / snap.elapsed_s)
+
+
+def test_events_without_a_send_time_are_placed_when_they_arrive():
+    from workbench.core.bench import events as ev
+    from workbench.core.live import LiveLatency
+
+    t = [100.0]
+    live = LiveLatency(clock=lambda: t[0])  # an injected clock: the child's times are never mixed in
+    t[0] = 101.0
+    live.feed(ev.Samples(0, [1_000_000], 5.0))
+    t[0] = 102.5
+    live.feed(ev.decode('{"type": "Samples", "seq": 1, "latencies_ns": [3000000]}'))  # an old events.jsonl line
+    snap = live.snapshot()
+    assert snap.started_s == 100.0 and snap.points_t_s == (1.0, 2.5)

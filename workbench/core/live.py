@@ -29,10 +29,11 @@ class LiveStats:
     ``iterations``: timed queries so far. ``p50_ms``/``p99_ms``: trtexec percentiles (bench/stats.py) over the
     last ``window`` timed latencies (None before the first). ``throughput_ips``: iterations x batch / seconds
     since the timed window started. ``points_ms``: one value per received batch of samples (the batch's
-    median latency, ms), newest last, for a line plot; ``points_t_s``: when each point arrived, seconds since
-    the LiveLatency was created (the run was started), on the same clock as ``started_s``; ``points_max_ms``: each
-    batch's slowest latency (ms), so a spike inside a batch shows. ``started_s``: that
-    creation time on the accumulator's clock (``time.monotonic`` by default, the telemetry Recorder's clock), so a
+    median latency, ms), newest last, for a line plot; ``points_t_s``: when each batch was measured (sent by the
+    benchmark child; when it arrived for events without a time), seconds since ``started_s``; ``points_max_ms``: each
+    batch's slowest latency (ms), so a spike inside a batch shows. ``started_s``: when
+    the LiveLatency was created (the run was started) — or, for a job re-attached after it started, when its
+    first event was sent, whichever is earlier — on the accumulator's clock (``time.monotonic`` by default, the telemetry Recorder's clock), so a
     face can put telemetry samples on the same time axis. ``window_ms``: the latencies behind the rolling
     percentiles, sorted (for a histogram). ``phase``: the child's last Phase name.
     ``version`` increases with every change, so a poller can skip redrawing an unchanged view.
@@ -73,6 +74,9 @@ class LiveLatency:
         self._batch = batch
         self._clock = clock
         self._started = clock()
+        # The child's event times are on time.monotonic (CLOCK_MONOTONIC, shared by all processes); they are
+        # used only when this accumulator runs on that clock too (tests inject their own clocks).
+        self._event_times = clock is time.monotonic
         self._phase = "starting"
         self._iterations = 0
         self._warmup = 0
@@ -91,7 +95,9 @@ class LiveLatency:
             elif isinstance(event, ev.WarmupDone):
                 self._warmup = event.iterations
             elif isinstance(event, ev.TimedStart):
-                self._t0 = self._clock()
+                # the child's own start time: a re-attached job's throughput counts from when its window began,
+                # not from when this face read the line
+                self._t0 = self._when(event.monotonic_s)
                 self._phase = "timed"
             elif isinstance(event, ev.Samples):
                 ms = ms_list(event.latencies_ns)
@@ -99,16 +105,24 @@ class LiveLatency:
                     self._recent.extend(ms)
                     self._iterations += len(ms)
                     self._points.append(median(sorted(ms)))
-                    self._points_t.append(self._clock() - self._started)
+                    self._points_t.append(self._when(getattr(event, "sent_monotonic_s", None)))
                     self._points_max.append(max(ms))
             elif isinstance(event, ev.TimedEnd):
-                self._t1 = self._clock()
+                self._t1 = self._when(event.monotonic_s)
                 self._wall_s = event.wall_ns / 1e9
                 self._iterations = event.iterations
                 self._phase = "done"
             elif isinstance(event, ev.Failed):
                 self._error = f"{event.kind}: {event.message}"
                 self._phase = "failed"
+
+    def _when(self, event_s: float | None) -> float:
+        """An event's time on this accumulator's clock: the child's stamp when usable, else now. A stamp from
+        before this accumulator existed (a re-attached job) moves ``started`` back to it."""
+        if event_s is None or not self._event_times:
+            return self._clock()
+        self._started = min(self._started, event_s)
+        return event_s
 
     def snapshot(self) -> LiveStats:
         with self._lock:
@@ -134,7 +148,7 @@ class LiveLatency:
                 version=self._version,
                 finished=self._phase in ("done", "failed"),
                 error=self._error,
-                points_t_s=tuple(self._points_t),
+                points_t_s=tuple(t - self._started for t in self._points_t),
                 points_max_ms=tuple(self._points_max),
                 started_s=self._started,
                 window_ms=tuple(recent),

@@ -183,7 +183,7 @@ def _end_window(out: _Stream, buf: list[int], seq: int, wall_ns: int, n: int, qp
     """Flush the last batch and close the timed window (after the last query, outside the timing)."""
     end_mono = time.monotonic()
     if buf:
-        out.send(ev.Samples(seq, buf))
+        out.send(ev.Samples(seq, buf, time.monotonic()))
         seq += 1
     out.send(ev.TimedEnd(end_mono, wall_ns, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
 
@@ -214,7 +214,7 @@ def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> N
         elif t1 - start >= duration_ns and n >= min_iter:
             break
         if t1 - last_flush >= flush_ns:
-            out.send(ev.Samples(seq, buf))
+            out.send(ev.Samples(seq, buf, time.monotonic()))
             seq += 1
             buf = []
             last_flush = pc()
@@ -258,7 +258,7 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
         buf.append(t1 - due)
         n += 1
         if t1 - last_flush >= flush_ns:
-            out.send(ev.Samples(seq, buf))
+            out.send(ev.Samples(seq, buf, time.monotonic()))
             seq += 1
             buf = []
             last_flush = pc()

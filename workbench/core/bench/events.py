@@ -56,6 +56,10 @@ class Samples:
 
     seq: int
     latencies_ns: list
+    # When the child sent the batch (time.monotonic(): CLOCK_MONOTONIC, one clock for every process of the
+    # machine), so a face that reads the batch later — a TUI re-attaching to a job's events.jsonl — plots it at
+    # the time it was measured. None in events written before this field existed.
+    sent_monotonic_s: float | None = None
 
 
 @dataclass(frozen=True)
