@@ -219,3 +219,34 @@ def test_job_from_a_backgrounded_shell_command_can_still_be_cancelled(cli_env):
     res = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=cli_env, timeout=300)
     assert "rc=130" in res.stdout, res.stdout + res.stderr
     assert _jobs(cli_env)[0]["state"] == "cancelled"
+
+
+def test_cancel_never_signals_a_pid_the_job_no_longer_owns(cli_env, monkeypatch):
+    """A finished job's pid may be reused; a job whose runner died may have its pid reused by any process. Neither
+    is signalled: `jobs cancel` says the job is not running, and a stranger on the old pid is never taken for it."""
+    from workbench.core import jobs
+
+    monkeypatch.setenv("WORKBENCH_HOME", cli_env["WORKBENCH_HOME"])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+    try:
+        root = Path(cli_env["WORKBENCH_HOME"]) / "data" / "jobs"
+        for name, status in (("20261203-100000-aaaaaa", {"exit_code": 0, "result_ids": [1]}),
+                             ("20261203-100001-bbbbbb", None)):  # fmt: skip
+            d = root / name
+            d.mkdir(parents=True)
+            rec = {"id": name, "argv": ["bench"], "pid": stranger.pid, "started_at": "2026-12-03T10:00:00Z", "cwd": "/"}
+            (d / "job.json").write_text(json.dumps(rec))
+            if status is not None:
+                (d / "status.json").write_text(json.dumps(status))
+        finished, died = jobs.load(root / "20261203-100000-aaaaaa"), jobs.load(root / "20261203-100001-bbbbbb")
+        assert finished.state() == "finished" and died.state() == "died"  # the stranger on its pid is not the job
+        assert jobs.cancel(finished) is False and jobs.cancel(died) is False
+        res = subprocess.run(
+            [sys.executable, "-m", "workbench", "jobs", "cancel", finished.id],
+            capture_output=True, text=True, env=cli_env, cwd=REPO,
+        )  # fmt: skip
+        assert res.returncode == 0 and "is not running (finished): nothing to cancel" in res.stdout, res
+        assert stranger.poll() is None  # never signalled
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         from workbench.cli.follow import follow
 
         return follow(job)
-    jobs.cancel(job)
+    if not jobs.cancel(job):
+        print(f"job {job.id} is not running ({job.state()}): nothing to cancel")
+        return 0
     print(f"sent SIGINT to job {job.id} (pid {job.pid})")
     return 0

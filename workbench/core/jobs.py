@@ -61,6 +61,9 @@ class Job:
             return None
 
     def alive(self) -> bool:
+        """Whether the job's runner still runs: its pid exists, is not a zombie, and (where /proc shows it) is still
+        ``python -m workbench.cli.jobrunner <this job's folder>`` — a pid reused by another process after the
+        runner died is not this job."""
         if self.pid is None:
             return False
         try:
@@ -72,9 +75,16 @@ class Job:
         # A zombie (our own child, not yet reaped) is not running.
         try:
             with open(f"/proc/{self.pid}/stat") as fh:
-                return fh.read().split(")")[-1].split()[0] != "Z"
+                if fh.read().split(")")[-1].split()[0] == "Z":
+                    return False
+            with open(f"/proc/{self.pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
         except OSError:
-            return True
+            return True  # no /proc here: the pid check is all there is
+        # compared by the folder's name (the job id), not its full path: the same folder may be spelled differently
+        return RUNNER_MODULE.encode() in argv and any(
+            os.path.basename(a.rstrip(b"/")) == self.id.encode() for a in argv
+        )
 
     def state(self) -> str:
         """running | finished (exit 0) | failed (non-zero) | cancelled (130) | died (killed, no status)."""
@@ -221,14 +231,20 @@ def read_events(job: Job, offset: int = 0) -> tuple[list, int]:
     return out, offset + end
 
 
-def cancel(job: Job, sig: int = signal.SIGINT) -> None:
-    """Signal the job's whole process group (the job and its benchmark/build children)."""
-    if job.pid is None:
-        return
+def cancel(job: Job, sig: int = signal.SIGINT) -> bool:
+    """Signal the job's whole process group (the job and its benchmark/build children), only while the job runs:
+    an ended job's pid may belong to another process (and its group to another session) by now.
+
+    Returns:
+        True when the signal was sent; False when the job was not running (or the group was already gone).
+    """
+    if job.pid is None or job.state() != "running":
+        return False
     try:
         os.killpg(job.pid, sig)
     except (ProcessLookupError, PermissionError):
-        pass
+        return False
+    return True
 
 
 # --- a request as the command line of a job ----------------------------------------------------------------------
