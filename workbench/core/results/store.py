@@ -471,9 +471,19 @@ class ResultStore:
         return Export(text, len(got.results) + (len(raws) if fmt.lower() == "json" else 0), notes)
 
     def export_to_file(self, fmt: str, path: str | os.PathLike[str], ids: Iterable[int] | None = None) -> Export:
-        """Write :meth:`export` to ``path`` atomically. Raises StorageError / ResultsError."""
+        """Write :meth:`export` to ``path`` atomically. A missing folder is refused, not created (the user named
+        the path: a typo must not make folders, as ``--export-times`` refuses it too). Raises StorageError /
+        ResultsError."""
+        from workbench.core.errors import StorageError
         from workbench.core.fsutil import write_text_atomic
 
+        parent = Path(path).expanduser().parent
+        if not parent.is_dir():
+            what = "is a file, not a folder" if parent.exists() else "does not exist"
+            raise StorageError(
+                f"cannot write {path}: folder {parent} {what}",
+                hint="create it first, or give a path in an existing folder",
+            )
         out = self.export(fmt, ids)
         write_text_atomic(path, out.text)
         return out
