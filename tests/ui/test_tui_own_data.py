@@ -158,3 +158,29 @@ def test_typing_in_the_pickers_tree_goes_to_the_path_field(tmp_path, monkeypatch
             await pilot.press("ctrl+q")
 
     asyncio.run(go())
+
+
+def test_picking_the_same_folder_again_reads_it_again(tmp_path, monkeypatch):
+    """A folder refused for a missing preprocess.toml is read again when picked again after the file was added:
+    the error is replaced by what the folder holds (not left on screen until a restart)."""
+    from workbench.ui.app import make_app
+
+    folder = _my_calib(tmp_path, n=5)
+    toml = (folder / "preprocess.toml").read_text()
+    (folder / "preprocess.toml").unlink()
+    monkeypatch.chdir(tmp_path)
+
+    async def go() -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("4", "o", *str(folder), "enter")
+            calib_set = app.screen.query_one("#calib-set")
+            await wait_for(pilot, lambda: "preprocess.toml" in text(calib_set), 30, "the refusal")
+            (folder / "preprocess.toml").write_text(toml)
+            await pilot.press("o", *str(folder), "enter")
+            await wait_for(pilot, lambda: "5 images" in text(calib_set), 30, "the folder read again")
+            assert "without preprocess.toml" not in text(calib_set)
+            await pilot.press("ctrl+q")
+
+    asyncio.run(go())

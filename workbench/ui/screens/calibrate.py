@@ -53,6 +53,9 @@ def verdict_text(report: AccuracyReport, precision: str = "int8") -> Text:
     return t
 
 
+_UNREAD = object()  # an eval folder not read yet (None means: no eval set)
+
+
 class CalibrateScreen(WorkbenchScreen):
     MODE = "calibrate"
     BINDINGS = [
@@ -78,7 +81,7 @@ class CalibrateScreen(WorkbenchScreen):
         self._t0: float | None = None
         self._dataset: Any = None
         self._dataset_path: Path | None = None
-        self._eval_path: Path | None = None
+        self._eval_path: Path | None | object = None
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="body", classes="split"):
@@ -250,7 +253,14 @@ class CalibrateScreen(WorkbenchScreen):
             self.notify(f"{value}: not a folder", severity="error")
             return
         wb = self.wb
+        # Picking a folder reads it again, also when it is the one already chosen: its contents may have changed
+        # (a preprocess.toml added after the first read failed), and a stale error must not stay on screen.
+        if kind == "calib":
+            self._dataset_path = None
+        else:
+            self._eval_path = _UNREAD
         wb.set_options(invalidate="calibration", **{kind: str(folder)})
+        self.refresh_view(Change.OPTIONS)
         job = wb.state.job
         if job is not None:
             try:
