@@ -275,3 +275,21 @@ def test_palette_run_benchmark_starts_a_run_on_the_benchmark_screen():
             assert app.state.last_result is not None and not app.state.recorded_result
 
     run(go())
+
+
+def test_keymap_entry_taking_another_global_key_is_reported_and_ignored_but_a_swap_works(tmp_path):
+    """`"screen.results" = "1"` would hide the Model screen (both on key 1): reported, ignored, default kept. Two
+    screens swapping keys clash with nobody once both are applied."""
+    from workbench.ui.app import all_binding_ids
+    from workbench.ui.keymap import load_keymap
+
+    f = tmp_path / "keymap.toml"
+    f.write_text('[keys]\n"screen.results" = "1"\n"app.help" = "f2"\n')
+    got = load_keymap(all_binding_ids(), f)
+    assert got.keymap == {"app.help": "f2"}
+    assert got.problems == (
+        f"{f}: screen.results: '1' is already the key of screen.model (ignored; the default stays)",
+    )
+    f.write_text('[keys]\n"screen.model" = "7"\n"screen.results" = "1"\n')
+    got = load_keymap(all_binding_ids(), f)
+    assert got.keymap == {"screen.model": "7", "screen.results": "1"} and got.problems == ()

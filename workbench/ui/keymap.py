@@ -108,7 +108,27 @@ def load_keymap(known_ids: set[str], path: Path | None = None) -> KeymapLoad:
             problems.append(f"{p}: {bid}: {bad[0]!r} is not a key name")
             continue
         out[bid] = ",".join(parts)
+    _drop_global_conflicts(out, problems, p)
     return KeymapLoad(out, tuple(problems), p)
+
+
+def _drop_global_conflicts(out: dict[str, str], problems: list[str], p: Path) -> None:
+    """A remapped global key (screen switches, quit, help, cancel: active on every screen) that another global
+    binding already uses would make one of them unreachable (``"screen.results" = "1"`` hides the Model screen):
+    such an entry is reported and ignored, so the default stays."""
+    defaults = {b.id: b.key for b in app_bindings() if b.id}
+
+    def keys_of(bid: str) -> set[str]:
+        return {k.strip() for k in out.get(bid, defaults[bid]).split(",")}
+
+    for bid in [b for b in out if b in defaults]:
+        mine = keys_of(bid)
+        for other in defaults:
+            if other != bid and mine & keys_of(other):
+                clash = sorted(mine & keys_of(other))[0]
+                problems.append(f"{p}: {bid}: {clash!r} is already the key of {other} (ignored; the default stays)")
+                del out[bid]
+                break
 
 
 def key_label(key: str) -> str:
