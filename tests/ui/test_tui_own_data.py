@@ -184,3 +184,31 @@ def test_picking_the_same_folder_again_reads_it_again(tmp_path, monkeypatch):
             await pilot.press("ctrl+q")
 
     asyncio.run(go())
+
+
+def test_a_benchmark_that_fails_before_any_sample_says_so_in_the_plot_and_the_live_line(tmp_path, monkeypatch):
+    """INT8 calibrated on a folder with a corrupt image: the job fails with its message; the plot no longer says
+    "waiting for samples…" and the live line no longer says [starting]."""
+    from workbench.ui.app import make_app
+    from workbench.ui.widgets.bench_plot import BenchPlot
+
+    folder = _my_calib(tmp_path, n=4)
+    (folder / "zz-broken.png").write_bytes(b"not a png at all")
+    monkeypatch.chdir(tmp_path)
+
+    async def go() -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("4", "o", *str(folder), "enter")
+            await wait_for(pilot, lambda: app.state.request.calib == str(folder), 10, "the folder")
+            await pilot.press("3", "i", "6", "s")
+            await wait_for(pilot, lambda: app.busy == "bench", 30, "the job")
+            await wait_idle(pilot, 180)
+            summary = text(app.screen.query_one("#bench-summary"))
+            assert summary.startswith("failed: ") and "zz-broken.png" in summary, summary
+            assert app.screen.query_one(BenchPlot).empty_text == "no samples: the run failed (see below)"
+            assert "[failed]" in text(app.screen.query_one("#bench-stats"))
+            await pilot.press("ctrl+q")
+
+    asyncio.run(go())

@@ -250,6 +250,11 @@ class BenchScreen(WorkbenchScreen):
         if msg.kind != JobKind.BENCH:
             return
         self._ended()
+        word = "stopped" if msg.cancelled else "failed"
+        plot = self.query_one(BenchPlot)
+        if not plot.data.lat_ms:  # nothing measured: say so where "waiting for samples…" was
+            plot.show(PlotData(), empty_text=f"no samples: the run {word} (see below)")
+        self.query_one("#bench-stats", Static).update(Text(f"[{word}] before any result was stored", style="red"))
         self.query_one("#bench-summary", Static).update(
             Text(
                 ("stopped: " if msg.cancelled else "failed: ")
