@@ -42,7 +42,10 @@ def non_negative_float(text: str) -> float:
 
 
 def positive_float(text: str) -> float:
-    value = non_negative_float(text)
+    try:
+        value = non_negative_float(text)
+    except argparse.ArgumentTypeError as exc:  # a negative value: say the same bound as for 0
+        raise argparse.ArgumentTypeError(str(exc).replace("must be >= 0", "must be > 0")) from None
     if value == 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
     return value
