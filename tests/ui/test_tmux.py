@@ -240,7 +240,9 @@ def test_benchmark_started_in_the_tui_survives_killing_tmux_and_a_new_tui_reatta
     pane.wait_for(r"digits CNN — bundled default", 60)
     pane.wait_for(r"1 recent job", 30)  # the start-up notice names it ...
     pane.keys("j")
-    pane.wait_for(r"(?m)^ finished\s+" + job.id + r"\s+bench\s+result " + str(rid), 30)  # ... the Jobs list row
+    pane.wait_for(
+        r"(?m)^ finished\s+result " + str(rid) + r": FP32 p50 [\d.]+ ms · p99 [\d.]+ ms\s+bench", 30
+    )  # its row
     pane.keys("Enter")
     pane.wait_for(r"=== FP32 — onnxruntime", 60)
     screen = pane.capture()

@@ -79,8 +79,8 @@ def test_jobs_screen_lists_a_finished_job_and_enter_shows_its_result_with_its_ow
 
     notes, row, head, summary, shown, tui_request = asyncio.run(go())
     assert any(job.id in n for n in notes)  # the start-up notice names the recent job
-    assert row[0] == "finished" and row[1] == job.id and row[2].startswith("bench --duration 1")
-    assert row[3] == f"result {rid}: FP32 p50 {stored.latency.p50_ms:.4f} ms · p99 {stored.latency.p99_ms:.4f} ms"
+    assert row[0] == "finished" and row[3] == job.id and row[2].startswith("bench --duration 1")
+    assert row[1] == f"result {rid}: FP32 p50 {stored.latency.p50_ms:.4f} ms · p99 {stored.latency.p99_ms:.4f} ms"
     assert shown.id == rid and f"{stored.latency.p99_ms:.4f}" in summary
     # the job's settings (1 s, 1 thread), not the TUI's (the profile's 3 s, auto threads)
     assert tui_request.duration_s is None and tui_request.threads is None

@@ -21,6 +21,13 @@ from workbench.ui.screens.base import WorkbenchScreen
 STATE_STYLE = {"running": "bold yellow", "finished": "green", "failed": "red", "died": "red", "cancelled": "dim"}
 
 
+COMMAND_WIDTH = 24  # characters of the command shown; `workbench jobs show ID` has the whole line
+
+
+def _cut(s: str, width: int) -> str:
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
 class JobsScreen(WorkbenchScreen):
     MODE = "jobs"
     BINDINGS = [
@@ -41,10 +48,12 @@ class JobsScreen(WorkbenchScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
+        # At 80 columns the outcome (p50/p99, the verdict, the error) must stay on screen: it comes right after the
+        # state, the command is cut to COMMAND_WIDTH, and the job id (needed only to type `workbench jobs ...`) last.
         table.add_column("state", key="state")
-        table.add_column("job", key="job")
-        table.add_column("command", key="command")
         table.add_column("outcome", key="outcome")
+        table.add_column("command", key="command")
+        table.add_column("job", key="job")
         super().on_mount()
         self.wb.list_jobs()
         self._timer = self.set_interval(2.0, self.wb.list_jobs)
@@ -75,9 +84,9 @@ class JobsScreen(WorkbenchScreen):
             self._jobs[job.id] = job
             table.add_row(
                 Text(state, style=STATE_STYLE.get(state, "")),
-                job.id,
-                " ".join(job.argv),
                 outcome,
+                _cut(" ".join(job.argv), COMMAND_WIDTH),
+                job.id,
                 key=job.id,
             )
         self.query_one("#jobs-note", Static).update(
