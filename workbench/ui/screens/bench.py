@@ -52,6 +52,11 @@ def stats_text(snap: LiveStats | None, result: BenchmarkResult | None) -> Text:
         t.append("press s to start a benchmark", style="dim")
         return t
     t.append(f"[{snap.phase}] ", style="bold yellow" if not snap.finished else "bold")
+    if snap.phase == "done":
+        # The live figures are the rolling window's (the last 2000 queries); the run's own, over all its queries,
+        # arrive with the stored result a moment later. Showing the window's here would show other numbers.
+        t.append(f"iter {snap.iterations:,} · building and storing the result…", style="dim")
+        return t
     t.append("p50 ", style="bold")
     t.append(f"{snap.p50_ms:.4f} ms  " if snap.p50_ms is not None else "…  ")
     t.append("p99 ", style="bold")
