@@ -11,7 +11,7 @@ import time
 import pytest
 
 from workbench.core import paths
-from workbench.core.errors import ResultsError
+from workbench.core.errors import ResultsError, StorageError
 from workbench.core.results.result import BenchmarkResult, result_from_dict
 from workbench.core.results.store import SCHEMA_VERSION, ResultStore
 
@@ -238,6 +238,10 @@ def test_export_and_export_to_file(tmp_path):
     store.add(entry("int8", 0.5, created_at="2026-01-02T03:05:00+00:00"))
     exported = json.loads(store.export("json", ids=[2]).text)
     assert [e["precision"] for e in exported] == ["int8"]
+    with pytest.raises(StorageError, match="does not exist"):  # a path the user typed: folders are not made
+        store.export_to_file("csv", tmp_path / "out" / "r.csv")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").mkdir()
     out = store.export_to_file("csv", tmp_path / "out" / "r.csv")
     assert out.count == 2 and out.left_out == ()
     lines = (tmp_path / "out" / "r.csv").read_text().splitlines()
