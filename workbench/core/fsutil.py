@@ -123,6 +123,21 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
+def require_existing_folder(target: str | os.PathLike[str], what: str) -> Path:
+    """The folder a user-named output file goes in, which must exist: a typo must not make folders (the atomic
+    writer makes them for our own caches). ``what`` starts the message (e.g. ``"--export-times FILE"``).
+
+    Raises:
+        StorageError: the parent is missing, or is a file.
+    """
+    parent = Path(target).expanduser().parent
+    if parent.exists() and not parent.is_dir():
+        raise StorageError(f"{what}: {parent} is a file, not a folder", hint="give a path in a folder")
+    if not parent.is_dir():
+        raise StorageError(f"{what}: folder {parent} does not exist", hint="create it first")
+    return parent
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically. Raises StorageError."""
     with atomic_writer(path) as fh:

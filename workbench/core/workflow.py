@@ -632,6 +632,7 @@ def check_export_target(job: PreparedJob | JobRequest) -> None:
     import tempfile
 
     from workbench.core.errors import StorageError
+    from workbench.core.fsutil import require_existing_folder
 
     request = job.request if isinstance(job, PreparedJob) else job
     target = request.export_times
@@ -640,11 +641,7 @@ def check_export_target(job: PreparedJob | JobRequest) -> None:
     p = Path(target).expanduser()
     if p.is_dir():
         raise StorageError(f"--export-times {target} is a folder", hint="give a file name, e.g. times.json")
-    parent = p.parent
-    if parent.exists() and not parent.is_dir():
-        raise StorageError(f"--export-times {target}: {parent} is a file, not a folder", hint="give a path in a folder")
-    if not parent.is_dir():
-        raise StorageError(f"--export-times {target}: folder {parent} does not exist", hint="create it first")
+    parent = require_existing_folder(p, f"--export-times {target}")
     try:
         with tempfile.NamedTemporaryFile(dir=parent, prefix=".wb-write-test-"):
             pass

@@ -474,16 +474,9 @@ class ResultStore:
         """Write :meth:`export` to ``path`` atomically. A missing folder is refused, not created (the user named
         the path: a typo must not make folders, as ``--export-times`` refuses it too). Raises StorageError /
         ResultsError."""
-        from workbench.core.errors import StorageError
-        from workbench.core.fsutil import write_text_atomic
+        from workbench.core.fsutil import require_existing_folder, write_text_atomic
 
-        parent = Path(path).expanduser().parent
-        if not parent.is_dir():
-            what = "is a file, not a folder" if parent.exists() else "does not exist"
-            raise StorageError(
-                f"cannot write {path}: folder {parent} {what}",
-                hint="create it first, or give a path in an existing folder",
-            )
+        require_existing_folder(path, f"cannot write {path}")
         out = self.export(fmt, ids)
         write_text_atomic(path, out.text)
         return out
