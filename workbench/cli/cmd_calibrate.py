@@ -33,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.common import StepPrinter, dump_json, request_from_args
     from workbench.core import workflow
 
+    if args.output:  # a planted symbolic link is refused before calibrating, not after (fsutil.resolve_output)
+        from workbench.core.fsutil import resolve_output
+
+        resolve_output(args.output)
     step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args, precision="int8"), step, backend_needed=False)
     if args.check:

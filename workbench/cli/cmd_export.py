@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from workbench.core.errors import StorageError, UsageError
-    from workbench.core.fsutil import atomic_writer
+    from workbench.core.fsutil import atomic_writer, resolve_output
     from workbench.core.models.preflight import opset_check_line, opset_checks
     from workbench.core.models.shapes import format_shapes, parse_input_shapes
     from workbench.core.models.sniff import FileKind, sniff
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if not src.is_file():
         raise UsageError(f"model file {src} does not exist")
+    resolve_output(out)  # a planted symbolic link is refused before exporting, not after
     shapes = parse_input_shapes(args.input_shape)
     kind = sniff(src)
     if kind is FileKind.ONNX:

@@ -5,6 +5,12 @@ the target so the rename stays on one filesystem (POSIX rename(2) is atomic ther
 creates files 0600; we chmod to ``0666 & ~umask`` so results keep the user's usual permissions.
 Write failures (read-only folder, disk full, RLIMIT_FSIZE) become :class:`StorageError` naming the
 path, and the temp file is removed.
+
+Symbolic links on the way to the target are followed only when nobody else could have planted them
+(:func:`resolve_output`): the rule of Linux's ``fs.protected_symlinks`` (kernel Documentation/admin-guide/
+sysctl/fs.rst), made stricter because we run as root on shared boards and the kernel's rule alone lets root
+follow a link planted in /tmp by the folder's owner. Root writing ``-o /tmp/out.json`` where another user
+has put ``/tmp/out.json -> /home/them/.bashrc`` would otherwise replace that user's file.
 """
 
 from __future__ import annotations
@@ -72,34 +78,140 @@ def storage_error(path: str | os.PathLike[str], exc: OSError) -> StorageError | 
     return None
 
 
+#: Most symbolic links one path may pass through: Linux's MAXSYMLINKS (include/linux/namei.h), past which
+#: the kernel answers ELOOP.
+MAX_SYMLINK_HOPS = 40
+
+
+def _refuse_untrusted_link(link: str, st: os.stat_result, folder: str, shown: Path) -> None:
+    """Raise unless the symlink ``link`` (its lstat ``st``, in the real folder ``folder``) is one only this user
+    or root could have made and nobody else can swap: owned by the effective user or root, in a folder that is
+    neither world-writable nor sticky (a sticky bit marks a shared folder such as /tmp)."""
+    me = os.geteuid()
+    if st.st_uid not in (me, 0):
+        why = f"{link} is a symbolic link owned by another user (uid {st.st_uid})"
+    else:
+        try:
+            mode = os.stat(folder).st_mode
+        except OSError:
+            return
+        if not mode & (stat.S_IWOTH | stat.S_ISVTX):
+            return
+        kind = (
+            "sticky, world-writable"
+            if mode & stat.S_IWOTH and mode & stat.S_ISVTX
+            else ("world-writable" if mode & stat.S_IWOTH else "sticky")
+        )
+        why = f"{link} is a symbolic link in the {kind} folder {folder} (mode {stat.S_IMODE(mode):o}), where another user can plant or swap it"
+    raise StorageError(
+        f"refusing to write {shown}: {why}; writing through it could replace a file that is not yours",
+        hint="give the real path of a file you own, or remove the link and write a new file there",
+    )
+
+
+def resolve_output(path: str | os.PathLike[str]) -> Path:
+    """The real path a write to ``path`` lands on, following symbolic links component by component as the kernel
+    does, and checking each one with :func:`_refuse_untrusted_link` before following it.
+
+    Components that do not exist yet are kept as named (the writer creates them). ``~`` is not expanded.
+
+    Raises:
+        StorageError: a link on the way is owned by another user (not root), or sits in a world-writable or sticky
+            folder; or more than :data:`MAX_SYMLINK_HOPS` links (a loop). The message names ``path`` and the link.
+    """
+    shown = Path(path)
+    text = os.fspath(path)
+    cur = "/" if text.startswith("/") else os.getcwd()
+    todo = list(reversed(text.split("/")))
+    hops = 0
+    missing = False
+    while todo:
+        name = todo.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            cur = os.path.dirname(cur)
+            continue
+        nxt = os.path.join(cur, name)
+        if missing:
+            cur = nxt
+            continue
+        try:
+            st = os.lstat(nxt)
+        except OSError:  # not there (yet), or not searchable: the write itself reports what is wrong
+            missing = True
+            cur = nxt
+            continue
+        if not stat.S_ISLNK(st.st_mode):
+            cur = nxt
+            continue
+        hops += 1
+        if hops > MAX_SYMLINK_HOPS:
+            raise StorageError(
+                f"cannot write {shown}: more than {MAX_SYMLINK_HOPS} symbolic links on the way (a loop?)",
+                hint="give the real path of the file",
+            )
+        _refuse_untrusted_link(nxt, st, cur, shown)
+        dest = os.readlink(nxt)
+        if dest.startswith("/"):
+            cur = "/"
+        todo.extend(reversed(dest.split("/")))
+    return Path(cur)
+
+
+def _special_file(path: Path, real: Path) -> Path | None:
+    """The path to open when the output is a device, FIFO or socket (``-o /dev/null``, ``-o /dev/stdout``, a named
+    pipe), else None. ``real`` is what :func:`resolve_output` gave; the user's ``path`` is tried too because a
+    /proc "magic" link (/dev/stdout -> /proc/self/fd/1 -> pipe:[N]) names no real file but still opens."""
+    for candidate in (real, path):
+        try:
+            st = os.stat(candidate)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            return candidate
+        return None
+    return None
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a binary file; on clean exit it replaces ``path`` atomically.
 
+    A symbolic link is followed (its target is replaced, the link stays a link) only when :func:`resolve_output`
+    trusts every link on the way.
+
     Raises:
-        StorageError: the folder cannot be created or written, or the disk is full.
+        StorageError: the folder cannot be created or written, the disk is full, or a link on the way could have
+            been planted by another user.
     """
-    target = Path(path)
     # SIGXFSZ would kill us outright when RLIMIT_FSIZE is hit; ignoring it turns it into EFBIG.
     with contextlib.suppress(ValueError, OSError):
         if hasattr(signal, "SIGXFSZ"):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    # A symlink is followed: its target is what gets replaced, the link stays a link.
-    if target.is_symlink():
-        target = Path(os.path.realpath(target))
-    # A device, FIFO or socket (-o /dev/null, -o /dev/stdout, a named pipe) is written through, never
-    # replaced by a regular file: a rename over /dev/null as root would destroy it.
-    try:
-        st = os.stat(target)
-    except OSError:
-        st = None
-    if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+    target = resolve_output(path)
+    # A device, FIFO or socket is written through, never replaced by a regular file: a rename over /dev/null as
+    # root would destroy it.
+    special = _special_file(Path(path), target)
+    if special is not None:
         try:
-            with open(target, "wb") as fh:
+            # No O_CREAT / O_TRUNC: if the path was swapped for a link to a regular file since the stat above, opening
+            # it changes nothing, and fstat tells us.
+            fd = os.open(special, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _explain(Path(path), exc) from None
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise StorageError(
+                f"cannot write {path}: it turned from a device or pipe into a regular file while it was being opened",
+                hint="check who else writes in that folder, then run again",
+            )
+        try:
+            with os.fdopen(fd, "wb") as fh:
                 yield fh
                 fh.flush()
         except OSError as exc:
-            raise _explain(target, exc) from None
+            raise _explain(Path(path), exc) from None
         return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -626,19 +626,23 @@ def check_export_target(job: PreparedJob | JobRequest) -> None:
     a file where its folder should be, a folder this process cannot create files in (tried with a temporary file,
     removed at once: permission bits alone say nothing for root or read-only mounts).
 
+    A symbolic link another user could have planted on the way is refused here too (fsutil.resolve_output), not
+    after the run.
+
     Raises:
         StorageError: naming the path and what to give instead.
     """
     import tempfile
 
     from workbench.core.errors import StorageError
-    from workbench.core.fsutil import require_existing_folder
+    from workbench.core.fsutil import require_existing_folder, resolve_output
 
     request = job.request if isinstance(job, PreparedJob) else job
     target = request.export_times
     if not target:
         return
     p = Path(target).expanduser()
+    resolve_output(p)
     if p.is_dir():
         raise StorageError(f"--export-times {target} is a folder", hint="give a file name, e.g. times.json")
     parent = require_existing_folder(p, f"--export-times {target}")
