@@ -506,13 +506,16 @@ def localize_int8(
 
 
 # --- benchmark ------------------------------------------------------------------------------------------------
-def _artifact_bytes(path: Any) -> int | None:
-    """Size on disk of a built artifact (a file, or a folder's files summed); None when it cannot be read."""
+def _artifact_bytes(path: Any, companions: Any = ()) -> int | None:
+    """Size on disk of a built artifact (a file, or a folder's files summed), plus its external data when the cache
+    lists ``<name>.data`` among its ``companions`` (an optimized external-data model, backends/ort.py); None when it
+    cannot be read."""
     p = Path(path)
     try:
         if p.is_dir():
             return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-        return p.stat().st_size
+        data = f"{p.name}.data"  # ort.py's name for it; other companions (a build report) are not the artifact
+        return p.stat().st_size + ((p.parent / data).stat().st_size if data in companions else 0)
     except OSError:
         return None
 
@@ -543,7 +546,9 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
         device=job.device or device_name(None),
         versions={**versions(), **job.require_backend().versions()},
         model=ModelRef(str(o.model or job.model_path), str(job.model_path), job.model_info.sha256),
-        artifact=ArtifactRef(str(art.path), _artifact_bytes(art.path), art.cached, art.build_s),
+        artifact=ArtifactRef(
+            str(art.path), _artifact_bytes(art.path, (art.meta or {}).get("companions") or ()), art.cached, art.build_s
+        ),
         settings=BenchSettings(
             threads=cfg.intra_op_threads,
             graph_optimization_level=cfg.graph_optimization_level,

@@ -1,10 +1,17 @@
 """The artifact (engine) cache: content-keyed folders under ``paths.artifact_cache_dir()``.
 
-Key = sha256 over the source model's sha256, precision, backend, the profile's content hash and the
-runtime versions. Each entry is ``<key>/<name>`` plus ``<key>/artifact.json`` (the sidecar: versions,
-device, profile, precision, model sha256, build time). The sidecar is written *after* the artifact
-and both atomically, so an entry with a sidecar is always complete; a build killed half-way leaves
-at worst a temp file, never a visible partial artifact.
+Key = sha256 over the source model's content hash (``models.fingerprint.model_sha256``: the file plus its ONNX
+external data files), precision, backend, the profile's content hash and the runtime versions. Each entry is
+``<key>/<name>`` plus ``<key>/artifact.json`` (the sidecar: versions, device, profile, precision, model sha256, build
+time, the artifact's sha256 and its companions'), and any companion files the build wrote next to the artifact (the
+external data of an optimized external-data model, a TensorRT build report).
+
+Each build works in its own folder, ``<key>/.build-<pid>-<random>/`` (mkdtemp: two builds of one entry at once, in
+threads or processes, never share a temp name), then moves the companions and then the artifact into place with
+``os.replace`` (atomic on one filesystem), and writes the sidecar last, atomically. So an entry with a sidecar is
+always complete; a build killed half-way leaves at worst its work folder (removed by the next build once its process
+is gone), never a visible partial artifact; and when two builds of the same entry race, the second to finish replaces
+the first's files with the same content (same key = same inputs) and both return a loadable artifact.
 
 Used by the backends' ``build`` only (each passes its own versions and extra key parts).
 """
@@ -13,7 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,7 +31,9 @@ from typing import Any
 
 from workbench.core import paths
 from workbench.core.backends.base import Artifact
-from workbench.core.fsutil import sha256_file, write_text_atomic
+from workbench.core.errors import BuildError
+from workbench.core.fsutil import sha256_file, storage_error, write_text_atomic
+from workbench.core.models.fingerprint import file_sha256, model_sha256
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:
@@ -33,6 +45,31 @@ def cache_key(parts: Mapping[str, Any]) -> str:
 def device_string() -> str:
     """This machine's OS, architecture and processor ("Linux-x86_64-x86_64"): part of every cache key."""
     return f"{platform.system()}-{platform.machine()}-{platform.processor() or 'cpu'}"
+
+
+def _sweep_dead_builds(entry: Path) -> None:
+    """Remove ``.build-<pid>-*`` work folders whose process is gone (killed mid-build); a live one is left alone."""
+    for d in entry.glob(".build-*-*"):
+        pid_text = d.name.split("-")[1]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:  # EPERM: alive, owned by someone else
+            continue
+
+
+def _entry_intact(entry: Path, target: Path, meta: Mapping[str, Any] | None) -> bool:
+    """True when the artifact and every companion the sidecar lists are there with the recorded sha256."""
+    if not meta or meta.get("artifact_sha256") != file_sha256(target):
+        return False
+    for name, sha in dict(meta.get("companions") or {}).items():
+        companion = entry / str(name)
+        if Path(str(name)).name != name or not companion.is_file() or file_sha256(companion) != sha:
+            return False
+    return True
 
 
 def get_or_build(
@@ -48,15 +85,19 @@ def get_or_build(
     force: bool = False,
     extra_key: Mapping[str, Any] | None = None,
 ) -> Artifact:
-    """Return the cached artifact for these inputs, building it with ``build_fn(tmp_path)`` when absent.
+    """Return the cached artifact for these inputs, building it with ``build_fn(work_path)`` when absent.
 
-    ``build_fn`` must write the artifact to the path it is given; we move it into place atomically.
+    ``build_fn`` must write the artifact to the path it is given (named ``filename``, in a folder of its own); any other
+    file it writes in that folder is a companion (e.g. ``<filename>.data``, external data the artifact names by that
+    relative location) and is moved into the entry with it. See the module doc for the atomicity.
 
     Raises:
         StorageError: the cache folder cannot be written.
+        BuildError: ``build_fn`` returned without writing the artifact.
+        ModelError: the model's external data is missing, truncated or outside its folder (models.fingerprint).
         whatever ``build_fn`` raises (BuildError expected).
     """
-    model_sha = sha256_file(model_path)
+    model_sha = model_sha256(model_path)
     key_parts = {
         "backend": backend,
         "precision": precision,
@@ -75,7 +116,7 @@ def get_or_build(
             meta = json.loads(sidecar.read_text())
         except (OSError, ValueError):
             meta = None
-        if meta and meta.get("artifact_sha256") == sha256_file(target):
+        if isinstance(meta, dict) and _entry_intact(entry, target, meta):
             return Artifact(
                 path=target,
                 backend=backend,
@@ -86,21 +127,39 @@ def get_or_build(
                 build_s=float(meta.get("build_s", 0.0)),
                 meta=meta,
             )
-    entry.mkdir(parents=True, exist_ok=True)
-    tmp = entry / f".{filename}.building"
+    try:
+        entry.mkdir(parents=True, exist_ok=True)
+        _sweep_dead_builds(entry)
+        work = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=entry))
+    except OSError as exc:
+        raise (storage_error(entry, exc) or exc) from None
     t0 = time.perf_counter()
     try:
-        build_fn(tmp)
-        tmp.replace(target)
+        built = work / filename
+        build_fn(built)
+        if not built.is_file():
+            raise BuildError(f"the {backend} build wrote no {filename}")
+        artifact_sha = sha256_file(built)
+        companions = {f.name: sha256_file(f) for f in sorted(work.iterdir()) if f.name != filename and f.is_file()}
+        # Companions first: once the artifact is in place, what it names is there too.
+        for name in companions:
+            os.replace(work / name, entry / name)
+        os.replace(built, target)
+    except OSError as exc:
+        err = storage_error(entry, exc)
+        if err is None:
+            raise
+        raise err from None
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
     build_s = time.perf_counter() - t0
     meta = {
         **key_parts,
         "profile": profile_name,
         "source_model": str(model_path),
         "artifact": filename,
-        "artifact_sha256": sha256_file(target),
+        "artifact_sha256": artifact_sha,
+        "companions": companions,
         "build_s": round(build_s, 4),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": platform.python_version(),

@@ -5,6 +5,12 @@ docs (onnxruntime.ai, "Graph Optimizations") say a model saved at ORT_ENABLE_ALL
 hardware-specific layout ops, so the saved artifact stops at "extended" and the session applies the
 profile's level (normally "all") at load time; the cache key includes this machine's description
 anyway.
+
+A model with ONNX external data gets an artifact with external data of its own, ``<artifact>.data`` next to it
+(ORT's session config ``session.optimized_model_external_initializers_file_name``): left alone, ORT saves the
+optimized model still naming the source's relative ``weights.bin``, which does not exist in the cache folder, so
+the artifact failed to load ("External data path does not exist"). Its own file rather than embedding: a model
+usually has external data because it is over protobuf's 2 GiB limit, where embedding is impossible.
 """
 
 from __future__ import annotations
@@ -176,9 +182,11 @@ class OrtBackend(Backend):
             written. Cancelled: ``cancel`` was set before the build started.
         """
         from workbench.core.backends.cache import get_or_build
+        from workbench.core.models.fingerprint import external_data_locations
 
         level = profile.build.graph_optimization_level
         saved_level = level if level != "all" else "extended"
+        external = bool(external_data_locations(model_path))
 
         def build_fn(tmp: Path) -> None:
             if cancel is not None and cancel.is_set():
@@ -188,6 +196,10 @@ class OrtBackend(Backend):
             so.graph_optimization_level = _graph_level(ort, saved_level)
             so.optimized_model_filepath = str(tmp)
             so.log_severity_level = 3
+            if external:  # see the module doc; the file lands next to the artifact, a companion for the cache
+                so.add_session_config_entry(
+                    "session.optimized_model_external_initializers_file_name", f"{tmp.name}.data"
+                )
             try:
                 ort.InferenceSession(str(model_path), sess_options=so, providers=["CPUExecutionProvider"])
             except Exception as exc:  # noqa: BLE001 - see open_session

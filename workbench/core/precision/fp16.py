@@ -10,7 +10,13 @@ CPU an FP16 model is rarely faster than FP32 (and often slower); it is offered f
 and for GPU/TensorRT targets.
 
 The converted model is cached in ``calibration_cache_dir()/fp16/<key>.fp16.onnx``; key = sha256 of
-model hash, onnxruntime version and converter options. Written atomically and load-tested first.
+the model's content hash (``models.fingerprint.model_sha256``: the file plus its ONNX external data), onnxruntime
+version and converter options. Built in a folder of its own (mkdtemp: concurrent conversions never share a temp
+name), load-tested there, then moved into place with ``os.replace``.
+
+A source with external data gets an FP16 model with external data of its own, ``<key>.fp16.onnx.data`` next to it
+(moved into place before the model, so a visible model always has its data): a model usually has external data
+because it is over protobuf's 2 GiB limit, and its FP16 copy can be too.
 """
 
 from __future__ import annotations
@@ -22,15 +28,16 @@ from pathlib import Path
 
 from workbench.core import paths
 from workbench.core.errors import BuildError, ModelError
-from workbench.core.fsutil import sha256_file
+from workbench.core.models.fingerprint import external_data_locations, model_sha256
 from workbench.core.precision.calib_cache import content_key
 
 
 def fp16_cache_path(model_path: Path) -> Path:
+    """Where the FP16 copy of ``model_path`` is cached. Raises ModelError (bad external data, see fingerprint)."""
     import onnxruntime
 
     key = content_key(
-        {"fp16": 1, "model_sha256": sha256_file(model_path), "ort": onnxruntime.__version__, "keep_io_types": True}
+        {"fp16": 1, "model_sha256": model_sha256(model_path), "ort": onnxruntime.__version__, "keep_io_types": True}
     )
     return paths.calibration_cache_dir() / "fp16" / f"{key}.fp16.onnx"
 
@@ -49,8 +56,14 @@ def to_fp16(model_path: Path) -> Path:
     if not model_path.is_file():
         raise ModelError(f"{model_path}: model file not found")
     target = fp16_cache_path(model_path)
+    external = bool(external_data_locations(model_path))
+    data = target.with_name(f"{target.name}.data")
     if target.is_file():
-        return target
+        try:
+            external_data_locations(target)  # its own external data is there, complete
+            return target
+        except ModelError:
+            pass  # convert again
     try:
         model = onnx.load(str(model_path))
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
@@ -62,7 +75,12 @@ def to_fp16(model_path: Path) -> Path:
             model = onnx.shape_inference.infer_shapes(model)
             converted = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
             tmp = work / "model.fp16.onnx"
-            onnx.save(converted, str(tmp))
+            if external:
+                onnx.save(
+                    converted, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name
+                )
+            else:
+                onnx.save(converted, str(tmp))
         except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
             raise BuildError(f"{model_path}: FP16 conversion failed ({type(exc).__name__}: {exc})") from None
         try:
@@ -73,6 +91,8 @@ def to_fp16(model_path: Path) -> Path:
             raise BuildError(
                 f"{model_path}: the FP16 model does not load in onnxruntime ({type(exc).__name__}: {exc})"
             ) from None
+        if (work / data.name).is_file():  # onnx.save keeps tensors under 1 KiB inline: there may be none
+            os.replace(work / data.name, data)
         os.replace(tmp, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -48,7 +48,8 @@ from typing import Any
 
 from workbench.core import paths
 from workbench.core.errors import CalibrationError, Cancelled, ModelError
-from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, sha256_file, storage_error, write_text_atomic
+from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, storage_error, write_text_atomic
+from workbench.core.models.fingerprint import model_sha256
 from workbench.core.precision import calib_cache
 from workbench.core.precision.float_keep import DEFAULT_CONCAT_RANGE_RATIO, FloatKept, plan_float_tensors, strip_qdq
 
@@ -562,7 +563,7 @@ def quantize_qdq(
     if not model_path.is_file():
         raise ModelError(f"{model_path}: model file not found")
     opts = q if isinstance(q, QuantOptions) else QuantOptions.from_any(q)
-    model_sha = sha256_file(model_path)
+    model_sha = model_sha256(model_path)  # the .onnx and its external data files
     samples_used = dataset.count if not opts.calibration_samples else min(dataset.count, opts.calibration_samples)
     range_parts = {
         "model_sha256": model_sha,

@@ -118,7 +118,8 @@ class TensorRTBackend(Backend):
         from workbench.core.backends.tensorrt.cuda import Cuda
         from workbench.core.backends.tensorrt.runner import current_environment
         from workbench.core.errors import CalibrationError
-        from workbench.core.fsutil import sha256_file, write_text_atomic
+        from workbench.core.fsutil import write_text_atomic
+        from workbench.core.models.fingerprint import model_sha256
         from workbench.core.precision.datasets import model_inputs
 
         opts = self.options
@@ -160,7 +161,7 @@ class TensorRTBackend(Backend):
             calib_cache = (
                 paths.cache_dir()
                 / "tensorrt"
-                / f"calib-{settings.calibration}-{self.compat.version_string}-{sha256_file(model_path)[:16]}.cache"
+                / f"calib-{settings.calibration}-{self.compat.version_string}-{model_sha256(model_path)[:16]}.cache"
             )
             calib_cache.parent.mkdir(parents=True, exist_ok=True)
 
