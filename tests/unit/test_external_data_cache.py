@@ -190,3 +190,30 @@ def test_int8_of_external_data_models_builds_and_loads(twins, tmp_path):
         # INT8 of its own weights: close to its own FP32 output (the twins' outputs differ by ~10x more).
         assert np.abs(got - ref).max() < 0.1 * np.abs(_run(a) - _run(b)).max()
     assert not np.allclose(_run(qa.path), _run(qb.path))
+
+
+def test_cli_bench_twins_and_their_fp16_int8(twins, tmp_path, run_cli):
+    import json
+
+    a, b = twins
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(4):
+        np.save(calib / f"s{i}.npy", np.random.default_rng(i).standard_normal(FEATURES).astype(np.float32))
+    docs = {}
+    for name, model, extra in (
+        ("a32", a, ["--precision", "fp32"]),
+        ("b32", b, ["--precision", "fp32"]),
+        ("a16", a, ["--precision", "fp16"]),
+        ("b8", b, ["--precision", "int8", "--calib", str(calib)]),
+    ):
+        r = run_cli(
+            "bench", str(model), "--profile", "cpu-x86_64", "--iterations", "20", "--no-store", "--json", *extra
+        )
+        assert r.returncode == 0, r.stderr
+        docs[name] = json.loads(r.stdout)
+    assert docs["a32"]["artifact"] != docs["b32"]["artifact"]  # was: b reused a's artifact (and a's weights)
+    assert not docs["b32"]["artifact_cached"]
+    assert docs["a16"]["precision"] == "fp16" and docs["b8"]["precision"] == "int8"
+    for d in docs.values():
+        assert Path(d["artifact"]).is_file()
