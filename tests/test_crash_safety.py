@@ -215,19 +215,22 @@ def test_kill_during_build_leaves_no_visible_partial_artifact():
     events = _kill_when(proc, lambda e: e["event"] == "temp-written")
     assert any(e["event"] == "step" and e["step"] == "build" for e in events)  # the build phase had started
     tmp = Path(events[-1]["tmp"])
-    assert tmp.is_file() and tmp.name.startswith(".")  # the temp file is complete but hidden and not renamed
-    entry = tmp.parent
+    work = tmp.parent
+    # the temp file is complete but hidden (in the build's own .build-<pid>-* folder) and not renamed
+    assert tmp.is_file() and work.name.startswith(f".build-{proc.pid}-")
+    entry = work.parent
     assert sorted(p.name for p in entry.iterdir() if not p.name.startswith(".")) == []
-    assert _check_caches() == [str(tmp.relative_to(paths.artifact_cache_dir()))]
+    rel = work.relative_to(paths.artifact_cache_dir())
+    assert _check_caches() == [str(rel), str(rel / tmp.name)]
     _check_db(n)
 
-    # the next build is a miss (no sidecar) and replaces the stale temp file
+    # the next build is a miss (no sidecar) and sweeps the dead build's folder
     from workbench.core.backends.ort import OrtBackend
     from workbench.core.profiles import load_profile
 
     art = OrtBackend().build(DIGITS, "fp32", load_profile("cpu-x86_64"))
     assert art.cached is False and art.path.parent == entry
-    assert not tmp.exists()
+    assert not work.exists()
     assert _check_caches() == []
 
 
