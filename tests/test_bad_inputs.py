@@ -846,7 +846,7 @@ def test_bad_input(name, tmp_path, workbench_home, cli_env):
     after = _snapshot(workbench_home, "home") | _snapshot(work, "work")
     new = sorted(p for p in after - before if not _allowed(p, exp.allowed_new + ALWAYS_ALLOWED))
     assert not new, f"unexpected files written: {new}\n{shown}"
-    leftovers = [p for p in after if Path(p).name.endswith(".tmp") or Path(p).name.endswith(".building")]
+    leftovers = [p for p in after if Path(p).name.endswith(".tmp") or Path(p).name.startswith(".build-")]
     assert not leftovers, f"temp files left behind: {leftovers}"
     if exp.check is not None:
         exp.check(res, work)
