@@ -290,7 +290,7 @@ class _Payload:
 def case_raw_pickle_without_trust(w: W) -> Expect:
     m = w.path("net.pt")
     m.write_bytes(pickle.dumps(_Payload(str(w.path("PWNED"))), protocol=2))
-    return Expect(["inspect", str(m)], 4, ("net.pt", "--trust-pickle"), check=_not_pwned)
+    return Expect(["inspect", str(m)], 4, ("net.pt", "--trust-model"), check=_not_pwned)
 
 
 @case
@@ -302,7 +302,7 @@ def case_torch_zip_full_pickle_without_trust(w: W) -> Expect:
         z.writestr("model/version", "3\n")
     m.write_bytes(buf.getvalue())
     return Expect(
-        ["bench", str(m), "--iterations", "5", "--no-store"], 4, ("model.pt", "--trust-pickle"), check=_not_pwned
+        ["bench", str(m), "--iterations", "5", "--no-store"], 4, ("model.pt", "--trust-model"), check=_not_pwned
     )
 
 

@@ -1,5 +1,5 @@
 """`workbench export`: TorchScript, ExportedProgram and state dict + factory exported, verified against torch,
-dynamic batch checked at batch 2 (fake-dynamic exports caught), full pickles refused without --trust-pickle.
+dynamic batch checked at batch 2 (fake-dynamic exports caught), full pickles refused without --trust-model.
 
 Runs `main()` in-process (torch is already imported by these tests; a subprocess would pay its import again).
 """
@@ -77,7 +77,9 @@ def test_torchscript_export_with_dynamic_batch(tmp_path, netmod, capsys):
     src = tmp_path / "net.pt"
     torch.jit.save(torch.jit.script(net), src)
     out = tmp_path / "out" / "net.onnx"
-    rc, doc, err = _export(capsys, str(src), "--input-shape", "x:1x6", "--dynamic-batch", "-o", str(out))
+    rc, doc, err = _export(
+        capsys, str(src), "--trust-model", "--input-shape", "x:1x6", "--dynamic-batch", "-o", str(out)
+    )
     assert rc == 0, err
     assert doc["exporter"] == "torchscript" and doc["opset"] == 17 and doc["dynamic_batch"] is True
     assert doc["cosine"] > 0.99999 and doc["max_abs"] < 1e-5
@@ -94,7 +96,7 @@ def test_exported_program_export(tmp_path, netmod, capsys):
     batch = torch.export.Dim("batch", min=1, max=64)
     torch.export.save(torch.export.export(net, (torch.zeros(4, 6),), dynamic_shapes={"x": {0: batch}}), src)
     out = tmp_path / "ep.onnx"
-    rc, doc, err = _export(capsys, str(src), "--dynamic-batch", "-o", str(out))
+    rc, doc, err = _export(capsys, str(src), "--trust-model", "--dynamic-batch", "-o", str(out))
     assert rc == 0, err
     # no --opset: the dynamo exporter's own opset, unconverted, and said so
     assert doc["exporter"] == "dynamo" and doc["opset_asked"] is None and doc["opset"] >= 18
@@ -110,7 +112,7 @@ def test_static_exported_program_with_dynamic_batch_is_an_error_naming_the_input
     pytest.importorskip("onnxscript")
     src = tmp_path / "static.pt2"
     torch.export.save(torch.export.export(netmod.build().eval(), (torch.zeros(2, 6),)), src)
-    rc, _, err = _export(capsys, str(src), "--dynamic-batch", "-o", str(tmp_path / "s.onnx"))
+    rc, _, err = _export(capsys, str(src), "--trust-model", "--dynamic-batch", "-o", str(tmp_path / "s.onnx"))
     assert rc != 0
     assert "is not dynamic: input 'x' has a fixed batch of 2" in err
     assert "dynamic_shapes" in err  # the hint says how to fix it
@@ -139,23 +141,28 @@ def test_fake_dynamic_torchscript_is_caught(tmp_path, netmod, capsys):
     src = tmp_path / "fixed.pt"
     torch.jit.save(torch.jit.trace(m, torch.zeros(1, 6)), src)
     out = tmp_path / "fixed.onnx"
-    rc, _, err = _export(capsys, str(src), "--input-shape", "x:1x6", "--dynamic-batch", "-o", str(out))
+    rc, _, err = _export(capsys, str(src), "--trust-model", "--input-shape", "x:1x6", "--dynamic-batch", "-o", str(out))
     assert rc != 0
     assert "claims a dynamic batch on input 'x'" in err
     assert not out.exists()
     # Without --dynamic-batch the same model exports fine (it is a valid batch-1 model).
-    rc, doc, err = _export(capsys, str(src), "--input-shape", "x:1x6", "-o", str(out))
+    rc, doc, err = _export(capsys, str(src), "--trust-model", "--input-shape", "x:1x6", "-o", str(out))
     assert rc == 0, err
     assert doc["cosine"] > 0.99999
 
 
-def test_full_pickle_refused_without_trust_pickle(tmp_path, netmod, capsys):
+def test_full_pickle_refused_without_trust_model(tmp_path, netmod, capsys):
     src = tmp_path / "full.pt"
     torch.save(netmod.build(), src)
     out = tmp_path / "p.onnx"
     rc, _, err = _export(capsys, str(src), "--input-shape", "x:1x6", "-o", str(out))
-    assert rc != 0 and "--trust-pickle" in err and "wbexpnet.Net" in err
+    assert rc != 0 and "--trust-model" in err and "wbexpnet.Net" in err
     assert not out.exists()
+    rc, doc, err = _export(capsys, str(src), "--input-shape", "x:1x6", "--trust-model", "-o", str(out))
+    assert rc == 0, err
+    assert doc["source_kind"] == "torch-pickle" and out.is_file()
+    out.unlink()
+    # the old name still works (scripts written for 0.1.0)
     rc, doc, err = _export(capsys, str(src), "--input-shape", "x:1x6", "--trust-pickle", "-o", str(out))
     assert rc == 0, err
     assert doc["source_kind"] == "torch-pickle" and out.is_file()
@@ -172,7 +179,7 @@ def test_exported_program_at_the_default_opset_is_checked_against_the_targets_te
     pytest.importorskip("onnxscript")
     src = tmp_path / "net.pt2"
     torch.export.save(torch.export.export(netmod.build().eval(), (torch.zeros(1, 6),)), src)
-    rc = main(["export", str(src), "-o", str(tmp_path / "a.onnx"), "--target", "jetson-orin-nx"])
+    rc = main(["export", str(src), "--trust-model", "-o", str(tmp_path / "a.onnx"), "--target", "jetson-orin-nx"])
     out, err = capfd.readouterr()
     assert rc == 0, err
     opset = onnx.load(str(tmp_path / "a.onnx")).opset_import[0].version
@@ -183,7 +190,9 @@ def test_exported_program_at_the_default_opset_is_checked_against_the_targets_te
     assert "above TensorRT 8.5's limit (≤ 17): re-export with --opset 17" in line
     assert ("TensorRT 10.3 accepts it (≤ 20)" in line) == (opset <= 20)
     assert "Traceback" not in err and "Traceback" not in out
-    rc = main(["export", str(src), "-o", str(tmp_path / "b.onnx"), "--target", "jetson-orin-nx", "--json"])
+    rc = main(
+        ["export", str(src), "--trust-model", "-o", str(tmp_path / "b.onnx"), "--target", "jetson-orin-nx", "--json"]
+    )
     out, err = capfd.readouterr()
     doc = json.loads(out)
     assert doc["tensorrt_opset"]["profile"] == "jetson-orin-nx"
@@ -205,7 +214,9 @@ def test_a_failed_export_prints_no_library_ir_on_stdout(tmp_path, capfd):
 
     src = tmp_path / "svd.pt"
     torch.jit.save(torch.jit.trace(Svd(), torch.randn(1, 3, 4, 4)), src)
-    rc = main(["export", str(src), "--input-shape", "x:1x3x4x4", "-o", str(tmp_path / "s.onnx"), "--json"])
+    rc = main(
+        ["export", str(src), "--trust-model", "--input-shape", "x:1x3x4x4", "-o", str(tmp_path / "s.onnx"), "--json"]
+    )
     out, err = capfd.readouterr()
     assert rc == 4
     assert out == ""

@@ -127,27 +127,27 @@ class TestPyTorch:
         torch.manual_seed(0)
         return torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 2)).eval()
 
-    def test_full_pickle_refused_naming_trust_pickle(self, run_cli, tmp_path):
+    def test_full_pickle_refused_naming_trust_model(self, run_cli, tmp_path):
         p = tmp_path / "model.pt"
         self.torch.save(self._net(), p)
         res = ok(run_cli("inspect", str(p)))
         assert res.returncode == 4
-        assert "--trust-pickle" in res.stderr
+        assert "--trust-model" in res.stderr
         assert "torch.nn.modules.container.Sequential" in res.stderr
 
     def test_torchscript_without_shapes_says_how(self, run_cli, tmp_path):
         p = tmp_path / "model.pt"
         self.torch.jit.save(self.torch.jit.script(self._net()), p)
-        res = ok(run_cli("inspect", str(p), "--json"))
+        res = ok(run_cli("inspect", str(p), "--trust-model", "--json"))
         assert res.returncode == 0
         doc = json.loads(res.stdout)
         assert doc["format"] == "torchscript" and doc["exported"] is False
-        assert "--input-shape" in doc["how_to_export"]
+        assert "--input-shape" in doc["how_to_export"] and "--trust-model" in doc["how_to_export"]
 
     def test_torchscript_exported_with_shapes(self, run_cli, tmp_path, workbench_home):
         p = tmp_path / "model.pt"
         self.torch.jit.save(self.torch.jit.script(self._net()), p)
-        res = ok(run_cli("inspect", str(p), "--input-shape", "inp:3x5", "--json"))
+        res = ok(run_cli("inspect", str(p), "--trust-model", "--input-shape", "inp:3x5", "--json"))
         assert res.returncode == 0, res.stderr
         doc = json.loads(res.stdout)  # exporter chatter must not reach stdout
         assert doc["source_format"] == "torchscript"

@@ -41,7 +41,7 @@ def test_torch_cuda_run(tmp_path):
     ).eval()
     p = tmp_path / "net.pt"
     torch.jit.save(torch.jit.trace(net, torch.randn(1, 3, 32, 32)), str(p))
-    b = get_backend("torch", input_shapes={"x": [8, 3, 32, 32]})
+    b = get_backend("torch", trust_model=True, input_shapes={"x": [8, 3, 32, 32]})
     x = np.random.default_rng(0).standard_normal((8, 3, 32, 32)).astype(np.float32)
     with torch.no_grad():
         ref = net(torch.from_numpy(x)).numpy()

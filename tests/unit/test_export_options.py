@@ -40,6 +40,7 @@ def test_bench_exports_with_dynamic_batch_and_shows_the_check(run_cli, torchscri
     res = run_cli(
         "bench",
         str(torchscript),
+        "--trust-model",
         "--input-shape",
         "x:1x16",
         "--dynamic-batch",

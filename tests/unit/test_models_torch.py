@@ -57,14 +57,14 @@ def ort_run(path, x: np.ndarray) -> np.ndarray:
     return sess.run(None, {sess.get_inputs()[0].name: x})[0]
 
 
-def test_full_pickle_is_refused_naming_trust_pickle(tmp_path, netmod):
+def test_full_pickle_is_refused_naming_trust_model(tmp_path, netmod):
     p = tmp_path / "full.pt"
     torch.save(netmod.build(), p)
     assert sniff(p) is FileKind.TORCH_PICKLE
     with pytest.raises(ModelError) as err:
         ensure_onnx(p, input_shapes={"x": (1, 6)})
     msg = str(err.value)
-    assert "--trust-pickle" in msg
+    assert "--trust-model" in msg
     assert "wbnet.Net" in msg  # the class the pickle would import
 
 
@@ -79,7 +79,7 @@ def test_refusal_needs_no_torch_import(tmp_path, netmod):
         try:
             ensure_onnx({str(p)!r})
         except ModelError as e:
-            print("refused" if "--trust-pickle" in str(e) else str(e))
+            print("refused" if "--trust-model" in str(e) else str(e))
         print("torch" in sys.modules)
         """
     )
@@ -91,7 +91,7 @@ def test_trusted_full_pickle_exports(tmp_path, netmod):
     p = tmp_path / "full.pt"
     net = netmod.build().eval()
     torch.save(net, p)
-    out = ensure_onnx(p, trust_pickle=True, input_shapes={"x": (3, 6)})
+    out = ensure_onnx(p, trust_model=True, input_shapes={"x": (3, 6)})
     x = np.linspace(-1, 1, 18, dtype=np.float32).reshape(3, 6)
     np.testing.assert_allclose(ort_run(out, x), net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
 
@@ -100,7 +100,7 @@ def test_legacy_raw_pickle_is_refused(tmp_path, netmod):
     p = tmp_path / "legacy.pt"
     torch.save(netmod.build().state_dict(), p, _use_new_zipfile_serialization=False)
     assert sniff(p) is FileKind.TORCH_PICKLE
-    with pytest.raises(ModelError, match="raw Python pickle .*--trust-pickle"):
+    with pytest.raises(ModelError, match="raw Python pickle .*--trust-model"):
         ensure_onnx(p)
 
 
@@ -131,8 +131,8 @@ def test_torchscript_round_trip(tmp_path, netmod):
     torch.jit.save(torch.jit.script(net), p)
     assert sniff(p) is FileKind.TORCHSCRIPT
     with pytest.raises(UsageError, match="--input-shape"):
-        ensure_onnx(p)
-    result = export_to_onnx(p, FileKind.TORCHSCRIPT, input_shapes={"x": (4, 6)})
+        ensure_onnx(p, trust_model=True)
+    result = export_to_onnx(p, FileKind.TORCHSCRIPT, trust_model=True, input_shapes={"x": (4, 6)})
     assert result.path.parent == paths.cache_dir() / "exports"
     assert result.path.suffix == ".onnx" and len(result.path.stem) == 64
     assert not result.cached
@@ -145,7 +145,7 @@ def test_torchscript_round_trip(tmp_path, netmod):
     assert info.param_count == 6 * 5 + 5 + 5 * 2 + 2
     # same file, same settings: reused, not re-exported
     mtime = result.path.stat().st_mtime_ns
-    again = export_to_onnx(p, FileKind.TORCHSCRIPT, input_shapes={"x": (4, 6)})
+    again = export_to_onnx(p, FileKind.TORCHSCRIPT, trust_model=True, input_shapes={"x": (4, 6)})
     assert again.cached and again.path == result.path and result.path.stat().st_mtime_ns == mtime
     # no temp folders left behind
     assert [q.name for q in result.path.parent.iterdir() if q.name.startswith(".")] == []
@@ -158,7 +158,9 @@ def test_exported_program_round_trip(tmp_path, netmod):
     p = tmp_path / "net.pt2"
     torch.export.save(torch.export.export(net, (torch.zeros(2, 6),)), p)
     assert sniff(p) is FileKind.EXPORTED_PROGRAM
-    result = export_to_onnx(p, FileKind.EXPORTED_PROGRAM, opset=17)  # shapes from the saved example inputs
+    result = export_to_onnx(
+        p, FileKind.EXPORTED_PROGRAM, trust_model=True, opset=17
+    )  # shapes from the saved example inputs
     model = onnx.load(str(result.path))
     assert next(o.version for o in model.opset_import if o.domain == "") == 17 == result.opset_asked
     assert len(model.graph.initializer) == 4  # external_data=False: weights inside the file
@@ -182,14 +184,14 @@ def test_opset_mismatch_is_a_model_error(tmp_path, netmod, monkeypatch):
 
     monkeypatch.setattr(torch.onnx, "export", export_then_bump)
     with pytest.raises(ModelError, match="opset 17 was asked but the exporter produced opset 18"):
-        export_to_onnx(p, FileKind.TORCHSCRIPT, input_shapes={"x": (1, 6)})
+        export_to_onnx(p, FileKind.TORCHSCRIPT, trust_model=True, input_shapes={"x": (1, 6)})
     assert not any((paths.cache_dir() / "exports").glob("*.onnx"))
 
 
 def test_work_dir_overrides_the_cache_folder(tmp_path, netmod):
     p = tmp_path / "net.pt"
     torch.jit.save(torch.jit.script(netmod.build().eval()), p)
-    out = ensure_onnx(p, input_shapes={"x": (1, 6)}, work_dir=tmp_path / "work")
+    out = ensure_onnx(p, trust_model=True, input_shapes={"x": (1, 6)}, work_dir=tmp_path / "work")
     assert out.parent == tmp_path / "work"
     assert sorted(q.suffix for q in out.parent.iterdir()) == [".json", ".onnx"]  # model + verification sidecar
 

@@ -247,7 +247,7 @@ def test_untrusted_pickles_are_refused_before_torch_is_imported(tmp_path):
         "        ensure_onnx(p)\n"
         "        print('LOADED', p)\n"
         "    except ModelError as exc:\n"
-        "        assert '--trust-pickle' in str(exc), exc\n"
+        "        assert '--trust-model' in str(exc), exc\n"
         "        print('refused', p)\n"
         "print('torch imported' if 'torch' in sys.modules else 'no torch')\n"
     )

@@ -56,7 +56,7 @@ def test_registered_and_labelled_cpu():
 
 def test_build_recipe_and_run_matches_eager(ts_model):
     path, net = ts_model
-    b = get_backend("torch", input_shapes={"x": [2, 3, 16, 16]})
+    b = get_backend("torch", trust_model=True, input_shapes={"x": [2, 3, 16, 16]})
     art = b.build(path, "fp32", _profile())
     assert art.backend == "torch" and not art.cached and art.path.name == "model.fp32.torch.json"
     assert b.build(path, "fp32", _profile()).cached
@@ -75,7 +75,7 @@ def test_build_recipe_and_run_matches_eager(ts_model):
 
 def test_bf16_autocast_is_close_but_not_identical(ts_model):
     path, net = ts_model
-    b = get_backend("torch", input_shapes={"x": [1, 3, 16, 16]})
+    b = get_backend("torch", trust_model=True, input_shapes={"x": [1, 3, 16, 16]})
     art = b.build(path, "bf16", _profile())
     x = np.random.default_rng(1).standard_normal((1, 3, 16, 16)).astype(np.float32)
     with torch.no_grad():
@@ -88,13 +88,13 @@ def test_bf16_autocast_is_close_but_not_identical(ts_model):
 
 def test_shapes_from_profile_and_errors(ts_model, tmp_path):
     path, _ = ts_model
-    b = get_backend("torch")
+    b = get_backend("torch", trust_model=True)
     shapes = {"x": {"min": [1, 3, 16, 16], "opt": [4, 3, 16, 16], "max": [8, 3, 16, 16]}}
     art = b.build(path, "fp32", _profile(shapes))
     with b.runner(art.path, RunnerSettings()) as r:
         assert r.input_metadata()[0][2] == (4, 3, 16, 16)
     with pytest.raises(ConfigError, match="records no input shapes"):
-        get_backend("torch").build(path, "fp32", _profile())
+        get_backend("torch", trust_model=True).build(path, "fp32", _profile())
     with pytest.raises(BuildError, match="not int8"):
         b.build(path, "int8", _profile(shapes))
 
@@ -117,7 +117,7 @@ def test_exported_program_shapes_come_from_the_file(tmp_path):
     ep = torch.export.export(net, (torch.randn(3, 3, 16, 16),))
     p = tmp_path / "net.pt2"
     torch.export.save(ep, str(p))
-    b = get_backend("torch")
+    b = get_backend("torch", trust_model=True)
     art = b.build(p, "fp32", _profile())
     with b.runner(art.path, RunnerSettings()) as r:
         assert r.input_metadata() == [("input_0", "float32", (3, 3, 16, 16))]
@@ -132,7 +132,7 @@ def test_runs_in_the_benchmark_child(ts_model):
     from workbench.core.bench.parent import run_child
 
     path, _ = ts_model
-    b = get_backend("torch", input_shapes={"x": [1, 3, 16, 16]})
+    b = get_backend("torch", trust_model=True, input_shapes={"x": [1, 3, 16, 16]})
     art = b.build(path, "fp32", _profile())
     outcome = run_child(BenchConfig(artifact_path=str(art.path), backend="torch", iterations=20, warmup_ms=10))
     assert outcome.iterations == 20 and len(outcome.latencies_ns) == 20
@@ -148,7 +148,7 @@ def test_runner_is_enforced_and_options_forwarded(ts_model):
     from workbench.core.errors import RunnerStateError
 
     path, _ = ts_model
-    b = get_backend("torch", input_shapes={"x": (1, 3, 16, 16)}, compile=False)
+    b = get_backend("torch", trust_model=True, input_shapes={"x": (1, 3, 16, 16)}, compile=False)
     assert dict(b.options.input_shapes) == {"x": (1, 3, 16, 16)}
     art = b.build(path, "fp32", _profile())
     r = b.runner(art.path, RunnerSettings())
@@ -164,11 +164,12 @@ def test_workflow_constructs_the_torch_backend_with_the_input_shapes(ts_model):
 
     path, _ = ts_model
     req = workflow.JobRequest(
-        model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)}
+        model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)}, trust_model=True
     )
     ctx = workflow.prepare(req)
     assert ctx.backend.name == "torch" and ctx.model_path == path  # torch runs the TorchScript, not the export
     assert dict(ctx.backend.options.input_shapes) == {"x": (1, 3, 16, 16)}
+    assert ctx.backend.options.trust_model is True  # the request's trust reaches the backend
     art = workflow.build(ctx, "fp32").artifact
     with ctx.backend.runner(art.path, RunnerSettings()) as r:
         assert r.input_metadata() == [("x", "float32", (1, 3, 16, 16))]
@@ -182,7 +183,7 @@ def test_threads_reach_torch_and_the_result_records_what_ran(ts_model):
     path, _ = ts_model
     req = workflow.JobRequest(
         model=str(path), backend="torch", profile="cpu-x86_64", input_shapes={"x": (1, 3, 16, 16)},
-        iterations=20, warmup_ms=0, store=False,
+        iterations=20, warmup_ms=0, store=False, trust_model=True,
     )  # fmt: skip
     job = workflow.prepare(req)
     built = workflow.build(job, "fp32")

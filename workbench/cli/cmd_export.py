@@ -1,5 +1,5 @@
-"""``workbench export MODEL -o OUT.onnx``: PyTorch (TorchScript, ExportedProgram, state dict + factory, trusted
-pickle) to a verified ONNX file.
+"""``workbench export MODEL -o OUT.onnx``: PyTorch (TorchScript, ExportedProgram and full pickles with
+``--trust-model``; state dict + factory) to a verified ONNX file.
 
 The export itself is :func:`workbench.core.models.torch_export.export_to_onnx` (cached by source hash and
 settings); this command copies the verified file to ``-o`` atomically and reports the check against torch.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from workbench.cli.common import add_trust_args
 
 
 def _opset(text: str) -> int:
@@ -27,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export",
         help="export a PyTorch model to ONNX and verify it against torch",
         description=(
-            "TorchScript (torch.jit.save), ExportedProgram (.pt2, torch.export.save), a state dict with "
-            "--factory module:function, or a full pickle with --trust-pickle. Every export is run in ONNX Runtime "
+            "TorchScript (torch.jit.save), ExportedProgram (.pt2, torch.export.save) or a full pickle, each with "
+            "--trust-model (loading them can run code from the file), or a state dict with --factory "
+            "module:function. Every export is run in ONNX Runtime "
             "and compared with torch on the same input (max-abs, cosine); with --dynamic-batch it is also run at "
             "batch 2, and an export whose batch is really fixed is an error naming the input."
         ),
@@ -56,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="example input shape, e.g. x:1x3x224x224 (repeatable or comma list; in argument order)",
     )
     p.add_argument("--factory", metavar="MODULE:FUNC", help="for a state dict: a function returning the nn.Module")
-    p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    add_trust_args(p)
     p.add_argument("--json", action="store_true", help="print the export record as one JSON document")
     p.set_defaults(handler="workbench.cli.cmd_export:run")
 
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     result = export_to_onnx(
         src,
         kind,
-        trust_pickle=args.trust_pickle,
+        trust_model=args.trust_model,
         opset=args.opset,
         input_shapes=shapes or None,
         factory=args.factory,

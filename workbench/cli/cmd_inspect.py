@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from workbench.cli.common import add_trust_args
 from workbench.cli.tables import table
 from workbench.core.results.format import human_bytes
 
@@ -23,12 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Sniff the file's type from its bytes (whatever its name) and describe it. ONNX models are checked "
             "(onnx.checker, external data, shape inference). TorchScript / ExportedProgram files are exported to "
-            "ONNX first when input shapes are known; full pickles are refused unless --trust-pickle."
+            "ONNX first when input shapes are known. TorchScript, ExportedProgram and full-pickle files can run code "
+            "when loaded: they are refused unless --trust-model."
         ),
     )
     p.add_argument("model", help="model file (.onnx, .pt, .pt2, .engine, ...)")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    add_trust_args(p)
     p.add_argument(
         "--input-shape",
         action="append",
@@ -178,10 +180,10 @@ def run(args: argparse.Namespace) -> int:
         load_onnx(path)  # raises the ModelError naming the file
         return 4  # pragma: no cover - load_onnx always raises for these kinds
     else:
-        from workbench.core.models.torch_export import export_to_onnx, refuse_full_pickle
+        from workbench.core.models.torch_export import export_to_onnx, refuse_untrusted
 
-        if kind is FileKind.TORCH_PICKLE and not args.trust_pickle:
-            raise refuse_full_pickle(path)
+        if kind.needs_trust and not args.trust_model:
+            raise refuse_untrusted(path, kind)  # like export: nothing of the file is loaded without the flag
         needs_shapes = kind in (FileKind.TORCHSCRIPT, FileKind.TORCH_PICKLE) or (
             kind is FileKind.TORCH_ZIP_WEIGHTS and args.factory
         )
@@ -195,14 +197,15 @@ def run(args: argparse.Namespace) -> int:
         if needs_shapes and not shapes:
             hint = (
                 f"give example input shapes to export it to ONNX: workbench inspect {path} "
-                "--input-shape NAME:1x3x224x224 (one per input, in argument order)"
+                + ("--trust-model " if kind.needs_trust else "")
+                + "--input-shape NAME:1x3x224x224 (one per input, in argument order)"
             )
             doc = _pytorch_report(str(path), kind, hint)
             return _emit_pytorch(doc, args.json)
         result = export_to_onnx(
             path,
             kind,
-            trust_pickle=args.trust_pickle,
+            trust_model=args.trust_model,
             opset=args.opset,
             input_shapes=shapes or None,
             factory=args.factory,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workbench.cli.common import add_trust_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE"
     )
+    add_trust_args(p)  # the request the UI holds carries it: every preparation (any model opened) may load such files
     p.set_defaults(handler="workbench.cli.cmd_tui:run")
 
 
@@ -45,6 +48,6 @@ def run(args: argparse.Namespace) -> int:
             f"the terminal UI needs Textual ({exc})",
             hint="install it: .venv/bin/pip install -c constraints.txt -e '.[tui]'",
         ) from None
-    app = make_app(args.model, profile=args.profile, telemetry=args.telemetry)
+    app = make_app(args.model, profile=args.profile, telemetry=args.telemetry, trust_model=args.trust_model)
     rc = app.run()
     return int(rc or 0)

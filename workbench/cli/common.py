@@ -51,6 +51,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+TRUST_HELP = (
+    "load TorchScript, ExportedProgram (.pt2) and full-pickle files, which can run code stored in the file "
+    "(refused without it); only for files from a source you trust. Old name: --trust-pickle"
+)
+
+
+def add_trust_args(p: argparse.ArgumentParser) -> None:
+    """``--trust-model`` and its old name ``--trust-pickle`` (hidden from --help, kept so scripts and jobs written
+    for 0.1.0 still run): both set ``args.trust_model``."""
+    p.add_argument("--trust-model", dest="trust_model", action="store_true", help=TRUST_HELP)
+    p.add_argument("--trust-pickle", dest="trust_model", action="store_true", help=argparse.SUPPRESS)
+
+
 def add_model_args(p: argparse.ArgumentParser, *, model_optional: bool = False) -> None:
     if model_optional:
         p.add_argument(
@@ -60,7 +73,7 @@ def add_model_args(p: argparse.ArgumentParser, *, model_optional: bool = False) 
         p.add_argument("model", help="ONNX / TorchScript / ExportedProgram file")
     p.add_argument("--profile", help="device profile name or TOML path (default: auto-detected)")
     p.add_argument("--spec", help="model spec TOML (default: <model>.workbench.toml next to the model)")
-    p.add_argument("--trust-pickle", action="store_true", help="allow loading full pickles (runs code from the file!)")
+    add_trust_args(p)
     p.add_argument("--backend", choices=("onnxruntime", "tensorrt", "torch"), help="override the profile's backend")
     p.add_argument(
         "--opset",
@@ -205,7 +218,7 @@ def request_from_args(args: argparse.Namespace, **overrides: Any):
         model=getattr(args, "model", None),
         profile=getattr(args, "profile", None),
         spec=getattr(args, "spec", None),
-        trust_pickle=getattr(args, "trust_pickle", False),
+        trust_model=getattr(args, "trust_model", False),
         input_shapes=input_shapes,
         export_opset=getattr(args, "opset", None),
         export_dynamic_batch=getattr(args, "dynamic_batch", False),

@@ -26,7 +26,8 @@ PRECISIONS = ("fp32", "fp16", "int8", "best")
 class JobRequest:
     """Everything a calibrate / build / bench / sweep request can set. ``None`` = the profile's (or spec's) default.
 
-    Model: ``model`` (None = the bundled digits CNN), ``spec`` (model spec TOML), ``trust_pickle``, PyTorch export
+    Model: ``model`` (None = the bundled digits CNN), ``spec`` (model spec TOML), ``trust_model`` (load TorchScript,
+    ExportedProgram and full pickles, which can run code from the file: ``--trust-model``), PyTorch export
     options (``input_shapes``, ``export_opset``, ``export_dynamic_batch``). Device: ``profile`` (None = detected),
     ``backend`` override. Precision: ``precision``, ``calib``/``eval`` folders, calibration ``method`` and
     ``calib_samples``. Benchmark: ``iterations`` or ``duration_s``, warm-up, ``threads``, ``batch``, ``shapes``
@@ -55,7 +56,7 @@ class JobRequest:
     bench_dataset: str | None = None
     telemetry: str | None = None
     force_build: bool = False
-    trust_pickle: bool = False
+    trust_model: bool = False  # --trust-model (old name --trust-pickle): see models/torch_export.py
     spec: str | None = None
     profile_layers: bool = False
     store: bool = True

@@ -253,7 +253,7 @@ def cancel(job: Job, sig: int = signal.SIGINT) -> bool:
 # (cli/common.request_from_args). tests/cli/test_job_argv.py checks request -> argv -> parse -> the same request.
 
 JOB_COMMANDS = ("calibrate", "build", "bench", "run", "sweep")
-_MODEL_FIELDS = ("profile", "spec", "trust_pickle", "backend", "export_opset", "export_dynamic_batch", "input_shapes")
+_MODEL_FIELDS = ("profile", "spec", "trust_model", "backend", "export_opset", "export_dynamic_batch", "input_shapes")
 _CALIB_FIELDS = ("calib", "method", "calib_samples")
 _BENCH_FIELDS = (
     "eval", "iterations", "duration_s", "until_stable", "stable_target", "stable_rel_width", "max_duration_s",
@@ -302,7 +302,7 @@ def _options(request: Any, name: str) -> list[str]:
         "idle_s": "--idle-s", "settle_target_c": "--settle-target",
     }  # fmt: skip
     switches = {
-        "trust_pickle": "--trust-pickle", "export_dynamic_batch": "--dynamic-batch", "until_stable": "--until-stable",
+        "trust_model": "--trust-model", "export_dynamic_batch": "--dynamic-batch", "until_stable": "--until-stable",
         "force_build": "--rebuild", "profile_layers": "--profile-layers", "subtract_idle": "--subtract-idle",
         "settle": "--settle",
     }  # fmt: skip

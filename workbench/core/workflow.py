@@ -97,7 +97,7 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backe
     on_progress(Progress("import", f"model {model}" + (" (bundled default)" if bundled else "")))
     onnx_path = ensure_onnx(
         model,
-        trust_pickle=request.trust_pickle,
+        trust_model=request.trust_model,
         input_shapes=request.input_shapes or None,
         opset=request.export_opset,
         dynamic_batch=request.export_dynamic_batch,
@@ -110,7 +110,7 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backe
         if backend_name == "torch":
             # PyTorch runs the original TorchScript / ExportedProgram; the ONNX export only describes its inputs.
             shapes = {k: list(v) for k, v in (request.input_shapes or {}).items()} or None
-            backend = get_backend(backend_name, input_shapes=shapes)
+            backend = get_backend(backend_name, input_shapes=shapes, trust_model=request.trust_model)
             onnx_path = model
         else:
             backend = get_backend(backend_name)

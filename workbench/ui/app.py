@@ -97,11 +97,14 @@ class WorkbenchApp(WorkersMixin, App):
         results_db: Path | None = None,
         plot_hz: float = 10.0,
         nvpmodel_conf: Path | None = None,
+        trust_model: bool = False,
     ) -> None:
         super().__init__()
         from workbench.core.job import JobRequest
 
-        self.state = AppState(JobRequest(model=model, profile=profile, telemetry=telemetry))
+        # trust_model (`workbench tui --trust-model`): TorchScript / ExportedProgram / full pickles may be loaded;
+        # without it their preparation fails with the refusal (shown on the Model screen) and nothing is loaded.
+        self.state = AppState(JobRequest(model=model, profile=profile, telemetry=telemetry, trust_model=trust_model))
         self.recorded = recorded
         self.keymap_file = keymap_file
         self.results_db = results_db

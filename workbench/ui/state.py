@@ -17,7 +17,7 @@ from workbench.core.results.result import BenchmarkResult
 # Request fields that change what prepare() resolves (model, profile, spec, export, backend): changing one of them
 # needs a new preparation; every other field only changes how the next step runs.
 PREPARE_FIELDS = frozenset(
-    {"model", "profile", "spec", "trust_pickle", "input_shapes", "export_opset", "export_dynamic_batch", "backend"}
+    {"model", "profile", "spec", "trust_model", "input_shapes", "export_opset", "export_dynamic_batch", "backend"}
 )
 
 

@@ -5,6 +5,12 @@ never ONNX — PyTorch cannot execute an ONNX graph, and converting one back wou
 PyTorch. ``build`` therefore needs the original PyTorch file (a pipeline that exported it to ONNX must pass the
 source file here); given an ONNX file it raises ModelError saying so.
 
+Trust: loading either kind can run code stored in the file (TorchScript programs; ``torch.export.load`` falls
+back to full unpickling), so ``build`` refuses both unless the backend was made with ``trust_model=True``
+(``--trust-model``), before torch reads any of the file (the ModelError of
+:func:`workbench.core.models.torch_export.refuse_untrusted`). The recipe records the source's SHA-256, and the
+runner refuses a source whose bytes changed since the trusted build (:class:`ModelError`, "rebuild").
+
 Build = load and check the model, then write a small JSON *recipe* (source file and its sha256, kind, precision,
 device, compile flag, input specs) into the artifact cache; the runner loads the model from the recipe. Input
 specs come from the ExportedProgram's example inputs, or for TorchScript (which records no shapes) from
@@ -77,10 +83,19 @@ def load_module(path: Path, kind: str, torch: Any) -> Any:
     return module
 
 
-def _kind(path: Path) -> str:
+def _kind(path: Path, *, trust_model: bool) -> str:
+    """``"torchscript"`` or ``"exported-program"`` from the file's bytes.
+
+    Raises:
+        ModelError: any other kind; either of those two without ``trust_model`` (names ``--trust-model``).
+    """
     from workbench.core.models.sniff import FileKind, sniff
 
     k = sniff(path)
+    if k in (FileKind.TORCHSCRIPT, FileKind.EXPORTED_PROGRAM) and not trust_model:
+        from workbench.core.models.torch_export import refuse_untrusted
+
+        raise refuse_untrusted(path, k)
     if k is FileKind.TORCHSCRIPT:
         return "torchscript"
     if k is FileKind.EXPORTED_PROGRAM:
@@ -109,11 +124,13 @@ class TorchOptions:
 
     ``input_shapes``: {input name: dims} for a TorchScript file, in its positional order (TorchScript records no
     shapes); None = the profile's ``[build.shapes]`` opt shapes. Ignored for an ExportedProgram. Stored read-only
-    with int dims. ``compile``: ``torch.compile`` the module in the runner.
+    with int dims. ``compile``: ``torch.compile`` the module in the runner. ``trust_model``: allow loading the
+    file at all (``--trust-model``; see the module doc): without it ``build`` refuses every model.
     """
 
     input_shapes: Mapping[str, tuple[int, ...]] | None = None
     compile: bool = False
+    trust_model: bool = False
 
     def __post_init__(self) -> None:
         if self.input_shapes is not None:
@@ -188,7 +205,8 @@ class TorchBackend(Backend):
         before it starts.
 
         Raises:
-            ModelError (not a PyTorch model, load/forward failure), ConfigError (no shapes), BuildError (precision),
+            ModelError (not a PyTorch model, TorchScript / ExportedProgram without ``trust_model``: nothing of
+            the file is loaded then, load/forward failure), ConfigError (no shapes), BuildError (precision),
             Cancelled (``cancel`` set before the check started).
         """
         from workbench.core.backends.cache import get_or_build
@@ -197,7 +215,7 @@ class TorchBackend(Backend):
         model_path = Path(model_path)
         if precision not in PRECISIONS:
             raise BuildError(f"the torch backend runs {', '.join(PRECISIONS)}, not {precision}")
-        kind = _kind(model_path)
+        kind = _kind(model_path, trust_model=self.options.trust_model)
         specs = self._input_specs(model_path, kind, profile)
         recipe = {
             "source": str(model_path.resolve()),
@@ -271,6 +289,14 @@ class TorchRunner(Runner):
         src = Path(r["source"])
         if not src.is_file():
             raise ModelError(f"the PyTorch model {src} named by {self.artifact_path} is gone", hint="rebuild")
+        from workbench.core.fsutil import sha256_file
+
+        # The trust given at build time was for these bytes: a file replaced since then is not loaded.
+        if r.get("source_sha256") and sha256_file(src) != r["source_sha256"]:
+            raise ModelError(
+                f"the PyTorch model {src} changed since it was built and checked (SHA-256 differs); not loading it",
+                hint="rebuild (--rebuild) if the new file is one you trust (--trust-model)",
+            )
         self.device = pick_device(torch)
         module = load_module(src, r["kind"], torch)
         try:

@@ -366,7 +366,7 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
 def ensure_onnx(
     path: str | os.PathLike[str],
     *,
-    trust_pickle: bool = False,
+    trust_model: bool = False,
     opset: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
@@ -376,7 +376,8 @@ def ensure_onnx(
     """Return an ONNX file for any supported model file.
 
     - ONNX: checked (graph, external data, checker) and returned as is.
-    - TorchScript / ExportedProgram / trusted full pickle / state dict + ``factory``: exported to
+    - TorchScript / ExportedProgram / full pickle (each only with ``trust_model``: loading them can run code
+      from the file) / state dict + ``factory``: exported to
       ``work_dir`` (default ``paths.cache_dir()/"exports"``) as ``<sha256 of source + settings>.onnx``, written
       atomically and verified against torch; an earlier export with the same key is reused.
     - TensorRT plan: :class:`BackendUnavailable` when ``tensorrt`` is not importable, else :class:`ModelError`
@@ -390,8 +391,8 @@ def ensure_onnx(
         dynamic_batch: export axis 0 of every input as ``batch`` and verify the export at batch 2.
 
     Raises:
-        ModelError, UsageError, BackendUnavailable (see above; full pickle without ``trust_pickle`` → ModelError
-        naming ``--trust-pickle``).
+        ModelError, UsageError, BackendUnavailable (see above; TorchScript, ExportedProgram or full pickle without
+        ``trust_model`` → ModelError naming ``--trust-model``, raised before torch is imported).
     """
     p = Path(path)
     kind = sniff(p)
@@ -418,7 +419,7 @@ def ensure_onnx(
     return export_to_onnx(
         p,
         kind,
-        trust_pickle=trust_pickle,
+        trust_model=trust_model,
         opset=opset,
         work_dir=work_dir,
         input_shapes=input_shapes,

@@ -18,7 +18,9 @@ Stdlib only: no onnx, no torch import. Rules, first match wins:
     ``models/model.json``, ``data/weights/…``, ``archive_format`` = ``pt2``) or
     ``serialized_exported_program.json`` (torch 2.1–2.5 layout).
   - ``TORCHSCRIPT``: ``<root>/constants.pkl`` or ``<root>/code/`` (torch.jit.save).
-  - ``<root>/data.pkl`` without code: torch.save. Its pickle opcodes are scanned
+  - ``<root>/data.pkl`` without code: torch.save. ``<root>`` is the top folder of the archive's first entry and
+    the name matches ignoring ASCII case, as torch's reader does (:func:`torch_record`); two candidates are
+    refused. Its pickle opcodes are scanned
     (:mod:`workbench.core.models.pickle_scan`): only tensor-rebuild helpers and pickle protocol <= 3 (what
     ``torch.load(weights_only=True)`` can read) → ``TORCH_ZIP_WEIGHTS``; anything else (a class such as
     ``__main__.Net``, or protocol 4+) → ``TORCH_PICKLE`` (a full load would be needed; it can run code).
@@ -42,8 +44,12 @@ import os
 import struct
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.core.errors import ModelError
+
+if TYPE_CHECKING:
+    from workbench.core.models.pickle_scan import PickleScan
 
 _HEADER_BYTES = 1 << 16  # enough for a ModelProto's leading fields and a wrapper's JSON
 
@@ -65,6 +71,12 @@ class FileKind(str, enum.Enum):
 
     def describe(self) -> str:
         return _DESCRIPTIONS[self]
+
+    @property
+    def needs_trust(self) -> bool:
+        """Loading a file of this kind can run code stored in it (TorchScript, ExportedProgram, full pickle):
+        refused unless the user passes ``--trust-model``."""
+        return self in (FileKind.TORCHSCRIPT, FileKind.EXPORTED_PROGRAM, FileKind.TORCH_PICKLE)
 
 
 _DESCRIPTIONS = {
@@ -128,22 +140,72 @@ def looks_like_onnx(header: bytes, total_size: int) -> bool:
     return seen_ir
 
 
+def _ascii_lower(text: str) -> str:
+    """Lower-case A-Z only, as miniz's ``MZ_TOLOWER`` does (Python's ``str.lower`` also folds non-ASCII letters)."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+class AmbiguousRecord(ValueError):
+    """Several members of a torch zip archive match one record name; the message names them."""
+
+
+def torch_record(names: list[str], record: str) -> str | None:
+    """The member of a torch zip archive that torch reads as ``record`` (e.g. ``"data.pkl"``).
+
+    ``names``: the archive's member names in central-directory order (``ZipFile.namelist()``, duplicates kept).
+    torch's reader (``PyTorchStreamReader`` in pytorch/caffe2/serialize/inline_container.cc, used by torch.load
+    and torch.jit.load) takes the record prefix from the top folder of the *first* central-directory entry and
+    looks a record up as ``<prefix>/<record>`` with miniz's ``mz_zip_reader_locate_file`` without
+    ``MZ_ZIP_FLAG_CASE_SENSITIVE``, i.e. ignoring ASCII case. Checked with torch 2.13's
+    ``torch._C.PyTorchFileReader``: with members ``b/version, a/data.pkl, b/data.pkl`` it reads ``b/data.pkl``;
+    with ``b/version, b/DATA.PKL`` it reads ``b/DATA.PKL``.
+
+    Returns:
+        The matching member name, or None when torch finds no such record (or the first entry sits in no folder:
+        torch then refuses the archive, "file in archive is not in a subdirectory").
+
+    Raises:
+        AmbiguousRecord: more than one member matches (which one miniz's lookup returns is not ours to guess).
+    """
+    if not names or "/" not in names[0]:
+        return None
+    want = _ascii_lower(names[0].split("/", 1)[0] + "/" + record)
+    hits = [n for n in names if _ascii_lower(n) == want]
+    if len(hits) > 1:
+        raise AmbiguousRecord(f"{len(hits)} members of the archive could be its {record}: {', '.join(hits[:4])}")
+    return hits[0] if hits else None
+
+
+def scan_torch_zip(zf: zipfile.ZipFile) -> PickleScan | None:
+    """Scan the ``data.pkl`` torch would unpickle from ``zf`` (see :func:`torch_record`); None when there is none.
+    Several candidates give an incomplete scan (``problem`` names them): refused without ``--trust-model``."""
+    from workbench.core.models.pickle_scan import PickleScan, scan_pickle
+
+    try:
+        member = torch_record(zf.namelist(), "data.pkl")
+    except AmbiguousRecord as exc:
+        return PickleScan(globals=(), disallowed=(), complete=False, problem=str(exc))
+    return None if member is None else scan_pickle(zf.read(member))
+
+
 def _zip_kind(path: Path) -> FileKind:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            pkl = next((n for n in names if n.endswith("data.pkl") and n.count("/") <= 1), None)
+            # Any sign of TorchScript or an ExportedProgram wins: both are refused without --trust-model, so
+            # reading too much into a stray member only ever asks for the flag.
             if any(n.endswith("serialized_exported_program.json") for n in names) or any(
                 "/models/" in n and n.endswith(".json") for n in names
             ):
                 return FileKind.EXPORTED_PROGRAM
             if any(n.endswith("/constants.pkl") or n == "constants.pkl" or "/code/" in n for n in names):
                 return FileKind.TORCHSCRIPT
-            if pkl is None:
+            scan = scan_torch_zip(zf)
+            if scan is None:
                 return FileKind.UNKNOWN
-            from workbench.core.models.pickle_scan import scan_pickle
-
-            scan = scan_pickle(zf.read(pkl))
             return FileKind.TORCH_ZIP_WEIGHTS if scan.weights_only else FileKind.TORCH_PICKLE
     except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, EOFError):
         return FileKind.UNKNOWN

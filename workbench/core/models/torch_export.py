@@ -1,4 +1,9 @@
-"""Export PyTorch model files (TorchScript, ExportedProgram, trusted pickles, state dict + factory) to ONNX.
+"""Export PyTorch model files (TorchScript, ExportedProgram, full pickles, state dict + factory) to ONNX.
+
+Trust: loading a TorchScript archive, an ExportedProgram or a full pickle can run code stored in the file
+(:func:`refuse_untrusted` says how), so those three are refused unless the caller passes ``trust_model``
+(``--trust-model``); the refusal reads bytes only and never imports torch. A state dict is read with
+``torch.load(weights_only=True)`` and its network comes from the user's own ``--factory`` code.
 
 Exporters (torch 2.13, checked here on CPU):
 
@@ -81,32 +86,72 @@ class ExportResult:
 
 
 # --------------------------------------------------------------------------------------------- checks without torch
+TRUST_HINT = (
+    "if you trust where the file came from, pass --trust-model (in the terminal UI: workbench tui --trust-model "
+    "MODEL); otherwise ask for the model as ONNX, or for its state_dict "
+    "(torch.save(model.state_dict())) and give --factory module:function from code you trust"
+)
+
+
+def refuse_untrusted(path: Path, kind: FileKind) -> ModelError:
+    """The error for a model file that can run code (``kind.needs_trust``) loaded without ``--trust-model``:
+    what the file is, what loading it could run, and what to do. Reads the file's bytes only (no torch).
+
+    Raises nothing; returns the :class:`ModelError` to raise.
+    """
+    if kind is FileKind.TORCH_PICKLE:
+        return refuse_full_pickle(path)
+    if kind is FileKind.TORCHSCRIPT:
+        what = (
+            "torch.jit.load compiles and runs the TorchScript program stored in it (its __setstate__ methods while "
+            "loading, its forward when called; TorchScript can call any operator torch has registered) and "
+            "unpickles its data"
+        )
+    else:
+        # torch 2.13: torch/_export/serde/serialize.py (deserialize_torch_artifact retries with
+        # weights_only=False) and torch/export/pt2_archive/_package.py (torch.load(weights_only=False),
+        # pickle.loads of constants); torch's own docs for torch.export.load warn it uses pickle.
+        what = (
+            "torch.export.load unpickles the weights, constants and example inputs stored in it and falls back to "
+            "a full unpickle (torch.load(weights_only=False), or pickle.loads for some constants), which runs "
+            "whatever the pickle names"
+        )
+    return ModelError(
+        f"{path} is a {kind.describe()}; loading it can run code stored in the file: {what}. "
+        "Refusing to load it without --trust-model",
+        hint=TRUST_HINT,
+    )
+
+
 def refuse_full_pickle(path: Path) -> ModelError:
-    """The error for a full pickle without ``--trust-pickle``, naming what the pickle would import."""
+    """The error for a full pickle without ``--trust-model``, naming what the pickle would import."""
+    import zipfile
+
     from workbench.core.models.pickle_scan import scan_pickle
+    from workbench.core.models.sniff import scan_torch_zip
 
     names: tuple[str, ...] = ()
     protocol = 0
+    problem = ""
     raw = False
     try:
-        import zipfile
-
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
-                pkl = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
-                if pkl:
-                    scan = scan_pickle(zf.read(pkl))
-                    names, protocol = scan.disallowed, scan.protocol
+                scan = scan_torch_zip(zf)  # the data.pkl torch would read, not the first one listed
+                if scan is not None:
+                    names, protocol, problem = scan.disallowed, scan.protocol, scan.problem
         else:
             raw = True
             with open(path, "rb") as fh:
                 # torch's legacy format is five pickles in a row (magic, protocol, sys info, object, storage keys).
                 names = scan_pickle(fh.read(1 << 20), max_pickles=5).disallowed
-    except OSError:
+    except (OSError, zipfile.BadZipFile, KeyError, RuntimeError, EOFError):
         pass
     what = f" (it imports {', '.join(names[:4])}{' …' if len(names) > 4 else ''})" if names else ""
     if raw:
         desc = "a raw Python pickle (torch's legacy format or a plain pickle)"
+    elif problem and not names:
+        desc = f"a Python pickle whose opcodes the workbench cannot follow to vouch for it ({problem})"
     elif not names and protocol > 3:
         desc = (
             f"a pickle of protocol {protocol}, which torch.load(weights_only=True) cannot read (it stops at "
@@ -116,9 +161,8 @@ def refuse_full_pickle(path: Path) -> ModelError:
         desc = "a full Python pickle"
     return ModelError(
         f"{path} is {desc}{what}; loading it can run code stored in the file. "
-        "Refusing to load it without --trust-pickle",
-        hint="if you trust where the file came from, pass --trust-pickle; better, save the model as TorchScript "
-        "(torch.jit.save) or an ExportedProgram (torch.export.save), or save only its state_dict",
+        "Refusing to load it without --trust-model",
+        hint=TRUST_HINT,
     )
 
 
@@ -366,7 +410,7 @@ def export_to_onnx(
     path: str | os.PathLike[str],
     kind: FileKind,
     *,
-    trust_pickle: bool = False,
+    trust_model: bool = False,
     opset: int | None = None,
     work_dir: str | os.PathLike[str] | None = None,
     input_shapes: dict[str, tuple[int, ...]] | None = None,
@@ -379,7 +423,8 @@ def export_to_onnx(
     ``dynamic_batch``: export axis 0 of every input (and output) as ``batch`` and verify batch 2.
 
     Raises:
-        ModelError: full pickle without ``trust_pickle`` (names ``--trust-pickle``); state dict without a factory;
+        ModelError: TorchScript, ExportedProgram or full pickle without ``trust_model`` (names ``--trust-model``;
+            nothing of the file is loaded then, and torch is not imported); state dict without a factory;
             export failure (the hint names the log of the exporter's own output); an asked ``opset`` the
             exporter did not produce; ONNX Runtime output differs from torch;
             ``dynamic_batch`` asked but an input's batch is fixed or batch 2 fails / keeps a leading size != 2.
@@ -390,8 +435,8 @@ def export_to_onnx(
 
     p = Path(path)
     shapes = dict(input_shapes or {})
-    if kind is FileKind.TORCH_PICKLE and not trust_pickle:
-        raise refuse_full_pickle(p)
+    if kind.needs_trust and not trust_model:
+        raise refuse_untrusted(p, kind)
     if kind is FileKind.TORCH_ZIP_WEIGHTS and not factory:
         raise ModelError(
             f"{p} holds only weights (a state dict): the network's code is not in the file, so it cannot be "
@@ -530,7 +575,7 @@ def _prepare(torch: Any, p: Path, kind: FileKind, shapes: dict[str, tuple[int, .
                 args = tuple(ex[0])
             return ep, args, "dynamo"
         if kind is FileKind.TORCH_PICKLE:
-            obj = torch.load(str(p), map_location="cpu", weights_only=False)  # only reached with trust_pickle
+            obj = torch.load(str(p), map_location="cpu", weights_only=False)  # only reached with trust_model
             if isinstance(obj, torch.nn.Module):
                 obj.eval()
                 return obj, _example_inputs(torch, shapes), "torchscript"
