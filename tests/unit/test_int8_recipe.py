@@ -254,3 +254,49 @@ def test_strip_keeps_the_int8_input_of_a_weighted_consumer(tmp_path: Path) -> No
     assert relu.input[0] == "mixed" and prod["mixed"] == "Concat"  # float
     assert prod[conv.input[0]] == "DequantizeLinear"  # INT8 input kept
     assert strip_qdq(res.path, {"mixed": "again"}) == ()  # nothing left to strip: idempotent
+
+
+def _dense_head(path: Path, act: str) -> Path:
+    """x[1,16] → MatMul → Add → Relu / Clip(0, 6) → y: the activation writes the graph output."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((16, 8)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "B"),
+    ]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["m"], name="mm"), helper.make_node("Add", ["m", "B"], ["a"])]
+    if act == "Relu":
+        nodes.append(helper.make_node("Relu", ["a"], ["y"], name="act"))
+    else:
+        inits += [
+            numpy_helper.from_array(np.array(0.0, np.float32), "lo"),
+            numpy_helper.from_array(np.array(6.0, np.float32), "hi"),
+        ]
+        nodes.append(helper.make_node("Clip", ["a", "lo", "hi"], ["y"], name="act"))
+    g = helper.make_graph(
+        nodes,
+        "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
+        inits,
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return path
+
+
+@pytest.mark.parametrize("act", ["Relu", "Clip"])
+def test_an_activation_folded_into_a_kept_output_is_put_back(tmp_path: Path, act: str) -> None:
+    # quantize_static folds the final Relu/Clip into the output's Q (its range clips); taking that pair off
+    # used to drop the activation: the INT8 model gave negative outputs (cosine 0.24 vs FP32).
+    model = _dense_head(tmp_path / "dense.onnx", act)
+    ds = open_dataset(write_npy_samples(tmp_path / "calib", 16, shape=(1, 16)), model_inputs(model))
+    q = quantize_qdq(model, ds)
+    assert [f.tensor for f in q.float_kept] == ["y"]
+    assert _producers(q.path)["y"] == act
+    for feed in ds.iter_feeds():
+        fp32, int8 = _run(model, feed), _run(q.path, feed)
+        assert fp32.min() >= 0.0 and int8.min() >= 0.0
+        if act == "Clip":
+            assert int8.max() <= 6.0
+        assert np.abs(fp32 - int8).max() < 0.1

@@ -126,8 +126,13 @@ def plan_float_tensors(model: Any, ranges: Mapping[str, Any], *, keep_outputs: b
     return out
 
 
-def strip_qdq(path: Path, keep: Mapping[str, str]) -> tuple[FloatKept, ...]:
+def strip_qdq(path: Path, keep: Mapping[str, str], float_model: Any = None) -> tuple[FloatKept, ...]:
     """Remove the Q→DQ pair on each tensor of ``keep`` from the QDQ model at ``path`` (rewritten in place).
+
+    ``float_model`` (onnx.ModelProto, the pre-processed float model ``quantize_static`` read): where a kept tensor
+    was written there by a Relu or Clip that ``quantize_static`` folded into the tensor's Q (ORT's "removable
+    activations": the Q's range [0, max] did the clipping), taking the pair off would drop the activation (a final
+    MatMul+Add+Relu then gives negative outputs); the activation is put back between the producer and the tensor.
 
     Layouts ``quantize_static`` writes (1.32, ``_add_qdq_pair_for_activation``): an inner tensor ``T`` becomes
     ``T → Q → DQ → T_DequantizeLinear_Output → consumers``; a graph output ``T`` becomes
@@ -146,15 +151,60 @@ def strip_qdq(path: Path, keep: Mapping[str, str]) -> tuple[FloatKept, ...]:
     outputs = {o.name for o in g.output}
     kept: list[FloatKept] = []
     removed: list[Any] = []
+    folded = _folded_activations(g, keep, float_model)
     for tensor, reason in keep.items():
         changed, still = _strip_one(g, tensor, outputs, removed)
         if changed:
+            if tensor in folded:
+                _restore_activation(g, tensor, folded[tensor], float_model)
             note = f" (still quantized for {', '.join(still)}: INT8 input of a weighted op)" if still else ""
             kept.append(FloatKept(tensor, reason + note))
     if kept:
         _drop_orphans(g, removed)
         onnx.save(model, str(path))
     return tuple(kept)
+
+
+#: Activations ``quantize_static`` folds into the Q after them (1.32, ``QDQRemovableActivation``: Relu, Clip).
+FOLDABLE_ACTIVATIONS = frozenset({"Relu", "Clip"})
+
+
+def _folded_activations(g: Any, keep: Mapping[str, str], float_model: Any) -> dict[str, Any]:
+    """``{tensor: float-model node}`` for kept tensors a Relu/Clip wrote in ``float_model`` and no longer writes."""
+    if float_model is None:
+        return {}
+    out: dict[str, Any] = {}
+    for tensor in keep:
+        before = _producer(float_model.graph, tensor)
+        if before is None or before.op_type not in FOLDABLE_ACTIVATIONS:
+            continue
+        now = _producer(g, tensor)
+        now_src = _producer(g, now.input[0]) if now is not None and now.op_type == "DequantizeLinear" else None
+        now_src = _producer(g, now_src.input[0]) if now_src is not None and now_src.op_type == "QuantizeLinear" else now
+        if now_src is None or now_src.op_type != before.op_type:
+            out[tensor] = before
+    return out
+
+
+def _restore_activation(g: Any, tensor: str, act: Any, float_model: Any) -> None:
+    """Insert a copy of ``act`` (Relu/Clip of ``float_model``) so that it writes ``tensor`` again."""
+    import onnx
+
+    producer = _producer(g, tensor)
+    if producer is None:
+        return
+    pre = tensor + "_before_" + act.op_type
+    producer.output[list(producer.output).index(tensor)] = pre
+    node = onnx.NodeProto()
+    node.CopyFrom(act)
+    node.input[0] = pre
+    node.name = (act.name or act.op_type) + "_kept_float"
+    have = {i.name for i in g.initializer}
+    for name in list(node.input)[1:]:  # Clip's min/max: constants of the float model
+        init = next((i for i in float_model.graph.initializer if i.name == name), None)
+        if name and name not in have and init is not None:
+            g.initializer.append(init)
+    g.node.insert(list(g.node).index(producer) + 1, node)
 
 
 def _consumers(g: Any, name: str) -> list[Any]:

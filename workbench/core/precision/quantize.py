@@ -56,7 +56,7 @@ from workbench.core.precision.float_keep import DEFAULT_CONCAT_RANGE_RATIO, Floa
 #: Ranges beyond this magnitude are treated as "infinite" (attention-mask fill values).
 MAX_FINITE_RANGE = 1e30
 #: Version of the QDQ recipe (part of the cache key). 2: graph outputs and mixed-range Concats kept in float.
-RECIPE = 2
+RECIPE = 3  # 3: a Relu/Clip folded into a kept output's Q is put back (float_keep._restore_activation)
 
 _DEFAULTS: dict[str, Any] = {
     "activation_type": "uint8",
@@ -692,13 +692,14 @@ def _keep_float(pre: Path, qdq: Path, human_json: Path, opts: QuantOptions) -> t
     if not opts.keep_float_outputs and not opts.concat_range_ratio:
         return ()
     meta = calib_cache.load_sidecar(human_json) or {}
+    float_model = onnx.load(str(pre), load_external_data=False)
     plan = plan_float_tensors(
-        onnx.load(str(pre), load_external_data=False),
+        float_model,
         meta.get("ranges") or {},
         keep_outputs=opts.keep_float_outputs,
         ratio=float(opts.concat_range_ratio),
     )
-    return strip_qdq(qdq, plan) if plan else ()
+    return strip_qdq(qdq, plan, float_model) if plan else ()
 
 
 def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOptions, excluded: list[str]) -> None:
