@@ -123,7 +123,8 @@ def test_results_screen_at_80x24(workbench_home):
                 assert isinstance(row[0], Text) and str(row[0]) == letter
                 assert all(isinstance(c, Text) and c.style == MARKED_ROW_STYLE for c in row[1:])
             unmarked = table.get_row(str(ids[1]))
-            assert unmarked[0] == "" and not isinstance(unmarked[1], Text)
+            # unmarked: plain cells (Text, never parsed as markup: names are the user's), without the marked style
+            assert unmarked[0] == "" and isinstance(unmarked[1], Text) and not unmarked[1].style
             head = text(app.screen.query_one("#results-head"))
             assert f"A  #{ids[2]}" in head and f"B  #{ids[0]}" in head
             # compare: the core's verdict lines, word for word, and the core's column headings

@@ -15,6 +15,7 @@ from typing import Any
 from workbench.cli.common import add_trust_args
 from workbench.cli.tables import table
 from workbench.core.results.format import human_bytes
+from workbench.core.textsafe import block, field
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _dims(shape: list[Any]) -> str:
     if not shape:
         return "[] (scalar)"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    return "[" + ", ".join("?" if d is None else field(d) for d in shape) + "]"
 
 
 def _batch_text(inputs: list[dict[str, Any]]) -> str:
@@ -78,22 +79,23 @@ def _batch_text(inputs: list[dict[str, Any]]) -> str:
     if lay.lead is None:
         return "none (every input is a scalar)"
     if lay.fixed is not None:
-        return f"fixed at {lay.fixed} ({lay.lead} dim 0)"
-    where = ", ".join(f"{n} dim {a}" for n, a in lay.axes.items() if a is not None)
-    named = f"dim '{lay.symbol}'" if lay.symbol else "unnamed"
+        return f"fixed at {lay.fixed} ({field(lay.lead)} dim 0)"
+    where = ", ".join(f"{field(n)} dim {a}" for n, a in lay.axes.items() if a is not None)
+    named = f"dim '{field(lay.symbol)}'" if lay.symbol else "unnamed"
     return f"{where} ({named}; --batch N sets it)"
 
 
 def render_info(doc: dict[str, Any]) -> str:
-    """Human report of ``ModelInfo.to_dict()`` (plus an optional ``export`` section)."""
+    """Human report of ``ModelInfo.to_dict()`` (plus an optional ``export`` section). Everything from the file
+    (names, dims, producer, paths) is shown escaped (``textsafe.field``): the model's author chose it."""
     lines = []
     src = doc.get("source_format", "onnx")
-    lines.append(f"Model        {doc.get('source_path') or doc['path']}")
+    lines.append(f"Model        {field(doc.get('source_path') or doc['path'])}")
     if src != "onnx":
         lines.append(f"Detected     {doc.get('source_description', src)}")
-        lines.append(f"Exported to  {doc['path']}")
+        lines.append(f"Exported to  {field(doc['path'])}")
     lines.append(f"Format       ONNX, IR version {doc['ir_version']}, opset {doc['opset']}")
-    lines.append(f"Producer     {doc['producer'] or '-'}")
+    lines.append(f"Producer     {field(doc['producer'] or '-')}")
     ext = doc.get("external_data") or []
     size = human_bytes(doc["size_bytes"])
     lines.append(
@@ -125,11 +127,11 @@ def render_info(doc: dict[str, Any]) -> str:
     if ext:
         lines.append("")
         lines.append("External data")
-        lines.extend(f"  {e}" for e in ext)
+        lines.extend(f"  {field(e)}" for e in ext)
     if doc.get("warnings"):
         lines.append("")
         lines.append("Warnings")
-        lines.extend(f"  {w}" for w in doc["warnings"])
+        lines.extend(f"  {block(w)}" for w in doc["warnings"])
     return "\n".join(lines)
 
 
@@ -249,8 +251,8 @@ def _emit_pytorch(doc: dict[str, Any], as_json: bool) -> int:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(f"Model        {doc['path']}")
+        print(f"Model        {field(doc['path'])}")
         print(f"Detected     {doc['description']}")
         print(f"Size         {human_bytes(doc['size_bytes'])}")
-        print("Not exported: " + doc["how_to_export"])
+        print("Not exported: " + block(doc["how_to_export"]))
     return 0

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.common import dump_json
     from workbench.core import jobs
     from workbench.core.errors import UsageError
+    from workbench.core.textsafe import block, field
 
     if args.action == "list":
         rows = [j.to_dict() for j in jobs.list_jobs(args.limit)]
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'JOB':<24} {'STATE':<10} {'STARTED':<21} {'RESULTS':<10} COMMAND")
         for r in rows:
             ids = ",".join(map(str, r["result_ids"])) or "-"
-            print(f"{r['id']:<24} {r['state']:<10} {r['started_at']:<21} {ids:<10} {r['command']}")
+            print(f"{r['id']:<24} {r['state']:<10} {r['started_at']:<21} {ids:<10} {field(r['command'])}")
         return 0
     if not args.job:
         raise UsageError(f"`workbench jobs {args.action}` needs a job id (see `workbench jobs`)")
@@ -51,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
             dump_json(d)
             return 0
         for k in ("id", "state", "command", "started_at", "ended_at", "exit_code", "result_ids", "dir"):
-            print(f"{k}: {d[k]}")
+            print(f"{k}: {field(d[k])}")  # the command holds the user's paths: one line, escaped
         print("--- output ---")
-        print(job.stdout_path.read_text(errors="replace")[-5000:], end="")
+        print(block(job.stdout_path.read_text(errors="replace")[-5000:]), end="")
         return 0
     if args.action == "attach":
         from workbench.cli.follow import follow

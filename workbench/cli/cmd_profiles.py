@@ -53,10 +53,13 @@ def run_list(args: argparse.Namespace) -> int:
         ]  # fmt: skip
         print(json.dumps({"profiles": rows}, indent=2))
         return 0
-    width = max((len(e.name) for e in entries), default=4)
+    from workbench.core.textsafe import field
+
+    width = max((len(field(e.name)) for e in entries), default=4)
     for e in entries:
         status = "ok" if e.error is None else "INVALID"
-        print(f"{e.name:<{width}}  {status:<7}  {e.description}")
+        # A profile is a user's TOML: its name and description stay on their line, escaped.
+        print(f"{field(e.name):<{width}}  {status:<7}  {field(e.description)}")
         if e.error is not None:
             print(f"{'':<{width}}           {e.error}")
     if not entries:

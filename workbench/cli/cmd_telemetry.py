@@ -74,7 +74,8 @@ def run_parse(args: argparse.Namespace) -> int:
     for s, t in zip(samples, offsets, strict=True):
         s = s.with_time(round(t, 6), s.seq)
         if args.json:
-            out.write(json.dumps(s.to_dict(), separators=(",", ":"), ensure_ascii=False) + "\n")
+            # ensure_ascii: a C1 control or bidi override from the log arrives as \u009b, not raw on the terminal.
+            out.write(json.dumps(s.to_dict(), separators=(",", ":")) + "\n")
         else:
             out.write(_human(s) + "\n")
     n_unparsed = sum(1 for s in samples if s.unparsed)

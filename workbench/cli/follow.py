@@ -2,13 +2,20 @@
 
 If the terminal goes away (SIGHUP from a dropped SSH session or a killed tmux), only this follower dies;
 the job goes on in its own session and stores its result. Ctrl-C here cancels the job itself.
+
+The job's output files hold what its processes wrote (a benchmark child or a runtime can write straight to the file
+descriptor, past the job's own escaping), so what is copied is decoded and escaped again (``textsafe.block``):
+no control character from a model or a log reaches this terminal.
 """
 
 from __future__ import annotations
 
+import codecs
 import signal
 import sys
 import time
+
+from workbench.core.textsafe import block
 
 
 def follow(job, *, poll_s: float = 0.05, from_start: bool = True) -> int:
@@ -30,22 +37,24 @@ def follow(job, *, poll_s: float = 0.05, from_start: bool = True) -> int:
             fh = open(path, "rb")  # noqa: SIM115 - closed in finally
             if not from_start:
                 fh.seek(0, 2)
-            handles.append((fh, target))
+            # Incremental: a UTF-8 character split across two reads is decoded whole; bytes that are not UTF-8
+            # become \xNN (backslashreplace), never raw bytes on the terminal.
+            handles.append((fh, target, codecs.getincrementaldecoder("utf-8")(errors="backslashreplace")))
         while True:
             ended = job.exit_status() is not None or not job.alive()
             moved = False
-            for fh, target in handles:
+            for fh, target, decoder in handles:
                 chunk = fh.read()
                 if chunk:
                     moved = True
-                    target.buffer.write(chunk)
+                    target.write(block(decoder.decode(chunk)))
                     target.flush()
             if ended and not moved:
                 break
             if not moved:
                 time.sleep(poll_s)
     finally:
-        for fh, _ in handles:
+        for fh, _, _ in handles:
             fh.close()
         signal.signal(signal.SIGINT, old)
     status = job.exit_status()

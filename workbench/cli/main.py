@@ -89,16 +89,36 @@ def _print_error(err: BaseException) -> None:
 
 def main(argv: list[str] | None = None, *, job_dir: Path | None = None) -> int:
     """Run one command. ``job_dir``: set by the detached job's process (jobrunner) — the command runs in the
-    foreground of that process and keeps its event stream and result ids in that folder."""
+    foreground of that process and keeps its event stream and result ids in that folder.
+
+    Everything the command prints goes through ``safeout.escaped_output`` (control characters from models, paths
+    and logs shown escaped), except ``workbench tui``, whose terminal output is Textual's own escape sequences."""
+    from workbench.cli.safeout import escaped_output
+
+    with escaped_output():  # argparse's errors quote the user's words: escaped too
+        args = _parse(argv)
+    if args is None:
+        return 0
+    args.job_dir = job_dir
+    if args.command == "tui":
+        return _dispatch(args, argv, job_dir)
+    with escaped_output():
+        return _dispatch(args, argv, job_dir)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace | None:
+    """The parsed command line (a bare ``workbench`` is ``workbench tui``); None when only help was printed."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.job_dir = job_dir
     if not getattr(args, "handler", None):
         if args.command is None and importlib.util.find_spec("workbench.cli.cmd_tui") is not None:
-            args = parser.parse_args(["tui", *(argv or [])])
-        else:
-            parser.print_help()
-            return 0
+            return parser.parse_args(["tui", *(argv or [])])
+        parser.print_help()
+        return None
+    return args
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str] | None, job_dir: Path | None) -> int:
     modname, funcname = args.handler.split(":")
     from workbench.core.errors import WorkbenchError
 

@@ -15,6 +15,7 @@ from typing import Any
 from textual.app import App
 from textual.binding import Binding
 
+from workbench.core.textsafe import block, field
 from workbench.ui.commands import WorkbenchCommands
 from workbench.ui.feeds import FrozenFeed, LiveFeed, TelemetryFeed
 from workbench.ui.keymap import SCREENS, app_bindings, load_keymap
@@ -133,6 +134,20 @@ class WorkbenchApp(WorkersMixin, App):
         if recorded is not None and recorded.sweep is not None:
             self.state.sweep = recorded.sweep
             self.state.sweep_recorded = True
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,  # noqa: ARG002 - never markup: see below
+    ) -> None:
+        """Every notification of the app (screens' ``self.notify`` ends here): its text quotes paths, model names
+        and error messages, so it is never parsed as markup (a folder named ``[bold]x`` or ``[/]`` is shown as
+        named, not styled or a MarkupError) and its control characters are shown escaped (``textsafe``)."""
+        super().notify(block(message), title=field(title), severity=severity, timeout=timeout, markup=False)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     @staticmethod

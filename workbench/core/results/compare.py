@@ -29,6 +29,7 @@ from typing import Any
 
 from workbench.core.errors import ResultsError
 from workbench.core.results.result import BenchmarkResult
+from workbench.core.textsafe import field
 
 SMALL_PCT = 2.0
 
@@ -318,19 +319,20 @@ def _cell(v: Any) -> str:
         import json
 
         return json.dumps(v, sort_keys=True)
-    s = str(v)
+    s = field(v)  # model paths, profile and device names, import labels: one cell, escaped
     return s.rsplit("/", 1)[-1] if len(s) > 48 and "/" in s else s
 
 
 def column_heads(doc: Comparison, titles: Sequence[str] | None = None) -> list[str]:
     """One heading per compared result: ``#3 (label)`` (or the given title) and, for a result that is not a
     measurement of this machine, its provenance: ``[replayed]``, ``[recorded]``, ``[imported]``. Both faces head
-    their columns with these."""
+    their columns with these; labels and titles (an import's label, a model's name) are escaped
+    (``textsafe.field``)."""
     kinds = doc.provenances or ("measured",) * len(doc.ids)
     out = []
     for n, (i, lab, kind) in enumerate(zip(doc.ids, doc.labels, kinds, strict=True)):
         base = titles[n] if titles is not None else f"#{i}" + (f" ({lab})" if lab else "")
-        out.append(base + ("" if kind == "measured" else f" [{kind}]"))
+        out.append(field(base) + ("" if kind == "measured" else f" [{kind}]"))
     return out
 
 

@@ -3,6 +3,10 @@ percentile tables, the accuracy line, the speed-up line, a stored result's detai
 
 Pure formatting of typed results (results/result.py); stdlib only. The CLI prints these strings, the TUI puts them
 in its panes, so the two faces always say the same thing.
+
+A result holds text from outside: the model's path and input names, the profile and device names, layer names from
+the runtime's profile, an imported log's fields. Single-line fields are shown escaped (``textsafe.field``) and every
+rendering is returned through ``textsafe.block``: no control character or bidi override reaches either face.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from workbench.core.results.format import fmt_num, human_bytes
 from workbench.core.results.format import fmt_opt as _f
 from workbench.core.results.result import IMPORTED, RECORDED, BenchmarkResult, LayerProfile
 from workbench.core.telemetry.recorder import TelemetrySummary
+from workbench.core.textsafe import block, field
 
 # The statistics `results show` lists, in this order (JSON names).
 SHOW_LATENCY_KEYS = ("min", "mean", "median", "p50", "p90", "p95", "p99", "max", "std", "cov_pct")
@@ -27,10 +32,10 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
     t = r.throughput
     shapes = {k: list(v) for k, v in r.inputs.shapes.items()} if r.inputs is not None else None
     lines = [
-        f"=== {r.precision.upper()} — {r.backend} — profile {r.profile} ===",
-        f"Model: {r.model.path}",
-        f"Artifact: {r.artifact.path if r.artifact else None}{' (cached)' if r.artifact and r.artifact.cached else ''}",
-        f"Inputs: {r.inputs.source if r.inputs else None} {shapes}  batch {t.batch}",
+        f"=== {field(r.precision.upper())} — {field(r.backend)} — profile {field(r.profile)} ===",
+        f"Model: {field(r.model.path)}",
+        f"Artifact: {field(r.artifact.path) if r.artifact else None}{' (cached)' if r.artifact and r.artifact.cached else ''}",
+        f"Inputs: {field(r.inputs.source) if r.inputs else None} {field(shapes)}  batch {t.batch}",
         f"Warm-up: {w.iterations if w else 0} iterations in {_f(w.duration_ms if w else None, '.1f', ' ms')}"
         + (f" (first {_f(w.first_ms, '.4f', ' ms')})" if w is not None and w.first_ms is not None else ""),
         f"Timed: {t.iterations} iterations in {_f(t.wall_s, '.3f', ' s')} (host wall time"
@@ -43,7 +48,7 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
     ]
     if r.provenance.kind in (IMPORTED, RECORDED):
         # Figures not measured here say so next to them (a replay says it on the telemetry line).
-        lines.insert(1, f"Provenance: {r.provenance.describe()}")
+        lines.insert(1, f"Provenance: {field(r.provenance.describe())}")
     splits = r.timing_splits
     if splits is not None:
         parts = [
@@ -101,7 +106,7 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
         lines.append(f"[W] {text}")
     if r.result_id is not None:
         lines.append(f"Stored as result {r.result_id}")
-    return "\n".join(lines)
+    return block("\n".join(lines))
 
 
 def power_tag(r: BenchmarkResult) -> str:
@@ -164,8 +169,8 @@ def credibility_line(r: BenchmarkResult) -> str | None:
 def telemetry_line(tel: TelemetrySummary) -> str:
     """One line: CPU, RAM, power and energy per inference, temperature — each with the reason when n/a."""
     reasons = tel.reasons or {}
-    label = f" [{tel.label}]" if tel.label else ""
-    parts = [f"Telemetry ({tel.source}{label}):"]
+    label = f" [{field(tel.label)}]" if tel.label else ""
+    parts = [f"Telemetry ({field(tel.source)}{label}):"]
     parts.append(f"CPU {_f(tel.cpu_pct_mean, '.0f', ' %')}")
     if tel.ram_used_mb_max is not None:
         parts.append(f"RAM {tel.ram_used_mb_max:.0f}/{_f(tel.ram_total_mb, '.0f')} MB")
@@ -178,7 +183,7 @@ def telemetry_line(tel: TelemetrySummary) -> str:
         parts.append(f"temp max {tel.temp_max_c:.1f} °C")
     else:
         parts.append(f"temperature n/a ({reasons.get('temps') or reasons.get('temp_max_c') or 'unavailable'})")
-    return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
+    return block(" ".join(parts[:1]) + " " + "; ".join(parts[1:]))
 
 
 def accuracy_line(acc: AccuracyReport, *, nothing_quantized: bool = False) -> str:
@@ -209,7 +214,7 @@ def accuracy_line(acc: AccuracyReport, *, nothing_quantized: bool = False) -> st
     if acc.verdict == "fail":
         for a in acc.advice:
             lines.append(f"  advice: {a}")
-    return "\n".join(lines)
+    return block("\n".join(lines))
 
 
 def accuracy_detail_lines(acc: AccuracyReport) -> list[str]:
@@ -235,7 +240,7 @@ def float_kept_line(kept: Sequence[tuple[str, str]] | None) -> str:
     line; empty when nothing was."""
     if not kept:
         return ""
-    return "Kept in float: " + "; ".join(f"{t} ({why})" for t, why in kept)
+    return "Kept in float: " + "; ".join(f"{field(t)} ({field(why)})" for t, why in kept)
 
 
 def speedup_line(fp32: BenchmarkResult, other: BenchmarkResult) -> str:
@@ -294,10 +299,12 @@ def layer_table(report: LayerProfile, n: int = 10) -> list[str]:
     cum = 0.0
     for i, row in enumerate(rows[:n], 1):
         cum += row.share_pct
-        lines.append(f"  {i:>3}  {row.share_pct:>6.2f}%  {row.mean_ms:>9.4f}  {str(row.op)[:18]:<18} {row.name}")
+        lines.append(
+            f"  {i:>3}  {row.share_pct:>6.2f}%  {row.mean_ms:>9.4f}  {field(row.op)[:18]:<18} {field(row.name)}"
+        )
     if len(rows) > n:
         lines.append(f"  top {n} = {cum:.1f} % of layer time; {report.layers_total - n} more")
-    return lines
+    return [block(line) for line in lines]
 
 
 SCENARIO_SHORT = {"single-stream": "single", "multi-stream": "multi", "server": "server", "offline": "offline"}
@@ -321,22 +328,22 @@ def scenario_text(r: BenchmarkResult, *, short: bool = False) -> str:
 
 
 def _dash(v: object) -> str:
-    return "-" if v in (None, "") else str(v)
+    return "-" if v in (None, "") else field(v)
 
 
 def show_text(r: BenchmarkResult) -> str:
     """Readable multi-line view of one stored result (``workbench results show ID``)."""
     lines = [
         f"Result {r.id}   {r.created_at or ''}",
-        f"Model       {_dash(r.model.path)}" + (f"  (sha256 {r.model.sha256[:16]}…)" if r.model.sha256 else ""),
+        f"Model       {_dash(r.model.path)}" + (f"  (sha256 {field(r.model.sha256[:16])}…)" if r.model.sha256 else ""),
         f"Precision   {_dash(r.precision)}   backend {_dash(r.backend)}   profile {_dash(r.profile)}",
         f"Device      {_dash(r.device)}",
     ]
     if r.artifact is not None and r.artifact.path:
         size = f"  ({human_bytes(r.artifact.bytes)})" if r.artifact.bytes is not None else ""
-        lines.append(f"Artifact    {r.artifact.path}{size}")
+        lines.append(f"Artifact    {field(r.artifact.path)}{size}")
     if r.source and r.source != "workbench":
-        lines.append(f"Source      {r.source}" + (f" — {r.label}" if r.label else ""))
+        lines.append(f"Source      {field(r.source)}" + (f" — {field(r.label)}" if r.label else ""))
     lat = dict(r.latency.stat_items())
     if lat:
         parts = [f"{k} {fmt_num(lat.get(k))}" for k in SHOW_LATENCY_KEYS if k in lat and k != "cov_pct"]
@@ -364,7 +371,7 @@ def show_text(r: BenchmarkResult) -> str:
     tel = r.telemetry
     if tel is not None:
         measured = tel.measured and r.measured
-        bits = [f"source {tel.source}" + ("" if measured else " (replay, not measured here)")]
+        bits = [f"source {field(tel.source)}" + ("" if measured else " (replay, not measured here)")]
         for value, label, unit in (
             (tel.mean_power_w, "mean power", "W"),
             (tel.energy_mj, "energy", "mJ"),
@@ -375,8 +382,8 @@ def show_text(r: BenchmarkResult) -> str:
                 bits.append(f"{label} {fmt_num(value)} {unit}")
         lines.append("Telemetry   " + ", ".join(bits))
     if r.versions:
-        lines.append("Versions    " + ", ".join(f"{k} {v}" for k, v in sorted(r.versions.items())))
+        lines.append("Versions    " + ", ".join(f"{field(k)} {field(v)}" for k, v in sorted(r.versions.items())))
     if r.layers is not None:
         lines.extend(layer_table(r.layers, 10))
     lines.append(f"(full entry: workbench results show {r.id} --json)")
-    return "\n".join(lines)
+    return block("\n".join(lines))

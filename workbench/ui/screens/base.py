@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from workbench.core.textsafe import field
 from workbench.ui.api import WorkbenchApi
 from workbench.ui.messages import Change, StateChanged
 from workbench.ui.widgets.navbar import NavBar
@@ -34,8 +35,8 @@ class StatusLine(Static):
             t.append("model/profile error", style="bold red")
             t.append(" · ")
         prof = job.profile.name if job is not None else (st.request.profile or "auto")
-        t.append(f"{st.precision.upper()} · {prof} · ")
-        t.append(st.model_title, style="bold")
+        t.append(f"{st.precision.upper()} · {field(prof)} · ")
+        t.append(field(st.model_title), style="bold")  # the file's name: the user's, escaped
         self.update(t)
 
 

@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from workbench.core.live import LiveStats
 from workbench.core.results.result import BenchmarkResult
+from workbench.core.textsafe import block, field
 from workbench.ui.messages import Attached, BenchFinished, Change, Compared, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.widgets.bench_plot import BenchPlot, PlotData, power_series, short_label, temp_series
@@ -149,7 +150,7 @@ class BenchScreen(WorkbenchScreen):
         length = f"{js.iterations} iterations" if js.iterations else f"{js.duration_s:g} s"
         head.append(f"Benchmark {js.precision.upper()} ", style="bold")
         head.append(f"· {js.backend} · {length} · threads {js.threads or 'auto'} · batch {js.batch}")
-        head.append(f"\njob {st.job_id} · {js.model} · {js.profile}", style="dim")
+        head.append(f"\njob {field(st.job_id)} · {field(js.model)} · {field(js.profile)}", style="dim")
         return True
 
     def refresh_view(self, what: Change) -> None:
@@ -159,10 +160,10 @@ class BenchScreen(WorkbenchScreen):
         if self._job_head(head):
             pass
         elif job is None:
-            head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
+            head.append(block(st.context_error or "loading model…"), style="red" if st.context_error else "dim")
         else:
             head.append(f"Benchmark {st.precision.upper()} ", style="bold")
-            head.append(f"· {job.backend.name} · {self._settings_text()}")
+            head.append(f"· {job.backend.name} · {field(self._settings_text())}")
         self.query_one("#bench-head", Static).update(head)
         if what == Change.MOUNT:
             self._show_final()
@@ -231,7 +232,7 @@ class BenchScreen(WorkbenchScreen):
     def on_progress_msg(self, msg: ProgressMsg) -> None:
         if msg.kind == JobKind.BENCH:
             p = msg.progress
-            self.query_one("#bench-summary", Static).update(Text(f"[{p.step}] {p.message}", style="dim"))
+            self.query_one("#bench-summary", Static).update(Text(block(f"[{p.step}] {p.message}"), style="dim"))
 
     def _ended(self) -> None:
         self._poll()
@@ -263,8 +264,7 @@ class BenchScreen(WorkbenchScreen):
         self.query_one("#bench-summary", Static).update(
             Text(
                 ("stopped: " if msg.cancelled else "failed: ")
-                + msg.message
-                + (f"\nhint: {msg.hint}" if msg.hint else ""),
+                + block(msg.message + (f"\nhint: {msg.hint}" if msg.hint else "")),
                 style="red",
             )
         )
@@ -395,7 +395,7 @@ class BenchScreen(WorkbenchScreen):
         self.live = msg.live
         self._version = -1
         self.query_one(BenchPlot).show(PlotData(), empty_text=f"attached to job {msg.job_id}…")
-        self.query_one("#bench-summary", Static).update(Text(f"attached to {msg.command}", style="dim"))
+        self.query_one("#bench-summary", Static).update(Text(f"attached to {field(msg.command)}", style="dim"))
         if self._timer is None:
             self._timer = self.set_interval(1.0 / self.wb.plot_hz, self._poll)
 

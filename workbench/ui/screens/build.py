@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import RichLog, Static
 
+from workbench.core.textsafe import block, field
 from workbench.ui.messages import BuildFinished, Change, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.model import short_path
@@ -22,7 +23,7 @@ def artifact_text(art: Any) -> Text:
     t.append("Artifact ", style="bold")
     t.append(f"{art.precision.upper()} · {art.backend} · ")
     t.append("cached" if art.cached else f"built in {art.build_s:.2f} s", style="bold green" if art.cached else "bold")
-    t.append(f"\n         {short_path(art.path)}")
+    t.append(f"\n         {field(short_path(art.path))}")
     return t
 
 
@@ -50,10 +51,10 @@ class BuildScreen(WorkbenchScreen):
         job = st.job
         head = Text()
         if job is None:
-            head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
+            head.append(block(st.context_error or "loading model…"), style="red" if st.context_error else "dim")
         else:
             head.append("Build ", style="bold")
-            head.append(f"{st.precision.upper()} with {job.backend.name} for profile {job.profile.name}")
+            head.append(f"{st.precision.upper()} with {job.backend.name} for profile {field(job.profile.name)}")
             if st.precision == "int8" and st.calibration is None:
                 head.append("\n      INT8 calibrates first (cached when done on the Calibrate screen)", style="dim")
             if st.precision == "best":
@@ -93,16 +94,16 @@ class BuildScreen(WorkbenchScreen):
             pct = 100 * (s.done or 0) / s.total
             self._phase = f"{s.step}: {s.done}/{s.total} ({pct:.0f} %)"
             if (s.done or 0) in (0, s.total):
-                log.write(f"[{s.step}] {s.message} {s.done}/{s.total}")
+                log.write(Text(block(f"[{s.step}] {s.message} {s.done}/{s.total}")))
         else:
             self._phase = f"{s.step}: {s.message}"
-            log.write(f"[{s.step}] {s.message}")
+            log.write(Text(block(f"[{s.step}] {s.message}")))
         self._tick()
 
     def on_build_finished(self, msg: BuildFinished) -> None:
         art = msg.built.artifact
         self._phase = "done — " + ("cached artifact" if art.cached else f"artifact built in {art.build_s:.2f} s")
-        self.query_one(RichLog).write(f"[done] {'cached' if art.cached else 'built'}: {art.path}")
+        self.query_one(RichLog).write(Text(f"[done] {'cached' if art.cached else 'built'}: {field(art.path)}"))
         self._tick()
 
     def on_job_failed(self, msg: JobFailed) -> None:
@@ -110,9 +111,9 @@ class BuildScreen(WorkbenchScreen):
             return
         log = self.query_one(RichLog)
         self._phase = "cancelled" if msg.cancelled else "failed"
-        log.write(f"[{'cancelled' if msg.cancelled else 'error'}] {msg.message}")
+        log.write(Text(block(f"[{'cancelled' if msg.cancelled else 'error'}] {msg.message}")))
         if msg.hint:
-            log.write(f"hint: {msg.hint}")
+            log.write(Text(block(f"hint: {msg.hint}")))
         self._tick()
 
     def _start(self, force: bool) -> None:

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from workbench.core.accuracy import AccuracyReport
 from workbench.core.results.summary import accuracy_detail_lines, float_kept_line
+from workbench.core.textsafe import block, field
 from workbench.ui.messages import Calibrated, Change, DatasetRead, JobFailed, JobKind, ProgressMsg
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.model import short_path
@@ -43,9 +44,9 @@ def verdict_text(report: AccuracyReport, precision: str = "int8") -> Text:
         + "\n"
     )
     for line in accuracy_detail_lines(report):
-        t.append(line + "\n")
+        t.append(block(line) + "\n")
     for r in report.reasons:
-        t.append(f"reason: {r}\n", style="yellow")
+        t.append(block(f"reason: {r}") + "\n", style="yellow")
     if report.verdict == "fail":
         for a in report.advice:
             t.append(f"advice: {a}\n", style="cyan")
@@ -124,7 +125,7 @@ class CalibrateScreen(WorkbenchScreen):
         head = Text()
         ctx = st.job
         if ctx is None:
-            head.append(st.context_error or "loading model…", style="red" if st.context_error else "dim")
+            head.append(block(st.context_error or "loading model…"), style="red" if st.context_error else "dim")
             self.query_one("#calib-head", Static).update(head)
             return
         from workbench.core.job import quant_settings
@@ -134,10 +135,10 @@ class CalibrateScreen(WorkbenchScreen):
         head.append("INT8 calibration", style="bold")
         if st.precision != "int8":
             head.append(f"  (selected precision is {st.precision.upper()}; s selects INT8)", style="yellow")
-        head.append(f"\nSet      {short_path(folder) if folder else 'none — o chooses a folder'}  (o)\n")
+        head.append(f"\nSet      {field(short_path(folder)) if folder else 'none — o chooses a folder'}  (o)\n")
         eval_folder = self._current_folder("eval")
         head.append(
-            f"Eval     {short_path(eval_folder) if eval_folder else 'none — checked on calibration samples'}  (e)\n"
+            f"Eval     {field(short_path(eval_folder)) if eval_folder else 'none — checked on calibration samples'}  (e)\n"
         )
         head.append(f"Method   {q.method} (m)   samples ≤ {q.calibration_samples} (+/-)")
         self.query_one("#calib-head", Static).update(head)
@@ -172,7 +173,7 @@ class CalibrateScreen(WorkbenchScreen):
             rows = describe_dataset(msg.dataset)
             t = Text()
             t.append(f"{'Eval set':<9}", style="bold")
-            t.append(rows[0][1] + " (held out)" if msg.folder != self._dataset_path else rows[0][1] + " (same folder)")
+            t.append(field(rows[0][1]) + (" (held out)" if msg.folder != self._dataset_path else " (same folder)"))
             self.query_one("#calib-eval", Static).update(t)
         if msg.folder != self._dataset_path:
             return  # a set that is no longer the chosen one
@@ -180,7 +181,7 @@ class CalibrateScreen(WorkbenchScreen):
         t = Text()
         for k, v in describe_dataset(msg.dataset):
             t.append(f"{k:<9}", style="bold")
-            t.append(v + "\n")
+            t.append(field(v) + "\n")
         t.rstrip()
         self.query_one("#calib-set", Static).update(t)
 
@@ -204,14 +205,16 @@ class CalibrateScreen(WorkbenchScreen):
                 + (f" · ETA {eta:.0f} s" if eta is not None else "")
             )
         else:
-            prog.update(Text(s.message, style="dim"))
+            prog.update(Text(block(s.message), style="dim"))
 
     def on_calibrated(self, msg: Calibrated) -> None:
         cal = msg.calibration.result
         kept = float_kept_line([(f.tensor, f.reason) for f in getattr(cal, "float_kept", ())])
         self.query_one("#calib-progress", Static).update(
-            f"{'reused cached' if cal.cached else 'calibrated'} QDQ model: {cal.samples} samples, {cal.method}, "
-            f"{cal.seconds:.1f} s" + (f"\n{kept}" if kept else "")
+            Text(  # Text, not a str (markup): the kept tensors' names are the model's
+                f"{'reused cached' if cal.cached else 'calibrated'} QDQ model: {cal.samples} samples, {cal.method}, "
+                f"{cal.seconds:.1f} s" + (f"\n{kept}" if kept else "")
+            )
         )
         bar = self.query_one(ProgressBar)
         if bar.total:
@@ -219,10 +222,10 @@ class CalibrateScreen(WorkbenchScreen):
 
     def on_job_failed(self, msg: JobFailed) -> None:
         if msg.kind == JobKind.DATASET:
-            self.query_one("#calib-set", Static).update(Text(msg.message, style="red"))
+            self.query_one("#calib-set", Static).update(Text(block(msg.message), style="red"))
         elif msg.kind == JobKind.CALIBRATE:
             self.query_one("#calib-progress", Static).update(
-                Text("cancelled" if msg.cancelled else f"failed: {msg.message}", style="red")
+                Text("cancelled" if msg.cancelled else f"failed: {block(msg.message)}", style="red")
             )
 
     # --- actions ---------------------------------------------------------------------------------------

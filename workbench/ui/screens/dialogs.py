@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Input, Label, OptionList, Tree
 from textual.widgets.option_list import Option
+
+from workbench.core.textsafe import field
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -27,7 +30,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(Text(field(self.question)), classes="dialog-title")  # quotes job commands
             yield Label(f"[b]y[/b] {self.yes}    [b]n[/b] / [b]Esc[/b] {self.no}")
 
     def action_answer(self, value: bool) -> None:
@@ -50,7 +53,7 @@ class JobsQuitScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
+            yield Label(Text(field(self.question)), classes="dialog-title")  # quotes job commands
             yield Label("[b]k[/b] keep running and quit    [b]c[/b] cancel and quit    [b]Esc[/b] stay")
 
     def action_answer(self, value: str | None) -> None:
@@ -109,7 +112,7 @@ class FilePickerScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         how = "space opens a folder, Enter picks it" if self.folders else "Enter picks a file"
         with Vertical(classes="dialog picker"):
-            yield Label(f"{self.title_text} — {self.root}", classes="dialog-title")
+            yield Label(Text(field(f"{self.title_text} — {self.root}")), classes="dialog-title")  # a folder named [b]
             yield Label(f"type a path + Enter, or Tab to the tree: {how}; Esc closes", classes="dialog-hint")
             yield Input(placeholder="type a path and press Enter", id="picker-path", select_on_focus=False)
             yield DirectoryTree(self.root, id="picker-tree")
@@ -161,7 +164,7 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.prompt, classes="dialog-title")
+            yield Label(Text(field(self.prompt)), classes="dialog-title")
             yield Input(value=self.value, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from workbench.core.textsafe import field
 from workbench.ui.messages import Change, JobsListed
 from workbench.ui.screens.base import WorkbenchScreen
 
@@ -84,9 +85,10 @@ class JobsScreen(WorkbenchScreen):
             self._jobs[job.id] = job
             table.add_row(
                 Text(state, style=STATE_STYLE.get(state, "")),
-                outcome,
-                _cut(" ".join(job.argv), COMMAND_WIDTH),
-                job.id,
+                # As Text: a str cell is parsed as markup, and the command holds the user's paths.
+                Text(field(outcome)),
+                Text(_cut(field(" ".join(job.argv)), COMMAND_WIDTH)),
+                Text(field(job.id)),
                 key=job.id,
             )
         self.query_one("#jobs-note", Static).update(

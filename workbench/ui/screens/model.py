@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from workbench.core.textsafe import block, field
 from workbench.ui.messages import Change
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.dialogs import FilePickerScreen
@@ -36,12 +37,14 @@ def _size(n: int) -> str:
 
 
 def model_text(state: AppState) -> Text:
+    """The model's inspection. Names, dims, the producer and paths come from the file: shown escaped
+    (``textsafe.field``), always as Text (never markup)."""
     t = Text()
-    t.append(state.model_title + "\n", style="bold")
+    t.append(field(state.model_title) + "\n", style="bold")
     ctx = state.job
     if ctx is None:
         if state.context_error:
-            t.append(state.context_error + "\n", style="bold red")
+            t.append(block(state.context_error) + "\n", style="bold red")
             t.append("Press o to open another model, or 2 to pick another profile.", style="dim")
         else:
             t.append("inspecting…", style="dim")
@@ -51,41 +54,41 @@ def model_text(state: AppState) -> Text:
     info = ctx.model_info
     src = Path(state.request.model) if state.request.model else ctx.model_path
     t.append("File    ", style="bold")
-    t.append(f"{short_path(src)}  ({info.format}, {_size(info.size_bytes)}, sha256 {info.sha256[:12]}…)\n")
+    t.append(f"{field(short_path(src))}  ({info.format}, {_size(info.size_bytes)}, sha256 {info.sha256[:12]}…)\n")
     if Path(src).resolve() != Path(ctx.model_path).resolve():
         t.append("ONNX    ", style="bold")
-        t.append(f"exported to {short_path(ctx.model_path)}\n")
+        t.append(f"exported to {field(short_path(ctx.model_path))}\n")
         check = export_check(Path(ctx.model_path))
         if check:
             t.append("Export  ", style="bold")
-            t.append(check + "\n")
+            t.append(block(check) + "\n")
     t.append("Graph   ", style="bold")
     t.append(
-        f"opset {info.opset} · IR {info.ir_version} · producer {info.producer or '?'} · {info.param_count:,} parameters\n"
+        f"opset {info.opset} · IR {info.ir_version} · producer {field(info.producer or '?')} · {info.param_count:,} parameters\n"
     )
     for title, specs in (("Inputs", info.inputs), ("Outputs", info.outputs)):
         for i, s in enumerate(specs):
             t.append(f"{title if i == 0 else '':<8}", style="bold")
-            t.append(f"{s.name}  {s.dtype}  {s.shape_str()}")
-            dyn = ["?" if d is None else str(d) for d in s.shape if not isinstance(d, int)]
+            t.append(f"{field(s.name)}  {s.dtype}  {field(s.shape_str())}")
+            dyn = ["?" if d is None else field(d) for d in s.shape if not isinstance(d, int)]
             if dyn:
                 t.append(f"  dynamic: {', '.join(dyn)}", style="yellow")
             t.append("\n")
     ops = sorted(info.op_histogram.items(), key=lambda kv: (-kv[1], kv[0]))
     t.append("Ops     ", style="bold")
-    t.append(", ".join(f"{k}×{v}" for k, v in ops) + "\n")
+    t.append(", ".join(f"{field(k)}×{v}" for k, v in ops) + "\n")
     if info.external_data:
         t.append("Data    ", style="bold")
-        t.append(", ".join(info.external_data) + "\n")
+        t.append(", ".join(map(field, info.external_data)) + "\n")
     t.append("Checks  ", style="bold")
     notes = []
-    dyn_inputs = [s.name for s in info.inputs if s.is_dynamic]
+    dyn_inputs = [field(s.name) for s in info.inputs if s.is_dynamic]
     if dyn_inputs:
         notes.append(
-            f"dynamic input(s) {', '.join(dyn_inputs)}: benchmark batch {bench_batch(ctx)} (profile {ctx.profile.name})"
+            f"dynamic input(s) {', '.join(dyn_inputs)}: benchmark batch {bench_batch(ctx)} (profile {field(ctx.profile.name)})"
         )
     if ctx.spec is None and not ctx.bundled_default:
-        notes.append(f"no {Path(src).name}.workbench.toml spec: INT8 needs a calibration set (Calibrate screen)")
+        notes.append(f"no {field(Path(src).name)}.workbench.toml spec: INT8 needs a calibration set (Calibrate screen)")
     if ctx.bundled_default:
         notes.append("calibration set calib/digits, held-out eval set eval/digits")
     t.append("; ".join(notes) if notes else "none")
@@ -96,13 +99,13 @@ def model_text(state: AppState) -> Text:
 
         rep = state.preflight
         colour = {"ok": "green", "warnings": "yellow", "errors": "red"}[rep.verdict]
-        lines = render(rep).splitlines()
+        lines = block(render(rep)).splitlines()  # node names from the file
         t.append(lines[0] + "\n")
         for line in lines[1:]:
             t.append("  " + line.strip() + "\n", style=colour if line.startswith("Result") else "")
         t.rstrip()
     else:
-        t.append(state.preflight_note or "n/a", style="dim")
+        t.append(block(state.preflight_note or "n/a"), style="dim")
     return t
 
 

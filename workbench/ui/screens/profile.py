@@ -10,6 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from workbench.core.textsafe import block, field
 from workbench.ui.messages import Change
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.state import AppState
@@ -22,22 +23,22 @@ def profile_text(state: AppState) -> Text:
     d = state.detection
     if d is not None:
         t.append("Detected ", style="bold")
-        t.append(f"{d.kind} · {d.model or d.gpu_name or d.arch}")
+        t.append(field(f"{d.kind} · {d.model or d.gpu_name or d.arch}"))  # the board's own strings
         if d.l4t:
             t.append(f" · L4T {d.l4t} (JetPack {d.jetpack or '?'})")
-        t.append(f"\n          {d.reason}\n", style="dim")
+        t.append(f"\n          {field(d.reason)}\n", style="dim")
     ctx = state.job
     if ctx is None:
-        t.append(state.context_error or "loading profile…", style="red" if state.context_error else "dim")
+        t.append(block(state.context_error or "loading profile…"), style="red" if state.context_error else "dim")
         return t
     p = ctx.profile
     b, q, bench, acc = p.build, p.quantization, p.benchmark, p.accuracy
     t.append("Profile   ", style="bold")
-    t.append(f"{p.name} — {p.description}\n")
+    t.append(f"{field(p.name)} — {field(p.description)}\n")  # a user's TOML
     chosen = ctx.profile_reason
     if d is not None and chosen == d.reason:
         chosen = "auto-detected (see above)"
-    t.append(f"          chosen: {chosen}\n", style="dim")
+    t.append(f"          chosen: {field(chosen)}\n", style="dim")
     rows = [
         ("Backend", f"{b.backend} · graph opt {b.graph_optimization_level} · threads {b.intra_op_threads or 'auto'}"),
         ("Allowed", ", ".join(b.precisions)),

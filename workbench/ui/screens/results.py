@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from workbench.core.results.result import BenchmarkResult
 from workbench.core.results.summary import scenario_text
+from workbench.core.textsafe import block, field
 from workbench.ui.messages import BenchFinished, Compared, JobFailed, JobKind, ResultsLoaded
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.screens.dialogs import ExportScreen
@@ -150,7 +151,9 @@ class ResultsScreen(WorkbenchScreen):
         if label:
             head.append("  [recorded results — not measured on this machine]", style="bold yellow")
         if self.unreadable:
-            head.append(f"  {len(self.unreadable)} stored row(s) are not results: {self.unreadable[0]}", style="yellow")
+            head.append(
+                f"  {len(self.unreadable)} stored row(s) are not results: {field(self.unreadable[0])}", style="yellow"
+            )
         col = COLUMNS[self.sort_index][1]
         head.append(f"  sorted by {col} {'↓' if self.sort_reverse else '↑'}", style="dim")
         if self.marked:
@@ -164,7 +167,7 @@ class ResultsScreen(WorkbenchScreen):
     def on_job_failed(self, msg: JobFailed) -> None:
         if msg.kind == JobKind.RESULTS:
             self.query_one("#results-head", Static).update(
-                Text(msg.message + (f"\nhint: {msg.hint}" if msg.hint else ""), style="red")
+                Text(block(msg.message + (f"\nhint: {msg.hint}" if msg.hint else "")), style="red")
             )
 
     def _fill(self) -> None:
@@ -179,12 +182,14 @@ class ResultsScreen(WorkbenchScreen):
 
         for e in sorted(self.entries.values(), key=sort_key, reverse=self.sort_reverse):
             rid = int(e.id or 0)
-            cells = [self.names.get(rid, "?") if k == "model" else _cell(k, g(e)) for k, _, g in COLUMNS]
+            # Text cells, escaped: a str cell is parsed as markup, and model names, profiles and devices are the
+            # user's (a file named "[bold]x.onnx" is shown as named).
+            cells = [field(self.names.get(rid, "?") if k == "model" else _cell(k, g(e))) for k, _, g in COLUMNS]
             if rid in self.marked:
                 letter = "AB"[self.marked.index(rid)]
                 row = [Text(letter, style=MARK_STYLE), *(Text(c, style=MARKED_ROW_STYLE) for c in cells)]
             else:
-                row = ["", *cells]
+                row = ["", *map(Text, cells)]
             t.add_row(*row, key=str(rid))
         if t.row_count:
             t.move_cursor(row=min(keep or 0, t.row_count - 1))
@@ -220,7 +225,7 @@ class ResultsScreen(WorkbenchScreen):
             return
         e = self.entries[rid]
         t = Text()
-        t.append(f"Result {rid} · {e.created_at} · scenario {scenario_text(e)}\n", style="bold")
+        t.append(f"Result {rid} · {field(e.created_at)} · scenario {field(scenario_text(e))}\n", style="bold")
         for line in summary(e).splitlines(keepends=True):
             t.append(line, style="bold yellow" if line.startswith("Provenance:") else "")
         self.query_one("#results-detail", Static).update(t)

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from workbench.core.textsafe import block
 from workbench.ui.messages import Change, JobFailed, JobKind, ProgressMsg, SweepFinished, SweepRowFinished
 from workbench.ui.screens.base import WorkbenchScreen
 from workbench.ui.widgets.sweep_plot import SweepPlot
@@ -124,7 +125,7 @@ class SweepScreen(WorkbenchScreen):
                 self.conf_problem = str(exc) + (f"\nhint: {exc.hint}" if getattr(exc, "hint", "") else "")
         t = Text()
         if self.conf is None:
-            t.append(self.conf_problem or "", style="bold red")
+            t.append(block(self.conf_problem or ""), style="bold red")
         else:
             t.append(f"Board modes ({path}): ", style="bold")
             t.append(
@@ -133,7 +134,7 @@ class SweepScreen(WorkbenchScreen):
                 )
             )
             for p in self.conf.problems:
-                t.append(f"\n{p}", style="yellow")
+                t.append(f"\n{block(p)}", style="yellow")
         self.query_one("#sweep-modes", Static).update(t)
 
     # --- view ------------------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ class SweepScreen(WorkbenchScreen):
         if res.cancelled:
             t.append("\nsweep cancelled", style="yellow")
         if res.error:
-            t.append(f"\nsweep stopped: {res.error}", style="red")
+            t.append(f"\nsweep stopped: {block(res.error)}", style="red")
         if res.original_mode is not None:
             t.append(f"\nOriginal mode {res.original_mode} (id {res.original_id}): ")
             t.append(
@@ -219,7 +220,7 @@ class SweepScreen(WorkbenchScreen):
     def on_progress_msg(self, msg: ProgressMsg) -> None:
         if msg.kind == JobKind.SWEEP:
             p = msg.progress
-            self.query_one("#sweep-rec", Static).update(Text(f"[{p.step}] {p.message}", style="dim"))
+            self.query_one("#sweep-rec", Static).update(Text(block(f"[{p.step}] {p.message}"), style="dim"))
 
     def on_sweep_finished(self, msg: SweepFinished) -> None:
         self.running = False
@@ -232,8 +233,7 @@ class SweepScreen(WorkbenchScreen):
         self.query_one("#sweep-rec", Static).update(
             Text(
                 ("stopped: " if msg.cancelled else "failed: ")
-                + msg.message
-                + (f"\nhint: {msg.hint}" if msg.hint else ""),
+                + block(msg.message + (f"\nhint: {msg.hint}" if msg.hint else "")),
                 style="red",
             )
         )
