@@ -73,8 +73,12 @@ def storage_error(path: str | os.PathLike[str], exc: OSError) -> StorageError | 
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], *, private: bool = False) -> Iterator[BinaryIO]:
     """Yield a binary file; on clean exit it replaces ``path`` atomically.
+
+    ``private``: for the workbench's own records in its private folders (a job's ``job.json``, ``status.json`` …):
+    the file is 0600 whatever the umask, and ``path`` itself is replaced whatever is there — a symlink or FIFO
+    planted in its place is replaced, never followed or written through.
 
     Raises:
         StorageError: the folder cannot be created or written, or the disk is full.
@@ -85,12 +89,12 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         if hasattr(signal, "SIGXFSZ"):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     # A symlink is followed: its target is what gets replaced, the link stays a link.
-    if target.is_symlink():
+    if target.is_symlink() and not private:
         target = Path(os.path.realpath(target))
     # A device, FIFO or socket (-o /dev/null, -o /dev/stdout, a named pipe) is written through, never
     # replaced by a regular file: a rename over /dev/null as root would destroy it.
     try:
-        st = os.stat(target)
+        st = None if private else os.stat(target)
     except OSError:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
@@ -111,7 +115,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -138,15 +142,15 @@ def require_existing_folder(target: str | os.PathLike[str], what: str) -> Path:
     return parent
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically. Raises StorageError."""
-    with atomic_writer(path) as fh:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, private: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (``private``: see :func:`atomic_writer`). Raises StorageError."""
+    with atomic_writer(path, private=private) as fh:
         fh.write(data)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically. Raises StorageError."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, private: bool = False) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (``private``: see :func:`atomic_writer`). Raises StorageError."""
+    write_bytes_atomic(path, text.encode("utf-8"), private=private)
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
