@@ -261,3 +261,65 @@ def test_runner_runs_a_job_of_its_own(workbench_home, cli_env):
     assert code == 0, err
     assert "cpu-x86_64" in out
     assert jobs.load(d).state() == "finished"
+
+
+def _nobody_python() -> tuple[list[str], list[str]]:
+    """(the argv prefix that runs a Python as uid/gid 65534, extra PYTHONPATH entries it needs), or a skip.
+
+    That Python must also start itself again (the job runner, the benchmark child). The test venv's interpreter may
+    live where a normal user cannot reach it (pyenv under root's 0700 home on this project's machines); then the
+    system python3 of the same version runs with the venv's site-packages (the same wheels)."""
+    import sysconfig
+
+    if os.geteuid() != 0 or SETPRIV is None:
+        pytest.skip("needs root and setpriv to run as a normal user")
+    prefix = [SETPRIV, *NOBODY, "--"]
+    again = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import workbench'], check=True)"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for python, extra in ((sys.executable, []), (f"/usr/bin/python{version}", [sysconfig.get_paths()["purelib"]])):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), *extra])}
+        if (
+            Path(python).exists()
+            and subprocess.run([*prefix, python, "-c", again], capture_output=True, env=env, cwd="/").returncode == 0
+        ):
+            return [*prefix, python], extra
+    pytest.skip(f"no Python {version} that uid 65534 may run and re-run with the workbench")
+
+
+def test_a_normal_user_runs_and_cancels_its_own_job(cli_env):
+    """As uid 65534 (not root): a job starts, its runner accepts the folder it made (ours, private), it is shown
+    running and `jobs cancel` stops it."""
+    import tempfile
+
+    python, extra = _nobody_python()
+    home = Path(tempfile.mkdtemp(prefix="wb-nobody-"))  # outside root's 0700 pytest folder
+    try:
+        os.chown(home, 65534, 65534)
+        path = os.pathsep.join([os.environ.get("PYTHONPATH", ""), *extra])
+        env = {**cli_env, "WORKBENCH_HOME": str(home), "PYTHONPATH": path}
+        run = [*python, "-m", "workbench"]
+        start = subprocess.run(
+            [*run, "bench", "--duration", "600", "--warmup-ms", "0", "--no-store", "--detach"],
+            capture_output=True, text=True, env=env, cwd=home, timeout=120,
+        )  # fmt: skip
+        assert start.returncode == 0, start.stderr
+        job_id = start.stdout.strip()
+        job_dir = home / "data" / "jobs" / job_id
+        wait_until(
+            lambda: (
+                b'"type":"TimedStart"' in (job_dir / "events.jsonl").read_bytes()
+                if (job_dir / "events.jsonl").exists()
+                else False
+            ),
+            timeout=180,
+            what="the job to reach its timed window",
+        )
+        assert os.stat(job_dir).st_uid == 65534 and stat.S_IMODE(os.stat(job_dir).st_mode) == 0o700
+        cancel = subprocess.run(
+            [*run, "jobs", "cancel", job_id], capture_output=True, text=True, env=env, cwd=home, timeout=60
+        )
+        assert cancel.returncode == 0 and "sent SIGINT" in cancel.stdout, cancel
+        wait_until(lambda: (job_dir / "status.json").exists(), timeout=120, what="the job to end")
+        assert json.loads((job_dir / "status.json").read_text())["exit_code"] == 130
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
