@@ -332,12 +332,12 @@ def cancel(job: Job, sig: int = signal.SIGINT) -> bool:
     """Signal the job's whole process group (the job and its benchmark/build children), only while the job runs:
     an ended job's pid may belong to another process (and its group to another session) by now.
 
-    Returns:
-        True when the signal was sent; False when the job was not running (or the group was already gone).
-
     A job is signalled only when ``/proc`` shows its pid as its runner, a process of our uid
     (:meth:`Job.runner_is_ours`), leading its own process group, and the job has no exit status: never a pid that
     another process (ours or another user's) took over; never anything where there is no ``/proc`` to tell.
+
+    Returns:
+        True when the signal was sent; False when the job was not running (or the group was already gone).
     """
     if job.pid is None or job.exit_status() is not None or job.runner_is_ours() is not True:
         return False
