@@ -175,11 +175,16 @@ def _special_file(path: Path, real: Path) -> Path | None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike[str], *, private: bool = False) -> Iterator[BinaryIO]:
     """Yield a binary file; on clean exit it replaces ``path`` atomically.
 
     A symbolic link is followed (its target is replaced, the link stays a link) only when :func:`resolve_output`
     trusts every link on the way.
+
+    ``private``: for the workbench's own records in its private folders (a job's ``job.json``, ``status.json`` …):
+    the file is 0600 whatever the umask, and ``path`` itself is replaced whatever is there — a symlink or FIFO
+    planted in its place is replaced, never followed or written through (links on the way to its folder are
+    checked as above).
 
     Raises:
         StorageError: the folder cannot be created or written, the disk is full, or a link on the way could have
@@ -189,10 +194,14 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     with contextlib.suppress(ValueError, OSError):
         if hasattr(signal, "SIGXFSZ"):
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    target = resolve_output(path)
-    # A device, FIFO or socket is written through, never replaced by a regular file: a rename over /dev/null as
-    # root would destroy it.
-    special = _special_file(Path(path), target)
+    if private:
+        target = resolve_output(Path(path).parent) / Path(path).name
+        special = None
+    else:
+        target = resolve_output(path)
+        # A device, FIFO or socket is written through, never replaced by a regular file: a rename over /dev/null
+        # as root would destroy it.
+        special = _special_file(Path(path), target)
     if special is not None:
         try:
             # No O_CREAT / O_TRUNC: if the path was swapped for a link to a regular file since the stat above, opening
@@ -223,7 +232,7 @@ def atomic_writer(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -250,15 +259,15 @@ def require_existing_folder(target: str | os.PathLike[str], what: str) -> Path:
     return parent
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically. Raises StorageError."""
-    with atomic_writer(path) as fh:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, *, private: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically (``private``: see :func:`atomic_writer`). Raises StorageError."""
+    with atomic_writer(path, private=private) as fh:
         fh.write(data)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically. Raises StorageError."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, private: bool = False) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (``private``: see :func:`atomic_writer`). Raises StorageError."""
+    write_bytes_atomic(path, text.encode("utf-8"), private=private)
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:

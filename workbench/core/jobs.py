@@ -6,19 +6,25 @@ A job is a folder under ``paths.jobs_dir()/<id>/``:
 - ``stdout``/``stderr``  everything the job prints (the foreground follower copies them to the terminal)
 - ``status.json``  exit code and end time, written atomically when the job ends
 
+The jobs folder and every job folder are 0700, every file in them 0600 (core/private.py): on a shared board another
+user can neither read a job's command line and output nor plant a ``job.json`` for it to run; the runner refuses a
+job folder or ``job.json`` that is not its own (``check_job_folder``).
+
 The job process is started in its own session (``start_new_session=True``: setsid(2)), with stdin from
 /dev/null and output to the files above, so the terminal's SIGHUP never reaches it; the follower in the
-terminal can die and the job still finishes and stores its result. The module that runs the job is
-passed by name, so this core module never imports a face.
+terminal can die and the job still finishes and stores its result. It starts in its job folder with the user's
+folder off its ``sys.path`` (core/child_argv.py). The module that runs the job is passed by name, so this core
+module never imports a face.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,10 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import paths
-from workbench.core.errors import UsageError, WorkbenchError
-from workbench.core.fsutil import write_text_atomic
+from workbench.core.child_argv import spawn
+from workbench.core.errors import StorageError, UsageError, WorkbenchError
+from workbench.core.fsutil import write_bytes_atomic, write_text_atomic
+from workbench.core.private import ensure_private_dir, make_private_dir, open_private_append, unsafe_reason
 
 RUNNER_MODULE = "workbench.cli.jobrunner"
+
+# A job id as `start` makes it (UTC start second + 6 hex digits), or a unique part of one: letters, digits, '-', '_'.
+# Nothing else reaches the file system: '../x', '/etc', 'a/b', '.', '' or a glob pattern is not an id.
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -61,29 +73,45 @@ class Job:
             return None
 
     def alive(self) -> bool:
-        """Whether the job's runner still runs: its pid exists, is not a zombie, and (where /proc shows it) is still
-        ``python -m workbench.cli.jobrunner <this job's folder>`` — a pid reused by another process after the
-        runner died is not this job."""
+        """Whether the job's runner still runs: :meth:`runner_is_ours`, or, on a system without ``/proc``, whether
+        its pid exists and may be signalled by us."""
         if self.pid is None:
             return False
+        ours = self.runner_is_ours()
+        if ours is not None:
+            return ours
         try:
             os.kill(self.pid, 0)
-        except ProcessLookupError:
+        except OSError:  # gone, or another user's process (PermissionError): not our runner either way
             return False
-        except PermissionError:
-            return True
-        # A zombie (our own child, not yet reaped) is not running.
+        return True  # no /proc here: the pid check is all there is
+
+    def runner_is_ours(self) -> bool | None:
+        """Whether ``/proc`` shows the job's pid as its runner: a live process (not a zombie) of our uid (real and
+        effective), whose command line is ``... workbench.cli.jobrunner <this job's folder>`` — a pid reused by
+        another process after the runner died is not this job. None when there is no ``/proc`` to tell."""
+        if self.pid is None:
+            return False
+        if not os.path.isdir("/proc/self"):
+            return None
         try:
             with open(f"/proc/{self.pid}/stat") as fh:
                 if fh.read().split(")")[-1].split()[0] == "Z":
-                    return False
+                    return False  # a zombie (our own child, not yet reaped) is not running
+            with open(f"/proc/{self.pid}/status") as fh:
+                uids = next((ln.split()[1:3] for ln in fh if ln.startswith("Uid:")), [])
             with open(f"/proc/{self.pid}/cmdline", "rb") as fh:
                 argv = fh.read().split(b"\0")
-        except OSError:
-            return True  # no /proc here: the pid check is all there is
-        # compared by the folder's name (the job id), not its full path: the same folder may be spelled differently
-        return RUNNER_MODULE.encode() in argv and any(
-            os.path.basename(a.rstrip(b"/")) == self.id.encode() for a in argv
+        except (OSError, IndexError):
+            return False  # the pid is gone (or hidden from us): not a runner of ours
+        if uids != [str(os.geteuid())] * 2:
+            return False
+        # The runner's argv (core/child_argv.py): the module, then the job's folder as the very next item, compared by
+        # the folder's name (the job id), not its full path: the same folder may be spelled differently.
+        module = RUNNER_MODULE.encode()
+        return any(
+            a == module and i + 1 < len(argv) and os.path.basename(argv[i + 1].rstrip(b"/")) == self.id.encode()
+            for i, a in enumerate(argv)
         )
 
     def state(self) -> str:
@@ -113,29 +141,43 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _new_job_dir() -> tuple[str, Path]:
+    """A new, empty, private job folder (0700) in the private jobs folder and its id. Raises StorageError."""
+    root = ensure_private_dir(paths.jobs_dir(), "jobs folder")
+    while True:
+        job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+        try:
+            return job_id, make_private_dir(root / job_id)
+        except FileExistsError:
+            continue  # the same second and the same 24 random bits: draw again, never share a folder
+
+
 def start(argv: list[str], *, env: dict[str, str] | None = None) -> Job:
-    """Start ``workbench <argv>`` as a detached job and return its record.
+    """Start ``workbench <argv>`` as a detached job and return its record. The job's folder is 0700 and its files
+    0600; its runner starts in that folder with the user's folder off its ``sys.path`` (core/child_argv.py) and
+    changes to the current folder (recorded as ``cwd``) once started, for relative paths in ``argv``.
 
     Raises:
-        StorageError: the jobs folder cannot be written.
+        StorageError: the jobs folder cannot be written, or belongs to another user.
     """
-    job_id = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
-    d = paths.jobs_dir() / job_id
-    d.mkdir(parents=True, exist_ok=True)
+    job_id, d = _new_job_dir()
     record = {"id": job_id, "argv": list(argv), "pid": None, "started_at": _now(), "cwd": os.getcwd()}
-    write_text_atomic(d / "job.json", json.dumps(record))
+    write_text_atomic(d / "job.json", json.dumps(record), private=True)
     child_env = dict(os.environ if env is None else env)
-    with open(d / "stdout", "wb") as out, open(d / "stderr", "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", RUNNER_MODULE, str(d)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            env=child_env,
+    try:
+        out, err = open_private_append(d / "stdout", exclusive=True), open_private_append(d / "stderr", exclusive=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create the output files of job {job_id} in {d}: {exc.strerror}") from None
+    try:
+        proc = spawn(
+            RUNNER_MODULE, str(d), cwd=d, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env,
             start_new_session=True,
-        )
+        )  # fmt: skip
+    finally:
+        os.close(out)
+        os.close(err)
     record["pid"] = proc.pid
-    write_text_atomic(d / "job.json", json.dumps(record))
+    write_text_atomic(d / "job.json", json.dumps(record), private=True)
     return load(d)
 
 
@@ -144,11 +186,60 @@ def load(d: Path) -> Job:
         rec = json.loads((Path(d) / "job.json").read_text())
     except (OSError, ValueError) as exc:
         raise WorkbenchError(f"job record {d}/job.json is unreadable: {exc}") from None
-    return Job(rec["id"], Path(d), tuple(rec["argv"]), rec.get("pid"), rec["started_at"], rec.get("cwd", ""))
+    return _job(Path(d), rec)
+
+
+def _job(d: Path, rec: dict[str, Any]) -> Job:
+    return Job(rec["id"], d, tuple(rec["argv"]), rec.get("pid"), rec["started_at"], rec.get("cwd", ""))
+
+
+def check_job_folder(d: Path) -> Job:
+    """The job in folder ``d``, for its runner to run: the folder and its ``job.json`` must be this process's own
+    (its effective uid), not symbolic links, and not writable by group or others — else someone else chose the
+    command this process is about to run. ``job.json`` is checked and read through one descriptor (no swap between).
+
+    Raises:
+        StorageError: naming the folder or file and what is wrong with it.
+        WorkbenchError: ``job.json`` is unreadable.
+    """
+    hint = "jobs are started by `workbench`; start it again (`workbench jobs` lists yours)"
+    try:
+        st = os.lstat(d)
+    except OSError as exc:
+        raise StorageError(f"refusing to run job folder {d}: {exc.strerror}", hint=hint) from None
+    reason = unsafe_reason(st) or (None if stat.S_ISDIR(st.st_mode) else "is not a folder")
+    if reason:
+        raise StorageError(f"refusing to run job folder {d}: it {reason}", hint=hint)
+    path = Path(d) / "job.json"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        what = "it is a symbolic link" if os.path.islink(path) else exc.strerror
+        raise StorageError(f"refusing to run job record {path}: {what}", hint=hint) from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        reason = unsafe_reason(st) or (None if stat.S_ISREG(st.st_mode) else "is not a regular file")
+        if reason:
+            raise StorageError(f"refusing to run job record {path}: it {reason}", hint=hint)
+        try:
+            rec = json.loads(fh.read())
+            return _job(Path(d), rec)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WorkbenchError(f"job record {path} is unreadable: {exc}") from None
 
 
 def get(job_id: str) -> Job:
-    """Raises WorkbenchError naming the id when there is no such job."""
+    """The job whose id is ``job_id`` (or the one job whose id contains it).
+
+    Raises:
+        UsageError: ``job_id`` is not a plain job id (``../x``, ``/etc``, ``a/b``, ``.``, empty, a glob pattern), or
+            there is no such job (or more than one holds it).
+    """
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise UsageError(
+            f"{job_id!r} is not a job id: ids are letters, digits, '-' and '_' (e.g. 20260101-120000-1a2b3c)",
+            hint="`workbench jobs` lists the jobs",
+        )
     d = paths.jobs_dir() / job_id
     if not (d / "job.json").is_file():
         matches = (
@@ -185,19 +276,25 @@ def list_jobs(limit: int = 50) -> list[Job]:
     return out
 
 
+def status_record(exit_code: int, result_ids: list[int]) -> bytes:
+    """The content of a job's ``status.json``: its exit code, the time it ended and its stored result ids."""
+    return json.dumps({"exit_code": exit_code, "ended_at": _now(), "result_ids": result_ids}).encode()
+
+
 def finish(job_dir: Path, exit_code: int, result_ids: list[int]) -> None:
-    """Called by the job process at its end: the status record, atomically."""
-    write_text_atomic(
-        Path(job_dir) / "status.json",
-        json.dumps({"exit_code": exit_code, "ended_at": _now(), "result_ids": result_ids}),
-    )
+    """Called by the job process at its end: the status record, atomically (0600)."""
+    write_bytes_atomic(Path(job_dir) / "status.json", status_record(exit_code, result_ids), private=True)
 
 
 def record_result(job_dir: Path, result_id: int) -> None:
     """Inside a job, remember a stored result id in the job's folder (so `workbench jobs` can point to it).
-    The folder is the one the job's process was given as its argument (jobrunner) and carries in its request."""
-    with open(Path(job_dir) / "results", "a") as fh:
-        fh.write(f"{result_id}\n")
+    The folder is the one the job's process was given as its argument (jobrunner) and carries in its request.
+    The file is 0600; a symbolic link in its place is refused (OSError), never followed."""
+    fd = open_private_append(Path(job_dir) / "results")
+    try:
+        os.write(fd, f"{result_id}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def result_ids(job_dir: Path) -> list[int]:
@@ -235,12 +332,18 @@ def cancel(job: Job, sig: int = signal.SIGINT) -> bool:
     """Signal the job's whole process group (the job and its benchmark/build children), only while the job runs:
     an ended job's pid may belong to another process (and its group to another session) by now.
 
+    A job is signalled only when ``/proc`` shows its pid as its runner, a process of our uid
+    (:meth:`Job.runner_is_ours`), leading its own process group, and the job has no exit status: never a pid that
+    another process (ours or another user's) took over; never anything where there is no ``/proc`` to tell.
+
     Returns:
         True when the signal was sent; False when the job was not running (or the group was already gone).
     """
-    if job.pid is None or job.state() != "running":
+    if job.pid is None or job.exit_status() is not None or job.runner_is_ours() is not True:
         return False
     try:
+        if os.getpgid(job.pid) != job.pid:
+            return False  # the runner leads its own group (setsid at start); anything else is not a job of ours
         os.killpg(job.pid, sig)
     except (ProcessLookupError, PermissionError):
         return False
@@ -386,8 +489,8 @@ class JobSettings:
 
 
 def write_settings(job_dir: Path, settings: JobSettings) -> None:
-    """Inside a job: record what its request resolved to (atomically)."""
-    write_text_atomic(Path(job_dir) / "settings.json", json.dumps(settings.to_dict()))
+    """Inside a job: record what its request resolved to (atomically, 0600)."""
+    write_text_atomic(Path(job_dir) / "settings.json", json.dumps(settings.to_dict()), private=True)
 
 
 def read_settings(job: Job) -> JobSettings | None:
@@ -399,8 +502,8 @@ def read_settings(job: Job) -> JobSettings | None:
 
 
 def write_outcome(job_dir: Path, doc: dict[str, Any]) -> None:
-    """Inside a job: its typed outcome as JSON (``outcome.json``: calibrate's and build's records), atomically."""
-    write_text_atomic(Path(job_dir) / "outcome.json", json.dumps(doc, default=str))
+    """Inside a job: its typed outcome as JSON (``outcome.json``: calibrate's and build's records), atomically (0600)."""
+    write_text_atomic(Path(job_dir) / "outcome.json", json.dumps(doc, default=str), private=True)
 
 
 def read_outcome(job: Job) -> dict[str, Any] | None:
@@ -427,7 +530,7 @@ def append_event(job_dir: Path, event: Any) -> None:
 
     line = ev.encode(event)
     try:
-        fd = os.open(Path(job_dir) / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_private_append(Path(job_dir) / "events.jsonl")
         try:
             os.write(fd, line)
         finally:

@@ -63,6 +63,12 @@ def jobs_dir() -> Path:
     return data_dir() / "jobs"
 
 
+def child_dir() -> Path:
+    """The private folder (0700) our benchmark and build children start in (core/child_argv.py): a folder of ours,
+    never the user's, so nothing there is ever imported or read by accident."""
+    return data_dir() / "run"
+
+
 def user_profiles_dir() -> Path:
     """Extra device profiles the user adds; a name here shadows a bundled profile."""
     return config_dir() / "profiles"

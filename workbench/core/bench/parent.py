@@ -1,7 +1,11 @@
 """Parent side of a benchmark: start the child, read its typed event stream, cancel by killing it.
 
 The timed loop runs in a separate process so nothing the parent does (telemetry sampling, drawing
-a UI, printing) perturbs its timings, and Cancel can kill it at any point.
+a UI, printing) perturbs its timings, and Cancel can kill it at any point. The child starts in a folder of ours
+with the user's folder off its ``sys.path`` (core/child_argv.py), so the paths it is given are made absolute here.
+Its stderr (a runtime's own output, a traceback) is drained by a thread while it runs, keeping the last
+:data:`STDERR_TAIL_BYTES` for the error message: a child that prints more than a pipe holds (64 KiB on Linux)
+would otherwise block in write(2) forever.
 """
 
 from __future__ import annotations
@@ -9,16 +13,21 @@ from __future__ import annotations
 import os
 import selectors
 import subprocess
-import sys
 import threading
 from array import array
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from workbench.core import errors as _errors
 from workbench.core.bench import events as ev
 from workbench.core.bench.config import BenchConfig
+from workbench.core.child_argv import spawn
 from workbench.core.errors import BenchmarkError, Cancelled, WorkbenchError
+
+CHILD_MODULE = "workbench.core.bench.child"
+# How much of the end of the child's stderr is kept for the error message (ours: a traceback's last frames fit).
+STDERR_TAIL_BYTES = 16 * 1024
 
 
 @dataclass
@@ -61,6 +70,53 @@ class ChildControl:
             self._proc.send_signal(signal.SIGUSR1)
 
 
+class _StderrTail:
+    """Reads a pipe to its end in a daemon thread, keeping only its last ``limit`` bytes (memory stays bounded
+    however much the child prints)."""
+
+    def __init__(self, fileobj, limit: int = STDERR_TAIL_BYTES) -> None:
+        self._fd = fileobj.fileno()
+        self._limit = limit
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._drain, name="bench-child-stderr", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self._chunks.append(chunk)
+                self._size += len(chunk)
+                while self._size - len(self._chunks[0]) >= self._limit:
+                    self._size -= len(self._chunks.popleft())
+
+    def text(self, join_s: float = 5.0) -> str:
+        """The kept tail, once the pipe has ended (waits at most ``join_s`` for a process that inherited it)."""
+        self._thread.join(join_s)
+        with self._lock:
+            return b"".join(self._chunks)[-self._limit :].decode(errors="replace")
+
+    @property
+    def ended(self) -> bool:
+        return not self._thread.is_alive()
+
+
+def _absolute(cfg: BenchConfig) -> BenchConfig:
+    """``cfg`` with its file paths absolute: the child starts in a folder of ours, not the user's."""
+    return replace(
+        cfg,
+        artifact_path=os.path.abspath(cfg.artifact_path),
+        dataset=os.path.abspath(cfg.dataset) if cfg.dataset else cfg.dataset,
+    )
+
+
 def _raise_failed(event: ev.Failed) -> None:
     cls = getattr(_errors, event.kind, None)
     if isinstance(cls, type) and issubclass(cls, WorkbenchError):
@@ -76,28 +132,34 @@ def run_child(
     poll_s: float = 0.1,
     control: ChildControl | None = None,
     outcome: BenchOutcome | None = None,
+    child_module: str = CHILD_MODULE,
 ) -> BenchOutcome:
     """Run one benchmark in a child process and collect its stream.
 
     ``on_event`` sees every event as it arrives (for live views), after the outcome has taken it.
     ``cancel`` set -> the child is killed and :class:`Cancelled` raised. ``outcome``: an empty outcome to fill
-    (so a watcher can follow its latency array while the run goes on); a new one by default.
+    (so a watcher can follow its latency array while the run goes on); a new one by default. ``child_module``: the
+    module the child runs (tests put a stand-in that wraps the real one here).
 
     Raises:
         Cancelled, BenchmarkError, or the WorkbenchError the child reported (ModelError, UsageError, ...).
     """
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.core.bench.child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
+    config = _absolute(cfg).to_json().encode()
+    proc = spawn(child_module, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdin and proc.stdout and proc.stderr
-    proc.stdin.write(cfg.to_json().encode())
-    proc.stdin.close()
+    stderr_tail = _StderrTail(proc.stderr)
+    try:
+        proc.stdin.write(config)
+        proc.stdin.flush()
+    except BrokenPipeError:
+        pass  # the child died before reading its configuration: reported below from its stderr and exit status
+    finally:
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
     if control is not None:
         control._proc = proc
         if control._stop_asked:
@@ -163,14 +225,15 @@ def run_child(
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        stderr_tail = proc.stderr.read().decode(errors="replace")[-2000:]
-        proc.stderr.close()
+        stderr_text = stderr_tail.text()
+        if stderr_tail.ended:  # else a process that inherited the pipe still holds it: the thread ends with it
+            proc.stderr.close()
         proc.stdout.close()
         sel.close()
     if failed is not None:
         _raise_failed(failed)
     if not ended:
-        detail = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else f"exit status {proc.returncode}"
+        detail = stderr_text.strip().splitlines()[-1] if stderr_text.strip() else f"exit status {proc.returncode}"
         raise BenchmarkError(f"benchmark child ended before its timed window finished: {detail}")
     if out.iterations != len(out.latencies_ns):
         raise BenchmarkError(

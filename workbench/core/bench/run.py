@@ -8,6 +8,7 @@ nothing about profiles, model specs or faces: it gets a :class:`BenchPlan`.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -189,7 +190,10 @@ def run_benchmark(
         watcher = StabilityWatcher(plan.stable_target, plan.stable_rel_width) if plan.until_stable else None
         if plan.events_path is not None:
             try:
-                events_log = open(plan.events_path, "ab")  # noqa: SIM115 - closed in finally
+                from workbench.core.private import open_private_append
+
+                # 0600 in the job's 0700 folder, like every file of a job (core/jobs.py)
+                events_log = os.fdopen(open_private_append(plan.events_path), "ab")  # closed in finally
             except OSError:
                 events_log = None
         repeat = max(1, plan.repeat)

@@ -4,6 +4,8 @@ Parent side: :func:`run_build_child`. Child side: ``python -m workbench.core.bac
 one JSON request on stdin and writes JSON lines on the file descriptor that was stdout at start
 (``{"progress": phase, "done": n, "total": n}``, then ``{"report": {...}}`` or ``{"error": type, "message", "hint"}``);
 fd 1 is pointed at stderr so TensorRT's own output cannot corrupt the stream (the benchmark child does the same).
+The child starts in a folder of ours with the user's folder off its ``sys.path`` (core/child_argv.py), so every path
+in the request is absolute.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core import errors as E
+from workbench.core.child_argv import spawn
+
+CHILD_MODULE = "workbench.core.backends.tensorrt.build_child"
+
+
+def _abs(path: Path | None) -> str | None:
+    return os.path.abspath(path) if path else None
 
 
 def run_build_child(
@@ -42,20 +51,15 @@ def run_build_child(
         the child's WorkbenchError (same class and message), or BuildError when it dies without one.
     """
     request = {
-        "onnx": str(onnx_path),
+        "onnx": _abs(onnx_path),
         "settings": settings.to_dict(),
-        "out": str(out_path),
-        "timing_cache": str(timing_cache_path) if timing_cache_path else None,
-        "calib_dir": str(calib_dir) if calib_dir else None,
+        "out": _abs(out_path),
+        "timing_cache": _abs(timing_cache_path),
+        "calib_dir": _abs(calib_dir),
         "calib_limit": calib_limit,
-        "calib_cache": str(calib_cache_path) if calib_cache_path else None,
+        "calib_cache": _abs(calib_cache_path),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.core.backends.tensorrt.build_child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn(CHILD_MODULE, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(json.dumps(request))
     proc.stdin.close()
