@@ -66,7 +66,9 @@ def test_spawn_starts_in_our_private_folder(tmp_path, monkeypatch):
     probe = tmp_path / "lib" / "cwd_probe.py"
     probe.parent.mkdir()
     probe.write_text(code)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(probe.parent), os.environ.get("PYTHONPATH", "")])}
+    # no empty entry: an empty PYTHONPATH entry means "the current folder" to Python, whatever -P says
+    extra = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(probe.parent), *extra])}
     proc = spawn("cwd_probe", stdout=subprocess.PIPE, env=env)
     out, _ = proc.communicate(timeout=60)
     cwd, sys_path = json.loads(out)
