@@ -1,0 +1,109 @@
+"""Inputs from untrusted files are bounded before they are read (issue 18): ``.npz`` members the model does not
+use are never inflated, and an array whose header declares more than the memory budget is refused unread."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.core.errors import DatasetError
+from workbench.core.precision.datasets import InputSpec, open_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+IMG = (InputSpec("image", "float32", ("N", 1, 8, 8)),)
+JUNK_BYTES = 512 << 20  # inflated size of the unused member: far above the peak growth allowed below
+
+
+def _member(zf: zipfile.ZipFile, key: str, shape: tuple[int, ...], dtype: str, data_bytes: int | None = None) -> None:
+    """Write ``key.npy`` into ``zf``: an .npy header declaring ``shape``/``dtype``, then ``data_bytes`` zero bytes
+    (default: what the header declares), streamed in 1 MiB blocks so the test never holds the array."""
+    with zf.open(f"{key}.npy", "w", force_zip64=True) as f:
+        descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+        np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": shape})
+        left = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize if data_bytes is None else data_bytes
+        block = bytes(1 << 20)
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= len(block)
+
+
+def _npz_with_junk(path: Path, image: np.ndarray) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open("image.npy", "w") as f:
+            np.lib.format.write_array(f, image, allow_pickle=False)
+        _member(zf, "junk", (JUNK_BYTES,), "uint8")
+
+
+def test_unused_npz_key_is_never_inflated(tmp_path):
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    image = np.arange(64, dtype=np.float32).reshape(1, 1, 8, 8)
+    _npz_with_junk(folder / "s0.npz", image)
+    assert (folder / "s0.npz").stat().st_size < 8 << 20  # a few MB on disk, 512 MiB inflated
+    probe = textwrap.dedent(
+        f"""
+        import json, resource
+        import numpy as np
+        from workbench.core.precision.datasets import InputSpec, open_dataset
+        spec = (InputSpec("image", "float32", ("N", 1, 8, 8)),)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        ds = open_dataset({str(folder)!r}, spec)
+        feeds = list(ds.iter_feeds())
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(json.dumps({{"grew_kib": after - before, "count": len(feeds), "keys": sorted(feeds[0]),
+                          "sum": float(feeds[0]["image"].sum()), "shape": list(feeds[0]["image"].shape)}}))
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["count"] == 1 and got["keys"] == ["image"] and got["shape"] == [1, 1, 8, 8]
+    assert got["sum"] == float(image.sum())  # the real key is read, values intact
+    assert got["grew_kib"] < 64 << 10, got  # peak RSS grew < 64 MiB while the junk member inflates to 512 MiB
+
+
+def _huge_image_npz(path: Path) -> None:
+    # Declares 2**40 x 1 x 8 x 8 float32 = 256 TiB; holds 4 KiB of data.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        _member(zf, "image", (1 << 40, 1, 8, 8), "float32", data_bytes=4096)
+
+
+def test_huge_used_key_is_refused_at_open_naming_file_and_key(tmp_path):
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    _huge_image_npz(folder / "big.npz")
+    with pytest.raises(DatasetError) as ei:
+        open_dataset(folder, IMG)
+    msg = str(ei.value)
+    assert "big.npz" in msg and "'image'" in msg and "256.0 TiB" in msg and "not read" in msg
+    assert "of memory available" in msg
+
+
+def test_huge_used_key_written_after_open_is_refused_unread(tmp_path):
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    np.savez(folder / "s0.npz", image=np.ones((1, 1, 8, 8), np.float32))
+    ds = open_dataset(folder, IMG)
+    _huge_image_npz(folder / "s0.npz")  # swapped between the header check and the calibration pass
+    with pytest.raises(DatasetError, match=r"s0\.npz: array 'image' declares shape \[1099511627776, 1, 8, 8\]"):
+        next(ds.iter_feeds())
+
+
+def test_huge_npy_is_refused_at_open(tmp_path):
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    with open(folder / "big.npy", "wb") as f:
+        descr = np.lib.format.dtype_to_descr(np.dtype("float32"))
+        np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": (1 << 40, 1, 8, 8)})
+        f.write(bytes(4096))
+    with pytest.raises(DatasetError, match=r"big\.npy: array 'image' declares .* it was not read"):
+        open_dataset(folder, IMG)
