@@ -107,3 +107,30 @@ def test_huge_npy_is_refused_at_open(tmp_path):
         f.write(bytes(4096))
     with pytest.raises(DatasetError, match=r"big\.npy: array 'image' declares .* it was not read"):
         open_dataset(folder, IMG)
+
+
+def test_random_feeds_are_drawn_in_the_input_dtype_without_a_float64_copy():
+    import tracemalloc
+
+    from workbench.core.bench.inputs import random_feeds
+
+    meta = [("x", "float32", ("batch", 1024, 1024)), ("ids", "int32", ("batch", 1024))]
+    tracemalloc.start()
+    try:
+        feeds = random_feeds(meta, 2, {}, 0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert feeds["x"].dtype == np.float32 and feeds["x"].shape == (2, 1024, 1024)
+    assert feeds["ids"].dtype == np.int32 and 0 <= feeds["ids"].min() and feeds["ids"].max() < 100
+    assert abs(float(feeds["x"].mean())) < 0.01 and 0.99 < float(feeds["x"].std()) < 1.01  # still standard normal
+    want = 2 * 1024 * 1024 * 4 + 2 * 1024 * 4
+    assert peak < want * 1.25, (peak, want)  # a float64 draw then a cast peaks at 3x the float32 feed
+
+
+def test_random_feeds_refuse_a_size_beyond_memory_before_allocating():
+    from workbench.core.bench.inputs import random_feeds
+    from workbench.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"input 'x' 1000000000000x1024 float32 = 3\.6 PiB.*of memory available"):
+        random_feeds([("x", "float32", ("batch", 1024))], 10**12, {}, 0)

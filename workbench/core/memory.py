@@ -31,10 +31,15 @@ def available_bytes() -> int:
 
 def nbytes(shape: Iterable[int], dtype: Any) -> int:
     """Bytes an array of ``shape`` (ints) and numpy ``dtype`` takes: product of dims × itemsize (Python ints, so a
-    declared 10^15-element shape does not overflow)."""
+    declared 10^15-element shape does not overflow). A dtype numpy does not know (``bfloat16`` without ml_dtypes)
+    counts 1 byte per element: the smallest, so a check never refuses on a guess."""
     import numpy as np
 
-    return math.prod(int(d) for d in shape) * int(np.dtype(dtype).itemsize)
+    try:
+        itemsize = int(np.dtype(dtype).itemsize)
+    except TypeError:
+        itemsize = 1
+    return math.prod(int(d) for d in shape) * itemsize
 
 
 def human(n: int | float) -> str:

@@ -608,8 +608,10 @@ def check_bench_inputs(job: PreparedJob) -> None:
 
     Raises:
         DatasetError: the ``--inputs`` folder is empty or does not match the model (names the file).
-        UsageError: an input without a size (names the ``--shapes`` forms that set it); an integer scalar input
-            without a value (names the model spec key to set).
+        UsageError: an input without a size (names the ``--shapes`` forms that set it); random inputs that would
+            take more than a quarter of the memory available (``--batch``/``--shapes`` too large, named with the
+            size: bench/inputs.py ``check_feed_size``); an integer scalar input without a value (names the model spec
+            key to set).
     """
     o = job.request
     if o.bench_dataset:
@@ -617,7 +619,10 @@ def check_bench_inputs(job: PreparedJob) -> None:
 
         open_dataset(paths.resolve_dataset(o.bench_dataset, "calib"), job.model_info.inputs)
         return
-    resolve_inputs(job).require_all()
+    from workbench.core.bench.inputs import check_feed_size
+
+    shapes = resolve_inputs(job).require_all()
+    check_feed_size([(i.name, i.dtype, i.shape) for i in job.model_info.inputs], shapes)
     feed_values(job)
 
 

@@ -1,0 +1,23 @@
+"""Oversized requests are refused by the real CLI before any work (issue 18): a benchmark whose --shapes would not
+fit in memory stops before calibration."""
+
+from __future__ import annotations
+
+import time
+
+
+def test_bench_with_huge_shapes_is_refused_before_calibration(run_cli, workbench_home):
+    t0 = time.monotonic()
+    res = run_cli(
+        "bench", "--precision", "int8", "--calib", "calib/digits", "--shapes", "image:4000000000x1x8x8", "--no-store"
+    )
+    took = time.monotonic() - t0
+    assert res.returncode == 2, res.stderr
+    assert "953.7 GiB" in res.stderr and "4000000000x1x8x8 float32" in res.stderr, res.stderr
+    assert "of memory available" in res.stderr and "nothing was run" in res.stderr
+    assert "Traceback" not in res.stderr
+    # the old code calibrated (cache/calibration/...), built and ran the accuracy pass before failing in the child
+    assert not (workbench_home / "cache" / "calibration").exists()
+    assert not (workbench_home / "cache" / "artifacts").exists()
+    assert "[calibrate]" not in res.stdout + res.stderr and "[build]" not in res.stdout + res.stderr
+    assert took < 120  # generous: the refusal needs only the model's header; the old path calibrated first
