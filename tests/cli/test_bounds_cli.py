@@ -21,3 +21,22 @@ def test_bench_with_huge_shapes_is_refused_before_calibration(run_cli, workbench
     assert not (workbench_home / "cache" / "artifacts").exists()
     assert "[calibrate]" not in res.stdout + res.stderr and "[build]" not in res.stdout + res.stderr
     assert took < 120  # generous: the refusal needs only the model's header; the old path calibrated first
+
+
+def test_bench_with_a_huge_batch_of_real_samples_is_refused_before_calibration(run_cli, workbench_home):
+    res = run_cli(
+        "bench",
+        "--precision",
+        "int8",
+        "--calib",
+        "calib/digits",
+        "--inputs",
+        "calib/digits",
+        "--batch",
+        "10000000000",
+    )
+    assert res.returncode == 2, res.stderr
+    # 10^10 samples of 1x8x8 float32 (256 B each) = 2.3 TiB
+    assert "--batch 10000000000 stacks the samples of" in res.stderr and "2.3 TiB" in res.stderr, res.stderr
+    assert "of memory available" in res.stderr and "Traceback" not in res.stderr
+    assert not (workbench_home / "cache" / "calibration").exists()

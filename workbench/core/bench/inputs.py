@@ -174,6 +174,42 @@ def check_feed_size(meta: Sequence[tuple[str, str, tuple]], concrete: Mapping[st
     return total
 
 
+def check_dataset_feed_size(ds: Any, batch: int) -> int:
+    """Bytes :func:`dataset_feeds` would hold to feed ``batch`` from the open dataset ``ds`` (precision/datasets.py
+    ``Dataset``), estimated from its first file before the files are stacked: inputs with a batch axis scale from the
+    file's batch to ``batch``, the others are taken once. Checked like random inputs (:func:`check_feed_size`).
+
+    Returns:
+        the estimate in bytes.
+
+    Raises:
+        UsageError: naming ``--batch``, the estimate and the memory available. DatasetError: the first file is bad.
+    """
+    from workbench.core.models.dims import batch_layout
+
+    first = next(iter(ds.iter_feeds()))  # one file: its own size is bounded when it is read (datasets.py)
+    axes = ds.batch_axes
+    lead = batch_layout(ds.inputs).lead
+    lead_axis = axes.get(lead) if lead is not None else None
+    per_file = int(first[lead].shape[lead_axis]) if lead is not None and lead_axis is not None else 0
+    total = 0
+    for name, arr in first.items():
+        axis = axes.get(name)
+        if axis is None or per_file <= 0:
+            total += int(arr.nbytes)
+        else:
+            total += int(arr.nbytes) * max(batch, per_file) // per_file
+    budget = memory.budget(memory.FEED_FRACTION)
+    if total > budget:
+        raise UsageError(
+            f"--batch {batch} stacks the samples of {ds.folder} to about {memory.human(total)}, more than a quarter "
+            f"of the {memory.human(memory.available_bytes())} of memory available ({memory.human(budget)}); "
+            "nothing was run",
+            hint="use a smaller --batch",
+        )
+    return total
+
+
 def dataset_feeds(folder: Path, meta: Sequence[tuple[str, str, tuple]], batch: int):
     """The first sample(s) of a dataset folder, each input by its own shape: inputs with a batch axis stacked along
     it to ``batch`` (the files taken again from the first when the folder holds fewer samples, so the batch fed is
