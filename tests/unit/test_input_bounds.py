@@ -134,3 +134,90 @@ def test_random_feeds_refuse_a_size_beyond_memory_before_allocating():
 
     with pytest.raises(UsageError, match=r"input 'x' 1000000000000x1024 float32 = 3\.6 PiB.*of memory available"):
         random_feeds([("x", "float32", ("batch", 1024))], 10**12, {}, 0)
+
+
+# ---------------------------------------------------------------------------------------------- logs
+
+
+def _rchar() -> int:
+    """Bytes this process has read through read(2) and friends (Linux /proc/self/io)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
+needs_proc_io = pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
+
+
+@needs_proc_io
+def test_trtexec_import_refuses_a_300_mb_file_without_reading_it(tmp_path):
+    from workbench.core.errors import ResultsError
+    from workbench.core.results.trtexec_import import import_trtexec
+
+    big = tmp_path / "big.log"
+    with open(big, "wb") as f:
+        f.truncate(300 << 20)  # sparse: no disk used
+    before = _rchar()
+    with pytest.raises(ResultsError) as ei:
+        import_trtexec(big)
+    assert _rchar() - before < 1 << 20  # refused from its size: not read
+    assert str(ei.value) == f"{big} is 300 MiB, larger than any trtexec log (at most 64 MiB are read); nothing was read"
+
+
+@needs_proc_io
+def test_trtexec_import_of_an_endless_stream_stops_at_the_cap():
+    from workbench.core.errors import ResultsError
+    from workbench.core.results.trtexec_import import MAX_LOG_BYTES, import_trtexec
+
+    before = _rchar()
+    with pytest.raises(ResultsError, match=r"/dev/zero: more than 64 MiB read, larger than any trtexec log; stopped"):
+        import_trtexec("/dev/zero")
+    assert _rchar() - before < MAX_LOG_BYTES + (1 << 20)
+
+
+def _best_of(n: int, fn) -> float:
+    import time
+
+    best = float("inf")
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def test_trtexec_patterns_are_linear_in_the_line():
+    from workbench.core.errors import ResultsError
+    from workbench.core.results.trtexec_import import parse_trtexec_log
+
+    def blanks(n: int) -> str:  # "min" then blanks and no number: \s*=?\s* backtracked over them quadratically
+        return "Latency: min" + " " * n + "x\n"
+
+    def dollars(n: int) -> str:  # every "$" starts a rescan of the word for "\S*/trtexec"
+        return "Latency: " + "$/" * (n // 2) + "\n"
+
+    for make in (blanks, dollars):
+
+        def run(n: int, make=make) -> None:
+            with pytest.raises(ResultsError, match="no performance summary found"):
+                parse_trtexec_log(make(n))
+
+        small, large = _best_of(3, lambda: run(3000)), _best_of(3, lambda: run(12000))  # noqa: B023
+        assert large / max(small, 1e-4) < 8, (make.__name__, small, large)  # quadratic: ~16
+
+
+def test_tegrastats_repeated_rails_parse_in_linear_time_and_keep_their_names():
+    from workbench.core.telemetry.tegrastats import parse_line
+
+    def line(n: int) -> str:
+        return "RAM 100/200MB " + " ".join(f"NC {k}mW/{k}mW" for k in range(n)) + " VDD_IN 5000mW/5000mW"
+
+    s = parse_line(line(5))
+    assert list(s.rails_mw) == ["NC", "NC#2", "NC#3", "NC#4", "NC#5", "VDD_IN"]
+    assert s.rails_mw["NC#3"].now_mw == 2.0 and s.total_power_mw == 5000.0
+    big = parse_line(line(8000))
+    assert len(big.rails_mw) == 8001 and big.rails_mw["NC#8000"].now_mw == 7999.0
+    small_t = _best_of(3, lambda: parse_line(line(2000)))
+    large_t = _best_of(3, lambda: parse_line(line(8000)))
+    assert large_t / small_t < 8, (small_t, large_t)  # probing NAME#2, NAME#3 … per repeat was ~16
