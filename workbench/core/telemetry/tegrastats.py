@@ -124,6 +124,7 @@ def parse_line(
     temps: dict[str, float | None] = {}
     temps_max: dict[str, float | None] = {}
     rails: dict[str, RailReading] = {}
+    rail_count: dict[str, int] = {}
     engines: dict[str, LoadFreq] = {}
     extra: dict[str, Any] = {}
     unparsed: list[str] = []
@@ -235,11 +236,11 @@ def parse_line(
         if _NAME.match(tok) and nx is not None:
             rm = _RAIL.match(nx)
             if rm:
-                key = tok
-                k = 2
-                while key in rails:
-                    key = f"{tok}#{k}"
-                    k += 1
+                # The k-th rail of one name is NAME#k, counted per name (rail names never hold '#', _NAME): a line of
+                # n repeats costs O(n), not the O(n^2) of probing NAME#2, NAME#3 … each time.
+                k = rail_count.get(tok, 0) + 1
+                rail_count[tok] = k
+                key = tok if k == 1 else f"{tok}#{k}"
                 rails[key] = RailReading(float(rm.group(1)), float(rm.group(3)), _f(rm.group(5)))
                 i += 2
                 continue
