@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import TelemetryError
+from workbench.core.hw.tools import find_tool
 from workbench.core.telemetry.base import BaseSource
 from workbench.core.telemetry.schema import (
     CpuCore,
@@ -338,7 +338,7 @@ class TegrastatsSource(BaseSource):
         clock=time.monotonic,
     ) -> None:
         super().__init__(clock=clock)
-        found = str(exe) if exe is not None else (shutil.which("tegrastats") or "/usr/bin/tegrastats")
+        found = str(exe) if exe is not None else (find_tool("tegrastats") or "/usr/bin/tegrastats")
         if not Path(found).is_file() or not os.access(found, os.X_OK):
             raise TelemetryError("tegrastats not found (not a Jetson, or not on PATH)")
         self._total_rule = total_rule
