@@ -142,7 +142,7 @@ def fixed_root(tmp_path, monkeypatch):
     """A tmp "root" holding the fixed-path tools, and a PATH folder (first on PATH) with impostors of each."""
     root = tmp_path / "root"
     root.mkdir()
-    monkeypatch.setattr(tools, "ROOT", root)
+    monkeypatch.setenv(tools.ROOT_ENV, str(root))
     impostors = tmp_path / "impostors"
     impostors.mkdir()
     monkeypatch.setenv("PATH", f"{impostors}:{os.environ['PATH']}")

@@ -10,7 +10,12 @@ where the L4T ``nvidia-l4t-tools``/``nvidia-l4t-core`` packages install them (je
 ``/usr/sbin/nvpmodel``); ``/usr/bin/nvidia-smi`` is where the NVIDIA driver packages install it. ``rm`` is
 ``/usr/bin/rm`` on merged-/usr systems (Ubuntu 20.04+, JetPack 5/6) and ``/bin/rm`` before (JetPack 4).
 
-Tests point :data:`ROOT` at a temporary folder that holds ``usr/sbin/nvpmodel`` etc.; nothing else changes it.
+Tests only: ``WORKBENCH_TOOLS_ROOT`` (:data:`ROOT_ENV`) names the folder the fixed paths are looked up under instead
+of ``/`` — a temporary "root" holding ``usr/sbin/nvpmodel`` etc., or an empty one so that a test's fake tools on
+PATH are used even on a Jetson (tests/conftest.py sets it for every test). It only moves where the fixed paths are
+looked for; a process whose environment someone else sets is theirs already (``LD_PRELOAD``, ``PYTHONPATH``), so it
+opens nothing that ``PATH`` did not — what this module guards against is a ``PATH`` that merely *holds* a folder
+others can write.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ FIXED_PATHS: dict[str, tuple[str, ...]] = {
     "rm": ("/usr/bin/rm", "/bin/rm"),
 }
 
-ROOT = Path("/")  # the filesystem root the fixed paths are under; tests only
+ROOT_ENV = "WORKBENCH_TOOLS_ROOT"
 
 
 def fixed_path(name: str) -> str | None:
-    """The first of ``name``'s :data:`FIXED_PATHS` (under :data:`ROOT`) that is an executable file, else None."""
+    """The first of ``name``'s :data:`FIXED_PATHS` (under ``/``, or :data:`ROOT_ENV` in tests) that is an executable
+    file, else None."""
+    root = Path(os.environ.get(ROOT_ENV) or "/")
     for p in FIXED_PATHS.get(name, ()):
-        full = ROOT / p.lstrip("/")
+        full = root / p.lstrip("/")
         if full.is_file() and os.access(full, os.X_OK):
             return str(full)
     return None
