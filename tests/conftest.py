@@ -42,8 +42,16 @@ def workbench_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_board_tools(tmp_path_factory, monkeypatch):
+    """The fixed paths of nvpmodel, jetson_clocks, tegrastats and nvidia-smi (core/hw/tools.py) are looked up in an
+    empty folder: a test's fake tools on PATH are the ones run, even on a Jetson, where the real ones would change the
+    board's power mode. Tests of the fixed paths point WORKBENCH_TOOLS_ROOT at their own folder."""
+    monkeypatch.setenv("WORKBENCH_TOOLS_ROOT", str(tmp_path_factory.mktemp("no-board-tools")))
+
+
 @pytest.fixture
-def cli_env(workbench_home):
+def cli_env(workbench_home, no_board_tools):
     """Environment for `python -m workbench` subprocesses."""
     env = dict(os.environ)
     env["WORKBENCH_HOME"] = str(workbench_home)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -114,7 +115,7 @@ def test_jetson_clocks_store_then_restore(tmp_path, monkeypatch):
     )
     install(bin_dir, "jetson_clocks", script)
     store = tmp_path / "state/jc.conf"
-    jc = JetsonClocks(exe=str(bin_dir / "jetson_clocks"), sudo=False, store=store)
+    jc = JetsonClocks(exe=str(bin_dir / "jetson_clocks"), sudo=False, store=store, owner_uid=os.geteuid())
     dry = jc.on(dry_run=True)
     assert dry.commands == ((str(bin_dir / "jetson_clocks"), "--store", str(store)), (str(bin_dir / "jetson_clocks"),))
     assert not log.exists()

@@ -613,16 +613,23 @@ def check_bench_inputs(job: PreparedJob) -> None:
 
     Raises:
         DatasetError: the ``--inputs`` folder is empty or does not match the model (names the file).
-        UsageError: an input without a size (names the ``--shapes`` forms that set it); an integer scalar input
-            without a value (names the model spec key to set).
+        UsageError: ``--batch`` would stack the ``--inputs`` samples past a quarter of the memory available; an input without a size (names the ``--shapes`` forms that set it); random inputs that would
+            take more than a quarter of the memory available (``--batch``/``--shapes`` too large, named with the
+            size: bench/inputs.py ``check_feed_size``); an integer scalar input without a value (names the model spec
+            key to set).
     """
     o = job.request
     if o.bench_dataset:
+        from workbench.core.bench.inputs import check_dataset_feed_size
         from workbench.core.precision.datasets import open_dataset
 
-        open_dataset(paths.resolve_dataset(o.bench_dataset, "calib"), job.model_info.inputs)
+        ds = open_dataset(paths.resolve_dataset(o.bench_dataset, "calib"), job.model_info.inputs)
+        check_dataset_feed_size(ds, resolve_inputs(job).batch)
         return
-    resolve_inputs(job).require_all()
+    from workbench.core.bench.inputs import check_feed_size
+
+    shapes = resolve_inputs(job).require_all()
+    check_feed_size([(i.name, i.dtype, i.shape) for i in job.model_info.inputs], shapes)
     feed_values(job)
 
 

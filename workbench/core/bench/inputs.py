@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.core import memory
 from workbench.core.errors import DatasetError, UsageError
 
 _INT_HIGH = 100  # random token ids / indices drawn from [0, 100): valid for any vocabulary of >= 100
@@ -111,7 +112,8 @@ def random_feeds(
 
     Raises:
         UsageError: a shape cannot be resolved or contradicts the model (resolve.py); an integer scalar input has
-            no value (:func:`value_needed_error`); a dtype that cannot be generated.
+            no value (:func:`value_needed_error`); the inputs would not fit in memory (:func:`check_feed_size`,
+            before anything is allocated); a dtype that cannot be generated.
     """
     import numpy as np
 
@@ -122,21 +124,90 @@ def random_feeds(
     for name, dtype, shape in meta:
         if name not in values and needs_value(dtype, shape):
             raise value_needed_error(name, dtype)
+    check_feed_size(meta, concrete)
     rng = np.random.default_rng(seed)
     feeds = {}
     for name, dtype, _ in meta:
         dt = np.dtype(dtype)
+        shape = concrete[name]
+        # Each input is drawn in its own dtype (float32/float64 natively, float16 via float32): no float64 copy
+        # of the whole feed is ever made.
         if name in values:
-            feeds[name] = np.full(concrete[name], values[name], dtype=dt)
+            feeds[name] = np.full(shape, values[name], dtype=dt)
         elif dt.kind == "f":
-            feeds[name] = rng.standard_normal(concrete[name]).astype(dt)
+            native = dt if dt in (np.float32, np.float64) else np.dtype(np.float32)
+            arr = rng.standard_normal(shape, dtype=native)
+            feeds[name] = arr if native == dt else arr.astype(dt)
         elif dt.kind in "iu":
-            feeds[name] = rng.integers(0, _INT_HIGH, size=concrete[name]).astype(dt)
+            feeds[name] = rng.integers(0, _INT_HIGH, size=shape, dtype=dt)
         elif dt.kind == "b":
-            feeds[name] = rng.integers(0, 2, size=concrete[name]).astype(bool)
+            feeds[name] = rng.integers(0, 2, size=shape, dtype=np.uint8).view(bool)
         else:
             raise UsageError(f"input {name!r} has dtype {dtype}, which the benchmark cannot generate")
     return feeds
+
+
+def check_feed_size(meta: Sequence[tuple[str, str, tuple]], concrete: Mapping[str, Sequence[int]]) -> int:
+    """Bytes the inputs of ``meta`` (name, numpy dtype name, model shape) take at the ``concrete`` shapes, computed
+    from shape × itemsize before anything is allocated, checked against a quarter of the memory available
+    (:data:`workbench.core.memory.FEED_FRACTION`: the run also holds outputs, activations and the runtime's arena).
+
+    Returns:
+        the total in bytes.
+
+    Raises:
+        UsageError: naming the total, the largest input with its shape and dtype, and the memory available.
+    """
+    sizes = {name: memory.nbytes(concrete[name], dtype) for name, dtype, _ in meta if name in concrete}
+    total = sum(sizes.values())
+    budget = memory.budget(memory.FEED_FRACTION)
+    if total > budget:
+        big = max(sizes, key=lambda n: sizes[n])
+        dtype = next(d for n, d, _ in meta if n == big)
+        shape = "x".join(str(int(d)) for d in concrete[big])
+        raise UsageError(
+            f"the benchmark inputs would take {memory.human(total)} (input {big!r} {shape} {dtype} = "
+            f"{memory.human(sizes[big])}), more than a quarter of the {memory.human(memory.available_bytes())} of "
+            f"memory available ({memory.human(budget)}); nothing was run",
+            hint="use a smaller --batch or --shapes",
+        )
+    return total
+
+
+def check_dataset_feed_size(ds: Any, batch: int) -> int:
+    """Bytes :func:`dataset_feeds` would hold to feed ``batch`` from the open dataset ``ds`` (precision/datasets.py
+    ``Dataset``), estimated from its first file before the files are stacked: inputs with a batch axis scale from the
+    file's batch to ``batch``, the others are taken once. Checked like random inputs (:func:`check_feed_size`).
+
+    Returns:
+        the estimate in bytes.
+
+    Raises:
+        UsageError: naming ``--batch``, the estimate and the memory available. DatasetError: the first file is bad.
+    """
+    from workbench.core.models.dims import batch_layout
+
+    first = next(iter(ds.iter_feeds()))  # one file: its own size is bounded when it is read (datasets.py)
+    axes = ds.batch_axes
+    lead = batch_layout(ds.inputs).lead
+    lead_axis = axes.get(lead) if lead is not None else None
+    per_file = int(first[lead].shape[lead_axis]) if lead is not None and lead_axis is not None else 0
+    total = 0
+    for name, arr in first.items():
+        axis = axes.get(name)
+        if axis is None or per_file <= 0:
+            total += int(arr.nbytes)
+        else:
+            total += int(arr.nbytes) * max(batch, per_file) // per_file
+    budget = memory.budget(memory.FEED_FRACTION)
+    if total > budget:
+        raise UsageError(
+            f"--batch {batch} stacks the samples of {ds.folder} to about {memory.human(total)}, more than a quarter "
+            f"of the {memory.human(memory.available_bytes())} of memory available ({memory.human(budget)}); "
+            "nothing was run",
+            hint="use a smaller --batch",
+        )
+    return total
 
 
 def dataset_feeds(folder: Path, meta: Sequence[tuple[str, str, tuple]], batch: int):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import PowerError
+from workbench.core.hw.tools import find_tool
 
 DEFAULT_CONF = Path("etc/nvpmodel.conf")  # relative to the filesystem root (injectable for tests)
 
@@ -295,6 +295,9 @@ def parse_query(text: str) -> QueryResult:
 
 # -- running nvpmodel ------------------------------------------------------------------------------------
 _SUDO_PROMPT = re.compile(r"a password is required|a terminal is required|no tty present|askpass", re.IGNORECASE)
+# sudo's refusals when the sudoers rules do not cover the exact command ("Sorry, user U is not allowed to execute
+# 'CMD' as root on HOST.") or the user at all ("U is not in the sudoers file.").
+_SUDO_DENIED = re.compile(r"is not allowed to execute|is not in the sudoers file", re.IGNORECASE)
 _REBOOT = re.compile(r"reboot", re.IGNORECASE)
 
 
@@ -328,21 +331,30 @@ def run_tool(cmd: Sequence[str], timeout_s: float, *, hint_missing: str) -> subp
 
 
 def check_sudo_prompt(proc: subprocess.CompletedProcess[str], cmd: Sequence[str], used_sudo: bool) -> None:
-    """Raise PowerError with the fix when ``sudo -n`` refused because it would have prompted for a password."""
-    if used_sudo and proc.returncode != 0 and _SUDO_PROMPT.search(proc.stderr or ""):
-        plain = " ".join(cmd[2:])
+    """Raise PowerError with the fix when ``sudo -n`` refused: it would have prompted for a password, or the sudoers
+    rules do not allow this exact command (arguments included)."""
+    if not used_sudo or proc.returncode == 0:
+        return
+    plain = " ".join(cmd[2:])
+    if _SUDO_PROMPT.search(proc.stderr or ""):
         raise PowerError(
             f"sudo would prompt for a password to run `{plain}`",
             hint=f"run `sudo {plain}` yourself, or allow it without a password in sudoers (visudo)",
         )
+    if _SUDO_DENIED.search(proc.stderr or ""):
+        raise PowerError(
+            f"sudo does not allow this user to run `{plain}`",
+            hint="allow that exact command (arguments included) in sudoers with visudo; README, Security, has the rule",
+        )
 
 
 class Nvpmodel:
-    """Runs the ``nvpmodel`` tool. ``exe``/``sudo`` are injectable; ``sudo=None`` uses ``sudo -n`` only when not
+    """Runs the ``nvpmodel`` tool (``/usr/sbin/nvpmodel`` first, then PATH: core/hw/tools.py). ``exe``/``sudo`` are
+    injectable; ``sudo=None`` uses ``sudo -n`` only when not
     root. Every call has ``timeout_s`` and stdin closed."""
 
     def __init__(self, *, exe: str | None = None, sudo: bool | None = None, timeout_s: float = 15.0) -> None:
-        self.exe = exe or shutil.which("nvpmodel") or "nvpmodel"
+        self.exe = exe or find_tool("nvpmodel") or "nvpmodel"
         self.sudo = (os.geteuid() != 0) if sudo is None else sudo
         self.timeout_s = timeout_s
 

@@ -6,10 +6,10 @@ Never raises: on a machine without nvpmodel (not a Jetson) or when it fails/hang
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 from workbench.core.errors import PowerError
+from workbench.core.hw.tools import find_tool
 
 
 def current_power_state(*, timeout_s: float = 5.0, nvpmodel_exe: str | None = None) -> dict[str, Any]:
@@ -26,7 +26,7 @@ def current_power_state(*, timeout_s: float = 5.0, nvpmodel_exe: str | None = No
         "jetson_clocks": None,
         "reason": None,
     }
-    exe = nvpmodel_exe or shutil.which("nvpmodel")
+    exe = nvpmodel_exe or find_tool("nvpmodel")
     if exe is None:
         out["reason"] = "nvpmodel not found (not a Jetson)"
         return out

@@ -20,7 +20,10 @@ name order; ``limit`` keeps the first N.
 
 Memory: :meth:`Dataset.iter_feeds` yields one file's arrays at a time; nothing holds all samples.
 ``.npy``/``.npz`` headers are validated when the dataset is opened (only headers are read), so a
-wrong shape or dtype fails before a long calibration starts; images are validated as they stream.
+wrong shape or dtype fails before a long calibration starts; images are validated as they stream. Only the
+keys of an ``.npz`` that are model inputs are read, and each array's declared size (header shape × itemsize) is
+checked before it is inflated: a file's arrays together may take at most half of the memory available
+(:data:`workbench.core.memory.ARRAY_FRACTION`) — a few MB of deflated zeros can declare gigabytes.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.core import memory
 from workbench.core.errors import DatasetError
 from workbench.core.models.dims import batch_layout, fmt_shape, is_fixed, normalize_shape, symbol
 from workbench.core.precision.preprocess import Preprocess, apply_preprocess, load_preprocess
@@ -110,6 +114,32 @@ def _npy_header(fh: Any) -> tuple[tuple[int, ...], str]:
     else:  # 3.0: utf-8 field names; same layout as 2.0 for our purpose
         shape, _fortran, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
     return tuple(int(d) for d in shape), np.dtype(dtype).name
+
+
+def _npz_members(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Key -> member name of an ``.npz`` (``np.savez`` stores key ``x`` as ``x.npy``)."""
+    return {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
+
+
+def _check_size(p: Path, key: str, shape: tuple[int, ...], dtype: str, budget: int) -> int:
+    """Bytes the array ``key`` of ``p`` declares in its header (shape × itemsize), checked against ``budget`` (what
+    is left of :data:`workbench.core.memory.ARRAY_FRACTION` of the memory available for this file) before it is read.
+
+    Returns:
+        the array's size in bytes.
+
+    Raises:
+        DatasetError: naming the file, the key, the declared shape and size, and the memory available.
+    """
+    size = memory.nbytes(shape, dtype)
+    if size > budget:
+        raise DatasetError(
+            f"{p}: array '{key}' declares shape {list(shape)} {dtype} = {memory.human(size)}, more than this file may "
+            f"take ({memory.human(max(budget, 0))}: half of the {memory.human(memory.available_bytes())} of memory "
+            "available, less the file's other arrays); it was not read",
+            hint="split the samples into smaller files (one sample or a small batch per file)",
+        )
+    return size
 
 
 class Dataset:
@@ -207,22 +237,40 @@ class Dataset:
     # -- reading -------------------------------------------------------------------------------
 
     def _read(self, p: Path) -> dict[str, Any]:
+        """One file's arrays for the model's inputs, batch dim included. Only the input keys of an ``.npz`` are
+        read, each after its header passed :func:`_check_shape` and :func:`_check_size` (a compressed member can
+        declare gigabytes: nothing is inflated before its size is known)."""
         if self.kind == "images":
             return {self.inputs[0].name: self._read_image(p)}
         import numpy as np
 
+        out = {}
+        budget = memory.budget(memory.ARRAY_FRACTION)
+        total = 0
         try:
             if p.suffix.lower() == ".npy":
-                arrays = {self.inputs[0].name: np.load(p, allow_pickle=False)}
+                spec = self.inputs[0]
+                with open(p, "rb") as fh:
+                    shape, dtype = _npy_header(fh)
+                    total += _check_size(p, spec.name, shape, dtype, budget - total)
+                    fh.seek(0)
+                    arrays = {spec.name: np.lib.format.read_array(fh, allow_pickle=False)}
             else:
-                with np.load(p, allow_pickle=False) as z:
-                    arrays = {k: z[k] for k in z.files}
+                arrays = {}
+                with zipfile.ZipFile(p) as zf:
+                    members = _npz_members(zf)
+                    for spec in self.inputs:
+                        if spec.name not in members:
+                            raise DatasetError(f"{p}: no array for model input '{spec.name}' (keys: {sorted(members)})")
+                        with zf.open(members[spec.name]) as fh:
+                            shape, dtype = _npy_header(fh)
+                        _check_shape(p, spec, shape, dtype, self.batch_axes.get(spec.name))
+                        total += _check_size(p, spec.name, shape, dtype, budget - total)
+                        with zf.open(members[spec.name]) as fh:  # read_array reads the header again
+                            arrays[spec.name] = np.lib.format.read_array(fh, allow_pickle=False)
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
-        out = {}
         for spec in self.inputs:
-            if spec.name not in arrays:
-                raise DatasetError(f"{p}: no array for model input '{spec.name}' (keys: {sorted(arrays)})")
             arr = arrays[spec.name]
             axis = self.batch_axes.get(spec.name)
             # the file may have changed since open: check again
@@ -419,9 +467,11 @@ def _check_symbols(p: Path, inputs: tuple[Any, ...], shapes: dict[str, tuple[int
 
 
 def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str, tuple[int, ...]]:
-    """Check .npy/.npz headers against the inputs without loading the data."""
+    """Check .npy/.npz headers against the inputs without loading the data: shapes, dtypes and declared sizes
+    (:func:`_check_size`); keys the model does not use are neither checked nor read."""
     shapes: dict[str, tuple[int, ...]] = {}
     axes = batch_layout(inputs).axes
+    budget = memory.budget(memory.ARRAY_FRACTION)
     try:
         if p.suffix.lower() == ".npy":
             if len(inputs) != 1:
@@ -432,9 +482,10 @@ def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str,
             with open(p, "rb") as fh:
                 shape, dtype = _npy_header(fh)
             shapes[inputs[0].name] = _check_shape(p, inputs[0], shape, dtype, axes.get(inputs[0].name))
+            _check_size(p, inputs[0].name, shape, dtype, budget)
         else:
             with zipfile.ZipFile(p) as zf:
-                members = {n[:-4] if n.endswith(".npy") else n: n for n in zf.namelist()}
+                members = _npz_members(zf)
                 missing = [i.name for i in inputs if i.name not in members]
                 if missing:
                     raise DatasetError(
@@ -445,6 +496,7 @@ def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str,
                     with zf.open(members[spec.name]) as fh:
                         shape, dtype = _npy_header(fh)
                     shapes[spec.name] = _check_shape(p, spec, shape, dtype, axes.get(spec.name))
+                    budget -= _check_size(p, spec.name, shape, dtype, budget)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
     _check_symbols(p, inputs, shapes)

@@ -18,6 +18,10 @@ with ``#`` are comments. Context found before a summary (``&&&& RUNNING … # co
 ``TensorRT version:`` — ``8001`` means 8.0.1 —, ``Timing trace has N queries over S s``) is attached to it; a
 ``&&&& PASSED … # command`` line after a summary names its command when no RUNNING line did.
 
+Bounds (the log is a file anyone can hand us): at most :data:`MAX_LOG_BYTES` are read (a larger regular file is
+refused from its size, unread); a line longer than :data:`MAX_LINE_BYTES` is skipped unread; a log with none of
+trtexec's markers (:data:`MARKERS`) is refused before any pattern runs; every pattern is linear in the line.
+
 Entry mapping: ``latency_ms`` = trtexec's "Latency" (host latency: H2D + GPU compute + D2H per query) with
 ``p50`` = median; ``throughput_qps`` = "Throughput"; ``throughput_ips`` = qps × batch, where batch comes from
 ``--batch=N`` (implicit-batch engines) and is 1 otherwise (``batch_assumed`` says so); every other section is kept
@@ -31,6 +35,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from workbench.core.bounded_read import read_lines
 from workbench.core.errors import ResultsError
 from workbench.core.results.result import (
     IMPORTED,
@@ -45,6 +50,16 @@ from workbench.core.results.result import (
 
 SOURCE = TRTEXEC_SOURCE
 
+# trtexec's own logs are KBs to a few MB (a --verbose build of a large network with --dumpProfile is ~10-30 MB):
+# 64 MiB is above any of them and bounds the memory an import may take.
+MAX_LOG_BYTES = 64 << 20
+# trtexec's longest lines (the "&&&& RUNNING" command line, --verbose tactic lines) are a few KB, a summary pasted into
+# one line under 1 KB: a longer line is not trtexec output.
+MAX_LINE_BYTES = 16 << 10
+# Text every summary carries in one of the layouts: the run banner, the summary header, or the "Latency" lines a
+# partial paste starts with (modern "Latency:", legacy "Host Latency").
+MARKERS = ("&&&& RUNNING TensorRT.trtexec", "=== Performance summary ===", "Latency:", "Host Latency")
+
 _PREFIX = re.compile(r"^\s*(?:\[\d{1,2}/\d{1,2}/\d{4}-\d{1,2}:\d{2}:\d{2}\]\s*)?(?:\[[IWEVF]\]\s?)?")
 # Modern keys; the alternation is scanned leftmost-first, so "H2D Latency:" wins over the "Latency:" inside it.
 _KEYS = (
@@ -52,8 +67,9 @@ _KEYS = (
     "H2D Latency", "D2H Latency", "Throughput", "Latency",
 )  # fmt: skip
 _KEY_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(k) for k in _KEYS) + r"):")
+# "\s*(?:=\s*)?" rather than "\s*=?\s*": two adjacent \s* backtrack quadratically over a run of blanks.
 _STAT_RE = re.compile(
-    r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=?\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*ms"
+    r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*(?:=\s*)?([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*ms"
 )
 _NUM = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 _SECTION_NAMES = {
@@ -64,9 +80,25 @@ _SECTION_NAMES = {
     "GPU Compute Time": "gpu_compute_ms",
     "D2H Latency": "d2h_ms",
 }
-# A command line the user pasted: "trtexec --onnx=…", "/usr/src/tensorrt/bin/trtexec …", "$ trtexec …".
-_CMD_RE = re.compile(r"(?:^|(?<=[\s$#]))(?:\S*/)?trtexec(?=\s|$)")
 _LEGACY_SECTIONS = {"Host Latency": "latency_ms", "Enqueue Time": "enqueue_ms", "GPU Compute": "gpu_compute_ms"}
+
+
+def _command_start(s: str) -> int | None:
+    """Where a command line the user pasted starts in ``s`` ("trtexec --onnx=…", "/usr/src/tensorrt/bin/trtexec …",
+    "$ trtexec …", "#trtexec …"): the first blank-separated word that is ``trtexec``, ends in ``/trtexec`` (the path
+    is kept), or ends in ``$trtexec``/``#trtexec`` (from ``trtexec``). None when there is none. Linear in ``s``: a
+    regex allowing a path before ``trtexec`` from every ``$`` of a word rescans the word from each of them."""
+    if "trtexec" not in s:
+        return None
+    for m in re.finditer(r"\S+", s):
+        word = m.group()
+        if not word.endswith("trtexec"):
+            continue
+        if len(word) == 7 or word[-8] == "/":
+            return m.start()
+        if word[-8] in "$#":
+            return m.end() - 7
+    return None
 
 
 def _pkey(pct: str) -> str:
@@ -114,12 +146,19 @@ def parse_trtexec_log(text: str, *, name: str = "log") -> list[dict[str, Any]]:
         ResultsError: no summary, with the reason when recognisable (``--dumpProfile`` without
             ``--separateProfileRun``, trtexec failed, a CSV table rather than a log).
     """
+    return _parse(text.splitlines(), name, ())
+
+
+def _parse(raw_lines: list[str] | tuple[str, ...], name: str, long_lines: tuple[int, ...]) -> list[dict[str, Any]]:
+    """:func:`parse_trtexec_log` over lines already bounded (each under :data:`MAX_LINE_BYTES`); ``long_lines``:
+    the numbers of lines skipped as too long, named when no summary is found."""
+    if not any(marker in line for line in raw_lines for marker in MARKERS):
+        raise _no_summary(name, raw_lines, long_lines, markers=False)
     blocks: list[_Block] = []
     ctx: dict[str, Any] = {}
     cur: _Block | None = None
     legacy_section: str | None = None
     pending_cmd: str | None = None
-    raw_lines = text.splitlines()
     for lineno, raw in enumerate(raw_lines, 1):
         if raw.lstrip().startswith("#"):
             continue
@@ -148,8 +187,9 @@ def parse_trtexec_log(text: str, *, name: str = "log") -> list[dict[str, Any]]:
             if not s.endswith("\\"):
                 ctx["command"], pending_cmd = pending_cmd, None
             continue
-        if _CMD_RE.search(s) and "&&&&" not in s:
-            cmd = s[_CMD_RE.search(s).start() :].strip()
+        start = _command_start(s) if "&&&&" not in s else None
+        if start is not None:
+            cmd = s[start:].strip()
             if cmd.endswith("\\"):
                 pending_cmd = cmd.rstrip("\\").strip()
             else:
@@ -240,11 +280,14 @@ def parse_trtexec_log(text: str, *, name: str = "log") -> list[dict[str, Any]]:
                     cur.values["walltime_s" if key == "Total Host Walltime" else "gpu_total_s"] = float(tm.group(1))
     usable = [b for b in blocks if b.sections.get("latency_ms")]
     if not usable:
-        raise _no_summary(name, text)
+        raise _no_summary(name, raw_lines, long_lines)
     return [_raw(b) for b in usable]
 
 
-def _no_summary(name: str, text: str) -> ResultsError:
+def _no_summary(
+    name: str, lines: list[str] | tuple[str, ...], long_lines: tuple[int, ...] = (), *, markers: bool = True
+) -> ResultsError:
+    text = "\n".join(lines)
     why = ""
     hint = "run trtexec without --dumpProfile (or with --separateProfileRun) and import the whole log"
     if re.search(r"^=== \S+ — \S+ — profile ", text, re.M) or re.search(r"Throughput: [\d.]+ inferences/s", text):
@@ -265,6 +308,11 @@ def _no_summary(name: str, text: str) -> ResultsError:
         if rows and min(commas) >= 1 and len(commas) <= 2 and not any(r.lstrip()[:1] in "-*" for r in rows[:20]):
             why = ": it looks like a CSV table, not a trtexec log"
             hint = "import the trtexec output itself (the lines after '=== Performance summary ===')"
+    if not why and not markers:
+        why = ": none of trtexec's markers (" + ", ".join(repr(m) for m in MARKERS) + ") is in it"
+    if long_lines:
+        first = ", ".join(str(n) for n in long_lines[:3]) + (" …" if len(long_lines) > 3 else "")
+        why += f" ({len(long_lines)} line(s) longer than {MAX_LINE_BYTES // 1024} KiB skipped: line {first})"
     return ResultsError(f"{name}: no performance summary found{why}", hint=hint)
 
 
@@ -360,12 +408,10 @@ def import_trtexec(path: str | os.PathLike[str], *, label: str | None = None) ->
     """Results (provenance "imported", ready for ``ResultStore.add``) for every performance summary in the log.
 
     Raises:
-        ResultsError: unreadable file, or no summary (message says why when it can tell).
+        ResultsError: unreadable file; a file over :data:`MAX_LOG_BYTES` (refused from its size, unread); no summary
+            (message says why when it can tell, and names lines skipped for being over :data:`MAX_LINE_BYTES`).
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ResultsError(f"cannot read trtexec log {p}: {exc.strerror or exc}") from None
-    raws = parse_trtexec_log(text, name=str(p))
+    got = read_lines(p, max_bytes=MAX_LOG_BYTES, max_line=MAX_LINE_BYTES, what="trtexec log", error=ResultsError)
+    raws = _parse(got.lines, str(p), got.long_lines)
     return [_entry(r, p, i, len(raws), label) for i, r in enumerate(raws)]

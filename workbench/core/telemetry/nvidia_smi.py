@@ -13,13 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import TelemetryError
+from workbench.core.hw.tools import find_tool
 from workbench.core.telemetry.base import BaseSource
 from workbench.core.telemetry.schema import FanReading, GpuReading, LoadFreq, RailReading, TelemetrySample
 from workbench.core.telemetry.throttle import decode_reasons
@@ -155,7 +155,7 @@ class NvidiaSmiSource(BaseSource):
 
     def __init__(self, *, exe: str | None = None, index: int = 0, timeout_s: float = 5.0, clock=time.monotonic) -> None:
         super().__init__(clock=clock)
-        self.exe = exe or shutil.which("nvidia-smi")
+        self.exe = exe or find_tool("nvidia-smi")
         if not self.exe:
             raise TelemetryError("nvidia-smi not found")
         self.index = index

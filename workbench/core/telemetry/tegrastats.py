@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import TelemetryError
+from workbench.core.hw.tools import find_tool
 from workbench.core.telemetry.base import BaseSource
 from workbench.core.telemetry.schema import (
     CpuCore,
@@ -124,6 +124,7 @@ def parse_line(
     temps: dict[str, float | None] = {}
     temps_max: dict[str, float | None] = {}
     rails: dict[str, RailReading] = {}
+    rail_count: dict[str, int] = {}
     engines: dict[str, LoadFreq] = {}
     extra: dict[str, Any] = {}
     unparsed: list[str] = []
@@ -235,11 +236,11 @@ def parse_line(
         if _NAME.match(tok) and nx is not None:
             rm = _RAIL.match(nx)
             if rm:
-                key = tok
-                k = 2
-                while key in rails:
-                    key = f"{tok}#{k}"
-                    k += 1
+                # The k-th rail of one name is NAME#k, counted per name (rail names never hold '#', _NAME): a line of
+                # n repeats costs O(n), not the O(n^2) of probing NAME#2, NAME#3 … each time.
+                k = rail_count.get(tok, 0) + 1
+                rail_count[tok] = k
+                key = tok if k == 1 else f"{tok}#{k}"
                 rails[key] = RailReading(float(rm.group(1)), float(rm.group(3)), _f(rm.group(5)))
                 i += 2
                 continue
@@ -337,7 +338,7 @@ class TegrastatsSource(BaseSource):
         clock=time.monotonic,
     ) -> None:
         super().__init__(clock=clock)
-        found = str(exe) if exe is not None else (shutil.which("tegrastats") or "/usr/bin/tegrastats")
+        found = str(exe) if exe is not None else (find_tool("tegrastats") or "/usr/bin/tegrastats")
         if not Path(found).is_file() or not os.access(found, os.X_OK):
             raise TelemetryError("tegrastats not found (not a Jetson, or not on PATH)")
         self._total_rule = total_rule
