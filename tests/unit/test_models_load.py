@@ -218,7 +218,7 @@ def test_pytorch_file_without_torch_is_backend_unavailable(tmp_path):
         "from workbench.core.models.load import ensure_onnx\n"
         "from workbench.core.errors import BackendUnavailable\n"
         "try:\n"
-        f"    ensure_onnx({str(p)!r}, input_shapes={{'x': (1, 4)}})\n"
+        f"    ensure_onnx({str(p)!r}, input_shapes={{'x': (1, 4)}}, trust_model=True)\n"
         "except BackendUnavailable as e:\n"
         "    print(e); print(e.hint)\n"
     )
