@@ -119,6 +119,19 @@ def test_static_exported_program_with_dynamic_batch_is_an_error_naming_the_input
     assert not (tmp_path / "s.onnx").exists()
 
 
+def test_input_shape_that_breaks_an_exported_programs_guards_is_a_model_error(tmp_path, netmod, capsys):
+    # torch raises a bare AssertionError ("Guard failed: x.size()[0] == 2"): it used to end as an internal error
+    pytest.importorskip("onnxscript")
+    src = tmp_path / "static.pt2"
+    torch.export.save(torch.export.export(netmod.build().eval(), (torch.zeros(2, 6),)), src)
+    rc, _, err = _export(capsys, str(src), "--trust-model", "--input-shape", "x:1x6", "-o", str(tmp_path / "s.onnx"))
+    assert rc == 4
+    assert "the input shapes given (1x6) do not fit the ExportedProgram" in err
+    assert "saved with example inputs 2x6" in err and "dynamic_shapes" in err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not (tmp_path / "s.onnx").exists()
+
+
 def test_factory_export_of_a_state_dict(tmp_path, netmod, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     net = netmod.build().eval()

@@ -522,7 +522,12 @@ def export_to_onnx(
                     f"exporting {p} to ONNX ({asked_txt}) failed: {type(exc).__name__}: {exporter_reason(exc)}",
                     hint=other + (f"; the exporter's own output is in {log}" if log else ""),
                 ) from None
-            ref = _flatten(module.module()(*args) if exporter == "dynamo" else module(*args))
+            try:
+                ref = _flatten(module.module()(*args) if exporter == "dynamo" else module(*args))
+            except AssertionError as exc:  # an ExportedProgram's shape guards: dims fixed when it was exported
+                if exporter != "dynamo":
+                    raise
+                raise _shape_guard_error(p, module, args, exc) from None
         import onnx
 
         produced = next((o.version for o in onnx.load(str(tmp), load_external_data=False).opset_import
@@ -555,6 +560,20 @@ def export_to_onnx(
         return result
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _shape_guard_error(p: Path, ep: Any, args: tuple[Any, ...], exc: AssertionError) -> ModelError:
+    """The error for ``--input-shape`` values an ExportedProgram's guards reject (torch raises a bare
+    AssertionError "Guard failed: x.size()[0] == 2" when a dim fixed at export time differs)."""
+    given = ", ".join("x".join(str(d) for d in a.shape) for a in args)
+    ex = getattr(ep, "example_inputs", None)
+    saved = ", ".join("x".join(str(d) for d in getattr(a, "shape", ())) for a in ex[0]) if ex else "unknown"
+    return ModelError(
+        f"{p}: the input shapes given ({given}) do not fit the ExportedProgram ({str(exc).strip() or 'guard failed'}; "
+        f"it was saved with example inputs {saved})",
+        hint="give --input-shape values that match the dims fixed at export time, or export again with "
+        "torch.export.export(..., dynamic_shapes=...) for the dims that must vary",
+    )
 
 
 def _prepare(torch: Any, p: Path, kind: FileKind, shapes: dict[str, tuple[int, ...]], factory: str | None):
