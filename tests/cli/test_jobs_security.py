@@ -323,3 +323,11 @@ def test_a_normal_user_runs_and_cancels_its_own_job(cli_env):
         assert json.loads((job_dir / "status.json").read_text())["exit_code"] == 130
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_jobs_command_line_quotes_an_argument_with_spaces(tmp_path):
+    # " ".join made `bench "my model.onnx"` look like two arguments; the shown command must be one you can paste
+    from workbench.core.jobs import Job
+
+    job = Job("20261203-000000-abcdef", tmp_path, ("bench", "my model.onnx", "--duration", "1"), None, "", "/")
+    assert job.to_dict()["command"] == "workbench bench 'my model.onnx' --duration 1"

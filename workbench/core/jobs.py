@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import stat
 import subprocess
@@ -127,7 +128,7 @@ class Job:
         return {
             "id": self.id,
             "state": self.state(),
-            "command": "workbench " + " ".join(self.argv),
+            "command": "workbench " + shlex.join(self.argv),
             "pid": self.pid,
             "started_at": self.started_at,
             "ended_at": st.get("ended_at"),

@@ -10,6 +10,7 @@ registered in ``own_jobs`` at once, so that quitting a moment later asks about i
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -264,7 +265,7 @@ class WorkersMixin:
 
         post = self.post_message  # type: ignore[attr-defined]
         detach: threading.Event = self.detach_event  # type: ignore[attr-defined]
-        post(Attached(job.id, "workbench " + " ".join(job.argv), live, kind, job))
+        post(Attached(job.id, "workbench " + shlex.join(job.argv), live, kind, job))
         offset, settings, cancelling = 0, None, False
         while True:
             ended = job.state() != "running"

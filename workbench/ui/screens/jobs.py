@@ -7,6 +7,7 @@ Non-modal: every other key works here; the list refreshes every 2 s while the sc
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from rich.text import Text
@@ -87,7 +88,7 @@ class JobsScreen(WorkbenchScreen):
                 Text(state, style=STATE_STYLE.get(state, "")),
                 # As Text: a str cell is parsed as markup, and the command holds the user's paths.
                 Text(field(outcome)),
-                Text(_cut(field(" ".join(job.argv)), COMMAND_WIDTH)),
+                Text(_cut(field(shlex.join(job.argv)), COMMAND_WIDTH)),
                 Text(field(job.id)),
                 key=job.id,
             )
