@@ -85,6 +85,13 @@ def test_model_sha256_covers_external_data(twins, tmp_path):
     assert model_sha256(plain) == sha256_file(plain)
 
 
+def test_inspect_names_the_model_by_its_content_with_external_data(twins):
+    from workbench.core.models.load import inspect_model
+
+    a, b = twins
+    assert inspect_model(a).sha256 == model_sha256(a) != inspect_model(b).sha256 == model_sha256(b)
+
+
 def test_weights_changed_in_place_change_the_key(twins):
     a, _ = twins
     before = model_sha256(a)
@@ -213,6 +220,8 @@ def test_cli_bench_twins_and_their_fp16_int8(twins, tmp_path, run_cli):
         assert r.returncode == 0, r.stderr
         docs[name] = json.loads(r.stdout)
     assert docs["a32"]["artifact"] != docs["b32"]["artifact"]  # was: b reused a's artifact (and a's weights)
+    # the result names the model by its content, external data included: compare tells the twins apart
+    assert docs["a32"]["model_sha256"] == model_sha256(a) != docs["b32"]["model_sha256"] == model_sha256(b)
     assert not docs["b32"]["artifact_cached"]
     assert docs["a16"]["precision"] == "fp16" and docs["b8"]["precision"] == "int8"
     for d in docs.values():

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from workbench.core.errors import ModelError
 from workbench.core.fsutil import sha256_file
-from workbench.core.models.load import external_data_files
 from workbench.core.models.sniff import FileKind, sniff
+from workbench.core.models.walk import external_data_files
 
 _StatKey = tuple[int, int, int, int]
 
@@ -95,13 +95,22 @@ def model_sha256(path: str | os.PathLike[str]) -> str:
         OSError: a file cannot be read.
     """
     p = Path(path)
-    locations = external_data_locations(p)
-    own = file_sha256(p)
+    return combined_sha256(p, external_data_locations(p))
+
+
+def combined_sha256(path: Path, locations: tuple[str, ...] | list[str]) -> str:
+    """:func:`model_sha256` for a model whose external data ``locations`` (relative to its folder, already checked)
+    the caller has listed: ``file_sha256(path)`` when there are none.
+
+    Raises:
+        OSError: a file cannot be read.
+    """
+    own = file_sha256(path)
     if not locations:
         return own
     h = hashlib.sha256(b"onnx-with-external-data\0" + own.encode() + b"\0")
-    for loc in locations:
-        h.update(loc.encode("utf-8") + b"\0" + file_sha256(p.parent / loc).encode() + b"\0")
+    for loc in sorted(set(locations)):
+        h.update(loc.encode("utf-8") + b"\0" + file_sha256(path.parent / loc).encode() + b"\0")
     return h.hexdigest()
 
 

@@ -10,119 +10,20 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.core.errors import BackendUnavailable, ModelError
 from workbench.core.models.dims import normalize_shape
+from workbench.core.models.fingerprint import combined_sha256
 from workbench.core.models.info import ModelInfo, TensorSpec
 from workbench.core.models.sniff import FileKind, sniff
+from workbench.core.models.walk import all_graphs, external_data_files
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx
 
 _2GIB = 2**31
-
-
-# --------------------------------------------------------------------------------------------- walking a model
-def _subgraphs(node: Any) -> Iterator[Any]:
-    import onnx
-
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.g
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            yield from attr.graphs
-
-
-def _all_graphs(graph: Any) -> Iterator[Any]:
-    """The graph and every subgraph (If/Loop/Scan bodies), depth first."""
-    yield graph
-    for node in graph.node:
-        for sub in _subgraphs(node):
-            yield from _all_graphs(sub)
-
-
-def _all_tensors(model: Any) -> Iterator[tuple[str, Any]]:
-    """(owner description, TensorProto) for initializers and tensor attributes in every graph and function."""
-    import onnx
-
-    def from_nodes(nodes: Any) -> Iterator[tuple[str, Any]]:
-        for node in nodes:
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.TENSOR:
-                    yield f"attribute {attr.name!r} of node {node.name or node.op_type!r}", attr.t
-                elif attr.type == onnx.AttributeProto.TENSORS:
-                    for t in attr.tensors:
-                        yield f"attribute {attr.name!r} of node {node.name or node.op_type!r}", t
-
-    for g in _all_graphs(model.graph):
-        for t in g.initializer:
-            yield f"initializer {t.name!r}", t
-        for st in g.sparse_initializer:
-            yield f"sparse initializer {st.values.name!r}", st.values
-            yield f"sparse initializer {st.values.name!r} (indices)", st.indices
-        yield from from_nodes(g.node)
-    for fn in model.functions:
-        yield from from_nodes(fn.node)
-
-
-def _external_location(tensor: Any) -> tuple[str, int, int | None] | None:
-    """(location, offset, length) of a tensor stored outside the .onnx file, else None."""
-    import onnx
-
-    if tensor.data_location != onnx.TensorProto.EXTERNAL:
-        return None
-    info = {e.key: e.value for e in tensor.external_data}
-    try:
-        offset = int(info.get("offset", 0) or 0)
-        length = int(info["length"]) if info.get("length") else None
-    except ValueError:
-        offset, length = 0, None
-    return info.get("location", ""), offset, length
-
-
-def external_data_files(model: Any, model_path: Path) -> list[tuple[str, Path]]:
-    """Check every external-data reference of ``model`` (loaded from ``model_path``) and list the files.
-
-    Returns ``[(location as written in the model, resolved path), …]`` without duplicates.
-
-    Raises:
-        ModelError: a referenced file is missing, outside the model's folder, or shorter than a tensor needs.
-    """
-    base = model_path.parent
-    files: dict[str, Path] = {}
-    sizes: dict[str, int] = {}
-    for owner, tensor in _all_tensors(model):
-        ext = _external_location(tensor)
-        if ext is None:
-            continue
-        location, offset, length = ext
-        if not location:
-            raise ModelError(f"{model_path}: {owner} is marked as external data but names no file (no 'location')")
-        rel = Path(location)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise ModelError(
-                f"{model_path}: {owner} points to external data {location!r} outside the model's folder; refused",
-                hint="external data files must sit next to the .onnx file (ONNX spec)",
-            )
-        target = base / rel
-        if location not in files:
-            if not target.is_file():
-                raise ModelError(
-                    f"{model_path}: external data file {location!r} is missing (expected at {target}; needed by {owner})",
-                    hint="copy the data file next to the .onnx file, keeping the name the model records",
-                )
-            files[location] = target
-            sizes[location] = target.stat().st_size
-        if length is not None and offset + length > sizes[location]:
-            raise ModelError(
-                f"{model_path}: external data file {location!r} is truncated: {owner} needs bytes "
-                f"{offset}..{offset + length} but the file has {sizes[location]}",
-                hint="copy the complete data file again",
-            )
-    return list(files.items())
 
 
 # --------------------------------------------------------------------------------------------- load_onnx
@@ -247,7 +148,7 @@ def _spec(vi: Any, *, inferred: bool = False) -> tuple[TensorSpec, bool]:
 
 def _histogram(model: Any) -> dict[str, int]:
     c: Counter[str] = Counter()
-    for g in _all_graphs(model.graph):
+    for g in all_graphs(model.graph):
         for n in g.node:
             key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}.{n.op_type}"
             c[key] += 1
@@ -284,7 +185,7 @@ def _param_count(model: Any) -> int:
     (Paddle2ONNX: PP-OCR models have 0 initializers and ~300 Constant nodes).
     """
     total = 0
-    for g in _all_graphs(model.graph):
+    for g in all_graphs(model.graph):
         total += sum(_elements(t.dims) for t in g.initializer)
         total += sum(_elements(st.values.dims) for st in g.sparse_initializer)
         total += sum(_constant_elements(n) for n in g.node if n.op_type == "Constant" and n.domain in ("", "ai.onnx"))
@@ -301,8 +202,6 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
         ModelError: as :func:`load_onnx`.
     """
     import onnx
-
-    from workbench.core.fsutil import sha256_file
 
     p = Path(path)
     model = load_onnx(p, check=True, load_external=False)
@@ -357,7 +256,7 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
         param_count=_param_count(model),
         size_bytes=size,
         external_data=tuple(sorted(loc for loc, _ in ext)),
-        sha256=sha256_file(p),
+        sha256=combined_sha256(p, [loc for loc, _ in ext]),
         warnings=tuple(warnings),
     )
 
