@@ -600,3 +600,27 @@ def test_backend_legacy_calibrator_needs_a_dataset(backend_env):
     assert b.options.calibration == "entropy" and b.options.calib_dir is None
     with pytest.raises(CalibrationError, match="needs a calibration set"):
         b.build(model, "int8", prof)
+
+
+def test_memory_preflight_counts_external_data(backend_env, monkeypatch):
+    # The builder reads the weights: a model whose weights sit in an external data file is not 300 bytes big.
+    import onnx
+
+    import workbench.core.backends.tensorrt.builder as builder_mod
+    from workbench.core.backends import get_backend
+
+    model, prof = backend_env
+    ext = model.with_name("ext.onnx")
+    from onnx import numpy_helper
+
+    m = onnx.load(str(model))
+    w = m.graph.initializer[0]
+    w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w), w.name))  # raw_data: what onnx moves out
+    onnx.save(m, str(ext), save_as_external_data=True, location="ext.weights", size_threshold=0)
+    weights = ext.with_name("ext.weights").stat().st_size
+    assert weights >= W.nbytes
+    seen = []
+    real = builder_mod.memory_preflight
+    monkeypatch.setattr(builder_mod, "memory_preflight", lambda ws, nb, **kw: seen.append(nb) or real(ws, nb, **kw))
+    get_backend("tensorrt").build(ext, "fp16", prof)
+    assert seen == [ext.stat().st_size + weights]

@@ -114,6 +114,16 @@ def combined_sha256(path: Path, locations: tuple[str, ...] | list[str]) -> str:
     return h.hexdigest()
 
 
+def model_size_bytes(path: str | os.PathLike[str]) -> int:
+    """Bytes of a model: the file plus every ONNX external data file it names (what a builder must read).
+
+    Raises:
+        ModelError: as :func:`external_data_locations`. OSError: a file cannot be stat'ed.
+    """
+    p = Path(path)
+    return p.stat().st_size + sum((p.parent / loc).stat().st_size for loc in external_data_locations(p))
+
+
 def clear_memo() -> None:
     """Forget every memoised hash (tests; a long-lived process that must re-read files rewritten with the same
     mtime_ns and size)."""

@@ -119,7 +119,7 @@ class TensorRTBackend(Backend):
         from workbench.core.backends.tensorrt.runner import current_environment
         from workbench.core.errors import CalibrationError
         from workbench.core.fsutil import write_text_atomic
-        from workbench.core.models.fingerprint import model_sha256
+        from workbench.core.models.fingerprint import model_sha256, model_size_bytes
         from workbench.core.precision.datasets import model_inputs
 
         opts = self.options
@@ -140,7 +140,7 @@ class TensorRTBackend(Backend):
         vm, sw = psutil.virtual_memory(), psutil.swap_memory()
         memory_preflight(
             settings.workspace_bytes,
-            model_path.stat().st_size,
+            model_size_bytes(model_path),  # external data included: the builder reads the weights
             available_bytes=int(vm.available),
             swap_free_bytes=int(sw.free),
             unified_memory=cuda.integrated(),
