@@ -148,6 +148,29 @@ def test_factory_export_of_a_state_dict(tmp_path, netmod, capsys, monkeypatch):
     np.testing.assert_allclose(_ort(out, x), net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_editing_the_factory_exports_again(tmp_path, netmod, capsys, monkeypatch):
+    # the export cache key held the factory's name only: an edited factory got the old export back
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "weights.pth"
+    torch.save(netmod.build().eval().state_dict(), src)
+    args = ["--factory", "wbexpnet:build", "--input-shape", "x:2x6"]
+    rc, first, err = _export(capsys, str(src), *args, "-o", str(tmp_path / "a.onnx"))
+    assert rc == 0, err and not first["cached"]
+    rc, again, err = _export(capsys, str(src), *args, "-o", str(tmp_path / "b.onnx"))
+    assert rc == 0 and again["cached"]  # same factory source: the cache is used
+    mod = tmp_path / "wbexpnet.py"
+    mod.write_text(mod.read_text().replace("torch.tanh(", "torch.sigmoid("))  # same weights, other activation
+    sys.modules.pop("wbexpnet", None)
+    importlib.invalidate_caches()
+    rc, edited, err = _export(capsys, str(src), *args, "-o", str(tmp_path / "c.onnx"))
+    assert rc == 0, err
+    assert not edited["cached"]
+    x = np.random.default_rng(1).standard_normal((2, 6)).astype(np.float32)
+    assert not np.allclose(_ort(tmp_path / "a.onnx", x), _ort(tmp_path / "c.onnx", x), atol=1e-3)
+
+
 def test_fake_dynamic_torchscript_is_caught(tmp_path, netmod, capsys):
     """A traced reshape(1, 6) exports with a symbolic 'batch' axis yet cannot run at batch 2."""
     m = netmod.FixedBatch().eval()

@@ -198,12 +198,37 @@ def _example_inputs(torch: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[Any
     return tuple(torch.randn(*s, generator=gen, dtype=torch.float32) for s in shapes.values())
 
 
-def _call_factory(spec: str) -> Any:
+def _factory_parts(spec: str) -> tuple[str, str]:
     mod_name, sep, func_name = spec.partition(":")
     if not sep or not mod_name or not func_name:
         raise UsageError(f"--factory {spec!r}: expected module:function, e.g. mypkg.nets:build")
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: modules next to where the user runs us
+    return mod_name, func_name
+
+
+def _factory_source_sha256(spec: str) -> str | None:
+    """SHA-256 of the file that defines the ``--factory`` module (part of the export cache key, so editing the
+    factory exports again); None when it has no source file. Finding it imports the module's parent packages,
+    as the export itself would; the module's own code does not run. Edits to other modules it imports are not
+    seen: delete ``~/.cache/edge-workbench/exports`` after changing those."""
+    from workbench.core.fsutil import sha256_file
+
+    mod_name, _ = _factory_parts(spec)
+    try:
+        found = importlib.util.find_spec(mod_name)
+    except (ImportError, ValueError) as exc:
+        raise UsageError(f"--factory {spec!r}: cannot import it: {exc}") from None
+    if found is None:
+        raise UsageError(f"--factory {spec!r}: cannot import it: no module named {mod_name!r}")
+    origin = found.origin
+    if not origin or not Path(origin).is_file():
+        return None
+    return sha256_file(origin)
+
+
+def _call_factory(spec: str) -> Any:
+    mod_name, func_name = _factory_parts(spec)
     try:
         func = getattr(importlib.import_module(mod_name), func_name)
     except (ImportError, AttributeError) as exc:
@@ -460,7 +485,9 @@ def export_to_onnx(
         )
 
     out_dir = Path(work_dir) if work_dir else paths.cache_dir() / "exports"
-    extra_key = {"dynamic_batch": True} if dynamic_batch else {}
+    extra_key: dict[str, Any] = {"dynamic_batch": True} if dynamic_batch else {}
+    if factory:
+        extra_key["factory_source"] = _factory_source_sha256(factory)
     key = _cache_key(p, kind, opset=opset if opset is not None else "exporter-default", shapes={k: list(v) for k, v in shapes.items()}, factory=factory,
                      torch=str(torch.__version__), **extra_key)  # fmt: skip
     target = out_dir / f"{key}.onnx"
