@@ -225,3 +225,36 @@ def test_tegrastats_repeated_rails_parse_in_linear_time_and_keep_their_names():
     small_t = _best_of(5, lambda: parse_line(line(2000)))
     large_t = _best_of(5, lambda: parse_line(line(8000)))
     assert large_t / small_t < 8, (small_t, large_t)  # probing NAME#2, NAME#3 … per repeat was ~16
+
+
+@needs_proc_io
+def test_tegrastats_and_replay_files_are_read_within_the_log_caps(tmp_path):
+    # parse_file and the replay source read the whole file: a 300 MB file (or /dev/zero) was held in memory
+    from workbench.core.errors import TelemetryError
+    from workbench.core.telemetry.replay import ReplaySource
+    from workbench.core.telemetry.tegrastats import MAX_LOG_BYTES, parse_file
+
+    big = tmp_path / "big.log"
+    with open(big, "wb") as f:
+        f.truncate(300 << 20)
+    before = _rchar()
+    with pytest.raises(TelemetryError, match=r"big.log is 300 MiB, larger than any tegrastats log \(at most 256 MiB"):
+        parse_file(big)
+    with pytest.raises(TelemetryError, match=r"big.log is 300 MiB, larger than any replay file"):
+        ReplaySource(big)
+    assert _rchar() - before < 1 << 20
+    before = _rchar()
+    with pytest.raises(TelemetryError, match=r"/dev/zero: more than 256 MiB read, larger than any tegrastats log"):
+        parse_file(Path("/dev/zero"))
+    assert _rchar() - before < MAX_LOG_BYTES + (1 << 20)
+
+
+def test_real_tegrastats_logs_still_parse_through_the_bounded_reader():
+    from workbench.core.telemetry.tegrastats import data_lines, parse_file, parse_line
+
+    logs = sorted((Path(__file__).parents[1] / "fixtures" / "tegrastats").glob("*.log"))
+    assert len(logs) > 5
+    for log in logs:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()  # what parse_file read before
+        want = [parse_line(s, seq=k) for k, (_, s) in enumerate(data_lines(lines))]
+        assert parse_file(log) == want, log

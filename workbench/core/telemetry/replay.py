@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from workbench.core.errors import TelemetryError
 from workbench.core.telemetry.base import BaseSource
 from workbench.core.telemetry.recorder import REPLAY_LABEL
 from workbench.core.telemetry.schema import TelemetrySample
-from workbench.core.telemetry.tegrastats import data_lines, parse_line, wall_offsets
+from workbench.core.telemetry.tegrastats import data_lines, parse_line, read_log_lines, wall_offsets
 
 SESSION_FORMAT = "workbench-telemetry-session"
 SESSION_VERSION = 1
@@ -61,14 +62,12 @@ def load_session(path: Path) -> tuple[dict[str, Any], list[TelemetrySample]]:
 
 
 def _read(path: Path) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    """The replay file's text, read within the telemetry log caps (tegrastats.MAX_LOG_BYTES / MAX_LINE_BYTES)."""
+    if not os.path.lexists(path):
         raise TelemetryError(
             f"replay file {path} does not exist", hint="give a tegrastats log or a `workbench telemetry record` file"
-        ) from None
-    except OSError as exc:
-        raise TelemetryError(f"cannot read replay file {path}: {exc.strerror or exc}") from None
+        )
+    return "\n".join(read_log_lines(path, "replay file"))
 
 
 def _is_session(text: str) -> bool:

@@ -310,11 +310,28 @@ def wall_offsets(samples: list[TelemetrySample], interval_s: float) -> list[floa
 
 def parse_file(path: Path, *, total_rule: str | None = None) -> list[TelemetrySample]:
     """Parse every data line of a tegrastats log. Raises TelemetryError when the file cannot be read."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise TelemetryError(f"cannot read tegrastats log {path}: {exc.strerror or exc}") from None
-    return [parse_line(s, seq=k, total_rule=total_rule) for k, (_, s) in enumerate(data_lines(text.splitlines()))]
+    lines = read_log_lines(path, "tegrastats log")
+    return [parse_line(s, seq=k, total_rule=total_rule) for k, (_, s) in enumerate(data_lines(lines))]
+
+
+#: Largest telemetry log read (bytes): a night (12 h) of tegrastats at 10 Hz is about 130 MB (≈ 300 bytes a line).
+MAX_LOG_BYTES = 256 << 20
+#: Longest line kept (bytes): a real tegrastats line is under 2 KiB even on boards with many rails; longer ones are
+#: skipped unread (a file of one endless line must not be held in memory).
+MAX_LINE_BYTES = 64 << 10
+
+
+def read_log_lines(path: Path | str, what: str) -> list[str]:
+    """The lines of a telemetry log within :data:`MAX_LOG_BYTES` and :data:`MAX_LINE_BYTES` (over-long lines come
+    back empty, so line numbers stay true).
+
+    Raises:
+        TelemetryError: unreadable, a folder, or larger than the cap (the message names the file and the cap).
+    """
+    from workbench.core.bounded_read import read_lines
+
+    got = read_lines(path, max_bytes=MAX_LOG_BYTES, max_line=MAX_LINE_BYTES, what=what, error=TelemetryError)
+    return list(got.lines)
 
 
 # -- live reader -----------------------------------------------------------------------------------------
