@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.common import add_calib_args, add_model_args, positive_float, positive_int
+from workbench.cli.common import add_calib_args, add_model_args, positive_float, positive_int, telemetry_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cooldown-timeout", type=positive_float, default=120.0, metavar="S", help="give up settling after S s"
     )
-    p.add_argument("--telemetry", metavar="SOURCE", help="telemetry source (a replay source is refused)")
+    p.add_argument(
+        "--telemetry", metavar="SOURCE", type=telemetry_spec, help="telemetry source (a replay source is refused)"
+    )
     p.add_argument("--nvpmodel-timeout", type=positive_float, default=15.0, metavar="S")
     p.add_argument("--no-store", action="store_true", help="do not save the per-mode results")
     p.add_argument("--json", action="store_true")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli.common import add_trust_args
+from workbench.cli.common import add_trust_args, telemetry_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--profile", help="device profile name or TOML path (default: auto-detected)")
     p.add_argument(
-        "--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE"
+        "--telemetry",
+        metavar="SOURCE",
+        type=telemetry_spec,
+        help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE",
     )
     add_trust_args(p)  # the request the UI holds carries it: every preparation (any model opened) may load such files
     p.set_defaults(handler="workbench.cli.cmd_tui:run")

@@ -11,6 +11,13 @@ PRECISIONS = ("fp32", "fp16", "int8", "best")
 METHODS = ("minmax", "entropy", "percentile")
 
 
+def telemetry_spec(text: str) -> str:
+    """``--telemetry`` value: non-empty (an empty one read as "auto" and hid a typo such as ``--telemetry $SRC``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty: give auto, host, sysfs, tegrastats, nvml or replay:FILE")
+    return text
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -145,7 +152,10 @@ def add_bench_args(p: argparse.ArgumentParser) -> None:
         "--inputs", metavar="DIR", dest="bench_dataset", help="feed real samples from a dataset instead of random data"
     )
     p.add_argument(
-        "--telemetry", metavar="SOURCE", help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE"
+        "--telemetry",
+        metavar="SOURCE",
+        type=telemetry_spec,
+        help="telemetry source: auto, host, sysfs, tegrastats, nvml, replay:FILE",
     )
     p.add_argument("--rebuild", action="store_true", help="rebuild the artifact even when cached")
     p.add_argument("--profile-layers", action="store_true", help="record ONNX Runtime's per-node profile")
