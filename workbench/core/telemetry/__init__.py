@@ -92,10 +92,9 @@ def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySourc
         return ReplaySource(path, **opts)
     if spec == "auto":
         skipped: dict[str, str] = {}
-        nvml_ok = False
+        # The first source that opens wins, so nvidia-smi (after nvml in AUTO_ORDER) is reached only when NVML
+        # could not be opened.
         for name in AUTO_ORDER:
-            if name == "nvidia-smi" and nvml_ok:
-                continue
             try:
                 src = _factory(name)(root=Path(root))
             except (TelemetryError, OSError) as exc:
