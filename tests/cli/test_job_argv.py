@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from pathlib import Path
 
 import pytest
 
@@ -184,8 +185,14 @@ def test_a_calibrate_job_leaves_its_settings_progress_and_typed_outcome_in_its_f
     assert counted[0].done == 0 and counted[-1].done == counted[-1].total == 64
     assert any(e.step == "accuracy" for e in steps)
     outcome = jobs.read_outcome(job)
+    from workbench.core.results.result import CalibrationInfo
+
     cal = Calibration.from_dict(outcome["calibration"])
     acc = AccuracyReport.from_dict(outcome["accuracy"])
     assert cal.result.samples == 64 and cal.result.path.is_file() and cal.result.method == "minmax"
+    # the calibration folder survives the outcome file and reaches the result's record (absolute: results outlive cwd)
+    info = cal.info().to_dict()
+    assert Path(info["dataset"]).is_absolute() and Path(info["dataset"]).name == "digits"
+    assert CalibrationInfo.from_dict(info).dataset == info["dataset"]
     assert acc.verdict in ("pass", "fail") and acc.held_out and acc.samples > 0
     assert f"-> {acc.verdict.upper()}" in job.stdout_path.read_text()  # --check: the verdict line, as in a shell

@@ -162,7 +162,8 @@ class Calibration:
     """The calibrated QDQ INT8 model (precision/quantize.py QuantResult) and the dataset it was calibrated on."""
 
     result: Any  # precision.quantize.QuantResult
-    dataset: Any  # precision.datasets.Dataset
+    dataset: Any  # precision.datasets.Dataset (None when read back from a job's outcome)
+    folder: str | None = None  # the dataset's folder, kept when the dataset itself is not (from_dict)
 
     def coverage(self):
         """precision.coverage.QdqCoverage of the QDQ model: how much of it is quantized at all."""
@@ -176,8 +177,16 @@ class Calibration:
         r = self.result
         kept = tuple((f.tensor, f.reason) for f in getattr(r, "float_kept", ()))
         cov = self.coverage()
+        folder = getattr(self.dataset, "folder", None) or self.folder
         return CalibrationInfo(
-            r.method, r.samples, r.cached, str(r.path), kept, cov.quantized_tensors, cov.unreached_compute
+            r.method,
+            r.samples,
+            r.cached,
+            str(r.path),
+            kept,
+            cov.quantized_tensors,
+            cov.unreached_compute,
+            os.path.abspath(folder) if folder else None,  # a stored result outlives the cwd it ran in
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,7 +199,7 @@ class Calibration:
         stays on disk; a step that needs it opens it again)."""
         from workbench.core.precision.quantize import QuantResult
 
-        return cls(QuantResult.from_dict(d["result"]), None)
+        return cls(QuantResult.from_dict(d["result"]), None, str(d.get("dataset") or "") or None)
 
 
 @dataclass(frozen=True)

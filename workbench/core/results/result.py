@@ -567,6 +567,7 @@ class CalibrationInfo:
     float_kept: tuple[tuple[str, str], ...] | None = None
     quantized_tensors: int | None = None  # QuantizeLinear nodes in the QDQ model (precision/coverage.py)
     unreached_compute: int | None = None  # compute nodes inside If/Loop subgraphs the quantizer did not reach
+    dataset: str | None = None  # the calibration folder (None in results stored before it was recorded)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -575,6 +576,8 @@ class CalibrationInfo:
             "cached": self.cached,
             "qdq_model": self.qdq_model,
         }
+        if self.dataset is not None:
+            d["dataset"] = self.dataset
         if self.float_kept is not None:
             d["float_kept"] = [{"tensor": t, "reason": r} for t, r in self.float_kept]
         if self.quantized_tensors is not None:
@@ -595,6 +598,7 @@ class CalibrationInfo:
             else None,
             _int(d.get("quantized_tensors")),
             _int(d.get("unreached_compute")),
+            str(d["dataset"]) if d.get("dataset") is not None else None,
         )
 
 
