@@ -166,7 +166,7 @@ class AccuracyReport:
         )
 
 
-class _OutputStats:
+class OutputStats:
     def __init__(self) -> None:
         self.rows = 0
         self.cos_min = float("inf")
@@ -389,7 +389,7 @@ def compare_models(
     source = getattr(spec, "source", "model spec")
     task_spec = getattr(spec, "task", None) if spec is not None else None
     task_name = spec.task_output(names) if task_spec is not None else None
-    stats = {n: _OutputStats() for n in names}
+    stats = {n: OutputStats() for n in names}
     chans: dict[str, ChannelStats] = {}
     parts: dict[str, tuple] = {}
     task: TaskStats | None = None

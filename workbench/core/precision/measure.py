@@ -52,9 +52,9 @@ class Scorer:
         )
 
     def score(self, sess: Any) -> tuple[float, float | None]:
-        from workbench.core.accuracy import _OutputStats
+        from workbench.core.accuracy import OutputStats
 
-        stats = [_OutputStats() for _ in self.names]
+        stats = [OutputStats() for _ in self.names]
         for feed, ref in zip(self.samples, self.refs, strict=True):
             for s, a, b in zip(stats, ref, sess.run(self.names, feed), strict=True):
                 s.update(a, b)
