@@ -167,6 +167,14 @@ class AccuracyReport:
 
 
 class OutputStats:
+    """Running comparison of one output between a reference (FP32) and a candidate model, batch by batch.
+
+    ``update(a, b)`` takes two arrays of one shape ``(batch, ...)`` (any dtype, compared as float64); each row
+    (sample) is flattened. Kept: per-row cosine (min and sum; two zero rows count 1.0, one zero row 0.0, NaN 0.0),
+    max and sum of absolute differences, and for 2-D ``(batch, classes)`` outputs the argmax agreement.
+    ``result()`` gives a :class:`VsFp32` (top-1 agreement in percent). Raises ModelError when shapes differ.
+    """
+
     def __init__(self) -> None:
         self.rows = 0
         self.cos_min = float("inf")
