@@ -190,3 +190,15 @@ def test_every_site_prefers_the_fixed_path(fixed_root):
     with pytest.raises(TelemetryError, match="nvidia-smi --query-gpu failed"):
         NvidiaSmiSource()
     assert log.read_text().startswith("ran")  # the fixed-path one ran, not the impostor
+
+
+def test_sudo_comes_from_its_fixed_path(fixed_root):
+    # a `sudo` earlier on PATH would see the privileged command (and a typed password, were one ever asked)
+    from workbench.core.power.nvpmodel import Nvpmodel
+
+    root, impostors = fixed_root
+    _script(impostors / "sudo", "import sys\nsys.exit(3)\n")
+    _script(root / "usr/bin/sudo", "")
+    _script(root / "usr/sbin/nvpmodel", "")
+    assert JetsonClocks(sudo=True).command("--show")[:2] == (str(root / "usr/bin/sudo"), "-n")
+    assert Nvpmodel(sudo=True).command(["-m", "0"], privileged=True)[:2] == [str(root / "usr/bin/sudo"), "-n"]

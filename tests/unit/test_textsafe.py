@@ -21,6 +21,7 @@ from workbench.core import textsafe
             "\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069",
             "\\u202a\\u202b\\u202c\\u202d\\u2066\\u2067\\u2068\\u2069",
         ),
+        ("a\u200fb\u200ec\u061cd", "a\\u200fb\\u200ec\\u061cd"),  # RLM, LRM, ALM: implicit direction marks
         ("over\rwrite", "over\\rwrite"),  # CR would let a line overwrite itself
         ("bad\udcffbyte", "bad\\udcffbyte"),  # os.fsdecode of an undecodable byte
         ("line1\nline2\tcol", "line1\\nline2\\tcol"),
@@ -47,7 +48,7 @@ def test_output_always_encodes_and_holds_no_control_character():
     out = textsafe.field(every)
     out.encode("utf-8")  # no lone surrogate left
     assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or 0x202A <= ord(ch) <= 0x202E for ch in out)
-    assert not any(0x2066 <= ord(ch) <= 0x2069 for ch in out)
+    assert not any(0x2066 <= ord(ch) <= 0x2069 or ord(ch) in (0x200E, 0x200F, 0x061C) for ch in out)
 
 
 def test_safe_stream_escapes_what_is_written_and_delegates_the_rest():

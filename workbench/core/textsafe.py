@@ -11,8 +11,8 @@ What is escaped (Unicode / ECMA-48 categories):
 - C0 controls U+0000–U+001F and DEL U+007F → ``\\x1b``, ``\\x07``, ``\\x7f`` …; ``field`` escapes newline and tab
   as well (``\\n``, ``\\t``), ``block`` keeps them (they are layout in a multi-line text);
 - C1 controls U+0080–U+009F → ``\\x9b`` …;
-- bidi embeddings / overrides / isolates U+202A–U+202E and U+2066–U+2069 (Unicode UAX #9; "Trojan Source",
-  CVE-2021-42574) → ``\\u202e`` …;
+- bidi embeddings / overrides / isolates U+202A–U+202E and U+2066–U+2069, and the implicit directional marks
+  LRM U+200E, RLM U+200F, ALM U+061C (Unicode UAX #9; "Trojan Source", CVE-2021-42574) → ``\\u202e`` …;
 - lone surrogates U+D800–U+DFFF (an undecodable byte of a file name, as ``os.fsdecode`` gives it) → ``\\udc9b``,
   so the text can always be encoded and no raw byte reaches the terminal.
 
@@ -32,7 +32,10 @@ def _escape_of(code: int) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
-_UNSAFE = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_UNSAFE = [
+    *range(0x00, 0x20), 0x7F, *range(0x80, 0xA0),
+    *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C,
+]  # fmt: skip
 _SURROGATES = range(0xD800, 0xE000)
 
 # str.translate tables (code point → replacement).

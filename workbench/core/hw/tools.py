@@ -8,7 +8,8 @@ decide which program that is. So each tool is taken from its fixed install path 
 Fixed paths (:data:`FIXED_PATHS`): ``/usr/sbin/nvpmodel``, ``/usr/bin/jetson_clocks`` and ``/usr/bin/tegrastats`` are
 where the L4T ``nvidia-l4t-tools``/``nvidia-l4t-core`` packages install them (jetson_clocks itself runs
 ``/usr/sbin/nvpmodel``); ``/usr/bin/nvidia-smi`` is where the NVIDIA driver packages install it. ``rm`` is
-``/usr/bin/rm`` on merged-/usr systems (Ubuntu 20.04+, JetPack 5/6) and ``/bin/rm`` before (JetPack 4).
+``/usr/bin/rm`` on merged-/usr systems (Ubuntu 20.04+, JetPack 5/6) and ``/bin/rm`` before (JetPack 4); ``sudo`` is
+``/usr/bin/sudo`` (Debian/Ubuntu's sudo package). :func:`sudo_argv` starts every privileged command with it.
 
 Tests only: ``WORKBENCH_TOOLS_ROOT`` (:data:`ROOT_ENV`) names the folder the fixed paths are looked up under instead
 of ``/`` — a temporary "root" holding ``usr/sbin/nvpmodel`` etc., or an empty one so that a test's fake tools on
@@ -30,6 +31,7 @@ FIXED_PATHS: dict[str, tuple[str, ...]] = {
     "tegrastats": ("/usr/bin/tegrastats",),
     "nvidia-smi": ("/usr/bin/nvidia-smi",),
     "rm": ("/usr/bin/rm", "/bin/rm"),
+    "sudo": ("/usr/bin/sudo", "/bin/sudo"),
 }
 
 ROOT_ENV = "WORKBENCH_TOOLS_ROOT"
@@ -50,3 +52,9 @@ def find_tool(name: str) -> str | None:
     """Absolute path of the system tool ``name``: its fixed install path when present (even if ``PATH`` names
     another first), else ``shutil.which(name)``, else None."""
     return fixed_path(name) or shutil.which(name)
+
+
+def sudo_argv() -> list[str]:
+    """``[sudo, "-n"]`` with sudo from its fixed path when present (a ``sudo`` earlier on ``PATH`` would see the
+    command and, when it prompts, the user's password), else ``"sudo"`` found on ``PATH`` when it runs."""
+    return [fixed_path("sudo") or "sudo", "-n"]

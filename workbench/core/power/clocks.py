@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.core.errors import PowerError
-from workbench.core.hw.tools import find_tool
+from workbench.core.hw.tools import find_tool, sudo_argv
 from workbench.core.power.nvpmodel import check_sudo_prompt, run_tool
 
 STORE_DIR = Path("/var/lib/edge-workbench")
@@ -95,7 +95,7 @@ class JetsonClocks:
 
     def command(self, *args: str) -> tuple[str, ...]:
         base = (self.exe, *args)
-        return ("sudo", "-n", *base) if self.sudo else base
+        return (*sudo_argv(), *base) if self.sudo else base
 
     def _exec(self, cmds: list[tuple[str, ...]], dry_run: bool) -> ClocksResult:
         if dry_run:
@@ -173,7 +173,7 @@ class JetsonClocks:
             except OSError as exc:
                 raise PowerError(f"clocks restored, but {self.store} could not be removed: {exc.strerror}") from None
             return
-        cmd = ("sudo", "-n", find_tool("rm") or "rm", "-f", str(self.store))
+        cmd = (*sudo_argv(), find_tool("rm") or "rm", "-f", str(self.store))
         proc = run_tool(cmd, self.timeout_s, hint_missing="rm is part of coreutils")
         try:
             check_sudo_prompt(proc, cmd, True)

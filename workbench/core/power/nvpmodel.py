@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.errors import PowerError
-from workbench.core.hw.tools import find_tool
+from workbench.core.hw.tools import find_tool, sudo_argv
 
 DEFAULT_CONF = Path("etc/nvpmodel.conf")  # relative to the filesystem root (injectable for tests)
 
@@ -363,7 +363,7 @@ class Nvpmodel:
 
     def command(self, args: Sequence[str], *, privileged: bool) -> list[str]:
         base = [self.exe, *args]
-        return ["sudo", "-n", *base] if (privileged and self.sudo) else base
+        return [*sudo_argv(), *base] if (privileged and self.sudo) else base
 
     def query(self, *, verbose: bool = False) -> QueryResult:
         """``nvpmodel -q`` (unprivileged: non-root gets NVPM ERROR lines → ``partial``). Raises PowerError when
