@@ -26,7 +26,7 @@ SCENARIOS = ("single-stream", "offline", "server", "multi-stream")
 Bench = Callable[..., BenchmarkResult]
 
 
-def _dynamic_batch(job: Any) -> bool:
+def dynamic_batch(job: Any) -> bool:
     """The model's batch can change (models/dims.py: the first non-scalar input leads with a symbol or an unknown;
     a state input batched on another axis does not make it fixed)."""
     from workbench.core.models.dims import batch_layout
@@ -68,7 +68,7 @@ def offline(job: Any, *, max_batch: int, bench: Bench) -> OfflineSweep:
     Raises:
         UsageError: the model's batch dimension is fixed (offline then runs at that batch only: say so).
     """
-    if not _dynamic_batch(job):
+    if not dynamic_batch(job):
         raise UsageError(
             f"{job.model_path.name} has a fixed batch dimension; the offline batch sweep needs a dynamic one",
             hint="re-export the model with a dynamic batch dim (from PyTorch: workbench export MODEL --dynamic-batch), "
@@ -159,7 +159,7 @@ def find_max_qps(
 
 def multi_stream(job: Any, *, samples_per_query: int, bench: Bench) -> BenchmarkResult:
     """Raises UsageError for a fixed batch dimension."""
-    if not _dynamic_batch(job):
+    if not dynamic_batch(job):
         raise UsageError(
             f"{job.model_path.name} has a fixed batch dimension; multi-stream sends {samples_per_query} samples per query",
             hint="export the model with a dynamic batch, or use --scenario single-stream",

@@ -147,7 +147,12 @@ def random_feeds(
     return feeds
 
 
-def check_feed_size(meta: Sequence[tuple[str, str, tuple]], concrete: Mapping[str, Sequence[int]]) -> int:
+def check_feed_size(
+    meta: Sequence[tuple[str, str, tuple]],
+    concrete: Mapping[str, Sequence[int]],
+    *,
+    hint: str = "use a smaller --batch or --shapes",
+) -> int:
     """Bytes the inputs of ``meta`` (name, numpy dtype name, model shape) take at the ``concrete`` shapes, computed
     from shape × itemsize before anything is allocated, checked against a quarter of the memory available
     (:data:`workbench.core.memory.FEED_FRACTION`: the run also holds outputs, activations and the runtime's arena).
@@ -169,12 +174,12 @@ def check_feed_size(meta: Sequence[tuple[str, str, tuple]], concrete: Mapping[st
             f"the benchmark inputs would take {memory.human(total)} (input {big!r} {shape} {dtype} = "
             f"{memory.human(sizes[big])}), more than a quarter of the {memory.human(memory.available_bytes())} of "
             f"memory available ({memory.human(budget)}); nothing was run",
-            hint="use a smaller --batch or --shapes",
+            hint=hint,
         )
     return total
 
 
-def check_dataset_feed_size(ds: Any, batch: int) -> int:
+def check_dataset_feed_size(ds: Any, batch: int, *, flag: str = "--batch") -> int:
     """Bytes :func:`dataset_feeds` would hold to feed ``batch`` from the open dataset ``ds`` (precision/datasets.py
     ``Dataset``), estimated from its first file before the files are stacked: inputs with a batch axis scale from the
     file's batch to ``batch``, the others are taken once. Checked like random inputs (:func:`check_feed_size`).
@@ -183,7 +188,8 @@ def check_dataset_feed_size(ds: Any, batch: int) -> int:
         the estimate in bytes.
 
     Raises:
-        UsageError: naming ``--batch``, the estimate and the memory available. DatasetError: the first file is bad.
+        UsageError: naming ``flag`` (``--batch``, or the scenario's option) with ``batch``, the estimate and the memory
+            available. DatasetError: the first file is bad.
     """
     from workbench.core.models.dims import batch_layout
 
@@ -202,10 +208,10 @@ def check_dataset_feed_size(ds: Any, batch: int) -> int:
     budget = memory.budget(memory.FEED_FRACTION)
     if total > budget:
         raise UsageError(
-            f"--batch {batch} stacks the samples of {ds.folder} to about {memory.human(total)}, more than a quarter "
+            f"{flag} {batch} stacks the samples of {ds.folder} to about {memory.human(total)}, more than a quarter "
             f"of the {memory.human(memory.available_bytes())} of memory available ({memory.human(budget)}); "
             "nothing was run",
-            hint="use a smaller --batch",
+            hint=f"use a smaller {flag}",
         )
     return total
 
