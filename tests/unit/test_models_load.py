@@ -225,3 +225,19 @@ def test_pytorch_file_without_torch_is_backend_unavailable(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "TorchScript archive" in out and "needs PyTorch, which is not installed here" in out
     assert "pip install -e '.[torch]'" in out
+
+
+def test_a_model_path_that_is_not_utf8_is_one_clear_error(tmp_path, run_cli):
+    # onnx's checker and ONNX Runtime raised a 4-line pybind11 TypeError ("incompatible function arguments")
+    import os
+    import shutil
+
+    from workbench.core.paths import default_model_path
+
+    name = os.fsdecode(b"lat\xe9.onnx")  # a Latin-1 name: a lone surrogate in Python
+    shutil.copy(default_model_path(), tmp_path / name)
+    for cmd in (("inspect", name), ("bench", name, "--iterations", "5", "--no-store")):
+        res = run_cli(*cmd, cwd=tmp_path)
+        assert res.returncode == 4, res.stderr
+        assert "lat\\udce9.onnx: the path is not valid UTF-8, which ONNX, ONNX Runtime and TensorRT need" in res.stderr
+        assert "hint: rename the file" in res.stderr and "TypeError" not in res.stderr

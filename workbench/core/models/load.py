@@ -44,6 +44,23 @@ def _not_onnx_error(path: Path, kind: FileKind) -> ModelError:
     )
 
 
+def require_utf8_path(p: Path) -> None:
+    """Refuse a model path that is not valid UTF-8 (a Latin-1 ``é``, a stray ``\\x9b`` byte): onnx, ONNX Runtime and
+    TensorRT take paths as UTF-8 strings through pybind11, which raises a multi-line TypeError for the surrogates
+    Python uses for such bytes (``os.fsdecode``).
+
+    Raises:
+        ModelError: naming the path (escaped) and what to do.
+    """
+    try:
+        os.fspath(p).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ModelError(
+            f"{p}: the path is not valid UTF-8, which ONNX, ONNX Runtime and TensorRT need",
+            hint="rename the file (or its folder) to a UTF-8 name, e.g. with `convmv -f latin1 -t utf8`, or copy it",
+        ) from None
+
+
 def load_onnx(path: str | os.PathLike[str], *, check: bool = True, load_external: bool = True) -> onnx.ModelProto:
     """Read an ONNX model, with its external data, and validate it.
 
@@ -65,6 +82,7 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, load_external
     kind = sniff(p)
     if kind is not FileKind.ONNX:
         raise _not_onnx_error(p, kind)
+    require_utf8_path(p)
     try:
         model = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf DecodeError, onnx's own errors: all mean corrupt
@@ -295,6 +313,8 @@ def ensure_onnx(
     """
     p = Path(path)
     kind = sniff(p)
+    if kind not in (FileKind.EMPTY, FileKind.UNKNOWN):  # (those get their own error below)
+        require_utf8_path(p)
     if kind is FileKind.ONNX:
         load_onnx(p, check=True, load_external=False)
         return p
