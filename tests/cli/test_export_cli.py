@@ -260,3 +260,16 @@ def test_a_failed_export_prints_no_library_ir_on_stdout(tmp_path, capfd):
     assert "aten::linalg_svd" in err and err.startswith("error: exporting")
     log = err.rsplit("the exporter's own output is in ", 1)[1].split()[0]
     assert "Torch IR graph at exception" in open(log, encoding="utf-8").read()
+
+
+def test_a_damaged_state_dict_archive_is_a_model_error_with_a_hint(tmp_path, netmod, capsys, monkeypatch):
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "bad.pt"
+    with zipfile.ZipFile(src, "w") as z:  # a state dict's pickle, but no 'version' record: torch refuses it
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    rc, _, err = _export(capsys, str(src), "--factory", "wbexpnet:build", "--input-shape", "x:2x6", "-o", "o.onnx")
+    assert rc == 4
+    assert "error: cannot load" in err and "with torch" in err
+    assert "hint: the file is damaged or not a torch.save" in err and "Traceback" not in err

@@ -646,4 +646,8 @@ def _prepare(torch: Any, p: Path, kind: FileKind, shapes: dict[str, tuple[int, .
         raise
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt archives
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise ModelError(f"cannot load {p} with torch: {type(exc).__name__}: {first}") from None
+        raise ModelError(
+            f"cannot load {p} with torch {torch.__version__}: {type(exc).__name__}: {first}",
+            hint="the file is damaged or not a torch.save / torch.jit.save / torch.export.save archive; save it again "
+            "(a state dict: torch.save(model.state_dict(), PATH)) or export to ONNX where the model was trained",
+        ) from None
