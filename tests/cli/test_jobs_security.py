@@ -131,6 +131,25 @@ def test_a_finished_job_signals_nothing_even_when_its_pid_looks_like_its_runner(
         proc.wait()
 
 
+def test_a_lookalike_outside_its_own_process_group_is_not_a_running_job(workbench_home, cli_env):
+    # `jobs list` said "running" while `jobs cancel` (rightly) refused: "is not running (running)"
+    from workbench.core import jobs
+
+    d = workbench_home / "data" / "jobs" / "20261203-100003-ffffff"
+    proc = subprocess.Popen(["sh", "-c", "sleep 600; :", RUNNER, str(d)])  # our process group, not its own
+    try:
+        wait_until(lambda: RUNNER.encode() in Path(f"/proc/{proc.pid}/cmdline").read_bytes(), what="the look-alike")
+        _record(d, proc.pid)
+        job = jobs.load(d)
+        assert job.runner_is_ours() is False and job.state() == "died"
+        res = _cli(cli_env, "jobs", "cancel", job.id)
+        assert res.returncode == 0 and "is not running (died): nothing to cancel" in res.stdout, res
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.skipif(
     os.geteuid() != 0 or SETPRIV is None, reason="needs root and setpriv to start another uid's process"
 )

@@ -89,7 +89,7 @@ class Job:
 
     def runner_is_ours(self) -> bool | None:
         """Whether ``/proc`` shows the job's pid as its runner: a live process (not a zombie) of our uid (real and
-        effective), whose command line is ``... workbench.cli.jobrunner <this job's folder>`` — a pid reused by
+        effective), leading its own process group, whose command line is ``... workbench.cli.jobrunner <this job's folder>`` — a pid reused by
         another process after the runner died is not this job. None when there is no ``/proc`` to tell."""
         if self.pid is None:
             return False
@@ -97,13 +97,16 @@ class Job:
             return None
         try:
             with open(f"/proc/{self.pid}/stat") as fh:
-                if fh.read().split(")")[-1].split()[0] == "Z":
-                    return False  # a zombie (our own child, not yet reaped) is not running
+                fields = fh.read().rsplit(")", 1)[-1].split()  # state, ppid, pgrp, … (proc(5); the name may hold ')')
+            if fields[0] == "Z":
+                return False  # a zombie (our own child, not yet reaped) is not running
+            if int(fields[2]) != self.pid:
+                return False  # a runner leads its own process group (started with setsid): anything else is not one
             with open(f"/proc/{self.pid}/status") as fh:
                 uids = next((ln.split()[1:3] for ln in fh if ln.startswith("Uid:")), [])
             with open(f"/proc/{self.pid}/cmdline", "rb") as fh:
                 argv = fh.read().split(b"\0")
-        except (OSError, IndexError):
+        except (OSError, IndexError, ValueError):
             return False  # the pid is gone (or hidden from us): not a runner of ours
         if uids != [str(os.geteuid())] * 2:
             return False
