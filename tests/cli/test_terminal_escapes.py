@@ -108,7 +108,8 @@ def test_bench_results_and_jobs_print_no_raw_control_character(run_cli, evil_mod
     res = run_cli("jobs", "list")
     assert res.returncode == 0, res.stderr
     out = no_raw(res)
-    assert f"workbench bench {evil_model.parent.parent}/dir\\x1b[31m/m{SHOWN}.onnx --iterations 30" in out
+    # shell-quoted (jobs show the command as shlex.join gives it), then escaped
+    assert f"workbench bench '{evil_model.parent.parent}/dir\\x1b[31m/m{SHOWN}.onnx' --iterations 30" in out
     job_id = json.loads(run_cli("jobs", "--json").stdout)[0]["id"]
     for action in ("show", "attach"):
         res = run_cli("jobs", action, job_id)
