@@ -130,7 +130,7 @@ def test_model_results_and_jobs_show_markup_and_escapes_literally(tmp_path, work
     _assert_clean(seen["detail"])
 
     job_row = [str(c) for c in seen["job_row"]]
-    assert f"inspect {MARKUP_DIR}\\x1…" in job_row  # the command, cut at the column's width
+    assert f"inspect '{MARKUP_DIR}\\x…" in job_row  # the command (shell-quoted), cut at the column's width
     assert f"model file {MARKUP_DIR}{SHOWN} does not exist" in job_row  # the outcome
     assert all(isinstance(c, Text) for c in seen["job_row"])
     _assert_clean(seen["jobs_screen"])

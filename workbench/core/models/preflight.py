@@ -317,7 +317,8 @@ def preflight(
     """
     import onnx
 
-    from workbench.core.models.load import _all_graphs, load_onnx
+    from workbench.core.models.load import load_onnx
+    from workbench.core.models.walk import all_graphs
 
     p = Path(model_path)
     rels = list(releases or getattr(profile.device, "tensorrt", []) or [])
@@ -351,7 +352,7 @@ def preflight(
         if rel is not None and rel not in grp["releases"]:
             grp["releases"].append(rel)
 
-    nodes = [n for gr in _all_graphs(inferred.graph) for n in gr.node]
+    nodes = [n for gr in all_graphs(inferred.graph) for n in gr.node]
     names = {id(n): n.name or f"{n.op_type}#{i}" for i, n in enumerate(nodes)}
     notes: list[str] = [b.note for b in bases if b.note]
 
@@ -393,7 +394,7 @@ def preflight(
 
     # DOUBLE tensors and INT64 weights.
     double = onnx.TensorProto.DOUBLE
-    for gr in _all_graphs(inferred.graph):
+    for gr in all_graphs(inferred.graph):
         for vi in [*gr.input, *gr.output, *gr.value_info]:
             if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type == double:
                 add("error", "double", "DOUBLE (float64) tensor: TensorRT has no FP64 type", vi.name, None,
@@ -406,7 +407,7 @@ def preflight(
     if old:
         from onnx import numpy_helper
 
-        for gr in _all_graphs(inferred.graph):
+        for gr in all_graphs(inferred.graph):
             for t in gr.initializer:
                 if t.data_type != onnx.TensorProto.INT64:
                     continue
