@@ -766,7 +766,9 @@ def _export(job: PreparedJob, run, on_progress: ProgressFn) -> None:
     target = job.request.export_times
     if target:
         n = run.write_times(target)
-        on_progress(Progress("bench", f"wrote {n} latencies to {target}"))
+        total = run.times_total
+        what = f"{n} latencies" if n == total else f"the first {n} of {total} latencies (the exact cap)"
+        on_progress(Progress("bench", f"wrote {what} to {target}"))
 
 
 def bench(
