@@ -93,3 +93,26 @@ def test_the_series_round_trips_through_the_result_json():
     part = s.result()
     assert part.t_s == (0.0, 1.0) and part.queries == (3, 1) and part.p50_ms == (2.0, 4.0)
     assert Part.from_dict(json.loads(json.dumps(part.to_dict()))) == part
+
+
+def test_planning_a_long_server_run_does_not_build_its_whole_arrival_schedule():
+    """A 5-minute server run at 10 000 QPS has 3 million arrivals; the plan keeps the first 20 000 (stored with the
+    result) and never holds the rest: Python allocations while planning stay under 8 MiB (the whole list of
+    floats would be about 100 MiB)."""
+    import tracemalloc
+
+    from workbench.core.bench.arrivals import iter_poisson_arrivals, poisson_arrivals
+
+    job = _job(store=False)
+    built = workflow.build(job, "fp32")
+    tracemalloc.start()
+    try:
+        plan = workflow._plan(job, built, cfg_overrides={"scenario": "server", "qps": 10_000.0, "duration_s": 300.0})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    s = plan.context.server
+    assert s.queries == 3_000_000 and len(s.arrivals_s) == 20_000
+    assert list(s.arrivals_s[:100]) == poisson_arrivals(10_000.0, 100, 0)
+    assert peak < 8 * 2**20, peak
+    assert list(iter_poisson_arrivals(500.0, 50, 3)) == poisson_arrivals(500.0, 50, 3)
