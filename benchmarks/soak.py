@@ -10,9 +10,10 @@ Reported:
 
 - RSS growth after the ring buffers filled: (RSS at the end - RSS when the history first held ``capacity``
   samples) / the latter, for this process (the parent) and for the child. Goal <= 5 %. The parent keeps the
-  first ``EXACT_CAP`` (1 000 000) latencies it receives (``array('q')``, 8 bytes each) and a fixed-size
-  histogram of all of them (core/bench/stream.py): at the default 200 QPS a 30-minute soak keeps 360 000 (2.7
-  MiB), and past the cap nothing grows; the report gives the retained latencies' share and the counts kept.
+  first ``EXACT_CAP`` (1 000 000) latencies it receives in a buffer reserved when the run starts (8 MB, 8 bytes
+  a latency) and a fixed-size histogram of all of them (core/bench/stream.py): at the default 200 QPS a
+  30-minute soak keeps 360 000 (2.7 MiB) inside that reserve, so they do not grow the process; the report gives
+  the kept latencies' share and the counts kept.
 - lost samples: benchmark batches missing from the child's ``Samples.seq`` sequence (BenchOutcome.batches_lost)
   and telemetry samples missing from ``TelemetrySample.seq`` (gaps between the first and last seen). Goal 0.
   Read errors and skipped sampler ticks are shown beside them.
@@ -37,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DEFAULT_LOG = REPO / "tests" / "fixtures" / "tegrastats" / "orin-nano-8gb-super-jp62-interval100-hokwangchoi.log"
-RAW_BYTES = 8  # a kept latency: one int64 in the parent's array('q') (core/bench/stream.py), up to its cap
+RAW_BYTES = 8  # a kept latency: one int64 in the parent's reserved buffer (core/bench/stream.py), up to its cap
 
 
 class Monitor(threading.Thread):
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ring buffers ({doc['capacity']} samples) filled after {doc['buffers_filled_after_s']} s")
         print(
             f"parent RSS growth after fill: {pct(doc['parent_rss_growth_pct'])} "
-            f"(of which retained latencies {doc['retained_latencies_mib_after_fill']} MiB)"
+            f"(latencies kept since, inside the reserved buffer: {doc['retained_latencies_mib_after_fill']} MiB)"
         )
         print(f"child RSS growth after fill:  {pct(doc['child_rss_growth_pct'])}")
         print(f"latencies kept by the parent: {doc['latencies_kept']} of {doc['latencies_total']} (histogram of all)")

@@ -155,9 +155,10 @@ def test_the_stream_keeps_the_first_latencies_exact_sums_and_an_order_preserving
     assert list(s.raw) == ns[:1000] and not s.complete
     assert s.count == 100_000 and s.sum_ns == sum(ns) and s.sumsq_ns == sum(v * v for v in ns)
     assert (s.min_ns, s.max_ns) == (1, 100_000)
-    assert len(s.sample) <= 200
-    # positions 0, stride, 2 * stride, ... of the run: values 1, 1 + stride, ...
-    assert list(s.sample) == ns[:: s.stride][: len(s.sample)] and s.stride == 512
+    # positions 0, stride, 2 * stride, ... of the run (values 1, 1 + stride, ...): the first from raw, the rest
+    # stored (at most 2 * sample_size of them)
+    assert s.stride == 512 and s.systematic_sample() == ns[:: s.stride]
+    assert len(s.sample) == len(ns[1024::512]) <= 200
 
 
 def test_the_stream_memory_is_flat_past_the_cap():
@@ -255,3 +256,23 @@ def test_order_statistic_ranks_are_the_exact_paths_ones():
     pooled = PooledHistogram([_stream(ns)])
     ci = hist_percentile_ci(pooled, 99.0, 0.0)
     assert (ci.lo_rank, ci.hi_rank) == order_stat_ranks(10_000, 99.0) == (9880, 9920)
+
+
+def test_a_reserved_raw_buffer_reads_like_the_array_it_replaces_and_refuses_past_its_capacity():
+    from workbench.core.bench.stream import RawBuffer
+    from workbench.core.bench.units import sorted_ms
+
+    b = RawBuffer(5)
+    b.extend([30, 10])
+    b.extend(array("q", [20]))
+    assert len(b) == 3 and list(b) == [30, 10, 20] and b[0] == 30 and b[1:] == [10, 20]
+    assert all(type(v) is int for v in b)
+    assert sorted_ms(b).tolist() == [1e-05, 2e-05, 3e-05]
+    with pytest.raises(ValueError, match="full"):
+        b.extend([1, 2, 3])
+    b.trim()
+    assert b.capacity == 3 and list(b) == [30, 10, 20]
+    s = LatencyStream(4, reserve=True)
+    s.add([5, 6, 7])
+    s.add([8, 9, 10])
+    assert list(s.raw) == [5, 6, 7, 8] and s.count == 6 and not s.complete

@@ -68,6 +68,7 @@ class LatencyHistogram:
 
     def __init__(self) -> None:
         self.counts = np.zeros(COUNTS_LEN, dtype=np.int64)
+        self.counts.fill(0)  # touch every page now: later buckets do not grow the process while a run goes on
         self.total = 0
         self.clamped = 0  # values above MAX_TRACKABLE_NS, counted in the top bucket
         self._cum: np.ndarray | None = None

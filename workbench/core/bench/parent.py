@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from workbench.core import errors as _errors
 from workbench.core.bench import events as ev
 from workbench.core.bench.config import BenchConfig
-from workbench.core.bench.stream import EXACT_CAP, LatencyStream
+from workbench.core.bench.stream import EXACT_CAP, LatencyStream, RawBuffer
 from workbench.core.child_argv import spawn
 from workbench.core.errors import BenchmarkError, Cancelled, WorkbenchError
 
@@ -66,6 +66,12 @@ class BenchOutcome:
             self.latency_stream = LatencyStream(max(self.raw_cap, len(self.latencies_ns)), raw=self.latencies_ns)
         else:
             self.latencies_ns = self.latency_stream.raw
+
+    @classmethod
+    def reserved(cls, raw_cap: int = EXACT_CAP) -> BenchOutcome:
+        """An empty outcome whose raw latency buffer (``raw_cap`` x 8 bytes) is allocated now, so the parent does not
+        grow while the run fills it (bench/stream.py :class:`RawBuffer`)."""
+        return cls(raw_cap=raw_cap, latency_stream=LatencyStream(raw_cap, reserve=True))
 
     @property
     def stream(self) -> LatencyStream:
@@ -160,7 +166,8 @@ def run_child(
 
     ``on_event`` sees every event as it arrives (for live views), after the outcome has taken it.
     ``cancel`` set -> the child is killed and :class:`Cancelled` raised. ``outcome``: an empty outcome to fill
-    (so a watcher can follow its latency array while the run goes on); a new one by default. ``child_module``: the
+    (so a watcher can follow its latency array while the run goes on); a new :meth:`BenchOutcome.reserved` one by
+    default (its unused reserve is given back when the run ends). ``child_module``: the
     module the child runs (tests put a stand-in that wraps the real one here).
 
     Raises:
@@ -186,7 +193,7 @@ def run_child(
         control._proc = proc
         if control._stop_asked:
             control.request_stop()
-    out = outcome if outcome is not None else BenchOutcome()
+    out = outcome if outcome is not None else BenchOutcome.reserved()
     failed: ev.Failed | None = None
     ended = False
     expected_seq = 0
@@ -257,6 +264,8 @@ def run_child(
     if not ended:
         detail = stderr_text.strip().splitlines()[-1] if stderr_text.strip() else f"exit status {proc.returncode}"
         raise BenchmarkError(f"benchmark child ended before its timed window finished: {detail}")
+    if isinstance(out.latencies_ns, RawBuffer):
+        out.latencies_ns.trim()  # the run is over: what it did not fill of the reserve goes back
     if out.iterations != out.stream.count:
         raise BenchmarkError(
             f"benchmark stream lost samples: child timed {out.iterations} queries, parent received {out.stream.count}"

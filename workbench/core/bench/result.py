@@ -193,7 +193,7 @@ def _kept_latencies(outcomes: Sequence[BenchOutcome], total: int) -> tuple[tuple
     """At most MAX_STORED_LATENCIES per-query latencies (ms) in the order they ran: a systematic subsample (of
     every latency while all were kept; past the cap, of each run's order-preserving sample, bench/stream.py)."""
     if not all_complete([o.stream for o in outcomes]):
-        samples = [o.stream.sample for o in outcomes]
+        samples = [o.stream.systematic_sample() for o in outcomes]
         n = sum(len(x) for x in samples)
         step = max(1.0, n / MAX_STORED_LATENCIES)
         flat = [v for x in samples for v in x]

@@ -248,7 +248,7 @@ def run_benchmark(
                 if repeat > 1:
                     on_progress(Progress("bench", f"run {k + 1}/{repeat} (own process, own warm-up)", k, repeat))
                 # the exact cap is for the pooled run: each repeat keeps what the earlier ones left of it
-                out = BenchOutcome(raw_cap=max(0, EXACT_CAP - sum(len(o.latencies_ns) for o in outcomes)))
+                out = BenchOutcome.reserved(max(0, EXACT_CAP - sum(len(o.latencies_ns) for o in outcomes)))
                 outcomes.append(out)
                 if watcher is not None:
                     watcher.watch(out.stream)
