@@ -530,7 +530,9 @@ def _artifact_bytes(path: Any, companions: Any = ()) -> int | None:
 
 
 def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | None = None, power_mode=None):
-    from workbench.core.bench.arrivals import poisson_arrivals
+    from itertools import islice
+
+    from workbench.core.bench.arrivals import iter_poisson_arrivals
     from workbench.core.bench.result import RunContext
     from workbench.core.bench.run import BenchPlan, TelemetryPlan
     from workbench.core.results.result import ArtifactRef, BenchSettings, ModelRef, ServerScenario
@@ -544,7 +546,8 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
     server = None
     if cfg.scenario == "server":
         count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
-        arrivals = poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)[:20_000]
+        # the first 20 000 only: the whole schedule of a long run would be a list as long as the run
+        arrivals = list(islice(iter_poisson_arrivals(cfg.qps or 1.0, count, cfg.seed), 20_000))
         server = ServerScenario(cfg.qps, count, cfg.seed, tuple(arrivals), "scheduled arrival (queueing included)")
     art = built.artifact
     context = RunContext(
@@ -830,7 +833,9 @@ def _export(job: PreparedJob, run, on_progress: ProgressFn) -> None:
     target = job.request.export_times
     if target:
         n = run.write_times(target)
-        on_progress(Progress("bench", f"wrote {n} latencies to {target}"))
+        total = run.times_total
+        what = f"{n} latencies" if n == total else f"the first {n} of {total} latencies (the exact cap)"
+        on_progress(Progress("bench", f"wrote {what} to {target}"))
 
 
 def bench(

@@ -8,6 +8,25 @@ repeated exactly; the schedule is stored with the result.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+
+
+def iter_poisson_arrivals(qps: float, count: int, seed: int = 0) -> Iterator[float]:
+    """:func:`poisson_arrivals` one at a time: the same offsets, without a list as long as the run (an hour at
+    10 000 QPS is 36 million of them, over 1 GB as a list).
+
+    Raises:
+        ValueError: qps <= 0 or count < 1 (when the first offset is asked for).
+    """
+    if qps <= 0:
+        raise ValueError(f"qps must be > 0, got {qps}")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    rng = random.Random(seed)
+    t = 0.0
+    for _ in range(count):
+        t += rng.expovariate(qps)
+        yield t
 
 
 def poisson_arrivals(qps: float, count: int, seed: int = 0) -> list[float]:
@@ -16,14 +35,4 @@ def poisson_arrivals(qps: float, count: int, seed: int = 0) -> list[float]:
     Raises:
         ValueError: qps <= 0 or count < 1.
     """
-    if qps <= 0:
-        raise ValueError(f"qps must be > 0, got {qps}")
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    rng = random.Random(seed)
-    t = 0.0
-    out = []
-    for _ in range(count):
-        t += rng.expovariate(qps)
-        out.append(t)
-    return out
+    return list(iter_poisson_arrivals(qps, count, seed))

@@ -229,11 +229,13 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     One query in flight at a time (a single runner): when the runner is busy, arrivals queue, and
     their waiting time is part of their latency, as in MLPerf's Server scenario.
     """
-    from workbench.core.bench.arrivals import poisson_arrivals
+    from workbench.core.bench.arrivals import iter_poisson_arrivals
 
     pc = time.perf_counter_ns
     count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
-    arrivals_ns = [int(a * 1e9) for a in poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)]
+    # one arrival at a time (a list would be as long as the run); drawing one costs well under a microsecond,
+    # spent before the wait for its due time, so it delays a query only when the run is already behind
+    arrivals = iter_poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)
     flush_ns = int(cfg.flush_ms * 1e6)
     buf: list[int] = []
     seq = 0
@@ -243,8 +245,8 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     start = pc()
     last_flush = start
     t1 = start
-    for a in arrivals_ns:
-        due = start + a
+    for a in arrivals:
+        due = start + int(a * 1e9)
         now = pc()
         if now < due:
             # sleep most of the wait, spin the last 0.5 ms: time.sleep overshoots by ~0.1 ms on Linux

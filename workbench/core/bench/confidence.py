@@ -189,10 +189,20 @@ class EarlyStopping:
 def early_stopping(sorted_ms: Sequence[float], p_pct: float, confidence: float = 0.99) -> EarlyStopping:
     """MLPerf SingleStream early-stopping estimate for ``p_pct`` from ascending latencies."""
     n = len(sorted_ms)
+    t, need = early_stopping_t(n, p_pct, confidence)
+    if t is None:
+        return EarlyStopping(p_pct, n, None, None, None, need)
+    index = n - t  # drop the t - 1 slowest, take the max of the rest: 0-based index n - t
+    return EarlyStopping(p_pct, n, t, float(sorted_ms[index]), 100.0 * (index + 1) / n, need)
+
+
+def early_stopping_t(n: int, p_pct: float, confidence: float = 0.99) -> tuple[int | None, int]:
+    """(t, minimum query count) of MLPerf early stopping for ``n`` queries; t None below the minimum. The estimate
+    is the 0-based order statistic ``n - t``."""
     q = p_pct / 100.0
     need = early_stopping_min_queries(p_pct, confidence)
     if n < need:
-        return EarlyStopping(p_pct, n, None, None, None, need)
+        return None, need
     # h(t) + t grows with t: binary search for the largest t with h(t) + t <= n.
     # h(t) >= p*t/(1-p), so h(t) + t <= n implies t <= n*(1-p): bracket t there.
     lo, hi = 1, max(1, min(n, int(n * (1 - q)) + 1))
@@ -202,6 +212,4 @@ def early_stopping(sorted_ms: Sequence[float], p_pct: float, confidence: float =
             lo = mid
         else:
             hi = mid - 1
-    t = lo
-    index = n - t  # drop the t - 1 slowest, take the max of the rest: 0-based index n - t
-    return EarlyStopping(p_pct, n, t, float(sorted_ms[index]), 100.0 * (index + 1) / n, need)
+    return lo, need

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from workbench.core import errors as _errors
 from workbench.core.bench import events as ev
 from workbench.core.bench.config import BenchConfig
+from workbench.core.bench.stream import EXACT_CAP, LatencyStream, RawBuffer
 from workbench.core.child_argv import spawn
 from workbench.core.errors import BenchmarkError, Cancelled, WorkbenchError
 
@@ -32,10 +33,14 @@ STDERR_TAIL_BYTES = 16 * 1024
 
 @dataclass
 class BenchOutcome:
-    """Everything the child reported. Latencies in ns (perf_counter_ns), timestamps time.monotonic() s."""
+    """Everything the child reported. Latencies in ns (perf_counter_ns), timestamps time.monotonic() s.
 
-    # array('q'): 8 bytes a latency instead of ~36 for a list of ints; a 10-minute run of a 30 us model
-    # holds 20 million of them.
+    The latencies are kept bounded (bench/stream.py): ``latencies_ns`` holds the first ``raw_cap`` of them in run
+    order (array('q'), 8 bytes each: at most 8 MB at the default cap of 1 000 000); :attr:`stream` has the count,
+    exact sums, min/max, the histogram of all of them and an order-preserving sample. Latencies appended to
+    ``latencies_ns`` directly (tests, tools) are counted in the stream the next time it is read.
+    """
+
     latencies_ns: array = field(default_factory=lambda: array("q"))
     warmup_latencies_ns: list = field(default_factory=list)
     warmup_duration_ns: int = 0
@@ -53,6 +58,29 @@ class BenchOutcome:
     queries_per_call: int = 1
     timing_splits: dict | None = None
     runtime_info: dict = field(default_factory=dict)  # what the runtime used (Runner.runtime_info)
+    raw_cap: int = EXACT_CAP  # raw latencies kept (exact statistics while the run is no longer)
+    latency_stream: LatencyStream | None = None
+
+    def __post_init__(self) -> None:
+        if self.latency_stream is None:
+            self.latency_stream = LatencyStream(max(self.raw_cap, len(self.latencies_ns)), raw=self.latencies_ns)
+        else:
+            self.latencies_ns = self.latency_stream.raw
+
+    @classmethod
+    def reserved(cls, raw_cap: int = EXACT_CAP) -> BenchOutcome:
+        """An empty outcome whose raw latency buffer (``raw_cap`` x 8 bytes) is allocated now, so the parent does not
+        grow while the run fills it (bench/stream.py :class:`RawBuffer`)."""
+        return cls(raw_cap=raw_cap, latency_stream=LatencyStream(raw_cap, reserve=True))
+
+    @property
+    def stream(self) -> LatencyStream:
+        """The run's bounded latency record (bench/stream.py)."""
+        s = self.latency_stream
+        assert s is not None  # set in __post_init__
+        if s.count < len(s.raw):  # appended to latencies_ns directly: count them now
+            s.account(s.raw[s.count :])
+        return s
 
 
 class ChildControl:
@@ -138,7 +166,8 @@ def run_child(
 
     ``on_event`` sees every event as it arrives (for live views), after the outcome has taken it.
     ``cancel`` set -> the child is killed and :class:`Cancelled` raised. ``outcome``: an empty outcome to fill
-    (so a watcher can follow its latency array while the run goes on); a new one by default. ``child_module``: the
+    (so a watcher can follow its latency array while the run goes on); a new :meth:`BenchOutcome.reserved` one by
+    default (its unused reserve is given back when the run ends). ``child_module``: the
     module the child runs (tests put a stand-in that wraps the real one here).
 
     Raises:
@@ -164,7 +193,7 @@ def run_child(
         control._proc = proc
         if control._stop_asked:
             control.request_stop()
-    out = outcome if outcome is not None else BenchOutcome()
+    out = outcome if outcome is not None else BenchOutcome.reserved()
     failed: ev.Failed | None = None
     ended = False
     expected_seq = 0
@@ -194,7 +223,7 @@ def run_child(
                         out.batches_lost += event.seq - expected_seq
                     expected_seq = event.seq + 1
                     out.batches_received += 1
-                    out.latencies_ns.extend(event.latencies_ns)
+                    out.stream.add(event.latencies_ns)
                 elif isinstance(event, ev.WarmupDone):
                     out.warmup_latencies_ns = list(event.latencies_ns)
                     out.warmup_duration_ns = event.duration_ns
@@ -235,8 +264,10 @@ def run_child(
     if not ended:
         detail = stderr_text.strip().splitlines()[-1] if stderr_text.strip() else f"exit status {proc.returncode}"
         raise BenchmarkError(f"benchmark child ended before its timed window finished: {detail}")
-    if out.iterations != len(out.latencies_ns):
+    if isinstance(out.latencies_ns, RawBuffer):
+        out.latencies_ns.trim()  # the run is over: what it did not fill of the reserve goes back
+    if out.iterations != out.stream.count:
         raise BenchmarkError(
-            f"benchmark stream lost samples: child timed {out.iterations} queries, parent received {len(out.latencies_ns)}"
+            f"benchmark stream lost samples: child timed {out.iterations} queries, parent received {out.stream.count}"
         )
     return out

@@ -11,8 +11,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from workbench.core.bench.hist_stats import PooledHistogram, hist_outliers
 from workbench.core.bench.parent import BenchOutcome
 from workbench.core.bench.stats import median
+from workbench.core.bench.stream import all_complete
 from workbench.core.bench.units import sorted_ms
 from workbench.core.results.result import RepeatReport
 
@@ -58,11 +60,32 @@ def repeat_report(outcomes: Sequence[BenchOutcome], pooled_sorted_ms=None) -> Re
     Warnings: std >= 10 % of the mean; min or max >= 50 % away from the mean; the processes needed for
     a < 1 % error, ceil(4 * 1.96^2 * CV^2 / 0.01^2), exceed those run. Outliers among all pooled latencies
     by hyperfine's rule: |x - median| / (1.4826 * MAD) > 14.8. ``pooled_sorted_ms``: every latency of the
-    outcomes, ascending, in ms (computed here when not given).
+    outcomes, ascending, in ms (computed here when not given), or their :class:`PooledHistogram` when the runs
+    were longer than the exact cap (bench/stream.py): medians and outliers are then read from the histograms,
+    within their resolution (bench/hist_stats.py).
     """
     import numpy as np
 
+    if isinstance(pooled_sorted_ms, PooledHistogram) or not all_complete([o.stream for o in outcomes]):
+        return _report(
+            [PooledHistogram([o.stream]).median_ms() for o in outcomes],
+            pooled_sorted_ms
+            if isinstance(pooled_sorted_ms, PooledHistogram)
+            else PooledHistogram([o.stream for o in outcomes]),
+        )
     medians = [median(sorted_ms(o.latencies_ns)) for o in outcomes]
+    pooled = pooled_sorted_ms if pooled_sorted_ms is not None else sorted_ms(*(o.latencies_ns for o in outcomes))
+    med = median(pooled)
+    dev = np.sort(np.abs(pooled - med))
+    mad = median(dev)
+    outliers = int(np.count_nonzero(dev / (1.4826 * mad) > 14.8)) if mad > 0 else 0
+    return _report(medians, None, outliers, len(pooled))
+
+
+def _report(medians: list[float], hist: PooledHistogram | None, outliers: int = 0, n: int = 0) -> RepeatReport:
+    """The report of the per-run ``medians``; outliers counted in ``hist`` when given (else ``outliers`` of n)."""
+    if hist is not None:
+        outliers, n = hist_outliers(hist, hist.median_ms()), hist.n
     mean = statistics.fmean(medians)
     std = statistics.pstdev(medians)
     cv = std / mean if mean > 0 else 0.0
@@ -74,11 +97,6 @@ def repeat_report(outcomes: Sequence[BenchOutcome], pooled_sorted_ms=None) -> Re
         warnings.append("the minimum or maximum per-run median is at least 50 % away from the mean")
     if needed > len(medians):
         warnings.append(f"{needed} runs are needed for an error below 1 % (ran {len(medians)})")
-    pooled = pooled_sorted_ms if pooled_sorted_ms is not None else sorted_ms(*(o.latencies_ns for o in outcomes))
-    med = median(pooled)
-    dev = np.sort(np.abs(pooled - med))
-    mad = median(dev)
-    outliers = int(np.count_nonzero(dev / (1.4826 * mad) > 14.8)) if mad > 0 else 0
     return RepeatReport(
         runs=len(medians),
         medians_ms=tuple(medians),
@@ -87,6 +105,6 @@ def repeat_report(outcomes: Sequence[BenchOutcome], pooled_sorted_ms=None) -> Re
         cv_pct=cv * 100,
         runs_needed_for_1pct_error=needed,
         outliers=outliers,
-        outlier_pct=100.0 * outliers / len(pooled) if len(pooled) else 0.0,
+        outlier_pct=100.0 * outliers / n if n else 0.0,
         warnings=tuple(warnings),
     )

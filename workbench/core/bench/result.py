@@ -1,9 +1,11 @@
 """Build the typed :class:`~workbench.core.results.result.BenchmarkResult` of a benchmark run, once, here.
 
-Input: the child outcome(s) (latencies in ns, kept in the parent's arrays) and what the run knows about itself
-(:class:`RunContext`, telemetry, idle power, …). The latencies are converted to ms and sorted once
-(bench/units.py); every statistic — trtexec's (bench/stats.py), the 95 % order-statistic intervals and MLPerf
-early stopping (bench/confidence.py), the repeat spread — reads that one array.
+Input: the child outcome(s) (latencies in ns, kept bounded by the parent: bench/stream.py) and what the run knows
+about itself (:class:`RunContext`, telemetry, idle power, …). While every latency was kept (at most
+``stream.EXACT_CAP`` over all repeats), they are converted to ms and sorted once (bench/units.py) and every
+statistic — trtexec's (bench/stats.py), the 95 % order-statistic intervals and MLPerf early stopping
+(bench/confidence.py), the repeat spread — reads that one array. Past the cap the same statistics are read from
+the merged histogram (bench/hist_stats.py); ``latency_method`` in the result says which, and the resolution.
 
 throughput: inferences per second = queries x batch / host wall time of the timed window; queries per second
 = queries / wall time (trtexec's "Throughput" for explicit-batch engines). The batch is the one actually fed
@@ -17,9 +19,17 @@ from dataclasses import dataclass, replace
 
 from workbench.core.accuracy import AccuracyReport
 from workbench.core.bench.confidence import early_stopping, percentile_ci
+from workbench.core.bench.hist_stats import (
+    PooledHistogram,
+    hist_early_stopping,
+    hist_latency_stats,
+    hist_percentile_ci,
+)
+from workbench.core.bench.histogram import RELATIVE_ERROR, SIGNIFICANT_DIGITS, LatencyHistogram
 from workbench.core.bench.parent import BenchOutcome
 from workbench.core.bench.repeats import pool, repeat_report
 from workbench.core.bench.stats import COV_WARN_PCT, latency_stats_sorted
+from workbench.core.bench.stream import all_complete
 from workbench.core.bench.units import ms_list, ns_to_ms, sorted_ms
 from workbench.core.errors import BenchmarkError
 from workbench.core.results.result import (
@@ -32,6 +42,7 @@ from workbench.core.results.result import (
     EarlyStoppingEstimate,
     IdlePower,
     InputsUsed,
+    LatencyMethod,
     LatencySummary,
     ModelRef,
     MultiStream,
@@ -91,15 +102,36 @@ class RunMeasurements:
     until_stable: StabilityVerdict | None = None
     layers: object | None = None  # results.result.LayerProfile
     layer_warning: str | None = None
+    latency_series: object | None = None  # results.result.LatencySeries (bench/series.py)
+
+
+HISTOGRAM_TEXT = f"HdrHistogram log-linear buckets, {SIGNIFICANT_DIGITS} significant digits, 1 ns unit"
 
 
 def latency_summary(s, percentiles: Sequence[float]) -> LatencySummary:
     """Statistics, 95 % intervals, run-length verdicts and early-stopping estimates of an ascending float64 array
-    of ms (bench/confidence.py has the sources)."""
-    stats = latency_stats_sorted(s, percentiles)
+    of ms (bench/confidence.py has the sources), or of a :class:`PooledHistogram` (bench/hist_stats.py: the same
+    definitions read from the histogram, within its resolution)."""
+    if isinstance(s, PooledHistogram):
+        stats = hist_latency_stats(s, percentiles)
+
+        def ci_of(p, value):
+            return hist_percentile_ci(s, p, value)
+
+        def early_of(p):
+            return hist_early_stopping(s, p)
+    else:
+        stats = latency_stats_sorted(s, percentiles)
+
+        def ci_of(p, value):
+            return percentile_ci(s, p, value)
+
+        def early_of(p):
+            return early_stopping(s, p)
+
     pcts = []
     for p, value in stats.percentiles:
-        ci = percentile_ci(s, p, value)
+        ci = ci_of(p, value)
         rel = ci.rel_half_width
         pcts.append(
             PercentileEstimate(
@@ -114,7 +146,7 @@ def latency_summary(s, percentiles: Sequence[float]) -> LatencySummary:
         )
     early = []
     for p in EARLY_STOPPING_PERCENTILES:
-        es = early_stopping(s, p)
+        es = early_of(p)
         early.append(EarlyStoppingEstimate(p, es.value_ms, es.effective_percentile, es.t, es.min_queries))
     return LatencySummary(
         min_ms=stats.min,
@@ -158,7 +190,14 @@ def _batch_run(shapes: dict, requested: int) -> int:
 
 
 def _kept_latencies(outcomes: Sequence[BenchOutcome], total: int) -> tuple[tuple[float, ...], bool]:
-    """At most MAX_STORED_LATENCIES per-query latencies (ms) in the order they ran: a systematic subsample."""
+    """At most MAX_STORED_LATENCIES per-query latencies (ms) in the order they ran: a systematic subsample (of
+    every latency while all were kept; past the cap, of each run's order-preserving sample, bench/stream.py)."""
+    if not all_complete([o.stream for o in outcomes]):
+        samples = [o.stream.systematic_sample() for o in outcomes]
+        n = sum(len(x) for x in samples)
+        step = max(1.0, n / MAX_STORED_LATENCIES)
+        flat = [v for x in samples for v in x]
+        return tuple(ns_to_ms(flat[int(i * step)]) for i in range(min(n, MAX_STORED_LATENCIES))), True
     if total <= MAX_STORED_LATENCIES:
         return tuple(v for o in outcomes for v in ms_list(o.latencies_ns)), False
     step = total / MAX_STORED_LATENCIES
@@ -190,14 +229,30 @@ def build_result(
     Raises:
         BenchmarkError: no timed iteration (an empty run has no statistics).
     """
-    total = sum(len(o.latencies_ns) for o in outcomes)
+    streams = [o.stream for o in outcomes]
+    total = sum(st.count for st in streams)
     if not outcomes or total == 0:
         raise BenchmarkError("the benchmark produced no timed iteration")
     pooled = pool(outcomes)
-    s = sorted_ms(*(o.latencies_ns for o in outcomes))
+    exact = all_complete(streams)
+    # exact: every latency, sorted once (the only full copy); else the merged histogram (bounded memory)
+    s = sorted_ms(*(o.latencies_ns for o in outcomes)) if exact else PooledHistogram(streams)
     latency = latency_summary(s, context.percentiles)
+    method = LatencyMethod(
+        percentile_method="exact" if exact else "histogram",
+        histogram=HISTOGRAM_TEXT,
+        histogram_relative_error=RELATIVE_ERROR,
+        exact_cap=streams[0].raw_cap,  # the pooled run's cap: later repeats keep what the first ones left
+        latencies_kept=sum(len(st.raw) for st in streams),
+        latencies_total=total,
+    )
+    if not exact:
+        warnings_hist = (
+            f"{total} queries: past the {method.exact_cap} kept exactly, percentiles and their intervals are read "
+            f"from a histogram (within {RELATIVE_ERROR * 100:.3g} %; its resolution is added to the intervals)"
+        )
     until_stable = judge_stability(latency) if judge_stability is not None else measured.until_stable
-    warnings: list[str] = []
+    warnings: list[str] = [] if exact else [warnings_hist]
     wall_s = pooled.wall_ns / 1e9
     # With N GPU streams each timed call runs N queries: throughput counts them all, and per-call latency is then
     # not a per-query latency (trtexec warns the same).
@@ -269,6 +324,9 @@ def build_result(
         warmup=_warmup(first),
         latencies_ms=kept,
         latencies_subsampled=subsampled,
+        latency_method=method,
+        latency_series=measured.latency_series,  # type: ignore[arg-type]
+        latency_histogram=(s.hist if not exact else LatencyHistogram.merged(st.hist for st in streams)).to_dict(),
         peak_rss_mb=pooled.peak_rss_mb,
         stopped_by_parent=pooled.stopped_by_parent,
         timing_splits=_timing_splits(pooled.last.timing_splits),

@@ -20,7 +20,9 @@ from workbench.core.bench.config import BenchConfig
 from workbench.core.bench.contention import ContentionMonitor
 from workbench.core.bench.parent import BenchOutcome, ChildControl, run_child
 from workbench.core.bench.result import RunContext, RunMeasurements, build_result
+from workbench.core.bench.series import LatencySeries
 from workbench.core.bench.stability import StabilityWatcher
+from workbench.core.bench.stream import EXACT_CAP
 from workbench.core.bench.units import ms_list
 from workbench.core.progress import Progress, ProgressFn, no_progress
 from workbench.core.results.result import BenchmarkResult, IdlePower, LayerProfile, PowerState, Settle
@@ -106,8 +108,9 @@ def _layers(path: str | None, iterations: int) -> tuple[LayerProfile | None, str
 
 @dataclass(frozen=True)
 class BenchRun:
-    """A finished benchmark: its typed result, and the child outcomes whose arrays hold every timed latency (ns),
-    for ``--export-times`` (the result itself keeps at most 20 000)."""
+    """A finished benchmark: its typed result, and the child outcomes whose arrays hold the timed latencies (ns)
+    the parent kept — every one up to the exact cap (bench/stream.py), the first ones past it — for
+    ``--export-times`` (the result itself keeps at most 20 000)."""
 
     result: BenchmarkResult
     outcomes: tuple[BenchOutcome, ...]
@@ -115,13 +118,28 @@ class BenchRun:
     def with_result(self, result: BenchmarkResult) -> BenchRun:
         return replace(self, result=result)
 
+    @property
+    def times_total(self) -> int:
+        """Timed latencies measured (all runs), kept or not."""
+        return sum(o.stream.count for o in self.outcomes)
+
     def write_times(self, path: str) -> int:
-        """Every timed latency (ms), in the order run, as ``{"precision", "latencies_ms"}`` JSON, written
-        atomically. Returns the count. Raises StorageError when the file cannot be written."""
+        """The kept timed latencies (ms), in the order run, as ``{"precision", "latencies_ms", "latencies_kept",
+        "latencies_total"}`` JSON, written atomically: every one (``latencies_kept`` "all") up to the exact cap,
+        else the first ones of each run (``latencies_kept`` "first": a run past the cap keeps the first
+        ``stream.EXACT_CAP`` over all its repeats). Returns the count written. Raises StorageError when the file
+        cannot be written."""
         from workbench.core.fsutil import write_text_atomic
 
         values = [v for o in self.outcomes for v in ms_list(o.latencies_ns)]
-        write_text_atomic(path, json.dumps({"precision": self.result.precision, "latencies_ms": values}))
+        total = self.times_total
+        doc = {
+            "precision": self.result.precision,
+            "latencies_ms": values,
+            "latencies_kept": "all" if len(values) == total else "first",
+            "latencies_total": total,
+        }
+        write_text_atomic(path, json.dumps(doc))
         return len(values)
 
 
@@ -198,6 +216,7 @@ def run_benchmark(
                 events_log = None
         repeat = max(1, plan.repeat)
         window_started = False
+        series = LatencySeries()  # p50/p99/throughput per second, bounded (beside the telemetry history)
 
         def relay(event: object) -> None:
             nonlocal window_started
@@ -205,8 +224,11 @@ def run_benchmark(
                 # A detached job keeps its live stream on disk, so a face can re-attach and replay it.
                 events_log.write(ev.encode(event))
                 events_log.flush()
+            if isinstance(event, ev.Samples):
+                series.add(event.latencies_ns, event.sent_monotonic_s)
             # One telemetry window over all repeats: from the first run's start to the last run's end.
             if isinstance(event, ev.TimedStart):
+                series.start(event.monotonic_s)
                 if not window_started:
                     window_started = True
                     recorder.mark_window_start()
@@ -225,10 +247,11 @@ def run_benchmark(
             for k in range(repeat):
                 if repeat > 1:
                     on_progress(Progress("bench", f"run {k + 1}/{repeat} (own process, own warm-up)", k, repeat))
-                out = BenchOutcome()
+                # the exact cap is for the pooled run: each repeat keeps what the earlier ones left of it
+                out = BenchOutcome.reserved(max(0, EXACT_CAP - sum(len(o.latencies_ns) for o in outcomes)))
                 outcomes.append(out)
                 if watcher is not None:
-                    watcher.watch(out.latencies_ns)
+                    watcher.watch(out.stream)
                 run_child(cfg, on_event=relay, cancel=cancel, control=control, outcome=out)
         finally:
             summary = recorder.stop()
@@ -239,7 +262,9 @@ def run_benchmark(
     iterations = sum(o.iterations for o in outcomes)
     layers, layer_warning = _layers(outcomes[-1].layer_profile_path, outcomes[-1].iterations)
     contention.stop()  # no-op when the last TimedEnd already stopped it
+    series.finish()
     measured = RunMeasurements(
+        latency_series=series.result(),
         contention=contention.report(),
         telemetry=summary,
         power_state=_power_state(),

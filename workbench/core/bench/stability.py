@@ -1,14 +1,16 @@
 """``--until-stable``: decide, as latencies stream in, when a percentile's 95 % interval is narrow enough.
 
-The watcher reads the latencies where the parent already keeps them (the outcomes' arrays); it holds no copy.
+The watcher reads the latencies where the parent already keeps them (the outcomes' streams, bench/stream.py); it
+holds no copy of its own. While every latency is kept it sorts them (exact, as the result will be); past the exact
+cap it reads the run's histogram (bench/hist_stats.py), so a check costs the same however long the run.
 """
 
 from __future__ import annotations
 
-from array import array
-
 from workbench.core.bench.confidence import min_samples_two_sided, percentile_ci
-from workbench.core.bench.stats import percentile
+from workbench.core.bench.hist_stats import PooledHistogram, hist_percentile_ci
+from workbench.core.bench.stats import percentile, percentile_rank
+from workbench.core.bench.stream import LatencyStream, all_complete
 from workbench.core.bench.units import sorted_ms
 from workbench.core.results.result import LatencySummary, StabilityVerdict, percentile_key
 
@@ -24,22 +26,26 @@ class StabilityWatcher:
         self.batches = 0
         self.last_rel: float | None = None
         self.reached = False
-        self._arrays: list[array] = []
+        self._streams: list[LatencyStream] = []
 
-    def watch(self, latencies_ns: array) -> None:
-        """Follow one run's latency array (ns) as the parent fills it."""
-        self._arrays.append(latencies_ns)
+    def watch(self, stream: LatencyStream) -> None:
+        """Follow one run's latency stream as the parent fills it."""
+        self._streams.append(stream)
 
     def batch_arrived(self) -> bool:
         """Called once per received batch; True once the target interval is narrow enough."""
         self.batches += 1
         if self.reached or self.batches % self.check_every:
             return False
-        n = sum(len(a) for a in self._arrays)
+        n = sum(st.count for st in self._streams)
         if n < min_samples_two_sided(self.target_p):
             return False
-        s = sorted_ms(*self._arrays)
-        ci = percentile_ci(s, self.target_p, percentile(s, self.target_p))
+        if all_complete(self._streams):
+            s = sorted_ms(*(st.raw for st in self._streams))
+            ci = percentile_ci(s, self.target_p, percentile(s, self.target_p))
+        else:
+            h = PooledHistogram(self._streams)
+            ci = hist_percentile_ci(h, self.target_p, h.order_ms(percentile_rank(h.n, self.target_p)))
         self.last_rel = ci.rel_half_width
         self.reached = self.last_rel is not None and self.last_rel <= self.rel_width
         return self.reached

@@ -37,13 +37,21 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
     Raises:
         ValueError: empty input or p outside [0, 100].
     """
-    n = len(sorted_values)
+    return float(sorted_values[percentile_rank(len(sorted_values), p)])
+
+
+def percentile_rank(n: int, p: float) -> int:
+    """The 0-based rank in ascending order of trtexec's percentile ``p`` of ``n`` values (see the module doc).
+
+    Raises:
+        ValueError: n = 0 or p outside [0, 100].
+    """
     if n == 0:
         raise ValueError("percentile of an empty run")
     if not 0 <= p <= 100:
         raise ValueError(f"percentile {p} outside [0, 100]")
     exclude = math.floor((Fraction(100) - Fraction(str(p))) * n / 100)
-    return float(sorted_values[max(n - 1 - exclude, 0)])
+    return max(n - 1 - exclude, 0)
 
 
 def median(sorted_values: Sequence[float]) -> float:

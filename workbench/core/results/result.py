@@ -603,6 +603,96 @@ class CalibrationInfo:
 
 
 @dataclass(frozen=True)
+class LatencyMethod:
+    """How the latency figures were computed (bench/stream.py, bench/hist_stats.py; JSON ``latency_method``).
+
+    ``percentile_method``: "exact" when every timed latency was kept and sorted (runs of at most ``exact_cap``
+    queries: the figures are order statistics of the sorted latencies), "histogram" past the cap: percentiles,
+    median, their 95 % intervals and early stopping are read from an HdrHistogram-layout histogram whose figures
+    are within ``histogram_relative_error`` (2**-11) of the exact ones, with that resolution added to each
+    interval. ``mean_std_method``: "exact" always (integer sums of the ns latencies; min and max are exact too).
+    ``latencies_kept``: the raw latencies the parent kept (the first ones, run order), of ``latencies_total``.
+    """
+
+    percentile_method: str
+    histogram: str
+    histogram_relative_error: float
+    exact_cap: int
+    latencies_kept: int
+    latencies_total: int
+    mean_std_method: str = "exact"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "percentile_method": self.percentile_method,
+            "histogram": self.histogram,
+            "histogram_relative_error": self.histogram_relative_error,
+            "exact_cap": self.exact_cap,
+            "latencies_kept": self.latencies_kept,
+            "latencies_total": self.latencies_total,
+            "mean_std_method": self.mean_std_method,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LatencyMethod:
+        return cls(
+            percentile_method=str(d.get("percentile_method", "")),
+            histogram=str(d.get("histogram", "")),
+            histogram_relative_error=_num(d.get("histogram_relative_error")) or 0.0,
+            exact_cap=_int(d.get("exact_cap")) or 0,
+            latencies_kept=_int(d.get("latencies_kept")) or 0,
+            latencies_total=_int(d.get("latencies_total")) or 0,
+            mean_std_method=str(d.get("mean_std_method", "exact")),
+        )
+
+
+@dataclass(frozen=True)
+class LatencySeries:
+    """The run's latency over time (bench/series.py; JSON ``latency_series``): one point per ``interval_s``
+    window, kept every ``every_s`` seconds (bounded: the spacing doubles when the series fills). Per point: the
+    window's start ``t_s`` (s since the timed window began, the telemetry clock), its query count, queries per
+    second and the exact trtexec p50/p99 (ms) of the latencies sent in it."""
+
+    interval_s: float
+    every_s: float
+    method: str
+    t_s: tuple[float, ...]
+    queries: tuple[int, ...]
+    qps: tuple[float, ...]
+    p50_ms: tuple[float, ...]
+    p99_ms: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interval_s": self.interval_s,
+            "every_s": self.every_s,
+            "method": self.method,
+            "t_s": list(self.t_s),
+            "queries": list(self.queries),
+            "qps": list(self.qps),
+            "p50_ms": list(self.p50_ms),
+            "p99_ms": list(self.p99_ms),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LatencySeries:
+        def col(key: str, kind=float) -> tuple:
+            v = d.get(key)
+            return tuple(kind(x) for x in v if _num(x) is not None) if isinstance(v, list) else ()
+
+        return cls(
+            interval_s=_num(d.get("interval_s")) or 0.0,
+            every_s=_num(d.get("every_s")) or 0.0,
+            method=str(d.get("method", "")),
+            t_s=col("t_s"),
+            queries=col("queries", int),
+            qps=col("qps"),
+            p50_ms=col("p50_ms"),
+            p99_ms=col("p99_ms"),
+        )
+
+
+@dataclass(frozen=True)
 class RepeatReport:
     """K independent runs (processes) pooled (bench/repeats.py): per-run medians (ms), their mean, std and CV
     (percent), runs needed for a 1 % error, MAD outliers among the pooled latencies, pyperf-style warnings."""
@@ -879,6 +969,11 @@ class BenchmarkResult:
     warmup: Warmup | None = None
     latencies_ms: tuple[float, ...] | None = None  # per-query latencies kept (≤ 20 000, systematic subsample)
     latencies_subsampled: bool = False
+    latency_method: LatencyMethod | None = None  # how the latency figures were computed (None: older results)
+    latency_series: LatencySeries | None = None  # p50/p99/throughput over time (None: older results)
+    # every timed latency's histogram, sparse (core/bench/histogram.py to_dict: layout, resolution, bucket index and
+    # count lists), so runs, repeats and hosts can be merged later; None: older results
+    latency_histogram: Mapping[str, Any] | None = None
     peak_rss_mb: float | None = None
     stopped_by_parent: bool | None = None
     timing_splits: TimingSplits | None = None
@@ -963,6 +1058,12 @@ class BenchmarkResult:
             if latencies:
                 d["latencies_ms"] = list(self.latencies_ms)
             d["latencies_subsampled"] = self.latencies_subsampled
+        if self.latency_method is not None:
+            d["latency_method"] = self.latency_method.to_dict()
+        if self.latency_series is not None and latencies:
+            d["latency_series"] = self.latency_series.to_dict()
+        if self.latency_histogram is not None and latencies:
+            d["latency_histogram"] = dict(self.latency_histogram)
         if self.peak_rss_mb is not None or self.imported is None:
             d["peak_rss_mb"] = self.peak_rss_mb
         if self.imported is None:
@@ -1053,7 +1154,7 @@ class BenchmarkResult:
 
 # Keys result_from_dict reads; everything else goes to ``extras``.
 _KNOWN = frozenset(
-    """precision latency_ms run_length early_stopping latencies_ms latencies_subsampled peak_rss_mb timing_splits_ms
+    """precision latency_ms run_length early_stopping latencies_ms latencies_subsampled latency_method latency_series latency_histogram peak_rss_mb timing_splits_ms
     queries_per_call stopped_by_parent throughput_ips throughput_qps iterations batch batch_requested wall_s
     input_shapes inputs warmup warnings measured provenance source label backend profile profile_reason artifact
     artifact_bytes artifact_cached build_s model model_onnx model_sha256 device versions settings telemetry
@@ -1067,7 +1168,10 @@ def _fill_from(typed: dict[str, Any], stored: Mapping[str, Any]) -> dict[str, An
     """``typed`` with every key of ``stored`` it lacks added back, recursively into objects (typed values win)."""
     out = dict(typed)
     for k, v in stored.items():
-        if k in ("id", "created_at", "result_id", "latencies_ms") and k not in out:
+        if (
+            k in ("id", "created_at", "result_id", "latencies_ms", "latency_series", "latency_histogram")
+            and k not in out
+        ):
             continue  # ids belong to the database row; latencies are left out on purpose (to_dict(latencies=False))
         if k not in out:
             out[k] = v
@@ -1154,6 +1258,13 @@ def result_from_dict(d: Mapping[str, Any]) -> BenchmarkResult:
         warmup=Warmup.from_dict(d["warmup"]) if isinstance(d.get("warmup"), dict) else None,
         latencies_ms=tuple(float(x) for x in lat if _num(x) is not None) if isinstance(lat, list) else None,
         latencies_subsampled=bool(d.get("latencies_subsampled", False)),
+        latency_method=LatencyMethod.from_dict(d["latency_method"])
+        if isinstance(d.get("latency_method"), dict)
+        else None,
+        latency_series=LatencySeries.from_dict(d["latency_series"])
+        if isinstance(d.get("latency_series"), dict)
+        else None,
+        latency_histogram=dict(d["latency_histogram"]) if isinstance(d.get("latency_histogram"), dict) else None,
         peak_rss_mb=_num(d.get("peak_rss_mb")),
         stopped_by_parent=_bool(d.get("stopped_by_parent")),
         timing_splits=TimingSplits.from_dict(d["timing_splits_ms"])
