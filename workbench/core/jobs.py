@@ -308,20 +308,28 @@ def result_ids(job_dir: Path) -> list[int]:
         return []
 
 
-def read_events(job: Job, offset: int = 0) -> tuple[list, int]:
-    """The benchmark events the job has streamed since byte ``offset`` (typed, see bench/events.py), and the
-    new offset. A face re-attaching to a running job calls this repeatedly to replay and then follow its stream;
-    a partly written last line is left for the next call."""
+#: Most bytes of a job's events log one :func:`read_events` call reads: a face re-attaching to an hour-long job
+#: replays it in pieces of this size (a few MB of Python objects each), never the whole file at once.
+EVENTS_READ_BYTES = 4 << 20
+
+
+def read_events(job: Job, offset: int = 0, max_bytes: int = EVENTS_READ_BYTES) -> tuple[list, int]:
+    """The benchmark events the job has streamed since byte ``offset`` (typed, see bench/events.py), at most
+    ``max_bytes`` of them, and the new offset. A face re-attaching to a running job calls this repeatedly to replay
+    and then follow its stream (an unchanged offset means it has caught up); a partly written last line is left for
+    the next call. A line longer than ``max_bytes`` (never written by us) is skipped."""
     from workbench.core.bench import events as ev
 
     path = job.dir / "events.jsonl"
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
-            data = fh.read()
+            data = fh.read(max_bytes)
     except OSError:
         return [], offset
     end = data.rfind(b"\n") + 1
+    if end == 0 and len(data) == max_bytes:
+        return [], offset + len(data)  # one line longer than a whole read: not an event of ours, skip it
     out = []
     for line in data[:end].splitlines():
         if line.strip():

@@ -269,7 +269,9 @@ class WorkersMixin:
         offset, settings, cancelling = 0, None, False
         while True:
             ended = job.state() != "running"
+            before = offset
             events, offset = core_jobs.read_events(job, offset)
+            caught_up = offset == before  # (read in pieces: an hour-long job's log replays over several calls)
             for event in events:
                 if isinstance(event, ev.StepProgress):
                     post(ProgressMsg(kind, Progress(event.step, event.message, event.done, event.total)))
@@ -283,14 +285,15 @@ class WorkersMixin:
                 settings = core_jobs.read_settings(job)
                 if settings is not None:
                     post(JobSettingsKnown(job.id, settings))
-            if ended:
+            if ended and caught_up:
                 break
             if cancel.is_set() and not cancelling:
                 cancelling = True
                 core_jobs.cancel(job)  # SIGINT to its process group; it ends as "cancelled" and we report that
             if detach.is_set():
                 raise Cancelled(f"detached from job {job.id}; it keeps running (j lists jobs)")
-            time.sleep(0.1)
+            if caught_up:
+                time.sleep(0.1)
         state = job.state()
         if kind == JobKind.SWEEP and "sweep" in (core_jobs.read_outcome(job) or {}):
             return _outcome(kind, job)  # also cancelled: the partial table, the original mode restored

@@ -60,6 +60,9 @@ class Samples:
     # machine), so a face that reads the batch later — a TUI re-attaching to a job's events.jsonl — plots it at
     # the time it was measured. None in events written before this field existed.
     sent_monotonic_s: float | None = None
+    # Queries the batch stood for when ``latencies_ns`` holds only a sample of them (a long job's events log is
+    # thinned: bench/event_log.py); None: ``latencies_ns`` holds every one.
+    count: int | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from workbench.core.bench import events as ev
 from workbench.core.bench.config import BenchConfig
 from workbench.core.bench.contention import ContentionMonitor
+from workbench.core.bench.event_log import EventLog
 from workbench.core.bench.parent import BenchOutcome, ChildControl, run_child
 from workbench.core.bench.result import RunContext, RunMeasurements, build_result
 from workbench.core.bench.series import LatencySeries
@@ -211,7 +212,7 @@ def run_benchmark(
                 from workbench.core.private import open_private_append
 
                 # 0600 in the job's 0700 folder, like every file of a job (core/jobs.py)
-                events_log = os.fdopen(open_private_append(plan.events_path), "ab")  # closed in finally
+                events_log = EventLog(os.fdopen(open_private_append(plan.events_path), "ab"))  # closed in finally
             except OSError:
                 events_log = None
         repeat = max(1, plan.repeat)
@@ -221,9 +222,9 @@ def run_benchmark(
         def relay(event: object) -> None:
             nonlocal window_started
             if events_log is not None:
-                # A detached job keeps its live stream on disk, so a face can re-attach and replay it.
-                events_log.write(ev.encode(event))
-                events_log.flush()
+                # A detached job keeps its live stream on disk, so a face can re-attach and replay it (thinned
+                # past its first 64 MiB: bench/event_log.py).
+                events_log.write(event)
             if isinstance(event, ev.Samples):
                 series.add(event.latencies_ns, event.sent_monotonic_s)
             # One telemetry window over all repeats: from the first run's start to the last run's end.
