@@ -82,6 +82,24 @@ def test_the_series_summarises_each_second_and_stays_bounded():
     assert r.p99_ms == (50.0, 50.0, 50.0)  # the window's slowest 1 %: the four 50 ms latencies
 
 
+def test_the_last_partial_window_counts_over_the_time_the_run_lasted():
+    # a run ending 0.25 s into its last second showed a quarter of its real throughput there (a false drop)
+    s = LatencySeries(interval_s=1.0)
+    s.start(100.0)
+    for k in range(8):  # 4 batches of 100 queries a second for 2 s
+        s.add([20_000] * 100, 100.0 + k * 0.25)
+    s.add([20_000] * 100, 102.1)  # the last batch, in the third window
+    s.finish(102.25)  # TimedEnd: the run lasted 0.25 s into that window
+    r = s.result()
+    assert r.t_s == (0.0, 1.0, 2.0) and r.queries == (400, 400, 100)
+    assert r.qps == (400.0, 400.0, pytest.approx(400.0))
+    s2 = LatencySeries(interval_s=1.0)
+    s2.start(0.0)
+    s2.add([1] * 10, 0.5)
+    s2.finish()  # no end time known (old callers): a whole window, as before
+    assert s2.result().qps == (10.0,)
+
+
 def test_the_series_round_trips_through_the_result_json():
     from workbench.core.results.result import LatencySeries as Part
 
@@ -116,3 +134,55 @@ def test_planning_a_long_server_run_does_not_build_its_whole_arrival_schedule():
     assert list(s.arrivals_s[:100]) == poisson_arrivals(10_000.0, 100, 0)
     assert peak < 8 * 2**20, peak
     assert list(iter_poisson_arrivals(500.0, 50, 3)) == poisson_arrivals(500.0, 50, 3)
+
+
+def test_the_progress_line_of_an_until_stable_run_names_its_ceiling():
+    # it said "at least 60 s" for a run that may stop at 39 s: --max-duration is a ceiling there
+    from workbench.core.bench.config import BenchConfig
+    from workbench.core.bench.run import run_length_text
+
+    cfg = BenchConfig(artifact_path="m.onnx", duration_s=60.0)
+    assert run_length_text(cfg, until_stable=True) == "until stable, at most 60 s"
+    assert run_length_text(cfg) == "at least 60 s"
+
+
+def test_export_times_is_written_in_pieces_with_the_bytes_json_dumps_gives(monkeypatch, tmp_path):
+    # a million latencies were one list of floats and one string (~70 MB at the cap, measured by a trial run)
+    from workbench.core.bench import run as run_mod
+    from workbench.core.bench.units import ms_list
+
+    monkeypatch.setattr(run_mod, "TIMES_CHUNK", 7)  # many pieces, one partly filled
+    job = _job(iterations=50, repeat=2, store=False)
+    run = workflow._measure(job, workflow.build(job, "fp32"))
+    target = tmp_path / "t.json"
+    assert run.write_times(str(target)) == 100
+    want = {
+        "precision": "fp32",
+        "latencies_ms": [v for o in run.outcomes for v in ms_list(o.latencies_ns)],
+        "latencies_kept": "all",
+        "latencies_total": 100,
+    }
+    assert target.read_text() == json.dumps(want)
+
+
+def test_export_times_memory_does_not_grow_with_the_latencies_written(tmp_path):
+    import tracemalloc
+    from types import SimpleNamespace
+
+    from workbench.core.bench.run import BenchRun
+    from workbench.core.bench.stream import RawBuffer
+
+    raw = RawBuffer(400_000)
+    raw.extend(list(range(20_000, 420_000)))
+    outcome = SimpleNamespace(latencies_ns=raw, stream=SimpleNamespace(count=400_000))
+    run = BenchRun(SimpleNamespace(precision="fp32"), (outcome,))
+    tracemalloc.start()
+    try:
+        assert run.write_times(str(tmp_path / "t.json")) == 400_000
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the whole list of 400 000 floats and its JSON string would be about 20 MB; pieces of 64 Ki stay near 5 MB
+    assert peak < 8 << 20, peak
+    doc = json.loads((tmp_path / "t.json").read_text())
+    assert len(doc["latencies_ms"]) == 400_000 and doc["latencies_ms"][-1] == 0.419999

@@ -61,8 +61,9 @@ def test_commands_that_make_several_runs_refuse_export_times(tmp_path):
 
 
 def test_until_stable_with_repeat_is_a_usage_error_up_front():
-    with pytest.raises(UsageError, match="choose one"):
+    with pytest.raises(UsageError, match="choose one") as ei:
         workflow.prepare(workflow.JobRequest(until_stable=True, repeat=2))
+    assert "drop --repeat" in ei.value.hint and "drop --until-stable" in ei.value.hint
 
 
 def test_best_line_names_unchecked_candidates_and_skips():

@@ -82,7 +82,9 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backe
     if request.until_stable and request.repeat > 1:
         raise UsageError(
             "--until-stable runs one process until its interval is narrow enough; --repeat K runs K processes of a "
-            "fixed length: choose one"
+            "fixed length: choose one",
+            hint="drop --repeat to stop when the p99 interval is narrow enough, or drop --until-stable to compare K "
+            "independent runs (their CV says how much runs differ)",
         )
     detection = _detect()
     if request.profile or detection is None:

@@ -5,8 +5,9 @@ plots and rolling percentiles). Written whole, the ``Samples`` events cost 6–8
 bundled model (about 33 000 queries/s) would leave about 0.8 GB on a board's eMMC and in a re-attaching face's
 memory. So the first :data:`FULL_DETAIL_BYTES` are written as sent; after that each ``Samples`` event keeps at most
 :data:`SAMPLE_PER_EVENT` of its latencies — evenly spaced in run order, plus the batch's slowest, so spikes stay
-visible — and says how many queries it stood for in ``count``. At one event per ``flush_ms`` (50 ms by default) that
-is about 40 MB an hour. Every other event, and every ``seq``, is written as sent (lost batches stay detectable).
+visible — and says how many queries it stood for in ``count``. At one event per ``flush_ms`` (50 ms by default) a
+thinned event is about 480 bytes: about 33 MB an hour after the first 64 MiB (an hour of the bundled model: about
+100 MB in all). Every other event, and every ``seq``, is written as sent (lost batches stay detectable).
 
 Only the replay is thinned: the result's statistics come from the parent's own stream (bench/stream.py), never from
 this file.

@@ -129,24 +129,39 @@ class BenchRun:
         "latencies_total"}`` JSON, written atomically: every one (``latencies_kept`` "all") up to the exact cap,
         else the first ones of each run (``latencies_kept`` "first": a run past the cap keeps the first
         ``stream.EXACT_CAP`` over all its repeats). Returns the count written. Raises StorageError when the file
-        cannot be written."""
-        from workbench.core.fsutil import write_text_atomic
+        cannot be written.
 
-        values = [v for o in self.outcomes for v in ms_list(o.latencies_ns)]
+        The array is written in pieces of :data:`TIMES_CHUNK` latencies, so a million of them never sit in memory
+        as one list of Python floats and one string (about 70 MB at the cap); the bytes are the same as
+        ``json.dumps`` of the whole document."""
+        from workbench.core.fsutil import atomic_writer
+
+        kept = sum(len(o.latencies_ns) for o in self.outcomes)
         total = self.times_total
-        doc = {
-            "precision": self.result.precision,
-            "latencies_ms": values,
-            "latencies_kept": "all" if len(values) == total else "first",
-            "latencies_total": total,
-        }
-        write_text_atomic(path, json.dumps(doc))
-        return len(values)
+        with atomic_writer(path) as fh:
+            fh.write(b'{"precision": ' + json.dumps(self.result.precision).encode() + b', "latencies_ms": [')
+            first = True
+            for o in self.outcomes:
+                lat = o.latencies_ns
+                for start in range(0, len(lat), TIMES_CHUNK):
+                    piece = json.dumps(ms_list(lat[start : start + TIMES_CHUNK]))[1:-1]
+                    fh.write(((", " if not first else "") + piece).encode())
+                    first = False
+            tail = {"latencies_kept": "all" if kept == total else "first", "latencies_total": total}
+            fh.write(b"], " + json.dumps(tail)[1:].encode())
+        return kept
 
 
-def run_length_text(cfg: BenchConfig) -> str:
+#: Latencies converted and written at a time by :meth:`BenchRun.write_times` (64 Ki: about 1.5 MB of floats).
+TIMES_CHUNK = 1 << 16
+
+
+def run_length_text(cfg: BenchConfig, until_stable: bool = False) -> str:
     """How long a run will be, for its progress line: ``300 queries at 500 QPS`` (server: ``--queries`` given, or
-    qps x duration), ``exactly 1000 queries`` (``--iterations``), else ``at least 3 s``."""
+    qps x duration), ``exactly 1000 queries`` (``--iterations``), ``until stable, at most 60 s`` (``--until-stable``:
+    the duration is then the ceiling), else ``at least 3 s``."""
+    if until_stable:
+        return f"until stable, at most {cfg.duration_s:.3g} s"
     if cfg.scenario == "server" and cfg.qps:
         n = cfg.server_queries or max(1, int(round(cfg.qps * cfg.duration_s)))
         return f"{n} queries at {cfg.qps:g} QPS" + ("" if cfg.server_queries else f" (qps x {cfg.duration_s:g} s)")
@@ -204,7 +219,9 @@ def run_benchmark(
             )
         recorder = Recorder(source, interval_ms=tp.interval_ms, total_rule=tp.total_rule, max_temp_c=tp.max_temp_c)
         recorder.start()
-        on_progress(Progress("bench", f"benchmarking {plan.context.precision} ({run_length_text(cfg)})"))
+        on_progress(
+            Progress("bench", f"benchmarking {plan.context.precision} ({run_length_text(cfg, plan.until_stable)})")
+        )
         control = ChildControl()
         watcher = StabilityWatcher(plan.stable_target, plan.stable_rel_width) if plan.until_stable else None
         if plan.events_path is not None:
@@ -217,6 +234,7 @@ def run_benchmark(
                 events_log = None
         repeat = max(1, plan.repeat)
         window_started = False
+        last_end: list[float | None] = [None]  # the last TimedEnd's monotonic time (the series' last window)
         series = LatencySeries()  # p50/p99/throughput per second, bounded (beside the telemetry history)
 
         def relay(event: object) -> None:
@@ -234,6 +252,7 @@ def run_benchmark(
                     window_started = True
                     recorder.mark_window_start()
             elif isinstance(event, ev.TimedEnd):
+                last_end[0] = event.monotonic_s
                 if len(outcomes) == repeat:
                     recorder.mark_window_end()
                     contention.stop()
@@ -263,7 +282,7 @@ def run_benchmark(
     iterations = sum(o.iterations for o in outcomes)
     layers, layer_warning = _layers(outcomes[-1].layer_profile_path, outcomes[-1].iterations)
     contention.stop()  # no-op when the last TimedEnd already stopped it
-    series.finish()
+    series.finish(last_end[0])
     measured = RunMeasurements(
         latency_series=series.result(),
         contention=contention.report(),

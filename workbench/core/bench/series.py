@@ -3,7 +3,8 @@ thermal story beside the power and temperature samples (however long the run).
 
 Each point summarises the latencies of the batches the child sent during one ``interval_s`` window (a batch
 counts in the window its ``sent_monotonic_s`` falls in; batches leave the child about every 50 ms): its query
-count, queries per second (count / ``interval_s``), and the trtexec p50 and p99 (bench/stats.py) of exactly those
+count, queries per second (count / ``interval_s``; the run's last, partial window: count / the part of it the run
+lasted), and the trtexec p50 and p99 (bench/stats.py) of exactly those
 latencies. Times ``t_s`` are the window's start in seconds since the first timed window began, on
 ``time.monotonic`` (CLOCK_MONOTONIC, the telemetry Recorder's clock).
 
@@ -62,13 +63,18 @@ class LatencySeries:
         self._window = w
         self._batches.append(latencies_ns)
 
-    def finish(self) -> None:
-        """Close the window being filled (the end of the run)."""
+    def finish(self, end_monotonic_s: float | None = None) -> None:
+        """Close the window being filled at the end of the run (``end_monotonic_s``: the last TimedEnd). The last
+        window usually ends early: its ``qps`` is its count over the part of the window the run lasted, not over a
+        whole ``interval_s`` (which showed a false drop at the end)."""
         if self._window is not None:
-            self._close()
+            span = None
+            if end_monotonic_s is not None and self._t0 is not None:
+                span = end_monotonic_s - (self._t0 + self._window * self.interval_s)
+            self._close(span if span is not None and 0 < span < self.interval_s else None)
         self._window = None
 
-    def _close(self) -> None:
+    def _close(self, span_s: float | None = None) -> None:
         import numpy as np
 
         w, batches = self._window, self._batches
@@ -81,7 +87,7 @@ class LatencySeries:
             SeriesPoint(
                 t_s=w * self.interval_s,
                 queries=n,
-                qps=n / self.interval_s,
+                qps=n / (span_s or self.interval_s),
                 p50_ms=float(ns[percentile_rank(n, 50.0)]) / 1e6,
                 p99_ms=float(ns[percentile_rank(n, 99.0)]) / 1e6,
             )
