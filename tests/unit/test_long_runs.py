@@ -186,3 +186,42 @@ def test_export_times_memory_does_not_grow_with_the_latencies_written(tmp_path):
     assert peak < 8 << 20, peak
     doc = json.loads((tmp_path / "t.json").read_text())
     assert len(doc["latencies_ms"]) == 400_000 and doc["latencies_ms"][-1] == 0.419999
+
+
+def test_a_long_warmup_is_summarised_in_the_child_not_kept():
+    # every warm-up latency was kept in a list and sent as one event line: a 10-minute warm-up of a 30 µs model
+    # is 20 million calls (~700 MB in the child, a 200 MB line)
+    import numpy as np
+
+    from workbench.core.bench.child import WarmupFold
+    from workbench.core.bench.histogram import RELATIVE_ERROR
+    from workbench.core.bench.stats import median
+
+    rng = np.random.default_rng(5)
+    lat = (20_000 + rng.pareto(2.5, 250_000) * 5_000).astype(np.int64).tolist()
+    fold = WarmupFold()
+    for start in range(0, len(lat), 100_000):
+        fold.add(lat[start : start + 100_000])
+    sm = fold.summary()
+    assert (sm["count"], sm["sum_ns"], sm["min_ns"], sm["max_ns"], sm["first_ns"]) == (
+        250_000,
+        sum(lat),
+        min(lat),
+        max(lat),
+        lat[0],
+    )
+    exact = median(sorted(v / 1e6 for v in lat))
+    assert abs(sm["median_ms"] - exact) <= exact * RELATIVE_ERROR * 1.01
+
+
+def test_a_real_warmup_past_the_kept_count_reports_its_summary(tiny_matmul_model):
+    from workbench.core.bench.child import WARMUP_KEEP
+    from workbench.core.bench.result import _warmup
+
+    out = run_child(
+        BenchConfig(artifact_path=str(tiny_matmul_model), iterations=50, warmup_ms=0, warmup_iterations=WARMUP_KEEP + 5)
+    )
+    assert out.warmup_latencies_ns == [] and out.warmup_summary["count"] >= WARMUP_KEEP + 5
+    w = _warmup(out)
+    assert w.iterations == out.warmup_summary["count"]
+    assert 0 < w.min_ms <= w.median_ms <= w.max_ms and w.min_ms <= w.mean_ms <= w.max_ms and w.first_ms > 0

@@ -94,6 +94,7 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
 
     out.send(ev.Phase("warmup"))
     warm: list[int] = []
+    folded = WarmupFold()  # a long warm-up (minutes, to heat a board) is summarised, not kept
     w_start = pc()
     w_limit = int(cfg.warmup_ms * 1e6)
     try:  # the first calls are where a runtime refuses the inputs; say which were fed (no cost while it runs)
@@ -102,14 +103,22 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
             call()
             t1 = pc()
             warm.append(t1 - t0)
-            if t1 - w_start >= w_limit and len(warm) >= cfg.warmup_iterations:
+            if len(warm) >= WARMUP_KEEP:
+                folded.add(warm)
+                warm = []
+            if t1 - w_start >= w_limit and folded.count + len(warm) >= cfg.warmup_iterations:
                 break
     except Exception as exc:  # noqa: BLE001 - the runtime's own error types; named when we can tell why
-        refused = None if warm else _inputs_refused(exc, meta, feeds, source, cfg.batch)
+        refused = None if (warm or folded.count) else _inputs_refused(exc, meta, feeds, source, cfg.batch)
         if refused is None:
             raise
         raise refused from None
-    out.send(ev.WarmupDone(len(warm), pc() - w_start, warm))
+    duration_ns = pc() - w_start
+    if folded.count:
+        folded.add(warm)
+        out.send(ev.WarmupDone(folded.count, duration_ns, [], folded.summary()))
+    else:
+        out.send(ev.WarmupDone(len(warm), duration_ns, warm))
 
     qpc = runner.queries_per_call
     if cfg.scenario == "server":
@@ -157,6 +166,56 @@ def _inputs_refused(exc: Exception, meta, feeds: dict, source: str, batch: int):
 class _MetaSpec:
     def __init__(self, name: str, shape) -> None:
         self.name, self.shape = name, tuple(shape)
+
+
+#: Warm-up latencies sent to the parent as they are; a longer warm-up is summarised here (``WarmupFold``) and
+#: sent as ``WarmupDone.summary``: a 10-minute warm-up of a 30 µs model is 20 million calls (about 700 MB as a
+#: Python list, and one 200 MB event line).
+WARMUP_KEEP = 100_000
+
+
+class WarmupFold:
+    """Count, sum, min, max, the first latency and a histogram (bench/histogram.py, median within 2**-11) of
+    warm-up latencies folded in chunks of :data:`WARMUP_KEEP`; memory stays that of one chunk."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum_ns = 0
+        self.min_ns: int | None = None
+        self.max_ns = 0
+        self.first_ns: int | None = None
+        self.hist = None
+
+    def add(self, chunk: list[int]) -> None:
+        if not chunk:
+            return
+        from workbench.core.bench.histogram import LatencyHistogram
+
+        if self.hist is None:
+            self.hist = LatencyHistogram()
+        if self.first_ns is None:
+            self.first_ns = chunk[0]
+        self.hist.record_ns(chunk)
+        self.count += len(chunk)
+        self.sum_ns += sum(chunk)
+        lo, hi = min(chunk), max(chunk)
+        self.min_ns = lo if self.min_ns is None else min(self.min_ns, lo)
+        self.max_ns = max(self.max_ns, hi)
+
+    def summary(self) -> dict:
+        """``{"count", "sum_ns", "min_ns", "max_ns", "first_ns", "median_ms", "median_method"}``."""
+        from workbench.core.bench.stats import percentile_rank
+
+        assert self.hist is not None and self.count
+        return {
+            "count": self.count,
+            "sum_ns": self.sum_ns,
+            "min_ns": self.min_ns,
+            "max_ns": self.max_ns,
+            "first_ns": self.first_ns,
+            "median_ms": self.hist.rank_ms(percentile_rank(self.count, 50.0)),
+            "median_method": "histogram",
+        }
 
 
 def _summarise_splits(splits: dict) -> dict:

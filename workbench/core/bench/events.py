@@ -38,11 +38,14 @@ class InputsReady:
 
 @dataclass(frozen=True)
 class WarmupDone:
-    """Warm-up finished; ``latencies_ns`` are the warm-up queries (reported apart from the steady state)."""
+    """Warm-up finished; ``latencies_ns`` are the warm-up queries (reported apart from the steady state). A warm-up
+    longer than bench/child.py ``WARMUP_KEEP`` queries sends ``latencies_ns`` empty and ``summary`` instead
+    (count, sum/min/max/first ns, median ms from a histogram: child.py ``WarmupFold.summary``)."""
 
     iterations: int
     duration_ns: int
     latencies_ns: list
+    summary: dict | None = None
 
 
 @dataclass(frozen=True)

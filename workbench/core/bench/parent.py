@@ -43,6 +43,7 @@ class BenchOutcome:
 
     latencies_ns: array = field(default_factory=lambda: array("q"))
     warmup_latencies_ns: list = field(default_factory=list)
+    warmup_summary: dict | None = None  # a long warm-up's summary instead of its latencies (events.WarmupDone)
     warmup_duration_ns: int = 0
     wall_ns: int = 0
     iterations: int = 0
@@ -226,6 +227,7 @@ def run_child(
                     out.stream.add(event.latencies_ns)
                 elif isinstance(event, ev.WarmupDone):
                     out.warmup_latencies_ns = list(event.latencies_ns)
+                    out.warmup_summary = event.summary
                     out.warmup_duration_ns = event.duration_ns
                 elif isinstance(event, ev.RunnerInfo):
                     out.runtime_info = dict(event.info)

@@ -162,6 +162,18 @@ def latency_summary(s, percentiles: Sequence[float]) -> LatencySummary:
 
 def _warmup(o: BenchOutcome) -> Warmup:
     w = o.warmup_latencies_ns
+    sm = getattr(o, "warmup_summary", None)
+    if sm:  # a long warm-up, summarised in the child (bench/child.py WarmupFold)
+        n = int(sm["count"])
+        return Warmup(
+            n,
+            ns_to_ms(o.warmup_duration_ns),
+            ns_to_ms(sm["min_ns"]),
+            ns_to_ms(sm["sum_ns"]) / n,
+            float(sm["median_ms"]),
+            ns_to_ms(sm["max_ns"]),
+            ns_to_ms(sm["first_ns"]),
+        )
     if not w:
         return Warmup(len(w), ns_to_ms(o.warmup_duration_ns))
     s = sorted_ms(w)
