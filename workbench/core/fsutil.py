@@ -279,3 +279,21 @@ def sha256_file(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str
         for block in iter(lambda: fh.read(chunk_bytes), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sweep_dead_work_dirs(folder: Path, prefix: str) -> None:
+    """Remove ``<prefix><pid>-*`` work folders in ``folder`` whose process is gone (killed mid-build or
+    mid-quantization: they hold partial artifacts or model copies). A folder of a live process (another build running
+    now, ours or another user's) is left alone; so is one whose name holds no pid."""
+    import shutil
+
+    for d in Path(folder).glob(prefix + "*-*"):
+        pid_text = d.name[len(prefix) :].split("-")[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except OSError:  # EPERM: alive, owned by someone else
+            continue

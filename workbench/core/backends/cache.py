@@ -32,7 +32,7 @@ from typing import Any
 from workbench.core import paths
 from workbench.core.backends.base import Artifact
 from workbench.core.errors import BuildError
-from workbench.core.fsutil import sha256_file, storage_error, write_text_atomic
+from workbench.core.fsutil import sha256_file, storage_error, sweep_dead_work_dirs, write_text_atomic
 from workbench.core.models.fingerprint import file_sha256, model_sha256
 
 
@@ -49,16 +49,7 @@ def device_string() -> str:
 
 def _sweep_dead_builds(entry: Path) -> None:
     """Remove ``.build-<pid>-*`` work folders whose process is gone (killed mid-build); a live one is left alone."""
-    for d in entry.glob(".build-*-*"):
-        pid_text = d.name.split("-")[1]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except OSError:  # EPERM: alive, owned by someone else
-            continue
+    sweep_dead_work_dirs(entry, ".build-")
 
 
 def _entry_intact(entry: Path, target: Path, meta: Mapping[str, Any] | None) -> bool:

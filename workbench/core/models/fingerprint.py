@@ -21,10 +21,9 @@ import os
 import threading
 from pathlib import Path
 
-from workbench.core.errors import ModelError
 from workbench.core.fsutil import sha256_file
 from workbench.core.models.sniff import FileKind, sniff
-from workbench.core.models.walk import external_data_files
+from workbench.core.models.walk import external_data_files, load_graph
 
 _StatKey = tuple[int, int, int, int]
 
@@ -63,8 +62,6 @@ def external_data_locations(path: str | os.PathLike[str]) -> tuple[str, ...]:
         ModelError: the ONNX protobuf cannot be parsed, or a location is absolute or climbs out of the model's folder
             with ``..`` (refused as onnx's own loader refuses it), or names a missing or too short file.
     """
-    import onnx
-
     p = Path(path)
     if sniff(p) is not FileKind.ONNX:
         return ()
@@ -73,13 +70,7 @@ def external_data_locations(path: str | os.PathLike[str]) -> tuple[str, ...]:
         got = _locations_memo.get(key)
     if got is not None:
         return got
-    try:
-        model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf DecodeError, onnx's own errors: all mean corrupt
-        raise ModelError(
-            f"{p} is truncated or corrupt: the ONNX protobuf cannot be parsed ({type(exc).__name__}: {exc})",
-            hint="the file was probably cut short while copying or downloading; get it again",
-        ) from None
+    model = load_graph(p)
     got = tuple(sorted(loc for loc, _ in external_data_files(model, p)))
     with _lock:
         _locations_memo[key] = got

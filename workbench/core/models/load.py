@@ -18,7 +18,7 @@ from workbench.core.models.dims import normalize_shape
 from workbench.core.models.fingerprint import combined_sha256
 from workbench.core.models.info import ModelInfo, TensorSpec
 from workbench.core.models.sniff import FileKind, sniff
-from workbench.core.models.walk import all_graphs, external_data_files
+from workbench.core.models.walk import all_graphs, external_data_files, load_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx
@@ -83,13 +83,7 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, load_external
     if kind is not FileKind.ONNX:
         raise _not_onnx_error(p, kind)
     require_utf8_path(p)
-    try:
-        model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf DecodeError, onnx's own errors: all mean corrupt
-        raise ModelError(
-            f"{p} is truncated or corrupt: the ONNX protobuf cannot be parsed ({type(exc).__name__}: {exc})",
-            hint="the file was probably cut short while copying or downloading; get it again",
-        ) from None
+    model = load_graph(p)
     _require_graph(model, p)
     ext_files = external_data_files(model, p)
     if check:

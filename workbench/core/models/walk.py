@@ -110,3 +110,20 @@ def external_data_files(model: Any, model_path: Path) -> list[tuple[str, Path]]:
                 hint="copy the complete data file again",
             )
     return list(files.items())
+
+
+def load_graph(p: Path) -> Any:
+    """``onnx.load`` of ``p`` without its external data (the graph and the tensors stored inside).
+
+    Raises:
+        ModelError: the protobuf cannot be parsed (truncated or corrupt), naming the file.
+    """
+    import onnx
+
+    try:
+        return onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf DecodeError, onnx's own errors: all mean corrupt
+        raise ModelError(
+            f"{p} is truncated or corrupt: the ONNX protobuf cannot be parsed ({type(exc).__name__}: {exc})",
+            hint="the file was probably cut short while copying or downloading; get it again",
+        ) from None

@@ -48,7 +48,7 @@ from typing import Any
 
 from workbench.core import paths
 from workbench.core.errors import CalibrationError, Cancelled, ModelError
-from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, storage_error, write_text_atomic
+from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, storage_error, sweep_dead_work_dirs, write_text_atomic
 from workbench.core.models.fingerprint import model_sha256
 from workbench.core.precision import calib_cache
 from workbench.core.precision.float_keep import DEFAULT_CONCAT_RANGE_RATIO, FloatKept, plan_float_tensors, strip_qdq
@@ -222,16 +222,7 @@ def _sweep_dead_work_dirs(folder: Path) -> None:
 
     A folder of a live process (another calibration running now) is left alone; so is one without a pid.
     """
-    for d in folder.glob(".quant-*-*"):
-        pid_text = d.name.split("-")[1]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except OSError:  # EPERM: alive, owned by someone else
-            continue
+    sweep_dead_work_dirs(folder, ".quant-")
 
 
 def _pass_storage_errors(exc: BaseException) -> None:
