@@ -621,52 +621,37 @@ def store(job: PreparedJob, result: BenchmarkResult, on_progress: ProgressFn = n
     return result.with_id(rid)
 
 
-def check_bench_inputs(job: PreparedJob) -> None:
+def check_bench_inputs(job: PreparedJob, *, batch: int | None = None, flag: str | None = None) -> None:
     """Check what a benchmark of ``job`` will feed before anything is built: the ``--inputs`` dataset against the
     model, or, for random inputs, every input's size and the values of integer scalar inputs.
 
+    ``batch``/``flag``: a scenario's own largest batch (the offline sweep's ``--max-batch``, multi-stream's
+    ``--samples-per-query``) instead of the request's, and the option the messages name for it.
+
     Raises:
         DatasetError: the ``--inputs`` folder is empty or does not match the model (names the file).
-        UsageError: ``--batch`` would stack the ``--inputs`` samples past a quarter of the memory available; an input without a size (names the ``--shapes`` forms that set it); random inputs that would
+        UsageError: ``--batch`` (or ``flag``) would stack the ``--inputs`` samples past a quarter of the memory
+            available; an input without a size (names the ``--shapes`` forms that set it); random inputs that would
             take more than a quarter of the memory available (``--batch``/``--shapes`` too large, named with the
-            size: bench/inputs.py ``check_feed_size``); an integer scalar input without a value (names the model spec
-            key to set).
-    """
-    o = job.request
-    if o.bench_dataset:
-        from workbench.core.bench.inputs import check_dataset_feed_size
-        from workbench.core.precision.datasets import open_dataset
-
-        ds = open_dataset(paths.resolve_dataset(o.bench_dataset, "calib"), job.model_info.inputs)
-        check_dataset_feed_size(ds, resolve_inputs(job).batch)
-        return
-    from workbench.core.bench.inputs import check_feed_size
-
-    shapes = resolve_inputs(job).require_all()
-    check_feed_size([(i.name, i.dtype, i.shape) for i in job.model_info.inputs], shapes)
-    feed_values(job)
-
-
-def check_scenario_batch(job: PreparedJob, batch: int, flag: str) -> None:
-    """Check the inputs of the largest batch a scenario feeds (the offline sweep's ``--max-batch``, multi-stream's
-    ``--samples-per-query``, named by ``flag`` in the hint) as :func:`check_bench_inputs` checks the request's own
-    batch, before anything is built.
-
-    Raises:
-        UsageError: the inputs at ``batch`` would take more than a quarter of the memory available (named with the
-            size), or ``batch`` disagrees with ``--shapes`` / a fixed batch dim. DatasetError: as check_bench_inputs.
+            size: bench/inputs.py ``check_feed_size``); ``batch`` disagrees with ``--shapes`` or a fixed batch dim;
+            an integer scalar input without a value (names the model spec key to set).
     """
     from workbench.core.bench.inputs import check_dataset_feed_size, check_feed_size
 
     o = job.request
+    resolved = resolve_inputs(job, batch=batch)
     if o.bench_dataset:
         from workbench.core.precision.datasets import open_dataset
 
         ds = open_dataset(paths.resolve_dataset(o.bench_dataset, "calib"), job.model_info.inputs)
-        check_dataset_feed_size(ds, batch, flag=flag)
+        check_dataset_feed_size(ds, resolved.batch, flag=flag or "--batch")
         return
-    shapes = resolve_inputs(job, batch=batch).require_all()
-    check_feed_size([(i.name, i.dtype, i.shape) for i in job.model_info.inputs], shapes, hint=f"use a smaller {flag}")
+    meta = [(i.name, i.dtype, i.shape) for i in job.model_info.inputs]
+    if flag:
+        check_feed_size(meta, resolved.require_all(), hint=f"use a smaller {flag}")
+    else:
+        check_feed_size(meta, resolved.require_all())
+    feed_values(job)
 
 
 #: Bytes one server-scenario query holds while the run lasts: its scheduled arrival in the child (a float64 from
@@ -1099,7 +1084,7 @@ def offline(job: PreparedJob, *, max_batch: int, on_progress=no_progress, on_eve
 
     _refuse_export(job, "the offline batch sweep")
     if scenarios.dynamic_batch(job):  # (a fixed batch is refused by scenarios.offline, naming the fix)
-        check_scenario_batch(job, max_batch, "--max-batch")
+        check_bench_inputs(job, batch=max_batch, flag="--max-batch")
     built = _scenario_build(job, on_progress, cancel)
     return scenarios.offline(job, max_batch=max_batch, bench=_scenario_bench(job, built, on_progress, on_event, cancel))
 
@@ -1150,7 +1135,7 @@ def multi_stream(job: PreparedJob, *, samples_per_query: int, on_progress=no_pro
     from workbench.core import scenarios
 
     if scenarios.dynamic_batch(job):  # (a fixed batch is refused by scenarios.multi_stream, naming the fix)
-        check_scenario_batch(job, samples_per_query, "--samples-per-query")
+        check_bench_inputs(job, batch=samples_per_query, flag="--samples-per-query")
     built = _scenario_build(job, on_progress, cancel)
     return scenarios.multi_stream(
         job, samples_per_query=samples_per_query, bench=_scenario_bench(job, built, on_progress, on_event, cancel)
