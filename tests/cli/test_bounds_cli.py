@@ -64,9 +64,9 @@ def test_import_trtexec_refuses_a_10_mb_line_without_markers_at_once(run_cli, tm
     assert "1 line(s) longer than 16 KiB skipped: line 1" in res.stderr
 
 
-def test_scenarios_with_huge_batches_or_query_counts_are_refused_before_calibration(run_cli, workbench_home):
-    # the offline sweep doubled its batch up to --max-batch (24 GB, then the OOM killer); a huge --queries filled
-    # memory with the arrival schedule (MemoryError as an internal error)
+def test_scenarios_with_huge_batches_are_refused_before_calibration(run_cli, workbench_home):
+    # the offline sweep doubled its batch up to --max-batch (24 GB, then the OOM killer). (A huge server --queries
+    # no longer needs memory: arrivals are drawn one at a time and latencies are kept bounded, bench/stream.py.)
     int8 = ("--precision", "int8", "--calib", "calib/digits", "--foreground", "--no-store")
     cases = [
         (
@@ -75,8 +75,6 @@ def test_scenarios_with_huge_batches_or_query_counts_are_refused_before_calibrat
             "use a smaller --max-batch",
         ),
         (("--scenario", "multi-stream", "--samples-per-query", "1000000000"), "238.4 GiB", "--samples-per-query"),
-        (("--scenario", "server", "--qps", "1000", "--queries", "100000000000"), "100000000000 queries", "--queries"),
-        (("--scenario", "server", "--find-max-qps", "--p99-bound", "1", "--queries", "100000000000"), "5.8 TiB", ""),
     ]
     for args, named, hint in cases:
         res = run_cli("bench", *int8, *args)

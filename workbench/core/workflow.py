@@ -654,39 +654,6 @@ def check_bench_inputs(job: PreparedJob, *, batch: int | None = None, flag: str 
     feed_values(job)
 
 
-#: Bytes one server-scenario query holds while the run lasts: its scheduled arrival in the child (a float64 from
-#: the Poisson draw, then a Python int of ~28 bytes plus an 8-byte list slot) and its latency in the parent
-#: (8 bytes), rounded up to 64 for the draw's temporaries (bench/arrivals.py cumsum).
-SERVER_BYTES_PER_QUERY = 64
-
-
-def check_server_queries(job: PreparedJob, qps: float, queries: int | None) -> int:
-    """The server scenario's query count (``--queries``, else ``qps`` × the run's duration), refused before
-    anything is built when its arrival schedule and latencies would not fit a quarter of the memory available.
-
-    Returns:
-        the query count.
-
-    Raises:
-        UsageError: naming the count, the bytes it needs and the memory available.
-    """
-    from workbench.core import memory
-
-    o = job.request
-    duration_s = o.duration_s if o.duration_s is not None else job.profile.benchmark.duration_s
-    count = queries or max(1, int(round(qps * duration_s)))
-    need = count * SERVER_BYTES_PER_QUERY
-    budget = memory.budget(memory.FEED_FRACTION)
-    if need > budget:
-        raise UsageError(
-            f"the server scenario's {count} queries would hold {memory.human(need)} of arrival times and latencies "
-            f"({SERVER_BYTES_PER_QUERY} bytes each), more than a quarter of the "
-            f"{memory.human(memory.available_bytes())} of memory available ({memory.human(budget)}); nothing was run",
-            hint=f"use fewer --queries (at most {budget // SERVER_BYTES_PER_QUERY}) or a shorter --duration",
-        )
-    return count
-
-
 def check_export_target(job: PreparedJob | JobRequest) -> None:
     """Refuse an ``--export-times`` path that cannot take a file before anything runs: a folder, a missing folder,
     a file where its folder should be, a folder this process cannot create files in (tried with a temporary file,
@@ -1095,8 +1062,6 @@ def server(
     """Server: seeded Poisson arrivals at ``qps``; latency counts from each query's scheduled arrival."""
     from workbench.core import scenarios
 
-    if qps > 0:
-        check_server_queries(job, qps, queries)
     built = _scenario_build(job, on_progress, cancel)
     return scenarios.server(qps=qps, queries=queries, bench=_scenario_bench(job, built, on_progress, on_event, cancel))
 
@@ -1116,8 +1081,6 @@ def find_max_qps(
     from workbench.core import scenarios
 
     _refuse_export(job, "--find-max-qps")
-    if queries:
-        check_server_queries(job, 1.0, queries)
     built = _scenario_build(job, on_progress, cancel)
     run = _scenario_bench(job, built, on_progress, on_event, cancel)
     probe = run({"iterations": 300, "duration_s": 1.0})
