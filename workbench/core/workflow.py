@@ -547,7 +547,7 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
         cfg = replace(cfg, **cfg_overrides)
     server = None
     if cfg.scenario == "server":
-        count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
+        count = cfg.server_query_count
         # the first 20 000 only: the whole schedule of a long run would be a list as long as the run
         arrivals = list(islice(iter_poisson_arrivals(cfg.qps or 1.0, count, cfg.seed), 20_000))
         server = ServerScenario(cfg.qps, count, cfg.seed, tuple(arrivals), "scheduled arrival (queueing included)")

@@ -291,7 +291,7 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     from workbench.core.bench.arrivals import iter_poisson_arrivals
 
     pc = time.perf_counter_ns
-    count = cfg.server_queries or max(1, int(round((cfg.qps or 1.0) * cfg.duration_s)))
+    count = cfg.server_query_count
     # one arrival at a time (a list would be as long as the run); drawing one costs well under a microsecond,
     # spent before the wait for its due time, so it delays a query only when the run is already behind
     arrivals = iter_poisson_arrivals(cfg.qps or 1.0, count, cfg.seed)

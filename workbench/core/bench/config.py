@@ -49,6 +49,11 @@ class BenchConfig:
     server_queries: int | None = None  # server: number of queries (default: qps x duration_s)
     slow_start_s: float = 0.0  # tests: a deliberate pause after loading, so a kill lands mid-phase
 
+    @property
+    def server_query_count(self) -> int:
+        """The server scenario's query count: ``server_queries``, else ``qps`` x ``duration_s`` (at least 1)."""
+        return self.server_queries or max(1, int(round((self.qps or 1.0) * self.duration_s)))
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 

@@ -163,7 +163,7 @@ def run_length_text(cfg: BenchConfig, until_stable: bool = False) -> str:
     if until_stable:
         return f"until stable, at most {cfg.duration_s:.3g} s"
     if cfg.scenario == "server" and cfg.qps:
-        n = cfg.server_queries or max(1, int(round(cfg.qps * cfg.duration_s)))
+        n = cfg.server_query_count
         return f"{n} queries at {cfg.qps:g} QPS" + ("" if cfg.server_queries else f" (qps x {cfg.duration_s:g} s)")
     if cfg.iterations:
         return f"exactly {cfg.iterations} queries"
@@ -234,11 +234,11 @@ def run_benchmark(
                 events_log = None
         repeat = max(1, plan.repeat)
         window_started = False
-        last_end: list[float | None] = [None]  # the last TimedEnd's monotonic time (the series' last window)
+        last_end: float | None = None  # the last TimedEnd's monotonic time (the series' last window)
         series = LatencySeries()  # p50/p99/throughput per second, bounded (beside the telemetry history)
 
         def relay(event: object) -> None:
-            nonlocal window_started
+            nonlocal window_started, last_end
             if events_log is not None:
                 # A detached job keeps its live stream on disk, so a face can re-attach and replay it (thinned
                 # past its first 64 MiB: bench/event_log.py).
@@ -252,7 +252,7 @@ def run_benchmark(
                     window_started = True
                     recorder.mark_window_start()
             elif isinstance(event, ev.TimedEnd):
-                last_end[0] = event.monotonic_s
+                last_end = event.monotonic_s
                 if len(outcomes) == repeat:
                     recorder.mark_window_end()
                     contention.stop()
@@ -282,7 +282,7 @@ def run_benchmark(
     iterations = sum(o.iterations for o in outcomes)
     layers, layer_warning = _layers(outcomes[-1].layer_profile_path, outcomes[-1].iterations)
     contention.stop()  # no-op when the last TimedEnd already stopped it
-    series.finish(last_end[0])
+    series.finish(last_end)
     measured = RunMeasurements(
         latency_series=series.result(),
         contention=contention.report(),
