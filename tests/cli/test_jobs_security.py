@@ -350,3 +350,14 @@ def test_a_jobs_command_line_quotes_an_argument_with_spaces(tmp_path):
 
     job = Job("20261203-000000-abcdef", tmp_path, ("bench", "my model.onnx", "--duration", "1"), None, "", "/")
     assert job.to_dict()["command"] == "workbench bench 'my model.onnx' --duration 1"
+
+
+def test_a_job_whose_runner_is_not_started_yet_is_not_listed(workbench_home):
+    # between the first job.json write (no pid) and the second, a listing read the job as "died"
+    from workbench.core import jobs
+
+    d = workbench_home / "data" / "jobs" / "20261203-100004-aaaaaa"
+    _record(d, None)
+    assert jobs.list_jobs() == []
+    _record(d, os.getpid())
+    assert [j.id for j in jobs.list_jobs()] == ["20261203-100004-aaaaaa"]

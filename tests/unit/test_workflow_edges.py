@@ -215,7 +215,7 @@ def test_jobs_started_within_one_second_list_newest_first(tmp_path, monkeypatch)
     for name, ns in zip(names, stamps, strict=True):
         d = root / name
         d.mkdir(parents=True)
-        rec = {"id": name, "argv": ["bench"], "pid": None, "started_at": "2026-12-03T10:15:00Z", "cwd": "/"}
+        rec = {"id": name, "argv": ["bench"], "pid": 1, "started_at": "2026-12-03T10:15:00Z", "cwd": "/"}
         (d / "job.json").write_text(json.dumps(rec))
         os.utime(d / "job.json", ns=(10**18 + ns, 10**18 + ns))
     (root / "20261203-101501-broken").mkdir()  # no job.json: not a job

@@ -258,6 +258,7 @@ def get(job_id: str) -> Job:
 
 
 def list_jobs(limit: int = 50) -> list[Job]:
+    """The newest ``limit`` jobs whose runner was started (a record without a pid yet is left out), newest first."""
     root = paths.jobs_dir()
     if not root.is_dir():
         return []
@@ -272,9 +273,12 @@ def list_jobs(limit: int = 50) -> list[Job]:
     out = []
     for d in sorted((d for d in root.iterdir() if (d / "job.json").is_file()), key=started, reverse=True):
         try:
-            out.append(load(d))
+            job = load(d)
         except WorkbenchError:
             continue
+        if job.pid is None:
+            continue  # being started: `start` records the pid once the runner exists (until then it would read "died")
+        out.append(job)
         if len(out) >= limit:
             break
     return out
