@@ -67,7 +67,7 @@ class FakeRunner(Runner):
         return call
 
     def timing_splits(self) -> dict[str, Any] | None:
-        return {"compute_ms": [1.0, 3.0, 2.0], "device": "fake"}
+        return {"gpu_compute_ms": [1.0, 3.0, 2.0], "device": "fake"}
 
     def end_profiling(self) -> str | None:
         out = self.path.with_suffix(".layers.json")

@@ -149,7 +149,7 @@ def test_child_reads_the_flags_not_hasattr(fake_backend, tmp_path):
     rich = write_knobs(tmp_path / "rich.json", splits=True, layers=True, queries_per_call=4)
     out = _run_fake(rich, profile_layers=True)
     (splits,) = out.of(ev.TimingSplits)
-    assert splits.summary["compute_ms"] == {"median": 2.0, "mean": 2.0, "max": 3.0, "count": 3}
+    assert splits.summary["gpu_compute_ms"] == {"median": 2.0, "mean": 2.0, "max": 3.0, "count": 3}
     assert splits.summary["device"] == "fake"
     assert out.of(ev.LayerProfile)[0].path == str(tmp_path / "rich.layers.json")
     assert out.of(ev.TimedEnd)[0].queries_per_call == 4

@@ -86,6 +86,9 @@ class Runner(abc.ABC):
     queries_per_call: int = 1
     has_timing_splits: bool = False
     has_layer_profile: bool = False
+    #: Most timed calls whose split records (CUDA event sets) may wait unread; the benchmark child calls
+    #: :meth:`collect_timing_splits` at least this often, outside the timed region. None: nothing waits.
+    pending_splits_limit: int | None = None
     _active: bool = False  # per instance once activate() succeeds
 
     @property
@@ -156,13 +159,24 @@ class Runner(abc.ABC):
     def runtime_info(self) -> dict[str, Any]:
         """What the runtime actually uses, once active, when it differs from what was asked (e.g. torch's intra-
         and inter-op thread counts: ``{"threads": 2, "interop_threads": 1}``); {} when there is nothing to add.
-        Recorded with the result (``settings.threads_used``)."""
+        Recorded with the result (``settings.threads_used``). A GPU runner adds ``"math_mode"``: {name: value} of
+        what changes FP32 numbers (TF32 for matmul / convolutions, cudnn.benchmark, TensorRT's TF32 flag), recorded
+        as ``settings.math_mode``."""
         return {}
 
     def timing_splits(self) -> dict[str, Any] | None:
         """Per-query splits collected so far ({name: [ms, ...]} plus scalar options), or None when the
         runner has none (``has_timing_splits`` False). Call while active, after the timed loop."""
         return None
+
+    def reset_timing_splits(self) -> None:
+        """Forget every split recorded so far, pending ones included. The benchmark child calls it when the
+        warm-up ends: as in trtexec, warm-up queries enter no statistic, their H2D / GPU compute / D2H included."""
+
+    def collect_timing_splits(self) -> None:
+        """Read the split records the timed calls left pending (CUDA events, read only after the query's
+        synchronize) into the split lists. The benchmark child calls it between batches, outside the timed
+        region, so event reads never add to a measured latency; :meth:`timing_splits` calls it too."""
 
     def end_profiling(self) -> str | None:
         """End per-layer profiling and return the profile JSON's path (ONNX Runtime's Chrome-trace

@@ -120,11 +120,14 @@ def _measure(cfg: BenchConfig, runner, out: _Stream) -> None:
     else:
         out.send(ev.WarmupDone(len(warm), duration_ns, warm))
 
+    # Warm-up queries count in no statistic (trtexec): their H2D / compute / D2H splits are dropped too.
+    runner.reset_timing_splits()
     qpc = runner.queries_per_call
+    collect = _Collector(runner)
     if cfg.scenario == "server":
-        _server_loop(cfg, call, out, qpc)
+        _server_loop(cfg, call, out, qpc, collect)
     else:
-        _single_stream_loop(cfg, call, out, qpc)
+        _single_stream_loop(cfg, call, out, qpc, collect)
     # Capability flags, not hasattr: ORT has no splits, torch and TensorRT always do; a layer profile exists
     # only when profiling was asked for (settings.profiling = cfg.profile_layers) on ORT or TensorRT.
     splits = runner.timing_splits() if runner.has_timing_splits else None
@@ -238,6 +241,23 @@ def _summarise_splits(splits: dict) -> dict:
     return out
 
 
+class _Collector:
+    """When the timed loops flush a batch: every ``flush_ms``, or sooner once ``limit`` timed calls left split
+    records (CUDA events) pending in the runner (``Runner.pending_splits_limit``). ``__call__`` reads them, outside
+    the timed region."""
+
+    def __init__(self, runner) -> None:
+        self.limit = runner.pending_splits_limit or (1 << 62)
+        self._collect = runner.collect_timing_splits
+
+    def __call__(self) -> None:
+        self._collect()
+
+
+def _no_collect() -> None:
+    pass
+
+
 def _end_window(out: _Stream, buf: list[int], seq: int, wall_ns: int, n: int, qpc: int) -> None:
     """Flush the last batch and close the timed window (after the last query, outside the timing)."""
     end_mono = time.monotonic()
@@ -247,8 +267,10 @@ def _end_window(out: _Stream, buf: list[int], seq: int, wall_ns: int, n: int, qp
     out.send(ev.TimedEnd(end_mono, wall_ns, n, seq, _peak_rss_mb(), _stop_requested[0], qpc))
 
 
-def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
+def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1, collect=None) -> None:
     pc = time.perf_counter_ns
+    limit = collect.limit if collect is not None else 1 << 62
+    collect = collect or _no_collect
     out.send(ev.Phase("timed"))
     exact = cfg.iterations
     duration_ns = int(cfg.duration_s * 1e9)
@@ -272,17 +294,19 @@ def _single_stream_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> N
                 break
         elif t1 - start >= duration_ns and n >= min_iter:
             break
-        if t1 - last_flush >= flush_ns:
+        if t1 - last_flush >= flush_ns or len(buf) >= limit:
             out.send(ev.Samples(seq, buf, time.monotonic()))
+            collect()
             seq += 1
             buf = []
             last_flush = pc()
             if _stop_requested[0]:
                 break
     _end_window(out, buf, seq, t1 - start, n, qpc)
+    collect()
 
 
-def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
+def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1, collect=None) -> None:
     """Issue queries at seeded Poisson arrival times; latency = completion - scheduled arrival.
 
     One query in flight at a time (a single runner): when the runner is busy, arrivals queue, and
@@ -291,6 +315,8 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
     from workbench.core.bench.arrivals import iter_poisson_arrivals
 
     pc = time.perf_counter_ns
+    limit = collect.limit if collect is not None else 1 << 62
+    collect = collect or _no_collect
     count = cfg.server_query_count
     # one arrival at a time (a list would be as long as the run); drawing one costs well under a microsecond,
     # spent before the wait for its due time, so it delays a query only when the run is already behind
@@ -318,14 +344,16 @@ def _server_loop(cfg: BenchConfig, call, out: _Stream, qpc: int = 1) -> None:
         t1 = pc()
         buf.append(t1 - due)
         n += 1
-        if t1 - last_flush >= flush_ns:
+        if t1 - last_flush >= flush_ns or len(buf) >= limit:
             out.send(ev.Samples(seq, buf, time.monotonic()))
+            collect()
             seq += 1
             buf = []
             last_flush = pc()
             if _stop_requested[0]:
                 break
     _end_window(out, buf, seq, t1 - start, n, qpc)
+    collect()
 
 
 def main() -> int:

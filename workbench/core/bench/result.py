@@ -185,7 +185,13 @@ def _settings_used(settings: BenchSettings, info: dict) -> BenchSettings:
     """The settings with what the runtime reported using (torch's thread counts), so a result records what ran."""
     if not info:
         return settings
-    return replace(settings, threads_used=info.get("threads"), interop_threads_used=info.get("interop_threads"))
+    math = info.get("math_mode")
+    return replace(
+        settings,
+        threads_used=info.get("threads"),
+        interop_threads_used=info.get("interop_threads"),
+        math_mode=dict(math) if isinstance(math, dict) else None,
+    )
 
 
 def _timing_splits(summary: dict | None) -> TimingSplits | None:

@@ -367,21 +367,31 @@ class BenchSettings:
     profile_layers: bool | None = None
     threads_used: int | None = None  # what the runtime ran with, when it reports it (torch); None = as asked
     interop_threads_used: int | None = None
+    # The math mode the runtime ran in, as it reports it (Runner.runtime_info()["math_mode"]): torch's
+    # ``allow_tf32_matmul`` / ``allow_tf32_cudnn`` / ``cudnn_benchmark`` / ``float32_matmul_precision``, TensorRT's
+    # ``tf32`` builder flag. TF32 changes FP32 numbers and speed on Ampere and newer, so two "fp32" runs compare
+    # only when it matches. None = not reported (ONNX Runtime on the CPU).
+    math_mode: Mapping[str, Any] | None = None
 
     _KEYS = (
         "threads", "graph_optimization_level", "execution_mode", "warmup_ms", "duration_s", "iterations_requested",
         "min_iterations", "seed", "cuda_graph", "include_transfers", "streams", "profile_layers",
     )  # fmt: skip
-    _OPTIONAL = ("threads_used", "interop_threads_used")
+    _OPTIONAL = ("threads_used", "interop_threads_used", "math_mode")
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self._KEYS}
         d.update({k: getattr(self, k) for k in self._OPTIONAL if getattr(self, k) is not None})
+        if self.math_mode is not None:
+            d["math_mode"] = dict(self.math_mode)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BenchSettings:
-        return cls(**{k: d.get(k) for k in (*cls._KEYS, *cls._OPTIONAL)})
+        kw = {k: d.get(k) for k in (*cls._KEYS, *cls._OPTIONAL)}
+        if not isinstance(kw["math_mode"], Mapping):
+            kw["math_mode"] = None
+        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -396,9 +406,13 @@ class SplitSummary:
 
 @dataclass(frozen=True)
 class TimingSplits:
-    """GPU backends: per-query H2D / GPU compute / D2H splits as trtexec names them (``h2d_ms``, ``compute_ms``,
-    ``d2h_ms``; None when the runner recorded none) and the options in force (``cuda_graph``,
-    ``include_transfers``, ``streams``, ``device`` …)."""
+    """GPU backends: per-query figures from CUDA events, named as trtexec names them, beside ``latency_ms`` (which
+    stays host wall time on every backend): ``h2d_ms`` ("H2D Latency"), ``gpu_compute_ms`` ("GPU Compute Time"),
+    ``d2h_ms`` ("D2H Latency") and ``latency_ms`` ("Latency" = H2D + GPU compute + D2H of one query, what trtexec's
+    summary and ``import-trtexec`` results call latency); None when the runner recorded none. Warm-up queries are
+    never counted. Also the options in force (``cuda_graph``, ``include_transfers``, ``streams``, ``device`` …).
+
+    Results written before these names read back with ``compute_ms`` as ``gpu_compute_ms``."""
 
     splits: Mapping[str, SplitSummary | None]
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -415,10 +429,11 @@ class TimingSplits:
         splits: dict[str, SplitSummary | None] = {}
         options: dict[str, Any] = {}
         for k, v in d.items():
+            key = "gpu_compute_ms" if k == "compute_ms" else k  # the name before trtexec's was adopted
             if isinstance(v, dict) and "median" in v:
-                splits[k] = SplitSummary(float(v["median"]), float(v["mean"]), float(v["max"]), int(v["count"]))
+                splits[key] = SplitSummary(float(v["median"]), float(v["mean"]), float(v["max"]), int(v["count"]))
             elif v is None and k.endswith("_ms"):
-                splits[k] = None
+                splits[key] = None
             else:
                 options[k] = v
         return cls(splits, options)

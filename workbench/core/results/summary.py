@@ -53,7 +53,12 @@ def summary(r: BenchmarkResult, verbose: bool = False) -> str:
     if splits is not None:
         parts = [
             f"{label} {s.median_ms:.4f} ms"
-            for k, label in (("h2d_ms", "H2D"), ("compute_ms", "GPU compute"), ("d2h_ms", "D2H"))
+            for k, label in (
+                ("h2d_ms", "H2D"),
+                ("gpu_compute_ms", "GPU compute"),
+                ("d2h_ms", "D2H"),
+                ("latency_ms", "Latency (H2D+compute+D2H)"),
+            )
             if (s := splits.splits.get(k)) is not None
         ]
         if parts:
