@@ -172,11 +172,13 @@ class Runner(abc.ABC):
     def reset_timing_splits(self) -> None:
         """Forget every split recorded so far, pending ones included. The benchmark child calls it when the
         warm-up ends: as in trtexec, warm-up queries enter no statistic, their H2D / GPU compute / D2H included."""
+        return None  # a runner without splits has nothing to forget
 
     def collect_timing_splits(self) -> None:
         """Read the split records the timed calls left pending (CUDA events, read only after the query's
         synchronize) into the split lists. The benchmark child calls it between batches, outside the timed
         region, so event reads never add to a measured latency; :meth:`timing_splits` calls it too."""
+        return None  # nothing pending in a runner without CUDA events
 
     def end_profiling(self) -> str | None:
         """End per-layer profiling and return the profile JSON's path (ONNX Runtime's Chrome-trace
