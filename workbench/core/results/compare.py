@@ -42,6 +42,26 @@ def _tel(get: Callable[[Any], Any]) -> Callable[[BenchmarkResult], Any]:
     return lambda r: get(r.telemetry) if r.telemetry is not None else None
 
 
+def trtexec_latency_ms(r: BenchmarkResult) -> float | None:
+    """trtexec's "Latency" median (ms): H2D + GPU compute + D2H of one query from CUDA events. An imported trtexec
+    summary's latency is that figure; a run measured here carries it beside its host wall time
+    (``timing_splits_ms.latency_ms``, GPU backends only). None otherwise."""
+    if r.imported is not None:
+        return r.latency.median_ms
+    s = r.timing_splits.splits.get("latency_ms") if r.timing_splits is not None else None
+    return s.median_ms if s is not None else None
+
+
+def gpu_compute_ms(r: BenchmarkResult) -> float | None:
+    """trtexec's "GPU Compute Time" median (ms): an import's section, or a GPU run's ``timing_splits_ms``."""
+    if r.imported is not None:
+        sec = r.imported.sections.get("gpu_compute_ms")
+        v = sec.get("median") if isinstance(sec, dict) else None
+        return float(v) if isinstance(v, (int, float)) else None
+    s = r.timing_splits.splits.get("gpu_compute_ms") if r.timing_splits is not None else None
+    return s.median_ms if s is not None else None
+
+
 # (label, typed getter): the comparison table's rows, in order.
 METRICS: tuple[tuple[str, Callable[[BenchmarkResult], Any]], ...] = (
     ("source", lambda r: r.source),
@@ -60,6 +80,8 @@ METRICS: tuple[tuple[str, Callable[[BenchmarkResult], Any]], ...] = (
     ("p95 ms", lambda r: r.latency.value(95.0)),
     ("p99 ms", lambda r: r.latency.value(99.0)),
     ("max ms", lambda r: r.latency.max_ms),
+    ("trtexec Latency median ms", trtexec_latency_ms),
+    ("GPU compute median ms", gpu_compute_ms),
     ("CoV %", lambda r: r.latency.cov_pct),
     ("throughput inf/s", lambda r: r.throughput.inferences_per_s),
     ("throughput qps", lambda r: r.throughput.queries_per_s),
@@ -213,7 +235,27 @@ def bootstrap_ratio(
 
 
 def ratio_verdict(a: BenchmarkResult, b: BenchmarkResult, *, n_boot: int = 2000, seed: int = 0) -> RatioVerdict:
-    """Ratio of medians B/A with a 95 % interval and a verdict (see module docstring)."""
+    """Ratio of medians B/A with a 95 % interval and a verdict (see module docstring).
+
+    An imported trtexec summary against a GPU run of ours compares like with like: trtexec's "Latency" (CUDA
+    events, H2D + compute + D2H) on both sides, not our host wall time (which adds the Python call and the
+    synchronize); without per-query data for the import there is no interval."""
+    if (a.imported is None) != (b.imported is None):
+        ta, tb = trtexec_latency_ms(a), trtexec_latency_ms(b)
+        if ta and tb:
+            ratio = tb / ta
+            faster = "B faster" if ratio < 1 else "B slower"
+            speed = f"{1 / ratio:.3f}x" if ratio < 1 else f"{ratio:.3f}x"
+            return RatioVerdict(
+                ratio,
+                None,
+                "trtexec Latency on both sides (H2D + GPU compute + D2H from CUDA events; the measured run's host "
+                "wall time is not what trtexec reports); the import has no per-query latencies, so no interval",
+                None,
+                None,
+                abs(ratio - 1.0) * 100 < SMALL_PCT,
+                f"median trtexec Latency B/A = {ratio:.4f} ({faster}, {speed}); significance unknown",
+            )
     la, lb = _latencies(a), _latencies(b)
     ma, mb = a.latency.median_ms, b.latency.median_ms
     if la is not None and lb is not None:
