@@ -85,7 +85,9 @@ def test_records_are_read_between_batches_at_the_runner_limit():
 
 
 def test_server_scenario_reads_records_between_batches_too():
-    cfg = BenchConfig(artifact_path="x", scenario="server", qps=1e6, server_queries=40, warmup_ms=0, flush_ms=1e9, seed=1)
+    cfg = BenchConfig(
+        artifact_path="x", scenario="server", qps=1e6, server_queries=40, warmup_ms=0, flush_ms=1e9, seed=1
+    )
     runner, out = _run(cfg)
     (splits,) = [e for e in out.events if isinstance(e, ev.TimingSplits)]
     assert splits.summary["gpu_compute_ms"]["count"] == 40 and runner.most_pending <= 7

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from _bench_fakes import context, outcome, telemetry
+
 from workbench.core.bench.result import RunMeasurements, build_result
 from workbench.core.results.compare import compare, ratio_verdict
 from workbench.core.results.result import PowerState, SplitSummary, TimingSplits
