@@ -111,7 +111,12 @@ class FakeCuda:
 
 
 # ------------------------------------------------------------------------------------------------ fake tensorrt
-def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
+def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True, timing_cache_ok=True):
+    """``timing_cache_ok=False``: set_timing_cache refuses a cache made from saved bytes (another device's), as
+    TensorRT's returns False on a header mismatch; an empty new cache is still accepted. A build with
+    VERSION_COMPATIBLE makes a plan the Runtime deserializes only with ``engine_host_code_allowed`` set (TensorRT:
+    a version-compatible plan holds its lean runtime, host code). A build with an ``int8_calibrator`` drains it at
+    the calibration profile's OPT shape and records every batch in ``t.calib_batches``."""
     t = types.ModuleType("tensorrt")
     t.__version__ = version
     enum = lambda *names: type("E", (), {n: i for i, n in enumerate(names)})  # noqa: E731
@@ -127,6 +132,7 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
     t.nptype = lambda dt: np.float32
     calls: list = []
     t.calls = calls
+    t.calib_batches = []
 
     class Tensor:
         def __init__(self, name, shape):
@@ -137,11 +143,17 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
             self.name, self.type = name, "MATRIX_MULTIPLY"
 
     class Network:
-        num_inputs = 1
         num_layers = 2
 
+        def __init__(self):
+            self.inputs = [Tensor("x", (-1, 8))]  # replaced by a parsed model's inputs (OnnxParser below)
+
+        @property
+        def num_inputs(self):
+            return len(self.inputs)
+
         def get_input(self, i):
-            return Tensor("x", (-1, 8))
+            return self.inputs[i]
 
         def get_layer(self, i):
             return Layer(f"layer{i}")
@@ -166,25 +178,50 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
         num_errors = 1
 
         def __init__(self, network, logger):
-            pass
+            self.network = network
 
         def parse_from_file(self, path):
             calls.append(("parse", path))
+            if parse_ok and Path(path).is_file():
+                import onnx  # an existing model file gives the network its inputs (-1 = dynamic dim)
+
+                graph = onnx.load(path, load_external_data=False).graph
+                init = {t.name for t in graph.initializer}
+                self.network.inputs = [
+                    Tensor(vi.name, tuple(d.dim_value if d.HasField("dim_value") else -1
+                                          for d in vi.type.tensor_type.shape.dim))
+                    for vi in graph.input if vi.name not in init
+                ]  # fmt: skip
             return parse_ok
 
         def get_error(self, i):
             return ParserError()
 
     class TimingCache:
+        def __init__(self, data=b""):
+            self.data = bytes(data)
+
         def serialize(self):
             return b"TIMING"
 
     class IBuilderConfig:
         int8_calibrator = None
         progress_monitor = None
+        calibration_profile = None
+
+        def __init__(self):
+            self.flags = {t.BuilderFlag.TF32}  # TensorRT: TF32 is enabled by default
+            self.timing_cache = None
 
         def set_calibration_profile(self, p):
-            pass
+            self.calibration_profile = p
+
+        def clear_flag(self, f):
+            calls.append(("clear_flag", f))
+            self.flags.discard(f)
+
+        def get_flag(self, f):
+            return f in self.flags
 
         builder_optimization_level = 3
         max_aux_streams = 0
@@ -194,16 +231,20 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
 
         def set_flag(self, f):
             calls.append(("flag", f))
+            self.flags.add(f)
 
         def create_timing_cache(self, data):
             calls.append(("timing_cache_in", bytes(data)))
-            return TimingCache()
+            return TimingCache(data)
 
         def set_timing_cache(self, c, ignore):
-            pass
+            ok = timing_cache_ok or not c.data or ignore
+            calls.append(("set_timing_cache", c.data, ok))
+            self.timing_cache = c if ok else None
+            return ok
 
         def get_timing_cache(self):
-            return TimingCache()
+            return self.timing_cache
 
         def add_optimization_profile(self, p):
             calls.append(("profile", p.shapes))
@@ -244,7 +285,17 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
                     if not m.step_complete("Building", step):
                         return None
                 m.phase_finish("Building")
-            return b"PLAN-BYTES" if build_ok else None
+            cal = config.int8_calibrator
+            if cal is not None and build_ok:
+                opt = config.calibration_profile.shapes["x"][1]
+                n = int(np.prod(opt))
+                t.calib_batch_size = cal.get_batch_size()
+                while (ptrs := cal.get_batch(["x"])) is not None:
+                    view = (ctypes.c_float * n).from_address(ptrs[0])
+                    t.calib_batches.append(np.ctypeslib.as_array(view).reshape(opt).copy())
+            if not build_ok:
+                return None
+            return b"PLAN-BYTES-VC" if t.BuilderFlag.VERSION_COMPATIBLE in config.flags else b"PLAN-BYTES"
 
     class EngineInspector:
         def get_engine_information(self, fmt):
@@ -305,7 +356,10 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
             pass
 
         def deserialize_cuda_engine(self, data):
-            return Engine() if bytes(data) == b"PLAN-BYTES" else None
+            data = bytes(data)
+            if data == b"PLAN-BYTES" or (data == b"PLAN-BYTES-VC" and self.engine_host_code_allowed):
+                return Engine()
+            return None
 
     class IProfiler:
         def __init__(self):
@@ -315,7 +369,10 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True):
         def __init__(self):
             pass
 
-    t.IInt8EntropyCalibrator2 = t.IInt8MinMaxCalibrator = IInt8EntropyCalibrator2
+    class IInt8MinMaxCalibrator(IInt8EntropyCalibrator2):
+        pass
+
+    t.IInt8EntropyCalibrator2, t.IInt8MinMaxCalibrator = IInt8EntropyCalibrator2, IInt8MinMaxCalibrator
 
     t.Builder, t.OnnxParser, t.Runtime, t.IBuilderConfig, t.IProfiler = (
         Builder,

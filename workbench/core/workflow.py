@@ -321,10 +321,29 @@ def check_precision(job: PreparedJob, precision: str) -> None:
         )
 
 
+def _bench_shapes(job: PreparedJob, batches: Sequence[int] = ()) -> dict[str, tuple[tuple[int, ...], ...]]:
+    """{input: (min, opt, max)} of the shapes a benchmark of ``job`` feeds: opt at the resolved ``--batch``/
+    ``--shapes`` (:func:`resolve_inputs`), min/max over it and ``batches`` (a scenario's other batches). Inputs
+    without every size are left out (the TensorRT build then names what to give)."""
+    runs = [resolve_inputs(job)] + [resolve_inputs(job, batch=b) for b in batches]
+    out: dict[str, tuple[tuple[int, ...], ...]] = {}
+    for name, opt in runs[0].shapes.items():
+        seen = [r.shapes[name] for r in runs if name in r.shapes and len(r.shapes[name]) == len(opt)]
+        lo, hi = (tuple(pick(d) for d in zip(*seen, strict=True)) for pick in (min, max))
+        out[name] = (lo, tuple(opt), hi)
+    return out
+
+
 def build(
-    job: PreparedJob, precision: str, on_progress: ProgressFn = no_progress, cancel: threading.Event | None = None
+    job: PreparedJob,
+    precision: str,
+    on_progress: ProgressFn = no_progress,
+    cancel: threading.Event | None = None,
+    *,
+    batches: Sequence[int] = (),
 ) -> Built:
-    """Build (or reuse) the artifact for ``precision``.
+    """Build (or reuse) the artifact for ``precision``. ``batches``: other batches the benchmark will feed (a
+    scenario's sweep); a TensorRT plan of a dynamic model is built for them and the request's own.
 
     Raises:
         UsageError (precision not offered), CalibrationError, BuildError, Cancelled.
@@ -332,6 +351,8 @@ def build(
     check_precision(job, precision)
     path, cal = precision_model(job, precision, on_progress, cancel)
     backend = job.require_backend()
+    if backend.name == "tensorrt":  # dynamic inputs without profile shapes are built for the benchmark's (trtexec)
+        backend = backend.with_options(bench_shapes=_bench_shapes(job, batches))
     on_progress(Progress("build", f"building {precision} artifact with {backend.name}"))
 
     def relay(message: str, done: int | None = None, total: int | None = None) -> None:
@@ -1038,11 +1059,11 @@ def _scenario_bench(job, built, on_progress, on_event, cancel):
     return run
 
 
-def _scenario_build(job: PreparedJob, on_progress, cancel) -> Built:
+def _scenario_build(job: PreparedJob, on_progress, cancel, batches: Sequence[int] = ()) -> Built:
     if job.request.precision == "best":
         raise UsageError("--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios")
     check_bench_job(job)
-    return build(job, job.request.precision, on_progress, cancel)
+    return build(job, job.request.precision, on_progress, cancel, batches=batches)
 
 
 def offline(job: PreparedJob, *, max_batch: int, on_progress=no_progress, on_event=None, cancel=None):
@@ -1052,7 +1073,8 @@ def offline(job: PreparedJob, *, max_batch: int, on_progress=no_progress, on_eve
     _refuse_export(job, "the offline batch sweep")
     if scenarios.dynamic_batch(job):  # (a fixed batch is refused by scenarios.offline, naming the fix)
         check_bench_inputs(job, batch=max_batch, flag="--max-batch")
-    built = _scenario_build(job, on_progress, cancel)
+    # the sweep feeds 1 … max_batch: a TensorRT plan of a dynamic model must take all of them
+    built = _scenario_build(job, on_progress, cancel, (1, max_batch) if scenarios.dynamic_batch(job) else ())
     return scenarios.offline(job, max_batch=max_batch, bench=_scenario_bench(job, built, on_progress, on_event, cancel))
 
 
@@ -1099,7 +1121,7 @@ def multi_stream(job: PreparedJob, *, samples_per_query: int, on_progress=no_pro
 
     if scenarios.dynamic_batch(job):  # (a fixed batch is refused by scenarios.multi_stream, naming the fix)
         check_bench_inputs(job, batch=samples_per_query, flag="--samples-per-query")
-    built = _scenario_build(job, on_progress, cancel)
+    built = _scenario_build(job, on_progress, cancel, (samples_per_query,) if scenarios.dynamic_batch(job) else ())
     return scenarios.multi_stream(
         job, samples_per_query=samples_per_query, bench=_scenario_bench(job, built, on_progress, on_event, cancel)
     )

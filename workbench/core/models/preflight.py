@@ -444,10 +444,11 @@ def preflight(
                 add("error", "dla", f"DLA needs static shapes: input {vi.name!r} is {shown}", vi.name, None,
                     f"set [build.shapes.{vi.name}] with min = opt = max")  # fmt: skip
         else:
-            if len(rng.min) != len(dims):
+            if len(rng.opt) != len(dims):
                 add("error", "dynamic-shape",
-                    f"[build.shapes.{vi.name}] has rank {len(rng.min)}, the input has rank {len(dims)}", vi.name, None)  # fmt: skip
-            if use_dla and not (list(rng.min) == list(rng.opt) == list(rng.max)):
+                    f"[build.shapes.{vi.name}] has rank {len(rng.opt)}, the input has rank {len(dims)}", vi.name, None)  # fmt: skip
+            # min/max may be left out (schema.ShapeRange): the build fills them from opt and the benchmark shapes
+            if use_dla and not (list(rng.min or rng.opt) == list(rng.opt) == list(rng.max or rng.opt)):
                 add("error", "dla", f"DLA needs min = opt = max: [build.shapes.{vi.name}] is a range", vi.name, None)
 
     if use_dla:

@@ -45,25 +45,30 @@ class DeviceSection(_Section):
 
 
 class ShapeRange(_Section):
-    """Optimization-profile shape for one dynamic input (TensorRT min/opt/max; ORT uses ``opt``)."""
+    """Optimization-profile shape for one dynamic input (TensorRT min/opt/max; ORT uses ``opt``).
 
-    min: list[int]
+    ``min``/``max`` may be left out: the TensorRT build then keeps ``opt`` and widens to the shapes the benchmark
+    feeds (``--batch``/``--shapes``), or uses ``opt`` alone when there are none (backends/tensorrt/builder.py)."""
+
+    min: list[int] | None = None
     opt: list[int]
-    max: list[int]
+    max: list[int] | None = None
 
     @field_validator("min", "opt", "max")
     @classmethod
-    def _positive(cls, v: list[int]) -> list[int]:
-        if not v or any(d < 1 for d in v):
+    def _positive(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(d < 1 for d in v)):
             raise ValueError("every dimension must be a positive integer")
         return v
 
     @model_validator(mode="after")
     def _ordered(self) -> ShapeRange:
         # TensorRT requires the same rank and min <= opt <= max per dimension (IOptimizationProfile).
-        if not len(self.min) == len(self.opt) == len(self.max):
+        lo = self.min if self.min is not None else self.opt
+        hi = self.max if self.max is not None else self.opt
+        if not len(lo) == len(self.opt) == len(hi):
             raise ValueError("min, opt and max must have the same number of dimensions")
-        if any(not a <= b <= c for a, b, c in zip(self.min, self.opt, self.max, strict=True)):
+        if any(not a <= b <= c for a, b, c in zip(lo, self.opt, hi, strict=True)):
             raise ValueError("each dimension needs min <= opt <= max")
         return self
 
@@ -84,6 +89,7 @@ class BuildSection(_Section):
     gpu_fallback: bool = True
     timing_cache: bool = True
     strongly_typed: bool = False
+    tf32: bool | None = None  # TensorRT BuilderFlag.TF32; None = TensorRT's default (on)
     shapes: dict[str, ShapeRange] = Field(default_factory=dict)
 
     @field_validator("precisions")

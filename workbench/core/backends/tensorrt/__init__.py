@@ -30,7 +30,11 @@ class TensorRTOptions:
     folder (streamed by the core's dataset reader in the build child); ``calib_limit``: at most this many samples.
     ``hardware_compatible``: AMPERE_PLUS plans (8.6+, discrete GPUs). ``version_compatible``: plans a later
     TensorRT of the same major can load (8.6+). ``max_aux_streams``: the builder's auxiliary stream limit
-    (None = TensorRT's choice).
+    (None = TensorRT's choice). ``bench_shapes``: {input: (min, opt, max)} concrete shapes the benchmark feeds
+    (the workflow's resolved ``--batch``/``--shapes``; a single shape means min = opt = max): a dynamic input the
+    profile gives no ``[build.shapes.<input>]`` is built for them, as trtexec does with ``--shapes``. They reach
+    the cache key through the resolved optimization profile (``settings.shapes``), and the build report and
+    sidecar say where each input's profile came from (``settings.shape_sources``).
     """
 
     calibration: str | None = None
@@ -39,10 +43,29 @@ class TensorRTOptions:
     hardware_compatible: bool = False
     version_compatible: bool = False
     max_aux_streams: int | None = None
+    bench_shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] | None = None
 
     def __post_init__(self) -> None:
         if self.calib_dir is not None and not isinstance(self.calib_dir, Path):
             object.__setattr__(self, "calib_dir", Path(self.calib_dir))  # accept a str from a CLI/TOML value
+        if self.bench_shapes is not None:
+            object.__setattr__(self, "bench_shapes", {k: _shape_range(k, v) for k, v in self.bench_shapes.items()})
+
+
+def _shape_range(name: str, value: Any) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """``[4, 3, 224, 224]`` (min = opt = max) or ``(min, opt, max)`` → three int tuples.
+
+    Raises:
+        TypeError: anything else (a caller's bug: the workflow builds these from resolved shapes).
+    """
+    items = list(value)
+    if items and all(isinstance(d, int) for d in items):
+        shape = tuple(int(d) for d in items)
+        return shape, shape, shape
+    if len(items) == 3 and all(not isinstance(x, (int, str)) for x in items):
+        lo, mid, hi = (tuple(int(d) for d in x) for x in items)
+        return lo, mid, hi
+    raise TypeError(f"bench_shapes[{name!r}] must be a shape or (min, opt, max), not {value!r}")
 
 
 class TensorRTBackend(Backend):
@@ -63,6 +86,20 @@ class TensorRTBackend(Backend):
         self.options = TensorRTOptions(**options)
         self.compat = Compat()  # imports tensorrt or raises BackendUnavailable with the install hint
         self.last_report: dict[str, Any] | None = None
+
+    def with_options(self, **changes: Any) -> TensorRTBackend:
+        """This backend with some :class:`TensorRTOptions` changed (the TensorRT import is shared).
+
+        Raises:
+            TypeError: an unknown option.
+        """
+        import copy
+        from dataclasses import replace
+
+        other = copy.copy(self)
+        other.options = replace(self.options, **changes)
+        other.last_report = None
+        return other
 
     def versions(self) -> dict[str, str]:
         return {"tensorrt": self.compat.version_string}
@@ -114,7 +151,7 @@ class TensorRTBackend(Backend):
         from workbench.core import paths
         from workbench.core.backends.cache import get_or_build
         from workbench.core.backends.tensorrt.build_child import run_build_child
-        from workbench.core.backends.tensorrt.builder import memory_preflight, translate
+        from workbench.core.backends.tensorrt.builder import memory_preflight, timing_cache_filename, translate
         from workbench.core.backends.tensorrt.cuda import Cuda
         from workbench.core.backends.tensorrt.runner import current_environment
         from workbench.core.errors import CalibrationError
@@ -134,6 +171,7 @@ class TensorRTBackend(Backend):
             hardware_compatible=opts.hardware_compatible,
             version_compatible=opts.version_compatible,
             max_aux_streams=opts.max_aux_streams,
+            bench_shapes=opts.bench_shapes,
         )
         cuda = Cuda()
         env = current_environment(cuda, self.compat.version_string)
@@ -148,7 +186,9 @@ class TensorRTBackend(Backend):
         timing_cache_file = None
         if settings.timing_cache:
             timing_cache_file = (
-                paths.cache_dir() / "tensorrt" / f"timing-{self.compat.version_string}-sm{env.compute_capability}.cache"
+                paths.cache_dir()
+                / "tensorrt"
+                / timing_cache_filename(self.compat.version_string, env.gpu_name, env.compute_capability, env.l4t)
             )
             timing_cache_file.parent.mkdir(parents=True, exist_ok=True)
 
@@ -196,6 +236,8 @@ class TensorRTBackend(Backend):
                 "settings": settings.to_dict(),
                 "version_compatible": settings.version_compatible,
                 "hardware_compatibility": settings.hardware_compatibility,
+                # BuilderFlag.TF32 as built (the runner reads it into runtime_info()["math_mode"]["tf32"])
+                "tf32": settings.tf32,
             },
         )
 

@@ -38,6 +38,13 @@ class BuildSettings:
     ``optimization_level``: None where the release has no builder optimization level (8.5).
     ``calibration``: None (explicit QDQ or no INT8) or "entropy"/"minmax" (legacy implicit calibrator).
     ``progress``: "monitor" (IProgressMonitor, ≥10.0) or "phases" (our own phase messages).
+    ``shape_sources``: {input: where its ``shapes`` entry came from} — "profile" (``[build.shapes.<input>]``),
+    "benchmark" (the benchmark's resolved ``--batch``/``--shapes``, as trtexec's ``--shapes``: min = opt = max
+    unless the scenario feeds several batches) or "profile opt + benchmark min/max" (a profile range without
+    min and/or max).
+    ``tf32``: the state of ``BuilderFlag.TF32`` the build sets (the profile's ``[build] tf32``, else TensorRT's
+    default: on, per the BuilderFlag documentation of every release we support); None where the release has no
+    TF32 flag.
     """
 
     precision: str
@@ -56,6 +63,8 @@ class BuildSettings:
     calibration: str | None
     progress: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    shape_sources: dict[str, str] = field(default_factory=dict)
+    tf32: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -85,16 +94,21 @@ def translate(
     hardware_compatible: bool = False,
     version_compatible: bool = False,
     max_aux_streams: int | None = None,
+    bench_shapes: Mapping[str, tuple[Sequence[int], Sequence[int], Sequence[int]]] | None = None,
 ) -> BuildSettings:
     """Builder settings for ``profile`` (a workbench Profile) and ``precision`` on the TensorRT of ``compat``.
 
     Args:
         inputs: the network's inputs as (name, shape); a str/None/negative dim is dynamic.
         calibration: "entropy"/"minmax" for the legacy implicit INT8 calibrator; None for QDQ (default).
+        bench_shapes: {input: (min, opt, max)} concrete shapes the benchmark will feed (the workflow resolves
+            ``--batch``/``--shapes``; min = opt = max for one batch). A dynamic input the profile gives no
+            ``[build.shapes.<input>]`` takes its optimization profile from here, as trtexec does with ``--shapes``;
+            a profile range without ``min``/``max`` keeps its ``opt`` and widens to the benchmark's min/max.
 
     Raises:
-        ConfigError: a dynamic input without ``[build.shapes.<input>]``, a shape rank mismatch, DLA on a device
-            without DLA cores, DLA with FP32.
+        ConfigError: a dynamic input with neither ``[build.shapes.<input>]`` nor a benchmark shape, a shape rank
+            mismatch, DLA on a device without DLA cores, DLA with FP32.
         CalibrationError: the legacy calibrator where the bindings no longer have it (TensorRT 11).
         BuildError: an unsupported TensorRT release, unknown precision.
     """
@@ -173,31 +187,53 @@ def translate(
         else:
             notes.append("gpu_fallback = false: a layer the DLA cannot run fails the build")
 
-    # Optimization profile for dynamic inputs.
+    # Optimization profile for dynamic inputs: the profile's range, else the benchmark's shapes (trtexec --shapes).
+    bench = {k: tuple(tuple(int(d) for d in x) for x in v) for k, v in (bench_shapes or {}).items()}
     shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]] = {}
+    sources: dict[str, str] = {}
     for name, shape in inputs:
         rng = b.shapes.get(name)
-        if _is_dynamic(shape):
-            if rng is None:
+        if not _is_dynamic(shape) and rng is None:
+            continue
+        if rng is None:
+            if name not in bench:
                 dims = "x".join(str(d) if isinstance(d, int) and d >= 0 else "?" for d in shape)
                 raise ConfigError(
                     f"{src}: input {name!r} has dynamic shape {dims}; TensorRT needs [build.shapes.{name}] with "
-                    "min/opt/max",
+                    "min/opt/max, or a benchmark shape for it",
                     hint=f"add to the profile: [build.shapes.{name}] min = [...] opt = [...] max = [...] "
-                    f"(rank {len(shape)})",
+                    f"(rank {len(shape)}), or give its sizes with --batch / --shapes",
                 )
-        if rng is not None:
-            if len(rng.min) != len(shape):
+            lo, mid, hi = bench[name]
+            where, source = f"the benchmark shape of {name!r}", "benchmark"
+        else:
+            mid = tuple(rng.opt)
+            lo = tuple(rng.min) if rng.min is not None else None
+            hi = tuple(rng.max) if rng.max is not None else None
+            source = "profile"
+            if lo is None or hi is None:
+                b_lo, _, b_hi = bench.get(name, (mid, mid, mid))
+                if len(b_lo) != len(mid):
+                    b_lo = b_hi = mid  # a rank mismatch is reported below against the profile's opt
+                # keep the profile's opt; widen to what the benchmark feeds so both fit the plan
+                if lo is None:
+                    lo = tuple(min(a, c) for a, c in zip(mid, b_lo, strict=True))
+                if hi is None:
+                    hi = tuple(max(a, c) for a, c in zip(mid, b_hi, strict=True))
+                source = "profile opt + benchmark min/max" if name in bench else "profile opt (min = max = opt)"
+            where = f"[build.shapes.{name}]"
+        if not len(lo) == len(mid) == len(hi) == len(shape):
+            raise ConfigError(f"{src}: {where} has rank {len(mid)}, the model input has rank {len(shape)}")
+        for i, d in enumerate(shape):
+            if isinstance(d, int) and d >= 0 and not lo[i] == mid[i] == hi[i] == d:
                 raise ConfigError(
-                    f"{src}: [build.shapes.{name}] has rank {len(rng.min)}, the model input has rank {len(shape)}"
+                    f"{src}: {where} dimension {i} must be {d} (fixed in the model), "
+                    f"got min/opt/max {lo[i]}/{mid[i]}/{hi[i]}"
                 )
-            for i, d in enumerate(shape):
-                if isinstance(d, int) and d >= 0 and not rng.min[i] == rng.opt[i] == rng.max[i] == d:
-                    raise ConfigError(
-                        f"{src}: [build.shapes.{name}] dimension {i} must be {d} (fixed in the model), "
-                        f"got min/opt/max {rng.min[i]}/{rng.opt[i]}/{rng.max[i]}"
-                    )
-            shapes[name] = (tuple(rng.min), tuple(rng.opt), tuple(rng.max))
+        if any(not a <= m <= c for a, m, c in zip(lo, mid, hi, strict=True)):
+            raise ConfigError(f"{src}: {where}: each dimension needs min <= opt <= max, got {lo}/{mid}/{hi}")
+        shapes[name] = (tuple(lo), tuple(mid), tuple(hi))
+        sources[name] = source
     unknown = sorted(set(b.shapes) - {n for n, _ in inputs})
     if unknown:
         notes.append(f"[build.shapes] names no model input: {', '.join(unknown)} (ignored)")
@@ -225,6 +261,15 @@ def translate(
         else:
             notes.append(f"TensorRT {compat.version_string} has no max_aux_streams (8.6+); ignored")
 
+    # TF32: BuilderFlag.TF32 is on by default (TensorRT's BuilderFlag docs: "Enabled by default"); the profile's
+    # [build] tf32 may turn it off. The build sets the flag either way, so the recorded value is what was built.
+    tf32: bool | None = None
+    wanted_tf32 = getattr(b, "tf32", None)
+    if compat.has("tf32_flag"):
+        tf32 = True if wanted_tf32 is None else bool(wanted_tf32)
+    elif wanted_tf32 is not None:
+        notes.append(f"TensorRT {compat.version_string} has no BuilderFlag.TF32; [build] tf32 ignored")
+
     return BuildSettings(
         precision=precision,
         network_flags=tuple(network_flags),
@@ -242,7 +287,30 @@ def translate(
         calibration=calibration,
         progress="monitor" if compat.has("progress_monitor") else "phases",
         notes=tuple(notes),
+        shape_sources=sources,
+        tf32=tf32,
     )
+
+
+# --------------------------------------------------------------------------------------------- timing cache
+def _slug(text: str) -> str:
+    """Lower-case letters, digits and dots; every other run of characters becomes one "-" (a file-name part)."""
+    out = "".join(c if c.isalnum() or c == "." else "-" for c in text.strip().lower())
+    return "-".join(part for part in out.split("-") if part) or "unknown"
+
+
+def timing_cache_filename(tensorrt: str, gpu_name: str | None, compute_capability: str | None, l4t: str | None) -> str:
+    """The timing-cache file name for one TensorRT version on one GPU model, e.g.
+    ``timing-10.3.0-nvidia-geforce-rtx-4090-sm8.9.cache`` (``-l4t36.4.3`` added on a Jetson).
+
+    TensorRT's timing cache is specific to the device and the TensorRT version (developer guide, "Timing Cache"),
+    and two GPU models of one compute capability time tactics differently, so the GPU name is part of the key;
+    on a Jetson the L4T release (which ships TensorRT and CUDA) is too.
+    """
+    name = f"timing-{_slug(tensorrt)}-{_slug(gpu_name or 'unknown-gpu')}-sm{_slug(compute_capability or 'unknown')}"
+    if l4t:
+        name += f"-l4t{_slug(l4t)}"
+    return name + ".cache"
 
 
 # --------------------------------------------------------------------------------------------- memory pre-flight
@@ -405,6 +473,13 @@ def build_plan(
         if flag is None:
             raise BuildError(f"TensorRT {compat.version_string} has no BuilderFlag.{name}")
         config.set_flag(flag)
+    tf32_flag = compat.builder_flag("TF32") if s.tf32 is not None else None
+    if tf32_flag is not None:
+        # set both ways: the sidecar's "tf32" is then what this config built with, not an assumed default
+        if s.tf32:
+            config.set_flag(tf32_flag)
+        else:
+            config.clear_flag(tf32_flag)
     if s.optimization_level is not None and compat.has("builder_optimization_level"):
         config.builder_optimization_level = s.optimization_level
     if s.hardware_compatibility and compat.has("hardware_compatibility"):
@@ -416,6 +491,7 @@ def build_plan(
         config.DLA_core = s.dla_core
 
     inputs = []
+    opt_shapes: dict[str, tuple[int, ...]] = {}  # the shape TensorRT calibrates at (the profile's OPT)
     opt_profile = None
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
@@ -426,15 +502,20 @@ def build_plan(
                 opt_profile = builder.create_optimization_profile()
             lo, mid, hi = s.shapes[tensor.name]
             opt_profile.set_shape(tensor.name, lo, mid, hi)
+            opt_shapes[tensor.name] = tuple(mid)
         elif any(d < 0 for d in shape):
             raise ConfigError(
-                f"input {tensor.name!r} has dynamic shape {list(shape)}; add [build.shapes.{tensor.name}] min/opt/max"
+                f"input {tensor.name!r} has dynamic shape {list(shape)}; add [build.shapes.{tensor.name}] min/opt/max "
+                "or give its sizes with --batch / --shapes"
             )
+        else:
+            opt_shapes[tensor.name] = shape
     if opt_profile is not None:
         config.add_optimization_profile(opt_profile)
 
     timing_cache = None
     cache_state = "off"
+    cache_notes: list[str] = []
     if s.timing_cache:
         data = b""
         if timing_cache_path is not None and timing_cache_path.is_file():
@@ -443,7 +524,22 @@ def build_plan(
         else:
             cache_state = "new"
         timing_cache = config.create_timing_cache(data)
-        config.set_timing_cache(timing_cache, False)
+        # set_timing_cache returns False when TensorRT refuses the cache (its header names another device or
+        # TensorRT; ignore_mismatch=False keeps that check on): build without it rather than with stale timings.
+        if not config.set_timing_cache(timing_cache, False):
+            timing_cache = None
+            if data:  # a fresh one, so this build still writes a cache this TensorRT and device accept
+                timing_cache = config.create_timing_cache(b"")
+                if not config.set_timing_cache(timing_cache, False):
+                    timing_cache = None
+            cache_state = "refused" if data else "unavailable"
+            if data:
+                cache_notes.append(
+                    f"TensorRT refused the timing cache {timing_cache_path} (made for another device or TensorRT): "
+                    "built without it" + ("; this build's cache replaces it" if timing_cache is not None else "")
+                )
+            if timing_cache is None:
+                cache_notes.append("TensorRT accepted no timing cache: built without one, none written")
 
     calibrator = None
     if s.calibration is not None:
@@ -452,7 +548,12 @@ def build_plan(
         if calib_feeds is None:
             raise CalibrationError("the legacy calibrator needs a calibration dataset")
         calibrator = make_calibrator(
-            compat, calib_feeds(), [x["name"] for x in inputs], calib_cache_path, s.calibration
+            compat,
+            calib_feeds(),
+            [x["name"] for x in inputs],
+            calib_cache_path,
+            s.calibration,
+            opt_shapes=opt_shapes,
         )
         if compat.has("legacy_calibrator"):
             config.int8_calibrator = calibrator
@@ -511,15 +612,38 @@ def build_plan(
             write_bytes_atomic(timing_cache_path, bytes(memoryview(timing_cache.serialize())))
     progress("inspecting engine", None, None)
     runtime = trt.Runtime(logger)
+    if s.version_compatible and compat.has("version_compatible"):
+        # A version-compatible plan carries its lean runtime (host code): TensorRT deserializes it only when allowed.
+        runtime.engine_host_code_allowed = True
     engine = runtime.deserialize_cuda_engine(bytes(memoryview(serialized)))
     report: dict[str, Any] = {
         "inputs": inputs,
+        "shapes": {
+            name: {"min": list(lo), "opt": list(mid), "max": list(hi), "source": s.shape_sources.get(name, "profile")}
+            for name, (lo, mid, hi) in s.shapes.items()
+        },
         "dla_fallback_layers": fallback,
         "timing_cache": cache_state,
+        "timing_cache_file": str(timing_cache_path) if timing_cache_path is not None and s.timing_cache else None,
+        "tf32": bool(config.get_flag(tf32_flag)) if tf32_flag is not None else None,
         "progress": "IProgressMonitor" if monitor is not None else "phase messages",
-        "notes": list(s.notes),
+        "notes": list(s.notes) + cache_notes,
     }
-    if engine is not None:
+    if calibrator is not None:
+        report["calibration"] = calibrator.feeder.summary()
+    if engine is None:
+        why = "TensorRT could not deserialize the plan it had just built"
+        if s.version_compatible:
+            why += " (a version-compatible plan needs Runtime.engine_host_code_allowed)"
+        report["layers"] = {"layers": [], "counts": {}, "warnings": [f"no layer report: {why}"]}
+    else:
         inspector = engine.create_engine_inspector()
-        report["layers"] = layer_report(inspector.get_engine_information(trt.LayerInformationFormat.JSON), s.precision)
+        info = inspector.get_engine_information(trt.LayerInformationFormat.JSON) if inspector is not None else None
+        layers = layer_report(info, s.precision) if info else {"layers": [], "counts": {}, "warnings": []}
+        if not layers["layers"]:
+            layers["warnings"].append(
+                "no layer report: the engine inspector listed no layers"
+                + ("" if inspector is not None else " (TensorRT gave no engine inspector)")
+            )
+        report["layers"] = layers
     return report
