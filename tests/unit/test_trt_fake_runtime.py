@@ -319,6 +319,10 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True, t
             self.addr[name] = ptr
             return True
 
+        def set_optimization_profile_async(self, index, stream):
+            self.profile = index
+            return True
+
         def execute_async_v3(self, stream):
             n = self.shapes["x"][0]
             x = np.ctypeslib.as_array((ctypes.c_float * (n * 8)).from_address(self.addr["x"])).reshape(n, 8)
@@ -330,6 +334,10 @@ def make_trt(version="10.3.0", *, parse_ok=True, build_ok=True, progress=True, t
 
     class Engine:
         num_io_tensors = 2
+        num_optimization_profiles = 1
+
+        def is_shape_inference_io(self, name):
+            return False
 
         def get_tensor_name(self, i):
             return ["x", "y"][i]
@@ -490,7 +498,7 @@ def test_runner_runs_with_transfers_and_event_splits(fake, tmp_path):
         for _ in range(5):
             call()
         s = r.timing_splits()
-        assert len(s["compute_ms"]) == 6 and s["h2d_ms"][0] == pytest.approx(0.25) and s["include_transfers"]
+        assert len(s["gpu_compute_ms"]) == 6 and s["h2d_ms"][0] == pytest.approx(0.25) and s["include_transfers"]
         with pytest.raises(ModelError, match="outside the engine's profile"):
             r.prepare({"x": np.zeros((32, 8), np.float32)})
 
