@@ -84,7 +84,8 @@ def test_precision_choices_grey_out_with_backend_and_profile_reasons():
         {"fp16": "rarely faster on CPU"},
     )
     got = {c.name: c for c in precision_choices(ctx)}
-    assert [c for c in got] == ["fp32", "fp16", "int8", "best"]
+    assert [c for c in got] == ["fp32", "fp16", "bf16", "int8", "best"]
+    assert not got["bf16"].available and got["bf16"].reason == "onnxruntime does not know bf16"
     assert got["fp32"].available and got["fp32"].reason is None
     assert got["fp16"].available and got["fp16"].note == "rarely faster on CPU"
     assert not got["int8"].available and got["int8"].reason == "this GPU has no fast INT8"

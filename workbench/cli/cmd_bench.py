@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_model_args(p, model_optional=True)
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="fp32 (default), fp16, int8, best")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="fp32 (default), fp16, bf16 (torch backend only), int8, best",
+    )
     add_calib_args(p)
     p.add_argument("--eval", metavar="DIR", help="evaluation set for the accuracy check (labels.csv gives top-1)")
     add_bench_args(p)

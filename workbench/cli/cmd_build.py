@@ -14,7 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Build or reuse the artifact. INT8 calibrates first (cached by model + dataset + recipe).",
     )
     add_model_args(p, model_optional=True)
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    p.add_argument(
+        "--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp32", help="bf16: torch backend only"
+    )
     add_calib_args(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild even when a cached artifact exists")
     p.add_argument("--json", action="store_true", help="print the artifact record as JSON")

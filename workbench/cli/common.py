@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-PRECISIONS = ("fp32", "fp16", "int8", "best")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "best")
 METHODS = ("minmax", "entropy", "percentile")
 
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # annotations only: importing these at run time would load py
     from workbench.core.profiles.schema import Profile
     from workbench.core.spec import ModelSpec
 
-PRECISIONS = ("fp32", "fp16", "int8", "best")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "best")
 
 
 @dataclass(frozen=True)

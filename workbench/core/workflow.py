@@ -293,7 +293,19 @@ def calibrate_and_check(job: PreparedJob, on_progress: ProgressFn = no_progress,
 def precision_model(
     job: PreparedJob, precision: str, on_progress: ProgressFn = no_progress, cancel: threading.Event | None = None
 ) -> tuple[Path, Calibration | None]:
-    """The ONNX model that carries ``precision``: the source (fp32), an FP16 copy, or the calibrated QDQ model."""
+    """The model file that carries ``precision``: the source (fp32), an FP16 copy, or the calibrated QDQ model.
+
+    On the torch backend the precision is ``torch.autocast`` in the runner (backends/torch_backend.py), so fp32, fp16
+    and bf16 all run the source PyTorch file (an ONNX FP16 conversion of a .pt failed: it is not ONNX).
+
+    Raises:
+        UsageError: a precision with no single model here ('best', bf16 off the torch backend, int8 on torch);
+        CalibrationError (int8, see :func:`calibrate`).
+    """
+    if _precision_is_autocast(job):
+        if precision in ("fp32", "fp16", "bf16"):
+            return job.model_path, None
+        raise UsageError(f"the torch backend runs fp32, fp16 and bf16, not {precision}")
     if precision == "fp32":
         return job.model_path, None
     if precision == "fp16":
@@ -304,7 +316,15 @@ def precision_model(
     if precision == "int8":
         cal = calibrate(job, on_progress, cancel)
         return cal.result.path, cal
+    if precision == "bf16":
+        raise UsageError("bf16 runs on the torch backend only (torch.autocast)", hint="add --backend torch")
     raise UsageError(f"precision {precision!r} has no single model; 'best' is resolved by bench")
+
+
+def _precision_is_autocast(job: PreparedJob) -> bool:
+    """True when the job's backend is torch, whose precision is autocast over the source model (not a model file)."""
+    name = job.backend.name if job.backend is not None else (job.request.backend or job.profile.build.backend)
+    return name == "torch"
 
 
 def check_precision(job: PreparedJob, precision: str) -> None:

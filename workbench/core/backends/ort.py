@@ -154,7 +154,14 @@ class OrtBackend(Backend):
         return {"onnxruntime": _ort().__version__, "onnx": onnx.__version__}
 
     def precision_support(self) -> dict[str, str | None]:
-        return {"fp32": None, "fp16": None, "int8": None, "best": None}
+        return {
+            "fp32": None,
+            "fp16": None,
+            "bf16": "the workbench makes no BF16 ONNX model and ONNX Runtime's CPU provider has few BF16 kernels: "
+            "use --backend torch for bf16 (torch.autocast)",
+            "int8": None,
+            "best": None,
+        }
 
     def precision_notes(self) -> dict[str, str]:
         return {

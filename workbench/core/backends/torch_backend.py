@@ -22,9 +22,15 @@ precision — PyTorch's autocast op lists); INT8 is not offered (the INT8 paths 
 
 Device: ``cuda`` when ``torch.cuda.is_available()``, else ``cpu`` — the CPU fallback keeps the backend testable
 on CI and is always labelled (``runner.device``) so no one mistakes it for a GPU number. On CUDA each query is
-timed with CUDA events as well (``timing_splits``: GPU compute ms) and may be captured in a CUDA graph
-(``cuda_graph``); ``include_transfers`` (default True) copies inputs host→device and outputs back per query.
-The runner always has timing splits (``has_timing_splits``); on CPU their compute list stays empty.
+split by CUDA events as TensorRT's runner splits it (``timing_splits``: ``h2d_ms``, ``gpu_compute_ms``, ``d2h_ms``,
+``latency_ms``, trtexec's names; events kept in a ring and read outside the timed call, warm-up dropped: see
+:class:`SplitRing`) and may be captured in a CUDA graph (``cuda_graph``, captured with autocast's cache off);
+``include_transfers`` (default True) copies inputs host→device and outputs back per query, from and into pinned
+host memory with ``non_blocking`` copies, as TensorRT's runner does. The runner always has timing splits
+(``has_timing_splits``); on CPU their lists stay empty. ``runtime_info()["math_mode"]`` records TF32 / cuDNN
+settings (:func:`math_mode`).
+
+``compile`` (``torch.compile``) needs an ExportedProgram: on TorchScript ``build`` refuses it (ConfigError).
 """
 
 from __future__ import annotations
@@ -106,6 +112,17 @@ def _kind(path: Path, *, trust_model: bool) -> str:
             hint="give the .pt (torch.jit.save) or .pt2 (torch.export.save) file, or use the onnxruntime/tensorrt backend",
         )
     raise ModelError(f"{path} is a {k.describe()}; the torch backend needs TorchScript or an ExportedProgram")
+
+
+def refuse_compile(path: Path) -> ConfigError:
+    """The error for ``compile`` on a TorchScript file: ``torch.compile`` traces Python code (TorchDynamo) and has
+    no handling of a ScriptModule — older releases ran it unchanged (pytorch/pytorch#121214), torch 2.13 raises
+    RuntimeError ("does not support compiling torch.jit.script ... models") — so the option either measured nothing
+    it claims or failed with a traceback. It takes an ExportedProgram's module (or an eager module)."""
+    return ConfigError(
+        f"{path} is TorchScript: compile (torch.compile) does not compile TorchScript programs",
+        hint="give the model as an ExportedProgram (.pt2, torch.export.save) to compile it, or drop compile",
+    )
 
 
 def _exported_inputs(path: Path, torch: Any) -> list[dict[str, Any]]:
@@ -206,8 +223,9 @@ class TorchBackend(Backend):
 
         Raises:
             ModelError (not a PyTorch model, TorchScript / ExportedProgram without ``trust_model``: nothing of
-            the file is loaded then, load/forward failure), ConfigError (no shapes), BuildError (precision),
-            Cancelled (``cancel`` set before the check started).
+            the file is loaded then, load/forward failure), ConfigError (no shapes; ``compile`` on TorchScript,
+            see :func:`refuse_compile`), BuildError (precision), Cancelled (``cancel`` set before the check
+            started).
         """
         from workbench.core.backends.cache import get_or_build
         from workbench.core.fsutil import sha256_file, write_text_atomic
@@ -216,6 +234,8 @@ class TorchBackend(Backend):
         if precision not in PRECISIONS:
             raise BuildError(f"the torch backend runs {', '.join(PRECISIONS)}, not {precision}")
         kind = _kind(model_path, trust_model=self.options.trust_model)
+        if self.options.compile and kind == "torchscript":
+            raise refuse_compile(model_path)
         specs = self._input_specs(model_path, kind, profile)
         recipe = {
             "source": str(model_path.resolve()),
@@ -256,8 +276,75 @@ def _zeros(specs: list[dict[str, Any]]) -> dict[str, Any]:
     return {s["name"]: np.zeros(s["shape"], dtype=s["dtype"]) for s in specs}
 
 
+#: Event sets (4 CUDA events each) that timed calls may leave unread (``TorchRunner.pending_splits_limit``): the
+#: benchmark child reads them at least this often, outside the timed region. 1024 sets = 4096 timing events, created
+#: once per runner; the count is ours (the size base.Runner's split interface suggests), not a CUDA limit.
+RING_SETS = 1024
+#: Per-query split values kept per list (bounded memory on long runs), as the TensorRT runner.
+MAX_SPLITS = 1_000_000
+SPLIT_KEYS = ("h2d_ms", "gpu_compute_ms", "d2h_ms", "latency_ms")
+
+
+class SplitRing:
+    """A ring of CUDA event sets recorded by the timed call and read only by :meth:`collect`.
+
+    Each set is four ``torch.cuda.Event(enable_timing=True)``: before the H2D copies, after them, after the compute,
+    after the D2H copies — trtexec's "H2D Latency", "GPU Compute Time", "D2H Latency", and "Latency" = their sum
+    (ms, from ``Event.elapsed_time``). With transfers off only the middle two are recorded: ``h2d_ms`` / ``d2h_ms``
+    stay empty and ``latency_ms`` equals ``gpu_compute_ms``. The call synchronizes before it returns, so every
+    pending set is complete when :meth:`collect` reads it. When the ring is full (a caller that never collects),
+    :meth:`next_set` reads the oldest set itself rather than lose it.
+    """
+
+    def __init__(self, cuda: Any, size: int, *, transfers: bool) -> None:
+        self.sets = [tuple(cuda.Event(enable_timing=True) for _ in range(4)) for _ in range(size)]
+        self.transfers = transfers
+        self.first = 0  # index of the oldest pending set
+        self.pending = 0
+        self.splits: dict[str, list[float]] = {k: [] for k in SPLIT_KEYS}
+
+    def next_set(self) -> tuple[Any, ...]:
+        """The set the coming query records into (call :meth:`recorded` once it is synchronized)."""
+        if self.pending == len(self.sets):
+            self._read(1)
+        return self.sets[(self.first + self.pending) % len(self.sets)]
+
+    def recorded(self) -> None:
+        self.pending += 1
+
+    def collect(self) -> None:
+        """Read every pending set into :attr:`splits` (ms)."""
+        self._read(self.pending)
+
+    def reset(self) -> None:
+        """Forget the split values and every pending set (warm-up queries count in no statistic)."""
+        self.first = (self.first + self.pending) % len(self.sets)
+        self.pending = 0
+        for values in self.splits.values():
+            values.clear()
+
+    def _read(self, count: int) -> None:
+        s = self.splits
+        for _ in range(count):
+            e0, e1, e2, e3 = self.sets[self.first]
+            self.first = (self.first + 1) % len(self.sets)
+            self.pending -= 1
+            if len(s["gpu_compute_ms"]) >= MAX_SPLITS:
+                continue  # past the cap the set is released unread
+            compute = e1.elapsed_time(e2)
+            s["gpu_compute_ms"].append(compute)
+            if self.transfers:
+                h2d, d2h = e0.elapsed_time(e1), e2.elapsed_time(e3)
+                s["h2d_ms"].append(h2d)
+                s["d2h_ms"].append(d2h)
+                s["latency_ms"].append(h2d + compute + d2h)
+            else:
+                s["latency_ms"].append(compute)
+
+
 class TorchRunner(Runner):
-    """Runs a recipe. ``device`` is "cuda" or "cpu"; ``timing_splits()`` has per-query GPU ms on CUDA."""
+    """Runs a recipe. ``device`` is "cuda" or "cpu"; on CUDA, ``timing_splits()`` has per-query H2D / GPU compute /
+    D2H / latency ms from CUDA events (see :class:`SplitRing`); on the CPU fallback those lists stay empty."""
 
     has_timing_splits = True
 
@@ -270,7 +357,8 @@ class TorchRunner(Runner):
         self.torch: Any = None
         self.module: Any = None
         self.device = "cpu"
-        self.compute_ms: list[float] = []
+        self.ring: SplitRing | None = None
+        self.pending_splits_limit: int | None = None
 
     @classmethod
     def from_recipe(cls, recipe: dict, settings: RunnerSettings) -> TorchRunner:
@@ -289,6 +377,8 @@ class TorchRunner(Runner):
         src = Path(r["source"])
         if not src.is_file():
             raise ModelError(f"the PyTorch model {src} named by {self.artifact_path} is gone", hint="rebuild")
+        if r.get("compile") and r["kind"] == "torchscript":
+            raise refuse_compile(src)  # a recipe written before build refused it
         from workbench.core.fsutil import sha256_file
 
         # The trust given at build time was for these bytes: a file replaced since then is not loaded.
@@ -307,7 +397,9 @@ class TorchRunner(Runner):
             module = torch.compile(module)
         self._apply_threads(torch)
         self.module = module
-        if self.cuda_graph and self.device != "cuda":
+        if self.device == "cuda":
+            self.pending_splits_limit = RING_SETS
+        elif self.cuda_graph:
             self.cuda_graph = False  # no CUDA graphs on the CPU fallback (recorded in timing_splits)
 
     def _apply_threads(self, torch: Any) -> None:
@@ -325,27 +417,41 @@ class TorchRunner(Runner):
                 pass  # parallel work already ran in this process: the count is fixed; runtime_info says which
 
     def runtime_info(self) -> dict[str, Any]:
+        """Thread counts torch uses (``threads``, ``interop_threads``) and ``math_mode``: what changes FP32 numbers
+        on CUDA, keyed by torch's own names (see :func:`math_mode`). Recorded on the CPU fallback too, where these
+        flags do not apply, so two results can be told apart by them. {} while inactive."""
         torch = self.torch
         if torch is None:
             return {}
-        return {"threads": int(torch.get_num_threads()), "interop_threads": int(torch.get_num_interop_threads())}
+        return {
+            "threads": int(torch.get_num_threads()),
+            "interop_threads": int(torch.get_num_interop_threads()),
+            "math_mode": math_mode(torch),
+        }
 
     def _deactivate(self) -> None:
         self.module = None
+        self.ring = None
         if self.torch is not None and self.device == "cuda":
             self.torch.cuda.empty_cache()
 
     def _input_metadata(self) -> list[tuple[str, str, tuple]]:
         return [(s["name"], s["dtype"], tuple(s["shape"])) for s in self.recipe["inputs"]]
 
-    def _autocast(self):
+    def _autocast(self, *, cache: bool = True):
+        """The precision's ``torch.autocast`` context (a null context for fp32). ``cache=False`` turns autocast's
+        weight-cast cache off, which CUDA-graph capture and the warm-up before it need (PyTorch's CUDA semantics
+        notes, CUDA graphs with autocast: ``cache_enabled=False``)."""
         import contextlib
 
         torch = self.torch
         p = self.recipe["precision"]
         if p == "fp32":
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device, dtype=torch.float16 if p == "fp16" else torch.bfloat16)
+        dtype = torch.float16 if p == "fp16" else torch.bfloat16
+        if cache:
+            return torch.autocast(device_type=self.device, dtype=dtype)
+        return torch.autocast(device_type=self.device, dtype=dtype, cache_enabled=False)
 
     def _tensors(self, feeds: Mapping[str, Any]) -> list[Any]:
         import numpy as np
@@ -356,16 +462,27 @@ class TorchRunner(Runner):
             raise ModelError(f"no data for input(s) {', '.join(missing)}")
         return [self.torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
 
-    def _prepare(self, feeds: Mapping[str, Any]) -> Callable[[], Any]:
+    def _split_ring(self) -> SplitRing:
+        if self.ring is None:
+            self.ring = SplitRing(self.torch.cuda, RING_SETS, transfers=self.include_transfers)
+        return self.ring
+
+    def _prepare(
+        self, feeds: Mapping[str, Any], *, timed: bool = True, include: bool | None = None
+    ) -> Callable[[], Any]:
+        """The zero-argument query (see :meth:`Runner.prepare`). ``timed=False``: no CUDA events (``infer``);
+        ``include`` overrides ``include_transfers`` (``infer`` needs the outputs on the host).
+
+        On CUDA the inputs are copied once into pinned host tensors and device tensors; a query is [H2D copies of
+        the pinned inputs] compute [D2H copies into pinned host outputs] (``non_blocking``, as TensorRT's runner
+        copies from pinned memory), then a synchronize. The output buffers are sized by one untimed forward pass
+        (or by the CUDA-graph capture) here, before any timing.
+        """
         torch = self.torch
         module = self.module
-        host = self._tensors(feeds)
-        dev = [t.to(self.device) for t in host]
         autocast = self._autocast
-        on_cuda = self.device == "cuda"
-        include = self.include_transfers and on_cuda
-
-        if not on_cuda:
+        if self.device != "cuda":
+            dev = self._tensors(feeds)
 
             def call():
                 with torch.inference_mode(), autocast():
@@ -373,58 +490,116 @@ class TorchRunner(Runner):
 
             return call
 
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        times = self.compute_ms
+        include = self.include_transfers if include is None else include
+        host = []
+        for t in self._tensors(feeds):
+            pinned = torch.empty_like(t, device="cpu", pin_memory=True)
+            pinned.copy_(t)
+            host.append(pinned)
+        dev = []
+        for h in host:
+            d = torch.empty_like(h, device="cuda")
+            d.copy_(h)
+            dev.append(d)
+        ring = self._split_ring() if timed else None
+
         if self.cuda_graph:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side), torch.inference_mode(), autocast():
+            with torch.cuda.stream(side), torch.inference_mode(), autocast(cache=False):
                 for _ in range(3):  # warm-up on a side stream before capture (PyTorch's CUDA graph notes)
                     module(*dev)
             torch.cuda.current_stream().wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph), torch.inference_mode(), autocast():
-                static_out = module(*dev)
+            with torch.cuda.graph(graph), torch.inference_mode(), autocast(cache=False):
+                out = module(*dev)
 
-            def call():
-                if include:
-                    for d, h in zip(dev, host, strict=True):
-                        d.copy_(h, non_blocking=True)
-                start.record()
+            def compute():
                 graph.replay()
-                end.record()
-                out = _to_host(static_out) if include else static_out
-                torch.cuda.synchronize()
-                times.append(start.elapsed_time(end))
                 return out
 
-            return call
+        else:
+            with torch.inference_mode(), autocast():
+                out = module(*dev)  # the output shapes, for the pinned host buffers
+
+            def compute():
+                with torch.inference_mode(), autocast():
+                    return module(*dev)
+
+        torch.cuda.synchronize()
+        host_out = _map_tensors(out, lambda t: torch.empty_like(t, device="cpu", pin_memory=True))
+        host_leaves = _tensor_leaves(host_out)
 
         def call():
-            with torch.inference_mode(), autocast():
-                inputs = [h.to("cuda", non_blocking=True) for h in host] if include else dev
-                start.record()
-                out = module(*inputs)
-                end.record()
-                out = _to_host(out) if include else out
-                torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-            return out
+            ev = ring.next_set() if ring is not None else None
+            if include:
+                if ev is not None:
+                    ev[0].record()
+                for d, h in zip(dev, host, strict=True):
+                    d.copy_(h, non_blocking=True)
+            if ev is not None:
+                ev[1].record()
+            result = compute()
+            if ev is not None:
+                ev[2].record()
+            if include:
+                for h, d in zip(host_leaves, _tensor_leaves(result), strict=True):
+                    h.copy_(d, non_blocking=True)
+                if ev is not None:
+                    ev[3].record()
+            torch.cuda.synchronize()
+            if ring is not None:
+                ring.recorded()  # read later, outside the timed region (collect_timing_splits)
+            return host_out if include else result
 
         return call
 
     def _infer(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
-        out = self._prepare(feeds)()
+        out = self._prepare(feeds, timed=False, include=True)()
         flat = _flatten(out)
-        return {f"output_{i}": t.detach().float().cpu().numpy() for i, t in enumerate(flat)}
+        return {f"output_{i}": t.detach().float().cpu().numpy().copy() for i, t in enumerate(flat)}
+
+    def reset_timing_splits(self) -> None:
+        if self.ring is not None:
+            self.ring.reset()
+
+    def collect_timing_splits(self) -> None:
+        if self.ring is not None:
+            self.ring.collect()
 
     def timing_splits(self) -> dict[str, Any]:
+        """{``h2d_ms``, ``gpu_compute_ms``, ``d2h_ms``, ``latency_ms``: [ms per timed query]} (empty on the CPU
+        fallback, and ``h2d_ms`` / ``d2h_ms`` with transfers off) and the options in force."""
+        self.collect_timing_splits()
+        splits = self.ring.splits if self.ring is not None else {}
+        on_cuda = self.device == "cuda"
         return {
-            "compute_ms": list(self.compute_ms),
+            **{k: list(splits.get(k, ())) for k in SPLIT_KEYS},
             "device": self.device,
-            "include_transfers": self.include_transfers and self.device == "cuda",
+            "include_transfers": self.include_transfers and on_cuda,
             "cuda_graph": self.cuda_graph,
         }
+
+
+def math_mode(torch: Any) -> dict[str, Any]:
+    """What changes FP32 results on CUDA, keyed by the names torch gives them: TF32 in matmuls
+    (``torch.backends.cuda.matmul.allow_tf32``) and in cuDNN convolutions (``torch.backends.cudnn.allow_tf32``),
+    cuDNN's autotuner (``torch.backends.cudnn.benchmark``, which may pick another algorithm per run) and
+    ``torch.get_float32_matmul_precision()`` ("highest" / "high" / "medium"). A flag this torch lacks is left out."""
+    out: dict[str, Any] = {}
+    flags = (
+        ("torch.backends.cuda.matmul.allow_tf32", lambda: torch.backends.cuda.matmul.allow_tf32),
+        ("torch.backends.cudnn.allow_tf32", lambda: torch.backends.cudnn.allow_tf32),
+        ("torch.backends.cudnn.benchmark", lambda: torch.backends.cudnn.benchmark),
+        ("torch.get_float32_matmul_precision()", lambda: torch.get_float32_matmul_precision()),
+    )
+    for name, read in flags:
+        try:
+            value = read()
+        except (AttributeError, RuntimeError):
+            continue
+        out[name] = value if isinstance(value, str) else bool(value)
+    return out
 
 
 def _flatten(out: Any) -> list[Any]:
@@ -435,9 +610,15 @@ def _flatten(out: Any) -> list[Any]:
     return [out]
 
 
-def _to_host(out: Any) -> Any:
+def _tensor_leaves(out: Any) -> list[Any]:
+    """The tensors of a (nested list / tuple / dict) model output, in :func:`_flatten` order."""
+    return [t for t in _flatten(out) if hasattr(t, "copy_")]
+
+
+def _map_tensors(out: Any, fn: Callable[[Any], Any]) -> Any:
+    """``out`` with ``fn`` applied to each tensor leaf (other leaves kept)."""
     if isinstance(out, (list, tuple)):
-        return type(out)(_to_host(o) for o in out)
+        return type(out)(_map_tensors(o, fn) for o in out)
     if isinstance(out, dict):
-        return {k: _to_host(v) for k, v in out.items()}
-    return out.to("cpu", non_blocking=True) if hasattr(out, "to") else out
+        return {k: _map_tensors(v, fn) for k, v in out.items()}
+    return fn(out) if hasattr(out, "copy_") else out

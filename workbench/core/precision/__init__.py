@@ -12,7 +12,7 @@ from workbench.core.precision.preprocess import Preprocess, load_preprocess
 from workbench.core.precision.quantize import QuantOptions, QuantResult, quantize_qdq
 from workbench.core.precision.trt_cache import check_trt_cache, parse_trt_cache_header
 
-PRECISIONS = ("fp32", "fp16", "int8", "best")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "best")
 
 __all__ = [
     "PRECISIONS",

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-PRECISIONS = ("fp32", "fp16", "int8", "best")
-Precision = Literal["fp32", "fp16", "int8", "best"]
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "best")
+Precision = Literal["fp32", "fp16", "bf16", "int8", "best"]
 
 
 class _Section(BaseModel):
@@ -78,7 +78,7 @@ class BuildSection(_Section):
     core). ``workspace_mib``: TensorRT builder memory-pool limit (MiB). ``dla_core`` -1 = GPU only."""
 
     backend: Literal["onnxruntime", "tensorrt", "torch"] = "onnxruntime"
-    precisions: list[Precision] = Field(default_factory=lambda: ["fp32", "fp16", "int8", "best"])
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp32", "fp16", "bf16", "int8", "best"])
     graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
     intra_op_threads: int = Field(default=0, ge=0)
     inter_op_threads: int = Field(default=0, ge=0)

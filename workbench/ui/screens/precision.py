@@ -1,4 +1,4 @@
-"""3. Precision: FP32 / FP16 / INT8 / best, each greyed out with the reason where the backend or the profile
+"""3. Precision: FP32 / FP16 / BF16 / INT8 / best, each greyed out with the reason where the backend or the profile
 lacks it, with the backend's caveats."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from textual.widgets.option_list import Option
 from workbench.ui.messages import Change
 from workbench.ui.screens.base import WorkbenchScreen
 
-LABELS = {"fp32": "FP32", "fp16": "FP16", "int8": "INT8", "best": "best"}
+LABELS = {"fp32": "FP32", "fp16": "FP16", "bf16": "BF16", "int8": "INT8", "best": "best"}
 BLURB = {
     "fp32": "reference precision; no calibration",
     "fp16": "half precision copy (inputs/outputs kept FP32)",
+    "bf16": "bfloat16 autocast (torch backend only)",
     "int8": "QDQ quantization calibrated on a dataset; accuracy checked vs FP32",
     "best": "fastest precision whose accuracy passes (benchmarks each)",
 }

@@ -106,7 +106,13 @@ class TensorRTBackend(Backend):
 
     def precision_support(self) -> dict[str, str | None]:
         reason = self.compat.supported()
-        return {p: reason for p in ("fp32", "fp16", "int8", "best")}
+        support = {p: reason for p in ("fp32", "fp16", "int8", "best")}
+        # The builder knows the BF16 flag (10.0+), but no BF16 build was ever checked end to end here, and
+        # TensorRT 11 (strongly typed only) would need a BF16 ONNX model, which the workbench does not make.
+        support["bf16"] = reason or (
+            "BF16 engines are not built by the workbench yet: use fp16, or --backend torch for bf16 (torch.autocast)"
+        )
+        return support
 
     def precision_notes(self) -> dict[str, str]:
         if self.compat.precision_mode() == "typed":
