@@ -266,15 +266,17 @@ def test_instant_power_field_is_used_where_nvml_answers_it():
     assert "peak_power_w" not in summary.reasons
 
 
-@pytest.mark.parametrize("field_values", [True, False], ids=["field-refused", "old-binding"])
-def test_without_the_field_the_averaged_reading_is_used_and_said(field_values):
-    nv = MultiNVML([two_gpus().gpus[0]], field_values=field_values)
+@pytest.mark.parametrize(
+    ("field_values", "instant"), [(True, None), (False, None), (True, 0)], ids=["field-refused", "old-binding", "zero"]
+)
+def test_without_the_field_the_averaged_reading_is_used_and_said(field_values, instant):
+    nv = MultiNVML([two_gpus(instant=(instant, None)).gpus[0]], field_values=field_values)
     src = NvmlSource(nvml=nv, environ={})
     s = src.read()
     assert s.total_power_mw == 100_000.0 and s.total_power_rule == RULE_AVERAGE
     assert RULE_AVERAGE == "nvml.power_usage (1 s average on Ampere+)"
     assert "1 s average on Ampere and newer" in src.unavailable["peak_power_w"]
-    summary = _peak(src, [(200_000, None), (260_000, None), (210_000, None)])
+    summary = _peak(src, [(200_000, instant), (260_000, instant), (210_000, instant)])
     assert summary.peak_power_w == pytest.approx(260.0)
     assert summary.total_power_rule == RULE_AVERAGE
     assert "1 s average" in summary.reasons["peak_power_w"]

@@ -317,7 +317,7 @@ class NvmlSession:
         nvidia-ml-py) of ``nvmlDeviceGetFieldValues``. ``nvmlDeviceGetPowerUsage`` returns a 1-second average on
         Ampere (except GA100) and newer (NVML API reference, nvmlDeviceGetPowerUsage), so a peak of it is a peak of
         averages. Raises NvmlError when the binding or the driver does not have the field (the per-field
-        ``nvmlReturn`` is checked: the call itself succeeds with the field marked unsupported)."""
+        ``nvmlReturn`` is checked: the call itself succeeds with the field marked unsupported), or answers 0 mW."""
         fn = getattr(self.lib, "nvmlDeviceGetFieldValues", None)
         if fn is None:
             raise NvmlError("this nvidia-ml-py has no nvmlDeviceGetFieldValues")
@@ -330,7 +330,10 @@ class NvmlSession:
         ret = int(getattr(v, "nvmlReturn", 0))
         if ret != 0:  # NVML_SUCCESS
             raise NvmlError(f"NVML_FI_DEV_POWER_INSTANT: NVML error {ret}")
-        return int(_field_value(self.lib, v))
+        mw = int(_field_value(self.lib, v))
+        if mw <= 0:  # a powered GPU never draws 0 mW: the field is there but not filled on this board
+            raise NvmlError("NVML_FI_DEV_POWER_INSTANT answered 0 mW")
+        return mw
 
     def power_mw(self, handle: Any) -> int:
         """Board power draw in milliwatts (``nvmlDeviceGetPowerUsage``: instantaneous up to Volta and on GA100,
