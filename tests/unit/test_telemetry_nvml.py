@@ -84,7 +84,7 @@ def test_reads_every_supported_field():
     nv = FakeNVML()
     src = NvmlSource(nvml=nv)
     s = src.read()
-    assert s.total_power_mw == 250000.0 and s.total_power_rule == "nvml.power_usage"
+    assert s.total_power_mw == 250000.0 and s.total_power_rule == "nvml.power_usage (1 s average on Ampere+)"
     assert s.energy_mj == 1_000_000.0
     assert s.temps_c == {"GPU": 41.0}
     assert s.gpu.load_pct == 97.0 and s.gpu.freq_mhz == (1980.0,)

@@ -258,6 +258,11 @@ class Recorder:
             reasons["mean_power_w"] = reasons["energy_mj"]
         elif en is not None and en.reason:
             reasons["power_coverage"] = en.reason
+        # What a source says about figures it does give: NVML's peak of 1 s averages, the GPU it sampled when it
+        # could not match the run's CUDA device, a MIG instance's board-wide readings.
+        for key in ("peak_power_w", "gpu_choice", "gpu_scope"):
+            if key in unavailable:
+                reasons[key] = unavailable[key]
         if self._window_overflow:
             reasons["window"] = "window longer than the point buffer; its start was dropped"
         if hist and t0 is not None and len(hist) == self.history.maxlen and hist[0].timestamp_s > t0:
