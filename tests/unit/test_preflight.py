@@ -112,8 +112,9 @@ def test_dynamic_input_without_shapes(tmp_path):
     )
     rep = preflight(path, load_profile("jetson-orin-nano"))
     (f,) = _by_check(rep, "dynamic-shape")
-    assert f.severity == "error" and f.nodes == ("x",)
-    assert f.message == "input 'x' has dynamic shape batchx3x8x8 and the profile gives no min/opt/max for it"
+    assert f.severity == "info" and f.nodes == ("x",)  # the build takes the benchmark's shapes (issue 14, 1)
+    assert f.message.startswith("input 'x' has dynamic shape batchx3x8x8 and the profile gives no min/opt/max for it")
+    assert "built for the benchmark's shapes" in f.message
     assert "[build.shapes.x]" in f.hint
     # With shapes in a profile that extends the shipped one: no finding.
     prof = tmp_path / "p.toml"

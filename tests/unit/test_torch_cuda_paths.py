@@ -151,12 +151,41 @@ def artifact(tmp_path):
     return {prec: b.build(p, prec, _profile()).path for prec in ("fp32", "fp16")}
 
 
+class OnFakeDevice:
+    """The loaded module, whose ``.to(device)`` only records the device (the CPU build cannot move to "cuda")."""
+
+    def __init__(self, module, moved: list[str], fail: bool = False) -> None:
+        self.module, self.moved, self.fail = module, moved, fail
+
+    def to(self, device):
+        if self.fail:
+            raise RuntimeError("CUDA error: out of memory")
+        self.moved.append(str(device))
+        return self
+
+    def __call__(self, *args):
+        return self.module(*args)
+
+
 @pytest.fixture
 def fake(monkeypatch):
     cuda = FakeCuda()
     ft = FakeTorch(cuda)
+    ft.moved = []
+    ft.fail_move = False
+    real_load = torch_backend.load_module
     monkeypatch.setattr(torch_backend, "import_torch", lambda: ft)
+    monkeypatch.setattr(torch_backend, "load_module", lambda *a: OnFakeDevice(real_load(*a), ft.moved, ft.fail_move))
     return ft
+
+
+def test_a_model_that_cannot_move_to_cuda_is_an_error_not_a_cpu_run(artifact, fake):
+    from workbench.core.errors import ModelError
+
+    fake.fail_move = True
+    with pytest.raises(ModelError, match="could not move .* to cuda: RuntimeError: CUDA error: out of memory"):
+        with torch_backend.TorchRunner(artifact["fp32"], RunnerSettings()):
+            pass
 
 
 def _feeds() -> dict:

@@ -8,6 +8,7 @@ import platform
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -111,3 +112,41 @@ def test_bf16_is_a_precision_everywhere_a_precision_is_listed():
     from workbench.core.profiles.schema import PRECISIONS as SCHEMA
 
     assert CLI == JOB == PREC == SCHEMA == ("fp32", "fp16", "bf16", "int8", "best")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_accuracy_on_a_torchscript_file_compares_pytorch_runs(run_cli, tmp_path, precision):
+    """Before: with --eval, the accuracy check opened the .pt with onnxruntime ("onnxruntime cannot load the
+    model"). Now both sides are PyTorch runs (FP32 and the autocast precision) of the source model: a model that
+    copies its 10 input pixels out scores 100 % top-1 on images whose label is their brightest pixel."""
+    from PIL import Image
+
+    class Pick(torch.nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :10]
+
+    pt = tmp_path / "pick.pt"
+    torch.jit.save(torch.jit.trace(Pick().eval(), torch.randn(1, 1, 8, 8)), str(pt))
+    ev = tmp_path / "eval"
+    ev.mkdir()
+    rows = ["file,label"]
+    for i in range(20):
+        label = i % 10
+        img = np.full((8, 8), 10, dtype=np.uint8)
+        img.flat[label] = 200 + i
+        Image.fromarray(img, mode="L").save(ev / f"{i}.png")
+        rows.append(f"{i}.png,{label}")
+    (ev / "labels.csv").write_text("\n".join(rows) + "\n")
+    (ev / "preprocess.toml").write_text(
+        '[preprocess]\nresize = [8, 8]\ncolor = "L"\nlayout = "NCHW"\nscale = 0.00392156862745098\n'
+    )
+    r = run_cli(
+        "bench", str(pt), "--backend", "torch", "--precision", precision, "--trust-model", "--input-shape",
+        "x:1x1x8x8", "--profile", CPU_PROFILE, "--eval", str(ev), "--iterations", "5", "--warmup-ms", "0",
+        "--no-store", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    acc = json.loads(r.stdout)["accuracy"]
+    assert acc["samples"] == 20 and acc["top1"] == 100.0 and acc["top1_fp32"] == 100.0
+    if precision == "fp16":
+        assert acc["verdict"] == "pass" and acc["vs_fp32"]["top1_agreement"] == 100.0

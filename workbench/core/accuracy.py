@@ -361,6 +361,7 @@ def compare_models(
     providers: list[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    sessions: tuple[Any, Any] | None = None,
 ) -> AccuracyReport:
     """Compare ``other_path`` (INT8/FP16) against ``fp32_path`` on ``dataset``.
 
@@ -372,6 +373,9 @@ def compare_models(
         quant: the quantization options used (tailors the advice), optional.
         spec: the model spec (core/spec.py ModelSpec): ``[task]`` and ``[outputs.<name>]``, optional.
         calib_samples: calibration samples behind ``other_path`` (named in the advice), optional.
+        sessions: (FP32, other) objects shaped like onnxruntime sessions (``get_outputs()``, ``run(names, feed)``)
+            used instead of opening the two paths with onnxruntime: the torch backend's PyTorch runs
+            (backends/torch_backend.py ``TorchSession``); the paths then only name the models in messages.
 
     Raises:
         ModelError: a model cannot be loaded or the two models' outputs differ in shape.
@@ -385,8 +389,11 @@ def compare_models(
         raise ValueError(f"metric must be 'top1' or 'cosine', got {metric!r}")
     max_drop = _threshold(thresholds, "max_top1_drop_pts", DEFAULT_MAX_TOP1_DROP_PTS)
     min_cos = _threshold(thresholds, "min_cosine", DEFAULT_MIN_COSINE)
-    s_ref = _session(Path(fp32_path), session_options, providers)
-    s_oth = _session(Path(other_path), session_options, providers)
+    if sessions is not None:
+        s_ref, s_oth = sessions
+    else:
+        s_ref = _session(Path(fp32_path), session_options, providers)
+        s_oth = _session(Path(other_path), session_options, providers)
     names = [o.name for o in s_ref.get_outputs()]
     other_names = {o.name for o in s_oth.get_outputs()}
     missing = [n for n in names if n not in other_names]

@@ -9,6 +9,7 @@ honours a ``threading.Event`` for cancellation; nothing here prints. Results are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -399,9 +400,12 @@ def accuracy(
     on_progress: ProgressFn = no_progress,
     *,
     calib_samples: int | None = None,
+    precision: str | None = None,
 ):
     """FP32 vs ``other_path`` on the eval set (held out) or, without one, on calibration samples, with the model
     spec's task and output parts. ``calib_samples``: the calibration behind ``other_path`` (named in the advice).
+    ``precision``: what ``other_path`` carries; on the torch backend (PyTorch files onnxruntime cannot load) both
+    sides are PyTorch runs of the source model, FP32 and ``precision`` autocast (``TorchSession``).
     Returns an AccuracyReport, or None when there is no dataset at all."""
     from workbench.core.accuracy import compare_models
     from workbench.core.precision.datasets import open_dataset
@@ -419,18 +423,30 @@ def accuracy(
         ds = open_dataset(cfolder, job.model_info.inputs, preprocess_overrides=preprocess_overrides(job))
     scope = "held-out" if held_out else "calibration (not held-out)"
     on_progress(Progress("accuracy", f"comparing with FP32 on {ds.count} {scope} samples"))
-    return compare_models(
-        job.model_path,
-        other_path,
-        ds,
+    kwargs = dict(
         thresholds=thresholds(job),
         held_out=held_out,
         metric=metric(job),
         quant=quant_settings(job),
         spec=job.spec,
         calib_samples=calib_samples,
-        session_options=_accuracy_session_options(job),
     )
+    if job.backend is None or job.backend.name != "torch":
+        return compare_models(job.model_path, other_path, ds, session_options=_accuracy_session_options(job), **kwargs)
+    with contextlib.ExitStack() as stack:
+        sessions = tuple(_torch_session(job, p, stack) for p in ("fp32", precision or "fp32"))
+        return compare_models(job.model_path, other_path, ds, sessions=sessions, **kwargs)
+
+
+def _torch_session(job: PreparedJob, precision: str, stack: contextlib.ExitStack) -> Any:
+    """An active PyTorch run of the job's model in ``precision`` (its recipe built or reused), held by ``stack``."""
+    from workbench.core.backends.base import RunnerSettings
+    from workbench.core.backends.torch_backend import TorchSession
+
+    backend = job.require_backend()
+    artifact = backend.build(job.model_path, precision, job.profile)
+    runner = stack.enter_context(backend.runner(artifact.path, RunnerSettings()))
+    return TorchSession(runner, [i.name for i in job.model_info.inputs])
 
 
 @dataclass(frozen=True)
@@ -460,6 +476,7 @@ def check_accuracy(
         cal.dataset if cal is not None else None,
         on_progress,
         calib_samples=cal.result.samples if cal is not None else None,
+        precision=precision,
     )
     if report is None:
         raise DatasetError(
@@ -883,13 +900,15 @@ def _bench_and_store_run(
     if built is None:
         built = build(job, precision, on_progress, cancel)
     if report is None and with_accuracy:
-        if precision in ("fp16", "int8"):
+        if precision in ("fp16", "bf16", "int8"):
             calib_ds = built.calibration.dataset if built.calibration else None
             n = built.calibration.result.samples if built.calibration else None
-            report = accuracy(job, built.artifact.source_model, calib_ds, on_progress, calib_samples=n)
+            report = accuracy(
+                job, built.artifact.source_model, calib_ds, on_progress, calib_samples=n, precision=precision
+            )
         elif reference_accuracy and precision == "fp32":
             # FP32 against itself: its own top-1 on the same samples; the vs_fp32 figures are the identity.
-            report = accuracy(job, job.model_path, None, on_progress)
+            report = accuracy(job, job.model_path, None, on_progress, precision="fp32")
             report = report.as_reference() if report is not None else None
     return _measure(job, built, report=report, on_progress=on_progress, on_event=on_event, cancel=cancel)
 

@@ -391,8 +391,15 @@ class TorchRunner(Runner):
         module = load_module(src, r["kind"], torch)
         try:
             module = module.to(self.device)
-        except Exception:  # noqa: BLE001 - ExportedProgram modules move fine; keep going on odd modules
-            pass
+        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError (CUDA OOM, bad device) or others
+            if self.device != "cpu":
+                # A model left on the CPU would run there and be timed as a GPU result, or fail later unclearly.
+                raise ModelError(
+                    f"PyTorch could not move {src} to {self.device}: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                    hint="check free GPU memory (nvidia-smi) and that the model's tensors can live on CUDA",
+                ) from None
+            # already on the CPU: an odd module that refuses .to("cpu") runs where it is
         if r.get("compile"):
             module = torch.compile(module)
         self._apply_threads(torch)
@@ -622,3 +629,45 @@ def _map_tensors(out: Any, fn: Callable[[Any], Any]) -> Any:
     if isinstance(out, dict):
         return {k: _map_tensors(v, fn) for k, v in out.items()}
     return fn(out) if hasattr(out, "copy_") else out
+
+
+class _Output:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class TorchSession:
+    """An active :class:`TorchRunner` shaped like the part of ``onnxruntime.InferenceSession`` the accuracy check
+    uses (``get_outputs()`` names, ``run(names, feed)`` -> arrays), so FP32 and FP16/BF16 *PyTorch* runs are
+    compared where onnxruntime cannot load the file (core/accuracy.py ``compare_models(sessions=...)``).
+
+    ``input_names``: the dataset's input names in the model's positional order (the ONNX export's names); the feed
+    is passed to the module by position, so those names need not match the recipe's. Outputs are ``output_<i>``
+    (the module's outputs flattened, as :meth:`TorchRunner.infer` returns them), float32 on the host.
+    """
+
+    def __init__(self, runner: TorchRunner, input_names: list[str]) -> None:
+        self.runner = runner
+        self.input_names = list(input_names)
+        self.recipe_names = [s["name"] for s in runner.recipe["inputs"]]
+        self._names: list[str] | None = None
+
+    def _map(self, feed: Mapping[str, Any]) -> dict[str, Any]:
+        if len(self.input_names) != len(self.recipe_names):
+            raise ModelError(
+                f"the dataset feeds {len(self.input_names)} input(s) but the PyTorch model takes "
+                f"{len(self.recipe_names)} ({', '.join(self.recipe_names)})"
+            )
+        return {r: feed[n] for r, n in zip(self.recipe_names, self.input_names, strict=True)}
+
+    def get_outputs(self) -> list[_Output]:
+        if self._names is None:
+            self._names = list(self.runner.infer(_zeros(self.runner.recipe["inputs"])))
+        return [_Output(n) for n in self._names]
+
+    def run(self, names: list[str], feed: Mapping[str, Any]) -> list[Any]:
+        out = self.runner.infer(self._map(feed))
+        missing = [n for n in names if n not in out]
+        if missing:
+            raise ModelError(f"the PyTorch model gave {len(out)} output(s); {', '.join(missing)} missing")
+        return [out[n] for n in names]

@@ -19,7 +19,8 @@ What is checked, per TensorRT release the profile lists (``[device] tensorrt``):
   reference ``tensorrt-python-api.json``: FLOAT, HALF, INT8, INT32, BOOL, UINT8, FP8, BF16, INT64, INT4 …).
 - **INT64 weights**: ``DataType.INT64`` exists from TensorRT 10.0 (same reference); older parsers cast INT64
   initializers down to INT32, which fails for values outside the int32 range.
-- **dynamic inputs** without ``[build.shapes.<input>]`` min/opt/max in the profile (TensorRT optimization profiles).
+- **dynamic inputs** without ``[build.shapes.<input>]`` min/opt/max in the profile (TensorRT optimization profiles):
+  info only, the build takes the benchmark's shapes then (min = opt = max); DLA still needs static shapes.
 - **DLA** (profile with ``dla_cores`` > 0 and ``build.dla_core`` >= 0, or ``dla=True``): ops with no DLA layer
   (NVIDIA TensorRT developer guide, "DLA Supported Layers and Restrictions": convolution, deconvolution, fully
   connected, activation (ReLU, Sigmoid, TanH, Clipped ReLU, Leaky ReLU), parametric ReLU, pooling (max, average),
@@ -435,11 +436,14 @@ def preflight(
         shown = "x".join(map(str, dims))
         rng = shapes.get(vi.name)
         if rng is None:
-            add("error", "dynamic-shape",
-                f"input {vi.name!r} has dynamic shape {shown} and the profile gives no min/opt/max for it",
+            # Not an error: the build then fixes the shape to what the benchmark feeds (--batch / --shapes, min =
+            # opt = max, as trtexec --shapes does; backends/tensorrt/builder.py); a range needs the profile.
+            add("info", "dynamic-shape",
+                f"input {vi.name!r} has dynamic shape {shown} and the profile gives no min/opt/max for it: the plan "
+                "is built for the benchmark's shapes (--batch / --shapes), min = opt = max",
                 vi.name, None,
-                f"add to the profile: [build.shapes.{vi.name}] min = [...] opt = [...] max = [...] "
-                "(one entry per dimension)")  # fmt: skip
+                f"for a plan that takes a range of shapes, add to the profile: [build.shapes.{vi.name}] min = [...] "
+                "opt = [...] max = [...] (one entry per dimension)")  # fmt: skip
             if use_dla:
                 add("error", "dla", f"DLA needs static shapes: input {vi.name!r} is {shown}", vi.name, None,
                     f"set [build.shapes.{vi.name}] with min = opt = max")  # fmt: skip
