@@ -146,5 +146,7 @@ def run_detect(args: argparse.Namespace) -> int:
         print(f"l4t:     R{det.l4t} (JetPack {det.jetpack or 'unknown'})")
     if det.gpu_name:
         print(f"gpu:     {det.gpu_name}")
+    if det.tensorrt is not None:
+        print(f"tensorrt: {det.tensorrt.one_line()}")
     print(f"reason:  {det.reason}")
     return 0

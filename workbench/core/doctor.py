@@ -12,6 +12,9 @@ Sources of each fact:
 - CUDA: NVML ``nvmlSystemGetCudaDriverVersion`` (driver API version, e.g. 12020 -> 12.2), the toolkit's
   ``/usr/local/cuda/version.json`` or ``version.txt``, and ``libcudart`` via ``ctypes.util.find_library``.
 - TensorRT: the ``tensorrt`` Python package (metadata version) and ``libnvinfer`` via ``find_library``.
+- TensorRT line (8 / 10 / 11, flags vs strongly typed) and why: ``workbench.core.hw.jetpack`` through the device
+  detection — the installed TensorRT (this Python's package, ``/var/lib/dpkg/status`` records) and the L4T / JetPack
+  release; printed as one line in the summary and as ``tensorrt_line`` in ``--json``.
 - Jetson: ``/etc/nv_tegra_release`` and the device tree (``workbench.core.hw.detect``), JetPack from the L4T release;
   the board's profile from ``workbench.core.profiles.match``.
 - jtop: the ``jetson-stats`` package and ``systemctl is-active jtop.service`` (2 s timeout).
@@ -71,12 +74,17 @@ class Check:
 class DoctorReport:
     checks: tuple[Check, ...]
     summary: tuple[str, ...] = field(default=())
+    # TensorRTLine.to_dict() of the device (workbench.core.hw.jetpack): the line, the reason, what was installed.
+    tensorrt_line: dict[str, Any] | None = None
 
     def get(self, section: str, name: str) -> Check | None:
         return next((c for c in self.checks if c.section == section and c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": list(self.summary), "checks": [c.to_dict() for c in self.checks]}
+        d: dict[str, Any] = {"summary": list(self.summary), "checks": [c.to_dict() for c in self.checks]}
+        if self.tensorrt_line is not None:
+            d["tensorrt_line"] = self.tensorrt_line
+        return d
 
 
 def _version(dist: str) -> str | None:
@@ -202,6 +210,9 @@ def run_doctor(
     else:
         add(Check("nvidia", "CUDA", ABSENT, None,
                   "no CUDA driver (NVML), no /usr/local/cuda, no libcudart on the library path"))  # fmt: skip
+    from workbench.core.profiles.match import detect_device
+
+    det = detect_device(root, nvml=False, check_backend=False)
     trt_py = importlib.util.find_spec("tensorrt") is not None
     trt_ver = _version("tensorrt") or _version("tensorrt-cu12") or _version("tensorrt-cu11")
     nvinfer = find_library("nvinfer")
@@ -214,11 +225,22 @@ def run_doctor(
     else:
         add(Check("nvidia", "TensorRT", ABSENT, None,
                   "not installed (no tensorrt Python package, no libnvinfer); builds run on ONNX Runtime"))  # fmt: skip
+    trt_line = det.tensorrt
+    if trt_line is not None:
+        status = WARN if trt_line.warning else (OK if trt_line.installed else ABSENT)
+        add(Check("nvidia", "TensorRT line", status, trt_line.headline(), trt_line.reason))
+        if trt_line.dla:
+            add(Check("nvidia", "DLA", OK, trt_line.dla))
+    from workbench.core.hw.tools import FIXED_PATHS, find_tool
+
+    trtexec = find_tool("trtexec")
+    if trtexec:
+        add(Check("nvidia", "trtexec", OK, trtexec))
+    else:
+        add(Check("nvidia", "trtexec", ABSENT, None,
+                  f"not in {' or '.join(FIXED_PATHS['trtexec'])} nor on PATH (pip wheels do not carry it)"))  # fmt: skip
 
     # -- Jetson
-    from workbench.core.profiles.match import detect_device
-
-    det = detect_device(root, nvml=False, check_backend=False)
     if det.l4t:
         add(Check("jetson", "L4T", OK, f"R{det.l4t}", str(root / "etc/nv_tegra_release")))
         add(Check("jetson", "JetPack", OK if det.jetpack else WARN, det.jetpack,
@@ -276,7 +298,9 @@ def run_doctor(
             add(Check("backends", name, OK if usable else WARN, "precisions " + (", ".join(usable) or "none"), detail))
 
     summary = _summary(checks)
-    return DoctorReport(tuple(checks), tuple(summary))
+    if trt_line is not None:
+        summary.insert(0, f"TensorRT line: {trt_line.one_line()}")
+    return DoctorReport(tuple(checks), tuple(summary), trt_line.to_dict() if trt_line is not None else None)
 
 
 def _summary(checks: list[Check]) -> list[str]:

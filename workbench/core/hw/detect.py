@@ -12,6 +12,9 @@ Sources:
 2. NVIDIA GPU: NVML through :mod:`workbench.core.hw.nvml` (``pynvml`` imported lazily); any failure means
    "no GPU". The first GPU's name and compute capability are the facts.
 3. CPU: the architecture from ``platform.machine()`` (aarch64/arm64 -> aarch64, amd64 -> x86_64).
+4. TensorRT line (:func:`detect_tensorrt_line`): 8 / 10 / 11 from the installed TensorRT and the L4T / JetPack
+   release (package records under the root, this Python's ``tensorrt`` package), never from the board alone;
+   the rules and their sources are in :mod:`workbench.core.hw.jetpack`.
 
 The filesystem root is injectable for tests; ``nvml=False`` skips the NVML probe.
 """
@@ -24,14 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from workbench.core.hw.jetpack import TensorRTLine, jetpack_for_l4t, tensorrt_line
 from workbench.core.hw.nvml import NvmlUnavailable, open_session
 
 _RELEASE = re.compile(r"#\s*R(\d+)\s*\(release\)\s*,\s*REVISION:\s*([0-9][0-9.]*)", re.IGNORECASE)
-
-# L4T major -> JetPack major. Issue 2 gives 32/35/36/38+; 28, 31 and 34 come from jetson-stats'
-# jtop/core/jetson_variables.py NVIDIA_JETPACK table (28.x = JetPack 3.x, 31.x = 4.0/4.1.1,
-# 34.x = 5.0 developer previews).
-_JETPACK_BY_L4T = {28: "3", 31: "4", 32: "4", 34: "5", 35: "5", 36: "6"}
 
 RELEASE_FILE = "etc/nv_tegra_release"  # relative to the filesystem root
 
@@ -69,13 +68,6 @@ class HardwareFacts:
         if self.jetpack is None:
             return f"L4T R{self.l4t} (JetPack unknown for this release)"
         return f"L4T R{self.l4t} -> JetPack {self.jetpack}"
-
-
-def jetpack_for_l4t(major: int) -> str | None:
-    """JetPack major version for an L4T major (R38 and later are JetPack 7); None if unknown."""
-    if major >= 38:
-        return "7"
-    return _JETPACK_BY_L4T.get(major)
 
 
 def _read_text(path: Path) -> str | None:
@@ -189,3 +181,19 @@ def detect_hardware(root: Path = Path("/"), nvml: bool = True, *, machine: str |
     if facts.kind == "jetson" or not nvml:
         return facts
     return with_gpu(facts)
+
+
+def detect_tensorrt_line(facts: HardwareFacts, root: Path = Path("/"), *, python: Any = None) -> TensorRTLine:
+    """Which TensorRT line (8 / 10 / 11) applies to the device ``facts`` describes, and why: its board, L4T /
+    JetPack release and the TensorRT installed under ``root`` (package records; this Python's ``tensorrt`` package
+    when ``root`` is ``/``, or ``python`` — a ``() -> (version, source) | None`` seam — says otherwise). See
+    :mod:`workbench.core.hw.jetpack`. Reads files only: nothing is imported, ``trtexec`` is not run."""
+    return tensorrt_line(
+        root,
+        model=facts.model,
+        compatible=facts.compatible,
+        l4t=facts.l4t,
+        jetpack_major=facts.jetpack,
+        jetson=facts.kind == "jetson",
+        python=python,
+    )

@@ -10,6 +10,12 @@ where the L4T ``nvidia-l4t-tools``/``nvidia-l4t-core`` packages install them (je
 ``/usr/sbin/nvpmodel``); ``/usr/bin/nvidia-smi`` is where the NVIDIA driver packages install it. ``rm`` is
 ``/usr/bin/rm`` on merged-/usr systems (Ubuntu 20.04+, JetPack 5/6) and ``/bin/rm`` before (JetPack 4); ``sudo`` is
 ``/usr/bin/sudo`` (Debian/Ubuntu's sudo package). :func:`sudo_argv` starts every privileged command with it.
+``trtexec`` is ``/usr/bin/trtexec`` from TensorRT 10.15 on (issue 15: its Debian package installs it there; we did
+not find this in the TensorRT install guides we read, which only say that Debian/RPM, tar and container installs
+carry trtexec and pip wheels do not) and ``/usr/src/tensorrt/bin/trtexec`` before (JetPack 4–6 and the TensorRT ≤ 10.x
+``libnvinfer-bin`` package: the paths in shared fixtures trtexec/*.log, e.g. TensorRT 8.0.1 on a Nano and 8.5.2 on a
+Xavier NX, and NVIDIA/TensorRT issue 3912 on JetPack 5). ``/usr/bin`` is looked at first: where both exist, the newer
+install is the one in ``/usr/bin``.
 
 Tests only: ``WORKBENCH_TOOLS_ROOT`` (:data:`ROOT_ENV`) names the folder the fixed paths are looked up under instead
 of ``/`` — a temporary "root" holding ``usr/sbin/nvpmodel`` etc., or an empty one so that a test's fake tools on
@@ -32,6 +38,7 @@ FIXED_PATHS: dict[str, tuple[str, ...]] = {
     "nvidia-smi": ("/usr/bin/nvidia-smi",),
     "rm": ("/usr/bin/rm", "/bin/rm"),
     "sudo": ("/usr/bin/sudo", "/bin/sudo"),
+    "trtexec": ("/usr/bin/trtexec", "/usr/src/tensorrt/bin/trtexec"),
 }
 
 ROOT_ENV = "WORKBENCH_TOOLS_ROOT"

@@ -8,6 +8,9 @@ Order and sources:
    then by compute capability (see :func:`profile_for_gpu`; families from NVIDIA's product lines).
 3. CPU: ``cpu-<arch>``; an unknown architecture gets ``cpu-x86_64``.
 
+The TensorRT line (8 / 10 / 11) is chosen by the installed TensorRT and the L4T / JetPack release
+(:func:`workbench.core.hw.detect.detect_tensorrt_line`) and carried in ``Detection.tensorrt``.
+
 Then the backend check (:func:`with_backend_check`): a TensorRT profile is only chosen when the
 ``tensorrt`` Python package is importable here (``importlib.util.find_spec``, without importing it).
 """
@@ -20,7 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from workbench.core.hw.detect import HardwareFacts, read_board, with_gpu
+from workbench.core.hw.detect import HardwareFacts, detect_tensorrt_line, read_board, with_gpu
+from workbench.core.hw.jetpack import TensorRTLine
 from workbench.core.profiles.resolve import analyse_file, find_profile, list_profile_paths
 
 
@@ -42,10 +46,16 @@ class Detection:
     profile_name: str
     reason: str
     hardware_profile: str | None = None  # the profile the hardware matched, before the backend check
+    # Which TensorRT line (8/10/11) applies and why: by the installed TensorRT and the L4T/JetPack release, not by
+    # the board alone (workbench.core.hw.jetpack). None only for Detections built without detect_device.
+    tensorrt: TensorRTLine | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict (the ``workbench profiles detect --json`` document)."""
-        return asdict(self)
+        """The fields as a dict (the ``workbench profiles detect --json`` document); ``tensorrt`` as
+        :meth:`TensorRTLine.to_dict` (with its ``headline``)."""
+        d = asdict(self)
+        d["tensorrt"] = self.tensorrt.to_dict() if self.tensorrt is not None else None
+        return d
 
 
 def _jetson_rules() -> list[tuple[str, str]]:
@@ -195,4 +205,5 @@ def detect_device(
     det = jetson_detection(board)
     if det is None:
         det = host_detection(with_gpu(board) if nvml else board)
+    det = replace(det, tensorrt=detect_tensorrt_line(board, Path(root)))
     return with_backend_check(det) if check_backend else replace(det, hardware_profile=det.profile_name)
