@@ -31,6 +31,7 @@ from workbench.core.precision.autocast import (  # noqa: E402
     TypedFp16,
     fp16_route,
     read_record,
+    record_for,
     to_fp16_typed,
     typed_cache_paths,
 )
@@ -283,7 +284,7 @@ def test_workflow_fp16_for_tensorrt_11_is_the_typed_model(tmp_path: Path) -> Non
     messages: list[str] = []
     path, cal = workflow.precision_model(_trt_job(model, "11.1"), "fp16", lambda p: messages.append(p.message))
     assert cal is None and path.name.endswith(".typed.fp16.onnx")
-    rec = read_record(path.with_name(path.name.replace(".typed.fp16.onnx", ".typed.json")))
+    rec = record_for(path)
     assert rec is not None and [k.node for k in rec.kept] == ["mm_big", "split", "scale"]
     assert rec.feeds.startswith(f"{workflow.RANDOM_REFERENCE_FEEDS} seeded random feeds") and "--calib" in rec.feeds
     assert any("3 node(s) kept FP32: mm_big (MatMul" in m for m in messages)
@@ -291,7 +292,7 @@ def test_workflow_fp16_for_tensorrt_11_is_the_typed_model(tmp_path: Path) -> Non
 
     # TensorRT 10 (flag path): the whole-model FP16 copy, as before.
     path10, _ = workflow.precision_model(_trt_job(model, "10.16"), "fp16")
-    assert path10 == to_fp16(model)
+    assert path10 == to_fp16(model) and record_for(path10) is None
 
     # With a calibration set, its samples are the reference feeds.
     calib = tmp_path / "calib"
@@ -299,5 +300,5 @@ def test_workflow_fp16_for_tensorrt_11_is_the_typed_model(tmp_path: Path) -> Non
     for i in range(3):
         np.save(calib / f"s{i}.npy", np.random.default_rng(i).standard_normal((4, 32)).astype(np.float32))
     path_c, _ = workflow.precision_model(_trt_job(model, "11.1", calib=str(calib)), "fp16")
-    rec_c = read_record(path_c.with_name(path_c.name.replace(".typed.fp16.onnx", ".typed.json")))
+    rec_c = record_for(path_c)
     assert rec_c is not None and rec_c.samples == 3 and rec_c.feeds.startswith(f"calibration set {calib}")

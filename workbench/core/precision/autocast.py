@@ -432,6 +432,16 @@ def read_record(record_path: Path) -> TypedFp16 | None:
     return rec
 
 
+def record_for(model_path: Path) -> TypedFp16 | None:
+    """The record of a typed FP16 model at ``model_path`` (``<key>.typed.fp16.onnx`` → ``<key>.typed.json``), or
+    None when ``model_path`` is not one or the record is missing/incomplete (for a build report)."""
+    name = Path(model_path).name
+    suffix = ".typed.fp16.onnx"
+    if not name.endswith(suffix):
+        return None
+    return read_record(Path(model_path).with_name(name[: -len(suffix)] + ".typed.json"))
+
+
 def to_fp16_typed(
     model_path: Path,
     source: FeedSource,
