@@ -312,6 +312,9 @@ def precision_model(
     if precision == "fp16":
         from workbench.core.precision.fp16 import to_fp16
 
+        route = fp16_route_of(job)
+        if route.typed:  # TensorRT 11 / strongly_typed: precision lives in the ONNX (precision/autocast.py)
+            return typed_fp16(job, route, on_progress, cancel).path, None
         on_progress(Progress("convert", "converting to FP16 (inputs/outputs kept FP32)"))
         return to_fp16(job.model_path), None
     if precision == "int8":
@@ -326,6 +329,72 @@ def _precision_is_autocast(job: PreparedJob) -> bool:
     """True when the job's backend is torch, whose precision is autocast over the source model (not a model file)."""
     name = job.backend.name if job.backend is not None else (job.request.backend or job.profile.build.backend)
     return name == "torch"
+
+
+#: Seeded random feeds the FP16 range check runs when there is no calibration set (seeds 0 … n-1).
+RANDOM_REFERENCE_FEEDS = 8
+
+
+def fp16_route_of(job: PreparedJob):
+    """How ``job``'s FP16 model is made (precision/autocast.py ``Fp16Route``): from the profile's backend and
+    ``strongly_typed`` and, when the TensorRT backend is loaded, the installed TensorRT's precision mode."""
+    from workbench.core.precision.autocast import fp16_route
+
+    compat = getattr(job.backend, "compat", None)  # TensorRTBackend only; None: not TensorRT, or not loaded here
+    b = job.profile.build
+    return fp16_route(
+        b.backend,
+        compat.precision_mode() if compat is not None else None,
+        b.strongly_typed,
+        compat.has("strongly_typed") if compat is not None else None,
+        getattr(compat, "version_string", ""),
+    )
+
+
+def typed_fp16(job: PreparedJob, route, on_progress: ProgressFn = no_progress, cancel=None):
+    """The FP16 ONNX for a strongly typed build (precision/autocast.py ``TypedFp16``): nodes whose values leave
+    FP16's safe range stay FP32, measured on the calibration set (``calibration_samples`` of it, as INT8), else on
+    :data:`RANDOM_REFERENCE_FEEDS` seeded random feeds at the benchmark's shapes.
+
+    Raises:
+        DatasetError (bad calibration set), UsageError (random feeds: a shape or scalar value missing), ModelError,
+        BuildError, Cancelled.
+    """
+    import json
+
+    from workbench.core.precision.autocast import FeedSource, kept_summary, to_fp16_typed
+
+    folder = dataset_path(job, "calib")
+    if folder is not None:
+        from workbench.core.precision.datasets import open_dataset
+
+        ds = open_dataset(
+            folder,
+            job.model_info.inputs,
+            limit=quant_settings(job).calibration_samples,
+            preprocess_overrides=preprocess_overrides(job),
+        )
+        source = FeedSource(
+            f"calibration set {folder} ({ds.count} samples)", f"calib:{ds.fingerprint()}", ds.iter_feeds
+        )
+    else:
+        from workbench.core.bench.inputs import random_feeds
+
+        meta = [(i.name, i.dtype, i.shape) for i in job.model_info.inputs]
+        resolved = resolve_inputs(job)
+        shapes = resolved.require_all()
+        values = feed_values(job)
+        n = RANDOM_REFERENCE_FEEDS
+        source = FeedSource(
+            f"{n} seeded random feeds (standard normal; no calibration set: --calib DIR measures real activations)",
+            json.dumps({"random": n, "shapes": shapes, "values": values}, sort_keys=True, default=str),
+            lambda: (random_feeds(meta, resolved.batch, shapes, seed, values=values) for seed in range(n)),
+        )
+    on_progress(Progress("convert", f"FP16 for a strongly typed build ({route.reason}); measuring on {source.label}"))
+    result = to_fp16_typed(job.model_path, source, cancel=cancel)
+    on_progress(Progress("convert", ("reused cached " if result.cached else "wrote ") + f"FP16 model {result.path}"))
+    on_progress(Progress("convert", kept_summary(result)))
+    return result
 
 
 def check_precision(job: PreparedJob, precision: str) -> None:

@@ -24,7 +24,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from workbench.core import paths
 from workbench.core.errors import BuildError, ModelError
@@ -49,7 +51,6 @@ def to_fp16(model_path: Path) -> Path:
         ModelError: the model cannot be read. BuildError: conversion fails or the result does not load.
     """
     import onnx
-    import onnxruntime as ort
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model_path = Path(model_path)
@@ -57,7 +58,6 @@ def to_fp16(model_path: Path) -> Path:
         raise ModelError(f"{model_path}: model file not found")
     target = fp16_cache_path(model_path)
     external = bool(external_data_locations(model_path))
-    data = target.with_name(f"{target.name}.data")
     if target.is_file():
         try:
             external_data_locations(target)  # its own external data is there, complete
@@ -68,13 +68,45 @@ def to_fp16(model_path: Path) -> Path:
         model = onnx.load(str(model_path))
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
         raise ModelError(f"{model_path}: cannot load the ONNX model ({exc})") from None
+
+    def convert(m: Any) -> Any:
+        m = onnx.shape_inference.infer_shapes(m)
+        return convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=True)
+
+    write_converted(model_path, model, target, convert, external=external)
+    return target
+
+
+def write_converted(
+    model_path: Path,
+    model: Any,
+    target: Path,
+    convert: Callable[[Any], Any],
+    *,
+    external: bool,
+    work: Path | None = None,
+) -> None:
+    """Convert ``model`` (onnx.ModelProto of ``model_path``) with ``convert`` and put the result at ``target``.
+
+    Written in a folder of its own (``work``, else a new mkdtemp beside ``target``, removed afterwards), load-tested in
+    onnxruntime there, then moved into place: ``<target>.data`` first (when ``external``: the source has external
+    data, so the copy gets its own), the model last, so a visible model always has its data.
+
+    Raises:
+        BuildError: ``convert`` fails, or its result does not load in onnxruntime (the message names ``model_path``).
+    """
+    import onnx
+    import onnxruntime as ort
+
+    data = target.with_name(f"{target.name}.data")
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".fp16-", dir=target.parent))
+    own = work is None
+    if work is None:
+        work = Path(tempfile.mkdtemp(prefix=".fp16-", dir=target.parent))
     try:
         try:
-            model = onnx.shape_inference.infer_shapes(model)
-            converted = convert_float_to_float16(model, keep_io_types=True, disable_shape_infer=True)
-            tmp = work / "model.fp16.onnx"
+            converted = convert(model)
+            tmp = work / target.name
             if external:
                 onnx.save(
                     converted, str(tmp), save_as_external_data=True, all_tensors_to_one_file=True, location=data.name
@@ -95,5 +127,5 @@ def to_fp16(model_path: Path) -> Path:
             os.replace(work / data.name, data)
         os.replace(tmp, target)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
