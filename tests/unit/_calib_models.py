@@ -117,3 +117,117 @@ def detector_head(path: Path, *, classes: int = 6, hw: int = 16, seed: int = 0) 
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def resnet_like(path: Path, *, hw: int = 16, seed: int = 0) -> Path:
+    """A two-block ResNet-style classifier: image [N,3,hw,hw] -> logits [N,10].
+
+    stem Conv(8)+BN+Relu -> block 1 (identity shortcut: Conv+Relu+Conv+BN, Add with the block input, Relu) ->
+    block 2 (projection shortcut: Conv(16, stride 2)+Relu+Conv(16) added to a 1x1 stride-2 Conv of the block input,
+    Relu) -> GlobalAveragePool -> Flatten -> Gemm(10, transB=1). Residual Adds: ``b1_add`` (residual input ``x0``,
+    the stem's output; fused input ``b1_bn2_out``) and ``b2_add`` (residual input ``b2_down_out``; fused input
+    ``b2_conv2_out``, the longer path from the block input).
+    """
+    rng = np.random.default_rng(seed)
+    inits: list[onnx.TensorProto] = []
+
+    def conv(name: str, x: str, cin: int, cout: int, k: int = 3, stride: int = 1) -> tuple[onnx.NodeProto, str]:
+        w = rng.normal(0, (2.0 / (cin * k * k)) ** 0.5, (cout, cin, k, k)).astype(np.float32)
+        b = rng.normal(0, 0.05, (cout,)).astype(np.float32)
+        inits.extend([numpy_helper.from_array(w, f"{name}_w"), numpy_helper.from_array(b, f"{name}_b")])
+        pad = k // 2
+        out = f"{name}_out"
+        node = helper.make_node(
+            "Conv", [x, f"{name}_w", f"{name}_b"], [out], name=name, pads=[pad] * 4, strides=[stride, stride]
+        )
+        return node, out
+
+    def bn(name: str, x: str, c: int) -> tuple[onnx.NodeProto, str]:
+        vals = {
+            "scale": rng.uniform(0.5, 1.5, c),
+            "bias": rng.normal(0, 0.1, c),
+            "mean": rng.normal(0, 0.1, c),
+            "var": rng.uniform(0.5, 1.5, c),
+        }
+        inits.extend(numpy_helper.from_array(v.astype(np.float32), f"{name}_{k}") for k, v in vals.items())
+        out = f"{name}_out"
+        ins = [x, *(f"{name}_{k}" for k in vals)]
+        return helper.make_node("BatchNormalization", ins, [out], name=name), out
+
+    def relu(name: str, x: str) -> tuple[onnx.NodeProto, str]:
+        return helper.make_node("Relu", [x], [name], name=name), name
+
+    nodes: list[onnx.NodeProto] = []
+
+    def add(pair: tuple[onnx.NodeProto, str]) -> str:
+        nodes.append(pair[0])
+        return pair[1]
+
+    t = add(conv("stem", "image", 3, 8))
+    t = add(bn("stem_bn", t, 8))
+    x0 = add(relu("x0", t))
+    t = add(conv("b1_conv1", x0, 8, 8))
+    t = add(relu("b1_relu1", t))
+    t = add(conv("b1_conv2", t, 8, 8))
+    t = add(bn("b1_bn2", t, 8))
+    nodes.append(helper.make_node("Add", [t, x0], ["b1_sum"], name="b1_add"))
+    x1 = add(relu("x1", "b1_sum"))
+    t = add(conv("b2_conv1", x1, 8, 16, stride=2))
+    t = add(relu("b2_relu1", t))
+    t = add(conv("b2_conv2", t, 16, 16))
+    down = add(conv("b2_down", x1, 8, 16, k=1, stride=2))
+    nodes.append(helper.make_node("Add", [t, down], ["b2_sum"], name="b2_add"))
+    x2 = add(relu("x2", "b2_sum"))
+    nodes.append(helper.make_node("GlobalAveragePool", [x2], ["gap"], name="gap"))
+    nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flatten", axis=1))
+    fw = rng.normal(0, 0.3, (10, 16)).astype(np.float32)
+    fb = rng.normal(0, 0.05, (10,)).astype(np.float32)
+    inits.extend([numpy_helper.from_array(fw, "fc_w"), numpy_helper.from_array(fb, "fc_b")])
+    nodes.append(helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], name="fc", transB=1))
+    graph = helper.make_graph(
+        nodes,
+        "resnet_like",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, hw, hw])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def axes_net(path: Path, *, seed: int = 0) -> Path:
+    """Weighted ops whose per-channel axis is not 0: x [N,4,8,8] -> ConvTranspose(4->6, k2, stride 2) (weight
+    [4,6,2,2], out-channel axis 1) -> Relu -> GlobalAveragePool -> Flatten -> MatMul (weight [6,5], axis 1) -> Relu
+    -> Gemm transB=0 (weight [5,3], axis 1) -> out [N,3]."""
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "ct_w": rng.normal(0, 0.4, (4, 6, 2, 2)),
+        "ct_b": rng.normal(0, 0.05, (6,)),
+        "mm_w": rng.normal(0, 0.4, (6, 5)),
+        "g_w": rng.normal(0, 0.4, (5, 3)),
+        "g_b": rng.normal(0, 0.05, (3,)),
+    }
+    nodes = [
+        helper.make_node("ConvTranspose", ["x", "ct_w", "ct_b"], ["ct"], name="deconv", strides=[2, 2]),
+        helper.make_node("Relu", ["ct"], ["ct_r"], name="deconv_relu"),
+        helper.make_node("GlobalAveragePool", ["ct_r"], ["gap"], name="gap"),
+        helper.make_node("Flatten", ["gap"], ["flat"], name="flatten", axis=1),
+        helper.make_node("MatMul", ["flat", "mm_w"], ["mm"], name="matmul"),
+        helper.make_node("Relu", ["mm"], ["mm_r"], name="matmul_relu"),
+        helper.make_node("Gemm", ["mm_r", "g_w", "g_b"], ["out"], name="gemm", transB=0),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "axes_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in arrays.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

@@ -29,7 +29,22 @@ Pipeline (onnxruntime.quantization, checked against onnxruntime 1.32's source):
    :mod:`workbench.core.precision.float_keep` has the rule, its sources (TensorRT, ModelOpt, ORT) and why
    a post-pass rather than ``nodes_to_exclude`` (speed). ``RECIPE`` is part of the cache key, so a QDQ
    model cached by an older recipe is never reused as if made by this one.
-7. The model is load-tested in an InferenceSession with one real sample, then renamed in place.
+7. The model is load-tested in an InferenceSession with one real sample, compared with the FP32 model on a few
+   calibration samples (``QuantResult.agreement``: cosine and top-1 agreement, :mod:`.agreement`), then renamed in
+   place.
+
+Placement (``placement``). "onnxruntime" (and "auto" outside a TensorRT profile): onnxruntime's own QDQ placement,
+the CPU recipe, as above. "tensorrt" (what "auto" becomes in a profile with ``build.backend = "tensorrt"``):
+NVIDIA's placement, :mod:`workbench.core.precision.trt_placement` — symmetric signed INT8 with per-channel weights
+is forced (TensorRT accepts nothing else; each changed option is a note), only weighted ops and residual Adds are
+handed to ``quantize_static`` (``nodes_to_quantize``) with no output quantization and float biases, the fused input
+of each residual Add has its pair taken off again after step 5, and :func:`trt_placement.check` walks the result:
+any departure is a CalibrationError, never a model TensorRT would build differently than recorded. Which Adds
+were treated as residual is ``QuantResult.residual_adds``.
+
+Quantizer (``quantizer``). "onnxruntime" (default) as above; "modelopt" hands the pre-processed model to NVIDIA
+ModelOpt's ``modelopt.onnx.quantization.quantize`` (INT8, the optional extra ``modelopt``; TensorRT placement only)
+instead of steps 3-5, with our exclusions and calibration samples; steps 6-7 run on its output as on ours.
 """
 
 from __future__ import annotations
@@ -51,12 +66,15 @@ from workbench.core.errors import CalibrationError, Cancelled, ModelError
 from workbench.core.fsutil import STORAGE_ERRNOS, atomic_writer, storage_error, sweep_dead_work_dirs, write_text_atomic
 from workbench.core.models.fingerprint import model_sha256
 from workbench.core.precision import calib_cache
+from workbench.core.precision.agreement import Agreement
 from workbench.core.precision.float_keep import DEFAULT_CONCAT_RANGE_RATIO, FloatKept, plan_float_tensors, strip_qdq
+from workbench.core.precision.trt_placement import ResidualAdd
 
 #: Ranges beyond this magnitude are treated as "infinite" (attention-mask fill values).
 MAX_FINITE_RANGE = 1e30
 #: Version of the QDQ recipe (part of the cache key). 2: graph outputs and mixed-range Concats kept in float.
-RECIPE = 3  # 3: a Relu/Clip folded into a kept output's Q is put back (float_keep._restore_activation)
+RECIPE = 4  # 3: a Relu/Clip folded into a kept output's Q is put back (float_keep._restore_activation)
+# 4: placement / quantizer choices (TensorRT placement, ModelOpt) and the FP32 agreement in the sidecar
 
 _DEFAULTS: dict[str, Any] = {
     "activation_type": "uint8",
@@ -73,8 +91,24 @@ _DEFAULTS: dict[str, Any] = {
     "chunk_size": 16,
     "keep_float_outputs": True,
     "concat_range_ratio": DEFAULT_CONCAT_RANGE_RATIO,
+    "placement": "auto",
+    "quantizer": "onnxruntime",
 }
 METHODS = ("minmax", "entropy", "percentile")
+PLACEMENTS = ("auto", "onnxruntime", "tensorrt")
+QUANTIZERS = ("onnxruntime", "modelopt")
+#: What the TensorRT placement requires of the options (TensorRT quantization is symmetric signed INT8, weights per
+#: output channel: developer guide, "Working with Quantized Types" / "Explicit Quantization").
+TENSORRT_OPTIONS: dict[str, Any] = {
+    "activation_type": "int8",
+    "weight_type": "int8",
+    "activation_symmetric": True,
+    "weight_symmetric": True,
+    "per_channel": True,
+    "reduce_range": False,
+}
+#: The pip extra that installs NVIDIA ModelOpt (pyproject.toml [project.optional-dependencies]).
+MODELOPT_EXTRA = "modelopt"
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,13 @@ class QuantOptions:
     chunk_size: int = 16
     keep_float_outputs: bool = True  # no Q/DQ on graph outputs (float_keep.py)
     concat_range_ratio: float = DEFAULT_CONCAT_RANGE_RATIO  # Concats joining ranges further apart stay float; 0 = off
+    placement: str = "auto"  # "tensorrt": NVIDIA's Q/DQ placement (trt_placement.py); "auto"/"onnxruntime": ORT's
+    quantizer: str = "onnxruntime"  # or "modelopt" (NVIDIA ModelOpt, optional extra; TensorRT placement only)
+
+    @property
+    def for_tensorrt(self) -> bool:
+        """True when the TensorRT placement applies (``placement == "tensorrt"``)."""
+        return self.placement == "tensorrt"
 
     @classmethod
     def from_any(cls, q: Any = None, **overrides: Any) -> QuantOptions:
@@ -116,6 +157,19 @@ class QuantOptions:
             raise CalibrationError(f"chunk_size must be >= 1, got {opts.chunk_size}")
         if not 0.0 < opts.percentile <= 100.0:
             raise CalibrationError(f"percentile must be in (0, 100], got {opts.percentile}")
+        if opts.placement not in PLACEMENTS:
+            raise CalibrationError(
+                f"unknown quantization.placement {opts.placement!r}; use one of {', '.join(PLACEMENTS)}"
+            )
+        if opts.quantizer not in QUANTIZERS:
+            raise CalibrationError(
+                f"unknown quantization.quantizer {opts.quantizer!r}; use one of {', '.join(QUANTIZERS)}"
+            )
+        if opts.quantizer == "modelopt" and not opts.for_tensorrt:
+            raise CalibrationError(
+                "quantization.quantizer = 'modelopt' writes QDQ models for TensorRT only",
+                hint="use it in a profile with build.backend = 'tensorrt' (or set quantization.placement = 'tensorrt')",
+            )
         if opts.concat_range_ratio != 0 and not opts.concat_range_ratio > 1:
             raise CalibrationError(
                 f"concat_range_ratio must be 0 (off) or > 1, got {opts.concat_range_ratio}",
@@ -138,6 +192,10 @@ class QuantResult:
     ranges_path: Path | None = None
     key: str = ""
     float_kept: tuple[FloatKept, ...] = ()  # tensors left without Q/DQ by the recipe (step 6), with why
+    placement: str = "onnxruntime"  # the Q/DQ placement used: "onnxruntime" or "tensorrt"
+    quantizer: str = "onnxruntime"  # who wrote the model: "onnxruntime" or "modelopt"
+    residual_adds: tuple[ResidualAdd, ...] = ()  # TensorRT placement: Adds quantized on their residual input only
+    agreement: Agreement | None = None  # QDQ vs FP32 on a few calibration samples (None: no float output)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +209,10 @@ class QuantResult:
             "ranges_path": str(self.ranges_path) if self.ranges_path else None,
             "key": self.key,
             "float_kept": [f.to_dict() for f in self.float_kept],
+            "placement": self.placement,
+            "quantizer": self.quantizer,
+            "residual_adds": [r.to_dict() for r in self.residual_adds],
+            "agreement": self.agreement.to_dict() if self.agreement is not None else None,
         }
 
     @classmethod
@@ -167,6 +229,10 @@ class QuantResult:
             ranges_path=Path(d["ranges_path"]) if d.get("ranges_path") else None,
             key=str(d.get("key", "")),
             float_kept=tuple(FloatKept.from_dict(f) for f in d.get("float_kept") or ()),
+            placement=str(d.get("placement") or "onnxruntime"),
+            quantizer=str(d.get("quantizer") or "onnxruntime"),
+            residual_adds=tuple(ResidualAdd.from_dict(r) for r in d.get("residual_adds") or ()),
+            agreement=Agreement.from_dict(d.get("agreement")),
         )
 
 
@@ -554,6 +620,10 @@ def quantize_qdq(
     if not model_path.is_file():
         raise ModelError(f"{model_path}: model file not found")
     opts = q if isinstance(q, QuantOptions) else QuantOptions.from_any(q)
+    opts, forced = _tensorrt_options(opts) if opts.for_tensorrt else (opts, [])
+    if opts.quantizer == "modelopt":
+        _require_modelopt(opts)
+    placement = "tensorrt" if opts.for_tensorrt else "onnxruntime"
     model_sha = model_sha256(model_path)  # the .onnx and its external data files
     samples_used = dataset.count if not opts.calibration_samples else min(dataset.count, opts.calibration_samples)
     range_parts = {
@@ -582,6 +652,8 @@ def quantize_qdq(
             "reduce_range": opts.reduce_range,
             "op_types_to_exclude": sorted(opts.op_types_to_exclude),
             "nodes_to_exclude": sorted(opts.nodes_to_exclude),
+            "placement": placement,
+            "quantizer": opts.quantizer,
         }
     )
     qpath, side = calib_cache.model_paths(qkey)
@@ -600,17 +672,25 @@ def quantize_qdq(
             ranges_path=human_json,
             key=qkey,
             float_kept=tuple(FloatKept.from_dict(f) for f in meta.get("float_kept", [])),
+            placement=placement,
+            quantizer=opts.quantizer,
+            residual_adds=tuple(ResidualAdd.from_dict(r) for r in meta.get("residual_adds", [])),
+            agreement=Agreement.from_dict(meta.get("agreement")),
         )
 
-    notes: list[str] = []
+    notes: list[str] = list(forced)
     qpath.parent.mkdir(parents=True, exist_ok=True)
     _sweep_dead_work_dirs(qpath.parent)
     work = Path(tempfile.mkdtemp(prefix=f".quant-{os.getpid()}-", dir=qpath.parent))
     try:
         pre = _preprocess_model(model_path, work, opts.per_channel, notes)
         excluded = _resolve_exclusions(pre, opts)
+        tmp_out = work / "model.qdq.onnx"
+        residual: tuple[ResidualAdd, ...] = ()
         ranges_meta = calib_cache.load_sidecar(human_json) if ort_json.is_file() else None
-        if ranges_meta is not None:
+        if opts.quantizer == "modelopt":
+            samples, bad = _quantize_modelopt(pre, tmp_out, dataset, opts, excluded, work, notes, progress, cancel), []
+        elif ranges_meta is not None:
             samples = int(ranges_meta.get("samples", samples_used))
             bad = list(ranges_meta.get("dropped_tensors", []))
             notes.append("calibration ranges reused from the calibration cache")
@@ -631,10 +711,15 @@ def quantize_qdq(
                 f"{len(bad)} tensor(s) with infinite or > {MAX_FINITE_RANGE:g} ranges kept in float "
                 f"(e.g. attention masks): {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
             )
-        tmp_out = work / "model.qdq.onnx"
-        _run_quantize_static(pre, tmp_out, ort_json, opts, excluded)
+        if opts.quantizer == "onnxruntime" and opts.for_tensorrt:
+            residual = _quantize_for_tensorrt(pre, tmp_out, ort_json, opts, excluded, notes)
+        elif opts.quantizer == "onnxruntime":
+            _run_quantize_static(pre, tmp_out, ort_json, opts, excluded)
         kept = _keep_float(pre, tmp_out, human_json, opts)
+        if opts.for_tensorrt:
+            _check_placement(tmp_out, residual, opts, notes)
         _load_test(tmp_out, dataset)
+        agreement = _agreement(model_path, tmp_out, dataset, notes)
         sidecar = {
             "model": str(model_path),
             "model_sha256": model_sha,
@@ -644,6 +729,10 @@ def quantize_qdq(
             "samples": samples,
             "excluded_nodes": excluded,
             "float_kept": [f.to_dict() for f in kept],
+            "placement": placement,
+            "quantizer": opts.quantizer,
+            "residual_adds": [r.to_dict() for r in residual],
+            "agreement": agreement.to_dict() if agreement is not None else None,
             "notes": notes,
             "ranges": str(human_json),
             "ort": _ort_version(),
@@ -673,7 +762,198 @@ def quantize_qdq(
         ranges_path=human_json,
         key=qkey,
         float_kept=kept,
+        placement=placement,
+        quantizer=opts.quantizer,
+        residual_adds=residual,
+        agreement=agreement,
     )
+
+
+def _tensorrt_options(opts: QuantOptions) -> tuple[QuantOptions, list[str]]:
+    """``opts`` with :data:`TENSORRT_OPTIONS` applied, and one note per option that had another value."""
+    import dataclasses
+
+    notes = [
+        f"quantization.{k} = {getattr(opts, k)!r} changed to {v!r}: TensorRT's Q/DQ placement needs symmetric "
+        "signed INT8 with per-channel weights"
+        for k, v in TENSORRT_OPTIONS.items()
+        if getattr(opts, k) != v
+    ]
+    return dataclasses.replace(opts, **TENSORRT_OPTIONS), notes
+
+
+def _quantize_for_tensorrt(
+    pre: Path, out: Path, ort_json: Path, opts: QuantOptions, excluded: list[str], notes: list[str]
+) -> tuple[ResidualAdd, ...]:
+    """Step 5 with NVIDIA's placement (trt_placement.py): weighted ops and residual Adds only, no output Q/DQ, float
+    biases; then the fused input of each residual Add loses its pair again. Returns the residual Adds."""
+    import onnx
+
+    from workbench.core.precision import trt_placement
+
+    model = onnx.load(str(pre), load_external_data=False)
+    residual = trt_placement.residual_adds(model)
+    residual = tuple(r for r in residual if r.add not in set(excluded))
+    nodes = trt_placement.nodes_to_quantize(model, excluded, residual)
+    if not nodes:
+        notes.append("TensorRT placement: no Conv/ConvTranspose/Gemm/MatMul left to quantize; the model stays float")
+        shutil.copyfile(pre, out)
+        return ()
+    _run_quantize_static(
+        pre,
+        out,
+        ort_json,
+        opts,
+        excluded,
+        nodes=nodes,
+        op_types=sorted(trt_placement.WEIGHTED_OPS | {"Add"}),
+        extra=trt_placement.ort_options(model),
+    )
+    if residual:
+        plan = {r.fused_input: f"fused input of residual Add '{r.add}' (Conv '{r.backbone}')" for r in residual}
+        strip_qdq(out, plan, model)
+        notes.append(
+            f"TensorRT placement: {len(residual)} residual Add(s) quantized on their residual input only, so each "
+            "fuses into the Conv before it: "
+            + ", ".join(r.add for r in residual[:5])
+            + (" ..." if len(residual) > 5 else "")
+        )
+    return residual
+
+
+def _check_placement(path: Path, residual: tuple[ResidualAdd, ...], opts: QuantOptions, notes: list[str]) -> None:
+    """Walk the written model (trt_placement.check). Our own placement must pass; ModelOpt's is its own (it also
+    quantizes pooling heads and more), so its departures are notes, not errors."""
+    import onnx
+
+    from workbench.core.precision import trt_placement
+
+    chk = trt_placement.check(onnx.load(str(path), load_external_data=False), residual)
+    notes.append(
+        f"TensorRT placement: {chk.quantized_ops} of {chk.weighted_ops} weighted op(s) read INT8 activations, "
+        f"{chk.per_channel_weights} weight(s) per-channel, {chk.activation_pairs} activation Q/DQ pair(s)"
+    )
+    if not chk.problems:
+        return
+    if opts.quantizer == "modelopt":
+        notes.extend(f"ModelOpt placement differs from ours: {p}" for p in chk.problems[:10])
+        return
+    raise CalibrationError(
+        f"the QDQ model departs from TensorRT's Q/DQ placement: {'; '.join(chk.problems[:5])}"
+        + (f" (and {len(chk.problems) - 5} more)" if len(chk.problems) > 5 else ""),
+        hint="report this with the model; quantization.placement = 'onnxruntime' writes onnxruntime's placement",
+    )
+
+
+def _agreement(model_path: Path, qdq: Path, dataset: Any, notes: list[str]) -> Agreement | None:
+    """QDQ vs FP32 on the first calibration samples (agreement.py); its line goes into the notes."""
+    from workbench.core.precision import agreement
+
+    try:
+        found = agreement.measure(model_path, qdq, dataset.iter_feeds())
+    except Exception as exc:  # noqa: BLE001 - third-party failure: the figure is missing, the model is fine
+        _pass_storage_errors(exc)
+        notes.append(f"INT8 vs FP32 agreement not measured ({type(exc).__name__}: {exc})")
+        return None
+    if found is not None:
+        notes.append(found.line())
+    return found
+
+
+def _modelopt_available() -> bool:
+    """True when ``modelopt.onnx.quantization`` can be imported (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("modelopt.onnx.quantization") is not None
+    except (ImportError, ValueError):  # "modelopt" itself missing, or a broken install
+        return False
+
+
+def _require_modelopt(opts: QuantOptions) -> None:
+    if not _modelopt_available():
+        raise CalibrationError(
+            "quantization.quantizer = 'modelopt' needs NVIDIA ModelOpt (modelopt.onnx.quantization), which is not "
+            "installed",
+            hint=f"pip install 'edge-workbench[{MODELOPT_EXTRA}]' (or nvidia-modelopt[onnx]), or set "
+            "quantization.quantizer = 'onnxruntime'",
+        )
+    if opts.method == "percentile":
+        raise CalibrationError(
+            "ModelOpt calibrates with 'max' (our minmax) or 'entropy', not 'percentile'",
+            hint="set quantization.method = 'minmax' or 'entropy', or quantization.quantizer = 'onnxruntime'",
+        )
+
+
+def _quantize_modelopt(
+    pre: Path,
+    out: Path,
+    dataset: Any,
+    opts: QuantOptions,
+    excluded: list[str],
+    work: Path,
+    notes: list[str],
+    progress: Callable[[int, int], None] | None,
+    cancel: threading.Event | None,
+) -> int:
+    """Steps 3-5 by ModelOpt: ``modelopt.onnx.quantization.quantize(quantize_mode="int8")`` on ``pre``.
+
+    ModelOpt takes its calibration data as ``{input name: array}`` with the samples stacked on the batch axis
+    (``calibration_data``), so the samples are read into memory once (``calibration_samples`` bounds them); every
+    sample must have the same shape. ``high_precision_dtype="fp32"`` keeps the non-quantized part FP32 (our FP16
+    model is a separate precision); ``calibration_eps=["cpu"]``: calibration runs on onnxruntime's CPU provider
+    here as in our own recipe. Returns the number of samples used.
+    """
+    import numpy as np
+
+    limit = opts.calibration_samples or dataset.count
+    feeds: list[dict[str, Any]] = []
+    total = min(dataset.count, limit)
+    if progress:
+        progress(0, total)
+    for feed in dataset.iter_feeds():
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"calibration cancelled after {len(feeds)} of {total} samples")
+        feeds.append(feed)
+        if len(feeds) >= limit:
+            break
+    shapes = {tuple((k, v.shape) for k, v in sorted(f.items())) for f in feeds}
+    if len(shapes) > 1:
+        raise CalibrationError(
+            f"{dataset.folder}: ModelOpt needs calibration samples of one shape; found {len(shapes)} different shapes",
+            hint="set quantization.quantizer = 'onnxruntime' (it handles mixed shapes)",
+        )
+    data = {k: np.concatenate([f[k] for f in feeds], axis=0) for k in feeds[0]} if feeds else None
+    try:
+        from modelopt.onnx.quantization import quantize as mo_quantize
+
+        with _silenced(), _cwd(work):
+            mo_quantize(
+                onnx_path=str(pre),
+                quantize_mode="int8",
+                calibration_data=data,
+                calibration_method="entropy" if opts.method == "entropy" else "max",
+                calibration_eps=["cpu"],
+                op_types_to_exclude=list(opts.op_types_to_exclude),
+                nodes_to_exclude=list(excluded),
+                output_path=str(out),
+                high_precision_dtype="fp32",
+                log_level="ERROR",
+            )
+    except (Cancelled, CalibrationError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
+        _pass_storage_errors(exc)
+        raise CalibrationError(
+            f"{pre.name}: ModelOpt quantization failed ({type(exc).__name__}: {exc})",
+            hint="quantization.quantizer = 'onnxruntime' uses our own recipe",
+        ) from None
+    if not out.is_file():
+        raise CalibrationError(f"{pre.name}: ModelOpt wrote no model at {out}")
+    if progress:
+        progress(len(feeds), total)
+    notes.append(f"quantized by NVIDIA ModelOpt (modelopt.onnx.quantization, int8, {len(feeds)} samples)")
+    return len(feeds)
 
 
 def _keep_float(pre: Path, qdq: Path, human_json: Path, opts: QuantOptions) -> tuple[FloatKept, ...]:
@@ -693,7 +973,19 @@ def _keep_float(pre: Path, qdq: Path, human_json: Path, opts: QuantOptions) -> t
     return strip_qdq(qdq, plan, float_model) if plan else ()
 
 
-def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOptions, excluded: list[str]) -> None:
+def _run_quantize_static(
+    pre: Path,
+    out: Path,
+    ort_json: Path,
+    opts: QuantOptions,
+    excluded: list[str],
+    *,
+    nodes: list[str] | None = None,
+    op_types: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Step 5. ``nodes``/``op_types``: ``nodes_to_quantize`` / ``op_types_to_quantize`` (None: every node of every
+    type onnxruntime can quantize); ``extra``: more ``extra_options`` (the TensorRT placement's)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     qt = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
@@ -709,6 +1001,8 @@ def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOption
                 str(out),
                 None,
                 quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=op_types,
+                nodes_to_quantize=nodes,
                 per_channel=opts.per_channel,
                 reduce_range=opts.reduce_range,
                 activation_type=qt[opts.activation_type],
@@ -718,6 +1012,7 @@ def _run_quantize_static(pre: Path, out: Path, ort_json: Path, opts: QuantOption
                 extra_options={
                     "ActivationSymmetric": opts.activation_symmetric,
                     "WeightSymmetric": opts.weight_symmetric,
+                    **(extra or {}),
                 },
                 calibration_cache_path=str(ort_json),
             )

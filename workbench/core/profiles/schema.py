@@ -123,6 +123,12 @@ class QuantSection(_Section):
     # ranges differ by more than concat_range_ratio (0 = off); both stay float and are listed in float_kept.
     keep_float_outputs: bool = True
     concat_range_ratio: float = Field(default=16.0, ge=0)
+    # Where the Q/DQ pairs go (precision/trt_placement.py). "auto": "tensorrt" when build.backend is "tensorrt"
+    # (resolved by Profile when it is loaded), else onnxruntime's own placement (the CPU recipe).
+    placement: Literal["auto", "onnxruntime", "tensorrt"] = "auto"
+    # Who writes the QDQ model: onnxruntime.quantization (always installed) or NVIDIA ModelOpt's
+    # modelopt.onnx.quantization (the optional extra "modelopt"; TensorRT targets only).
+    quantizer: Literal["onnxruntime", "modelopt"] = "onnxruntime"
 
     @field_validator("concat_range_ratio")
     @classmethod
@@ -213,6 +219,26 @@ class Profile(_Section):
     benchmark: BenchSection = Field(default_factory=BenchSection)
     power: PowerSection = Field(default_factory=PowerSection)
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_placement(cls, data: Any) -> Any:
+        """``quantization.placement = "auto"`` (or absent) becomes "tensorrt" when ``build.backend`` is "tensorrt",
+        so the Q/DQ placement a profile gets is explicit in it (and in its content hash). Other values are kept."""
+        if not isinstance(data, dict):
+            return data
+        build = data.get("build")
+        backend = build.get("backend") if isinstance(build, dict) else getattr(build, "backend", None)
+        if backend != "tensorrt":
+            return data
+        quant = data.get("quantization")
+        if quant is None:
+            return {**data, "quantization": {"placement": "tensorrt"}}
+        if isinstance(quant, dict) and quant.get("placement", "auto") == "auto":
+            return {**data, "quantization": {**quant, "placement": "tensorrt"}}
+        if isinstance(quant, QuantSection) and quant.placement == "auto":
+            return {**data, "quantization": quant.model_copy(update={"placement": "tensorrt"})}
+        return data
 
     def settings_dict(self) -> dict[str, Any]:
         """The resolved settings only (no name/description/extends/source_path), JSON-ready."""
