@@ -216,3 +216,20 @@ def test_backend_timing_cache_path_names_the_gpu(backend_env):
         paths.cache_dir() / "tensorrt" / "timing-10.3.0-fake-gpu-sm8.7.cache"
     )
     assert (paths.cache_dir() / "tensorrt" / "timing-10.3.0-fake-gpu-sm8.7.cache").read_bytes() == b"TIMING"
+
+
+# ------------------------------------------------------------------ issue 15: the typed FP16 model's kept nodes
+def test_build_report_lists_the_nodes_a_typed_fp16_model_kept_in_fp32(backend_env, tmp_path):
+    from test_fp16_typed import feeds, gain_plant
+
+    from workbench.core.backends import get_backend
+    from workbench.core.precision.autocast import to_fp16_typed
+
+    _, prof = backend_env
+    typed = to_fp16_typed(gain_plant(tmp_path / "gain.onnx"), feeds())
+    static = prof.model_copy(update={"build": prof.build.model_copy(update={"shapes": {}})})
+    art = get_backend("tensorrt").build(typed.path, "fp16", static)
+    report = json.loads((art.path.parent / "build_report.json").read_text())
+    kept = report["fp16_kept_fp32"]
+    assert [k["node"] for k in kept["kept_fp32"]] == ["gain", "add"] and kept["kept_fp32"][0]["op"] == "Mul"
+    assert kept["init_max"] == 65504.0 and kept["data_max"] == 512.0

@@ -240,3 +240,17 @@ def test_modelopt_quantizer_when_installed(tmp_path: Path) -> None:
     assert not [p for p in chk.problems if "zero point" in p or "graph output" in p]
     assert chk.per_channel_weights == chk.weighted_ops
     assert res.agreement is not None and res.agreement.cosine_min > 0.98
+
+
+def test_calibrate_reports_the_placement_and_the_agreement(run_cli):
+    """`workbench calibrate --json` for a TensorRT profile says which placement wrote the QDQ model and how closely
+    it follows FP32 (the bundled model: 8 calibration samples, cosine near 1)."""
+    import json
+
+    r = run_cli("calibrate", "--profile", "jetson-agx-orin", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["placement"] == "tensorrt" and d["quantizer"] == "onnxruntime"
+    assert d["agreement"]["samples"] == 8 and d["agreement"]["cosine_min"] > 0.999
+    text = run_cli("calibrate", "--profile", "jetson-agx-orin")
+    assert "tensorrt Q/DQ placement" in text.stdout and "INT8 vs FP32 on 8 calibration sample(s)" in text.stdout

@@ -69,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         "unreached_compute": coverage.unreached_compute,
         "seconds": result.seconds,
         "skipped_files": [list(s) for s in ds.skipped],
+        "placement": result.placement,
+        "quantizer": result.quantizer,
+        "residual_adds": [r.to_dict() for r in result.residual_adds],
+        "agreement": result.agreement.to_dict() if result.agreement is not None else None,
     }
     if args.check:
         record["accuracy"] = report.to_dict() if report is not None else None
@@ -80,12 +84,15 @@ def run(args: argparse.Namespace) -> int:
         dump_json(record)
     else:
         state = "reused from the calibration cache" if result.cached else f"calibrated in {result.seconds:.2f} s"
-        print(f"INT8 QDQ model ({result.method}, {result.samples} samples, {state}): {out}")
+        where = f", {result.placement} Q/DQ placement" if result.placement else ""
+        print(f"INT8 QDQ model ({result.method}, {result.samples} samples{where}, {state}): {out}")
         from workbench.core.results.summary import float_kept_line
 
         kept = float_kept_line([(f.tensor, f.reason) for f in result.float_kept])
         if kept:
             print(kept)
+        if result.agreement is not None:
+            print(result.agreement.line())
         for name, why in ds.skipped:
             print(f"  skipped {name}: {why}")
         if args.check:

@@ -79,6 +79,8 @@ QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "chunk_size": (_INT, None),
     "keep_float_outputs": (_BOOL, None),
     "concat_range_ratio": (_FLOAT, None),
+    "placement": (_STR, ("onnxruntime", "tensorrt")),  # "auto" is the profile's to resolve, not a model's
+    "quantizer": (_STR, ("onnxruntime", "modelopt")),
 }
 ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "metric": (_STR, ("top1", "cosine")),

@@ -2,7 +2,7 @@
 
 ``open_source(spec)`` returns a source with ``name``, ``measured``, ``unavailable``, ``read()``, ``close()``.
 Specs: ``"auto"`` (first available of jtop, sysfs, tegrastats, nvml, host — nvidia-smi only when NVML is
-unusable), ``"host"``, ``"sysfs"``, ``"tegrastats"``, ``"nvml"``, ``"nvidia-smi"``, ``"jtop"``,
+unusable; an NVML without power readings on a Jetson switches to sysfs/tegrastats and says so), ``"host"``, ``"sysfs"``, ``"tegrastats"``, ``"nvml"``, ``"nvidia-smi"``, ``"jtop"``,
 ``"replay:FILE[,interval_ms=N]"``.
 """
 
@@ -74,6 +74,47 @@ def _parse_replay(spec: str) -> tuple[Path, dict[str, int]]:
     return Path(path), opts
 
 
+#: Said when NVML answers on a Jetson (JetPack 7: an NVML that knows the integrated GPU) but has no power readings.
+JETSON_NVML_POWER = "power n/a: NVML has no power readings on Jetson; using {using}"
+#: Where a Jetson's power comes from instead, in order (INA3221/INA238 rails): the same sources "auto" prefers.
+_JETSON_POWER_SOURCES = ("sysfs", "tegrastats")
+
+
+def _is_jetson(root: Path) -> bool:
+    from workbench.core.hw.detect import RELEASE_FILE
+
+    return (Path(root) / RELEASE_FILE).is_file()
+
+
+def _nvml_power_fallback(src: TelemetrySource, root: Path) -> TelemetrySource:
+    """NVML opened on a Jetson but answers NOT_SUPPORTED for power and energy (JetPack 7's NVML on the integrated
+    GPU): the board's power rails come from sysfs or tegrastats instead, and the switch is said in ``unavailable``
+    (``source:nvml``) — never a silently missing energy figure. When neither opens, the NVML source stays, with
+    the reason under ``total_power_mw``. Any other source (or an NVML with power) is returned as it is."""
+    if getattr(src, "name", None) != "nvml" or getattr(src, "has_power", True) or not _is_jetson(root):
+        return src
+    tried: dict[str, str] = {}
+    for name in _JETSON_POWER_SOURCES:
+        try:
+            other = _factory(name)(root=Path(root))
+        except (TelemetryError, OSError) as exc:
+            tried[name] = str(exc)
+            continue
+        if "total_power_mw" in other.unavailable:  # opened, but no power rail either (sources say so there)
+            tried[name] = f"no power readings ({other.unavailable['total_power_mw']})"
+            other.close()
+            continue
+        src.close()
+        other.unavailable["source:nvml"] = JETSON_NVML_POWER.format(using=name)
+        for k, v in tried.items():
+            other.unavailable[f"source:{k}"] = v
+        return other
+    src.unavailable["total_power_mw"] = JETSON_NVML_POWER.format(using="nothing: ") + "; ".join(
+        f"{k}: {v}" for k, v in tried.items()
+    )
+    return src
+
+
 def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySource:
     """Open a telemetry source by spec (see module doc).
 
@@ -101,8 +142,9 @@ def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySourc
                 hint = getattr(exc, "hint", None)
                 skipped[name] = f"{exc} (fix: {hint})" if hint else str(exc)
                 continue
+            src = _nvml_power_fallback(src, Path(root))
             for k, v in skipped.items():
-                src.unavailable[f"source:{k}"] = v
+                src.unavailable.setdefault(f"source:{k}", v)
             return src
         raise TelemetryError("no telemetry source is available: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     if spec not in _FACTORIES:
@@ -110,7 +152,7 @@ def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySourc
             f"unknown telemetry source {spec!r}",
             hint="choose one of: auto, " + ", ".join(_FACTORIES) + ", replay:FILE[,interval_ms=N]",
         )
-    return _factory(spec)(root=Path(root))
+    return _nvml_power_fallback(_factory(spec)(root=Path(root)), Path(root))
 
 
 def probe_sources(*, root: Path = Path("/")) -> list[tuple[str, bool, str]]:

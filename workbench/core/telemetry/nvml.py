@@ -129,6 +129,11 @@ class NvmlSource(BaseSource):
             self.close()
             raise TelemetryError(f"NVML answers for {self.gpu_name} but reports no power, temperature or utilisation")
 
+    @property
+    def has_power(self) -> bool:
+        """True when NVML answers for board power or the energy counter (False on Jetson: NOT_SUPPORTED)."""
+        return bool({"power", "energy"} & self._ok)
+
     def _get(self, key: str) -> Any:
         if key not in self._ok:
             return None

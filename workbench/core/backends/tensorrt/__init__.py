@@ -223,6 +223,11 @@ class TensorRTBackend(Backend):
                 on_progress=on_progress,
                 cancel=cancel,
             )
+            from workbench.core.precision.autocast import record_for
+
+            kept = record_for(model_path)  # an FP16 ONNX for a strongly typed build: the nodes kept in FP32
+            if kept is not None:
+                report["fp16_kept_fp32"] = kept.to_dict()
             self.last_report = report
             write_text_atomic(tmp.parent / "build_report.json", json.dumps(report, indent=2))
 
