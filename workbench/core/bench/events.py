@@ -121,6 +121,24 @@ class SweepRowDone:
     row: dict
 
 
+@dataclass(frozen=True)
+class TuneProgress:
+    """A detached tune: candidates done / left, the estimated seconds left (None before one was timed), and what
+    it is doing now (plain words)."""
+
+    done: int
+    left: int
+    eta_s: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class TuneCandidateDone:
+    """A detached tune finished one candidate: its outcome (tune/types.py ``CandidateOutcome.to_dict``)."""
+
+    row: dict
+
+
 EVENT_TYPES = {
     cls.__name__: cls
     for cls in (
@@ -136,6 +154,8 @@ EVENT_TYPES = {
         Failed,
         StepProgress,
         SweepRowDone,
+        TuneProgress,
+        TuneCandidateDone,
     )
 }
 
