@@ -274,7 +274,7 @@ def _trt_job(model: Path, release: str | None, **request):
         workflow.JobRequest(model=str(model), profile="jetson-thor", store=False, **request), backend_needed=False
     )
     compat = Compat(fake_trt(release)) if release else None
-    return replace(job, backend=SimpleNamespace(compat=compat) if compat else None)
+    return replace(job, backend=SimpleNamespace(name="tensorrt", compat=compat) if compat else None)
 
 
 def test_workflow_fp16_for_tensorrt_11_is_the_typed_model(tmp_path: Path) -> None:

@@ -186,4 +186,6 @@ def test_cli_inspect_target(run_cli, layernorm_model):
     res = run_cli("inspect", str(layernorm_model), "--target", "jetson-thor", "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert doc["preflight"]["verdict"] == "ok" and doc["preflight"]["releases"][0]["table"] == "10.0"
+    assert (
+        doc["preflight"]["verdict"] == "ok" and doc["preflight"]["releases"][0]["table"] == "10.1"
+    )  # 10.13: the newest parser table before it

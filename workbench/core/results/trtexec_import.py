@@ -23,9 +23,11 @@ refused from its size, unread); a line longer than :data:`MAX_LINE_BYTES` is ski
 trtexec's markers (:data:`MARKERS`) is refused before any pattern runs; every pattern is linear in the line.
 
 Entry mapping: ``latency_ms`` = trtexec's "Latency" (host latency: H2D + GPU compute + D2H per query) with
-``p50`` = median; ``throughput_qps`` = "Throughput"; ``throughput_ips`` = qps × batch, where batch comes from
-``--batch=N`` (implicit-batch engines) and is 1 otherwise (``batch_assumed`` says so); every other section is kept
-under ``trtexec``. ``source`` = "trtexec import": measured, but by trtexec, not by us on this machine.
+``p50`` = median; trtexec's "Throughput: X qps" is already inferences per second: trtexec computes it as
+``batchSize * timings.size() / walltimeMs * 1000`` (samples/common/sampleReporting.cpp ``printEpilog``), with
+batchSize from ``--batch=N`` (implicit-batch engines) and 1 otherwise. So ``inferences_per_s`` = X and
+``queries_per_s`` = X / batch (``batch_assumed`` says when batch was not given and 1 was taken); every other
+section is kept under ``trtexec``. ``source`` = "trtexec import": measured, but by trtexec, not by us on this machine.
 """
 
 from __future__ import annotations
@@ -378,8 +380,9 @@ def _entry(raw: dict[str, Any], path: Path, index: int, count: int, label: str |
         precision=precision,
         latency=LatencySummary.from_dicts(lat, {}, {}),
         throughput=Throughput(
-            inferences_per_s=qps * batch if qps is not None else None,
-            queries_per_s=qps,
+            # trtexec's "qps" already counts batchSize inferences per query (module doc): not multiplied again
+            inferences_per_s=qps,
+            queries_per_s=qps / batch if qps is not None else None,
             iterations=raw["iterations"],
             batch=batch,
             wall_s=raw["values"].get("walltime_s"),
