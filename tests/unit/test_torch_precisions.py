@@ -150,3 +150,17 @@ def test_accuracy_on_a_torchscript_file_compares_pytorch_runs(run_cli, tmp_path,
     assert acc["samples"] == 20 and acc["top1"] == 100.0 and acc["top1_fp32"] == 100.0
     if precision == "fp16":
         assert acc["verdict"] == "pass" and acc["vs_fp32"]["top1_agreement"] == 100.0
+
+
+def test_run_refuses_a_precision_the_backend_cannot_run_before_anything_is_stored(run_cli, small_pt):
+    """Before: `run X.pt --backend torch` (default fp32,int8) benchmarked and stored FP32, then failed on INT8."""
+    common = ("--backend", "torch", "--trust-model", "--input-shape", "x:1x8", "--profile", CPU_PROFILE,
+              "--iterations", "5", "--warmup-ms", "0")  # fmt: skip
+    r = run_cli("run", str(small_pt), *common, "--precisions", "fp32,int8")
+    assert r.returncode == 2 and "cannot run int8" in r.stderr and "stored as result" not in r.stderr
+    assert json.loads(run_cli("results", "list", "--json").stdout) == []  # nothing stored
+    r = run_cli("run", str(small_pt), *common, "--json")  # the default on torch: FP32 and autocast FP16
+    assert r.returncode == 0, r.stderr
+    assert [x["precision"] for x in json.loads(r.stdout)["results"]] == ["fp32", "fp16"]
+    r = run_cli("run", str(small_pt), *common, "--precisions", "fp32,bf16", "--no-store", "--json")
+    assert r.returncode == 0, r.stderr

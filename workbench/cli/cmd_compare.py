@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_model_args(p, model_optional=True)
-    p.add_argument("--precision", choices=("int8", "fp16"), default="int8")
+    p.add_argument("--precision", choices=("int8", "fp16", "bf16"), default="int8")
     add_calib_args(p)
     p.add_argument("--eval", metavar="DIR", help="held-out evaluation set (labels.csv gives top-1)")
     p.add_argument(

@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval", metavar="DIR", help="held-out evaluation set (labels.csv gives top-1)")
     p.add_argument(
         "--precisions",
-        default="fp32,int8",
-        help="comma list of precisions to run (default fp32,int8; fp32 always first)",
+        default=None,
+        help="comma list of precisions to run (fp32 always first; default fp32,int8, or fp32,fp16 on a backend "
+        "without INT8 such as torch)",
     )
     add_bench_args(p)
     p.set_defaults(handler="workbench.cli.cmd_run:run")
@@ -34,10 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.errors import UsageError
     from workbench.core.results.summary import speedup_line, summary
 
-    wanted = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    wanted = [p.strip() for p in (args.precisions or "").split(",") if p.strip()]
     for p in wanted:
-        if p not in ("fp32", "fp16", "int8"):
-            raise UsageError(f"--precisions: {p!r} is not one of fp32, fp16, int8")
+        if p not in ("fp32", "fp16", "bf16", "int8"):
+            raise UsageError(
+                f"--precisions: {p!r} is not one of fp32, fp16, bf16, int8", hint="e.g. --precisions fp32,int8"
+            )
     step = StepPrinter(job_dir=args.job_dir)
     job = workflow.prepare(request_from_args(args), step)
     main = workflow.run_main(job, wanted, on_progress=step)

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--modes", default="all", help="all (default) or a comma list of mode names/ids (max = highest power)"
     )
     p.add_argument("--conf", metavar="FILE", help="nvpmodel.conf to read the modes from (default /etc/nvpmodel.conf)")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    p.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default="fp32")
     add_calib_args(p)
     p.add_argument("--p99-max", type=positive_float, metavar="MS", help="latency target: p99 <= MS")
     p.add_argument("--power-max", type=positive_float, metavar="W", help="power budget: mean power <= W")

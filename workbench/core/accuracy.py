@@ -238,6 +238,36 @@ def _session(path: Path, session_options: Any, providers: list[str] | None) -> A
         raise ModelError(f"{path}: onnxruntime cannot load the model ({type(exc).__name__}: {exc})") from None
 
 
+def _track_reference(name: str, a: Any, first: dict[str, Any], varies: set[str]) -> None:
+    """Note whether the reference output ``name`` differs between samples (rows of every batch)."""
+    import numpy as np
+
+    if name in varies:
+        return
+    rows = np.asarray(a, dtype=np.float64)
+    rows = rows.reshape(rows.shape[0], -1) if rows.ndim >= 1 and rows.shape else rows.reshape(1, -1)
+    if name not in first:
+        first[name] = rows[0].copy()
+    if any(not np.array_equal(r, first[name], equal_nan=True) for r in rows):
+        varies.add(name)
+
+
+def _advice_fp16(precision: str, overflow: bool) -> list[str]:
+    """Advice for a failed FP16 / BF16 verdict (no calibration: the lower precision itself is the cause)."""
+    advice = []
+    if overflow and precision == "fp16":
+        advice.append(
+            "values overflow FP16 (largest 65504): keep the overflowing layers in FP32 — on TensorRT 11 / "
+            "strongly_typed profiles the FP16 ONNX does this from calibration data (--calib DIR) — or use bf16 "
+            "(FP32's range) on the torch backend"
+        )
+    advice.append(
+        f"{precision} keeps {'11' if precision == 'fp16' else '8'} significant bits: a model this sensitive needs "
+        "its sensitive layers in fp32, or stays in fp32"
+    )
+    return advice
+
+
 def _advice(quant: Any, model_ops: set[str], calib_samples: int | None, collapsed: bool = False) -> list[str]:
     """Advice for a failed verdict; ``calib_samples`` is the calibration sample count (None: not known here)."""
     advice = []
@@ -362,6 +392,7 @@ def compare_models(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     sessions: tuple[Any, Any] | None = None,
+    precision: str | None = None,
 ) -> AccuracyReport:
     """Compare ``other_path`` (INT8/FP16) against ``fp32_path`` on ``dataset``.
 
@@ -376,6 +407,13 @@ def compare_models(
         sessions: (FP32, other) objects shaped like onnxruntime sessions (``get_outputs()``, ``run(names, feed)``)
             used instead of opening the two paths with onnxruntime: the torch backend's PyTorch runs
             (backends/torch_backend.py ``TorchSession``); the paths then only name the models in messages.
+        precision: what ``other_path`` carries ("int8", "fp16", "bf16"; None = INT8): the advice of a failed
+            verdict is for that precision (an FP16 overflow is not fixed by calibrating on more data).
+
+    Two checks beyond the thresholds (each a reason, so the verdict fails): inf/NaN in the other model's outputs
+    (FP16 overflow: FP16's largest value is 65504), named instead of the meaningless ranges it would give; and an
+    FP32 reference whose outputs are the same for every sample (the model ignores its input: a broken model or
+    inputs that do not reach it) — then nothing was compared, and two all-zero outputs would show cosine 1.0.
 
     Raises:
         ModelError: a model cannot be loaded or the two models' outputs differ in shape.
@@ -410,6 +448,9 @@ def compare_models(
     task: TaskStats | None = None
     classifier: str | None = task_name if task_spec is not None and task_spec.kind == "classification" else None
     correct_ref = correct_oth = labeled = files = 0
+    first_ref: dict[str, Any] = {}  # each output's first reference row: does the reference vary at all?
+    ref_varies: set[str] = set()
+    nonfinite: dict[str, int] = {}  # samples whose other-model output holds inf/NaN, per output
     total = dataset.count
     for _fname, feed, label in dataset.iter_labeled():
         if cancel is not None and cancel.is_set():
@@ -418,6 +459,9 @@ def compare_models(
         oth = s_oth.run(names, feed)
         for n, a, b in zip(names, ref, oth, strict=True):
             stats[n].update(a, b)
+            _track_reference(n, a, first_ref, ref_varies)
+            if not np.all(np.isfinite(np.asarray(b, dtype=np.float64))):
+                nonfinite[n] = nonfinite.get(n, 0) + 1
             if n not in chans:
                 shape = tuple(np.asarray(a).shape)
                 kind = task_spec.kind if task_spec is not None and n == task_name else None
@@ -467,9 +511,21 @@ def compare_models(
     top1_ref = 100.0 * correct_ref / labeled if labeled else None
     top1_oth = 100.0 * correct_oth / labeled if labeled else None
     per_slice = {n: r for n, c in chans.items() if (r := c.report(parts[n])) is not None}
-    collapsed = tuple(x for n in names if n in chans for x in chans[n].collapsed(parts[n]))
+    # An output with inf/NaN has no meaningful range or channel statistics: its non-finite values are the reason.
+    collapsed = tuple(x for n in names if n in chans and n not in nonfinite for x in chans[n].collapsed(parts[n]))
 
     reasons: list[str] = []
+    for n, k in nonfinite.items():
+        reasons.append(
+            f"output '{n}' has inf/NaN in {k} of {files} samples"
+            + (" (FP16 overflow: values beyond ±65504)" if precision == "fp16" else "")
+        )
+    constant = files >= 2 and not (ref_varies & set(first_ref))
+    if constant:
+        reasons.append(
+            f"the FP32 reference gives the same output for all {files} samples: the model ignores its input (a broken "
+            "model, or inputs that do not reach it), so nothing was compared"
+        )
     if metric == "top1" and classifier is not None:
         if top1_ref is not None and top1_oth is not None:
             drop = top1_ref - top1_oth
@@ -509,7 +565,15 @@ def compare_models(
             ops = {n.op_type for n in onnx.load(str(fp32_path), load_external_data=False).graph.node}
         except Exception:  # noqa: BLE001 - advice only
             ops = set()
-        advice = _advice(quant, ops, calib_samples, collapsed=bool(collapsed))
+        if constant:
+            advice = [
+                "check the FP32 model itself on a few inputs (workbench bench --eval DIR at --precision fp32), and "
+                "the dataset's preprocess.toml (size, layout, scale, mean/std) against what the model expects"
+            ]
+        elif precision in ("fp16", "bf16"):
+            advice = _advice_fp16(precision, bool(nonfinite))
+        else:
+            advice = _advice(quant, ops, calib_samples, collapsed=bool(collapsed))
     return AccuracyReport(
         top1_fp32=top1_ref,
         top1_other=top1_oth,

@@ -499,6 +499,7 @@ def accuracy(
         quant=quant_settings(job),
         spec=job.spec,
         calib_samples=calib_samples,
+        precision=precision if precision != "fp32" else None,
     )
     if job.backend is None or job.backend.name != "torch":
         return compare_models(job.model_path, other_path, ds, session_options=_accuracy_session_options(job), **kwargs)
@@ -1139,16 +1140,30 @@ class MainRun:
         }
 
 
-def run_main(job: PreparedJob, precisions: Sequence[str], **kw: Any) -> MainRun:
+def default_run_precisions(job: PreparedJob) -> tuple[str, ...]:
+    """What `workbench run` compares when --precisions is not given: FP32 and INT8, or FP32 and FP16 where the backend
+    has no INT8 (the torch backend: autocast FP16), or FP32 alone."""
+    support = job.require_backend().precision_support()
+    for other in ("int8", "fp16"):
+        if not support.get(other, "unknown") and other in job.profile.build.precisions:
+            return ("fp32", other)
+    return ("fp32",)
+
+
+def run_main(job: PreparedJob, precisions: Sequence[str] | None, **kw: Any) -> MainRun:
     """The main job: each precision (fp32 always first) built, checked against FP32, benchmarked and stored.
+    ``precisions`` None or empty: :func:`default_run_precisions`.
 
     Raises:
+        UsageError before anything runs when the backend or profile cannot run one of the precisions.
         CalibrationError before any benchmark when INT8 is asked for and there is no calibration set (so no FP32
         run is wasted on a job that cannot finish).
     """
-    wanted = ["fp32"] + [p for p in dict.fromkeys(precisions) if p != "fp32"]
+    wanted = ["fp32"] + [p for p in dict.fromkeys(precisions or default_run_precisions(job)) if p != "fp32"]
     _refuse_export(job, "`workbench run`")
     check_bench_job(job)
+    for p in wanted:  # every precision before the first run: a refused one must not come after stored results
+        check_precision(job, p)
     if "int8" in wanted and dataset_path(job, "calib") is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {job.model_path.name}",
