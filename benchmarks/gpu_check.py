@@ -6,7 +6,8 @@ What it does, printing each result as it comes:
    prints "no GPU: nothing run" and exits 0.
 2. Checks the packages the workbench and this check import (torch, onnx, onnxruntime, numpy, psutil, Pillow, pytest,
    nvidia-ml-py, pydantic). With ``--wheels DIR`` the missing ones are installed from DIR only
-   (``pip install --no-index --find-links DIR --target <private temp dir>``; never the system site-packages) and that
+   (``pip --isolated install --no-index --find-links DIR --target <private temp dir>``: no pip configuration or
+   environment variables read, never the network, never the system site-packages) and that
    folder goes first on ``sys.path`` and the children's ``PYTHONPATH``. Still missing: named, exit 2.
 3. Builds TorchScript files (``torch.jit.trace``, ours, run with ``--trust-model``): the bundled digits CNN with its
    weights, and a ResNet-18-shaped net (random weights, batch 1, 224x224, as workbench/core/models/resnet.py).
@@ -236,7 +237,9 @@ def missing_packages() -> list[str]:
 def install_from_wheels(missing: list[str], wheels: Path, target: Path) -> str:
     """``pip install --no-index --find-links wheels --target target`` the pip names of ``missing``; pip's output
     tail (for the report). Never the network, never the system site-packages."""
-    cmd = [sys.executable, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "--target",
+    # --isolated: pip reads no configuration file and no PIP_* variable (a machine's own find-links or index would
+    # otherwise join DIR)
+    cmd = [sys.executable, "-m", "pip", "--isolated", "install", "--no-index", "--find-links", str(wheels), "--target",
            str(target), "--disable-pip-version-check", "--no-warn-script-location", *[NEEDED[m] for m in missing]]  # fmt: skip
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -405,10 +408,14 @@ def workbench_bench(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--wheels", type=Path, help="folder of wheels for missing pure-Python packages (no network)")
+    ap.add_argument("--wheels", type=Path, help="folder of wheels for the missing packages (no network)")
     ap.add_argument("--seconds", type=float, default=4.0, help="timed seconds per measurement (default 4)")
     ap.add_argument("--budget", type=float, default=235.0, help="whole check's wall-time budget, s (default 235)")
     args = ap.parse_args(argv)
+    if args.wheels is not None and not args.wheels.is_dir():
+        ap.error(f"--wheels {args.wheels}: not a folder (give the folder holding the .whl files)")
+    if not (args.seconds > 0 and args.budget > 0):
+        ap.error("--seconds and --budget must be positive")
 
     present, why = gpu_present()
     if not present:

@@ -128,3 +128,25 @@ def test_without_a_gpu_it_says_so_and_exits_0_within_seconds(argv):
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("no GPU: nothing run")
     assert time.monotonic() - t0 < 10
+
+
+def test_wheels_are_installed_from_the_folder_only(monkeypatch, tmp_path):
+    """pip runs isolated (no pip.conf / PIP_* find-links joining DIR), offline, into the private folder."""
+    seen = {}
+
+    def fake_run(cmd, **kw):
+        seen["cmd"] = cmd
+        return subprocess.CompletedProcess(cmd, 0, "ok", "")
+
+    monkeypatch.setattr(gc.subprocess, "run", fake_run)
+    gc.install_from_wheels(["pydantic"], tmp_path / "wheels", tmp_path / "site")
+    cmd = seen["cmd"]
+    assert cmd[1:5] == ["-m", "pip", "--isolated", "install"]
+    assert "--no-index" in cmd and cmd[cmd.index("--find-links") + 1] == str(tmp_path / "wheels")
+    assert cmd[cmd.index("--target") + 1] == str(tmp_path / "site") and cmd[-1] == "pydantic"
+
+
+@pytest.mark.parametrize("argv", [["--wheels", "/nonexistent-wheels"], ["--seconds", "-1"], ["--budget", "0"]])
+def test_bad_arguments_are_refused_before_anything_runs(argv):
+    r = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "error:" in r.stderr and "no GPU" not in r.stdout

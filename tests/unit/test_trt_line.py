@@ -276,3 +276,12 @@ def test_doctor_prints_the_line_and_the_reason(run_cli, tmp_path):
     assert line["installed"]["version"] == "11.4.1.8" and line["warning"] is None
     by = {(c["section"], c["name"]): c for c in doc["checks"]}
     assert by[("nvidia", "TensorRT line")]["value"] == "TensorRT 11 (strongly typed: precision from the ONNX)"
+
+
+@pytest.mark.parametrize("cmd", [("doctor",), ("profiles", "detect")])
+def test_a_root_that_is_not_a_folder_is_a_usage_error(run_cli, cmd, tmp_path):
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    for bad in (str(tmp_path / "missing"), str(f)):
+        r = run_cli(*cmd, "--root", bad)
+        assert r.returncode == 2 and "is not a folder" in r.stderr, r.stderr

@@ -223,7 +223,7 @@ def test_modelopt_quantizer_without_modelopt_is_one_clear_error(
     monkeypatch.setattr(qmod, "_modelopt_available", lambda: False)
     with pytest.raises(CalibrationError) as err:
         quantize_qdq(model, ds, {"placement": "tensorrt", "quantizer": "modelopt"})
-    assert "NVIDIA ModelOpt" in str(err.value) and "edge-workbench[modelopt]" in err.value.hint
+    assert "NVIDIA ModelOpt" in str(err.value) and "-e '.[modelopt]'" in err.value.hint
     with pytest.raises(CalibrationError, match="TensorRT only"):
         QuantOptions.from_any({"quantizer": "modelopt"})
 
@@ -254,3 +254,16 @@ def test_calibrate_reports_the_placement_and_the_agreement(run_cli):
     assert d["agreement"]["samples"] == 8 and d["agreement"]["cosine_min"] > 0.999
     text = run_cli("calibrate", "--profile", "jetson-agx-orin")
     assert "tensorrt Q/DQ placement" in text.stdout and "INT8 vs FP32 on 8 calibration sample(s)" in text.stdout
+
+
+def test_a_model_spec_may_say_placement_auto_and_keeps_the_profiles(tmp_path):
+    """A spec's `placement = "auto"` (accepted in a profile) was refused; now it keeps what the profile resolved."""
+    from workbench.core.profiles.loader import load_profile
+    from workbench.core.spec import load_spec
+
+    spec_file = tmp_path / "m.toml"
+    spec_file.write_text('[quantization]\nplacement = "auto"\nper_channel = true\n')
+    spec = load_spec(tmp_path / "m.onnx", spec_file)
+    trt = spec.quant_options(load_profile("jetson-agx-orin").quantization)
+    cpu = spec.quant_options(load_profile("cpu-x86_64").quantization)
+    assert trt.placement == "tensorrt" and cpu.placement != "tensorrt" and cpu.per_channel is True

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from workbench.cli.common import root_dir
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--root",
         default="/",
+        type=root_dir,
         metavar="DIR",
         help="read the device files (/etc/nv_tegra_release, /proc/device-tree, /var/lib/dpkg/status, /sys) under "
         "DIR instead of / (a copied board image; tests)",

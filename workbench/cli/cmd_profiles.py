@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.cli.common import root_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -35,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.set_defaults(handler="workbench.cli.cmd_profiles:run_validate")
 
     q = sub.add_parser("detect", help="which device this is and which profile it gets")
-    q.add_argument("--root", default="/", metavar="DIR", help="filesystem root to inspect (default /)")
+    q.add_argument("--root", default="/", type=root_dir, metavar="DIR", help="filesystem root to inspect (default /)")
     q.add_argument("--no-nvml", action="store_true", help="do not query NVIDIA GPUs via NVML")
     q.add_argument("--json", action="store_true", help="print one JSON document")
     q.set_defaults(handler="workbench.cli.cmd_profiles:run_detect")

@@ -310,3 +310,13 @@ class StepPrinter:
 def dump_json(doc: Any) -> None:
     json.dump(doc, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def root_dir(text: str) -> str:
+    """argparse type for ``--root DIR``: an existing folder (a copied board image), else a usage error naming it."""
+    import argparse
+    import os
+
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder (give the root of a copied board image, or /)")
+    return text

@@ -79,7 +79,7 @@ QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "chunk_size": (_INT, None),
     "keep_float_outputs": (_BOOL, None),
     "concat_range_ratio": (_FLOAT, None),
-    "placement": (_STR, ("onnxruntime", "tensorrt")),  # "auto" is the profile's to resolve, not a model's
+    "placement": (_STR, ("auto", "onnxruntime", "tensorrt")),  # "auto": the profile's (quant_options)
     "quantizer": (_STR, ("onnxruntime", "modelopt")),
 }
 ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
@@ -167,7 +167,8 @@ class ModelSpec:
 
         base = QuantOptions.from_any(profile_quant)
         merged = {k: getattr(base, k) for k in QUANT_KEYS}
-        merged.update(self.quantization)
+        # placement "auto" in a spec keeps what the profile resolved it to (TensorRT profiles: "tensorrt")
+        merged.update({k: v for k, v in self.quantization.items() if not (k == "placement" and v == "auto")})
         return QuantOptions.from_any(merged, **overrides)
 
     def thresholds(self, profile_accuracy: Any = None) -> dict[str, float]:

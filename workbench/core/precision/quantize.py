@@ -875,7 +875,7 @@ def _require_modelopt(opts: QuantOptions) -> None:
         raise CalibrationError(
             "quantization.quantizer = 'modelopt' needs NVIDIA ModelOpt (modelopt.onnx.quantization), which is not "
             "installed",
-            hint=f"pip install 'edge-workbench[{MODELOPT_EXTRA}]' (or nvidia-modelopt[onnx]), or set "
+            hint=f"from the workbench checkout: .venv/bin/pip install -e '.[{MODELOPT_EXTRA}]' (or pip install nvidia-modelopt[onnx]), or set "
             "quantization.quantizer = 'onnxruntime'",
         )
     if opts.method == "percentile":
