@@ -164,3 +164,11 @@ def test_run_refuses_a_precision_the_backend_cannot_run_before_anything_is_store
     assert [x["precision"] for x in json.loads(r.stdout)["results"]] == ["fp32", "fp16"]
     r = run_cli("run", str(small_pt), *common, "--precisions", "fp32,bf16", "--no-store", "--json")
     assert r.returncode == 0, r.stderr
+
+
+def test_a_wrong_input_shape_is_named_as_such_not_as_an_export_failure(run_cli, small_pt):
+    r = run_cli("bench", str(small_pt), "--backend", "torch", "--trust-model", "--input-shape", "x:1x16",
+                "--profile", CPU_PROFILE, "--iterations", "5")  # fmt: skip
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "does not run on inputs of shape 1x16" in r.stderr and "cannot be multiplied" in r.stderr
+    assert "--input-shape" in r.stderr and "--opset" not in r.stderr

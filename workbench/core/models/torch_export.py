@@ -539,6 +539,15 @@ def export_to_onnx(
                                       input_names=names, do_constant_folding=True)  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - exporter errors are many and undocumented
                 log = _keep_log(log_path, out_dir / f"{key}.log")
+                not_run = _forward_error(module, args, torch)
+                if not_run is not None:
+                    # The model itself refuses these inputs (most often a wrong --input-shape): say that, not
+                    # "the export failed", which sends the user after opsets.
+                    dims = ", ".join("x".join(map(str, a.shape)) for a in args if hasattr(a, "shape"))
+                    raise ModelError(
+                        f"{p} does not run on inputs of shape {dims}: {type(not_run).__name__}: {_last_line(not_run)}",
+                        hint="give the shape the model takes: --input-shape NAME:DIMS (e.g. x:1x3x224x224)",
+                    ) from None
                 asked_txt = f"opset {opset}" if opset is not None else "the exporter's default opset"
                 other = (
                     "try another --opset"
@@ -651,3 +660,21 @@ def _prepare(torch: Any, p: Path, kind: FileKind, shapes: dict[str, tuple[int, .
             hint="the file is damaged or not a torch.save / torch.jit.save / torch.export.save archive; save it again "
             "(a state dict: torch.save(model.state_dict(), PATH)) or export to ONNX where the model was trained",
         ) from None
+
+
+def _forward_error(module: Any, args: tuple, torch: Any) -> Exception | None:
+    """The exception one forward pass of ``module`` on ``args`` raises, or None when it runs."""
+    try:
+        with torch.no_grad():
+            module(*args)
+    except Exception as exc:  # noqa: BLE001 - whatever the model raises is the answer
+        return exc
+    return None
+
+
+def _last_line(exc: Exception) -> str:
+    """The last non-empty line of ``exc``'s message, at most 200 characters: TorchScript puts its traceback first
+    and the cause ("mat1 and mat2 shapes cannot be multiplied (1x256 and 64x10)") last."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    last = lines[-1] if lines else ""
+    return last.removeprefix(f"{type(exc).__name__}: ")[:200]
