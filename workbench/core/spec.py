@@ -81,6 +81,7 @@ QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "concat_range_ratio": (_FLOAT, None),
     "placement": (_STR, ("onnxruntime", "tensorrt")),  # "auto" is the profile's to resolve, not a model's
     "quantizer": (_STR, ("onnxruntime", "modelopt")),
+    "quant_format": (_STR, ("QDQ", "QOperator")),
 }
 ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "metric": (_STR, ("top1", "cosine")),
