@@ -306,3 +306,30 @@ def test_localisation_refuses_a_qoperator_model_with_one_error() -> None:
     )
     with pytest.raises(UsageError, match="QOperator format"):
         workflow.localize_int8(SimpleNamespace(), check)
+
+
+# --- benchmarks/int8_speedup.py -------------------------------------------------------------------------------
+def _script(name: str):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / name
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_int8_speedup_verdict_and_its_run_all_row() -> None:
+    """The side-by-side verdict (chosen ratio / best plain ratio, target 1.05) and run_all's row that reads it."""
+    import re
+
+    speedup = _script("int8_speedup.py")
+    ratios = {"chosen": 0.292, "qdq-u8s8-tensor": 0.289, "qop-u8s8-tensor": 0.291, "qdq-s8s8-symmetric": 0.984}
+    best, rel = speedup.verdict(ratios)
+    assert best == "qdq-u8s8-tensor" and rel == pytest.approx(0.292 / 0.289)
+    assert speedup.verdict({**ratios, "chosen": 0.984})[1] > speedup.TARGET  # S8S8 on this CPU would miss it
+    line = "chosen INT8/FP32 0.292 / best plain (qdq-u8s8-tensor) 0.289 = 1.010 (target <= 1.05: met)"
+    (row,) = next(b for b in _script("run_all.py").BENCHES if b.script == "int8_speedup.py").rows
+    m = re.search(row.pattern, line)
+    assert m is not None and float(m.group("value")) == 1.010 and row.ok(1.010) and not row.ok(1.06)

@@ -22,10 +22,11 @@ activations; ``per_channel=False`` for the best CPU throughput; QDQ preferred ov
 quantization page's FAQ (https://onnxruntime.ai/docs/performance/quantization.html: ``reduce_range`` exists for
 U8S8 on AVX2/AVX-512 CPUs without VNNI, whose 16-bit intermediate sums can saturate; it costs no speed, the kernels
 are the same) — and measurement: ``benchmarks/int8_speedup.py`` runs every plain recipe side by side with FP32.
-On this project's machine (a 2-core KVM slice of an Intel Xeon with AVX-512 VNNI and AMX; ResNet-18-shaped,
-112x112, 1 thread, alternating rounds) QDQ U8S8 per-tensor measured the best INT8/FP32 ratio (0.32); per-channel,
-QOperator and reduce_range were within 3 % of it and S8S8 symmetric was slower than FP32 (1.06; the issue saw
-1.23 on its run) — so "avx512_vnni" gets QDQ U8S8 per-tensor. The Arm and non-VNNI x86 choices follow the
+On this project's machine (a 2-core KVM slice of an Intel Xeon whose flags list AVX-512 VNNI, AVX-VNNI and AMX;
+ResNet-18-shaped, batch 1, 1 thread, 5 alternating rounds) QDQ U8S8 per-tensor measured the best INT8/FP32 ratio
+(0.334 at 224x224, 0.289 at 112x112); per-channel, QOperator and reduce_range were within 3 % of it (no faster),
+and S8S8 symmetric was no faster than FP32 (1.12 at 224, 0.98 at 112; the issue saw 1.23) — so "avx512_vnni"
+gets QDQ U8S8 per-tensor. The Arm and non-VNNI x86 choices follow the
 documentation only (no such machine measured here); the result records which recipe and why.
 """
 
