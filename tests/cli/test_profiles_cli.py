@@ -86,7 +86,7 @@ def test_show_json_resolved(home):
 
 def test_show_text_and_invalid(home):
     r = wb("show", "cpu-aarch64", home=home)
-    assert r.returncode == 0 and "[quantization]" in r.stdout and 'activation_type = "int8"' in r.stdout
+    assert r.returncode == 0 and "[quantization]" in r.stdout and 'cpu_recipe = "auto"' in r.stdout
     r = wb("show", str(FIX / "cycle-a.toml"), home=home)
     _no_traceback(r)
     assert r.returncode == 3

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         "quantizer": result.quantizer,
         "residual_adds": [r.to_dict() for r in result.residual_adds],
         "agreement": result.agreement.to_dict() if result.agreement is not None else None,
+        "quant_format": result.quant_format,
+        "cpu_recipe": result.cpu_recipe,  # which plain CPU recipe and why (precision/cpu_recipes.py); None: profile keys
     }
     if args.check:
         record["accuracy"] = report.to_dict() if report is not None else None
@@ -88,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"INT8 QDQ model ({result.method}, {result.samples} samples{where}, {state}): {out}")
         from workbench.core.results.summary import float_kept_line
 
+        if result.cpu_recipe:
+            from workbench.core.precision.cpu_recipes import RecipeChoice
+
+            choice = RecipeChoice.from_dict(result.cpu_recipe)
+            if choice is not None:
+                print(choice.line())
         kept = float_kept_line([(f.tensor, f.reason) for f in result.float_kept])
         if kept:
             print(kept)

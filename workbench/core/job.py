@@ -169,9 +169,38 @@ def dataset_path(job: PreparedJob, kind: str) -> Path | None:
     return paths.resolve_dataset(name, kind)
 
 
-def quant_settings(job: PreparedJob):
-    """The profile's quantization section with spec and request overrides applied (profiles.schema)."""
+def cpu_recipe_choice(job: PreparedJob, *, root: Path = Path("/")):
+    """The plain CPU INT8 recipe this job uses and why (precision/cpu_recipes.RecipeChoice), or None when the profile's
+    own keys are the recipe (``quantization.cpu_recipe = "profile"``) or the backend is not onnxruntime.
+
+    "auto" picks the recipe for the CPU's instruction set (hw/cpu_isa.py, ``<root>/proc/cpuinfo``). A profile for the
+    other architecture family than this host (cpu-aarch64 on an x86 machine) gets that family's baseline level
+    ("neon" / "unknown"), not the host's: the recipe is for the device the profile describes.
+    """
+    from workbench.core.hw.cpu_isa import detect
+    from workbench.core.precision.cpu_recipes import choose
+
     q = job.profile.quantization
+    setting = getattr(q, "cpu_recipe", "profile")
+    if setting == "profile" or job.profile.build.backend != "onnxruntime":
+        return None
+    isa = detect(root).isa
+    arm_profile = job.profile.device.arch in ("aarch64", "arm64", "armv7l")
+    arm_host = isa.startswith("neon")
+    if isa != "unknown" and arm_profile != arm_host:
+        isa = "neon" if arm_profile else "unknown"
+    spec_keys = tuple(job.spec.quantization) if job.spec is not None and getattr(job.spec, "quantization", None) else ()
+    return choose(setting, isa, spec_keys)
+
+
+def quant_settings(job: PreparedJob, *, choice: Any = False):
+    """The profile's quantization section with the CPU recipe (:func:`cpu_recipe_choice`; pass ``choice`` when it is
+    already known), then spec and request overrides applied (profiles.schema)."""
+    q = job.profile.quantization
+    if choice is False:
+        choice = cpu_recipe_choice(job)
+    if choice is not None:
+        q = q.model_copy(update=choice.options)
     if job.spec is not None and getattr(job.spec, "quantization", None):
         overrides = {k: v for k, v in job.spec.quantization.items() if v is not None}
         q = q.model_copy(update=overrides)

@@ -81,6 +81,7 @@ QUANT_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "concat_range_ratio": (_FLOAT, None),
     "placement": (_STR, ("auto", "onnxruntime", "tensorrt")),  # "auto": the profile's (quant_options)
     "quantizer": (_STR, ("onnxruntime", "modelopt")),
+    "quant_format": (_STR, ("QDQ", "QOperator")),
 }
 ACCURACY_KEYS: dict[str, tuple[str, tuple[Any, ...] | None]] = {
     "metric": (_STR, ("top1", "cosine")),

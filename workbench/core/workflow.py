@@ -24,6 +24,7 @@ from workbench.core.job import (
     JobRequest,
     PreparedJob,
     bench_config,
+    cpu_recipe_choice,
     dataset_path,
     device_name,
     feed_values,
@@ -160,6 +161,13 @@ def _record_settings(job: PreparedJob) -> None:
 
 
 # --- precision ------------------------------------------------------------------------------------------------
+def _recipe_fields(choice: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """(cpu_recipe, isa, reason) of a QuantResult's ``cpu_recipe`` record (cpu_recipes.RecipeChoice.to_dict())."""
+    if not choice:
+        return None, None, None
+    return choice.get("cpu_recipe"), choice.get("isa"), choice.get("reason")
+
+
 @dataclass(frozen=True)
 class Calibration:
     """The calibrated QDQ INT8 model (precision/quantize.py QuantResult) and the dataset it was calibrated on."""
@@ -190,6 +198,7 @@ class Calibration:
             cov.quantized_tensors,
             cov.unreached_compute,
             os.path.abspath(folder) if folder else None,  # a stored result outlives the cwd it ran in
+            *_recipe_fields(getattr(r, "cpu_recipe", None)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -266,16 +275,21 @@ def calibrate(job: PreparedJob, on_progress: ProgressFn = no_progress, cancel: t
             f"INT8 needs a calibration set for {job.model_path.name}",
             hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or set [datasets] calib in the model spec",
         )
-    q = quant_settings(job)
+    choice = cpu_recipe_choice(job)
+    q = quant_settings(job, choice=choice)
     ds = open_dataset(
         folder, job.model_info.inputs, limit=q.calibration_samples, preprocess_overrides=preprocess_overrides(job)
     )
+    if choice is not None:
+        on_progress(Progress("calibrate", choice.line()))
     on_progress(Progress("calibrate", f"calibrating on {ds.count} samples from {folder} ({q.method})", 0, ds.count))
 
     def progress(done: int, total: int) -> None:
         on_progress(Progress("calibrate", "calibrating", done, total))
 
     result = quantize_qdq(job.model_path, ds, q, progress=progress, cancel=cancel)
+    if choice is not None:  # the options are in the cache key; which recipe named them and why is this job's record
+        result = replace(result, cpu_recipe=choice.to_dict())
     on_progress(Progress("calibrate", ("reused cached " if result.cached else "wrote ") + f"QDQ model {result.path}"))
     return Calibration(result, ds)
 
@@ -591,6 +605,11 @@ def localize_int8(
 
     if check.precision != "int8" or check.calibration is None:
         raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
+    if getattr(check.calibration.result, "quant_format", "QDQ") == "QOperator":
+        raise UsageError(
+            "--per-layer and --auto-exclude localise INT8 error by its Q/DQ pairs; this model is in QOperator format",
+            hint="set quantization.quant_format = 'QDQ' (or a qdq-* cpu_recipe) in the profile or model spec",
+        )
     calib_ds = check.calibration.dataset
     eval_dir = dataset_path(job, "eval")
     rank_ds = (  # the accuracy check's samples, preprocessed as it preprocesses them

@@ -21,7 +21,8 @@ Pipeline (onnxruntime.quantization, checked against onnxruntime 1.32's source):
    every node producing or consuming them is kept in float (``nodes_to_exclude``), with a note.
 5. ``quantize_static(..., quant_format=QDQ, calibration_cache_path=<our ranges>)`` writes the model
    from the cached ranges (onnxruntime's public way to skip re-calibration), to a temp file in the
-   cache folder.
+   cache folder. ``quant_format = "QOperator"`` (a CPU recipe, precision/cpu_recipes.py) writes QLinearConv /
+   QLinearMatMul / ... operators instead; it is part of the cache key, and step 6 does not apply to it.
 6. Float outputs (``keep_float_outputs``, default on) and mixed-range Concats (``concat_range_ratio``,
    default 16): the Q/DQ pair on each graph output, and on the output of a Concat whose inputs' calibrated
    ranges differ by more than that factor (and on what carries it through Reshape/Transpose/...), is taken
@@ -93,10 +94,14 @@ _DEFAULTS: dict[str, Any] = {
     "concat_range_ratio": DEFAULT_CONCAT_RANGE_RATIO,
     "placement": "auto",
     "quantizer": "onnxruntime",
+    "quant_format": "QDQ",
 }
 METHODS = ("minmax", "entropy", "percentile")
 PLACEMENTS = ("auto", "onnxruntime", "tensorrt")
 QUANTIZERS = ("onnxruntime", "modelopt")
+#: onnxruntime's two representations (``QuantFormat``): Q/DQ pairs around float ops, or QLinearConv/QLinearMatMul/...
+#: operators (QOperator). QDQ is the default and the only one the TensorRT placement, recipe 2 and localisation use.
+QUANT_FORMATS = ("QDQ", "QOperator")
 #: What the TensorRT placement requires of the options (TensorRT quantization is symmetric signed INT8, weights per
 #: output channel: developer guide, "Working with Quantized Types" / "Explicit Quantization").
 TENSORRT_OPTIONS: dict[str, Any] = {
@@ -131,6 +136,7 @@ class QuantOptions:
     concat_range_ratio: float = DEFAULT_CONCAT_RANGE_RATIO  # Concats joining ranges further apart stay float; 0 = off
     placement: str = "auto"  # "tensorrt": NVIDIA's Q/DQ placement (trt_placement.py); "auto"/"onnxruntime": ORT's
     quantizer: str = "onnxruntime"  # or "modelopt" (NVIDIA ModelOpt, optional extra; TensorRT placement only)
+    quant_format: str = "QDQ"  # or "QOperator": QLinearConv/QLinearMatMul/... (onnxruntime CPU only)
 
     @property
     def for_tensorrt(self) -> bool:
@@ -170,6 +176,16 @@ class QuantOptions:
                 "quantization.quantizer = 'modelopt' writes QDQ models for TensorRT only",
                 hint="use it in a profile with build.backend = 'tensorrt' (or set quantization.placement = 'tensorrt')",
             )
+        if opts.quant_format not in QUANT_FORMATS:
+            raise CalibrationError(
+                f"unknown quantization.quant_format {opts.quant_format!r}; use one of {', '.join(QUANT_FORMATS)}"
+            )
+        if opts.quant_format == "QOperator" and (opts.for_tensorrt or opts.quantizer != "onnxruntime"):
+            raise CalibrationError(
+                "quantization.quant_format = 'QOperator' is an onnxruntime CPU format: TensorRT and ModelOpt read "
+                "QDQ models only",
+                hint="set quantization.quant_format = 'QDQ' (the default) in a TensorRT profile",
+            )
         if opts.concat_range_ratio != 0 and not opts.concat_range_ratio > 1:
             raise CalibrationError(
                 f"concat_range_ratio must be 0 (off) or > 1, got {opts.concat_range_ratio}",
@@ -196,6 +212,10 @@ class QuantResult:
     quantizer: str = "onnxruntime"  # who wrote the model: "onnxruntime" or "modelopt"
     residual_adds: tuple[ResidualAdd, ...] = ()  # TensorRT placement: Adds quantized on their residual input only
     agreement: Agreement | None = None  # QDQ vs FP32 on a few calibration samples (None: no float output)
+    quant_format: str = "QDQ"  # "QDQ" or "QOperator" (QuantOptions.quant_format)
+    # Which plain CPU recipe set the options and why (cpu_recipes.RecipeChoice.to_dict(); None: the profile's keys).
+    # Filled in by the workflow, which knows the profile and the CPU; not part of the cache key (the options are).
+    cpu_recipe: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,6 +233,8 @@ class QuantResult:
             "quantizer": self.quantizer,
             "residual_adds": [r.to_dict() for r in self.residual_adds],
             "agreement": self.agreement.to_dict() if self.agreement is not None else None,
+            "quant_format": self.quant_format,
+            "cpu_recipe": dict(self.cpu_recipe) if self.cpu_recipe else None,
         }
 
     @classmethod
@@ -233,6 +255,8 @@ class QuantResult:
             quantizer=str(d.get("quantizer") or "onnxruntime"),
             residual_adds=tuple(ResidualAdd.from_dict(r) for r in d.get("residual_adds") or ()),
             agreement=Agreement.from_dict(d.get("agreement")),
+            quant_format=str(d.get("quant_format") or "QDQ"),
+            cpu_recipe=dict(d["cpu_recipe"]) if isinstance(d.get("cpu_recipe"), dict) else None,
         )
 
 
@@ -654,6 +678,8 @@ def quantize_qdq(
             "nodes_to_exclude": sorted(opts.nodes_to_exclude),
             "placement": placement,
             "quantizer": opts.quantizer,
+            # Only when not the default, so QDQ models cached before the key existed are still found.
+            **({"quant_format": opts.quant_format} if opts.quant_format != "QDQ" else {}),
         }
     )
     qpath, side = calib_cache.model_paths(qkey)
@@ -676,6 +702,7 @@ def quantize_qdq(
             quantizer=opts.quantizer,
             residual_adds=tuple(ResidualAdd.from_dict(r) for r in meta.get("residual_adds", [])),
             agreement=Agreement.from_dict(meta.get("agreement")),
+            quant_format=opts.quant_format,
         )
 
     notes: list[str] = list(forced)
@@ -715,7 +742,7 @@ def quantize_qdq(
             residual = _quantize_for_tensorrt(pre, tmp_out, ort_json, opts, excluded, notes)
         elif opts.quantizer == "onnxruntime":
             _run_quantize_static(pre, tmp_out, ort_json, opts, excluded)
-        kept = _keep_float(pre, tmp_out, human_json, opts)
+        kept = _keep_float(pre, tmp_out, human_json, opts, notes)
         if opts.for_tensorrt:
             _check_placement(tmp_out, residual, opts, notes)
         _load_test(tmp_out, dataset)
@@ -766,6 +793,7 @@ def quantize_qdq(
         quantizer=opts.quantizer,
         residual_adds=residual,
         agreement=agreement,
+        quant_format=opts.quant_format,
     )
 
 
@@ -956,11 +984,19 @@ def _quantize_modelopt(
     return len(feeds)
 
 
-def _keep_float(pre: Path, qdq: Path, human_json: Path, opts: QuantOptions) -> tuple[FloatKept, ...]:
-    """Step 6: take the Q/DQ pair off graph outputs and mixed-range Concat outputs (float_keep.py)."""
+def _keep_float(pre: Path, qdq: Path, human_json: Path, opts: QuantOptions, notes: list[str]) -> tuple[FloatKept, ...]:
+    """Step 6: take the Q/DQ pair off graph outputs and mixed-range Concat outputs (float_keep.py). A QOperator model
+    has no Q/DQ pairs to take off (its quantized operators read and write INT8 tensors directly, with one
+    DequantizeLinear where a float consumer or a graph output follows), so it is left as quantize_static wrote it."""
     import onnx
 
     if not opts.keep_float_outputs and not opts.concat_range_ratio:
+        return ()
+    if opts.quant_format == "QOperator":
+        notes.append(
+            "QOperator format: graph outputs and mixed-range Concats are not kept in float (no Q/DQ pairs to take "
+            "off; recipe 2 applies to QDQ models)"
+        )
         return ()
     meta = calib_cache.load_sidecar(human_json) or {}
     float_model = onnx.load(str(pre), load_external_data=False)
@@ -1000,7 +1036,7 @@ def _run_quantize_static(
                 str(pre),
                 str(out),
                 None,
-                quant_format=QuantFormat.QDQ,
+                quant_format=QuantFormat.QOperator if opts.quant_format == "QOperator" else QuantFormat.QDQ,
                 op_types_to_quantize=op_types,
                 nodes_to_quantize=nodes,
                 per_channel=opts.per_channel,

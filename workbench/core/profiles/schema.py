@@ -129,6 +129,22 @@ class QuantSection(_Section):
     # Who writes the QDQ model: onnxruntime.quantization (always installed) or NVIDIA ModelOpt's
     # modelopt.onnx.quantization (the optional extra "modelopt"; TensorRT targets only).
     quantizer: Literal["onnxruntime", "modelopt"] = "onnxruntime"
+    # onnxruntime's representation: Q/DQ pairs (default) or QLinearConv/QLinearMatMul/... operators (CPU only).
+    quant_format: Literal["QDQ", "QOperator"] = "QDQ"
+    # The recipe on an onnxruntime profile (precision/cpu_recipes.py): "auto" = the plain recipe for the CPU it runs
+    # on (instruction set from /proc/cpuinfo), a recipe name (cpu_recipes.PLAIN_RECIPES) = that one; either replaces
+    # the seven recipe keys above (activation/weight type and symmetry, per_channel, reduce_range, quant_format).
+    # "profile" = these keys as written (the default, and what TensorRT profiles use).
+    cpu_recipe: str = "profile"
+
+    @field_validator("cpu_recipe")
+    @classmethod
+    def _cpu_recipe(cls, v: str) -> str:
+        from workbench.core.precision.cpu_recipes import CPU_RECIPE_CHOICES
+
+        if v not in CPU_RECIPE_CHOICES:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in CPU_RECIPE_CHOICES)}")
+        return v
 
     @field_validator("concat_range_ratio")
     @classmethod

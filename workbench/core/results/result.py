@@ -583,6 +583,11 @@ class CalibrationInfo:
     quantized_tensors: int | None = None  # QuantizeLinear nodes in the QDQ model (precision/coverage.py)
     unreached_compute: int | None = None  # compute nodes inside If/Loop subgraphs the quantizer did not reach
     dataset: str | None = None  # the calibration folder (None in results stored before it was recorded)
+    # The plain CPU recipe (precision/cpu_recipes.py) that set the options, the instruction set it was picked for and
+    # why; None when the profile's own keys were the recipe (and in results stored before it was recorded).
+    cpu_recipe: str | None = None
+    isa: str | None = None
+    recipe_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -598,6 +603,10 @@ class CalibrationInfo:
         if self.quantized_tensors is not None:
             d["quantized_tensors"] = self.quantized_tensors
             d["unreached_compute"] = self.unreached_compute
+        if self.cpu_recipe is not None:
+            d["cpu_recipe"] = self.cpu_recipe
+            d["isa"] = self.isa
+            d["recipe_reason"] = self.recipe_reason
         return d
 
     @classmethod
@@ -614,6 +623,9 @@ class CalibrationInfo:
             _int(d.get("quantized_tensors")),
             _int(d.get("unreached_compute")),
             str(d["dataset"]) if d.get("dataset") is not None else None,
+            _str(d.get("cpu_recipe")),
+            _str(d.get("isa")),
+            _str(d.get("recipe_reason")),
         )
 
 
