@@ -1322,7 +1322,8 @@ def tune(
     Raises:
         as :func:`check_bench_job`; UsageError, ConfigError, Cancelled (stored runs stay: the same tune resumes).
     """
-    from workbench.core.tune.engine import run_tune
+    from workbench.core.tune.engine import Steps, run_tune
 
     check_bench_job(job)
-    return run_tune(job, options, on_progress=on_progress, on_event=on_event, cancel=cancel)
+    steps = Steps(precision_model, check_accuracy, localize_int8, build, bench, store)
+    return run_tune(job, options, steps, on_progress=on_progress, on_event=on_event, cancel=cancel)

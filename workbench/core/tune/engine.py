@@ -66,6 +66,22 @@ class TuneOptions:
     fresh: bool = False
 
 
+@dataclass(frozen=True)
+class Steps:
+    """The workflow functions a tune runs candidates through (core/workflow.py wires its own: the engine does not
+    import the workflow, which imports it). Signatures as there: ``precision_model(job, precision, on_progress,
+    cancel)``, ``check_accuracy(job, precision, on_progress, cancel)``, ``localize_int8(job, check, **kw)``,
+    ``build(job, precision, on_progress, cancel)``, ``bench(job, built, on_progress=, cancel=)``,
+    ``store(job, result, on_progress)``."""
+
+    precision_model: Callable[..., Any]
+    check_accuracy: Callable[..., Any]
+    localize_int8: Callable[..., Any]
+    build: Callable[..., Any]
+    bench: Callable[..., Any]
+    store: Callable[..., Any]
+
+
 class _Budget:
     def __init__(self, budget_s: float, clock: Callable[[], float]) -> None:
         self.clock = clock
@@ -206,11 +222,12 @@ def _accuracy_of(report: Any) -> _Accuracy:
 
 # --- the engine -----------------------------------------------------------------------------------------------------
 class _Tune:
-    def __init__(self, job, opts, on_progress, on_event, cancel, clock) -> None:
+    def __init__(self, job, opts, steps, on_progress, on_event, cancel, clock) -> None:
         from workbench.core.job import dataset_path
 
         self.job = job
         self.opts = opts
+        self.steps: Steps = steps
         self.on_progress: ProgressFn = on_progress
         self.on_event = on_event
         self.cancel = cancel
@@ -299,21 +316,20 @@ class _Tune:
 
     def check_accuracy(self, c: Candidate) -> tuple[_Accuracy | None, Any]:
         """(figures, the PrecisionCheck when one was made now) of ``c``'s model, from the cache when known."""
-        from workbench.core import workflow
         from workbench.core.models.fingerprint import model_sha256
 
         aid = self.accuracy_id(c)
         if aid in self.accuracy:
             return self.accuracy[aid], None
         cjob = candidate_job(self.job, c, self.opts.bounds)
-        path, cal = workflow.precision_model(cjob, c.precision, self.on_progress, self.cancel)
+        path, cal = self.steps.precision_model(cjob, c.precision, self.on_progress, self.cancel)
         ckey = _acc_key("accuracy", model_sha256(path), self.job.model_info.sha256, self.eval_dir)
         cached = _cache_read().get(ckey)
         if isinstance(cached, dict):
             acc = _Accuracy(cached.get("cosine_min"), cached.get("top1_drop_pts"), str(cached.get("verdict") or ""))
             self.accuracy[aid] = acc
             return acc, None
-        check = workflow.check_accuracy(cjob, c.precision, self.on_progress, self.cancel)
+        check = self.steps.check_accuracy(cjob, c.precision, self.on_progress, self.cancel)
         acc = _accuracy_of(check.report)
         _cache_write(ckey, acc.to_dict())
         self.accuracy[aid] = acc
@@ -321,11 +337,9 @@ class _Tune:
 
     def localise(self, c: Candidate, check: Any) -> tuple[str, ...]:
         """Layers to keep in FP32 so ``c`` meets the bounds (workflow.localize_int8 auto-exclude), cached."""
-        from workbench.core import workflow
-
         cjob = candidate_job(self.job, c, self.opts.bounds)
         if check is None:
-            check = workflow.check_accuracy(cjob, "int8", self.on_progress, self.cancel)
+            check = self.steps.check_accuracy(cjob, "int8", self.on_progress, self.cancel)
         ckey = _acc_key(
             "kept", self.job.model_info.sha256, self.accuracy_id(c), self.eval_dir, self.opts.bounds.to_dict()
         )
@@ -334,7 +348,7 @@ class _Tune:
             return tuple(cached)
         self.progress(f"localising INT8 error of {c.label()}")
         limit = getattr(self.job.profile.tune, "max_kept_layers", 8)
-        loc = workflow.localize_int8(cjob, check, auto_exclude=True, max_excluded=limit, on_progress=self.on_progress)
+        loc = self.steps.localize_int8(cjob, check, auto_exclude=True, max_excluded=limit, on_progress=self.on_progress)
         kept = tuple(loc.auto.excluded) if loc.auto is not None else ()
         _cache_write(ckey, list(kept))
         return kept
@@ -357,17 +371,15 @@ class _Tune:
         prior = self.stored.get((c.key, phase))
         if prior is not None:
             return prior
-        from workbench.core import workflow
-
         cjob = candidate_job(self.job, c, self.opts.bounds).with_request(
             duration_s=seconds, iterations=None, store=False
         )
         t0 = self.budget.elapsed
-        built = workflow.build(cjob, c.precision, self.on_progress, self.cancel)
+        built = self.steps.build(cjob, c.precision, self.on_progress, self.cancel)
         result = None
         for _ in range(1 + CONTENDED_RETRIES):
             self.check_cancel()
-            result = workflow.bench(cjob, built, on_progress=self.on_progress, cancel=self.cancel)
+            result = self.steps.bench(cjob, built, on_progress=self.on_progress, cancel=self.cancel)
             if not result.contended:
                 break
             self.on_progress(Progress("tune", f"{c.label()}: the CPU was contended; measuring again"))
@@ -383,8 +395,9 @@ class _Tune:
         }
         result = replace(result, extras={**dict(result.extras or {}), "tune": link})
         if self.job.request.store:
-            result = workflow.store(self.job, result, self.on_progress)
+            result = self.steps.store(self.job, result, self.on_progress)
         self.durations.append(self.budget.elapsed - t0)
+        self.stored[(c.key, phase)] = result  # never measured twice in one tune either
         return result
 
     def outcome_of(self, c: Candidate, r: Any, acc: _Accuracy | None, *, confirmed: bool) -> CandidateOutcome:
@@ -504,7 +517,7 @@ class _Tune:
             )
             todo = [o.candidate for o in runners if o.candidate.key not in confirmed]
             if fp32 is not None and fp32.key in self.outcomes and fp32.key not in confirmed:
-                todo.insert(0, fp32)
+                todo = [fp32] + [c for c in todo if c.key != fp32.key]  # FP32 may be a front-runner itself
             if not todo:
                 return
             for c in todo:
@@ -596,6 +609,7 @@ def load_recorded_sweep(path: str) -> Any:
 def run_tune(
     job: Any,
     opts: TuneOptions,
+    steps: Steps,
     *,
     on_progress: ProgressFn = no_progress,
     on_event: EventFn | None = None,
@@ -612,4 +626,4 @@ def run_tune(
 
     if opts.objective not in OBJECTIVES:
         raise UsageError(f"unknown objective {opts.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-    return _Tune(job, opts, on_progress, on_event, cancel, clock).run()
+    return _Tune(job, opts, steps, on_progress, on_event, cancel, clock).run()
