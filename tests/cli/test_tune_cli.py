@@ -165,3 +165,15 @@ def test_json_keys_and_the_tuned_profile_benchmarks(run_cli, tmp_path):
     assert bench.returncode == 0, bench.stderr
     b = json.loads(bench.stdout)
     assert b["profile"] == out.stem and b["settings"]["threads"] == 1
+
+
+def test_bad_inputs_are_one_clear_error_before_anything_runs(run_cli, tmp_path):
+    bad = tmp_path / "sweep.json"
+    bad.write_text('{"modes": []}')
+    res = run_cli("tune", "--power-sweep", str(bad), "--budget-min", "0.05", "--foreground", timeout=120)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert f"error: --power-sweep {bad}: not a power sweep JSON (no 'rows' list)" in res.stderr
+    assert _tune_runs() == []  # refused before FP32 was measured
+    res = run_cli("tune", "--min-cosine", "2", "--foreground", timeout=60)
+    assert res.returncode == 2 and "argument --min-cosine: 2 must be between -1 and 1" in res.stderr
+    assert "Traceback" not in res.stderr

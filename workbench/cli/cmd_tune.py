@@ -9,14 +9,12 @@ from workbench.cli.common import add_model_args, non_negative_float, positive_fl
 
 
 def _cosine(text: str) -> float:
-    from workbench.core.errors import UsageError
-
     try:
         v = float(text)
     except ValueError:
-        raise UsageError(f"--min-cosine {text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not -1.0 <= v <= 1.0:
-        raise UsageError(f"--min-cosine {text} must be between -1 and 1 (e.g. 0.98)")
+        raise argparse.ArgumentTypeError(f"{text} must be between -1 and 1 (e.g. 0.98)")
     return v
 
 

@@ -254,6 +254,8 @@ class _Tune:
         self.localised = False
         self.stopped = "done"
         self.durations: list[float] = []
+        # read before anything is measured: a bad file is one clear error, not the end of a long search
+        self.sweep = load_recorded_sweep(opts.recorded_sweep) if opts.recorded_sweep else None
 
     # -- events ------------------------------------------------------------------------------------------------
     def progress(self, message: str) -> None:
@@ -571,9 +573,9 @@ class _Tune:
 
     def recorded_power(self, outs: list[CandidateOutcome]) -> list[CandidateOutcome]:
         """A recorded power sweep's rows, on the best eligible candidate (else FP32): shown, never recommended."""
-        if not self.opts.recorded_sweep:
+        sweep = self.sweep
+        if sweep is None:
             return []
-        sweep = load_recorded_sweep(self.opts.recorded_sweep)
         pool = strategy.eligible(outs, self.opts.bounds, self.opts.objective)
         base = pool[0] if pool else next((o for o in outs if o.candidate.precision == "fp32"), None)
         if base is None:
