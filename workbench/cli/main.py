@@ -32,7 +32,16 @@ COMMAND_MODULES = (
 def _optional_modules() -> list[str]:
     # Command groups contributed by later issues register here when their module exists.
     extra = []
-    for name in ("cmd_telemetry", "cmd_power", "cmd_sweep", "cmd_export", "cmd_doctor", "cmd_jobs", "cmd_tui"):
+    for name in (
+        "cmd_telemetry",
+        "cmd_power",
+        "cmd_sweep",
+        "cmd_tune",
+        "cmd_export",
+        "cmd_doctor",
+        "cmd_jobs",
+        "cmd_tui",
+    ):
         spec = importlib.util.find_spec(f"workbench.cli.{name}")
         if spec is not None:
             extra.append(f"workbench.cli.{name}")
@@ -40,7 +49,7 @@ def _optional_modules() -> list[str]:
 
 
 # Long commands run as detached jobs followed from the terminal (so a dropped SSH session loses nothing).
-JOB_COMMANDS = ("run", "bench", "build", "calibrate", "sweep")
+JOB_COMMANDS = ("run", "bench", "build", "calibrate", "sweep", "tune")
 
 
 def _add_job_flags(sub: argparse._SubParsersAction) -> None:
@@ -152,7 +161,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str] | None, job_dir: Path | 
 
 
 # Commands that benchmark: their --telemetry, --export-times and the results database are checked before a job starts.
-BENCH_COMMANDS = ("run", "bench", "sweep")
+BENCH_COMMANDS = ("run", "bench", "sweep", "tune")
 
 
 def _check_early(args: argparse.Namespace) -> None:

@@ -45,7 +45,7 @@ __all__ = [
     "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "check_accuracy",
     "localize_int8", "bench", "bench_and_store", "check_bench_inputs",
     "check_request", "check_bench_job", "check_telemetry", "check_export_target", "check_results_db",
-    "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "store",
+    "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "tune", "store",
     "dataset_path", "quant_settings", "thresholds",
 ]  # fmt: skip
 
@@ -1337,3 +1337,27 @@ def sweep(
         )
     finally:
         probe.close()
+
+
+# --- tune -----------------------------------------------------------------------------------------------------
+def tune(
+    job: PreparedJob,
+    options: Any,
+    *,
+    on_progress: ProgressFn = no_progress,
+    on_event: EventFn | None = None,
+    cancel: threading.Event | None = None,
+):
+    """``workbench tune``: search precisions, INT8 recipes, layers kept FP32, threads, batch, power modes and GPU
+    options for the fastest deployment meeting the bounds (core/tune/engine.py has the method). ``options``: a
+    tune.engine.TuneOptions. Returns a tune.types.TuneResult (its tuned profile written when there is a
+    recommendation).
+
+    Raises:
+        as :func:`check_bench_job`; UsageError, ConfigError, Cancelled (stored runs stay: the same tune resumes).
+    """
+    from workbench.core.tune.engine import Steps, run_tune
+
+    check_bench_job(job)
+    steps = Steps(precision_model, check_accuracy, localize_int8, build, bench, store)
+    return run_tune(job, options, steps, on_progress=on_progress, on_event=on_event, cancel=cancel)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -205,6 +205,31 @@ class TelemetrySection(_Section):
     interval_ms: int = Field(default=200, ge=1)
 
 
+class TuneSection(_Section):
+    """``workbench tune``'s search space on this device (core/tune/space.py). Every key left out (None) takes the
+    backend's default space: CPU fp32 + int8 (fp16 only when listed: ONNX Runtime's CPU provider computes most FP16
+    ops in FP32), GPU fp32/fp16/int8. Lists narrow or widen it.
+
+    ``recipes``: plain INT8 recipe names (core/precision/cpu_recipes.py ``PLAIN_RECIPES``); ``methods``: calibration
+    methods tried on the recipe this CPU's instruction set gets; ``threads``: intra-op thread counts (CPU; default
+    1 … the cores this process may use); ``batches``: batches tried for the throughput objective (default [1, 4]);
+    ``kept_layers``: let the INT8 localisation keep hurting layers in FP32 when a recipe misses an accuracy bound,
+    at most ``max_kept_layers`` of them; ``power_modes``: nvpmodel mode names searched on a Jetson (through the
+    sweep); GPU options: ``cuda_graph``, ``streams``, ``builder_optimization_levels``."""
+
+    precisions: list[Literal["fp32", "fp16", "int8"]] | None = None
+    recipes: list[str] | None = None
+    methods: list[Literal["minmax", "entropy", "percentile"]] | None = None
+    threads: list[Annotated[int, Field(ge=1)]] | None = None
+    batches: list[Annotated[int, Field(ge=1)]] | None = None
+    kept_layers: bool = True
+    max_kept_layers: int = Field(default=8, ge=1)
+    power_modes: list[str] = Field(default_factory=list)
+    cuda_graph: list[bool] | None = None
+    streams: list[Annotated[int, Field(ge=1)]] | None = None
+    builder_optimization_levels: list[Annotated[int, Field(ge=0, le=5)]] | None = None
+
+
 # Tables of a profile file and the section model of each (used for "did you mean" and line lookup).
 SECTIONS: dict[str, type[_Section]] = {
     "device": DeviceSection,
@@ -214,11 +239,13 @@ SECTIONS: dict[str, type[_Section]] = {
     "benchmark": BenchSection,
     "power": PowerSection,
     "telemetry": TelemetrySection,
+    "tune": TuneSection,
 }
 TOP_LEVEL_KEYS = ("description", "extends", *SECTIONS)
 
-# Excluded from content_hash(): identity and documentation, not settings.
-_NON_SETTINGS = {"name", "description", "extends", "source_path"}
+# Excluded from content_hash(): identity and documentation, not settings; and [tune], a search space that builds
+# and benchmarks nothing itself (so adding it changed no artifact's cache key).
+_NON_SETTINGS = {"name", "description", "extends", "source_path", "tune"}
 
 
 class Profile(_Section):
@@ -235,6 +262,7 @@ class Profile(_Section):
     benchmark: BenchSection = Field(default_factory=BenchSection)
     power: PowerSection = Field(default_factory=PowerSection)
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
+    tune: TuneSection = Field(default_factory=TuneSection)
 
     @model_validator(mode="before")
     @classmethod
