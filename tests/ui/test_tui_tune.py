@@ -187,6 +187,8 @@ def test_recorded_tune_shows_table_front_recommendation_and_plot():
 
 
 def test_tune_job_events_drive_progress_rows_and_the_result(tmp_path, monkeypatch):
+    from dataclasses import replace
+
     from workbench.core import jobs
     from workbench.core.bench import events as ev
     from workbench.core.live import dataset_for
@@ -223,7 +225,9 @@ def test_tune_job_events_drive_progress_rows_and_the_result(tmp_path, monkeypatc
             await wait_for(pilot, lambda: started and app.busy == "tune", 30, "the tune job started")
             calib, eval_ = dataset_for(app.state.job, "calib"), dataset_for(app.state.job, "eval")
             jobs.append_progress(job.dir, Progress("accuracy", "INT8 per-channel: cosine on 200 samples"))
-            jobs.append_event(job.dir, ev.TuneCandidateDone(res.outcomes[0].to_dict()))
+            short_run = replace(res.outcomes[0], status="measured", p50_ci95_ms=None)
+            jobs.append_event(job.dir, ev.TuneCandidateDone(short_run.to_dict()))
+            jobs.append_event(job.dir, ev.TuneCandidateDone(res.outcomes[0].to_dict()))  # confirmed: replaces it
             jobs.append_event(job.dir, ev.TuneCandidateDone(res.outcomes[5].to_dict()))
             jobs.append_event(job.dir, ev.TuneProgress(2, 4, 200.0, "measuring INT8 per-channel U8S8 QDQ"))
             await wait_for(pilot, lambda: s.query_one("#tune-table").row_count == 2, 30, "two rows")
@@ -362,3 +366,38 @@ def test_jobs_list_line_of_a_tune_job(tmp_path):
     jobs.write_outcome(job.dir, {"command": "tune", "tune": recorded_tune().to_dict()})
     jobs.finish(job.dir, 0, [])
     assert job_outcome_line(job) == "tune: INT8 per-tensor U8S8 QDQ (minmax), 2 layers FP32, 2 threads; 6 candidates"
+
+
+def test_energy_panel_appears_below_the_latency_panel_when_energy_is_measured():
+    """The same canvas first draws one panel (no energy), then two: latency on top, mJ below, same marks."""
+    from dataclasses import replace
+
+    from workbench.ui.messages import Change
+    from workbench.ui.widgets.tune_plot import TunePlot
+
+    res = recorded_tune()
+    mj = {0: 61.0, 1: 30.5, 2: 33.0, 3: 34.1, 4: 75.2}
+    with_energy = replace(
+        res, outcomes=tuple(replace(o, mj_per_inference=mj.get(k)) for k, o in enumerate(res.outcomes))
+    )
+
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_idle(pilot)
+            await pilot.press("9")
+            await wait_for(pilot, lambda: app.current_mode == "tune", 30, "the Tune screen")
+            canvas = app.screen.query_one("#tune-plot-canvas")
+            before = str(canvas.render())
+            app.state.tune = with_energy
+            app.changed(Change.TUNE)
+            await wait_for(pilot, lambda: "mJ below" in app.screen.query_one(TunePlot).legend_text(), 30, "legend")
+            return before, str(canvas.render())
+
+    before, after = asyncio.run(go())
+    assert "mJ" not in before
+    lines = after.splitlines()
+    mj_rows = [k for k, ln in enumerate(lines) if "mJ" in ln]
+    latency_rows = [k for k, ln in enumerate(lines) if "10.4" in ln or "4.02" in ln]  # the latency axis' ticks
+    assert mj_rows and latency_rows and max(latency_rows) < min(mj_rows)  # latency on top, energy below
+    assert sum("1" in ln for ln in lines[min(mj_rows) :]) >= 1  # FP32's mark drawn in the energy panel too

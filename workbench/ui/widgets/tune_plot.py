@@ -196,17 +196,10 @@ class _Canvas(PlotextPlot):
     def __init__(self, owner: TunePlot) -> None:
         super().__init__(id="tune-plot-canvas")
         self._owner = owner
-        self._panels = 1
 
     def render(self):
         o = self._owner
         if not o.data.points:
             return Text("")
-        panels = 2 if o.data.energy else 1
-        if panels != self._panels:
-            # plotext 5.3's clear_figure keeps the old subplot grid: a figure drawn 1x1 and then 2x1 shows the first
-            # panel twice. A fresh figure (textual-plotext's Plot, the widget's own) when the layout changes.
-            self._plot = type(self._plot)()
-            self._panels = panels
         draw(self.plt, o.data, max(self.size.width, 10), max(self.size.height, 2))
         return super().render()
