@@ -240,14 +240,17 @@ def test_tune_job_events_drive_progress_rows_and_the_result(tmp_path, monkeypatc
             jobs.write_outcome(job.dir, {"command": "tune", "tune": res.to_dict()})
             jobs.finish(job.dir, 0, [108])
             await wait_idle(pilot, 60)
+            done_line = text(s.query_one("#tune-progress"))
+            app.prepare = lambda: None  # the example's profile file is not on disk: only the request matters here
+            await pilot.press("u")
             return (
                 started[0], calib, eval_, live_cells, live_legend,
                 _cells(s.query_one("#tune-table")), text(s.query_one("#tune-rec")),
                 s.query_one(TunePlot).legend_text(), app.state.tune, app.state.tune_recorded,
-                text(s.query_one("#tune-progress")),
+                done_line, app.state.request.profile,
             )  # fmt: skip
 
-    argv, calib, eval_, live, live_legend, cells, rec, legend, state, recorded, done_line = asyncio.run(go())
+    argv, calib, eval_, live, live_legend, cells, rec, legend, state, recorded, done_line, profile = asyncio.run(go())
     assert argv == ["tune", "--profile", "cpu-x86_64", "--calib", str(calib), "--eval", str(eval_),
                     "--min-cosine", "0.98", "--objective", "p99", "--budget-min", "0.5"]  # fmt: skip
     assert progress_seen["line"] == "2 done · 4 left · ETA 3 min 20 s — measuring INT8 per-channel U8S8 QDQ"
@@ -260,6 +263,7 @@ def test_tune_job_events_drive_progress_rows_and_the_result(tmp_path, monkeypatc
     assert legend == "p50 ms ↑ vs cosine min → · front · 2 recommended"  # the result's objective (p50)
     assert state.to_dict() == res.to_dict() and not recorded
     assert done_line.startswith("stopped at the budget: 6 of 6 candidates")
+    assert profile == "profiles/tuned-digits-cnn.toml"  # u: the app's profile is now the tuned one (a path)
 
 
 def test_x_cancels_the_tune_job_and_keeps_the_candidates_it_measured(tmp_path, monkeypatch):

@@ -7,7 +7,8 @@ model and its model options, the calibration and eval folders the Calibrate scre
 job's events feed the screen: ``TuneProgress`` (candidates done / left, ETA) and ``StepProgress`` on the progress
 line, ``TuneCandidateDone`` as table rows; its outcome (``{"command": "tune", "tune": TuneResult.to_dict()}``) gives
 the front (★ in the table, joined on the plot), the recommendation with its reasons and the tuned profile's path.
-``x`` cancels (the app's cancel: SIGINT to the job, which restores a power mode it changed). Rows whose figures were
+``u`` loads the tuned profile into the app (``set_profile``: a path, as ``--profile`` takes), so the Benchmark screen
+benchmarks it. ``x`` cancels (the app's cancel: SIGINT to the job, which restores a power mode it changed). Rows whose figures were
 not measured on this run (recorded, replayed) say so in their status cell. A recorded TuneResult injected through
 ``make_app(recorded=Recorded(tune=...))`` is shown labelled "recorded — not measured on this machine".
 """
@@ -212,6 +213,7 @@ class TuneScreen(WorkbenchScreen):
         Binding("b", "budget", "Budget", id="tune.budget", tooltip="the search's time budget in minutes"),
         Binding("c", "cosine", "Cosine", id="tune.cosine", tooltip="bound: minimum output cosine vs FP32"),
         Binding("t", "drop", "Top-1", id="tune.drop", tooltip="bound: maximum top-1 drop in points (needs labels)"),
+        Binding("u", "use_profile", "Use profile", id="tune.use_profile", tooltip="load the tuned profile"),
         Binding("l", "p99", "p99 bound", id="tune.p99", show=False, tooltip="bound: p99 <= ms"),
         Binding("w", "power", "Power bound", id="tune.power", show=False, tooltip="bound: mean power <= W"),
     ]
@@ -393,6 +395,23 @@ class TuneScreen(WorkbenchScreen):
         self.query_one("#tune-rec", Static).update(Text("the recommendation comes at the end", style="dim"))
         self.query_one("#tune-progress", Static).update(self._progress_line())
         wb.start_tune(argv, cancel)
+
+    def action_use_profile(self) -> None:
+        """Load the latest tune's profile (a TOML that extends the device profile) as the app's profile."""
+        st = self.wb.state
+        res = st.tune
+        if res is None or not res.profile_path:
+            self.notify("no tuned profile yet: s runs a tune", severity="warning")
+            return
+        if st.tune_recorded:
+            self.notify("this tune is recorded, not run here: its profile is not on this machine", severity="warning")
+            return
+        if self.running:
+            self.notify("a tune is running: cancel it first (x)", severity="warning")
+            return
+        self.wb.set_profile(str(res.profile_path))
+        bench = self.wb.keys.get("screen.bench", "6")
+        self.notify(f"profile {res.profile_path}: {bench} benchmarks it", timeout=6)
 
     def _change(self, **changes: Any) -> None:
         self.settings = replace(self.settings, **changes)
