@@ -29,6 +29,14 @@ def recorded_sweep():
     )
 
 
+def recorded_tune():
+    """The example tune of tests/fixtures/ui/tune-example.json (hand-made figures, labelled recorded on screen) as a
+    TuneResult, read back the way the Tune screen reads a tune job's outcome."""
+    from workbench.ui.tunedoc import tune_result_from_dict
+
+    return tune_result_from_dict(json.loads((FIXTURES / "tune-example.json").read_text()))
+
+
 def recorded_data():
     """Recorded data: a real tegrastats capture (Orin Nano Super, JetPack 6.2) and results measured earlier."""
     from workbench.core.profiles.match import Detection
@@ -59,6 +67,7 @@ def recorded_data():
         detection=detection,
         sweep=recorded_sweep(),
         latency_trace=recorded_trace(),
+        tune=recorded_tune(),
     )
 
 

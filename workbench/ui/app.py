@@ -39,6 +39,9 @@ from workbench.ui.messages import (
     StateChanged,
     SweepFinished,
     SweepRowFinished,
+    TuneFinished,
+    TuneProgressed,
+    TuneRowFinished,
     WorkbenchMessage,
 )
 from workbench.ui.recorded import Recorded, RecordedResults, StoreResults
@@ -53,6 +56,7 @@ from workbench.ui.screens.precision import PrecisionScreen
 from workbench.ui.screens.profile import ProfileScreen
 from workbench.ui.screens.results import ResultsScreen
 from workbench.ui.screens.sweep import SweepScreen
+from workbench.ui.screens.tune import TuneScreen
 from workbench.ui.state import AppState
 from workbench.ui.workers import WorkersMixin
 
@@ -65,6 +69,7 @@ SCREEN_CLASSES = {
     "bench": BenchScreen,
     "results": ResultsScreen,
     "sweep": SweepScreen,
+    "tune": TuneScreen,
     "jobs": JobsScreen,
     "dashboard": DashboardScreen,
 }
@@ -134,6 +139,9 @@ class WorkbenchApp(WorkersMixin, App):
         if recorded is not None and recorded.sweep is not None:
             self.state.sweep = recorded.sweep
             self.state.sweep_recorded = True
+        if recorded is not None and recorded.tune is not None:
+            self.state.tune = recorded.tune
+            self.state.tune_recorded = True
 
     def notify(
         self,
@@ -275,8 +283,8 @@ class WorkbenchApp(WorkersMixin, App):
         self.push_screen(JobsQuitScreen(f"Still running, started or attached here: {names}"), answer)
 
     def attach_job(self, job: Any) -> None:
-        """Follow ``job`` (from the Jobs screen) on its screen: bench/run on Benchmark, calibrate, build; a finished
-        job shows its outcome at once."""
+        """Follow ``job`` (from the Jobs screen) on its screen: bench/run on Benchmark, calibrate, build, sweep,
+        tune; a finished job shows its outcome at once."""
         from workbench.core.live import LiveLatency
 
         kinds = {
@@ -285,6 +293,7 @@ class WorkbenchApp(WorkersMixin, App):
             "calibrate": JobKind.CALIBRATE,
             "build": JobKind.BUILD,
             "sweep": JobKind.SWEEP,
+            "tune": JobKind.TUNE,
         }
         command = job.argv[0] if job.argv else ""
         kind = kinds.get(command)
@@ -380,6 +389,12 @@ class WorkbenchApp(WorkersMixin, App):
     def on_sweep_row_finished(self, msg: SweepRowFinished) -> None:
         self._forward(msg)
 
+    def on_tune_progressed(self, msg: TuneProgressed) -> None:
+        self._forward(msg)
+
+    def on_tune_row_finished(self, msg: TuneRowFinished) -> None:
+        self._forward(msg)
+
     def on_prepared(self, msg: Prepared) -> None:
         st = self.state
         st.prepared = msg.job
@@ -432,6 +447,11 @@ class WorkbenchApp(WorkersMixin, App):
         self.state.sweep = msg.result
         self.state.sweep_recorded = False
         self._finished(JobKind.SWEEP, msg, Change.SWEEP)
+
+    def on_tune_finished(self, msg: TuneFinished) -> None:
+        self.state.tune = msg.result
+        self.state.tune_recorded = False
+        self._finished(JobKind.TUNE, msg, Change.TUNE)
 
     def on_attached(self, msg: Attached) -> None:
         if msg.job is not None:

@@ -40,6 +40,7 @@ SCREENS: tuple[tuple[str, str, str, str], ...] = (
     ("bench", "screen.bench", "6", "Benchmark"),
     ("results", "screen.results", "7", "Results"),
     ("sweep", "screen.sweep", "8", "Power sweep"),
+    ("tune", "screen.tune", "9", "Tune"),
     ("jobs", "screen.jobs", "j", "Jobs"),
     ("dashboard", "screen.dashboard", "d", "Dashboard"),
 )

@@ -26,6 +26,7 @@ class JobKind(str, Enum):
     BUILD = "build"
     BENCH = "bench"
     SWEEP = "sweep"
+    TUNE = "tune"
     EXPORT = "export"
     RESULTS = "results"
     COMPARE = "compare"
@@ -47,6 +48,7 @@ class Change(str, Enum):
     BUILD = "build"
     BENCH = "bench"
     SWEEP = "sweep"
+    TUNE = "tune"
     JOB = "job"  # the followed detached job, or its settings, changed
 
 
@@ -154,6 +156,31 @@ class SweepRowFinished(WorkbenchMessage, bubble=False):
 @dataclass
 class SweepFinished(WorkbenchMessage, bubble=False):
     result: Any  # core.power.sweep.SweepResult
+
+
+@dataclass
+class TuneProgressed(WorkbenchMessage, bubble=False):
+    """A detached tune's progress (core.bench.events.TuneProgress: candidates done / left, ETA in s, what it does
+    now). A newer one replaces a stale queued copy: only the latest count matters."""
+
+    progress: Any  # core.bench.events.TuneProgress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TuneProgressed)
+
+
+@dataclass
+class TuneRowFinished(WorkbenchMessage, bubble=False):
+    """A detached tune finished one candidate (a later row for the same candidate key replaces the earlier one)."""
+
+    outcome: Any  # core.tune.types.CandidateOutcome
+
+
+@dataclass
+class TuneFinished(WorkbenchMessage, bubble=False):
+    """A tune ended with its result (done, at the budget, or cancelled with the candidates measured so far)."""
+
+    result: Any  # core.tune.types.TuneResult
 
 
 @dataclass

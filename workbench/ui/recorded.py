@@ -42,7 +42,8 @@ class Recorded:
     reason; ``results``: stored results (with ``id`` and ``created_at``) for the Results screen; ``bench_result``:
     a finished run shown on the Benchmark screen; ``detection``: a profiles.match.Detection; ``sweep``: a
     power.sweep.SweepResult shown on the Power sweep screen; ``latency_trace``: a :class:`LatencyTrace` the
-    Benchmark screen plots (with the recorded telemetry on the same time axis) until a run of its own starts.
+    Benchmark screen plots (with the recorded telemetry on the same time axis) until a run of its own starts;
+    ``tune``: a tune.types.TuneResult shown on the Tune screen, labelled recorded there until a tune of its own ends.
     Results are marked recorded on the way in."""
 
     telemetry: tuple[Any, ...] = ()
@@ -53,6 +54,7 @@ class Recorded:
     detection: Any = None
     sweep: Any = None
     latency_trace: LatencyTrace | None = None
+    tune: Any = None
 
     def __post_init__(self) -> None:
         if self.results is not None:

@@ -38,6 +38,8 @@ class AppState:
     previous_result: BenchmarkResult | None = None  # the one before it ("compare with previous run")
     sweep: Any = None  # power.sweep.SweepResult of the latest power-mode sweep
     sweep_recorded: bool = False  # sweep was injected (recorded), not measured in this session
+    tune: Any = None  # tune.types.TuneResult of the latest tune (Tune screen)
+    tune_recorded: bool = False  # tune was injected (recorded), not measured in this session
     job_id: str | None = None  # the detached job followed or last shown (None after this TUI's settings change)
     job_settings: Any = None  # core.jobs.JobSettings of that job: headers show these, not the request's
 

@@ -1,5 +1,5 @@
 """Thin workers. Quick work (prepare, a dataset, results, compare, export) runs one workflow call (core/workflow.py)
-off the UI thread; long work (calibrate, build, bench, sweep) starts a detached job (core/jobs.py) and follows it.
+off the UI thread; long work (calibrate, build, bench, sweep, tune) starts a detached job (core/jobs.py) and follows it.
 Each posts one typed message.
 
 Every worker is ``@work(thread=True, exit_on_error=False)``; expected failures (WorkbenchError) become a
@@ -37,6 +37,9 @@ from workbench.ui.messages import (
     ResultsLoaded,
     SweepFinished,
     SweepRowFinished,
+    TuneFinished,
+    TuneProgressed,
+    TuneRowFinished,
     WorkbenchMessage,
 )
 
@@ -55,6 +58,17 @@ def _preflight(job: Any) -> tuple[Any, str | None]:
         return None, f"pre-flight not run: {exc}"
 
 
+def _tune_row(row: Any) -> Any:
+    """A TuneCandidateDone row as a CandidateOutcome; None for a row this version cannot read (skipped: the
+    final outcome carries every candidate)."""
+    from workbench.core.tune.types import CandidateOutcome
+
+    try:
+        return CandidateOutcome.from_dict(row)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     """The typed message for a finished job: its stored result (bench, run) or its outcome.json (calibrate, build).
 
@@ -65,6 +79,12 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     from workbench.core.errors import WorkbenchError
 
     outcome = core_jobs.read_outcome(job) or {}
+    if kind == JobKind.TUNE:
+        from workbench.ui.tunedoc import tune_result_from_dict
+
+        if not isinstance(outcome.get("tune"), dict):
+            raise WorkbenchError(f"job {job.id} ended without a tune outcome")
+        return TuneFinished(tune_result_from_dict(outcome["tune"], f"job {job.id}: {job.dir / 'outcome.json'}"))
     if kind == JobKind.SWEEP:
         from workbench.core.power.sweep import SweepResult
 
@@ -131,6 +151,8 @@ def _ended_line(job: Any) -> str:
     if outcome.get("command") == "calibrate":
         acc = outcome.get("accuracy") or {}
         return f"INT8 QDQ model; accuracy {str(acc.get('verdict', 'n/a')).upper()}"
+    if outcome.get("command") == "tune":
+        return _tune_line(job, outcome)
     if outcome.get("command") == "build":
         art = outcome.get("built", {}).get("artifact", {})
         return f"{str(art.get('precision', '?')).upper()} artifact " + ("cached" if art.get("cached") else "built")
@@ -150,6 +172,21 @@ def _ended_line(job: Any) -> str:
     except WorkbenchError as exc:
         return f"result {ids[-1]}: {exc}"
     return f"result {r.id}: {r.precision.upper()} p50 {r.latency.p50_ms:.4f} ms · p99 {r.latency.p99_ms:.4f} ms"
+
+
+def _tune_line(job: Any, outcome: dict) -> str:
+    """The Jobs list's line for a tune job: what it recommends (or why nothing), and how many candidates."""
+    from workbench.core.errors import WorkbenchError
+    from workbench.ui.tunedoc import tune_result_from_dict
+
+    try:
+        res = tune_result_from_dict(outcome.get("tune") or {}, f"job {job.id}")
+    except WorkbenchError as exc:
+        return str(exc)
+    n = len(res.outcomes)
+    if res.recommendation is None:
+        return f"tune: no recommendation ({res.no_recommendation or 'no candidate meets the bounds'}); {n} candidates"
+    return f"tune: {res.recommendation.candidate.label()}; {n} candidates"
 
 
 class WorkersMixin:
@@ -279,6 +316,12 @@ class WorkersMixin:
                     from workbench.core.power.sweep import SweepRow
 
                     post(SweepRowFinished(SweepRow.from_dict(event.row)))
+                elif isinstance(event, ev.TuneProgress):
+                    post(TuneProgressed(event))
+                elif isinstance(event, ev.TuneCandidateDone):
+                    row = _tune_row(event.row)
+                    if row is not None:
+                        post(TuneRowFinished(row))
                 elif live is not None:
                     live.feed(event)
             if settings is None:
@@ -297,6 +340,8 @@ class WorkersMixin:
         state = job.state()
         if kind == JobKind.SWEEP and "sweep" in (core_jobs.read_outcome(job) or {}):
             return _outcome(kind, job)  # also cancelled: the partial table, the original mode restored
+        if kind == JobKind.TUNE and "tune" in (core_jobs.read_outcome(job) or {}):
+            return _outcome(kind, job)  # also cancelled: the candidates measured so far, a power mode restored
         if state == "cancelled":
             raise Cancelled(f"job {job.id} cancelled")
         if state != "finished":
@@ -309,6 +354,22 @@ class WorkersMixin:
         """`workbench sweep` as a job (``sweep_argv``: --modes, --conf, targets): rows arrive as they finish
         (SweepRowFinished), then SweepFinished; cancelled, the partial table with the original mode restored."""
         self._start_and_follow(JobKind.SWEEP, "sweep", request, None, cancel, sweep_argv)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def start_tune(self, argv: tuple[str, ...], cancel: threading.Event) -> None:
+        """`workbench tune …` as a job (``argv``: the command and its options, screens/tune.py ``tune_argv``):
+        progress (TuneProgressed), each candidate as it ends (TuneRowFinished), then TuneFinished with the result
+        (cancelled: the candidates done so far). Until `workbench tune` exists the job fails with the parser's
+        message, shown as a JobFailed like any job's error."""
+
+        def run() -> WorkbenchMessage:
+            from workbench.core import jobs as core_jobs
+
+            job = core_jobs.start(list(argv))
+            self.own_jobs[job.id] = job  # type: ignore[attr-defined] - at once: quitting now asks about it
+            return self._follow(JobKind.TUNE, job, None, cancel)
+
+        self._guard(JobKind.TUNE, run)
 
     @work(thread=True, exit_on_error=False, group="joblist", exclusive=True)
     def list_jobs(self) -> None:

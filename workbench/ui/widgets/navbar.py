@@ -7,12 +7,14 @@ from textual.widgets import Static
 
 from workbench.ui.keymap import SCREENS, key_label
 
-# Under 100 columns: ten screens in 80 columns (78 with these), every key and name whole.
+# Under 100 columns: eleven screens in 80 columns (exactly 80 with these, no space after the last), every key and
+# name whole.
 SHORT = {
     "Profile": "Prof",
     "Precision": "Prec",
     "Calibrate": "Calib",
     "Benchmark": "Bench",
+    "Results": "Res",
     "Dashboard": "Dash",
     "Power sweep": "Sweep",
 }
@@ -33,13 +35,14 @@ class NavBar(Static):
     def build_text(self) -> Text:
         keys = getattr(self.app, "keys", {})
         t = Text(no_wrap=True, overflow="ellipsis")
-        for mode, bid, default, label in SCREENS:
+        for n, (mode, bid, default, label) in enumerate(SCREENS):
             k = key_label(keys.get(bid, default))
             short = label if self.size.width == 0 or self.size.width >= 100 else SHORT.get(label, label)
             style = "reverse bold" if mode == self.current else ""
+            if n:
+                t.append(" ")
             t.append(f"{k}", style="bold " + style)
             t.append(f" {short}", style=style)
-            t.append(" ")
         return t
 
     def on_resize(self) -> None:
