@@ -16,7 +16,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.unit._waiting import wait_until
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from _waiting import wait_until  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = ["--budget-min", "2", "--short-s", "0.5", "--confirm-s", "1", "--foreground"]

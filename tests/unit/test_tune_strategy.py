@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+from _bench_fakes import result
 
-from tests.unit._bench_fakes import result
 from workbench.core.power.sweep import SweepResult
 from workbench.core.tune import strategy
 from workbench.core.tune.space import build_space, power_mode_outcomes

@@ -26,6 +26,9 @@ def tuned_settings(rec: TuneRecommendation) -> dict[str, dict[str, Any]]:
     if c.precision == "int8":
         q = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in c.recipe.items()}
         out["quantization"] = {k: v for k, v in sorted(q.items()) if k in QuantSection.model_fields}
+        # The keys as written: a CPU profile's cpu_recipe = "auto" would otherwise replace them with the recipe
+        # chosen for the instruction set (core/job.py quant_settings).
+        out["quantization"]["cpu_recipe"] = "profile"
     build: dict[str, Any] = {}
     if c.threads is not None:
         build["intra_op_threads"] = int(c.threads)

@@ -23,32 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.core.errors import ConfigError
+from workbench.core.precision.cpu_recipes import PLAIN_RECIPES, recipe_for_isa
 from workbench.core.tune.types import Candidate, CandidateOutcome
-
-try:  # helper "cpurecipe" defines the named plain recipes; until that merge this module keeps the same table
-    from workbench.core.precision.cpu_recipes import PLAIN_RECIPES, recipe_for_isa  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - exercised only before the merge
-    _U8S8 = {
-        "activation_type": "uint8",
-        "weight_type": "int8",
-        "activation_symmetric": False,
-        "weight_symmetric": True,
-        "per_channel": False,
-        "reduce_range": False,
-        "quant_format": "QDQ",
-    }
-    PLAIN_RECIPES: dict[str, dict[str, Any]] = {  # type: ignore[no-redef]
-        "qdq-u8s8-tensor": dict(_U8S8),
-        "qdq-u8s8-channel": {**_U8S8, "per_channel": True},
-        "qop-u8s8-tensor": {**_U8S8, "quant_format": "QOperator"},
-        "qdq-u8s8-reduce-range": {**_U8S8, "reduce_range": True},
-        "qdq-s8s8-symmetric": {**_U8S8, "activation_type": "int8", "activation_symmetric": True},
-    }
-
-    def recipe_for_isa(isa: str) -> str:  # type: ignore[no-redef]
-        """ONNX Runtime's CPU advice (quantize_static docstring): U8S8 per-tensor on x86 and ARM alike."""
-        return "qdq-u8s8-tensor"
-
 
 CPU_BACKENDS = ("onnxruntime",)
 METHODS = ("minmax", "entropy", "percentile")
