@@ -234,6 +234,41 @@ class TuneResult:
     profile_path: str | None = None
     stopped: str = "done"
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TuneResult:
+        """The inverse of :meth:`to_dict` (a job's outcome document, read back by a face). The front comes back as
+        the keys of its rows' candidates, recomputed, so a row whose ``key`` field disagrees is never on it.
+
+        Raises:
+            KeyError, TypeError, ValueError, AttributeError: ``d`` is not a tune document (callers name the file).
+        """
+        outcomes = tuple(CandidateOutcome.from_dict(row) for row in d.get("candidates") or ())
+        keys = {o.candidate.key for o in outcomes}
+        front = tuple(k for row in d.get("front") or () if (k := Candidate.from_dict(row["candidate"]).key) in keys)
+        rec = d.get("recommendation")
+        recommendation = None
+        if rec is not None:
+            recommendation = TuneRecommendation(
+                Candidate.from_dict(rec["settings"]),
+                int(rec["result_id"]) if rec.get("result_id") is not None else None,
+                tuple(str(r) for r in rec.get("reasons") or ()),
+            )
+        return cls(
+            tune_id=str(d.get("tune_id") or ""),
+            model=str(d.get("model") or ""),
+            profile=str(d.get("profile") or ""),
+            objective=str(d.get("objective") or "p50"),
+            bounds=TuneBounds.from_dict(d.get("bounds") or {}),
+            budget_s=float(d.get("budget_s") or 0.0),
+            elapsed_s=float(d.get("elapsed_s") or 0.0),
+            outcomes=outcomes,
+            front=front,
+            recommendation=recommendation,
+            no_recommendation=d.get("no_recommendation"),
+            profile_path=d.get("profile_path"),
+            stopped=str(d.get("stopped") or "done"),
+        )
+
     def outcome(self, key: str) -> CandidateOutcome | None:
         return next((o for o in self.outcomes if o.candidate.key == key), None)
 
