@@ -90,6 +90,13 @@ def test_tune_argv_takes_the_model_options_and_the_screen_settings():
     argv = tune_argv(JobRequest(model="-m.onnx"), "c", "e", s)
     assert argv == ("tune", "./-m.onnx", "--calib", "c", "--eval", "e", "--max-drop", "1.0", "--p99-max", "5.0",
                     "--power-max", "10.0", "--objective", "p50", "--budget-min", "12.0")  # fmt: skip
+    # the CLI's own parser takes both (the screen's job runs this argv)
+    from workbench.cli.main import build_parser
+
+    ns = build_parser().parse_args(list(argv))
+    assert (ns.model, ns.max_drop, ns.p99_max, ns.power_max, ns.budget_min) == ("./-m.onnx", 1.0, 5.0, 10.0, 12.0)
+    ns = build_parser().parse_args(list(tune_argv(req, Path("/d/calib"), Path("/d/eval"), TuneSettings())))
+    assert ns.min_cosine == 0.98 and ns.calib == "/d/calib" and ns.objective == "p50"
 
 
 def test_plot_points_marks_front_recommendation_and_unmeasured_rows():
