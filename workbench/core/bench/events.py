@@ -139,6 +139,22 @@ class TuneCandidateDone:
     row: dict
 
 
+@dataclass(frozen=True)
+class FleetHostState:
+    """A detached `fleet run`: one host's state changed (fleet/types.py ``STATES``), with a line of detail."""
+
+    host: str
+    state: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FleetHostDone:
+    """A detached `fleet run` finished one host: its row (fleet/types.py ``HostRun.to_dict``)."""
+
+    row: dict
+
+
 EVENT_TYPES = {
     cls.__name__: cls
     for cls in (
@@ -156,6 +172,8 @@ EVENT_TYPES = {
         SweepRowDone,
         TuneProgress,
         TuneCandidateDone,
+        FleetHostState,
+        FleetHostDone,
     )
 }
 
