@@ -114,3 +114,20 @@ def test_cpu_space_covers_the_plain_recipe_families():
     assert len({c.key for c in sp.candidates}) == len(sp.candidates)
     thr = build_space(backend="onnxruntime", objective="throughput", cores=1, isa="avx2")
     assert {c.batch for c in thr.candidates} == {1, 4}
+
+
+def test_each_int8_candidate_is_quantized_with_its_own_recipe_on_a_cpu_profile():
+    """The CPU profiles say cpu_recipe = "auto": before, that replaced every candidate's recipe keys with the one
+    chosen for this CPU, so "S8S8 symmetric" measured as U8S8 (4.0 ms in the tune, 14.5 ms as a plain S8S8 model on
+    the ResNet-18-shaped model)."""
+    from workbench.core import workflow
+    from workbench.core.job import quant_settings
+    from workbench.core.precision.cpu_recipes import PLAIN_RECIPES
+    from workbench.core.tune.engine import candidate_job
+
+    job = workflow.prepare(workflow.JobRequest(profile="cpu-x86_64", precision="int8"), backend_needed=False)
+    assert job.profile.quantization.cpu_recipe == "auto"
+    for name, recipe in PLAIN_RECIPES.items():
+        q = quant_settings(candidate_job(job, Candidate("int8", dict(recipe)), TuneBounds(min_cosine=0.98)))
+        got = {k: getattr(q, k) for k in recipe}
+        assert got == recipe, name

@@ -40,7 +40,7 @@ from workbench.core.tune.types import OBJECTIVES, Candidate, CandidateOutcome, T
 #: its comparisons are never called significant, compare.py).
 CONTENDED_RETRIES = 1
 #: Bumped when what a stored run means changes, so an older tune's runs are not resumed into a newer one.
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2  # 2: INT8 candidates quantized with their own recipe (1 let a CPU profile's auto recipe replace it)
 
 EventFn = Callable[[object], None]
 #: A recorded sweep is a few kB of JSON; anything past this is not one (read whole, so bounded).
@@ -135,6 +135,11 @@ def candidate_job(job: Any, c: Candidate, bounds: TuneBounds) -> Any:
 
     prof = job.profile
     known = {k: v for k, v in c.recipe.items() if k in QuantSection.model_fields}
+    if c.precision == "int8" and c.recipe:
+        # The candidate's keys as written: a CPU profile's cpu_recipe = "auto" would replace them with the recipe
+        # chosen for the instruction set (core/job.py quant_settings), and every INT8 candidate would measure that
+        # one recipe under its own label.
+        known["cpu_recipe"] = "profile"
     if "nodes_to_exclude" in known:
         known["nodes_to_exclude"] = list(known["nodes_to_exclude"])
     acc = {}
