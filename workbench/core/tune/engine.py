@@ -204,9 +204,19 @@ class _Accuracy:
     cosine_min: float | None
     top1_drop_pts: float | None
     verdict: str
+    top1_basis: str | None = None  # "labels" or "fp32-agreement" (no labels: the disagreement with FP32's top-1)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cosine_min": self.cosine_min, "top1_drop_pts": self.top1_drop_pts, "verdict": self.verdict}
+        return {
+            "cosine_min": self.cosine_min,
+            "top1_drop_pts": self.top1_drop_pts,
+            "verdict": self.verdict,
+            "top1_basis": self.top1_basis,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Accuracy:
+        return cls(d.get("cosine_min"), d.get("top1_drop_pts"), str(d.get("verdict") or ""), d.get("top1_basis"))
 
 
 def _accuracy_of(report: Any) -> _Accuracy:
@@ -216,13 +226,16 @@ def _accuracy_of(report: Any) -> _Accuracy:
 
     v = report.vs_fp32
     cos = float(v.cosine_min) if v.cosine_min is not None and math.isfinite(v.cosine_min) else None
+    basis: str | None = None
     if report.top1_fp32 is not None and report.top1_other is not None:
         drop: float | None = float(report.top1_fp32) - float(report.top1_other)
+        basis = "labels"
     elif v.top1_agreement is not None:
         drop = 100.0 - float(v.top1_agreement)
+        basis = "fp32-agreement"
     else:
         drop = None
-    return _Accuracy(cos, drop, report.verdict)
+    return _Accuracy(cos, drop, report.verdict, basis)
 
 
 # --- the engine -----------------------------------------------------------------------------------------------------
@@ -308,7 +321,7 @@ class _Tune:
                 if isinstance(acc, dict):
                     self.accuracy.setdefault(
                         str(t.get("accuracy_id")),
-                        _Accuracy(acc.get("cosine_min"), acc.get("top1_drop_pts"), str(acc.get("verdict") or "")),
+                        _Accuracy.from_dict(acc),
                     )
                 if t.get("kept_layers") and not self.localised:
                     self.add_kept(tuple(t["kept_layers"]), announce=False)
@@ -333,7 +346,7 @@ class _Tune:
         ckey = _acc_key("accuracy", model_sha256(path), self.job.model_info.sha256, self.eval_dir)
         cached = _cache_read().get(ckey)
         if isinstance(cached, dict):
-            acc = _Accuracy(cached.get("cosine_min"), cached.get("top1_drop_pts"), str(cached.get("verdict") or ""))
+            acc = _Accuracy.from_dict(cached)
             self.accuracy[aid] = acc
             return acc, None
         check = self.steps.check_accuracy(cjob, c.precision, self.on_progress, self.cancel)
@@ -421,6 +434,7 @@ class _Tune:
             reason="contended: no difference involving it is called significant" if r.contended else "",
             top1_drop_pts=acc.top1_drop_pts if acc is not None else None,
             cosine_min=acc.cosine_min if acc is not None else None,
+            top1_basis=acc.top1_basis if acc is not None else None,
             p50_ms=p50,
             p99_ms=lat.p99_ms,
             p50_ci95_ms=(float(ci[0]), float(ci[1])) if confirmed and ci and None not in ci else None,

@@ -291,13 +291,13 @@ def recommend(
     chosen = min(tied, key=lambda o: (simplicity(o.candidate)[:-1], accuracy_loss(o), value(o, objective)))
     by_key = {o.candidate.key: o for o in outcomes}
     reasons: list[str] = []
-    base = by_key.get(baseline_key) if baseline_key else None
+    base = same_settings_fp32(outcomes, chosen) or (by_key.get(baseline_key) if baseline_key else None)
     name = _objective_words(objective)
     if base is not None and base is not chosen and value(base, objective):
         sv = compare_speed(base, chosen, objective, results)
         if sv.ratio:
             times = 1 / sv.ratio
-            head = f"{times:.2f}× {'faster' if times >= 1 else 'slower'} than FP32 ({name} {_fig(chosen, objective)} vs {_fig(base, objective)}{_ci(sv.ci95)})"
+            head = f"{times:.2f}× {'faster' if times >= 1 else 'slower'} than {base.candidate.label()} ({name} {_fig(chosen, objective)} vs {_fig(base, objective)}{_ci(sv.ci95)})"
             if not sv.significant:
                 head = f"not significantly faster than FP32: {head}; {sv.verdict}"
             reasons.append(head)
@@ -339,6 +339,23 @@ def recommend(
     return TuneRecommendation(chosen.candidate, rid, tuple(reasons)), None
 
 
+def same_settings_fp32(outcomes: Sequence[CandidateOutcome], chosen: CandidateOutcome) -> CandidateOutcome | None:
+    """The measured FP32 outcome with the chosen one's threads, batch, power mode and GPU options: the speed-up is
+    stated against FP32 run the same way (INT8 on 2 threads against FP32 on 1 thread would credit the threads to the
+    precision). None when there is none."""
+    c = chosen.candidate
+    for o in outcomes:
+        f = o.candidate
+        if (
+            f.precision == "fp32"
+            and o.measured
+            and o.status in TIMED
+            and (f.threads, f.batch, f.power_mode, dict(f.gpu)) == (c.threads, c.batch, c.power_mode, dict(c.gpu))
+        ):
+            return o
+    return None
+
+
 def _objective_words(objective: str) -> str:
     return {"p50": "p50", "p99": "p99", "throughput": "ms/inference", "energy": "mJ/inference"}[objective]
 
@@ -354,7 +371,11 @@ def _accuracy_words(o: CandidateOutcome) -> str:
         return ""
     parts = []
     if o.top1_drop_pts is not None:
-        parts.append(f"top-1 {-o.top1_drop_pts:+.2f} pts".replace("-", "−"))
+        if o.top1_basis == "fp32-agreement":
+            parts.append(f"top-1 agrees with FP32 on {100.0 - o.top1_drop_pts:.2f} % of samples (no labels)")
+        else:
+            change = -o.top1_drop_pts
+            parts.append(f"top-1 {'−' if change < 0 else '+'}{abs(change):.2f} pts")
     if o.cosine_min is not None:
         parts.append(f"minimum cosine vs FP32 {o.cosine_min:.4f}")
     return ", ".join(parts)

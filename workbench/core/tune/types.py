@@ -148,6 +148,9 @@ class CandidateOutcome:
     provenance: str = "measured"
     result_id: int | None = None
     confirm_result_id: int | None = None
+    #: What ``top1_drop_pts`` rests on: "labels" (top-1 against labels.csv) or "fp32-agreement" (no labels: 100 −
+    #: the share of samples whose top-1 agrees with FP32's); None when there is no top-1 figure.
+    top1_basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +171,7 @@ class CandidateOutcome:
             "provenance": self.provenance,
             "result_id": self.result_id,
             "confirm_result_id": self.confirm_result_id,
+            "top1_basis": self.top1_basis,
         }
 
     @classmethod
@@ -189,6 +193,7 @@ class CandidateOutcome:
             str(d.get("provenance") or "measured"),
             d.get("result_id"),
             d.get("confirm_result_id"),
+            d.get("top1_basis"),
         )
 
 
