@@ -149,6 +149,16 @@ def test_check_reports_hosts_and_a_closed_port_as_unreachable(sshd_server, tmp_p
     assert not (tmp_path / "nano").exists()  # check changes nothing on the host
 
 
+def test_limit_picks_hosts_and_a_pattern_matching_none_is_a_usage_error(fleet_inventory, run_cli):
+    res = run_cli("fleet", "check", "-i", str(fleet_inventory), "--limit", "nx", "--forks", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    assert [h["host"] for h in json.loads(res.stdout)["hosts"]] == ["nx"]
+    res = run_cli("fleet", "check", "-i", str(fleet_inventory), "--limit", "boards:!nano", "--json")
+    assert [h["host"] for h in json.loads(res.stdout)["hosts"]] == ["nx"]
+    res = run_cli("fleet", "check", "-i", str(fleet_inventory), "--limit", "orin*")
+    assert res.returncode == 2 and "--limit orin*: no host of" in res.stderr, res.stderr
+
+
 def test_unknown_host_key_fails_with_its_fingerprint(sshd_server, tmp_path, write_inventory, run_cli, cli_env):
     empty = tmp_path / "known_hosts"
     empty.write_text("")

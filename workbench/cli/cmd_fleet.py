@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Work on the hosts of a standard Ansible inventory (INI or YAML; ansible_host, ansible_port, "
             "ansible_user, ansible_ssh_private_key_file, ansible_ssh_common_args). Each entry keeps everything "
             "the workbench stores on that host under its `workbench_home` (default "
-            "~/.local/share/edge-workbench-fleet/<inventory name>), so two entries on one machine never share state. "
-            "Host keys are checked as your SSH and inventory say; the workbench never turns checking off."
+            "~/.local/share/edge-workbench-fleet/<inventory name>), so two entries on one machine never share state; "
+            "`workbench_python` (default python3) is the host's Python the workbench is installed with. Host keys are checked as your SSH and inventory say; the workbench never turns checking off."
         ),
         epilog=EXTRA_NOTE,
     )
