@@ -145,6 +145,11 @@ def run_playbook(
 ) -> dict[str, PlayOutcome]:
     """Run ``playbook`` (a name in ``workbench/data/fleet/``, or an absolute path) on the inventory's hosts.
 
+    ``extravars``: Ansible extra variables; ``workbench_homes`` ({inventory name: workbench_home},
+    :meth:`Inventory.homes`) is always added, so a playbook finds its host's folder as
+    ``workbench_homes[inventory_hostname]`` (``~`` expanded on the host: e.g. the path a ``file: state=directory``
+    task returns). On the host the workbench is ``HOME/src/.venv/bin/workbench``, run with ``WORKBENCH_HOME=HOME``.
+
     ``limit``: an Ansible host pattern (``--limit``: names, groups, ``nx*``, ``boards:!nano``); ``forks``: hosts
     worked on at once (Ansible's ``-f``); ``on_event``: called from this thread per task and host; ``cancel``:
     polled by ansible-runner, True stops the run. Returns one :class:`PlayOutcome` per host the run reached, and,
@@ -214,7 +219,7 @@ def run_playbook(
             private_data_dir=str(private),
             playbook=str(path),
             inventory=str(inv.path.absolute()),
-            extravars=dict(extravars or {}),
+            extravars={"workbench_homes": inv.homes(), **(extravars or {})},
             limit=limit,
             forks=forks,
             envvars=_env(private),

@@ -11,12 +11,6 @@ from workbench.core.fleet.inventory import Inventory
 from workbench.core.fleet.types import HostFacts
 
 
-def homes(inv: Inventory) -> dict[str, str]:
-    """The ``workbench_homes`` extra variable every fleet playbook reads: {inventory name: workbench_home} (``~``
-    unexpanded; the defaults of :func:`workbench.core.fleet.inventory.default_home` filled in)."""
-    return {h.name: h.workbench_home for h in inv.hosts}
-
-
 def facts_from(host: str, outcome: PlayOutcome | None) -> HostFacts:
     """A :class:`HostFacts` row from the probe's JSON (``outcome.facts``); a host the run did not reach is
     unreachable (``error`` says why), one whose probe failed is reachable with ``error`` set."""
@@ -56,7 +50,7 @@ def fleet_check(
     """One :class:`HostFacts` per host (inventory order; with ``limit``, the hosts it matched). Changes nothing on the
     hosts. Raises what :func:`run_playbook` raises (UsageError without Ansible, Cancelled)."""
     outcomes = run_playbook(
-        "check.yml", inv, extravars={"workbench_homes": homes(inv)}, limit=limit, forks=forks,
+        "check.yml", inv, limit=limit, forks=forks,
         on_event=on_event, cancel=cancel,
     )  # fmt: skip
     return tuple(facts_from(h.name, outcomes[h.name]) for h in inv.hosts if h.name in outcomes)

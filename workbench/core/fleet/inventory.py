@@ -72,6 +72,11 @@ class Inventory:
     def name(self) -> str:
         return self.path.stem
 
+    def homes(self) -> dict[str, str]:
+        """{inventory name: workbench_home} (``~`` unexpanded, defaults filled in): the ``workbench_homes`` extra
+        variable every fleet playbook reads (``workbench_homes[inventory_hostname]``)."""
+        return {h.name: h.workbench_home for h in self.hosts}
+
     def host(self, name: str) -> InventoryHost:
         for h in self.hosts:
             if h.name == name:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.fleet.ansible import PlayEvent, run_playbook
-from workbench.core.fleet.check import facts_from, homes
+from workbench.core.fleet.check import facts_from
 from workbench.core.fleet.inventory import Inventory
 from workbench.core.fleet.source import source_archive, wheelhouse_archive
 from workbench.core.fleet.types import HostFacts
@@ -69,7 +69,6 @@ def fleet_setup(
             "setup.yml",
             inv,
             extravars={
-                "workbench_homes": homes(inv),
                 "workbench_source_tar": str(src),
                 "workbench_wheelhouse_tar": wh_tar,
                 "workbench_stamp": f"{src_sha} {wh_sha}",
