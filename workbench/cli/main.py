@@ -40,6 +40,7 @@ def _optional_modules() -> list[str]:
         "cmd_export",
         "cmd_doctor",
         "cmd_jobs",
+        "cmd_fleet",
         "cmd_tui",
     ):
         spec = importlib.util.find_spec(f"workbench.cli.{name}")

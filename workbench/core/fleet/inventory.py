@@ -1,0 +1,187 @@
+"""An Ansible inventory (INI or YAML, any source ``ansible-inventory`` reads) as typed hosts.
+
+Ansible's own parser reads it (``ansible-inventory -i PATH --list``, from the ``fleet`` extra), so every inventory
+feature users already rely on (groups, ``group_vars``, ranges, YAML) means what it means to Ansible. We add one
+variable, ``workbench_home``: the folder on the host under which the workbench keeps everything for that inventory
+entry (``src/`` with its ``.venv``, ``wheelhouse/``, and ``WORKBENCH_HOME``'s ``data/`` (jobs, results), ``cache/``,
+``config/``). Its default is :data:`DEFAULT_HOME_PREFIX` + the inventory name, so two entries that point at one
+machine never share state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.core.errors import ConfigError, UsageError
+
+#: The default ``workbench_home`` on a host, followed by the (sanitised) inventory name. Under XDG's data folder
+#: (``~/.local/share``, https://specifications.freedesktop.org/basedir-spec/latest/) of the SSH user, so no
+#: privilege is needed; ``~`` is expanded on the host.
+DEFAULT_HOME_PREFIX = "~/.local/share/edge-workbench-fleet/"
+
+#: How to install what `workbench fleet` needs (README's extras line).
+INSTALL_HINT = "install the fleet extra: pip install -c constraints.txt -e '.[fleet]' (ansible-core, ansible-runner)"
+
+# ansible-inventory prints a parse failure as a warning and carries on with an empty inventory unless told.
+_STRICT_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True"}
+
+
+@dataclass(frozen=True)
+class InventoryHost:
+    """One inventory entry. ``name``: the inventory name (``inventory_hostname``); ``vars``: its variables as
+    ``ansible-inventory --list`` gives them (group variables merged), with ``workbench_home`` always set (the
+    default filled in, ``~`` not yet expanded: it is expanded on the host); ``groups``: the groups it is in."""
+
+    name: str
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+
+    @property
+    def workbench_home(self) -> str:
+        return str(self.vars["workbench_home"])
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) SSH connects to: ``ansible_host`` (else the name) and ``ansible_port`` (else 22)."""
+        host = str(self.vars.get("ansible_host") or self.vars.get("ansible_ssh_host") or self.name)
+        port = self.vars.get("ansible_port") or self.vars.get("ansible_ssh_port") or 22
+        try:
+            return host, int(port)
+        except (TypeError, ValueError):
+            return host, 22
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A read inventory: ``path`` (what ``-i`` named), ``hosts`` in group order (each once), ``groups`` by name."""
+
+    path: Path
+    hosts: tuple[InventoryHost, ...]
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def host(self, name: str) -> InventoryHost:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+
+def default_home(name: str) -> str:
+    """The default ``workbench_home`` of inventory entry ``name``: one folder per entry. Characters other than
+    letters, digits, ``.``, ``_`` and ``-`` become ``_`` (a YAML inventory name may hold a ``/``)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if safe in ("", ".", ".."):
+        safe = safe.replace(".", "_") or "_"
+    return DEFAULT_HOME_PREFIX + safe
+
+
+def ansible_tool(name: str) -> str:
+    """The path of an Ansible command (``ansible-inventory``, ``ansible-playbook``): next to this Python first (the
+    venv the extra was installed into, even when its ``bin`` is not on PATH), then PATH.
+
+    Raises:
+        UsageError: Ansible is not installed (with how to install the extra)."""
+    here = Path(sys.executable).parent / name
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise UsageError(f"`workbench fleet` needs Ansible: {name} was not found", hint=INSTALL_HINT)
+
+
+def load_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read the inventory at ``path`` with Ansible's parser.
+
+    Raises:
+        UsageError: Ansible is not installed.
+        ConfigError: the file is missing, cannot be parsed, has no host, or a ``workbench_home`` is not an absolute
+            path or ``~/…`` (the message names the file and the host)."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such inventory", hint="pass -i with an Ansible inventory file (INI or YAML)")
+    env = {**os.environ, **_STRICT_ENV}
+    # The source is one argv element: names with spaces or a leading '-' are passed as they are.
+    argv = [ansible_tool("ansible-inventory"), "-i", str(p.absolute()), "--list"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"{p}: ansible-inventory could not read it: {exc}") from None
+    if proc.returncode != 0:
+        text = " ".join(proc.stderr.split())
+        problems = [s.strip() for s in re.split(r"\[WARNING\]:|ERROR!", text) if s.strip()]
+        raise ConfigError(
+            f"{p}: not a readable Ansible inventory",
+            problems=problems[-6:],
+            hint="check the file with: ansible-inventory -i FILE --list",
+        )
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{p}: ansible-inventory printed no JSON ({exc})") from None
+    return _from_list(p, doc)
+
+
+def _from_list(path: Path, doc: Mapping[str, Any]) -> Inventory:
+    hostvars = (doc.get("_meta") or {}).get("hostvars") or {}
+    order: list[str] = []
+    member: dict[str, list[str]] = {}
+
+    def walk(group: str, seen: frozenset[str]) -> None:
+        node = doc.get(group) or {}
+        for h in node.get("hosts") or ():
+            if h not in member:
+                order.append(h)
+                member[h] = []
+            if group not in ("all", "ungrouped") and group not in member[h]:
+                member[h].append(group)
+        for child in node.get("children") or ():
+            if child not in seen:
+                walk(child, seen | {child})
+                for h in _hosts_below(doc, child):
+                    if group not in ("all", "ungrouped") and group not in member.setdefault(h, []):
+                        member[h].append(group)
+
+    walk("all", frozenset({"all"}))
+    for h in hostvars:  # hosts only in hostvars (never in a group listing): keep them too
+        if h not in member:
+            order.append(h)
+            member[h] = []
+    if not order:
+        raise ConfigError(f"{path}: the inventory has no host", hint="add at least one host line")
+    hosts = []
+    problems = []
+    for name in order:
+        v = dict(hostvars.get(name) or {})
+        home = v.get("workbench_home")
+        if home is None or home == "":
+            v["workbench_home"] = default_home(name)
+        elif not isinstance(home, str) or not (home.startswith("/") or home == "~" or home.startswith("~/")):
+            problems.append(f"host {name}: workbench_home = {home!r} must be an absolute path or start with ~/")
+        hosts.append(InventoryHost(name, v, tuple(member[name])))
+    if problems:
+        raise ConfigError(f"{path}: bad workbench_home", problems=problems)
+    groups = {g: tuple(h.name for h in hosts if g in h.groups) for g in doc if g not in ("_meta", "all")}
+    return Inventory(path, tuple(hosts), groups)
+
+
+def _hosts_below(doc: Mapping[str, Any], group: str, seen: frozenset[str] = frozenset()) -> list[str]:
+    node = doc.get(group) or {}
+    out = list(node.get("hosts") or ())
+    for child in node.get("children") or ():
+        if child not in seen and child != group:
+            out += _hosts_below(doc, child, seen | {group})
+    return out
