@@ -443,3 +443,14 @@ def test_fleet_run_keeps_the_others_and_collects_on_rerun(tmp_path, workbench_ho
     calls.clear()
     run(limit="agx")
     assert calls == [("run.yml", "agx"), ("collect.yml", "agx")]
+
+
+def test_task_starts_become_host_states():
+    from workbench.core.fleet.ansible import PlayEvent
+    from workbench.core.fleet.run import _state_of
+
+    assert _state_of(PlayEvent("nx", "start", "copying: ship the bundles it lacks")) == ("nx", "copying")
+    assert _state_of(PlayEvent("nx", "start", "workbench_out starting: the benchmark job")) == ("nx", "starting")
+    assert _state_of(PlayEvent("nx", "start", "workbench_out running: wait for the job")) == ("nx", "running")
+    assert _state_of(PlayEvent("nx", "ok", "copying: ship the bundles it lacks")) is None
+    assert _state_of(PlayEvent("nx", "start", "Gathering Facts")) is None

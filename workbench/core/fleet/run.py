@@ -174,9 +174,12 @@ def fleet_run(
             bundles.append({"kind": b.kind, "key": b.key, "archive": str(archive), "doc": unpack})
         start_doc = encode_doc({"run_key": p.key, "argv": list(p.argv), "force": bool(options.force)})
 
+        last: dict[str, str] = {}
+
         def on_play_event(event: Any) -> None:
             state = _state_of(event)
-            if state is not None:
+            if state is not None and last.get(state[0]) != state[1]:  # several tasks share a state: say it once
+                last[state[0]] = state[1]
                 _emit(on_event, FleetHostState(state[0], state[1], ""))
 
         started = ansible.run_playbook(
@@ -205,6 +208,7 @@ def fleet_run(
         jobs[name] = {"job": job, "reused": reused}
         known[name] = runstate.HostState(job, homes.get(name, ""),
                                          prev.result_id if prev is not None and prev.job == job else None)  # fmt: skip
+        last[name] = "running"
         _emit(on_event, FleetHostState(name, "running", f"job {job}" + (" (started before)" if reused else "")))
     runstate.save(p.key, known)
 
