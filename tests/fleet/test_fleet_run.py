@@ -3,7 +3,7 @@ their own ``workbench_home``, set up once per session by `fleet setup --wheelhou
 
 Must-show 1 and 2: the bundled model on both hosts, two results stored here with ``host`` = their inventory names,
 `results compare` side by side, each host's job and result under its own home — while a third host with a closed port
-is reported unreachable. Must-show 3: sshd stopped once the remote jobs started; they still finish; sshd started
+is reported unreachable (and one never set up fails, saying so). Must-show 3: sshd stopped once the remote jobs started; they still finish; sshd started
 again, `fleet run` (as a detached local job) collects them without running them again.
 """
 
@@ -57,15 +57,17 @@ def test_run_on_two_hosts_stores_both_and_reports_the_unreachable_third(
             "nano": sshd_server.host_vars(homes["nano"]),
             "nx": sshd_server.host_vars(homes["nx"]),
             "gone": sshd_server.host_vars(tmp_path / "gone home", ansible_port=free_port()),  # nobody listens there
+            "bare": sshd_server.host_vars(tmp_path / "bare home"),  # reachable, never set up
         },
     )
     rc, out, err = _cli(["fleet", "run", "-i", str(inv), *QUICK, "--foreground", "--json"], capsys)
     doc = json.loads(out)
     assert rc == 1, err  # one host did not give a result
     rows = {h["host"]: h for h in doc["hosts"]}
-    assert [h["host"] for h in doc["hosts"]] == ["nano", "nx", "gone"]
+    assert [h["host"] for h in doc["hosts"]] == ["nano", "nx", "gone", "bare"]
     assert rows["gone"]["status"] == "unreachable" and rows["gone"]["result_id"] is None
     assert "127.0.0.1" in rows["gone"]["error"]
+    assert rows["bare"]["status"] == "failed" and "workbench fleet setup" in rows["bare"]["error"]
     for name in ("nano", "nx"):
         assert rows[name]["status"] == "ok", rows[name]
         assert rows[name]["error"] is None and rows[name]["reused"] is False
