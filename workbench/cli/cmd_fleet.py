@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(handler="workbench.cli.cmd_fleet:setup")
 
     # ---- `fleet run` (helper "fleetrun" registers its parser here) -------------------------------------------------
+    from workbench.cli.cmd_fleet_run import register_run
+
+    register_run(fleet)
     # ---- end of `fleet run` ----------------------------------------------------------------------------------------
 
 

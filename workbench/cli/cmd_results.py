@@ -140,7 +140,14 @@ def run_list(args: argparse.Namespace) -> int:
     ]
     header = ["id", "created (UTC)", "model", "precision", "backend", "profile", "p50 ms", "p99 ms", "inf/s",
               "accuracy", "source"]  # fmt: skip
-    for line in table(header, body, right={0, 6, 7, 8}):
+    if any(r.host for r in rows):  # fleet results (`workbench fleet run`): which inventory host measured each
+        header.insert(3, "host")
+        for cells, r in zip(body, rows, strict=True):
+            cells.insert(3, r.host or "-")
+        right = {0, 7, 8, 9}
+    else:
+        right = {0, 6, 7, 8}
+    for line in table(header, body, right=right):
         print(line)
     return 0
 

@@ -132,7 +132,9 @@ def _dispatch(args: argparse.Namespace, argv: list[str] | None, job_dir: Path | 
     modname, funcname = args.handler.split(":")
     from workbench.core.errors import WorkbenchError
 
-    if args.command in JOB_COMMANDS and not args.foreground and job_dir is None:
+    # A subcommand may mark itself a job command too (`fleet run`: set_defaults(job_command=True)).
+    is_job = args.command in JOB_COMMANDS or getattr(args, "job_command", False)
+    if is_job and not args.foreground and job_dir is None:
         try:
             _check_early(args)
         except WorkbenchError as err:

@@ -70,6 +70,7 @@ METRICS: tuple[tuple[str, Callable[[BenchmarkResult], Any]], ...] = (
     ("backend", lambda r: r.backend),
     ("profile", lambda r: r.profile),
     ("device", lambda r: r.device),
+    ("host", lambda r: r.host),  # fleet runs only (a row of all None is left out)
     ("created (UTC)", lambda r: r.created_at),
     ("iterations", lambda r: r.throughput.iterations),
     ("batch", lambda r: r.throughput.batch),
@@ -105,6 +106,7 @@ SETTING_GETTERS: tuple[tuple[str, Callable[[BenchmarkResult], Any]], ...] = (
     ("input_shapes", lambda r: {k: list(v) for k, v in r.inputs.shapes.items()} if r.inputs else None),
     ("inputs", lambda r: r.inputs.source if r.inputs else None),
     ("device", lambda r: r.device),
+    ("host", lambda r: r.host),
     ("model_sha256", lambda r: r.model.sha256),
 )
 

@@ -990,6 +990,8 @@ class BenchmarkResult:
     profile: str | None = None
     profile_reason: str | None = None
     device: str | None = None
+    # The inventory name of the fleet host that measured it (`workbench fleet run`); None: measured on this machine
+    host: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     artifact: ArtifactRef | None = None
     inputs: InputsUsed | None = None
@@ -1130,6 +1132,7 @@ class BenchmarkResult:
             d["model_onnx"] = self.model.onnx_path
             d["model_sha256"] = self.model.sha256
         d["device"] = self.device
+        d["host"] = self.host
         d["versions"] = dict(self.versions)
         if self.imported is None:
             d["settings"] = self.settings.to_dict() if self.settings is not None else None
@@ -1184,7 +1187,7 @@ _KNOWN = frozenset(
     """precision latency_ms run_length early_stopping latencies_ms latencies_subsampled latency_method latency_series latency_histogram peak_rss_mb timing_splits_ms
     queries_per_call stopped_by_parent throughput_ips throughput_qps iterations batch batch_requested wall_s
     input_shapes inputs warmup warnings measured provenance source label backend profile profile_reason artifact
-    artifact_bytes artifact_cached build_s model model_onnx model_sha256 device versions settings telemetry
+    artifact_bytes artifact_cached build_s model model_onnx model_sha256 device host versions settings telemetry
     idle_power settle power_state scenario accuracy inferences_per_j above_idle server multi_stream repeat
     until_stable calibration power_mode contention layer_profile layers imported_from block blocks_in_file log_line layout
     command batch_assumed trtexec id created_at result_id""".split()
@@ -1279,6 +1282,7 @@ def result_from_dict(d: Mapping[str, Any]) -> BenchmarkResult:
         profile=_str(d.get("profile")),
         profile_reason=_str(d.get("profile_reason")),
         device=_str(d.get("device")),
+        host=_str(d.get("host")),
         versions={str(k): str(v) for k, v in _dict(d.get("versions")).items()},
         artifact=art,
         inputs=inputs,

@@ -141,9 +141,13 @@ class ResultRow:
     throughput_ips: float | None
     accuracy_verdict: str | None
     source: str | None = None
+    host: str | None = None  # the fleet host's inventory name (`workbench fleet run`), None for this machine's runs
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["host"] is None:
+            del d["host"]  # rows of this machine's runs keep the key set `results list --json` always printed
+        return d
 
 
 @dataclass(frozen=True)
@@ -431,10 +435,10 @@ class ResultStore:
         cols = ", ".join(SUMMARY_COLUMNS)
 
         def query(c: sqlite3.Connection) -> tuple[list[Any], bool]:
-            # "source" (e.g. "trtexec import") lives in the JSON; json_extract needs SQLite's JSON1 (built in
-            # since 3.38, compiled in by most distributions before): without it the column is left out.
+            # "source" (e.g. "trtexec import") and "host" (fleet runs) live in the JSON; json_extract needs SQLite's
+            # JSON1 (built in since 3.38, compiled in by most distributions before): without it they are left out.
             try:
-                sql = f"SELECT {cols}, json_extract(json, '$.source') FROM results{tail}"
+                sql = f"SELECT {cols}, json_extract(json, '$.source'), json_extract(json, '$.host') FROM results{tail}"
                 return c.execute(sql, args).fetchall(), True
             except sqlite3.OperationalError as exc:
                 if "json_extract" not in str(exc):
@@ -447,6 +451,7 @@ class ResultStore:
             d = dict(zip(SUMMARY_COLUMNS, r[: len(SUMMARY_COLUMNS)], strict=True))
             d["measured"] = bool(d["measured"])
             d["source"] = r[len(SUMMARY_COLUMNS)] if with_source else None
+            d["host"] = r[len(SUMMARY_COLUMNS) + 1] if with_source else None
             out.append(ResultRow(**d))
         return out
 

@@ -344,6 +344,8 @@ def show_text(r: BenchmarkResult) -> str:
         f"Precision   {_dash(r.precision)}   backend {_dash(r.backend)}   profile {_dash(r.profile)}",
         f"Device      {_dash(r.device)}",
     ]
+    if r.host is not None:  # a fleet run: the inventory host that measured it
+        lines.append(f"Host        {field(r.host)}")
     if r.artifact is not None and r.artifact.path:
         size = f"  ({human_bytes(r.artifact.bytes)})" if r.artifact.bytes is not None else ""
         lines.append(f"Artifact    {field(r.artifact.path)}{size}")
