@@ -159,8 +159,12 @@ def test_jobs_list_lines_of_fleet_jobs(tmp_path):
     assert job_outcome_line(run) == "fleet run: 3 ok · 1 unreachable of 4 hosts"
     check = _job(tmp_path, ("fleet", "check", "-i", "lab.ini", "--json"), "job-check")
     check.stdout_path.write_text("warning: something first\n" + json.dumps(_doc()["check"]) + "\n")
-    jobs.finish(check.dir, 0, [])
+    jobs.finish(check.dir, 1, [])  # exit 1: a host could not be reached; the others are still reported
     assert job_outcome_line(check) == "fleet check: 3 of 4 hosts reachable"
+    refused = _job(tmp_path, ("fleet", "check", "-i", "nowhere.ini", "--json"), "job-refused")
+    refused.stderr_path.write_text("error: cannot read inventory nowhere.ini: no such file\n")
+    jobs.finish(refused.dir, 2, [])
+    assert job_outcome_line(refused) == "cannot read inventory nowhere.ini: no such file"
 
 
 # --- the screen -------------------------------------------------------------------------------------------------
@@ -372,7 +376,7 @@ def test_fleet_check_job_shows_the_facts_it_printed(tmp_path, monkeypatch):
             await pilot.press("c")
             await wait_for(pilot, lambda: started and app.busy == "fleet check", 30, "the check job started")
             job.stdout_path.write_text(json.dumps(_doc()["check"], indent=1) + "\n")
-            jobs.finish(job.dir, 0, [])
+            jobs.finish(job.dir, 1, [])  # exit 1, as `fleet check` ends when a host could not be reached
             await wait_idle(pilot, 60)
             return before, _cells(s.query_one("#fleet-facts")), text(s.query_one("#fleet-facts-head")), app
 

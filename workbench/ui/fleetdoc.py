@@ -96,7 +96,7 @@ def check_facts_of_job(job: Any) -> tuple[Any, ...]:
 def fleet_job_line(job: Any) -> str | None:
     """The Jobs list's line for an ended fleet job ("fleet run: 2 ok · 1 unreachable of 3 hosts", "fleet check: 2 of
     3 hosts reachable"), or None when ``job`` is not a fleet job that left its document (a run's outcome, whatever
-    its exit; a finished check's JSON)."""
+    its exit; the JSON a check printed, also when it exited 1 because a host could not be reached)."""
     from workbench.core import jobs as core_jobs
     from workbench.core.errors import WorkbenchError
 
@@ -116,10 +116,11 @@ def fleet_job_line(job: Any) -> str | None:
         order = sorted(counts, key=lambda s: FINAL.index(s) if s in FINAL else len(FINAL))  # ok, failed, …
         parts = " · ".join(f"{counts[status]} {status}" for status in order)
         return f"fleet run: {parts or 'no host'} of {len(run.hosts)} hosts"
-    if job.argv[1:2] == ("check",) and job.state() == "finished":
+    state = job.state()
+    if job.argv[1:2] == ("check",) and state in ("finished", "failed"):  # failed: exit 1, a host not reached
         try:
             facts = check_facts_of_job(job)
         except WorkbenchError as exc:
-            return str(exc)
+            return str(exc) if state == "finished" else None  # failed without a document: its own error
         return f"fleet check: {sum(f.reachable for f in facts)} of {len(facts)} hosts reachable"
     return None

@@ -382,6 +382,12 @@ class WorkersMixin:
         if kind == JobKind.FLEET and "fleet" in (core_jobs.read_outcome(job) or {}):
             # also failed (a host failed or was unreachable: the others' rows still count) or cancelled
             return _outcome(kind, job)
+        if kind == JobKind.FLEET_CHECK and state == "failed":
+            # `fleet check` exits 1 when a host could not be reached; the document it printed has every host
+            try:
+                return _outcome(kind, job)
+            except WorkbenchError:
+                pass  # it printed none (a bad inventory, a refused option): its error, below
         if state == "cancelled":
             raise Cancelled(f"job {job.id} cancelled")
         if state != "finished":
