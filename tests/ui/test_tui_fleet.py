@@ -129,6 +129,11 @@ def test_cells_of_the_comparison_and_the_facts():
         "orin-nano", "ok", "0.412\n0.409–0.416", "0.538\n0.521–0.566", "2398.0", "7.9", "3.29", "pass",
     ]  # fmt: skip
     assert [str(c) for c in comparison_cells(nx2)] == ["orin-nx-2", "unreachable", "-", "-", "-", "-", "-", "-"]
+    from dataclasses import replace
+
+    long_name = replace(nx2, host="lab-b-orin-nx-16gb-02\x1b[2J")  # cut, and its control character shown escaped
+    assert str(comparison_cells(long_name)[0]) == "lab-b-orin-nx-1…"
+    assert str(error_lines([long_name])).startswith("lab-b-orin-nx-16gb-02\\x1b[2J: unreachable: ssh:")
     # the interval's bounds keep the figure's decimals; a missing bound is "?", no interval shows the figure alone
     assert [str(interval_cell(v, ci)) for v, ci in ((0.188, [0.187, 0.19]), (4.31, [4.28, None]), (4.31, None),
                                                     (None, [1, 2]), (1234.5, [1200, 1300.5]))] == [
@@ -142,8 +147,6 @@ def test_cells_of_the_comparison_and_the_facts():
     assert [str(c) for c in facts_cells(facts[0])] == [
         "orin-nano", "yes", "3.10.12", "0.1.0", "jetson-orin-nano", "6.2", "10.3.0", "41.7",
     ]  # fmt: skip
-    from dataclasses import replace
-
     bare = replace(facts[0], workbench=None, jetpack=None, free_disk_gib=None)
     assert [str(c) for c in facts_cells(bare)][3:] == ["none", "jetson-orin-nano", "L4T 36.4.3", "10.3.0", "-"]
     assert [str(c) for c in facts_cells(facts[2])] == ["orin-nx-2", "no", "-", "-", "-", "-", "-", "-"]

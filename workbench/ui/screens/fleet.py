@@ -146,7 +146,9 @@ def interval_cell(value: Any, ci: Any) -> Text:
 
 
 def _host(name: str) -> Text:
-    return Text(field(name), no_wrap=True, overflow="ellipsis")
+    """A host's name in a table cell, cut to HOST_WIDTH characters ("…" last) so the figures stay on screen."""
+    shown = field(name)
+    return Text(shown if len(shown) <= HOST_WIDTH else shown[: HOST_WIDTH - 1] + "…", no_wrap=True)
 
 
 def comparison_cells(row: Any) -> tuple[Any, ...]:
