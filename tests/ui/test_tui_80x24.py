@@ -17,8 +17,9 @@ from tui_helpers import make_recorded_app, rich_text, screen_lines, text, wait_f
 
 SIZE = (80, 24)
 SCREEN_KEYS = {"model": "1", "profile": "2", "precision": "3", "calibrate": "4", "build": "5", "bench": "6",
-               "results": "7", "sweep": "8", "tune": "9", "jobs": "j", "dashboard": "d"}  # fmt: skip
-NAV = ["1 Model", "2 Prof", "3 Prec", "4 Calib", "5 Build", "6 Bench", "7 Res", "8 Sweep", "9 Tune", "j Jobs", "d Dash"]
+               "results": "7", "sweep": "8", "tune": "9", "fleet": "0", "jobs": "j", "dashboard": "d"}  # fmt: skip
+NAV = ["1 Model", "2 Prof", "3 Prec", "4 Cal", "5 Bld", "6 Bench", "7 Res", "8 Pwr", "9 Tune", "0 Flt", "j Jobs",
+       "d Dash"]  # fmt: skip
 
 
 def _footer_labels(app) -> list[set[str]]:

@@ -1,9 +1,9 @@
 """Snapshots of every screen at 80x24 and 120x40 with recorded data injected through the app's constructor:
 telemetry from a real tegrastats capture (Orin Nano Super, JetPack 6.2), results measured earlier on an
-x86-64 host, an example power-mode sweep and an example tune (tests/fixtures/ui). The Benchmark screen (time view and histogram view)
-and the Dashboard plot a recorded latency trace of the bundled model (tests/fixtures/ui/latency-trace.json) and a
-2.1 s GPU-load tegrastats segment (Orin Nano 8GB) on one time axis. Every injected number is labelled "recorded"
-on screen.
+x86-64 host, an example power-mode sweep, an example tune and an example fleet run and check (tests/fixtures/ui).
+The Benchmark screen (time view and histogram view) and the Dashboard plot a recorded latency trace of the bundled
+model (tests/fixtures/ui/latency-trace.json) and a 2.1 s GPU-load tegrastats segment (Orin Nano 8GB) on one time axis.
+Every injected number is labelled "recorded" on screen.
 
 Update after looking at the diff: ``.venv/bin/pytest tests/ui/test_tui_snapshots.py --snapshot-update``.
 Textual is pinned in constraints.txt so the SVGs stay stable.
@@ -58,6 +58,7 @@ SCREENS = {
     "results": (("7", "enter"), None, None),
     "sweep": (("8",), None, None),
     "tune": (("9",), None, None),
+    "fleet": (("0",), None, None),
     "jobs": (("j",), lambda app: "No jobs yet" in text(app.screen.query_one("#jobs-note")), None),
     "dashboard": (("d",), None, None),
     "help": (("6", "question_mark"), None, None),

@@ -37,6 +37,15 @@ def recorded_tune():
     return tune_result_from_dict(json.loads((FIXTURES / "tune-example.json").read_text()))
 
 
+def recorded_fleet():
+    """The example fleet run and check of tests/fixtures/ui/fleet-example.json (hand-made figures, labelled recorded
+    on screen) as (FleetRun, HostFacts rows), read back the way the Fleet screen reads a fleet job's documents."""
+    from workbench.ui.fleetdoc import fleet_run_from_dict, host_facts_from_doc
+
+    doc = json.loads((FIXTURES / "fleet-example.json").read_text())
+    return fleet_run_from_dict(doc["fleet"]), host_facts_from_doc(doc["check"])
+
+
 def recorded_data():
     """Recorded data: a real tegrastats capture (Orin Nano Super, JetPack 6.2) and results measured earlier."""
     from workbench.core.profiles.match import Detection
@@ -68,6 +77,8 @@ def recorded_data():
         sweep=recorded_sweep(),
         latency_trace=recorded_trace(),
         tune=recorded_tune(),
+        fleet=recorded_fleet()[0],
+        fleet_facts=recorded_fleet()[1],
     )
 
 

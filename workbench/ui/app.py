@@ -28,6 +28,10 @@ from workbench.ui.messages import (
     Compared,
     DatasetRead,
     Exported,
+    FleetChecked,
+    FleetFinished,
+    FleetHostChanged,
+    FleetHostFinished,
     JobFailed,
     JobKind,
     JobSettingsKnown,
@@ -49,6 +53,7 @@ from workbench.ui.screens.bench import BenchScreen
 from workbench.ui.screens.build import BuildScreen
 from workbench.ui.screens.calibrate import CalibrateScreen
 from workbench.ui.screens.dashboard import DashboardScreen
+from workbench.ui.screens.fleet import FleetScreen
 from workbench.ui.screens.help import HelpScreen
 from workbench.ui.screens.jobs import JobsScreen
 from workbench.ui.screens.model import ModelScreen
@@ -70,9 +75,14 @@ SCREEN_CLASSES = {
     "results": ResultsScreen,
     "sweep": SweepScreen,
     "tune": TuneScreen,
+    "fleet": FleetScreen,
     "jobs": JobsScreen,
     "dashboard": DashboardScreen,
 }
+
+
+# The screen (mode) that follows a job of each kind, where the two names differ.
+MODE_OF_KIND = {JobKind.FLEET_CHECK: "fleet"}
 
 
 def all_binding_ids() -> set[str]:
@@ -142,6 +152,12 @@ class WorkbenchApp(WorkersMixin, App):
         if recorded is not None and recorded.tune is not None:
             self.state.tune = recorded.tune
             self.state.tune_recorded = True
+        if recorded is not None and recorded.fleet is not None:
+            self.state.fleet = recorded.fleet
+            self.state.fleet_recorded = True
+        if recorded is not None and recorded.fleet_facts:
+            self.state.fleet_facts = tuple(recorded.fleet_facts)
+            self.state.fleet_facts_recorded = True
 
     def notify(
         self,
@@ -284,7 +300,7 @@ class WorkbenchApp(WorkersMixin, App):
 
     def attach_job(self, job: Any) -> None:
         """Follow ``job`` (from the Jobs screen) on its screen: bench/run on Benchmark, calibrate, build, sweep,
-        tune; a finished job shows its outcome at once."""
+        tune, fleet run / check on Fleet; a finished job shows its outcome at once."""
         from workbench.core.live import LiveLatency
 
         kinds = {
@@ -297,6 +313,9 @@ class WorkbenchApp(WorkersMixin, App):
         }
         command = job.argv[0] if job.argv else ""
         kind = kinds.get(command)
+        if command == "fleet":
+            command = " ".join(job.argv[:2])
+            kind = {"fleet run": JobKind.FLEET, "fleet check": JobKind.FLEET_CHECK}.get(command)
         if kind is None:
             self.notify(
                 f"the TUI does not follow `{command}` jobs: `workbench jobs attach {job.id}` in a shell does",
@@ -311,7 +330,7 @@ class WorkbenchApp(WorkersMixin, App):
             return
         live = LiveLatency() if kind == JobKind.BENCH else None
         self.followed_live = live
-        self.switch_mode(str(kind))
+        self.switch_mode(MODE_OF_KIND.get(kind, str(kind)))
         self.follow_job(job, kind, live, cancel)
 
     # --- shared state changes (called by screens, UI thread) -------------------------------------------------
@@ -395,6 +414,12 @@ class WorkbenchApp(WorkersMixin, App):
     def on_tune_row_finished(self, msg: TuneRowFinished) -> None:
         self._forward(msg)
 
+    def on_fleet_host_changed(self, msg: FleetHostChanged) -> None:
+        self._forward(msg)
+
+    def on_fleet_host_finished(self, msg: FleetHostFinished) -> None:
+        self._forward(msg)
+
     def on_prepared(self, msg: Prepared) -> None:
         st = self.state
         st.prepared = msg.job
@@ -452,6 +477,16 @@ class WorkbenchApp(WorkersMixin, App):
         self.state.tune = msg.result
         self.state.tune_recorded = False
         self._finished(JobKind.TUNE, msg, Change.TUNE)
+
+    def on_fleet_finished(self, msg: FleetFinished) -> None:
+        self.state.fleet = msg.run
+        self.state.fleet_recorded = False
+        self._finished(JobKind.FLEET, msg, Change.FLEET)
+
+    def on_fleet_checked(self, msg: FleetChecked) -> None:
+        self.state.fleet_facts = tuple(msg.facts)
+        self.state.fleet_facts_recorded = False
+        self._finished(JobKind.FLEET_CHECK, msg, Change.FLEET)
 
     def on_attached(self, msg: Attached) -> None:
         if msg.job is not None:

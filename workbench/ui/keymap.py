@@ -41,6 +41,8 @@ SCREENS: tuple[tuple[str, str, str, str], ...] = (
     ("results", "screen.results", "7", "Results"),
     ("sweep", "screen.sweep", "8", "Power sweep"),
     ("tune", "screen.tune", "9", "Tune"),
+    # "0", not "f": the Precision (FP32) and Build (force) screens bind "f", and a screen's key hides the app's.
+    ("fleet", "screen.fleet", "0", "Fleet"),
     ("jobs", "screen.jobs", "j", "Jobs"),
     ("dashboard", "screen.dashboard", "d", "Dashboard"),
 )

@@ -27,6 +27,8 @@ class JobKind(str, Enum):
     BENCH = "bench"
     SWEEP = "sweep"
     TUNE = "tune"
+    FLEET = "fleet"  # `workbench fleet run` (Fleet screen)
+    FLEET_CHECK = "fleet check"  # `workbench fleet check --json` (Fleet screen)
     EXPORT = "export"
     RESULTS = "results"
     COMPARE = "compare"
@@ -49,6 +51,7 @@ class Change(str, Enum):
     BENCH = "bench"
     SWEEP = "sweep"
     TUNE = "tune"
+    FLEET = "fleet"  # the fleet run or the fleet check facts on show changed
     JOB = "job"  # the followed detached job, or its settings, changed
 
 
@@ -181,6 +184,36 @@ class TuneFinished(WorkbenchMessage, bubble=False):
     """A tune ended with its result (done, at the budget, or cancelled with the candidates measured so far)."""
 
     result: Any  # core.tune.types.TuneResult
+
+
+@dataclass
+class FleetHostChanged(WorkbenchMessage, bubble=False):
+    """A detached `fleet run`: one host's state changed (core.bench.events.FleetHostState: host, state from
+    core/fleet/types.py STATES, a line of detail)."""
+
+    event: Any  # core.bench.events.FleetHostState
+
+
+@dataclass
+class FleetHostFinished(WorkbenchMessage, bubble=False):
+    """A detached `fleet run` finished one host (its FleetHostDone row, read back as core.fleet.types.HostRun)."""
+
+    row: Any  # core.fleet.types.HostRun
+
+
+@dataclass
+class FleetFinished(WorkbenchMessage, bubble=False):
+    """A `fleet run` job ended with its outcome (every host's row; also when some hosts failed or it was
+    cancelled: the hosts it finished)."""
+
+    run: Any  # core.fleet.types.FleetRun
+
+
+@dataclass
+class FleetChecked(WorkbenchMessage, bubble=False):
+    """A `fleet check --json` job ended: one HostFacts per inventory host, in the document's order."""
+
+    facts: tuple = ()  # core.fleet.types.HostFacts
 
 
 @dataclass

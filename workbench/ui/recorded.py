@@ -43,7 +43,9 @@ class Recorded:
     a finished run shown on the Benchmark screen; ``detection``: a profiles.match.Detection; ``sweep``: a
     power.sweep.SweepResult shown on the Power sweep screen; ``latency_trace``: a :class:`LatencyTrace` the
     Benchmark screen plots (with the recorded telemetry on the same time axis) until a run of its own starts;
-    ``tune``: a tune.types.TuneResult shown on the Tune screen, labelled recorded there until a tune of its own ends.
+    ``tune``: a tune.types.TuneResult shown on the Tune screen, labelled recorded there until a tune of its own ends;
+    ``fleet`` (a fleet.types.FleetRun) and ``fleet_facts`` (fleet.types.HostFacts rows): shown on the Fleet screen,
+    labelled recorded there until a fleet run / check of its own ends.
     Results are marked recorded on the way in."""
 
     telemetry: tuple[Any, ...] = ()
@@ -55,6 +57,8 @@ class Recorded:
     sweep: Any = None
     latency_trace: LatencyTrace | None = None
     tune: Any = None
+    fleet: Any = None
+    fleet_facts: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if self.results is not None:

@@ -40,6 +40,11 @@ class AppState:
     sweep_recorded: bool = False  # sweep was injected (recorded), not measured in this session
     tune: Any = None  # tune.types.TuneResult of the latest tune (Tune screen)
     tune_recorded: bool = False  # tune was injected (recorded), not measured in this session
+    fleet_inventory: str | None = None  # the Ansible inventory the Fleet screen runs on (as the user typed it)
+    fleet: Any = None  # fleet.types.FleetRun of the latest `fleet run` (Fleet screen)
+    fleet_recorded: bool = False  # fleet was injected (recorded), not run in this session
+    fleet_facts: tuple = ()  # fleet.types.HostFacts of the latest `fleet check`, inventory order
+    fleet_facts_recorded: bool = False  # fleet_facts were injected (recorded), not checked in this session
     job_id: str | None = None  # the detached job followed or last shown (None after this TUI's settings change)
     job_settings: Any = None  # core.jobs.JobSettings of that job: headers show these, not the request's
 

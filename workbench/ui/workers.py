@@ -1,6 +1,6 @@
 """Thin workers. Quick work (prepare, a dataset, results, compare, export) runs one workflow call (core/workflow.py)
-off the UI thread; long work (calibrate, build, bench, sweep, tune) starts a detached job (core/jobs.py) and follows it.
-Each posts one typed message.
+off the UI thread; long work (calibrate, build, bench, sweep, tune, fleet run / check) starts a detached job
+(core/jobs.py) and follows it. Each posts one typed message.
 
 Every worker is ``@work(thread=True, exit_on_error=False)``; expected failures (WorkbenchError) become a
 ``JobFailed`` with the core's message and hint, anything else one line (never a traceback in the app).
@@ -27,6 +27,10 @@ from workbench.ui.messages import (
     Compared,
     DatasetRead,
     Exported,
+    FleetChecked,
+    FleetFinished,
+    FleetHostChanged,
+    FleetHostFinished,
     JobFailed,
     JobKind,
     JobSettingsKnown,
@@ -69,6 +73,17 @@ def _tune_row(row: Any) -> Any:
         return None
 
 
+def _fleet_row(row: Any) -> Any:
+    """A FleetHostDone row as a HostRun; None for a row this version cannot read (skipped: the final outcome carries
+    every host)."""
+    from workbench.core.fleet.types import HostRun
+
+    try:
+        return HostRun.from_dict(row)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     """The typed message for a finished job: its stored result (bench, run) or its outcome.json (calibrate, build).
 
@@ -79,6 +94,16 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
     from workbench.core.errors import WorkbenchError
 
     outcome = core_jobs.read_outcome(job) or {}
+    if kind == JobKind.FLEET:
+        from workbench.ui.fleetdoc import fleet_run_from_dict
+
+        if not isinstance(outcome.get("fleet"), dict):
+            raise WorkbenchError(f"job {job.id} ended without a fleet run outcome")
+        return FleetFinished(fleet_run_from_dict(outcome["fleet"], f"job {job.id}: {job.dir / 'outcome.json'}"))
+    if kind == JobKind.FLEET_CHECK:
+        from workbench.ui.fleetdoc import check_facts_of_job
+
+        return FleetChecked(check_facts_of_job(job))
     if kind == JobKind.TUNE:
         from workbench.ui.tunedoc import tune_result_from_dict
 
@@ -142,6 +167,12 @@ def _ended_line(job: Any) -> str:
     from workbench.core import jobs as core_jobs
 
     state = job.state()
+    if job.argv[:1] == ("fleet",):
+        from workbench.ui.fleetdoc import fleet_job_line
+
+        line = fleet_job_line(job)  # a run where a host failed ends "failed", with every host's row in its outcome
+        if line is not None:
+            return line
     if state in ("failed", "died"):
         message, _ = core_jobs.error_text(job)
         return message or state
@@ -322,6 +353,12 @@ class WorkersMixin:
                     row = _tune_row(event.row)
                     if row is not None:
                         post(TuneRowFinished(row))
+                elif isinstance(event, ev.FleetHostState):
+                    post(FleetHostChanged(event))
+                elif isinstance(event, ev.FleetHostDone):
+                    host_row = _fleet_row(event.row)
+                    if host_row is not None:
+                        post(FleetHostFinished(host_row))
                 elif live is not None:
                     live.feed(event)
             if settings is None:
@@ -342,6 +379,15 @@ class WorkersMixin:
             return _outcome(kind, job)  # also cancelled: the partial table, the original mode restored
         if kind == JobKind.TUNE and "tune" in (core_jobs.read_outcome(job) or {}):
             return _outcome(kind, job)  # also cancelled: the candidates measured so far, a power mode restored
+        if kind == JobKind.FLEET and "fleet" in (core_jobs.read_outcome(job) or {}):
+            # also failed (a host failed or was unreachable: the others' rows still count) or cancelled
+            return _outcome(kind, job)
+        if kind == JobKind.FLEET_CHECK and state == "failed":
+            # `fleet check` exits 1 when a host could not be reached; the document it printed has every host
+            try:
+                return _outcome(kind, job)
+            except WorkbenchError:
+                pass  # it printed none (a bad inventory, a refused option): its error, below
         if state == "cancelled":
             raise Cancelled(f"job {job.id} cancelled")
         if state != "finished":
@@ -361,15 +407,32 @@ class WorkersMixin:
         progress (TuneProgressed), each candidate as it ends (TuneRowFinished), then TuneFinished with the result
         (cancelled: the candidates done so far). Until `workbench tune` exists the job fails with the parser's
         message, shown as a JobFailed like any job's error."""
+        self._start_argv_and_follow(JobKind.TUNE, argv, cancel)
+
+    def _start_argv_and_follow(self, kind: JobKind, argv: tuple[str, ...], cancel: threading.Event) -> None:
+        """Start ``workbench <argv>`` as a detached job (a command whose argv a screen builds) and follow it."""
 
         def run() -> WorkbenchMessage:
             from workbench.core import jobs as core_jobs
 
             job = core_jobs.start(list(argv))
             self.own_jobs[job.id] = job  # type: ignore[attr-defined] - at once: quitting now asks about it
-            return self._follow(JobKind.TUNE, job, None, cancel)
+            return self._follow(kind, job, None, cancel)
 
-        self._guard(JobKind.TUNE, run)
+        self._guard(kind, run)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def start_fleet_run(self, argv: tuple[str, ...], cancel: threading.Event) -> None:
+        """`workbench fleet run …` as a job (``argv``: screens/fleet.py ``fleet_run_argv``): each host's state
+        (FleetHostChanged), each host's row as it ends (FleetHostFinished), then FleetFinished with every host's
+        row — also when some hosts failed or the run was cancelled. A job that ends without its outcome (the command
+        refused its arguments, the inventory is bad) is a JobFailed with its message."""
+        self._start_argv_and_follow(JobKind.FLEET, argv, cancel)
+
+    @work(thread=True, exit_on_error=False, group="jobs")
+    def start_fleet_check(self, argv: tuple[str, ...], cancel: threading.Event) -> None:
+        """`workbench fleet check -i INV --json` as a job (FleetChecked with the document it printed)."""
+        self._start_argv_and_follow(JobKind.FLEET_CHECK, argv, cancel)
 
     @work(thread=True, exit_on_error=False, group="joblist", exclusive=True)
     def list_jobs(self) -> None:

@@ -7,16 +7,18 @@ from textual.widgets import Static
 
 from workbench.ui.keymap import SCREENS, key_label
 
-# Under 100 columns: eleven screens in 80 columns (exactly 80 with these, no space after the last), every key and
-# name whole.
+# Where the full names do not fit (they take 119 columns): twelve screens in 80 columns (exactly 80 with these, no
+# space after the last), every key and name whole.
 SHORT = {
     "Profile": "Prof",
     "Precision": "Prec",
-    "Calibrate": "Calib",
+    "Calibrate": "Cal",
+    "Build": "Bld",
     "Benchmark": "Bench",
     "Results": "Res",
     "Dashboard": "Dash",
-    "Power sweep": "Sweep",
+    "Power sweep": "Pwr",
+    "Fleet": "Flt",
 }
 
 
@@ -33,11 +35,14 @@ class NavBar(Static):
         self.update(self.build_text())
 
     def build_text(self) -> Text:
+        """Every screen's key and name, the full names where they fit the bar's width, else the SHORT ones."""
         keys = getattr(self.app, "keys", {})
+        items = [(mode, key_label(keys.get(bid, default)), label) for mode, bid, default, label in SCREENS]
+        full_width = sum(len(k) + 1 + len(label) for _, k, label in items) + len(items) - 1
+        use_full = self.size.width == 0 or full_width <= self.size.width
         t = Text(no_wrap=True, overflow="ellipsis")
-        for n, (mode, bid, default, label) in enumerate(SCREENS):
-            k = key_label(keys.get(bid, default))
-            short = label if self.size.width == 0 or self.size.width >= 100 else SHORT.get(label, label)
+        for n, (mode, k, label) in enumerate(items):
+            short = label if use_full else SHORT.get(label, label)
             style = "reverse bold" if mode == self.current else ""
             if n:
                 t.append(" ")
