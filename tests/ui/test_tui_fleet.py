@@ -93,6 +93,13 @@ def test_fleet_run_and_check_argv_exactly():
     home = str(Path("~").expanduser())
     assert fleet_run_argv("~/lab.ini", None, FleetSettings()) == ("fleet", "run", "-i", f"{home}/lab.ini")
     assert fleet_check_argv("-lab inv.ini") == ("fleet", "check", "-i", "./-lab inv.ini", "--json")
+    # the CLI's own parser takes them as meant (the screen's jobs run these argvs)
+    from workbench.cli.main import build_parser
+
+    ns = build_parser().parse_args(list(fleet_run_argv("-inv.ini", "-m.onnx", FleetSettings(limit="-x", forks=3))))
+    assert (ns.inventory, ns.model, ns.limit, ns.forks) == ("./-inv.ini", "./-m.onnx", "-x", 3)
+    ns = build_parser().parse_args(list(fleet_check_argv("-lab inv.ini")))
+    assert ns.inventory == "./-lab inv.ini" and ns.json is True
 
 
 def test_documents_read_back_and_a_bad_one_is_one_error_naming_it():
