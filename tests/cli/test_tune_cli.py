@@ -178,3 +178,20 @@ def test_bad_inputs_are_one_clear_error_before_anything_runs(run_cli, tmp_path):
     res = run_cli("tune", "--min-cosine", "2", "--foreground", timeout=60)
     assert res.returncode == 2 and "argument --min-cosine: 2 must be between -1 and 1" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_an_int8_candidate_with_every_layer_kept_fp32_is_not_measured_as_int8(run_cli, tmp_path):
+    """A bound no INT8 model meets made the localisation keep all 5 of the bundled model's layers in FP32: the
+    "INT8 … 5 layers FP32" candidates were the FP32 graph, measured and stored as INT8 once per method."""
+    prof = _profile(tmp_path, ["qdq-u8s8-tensor"])
+    res = run_cli("tune", "--min-cosine", "0.999999", "--profile", str(prof), "--json", *ARGS, timeout=600)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    kept = [c for c in doc["candidates"] if c["candidate"]["recipe"].get("nodes_to_exclude")]
+    assert kept, "the localisation added no kept-layer candidate"
+    for c in kept:
+        if len(c["candidate"]["recipe"]["nodes_to_exclude"]) >= 5:
+            assert c["status"] == "rejected-bound" and "it is the FP32 model" in c["reason"]
+            assert c["result_id"] is None
+    plain = next(c for c in doc["candidates"] if c["status"] == "rejected-accuracy")
+    assert "< 0.999999" in plain["reason"] and "1.0000 <" not in plain["reason"]

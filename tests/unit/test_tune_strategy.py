@@ -152,3 +152,39 @@ def test_without_labels_the_top1_figure_is_named_as_agreement_with_fp32():
     )
     labelled = CandidateOutcome(PLAIN, "measured", top1_drop_pts=0.3, top1_basis="labels")
     assert strategy._accuracy_words(labelled) == "top-1 −0.30 pts"
+
+
+def test_energy_without_power_readings_says_so_instead_of_blaming_bounds():
+    (f, rf), (p, rp) = timed(FP32, 2.0, 1), timed(PLAIN, 1.0, 2)  # no mJ/inference on either
+    rec, why = strategy.recommend([f, p], TuneBounds(), "energy", {FP32.key: rf, PLAIN.key: rp})
+    assert rec is None and why.startswith("no energy figure: the telemetry of this run had no power readings")
+
+
+def test_a_bound_reason_shows_the_digits_that_make_it_fail():
+    o = CandidateOutcome(PLAIN, "measured", cosine_min=0.9999987)
+    assert strategy.accuracy_problem(o, TuneBounds(min_cosine=0.999999)) == (
+        "minimum cosine vs FP32 0.9999987 < 0.999999"
+    )
+
+
+def test_an_unknown_tune_recipe_is_a_profile_error_with_its_line(tmp_path):
+    import pytest
+
+    from workbench.core.errors import ConfigError
+    from workbench.core.profiles.loader import load_profile
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('extends = "cpu-x86_64"\n[tune]\nrecipes = ["qdq-u8s8-channel", "qoperator-u8s8"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_profile(str(bad))
+    assert any(f"{bad}:3:" in p and "unknown recipe 'qoperator-u8s8'" in p for p in err.value.problems)
+
+
+def test_a_tuned_profile_extends_a_bundled_profile_by_name():
+    from workbench.core.profiles.loader import load_profile
+    from workbench.core.tune.profile_out import render_tuned_profile
+    from workbench.core.tune.types import TuneRecommendation
+
+    text = render_tuned_profile(load_profile("cpu-x86_64"), TuneRecommendation(PLAIN, 1, ("r",)), "tune-x")
+    assert 'extends = "cpu-x86_64"' in text  # not the checkout's absolute path: the file survives a move
+    assert 'cpu_recipe = "profile"' in text  # its keys as written, not the CPU's auto recipe

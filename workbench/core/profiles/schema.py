@@ -229,6 +229,16 @@ class TuneSection(_Section):
     streams: list[Annotated[int, Field(ge=1)]] | None = None
     builder_optimization_levels: list[Annotated[int, Field(ge=0, le=5)]] | None = None
 
+    @field_validator("recipes")
+    @classmethod
+    def _recipes(cls, v: list[str] | None) -> list[str] | None:
+        from workbench.core.precision.cpu_recipes import PLAIN_RECIPES
+
+        unknown = [r for r in v or () if r not in PLAIN_RECIPES]
+        if unknown:
+            raise ValueError(f"unknown recipe {', '.join(repr(r) for r in unknown)}; known: {', '.join(PLAIN_RECIPES)}")
+        return v
+
 
 # Tables of a profile file and the section model of each (used for "did you mean" and line lookup).
 SECTIONS: dict[str, type[_Section]] = {

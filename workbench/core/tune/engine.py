@@ -205,6 +205,7 @@ class _Accuracy:
     top1_drop_pts: float | None
     verdict: str
     top1_basis: str | None = None  # "labels" or "fp32-agreement" (no labels: the disagreement with FP32's top-1)
+    quantized_tensors: int | None = None  # INT8: tensors with a Q/DQ pair in the model (0: it is the FP32 graph)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -212,11 +213,19 @@ class _Accuracy:
             "top1_drop_pts": self.top1_drop_pts,
             "verdict": self.verdict,
             "top1_basis": self.top1_basis,
+            "quantized_tensors": self.quantized_tensors,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Accuracy:
-        return cls(d.get("cosine_min"), d.get("top1_drop_pts"), str(d.get("verdict") or ""), d.get("top1_basis"))
+        q = d.get("quantized_tensors")
+        return cls(
+            d.get("cosine_min"),
+            d.get("top1_drop_pts"),
+            str(d.get("verdict") or ""),
+            d.get("top1_basis"),
+            int(q) if isinstance(q, int) else None,
+        )
 
 
 def _accuracy_of(report: Any) -> _Accuracy:
@@ -272,6 +281,8 @@ class _Tune:
         self.localised = False
         self.stopped = "done"
         self.durations: list[float] = []
+        self.stretch: list[float] = []  # wall seconds per asked timed second, per run (build, warm-up, retries)
+        self.acc_seconds: list[float] = []  # wall seconds of each accuracy check (calibration + evaluation)
         # read before anything is measured: a bad file is one clear error, not the end of a long search
         self.sweep = load_recorded_sweep(opts.recorded_sweep) if opts.recorded_sweep else None
 
@@ -351,6 +362,8 @@ class _Tune:
             return acc, None
         check = self.steps.check_accuracy(cjob, c.precision, self.on_progress, self.cancel)
         acc = _accuracy_of(check.report)
+        if check.calibration is not None:
+            acc = replace(acc, quantized_tensors=int(check.calibration.coverage().quantized_tensors))
         _cache_write(ckey, acc.to_dict())
         self.accuracy[aid] = acc
         return acc, check
@@ -397,8 +410,10 @@ class _Tune:
         t0 = self.budget.elapsed
         built = self.steps.build(cjob, c.precision, self.on_progress, self.cancel)
         result = None
-        for _ in range(1 + CONTENDED_RETRIES):
+        for attempt in range(1 + CONTENDED_RETRIES):
             self.check_cancel()
+            if attempt and not self.budget.allows(seconds * 1.2):
+                break  # no time for another try: the contended run stays, flagged (never called significant)
             result = self.steps.bench(cjob, built, on_progress=self.on_progress, cancel=self.cancel)
             if not result.contended:
                 break
@@ -417,6 +432,7 @@ class _Tune:
         if self.job.request.store:
             result = self.steps.store(self.job, result, self.on_progress)
         self.durations.append(self.budget.elapsed - t0)
+        self.stretch.append((self.budget.elapsed - t0) / max(seconds, 1e-3))
         self.stored[(c.key, phase)] = result  # never measured twice in one tune either
         return result
 
@@ -461,7 +477,11 @@ class _Tune:
     def need(self, seconds: float) -> float:
         """Seconds a run of ``seconds`` is expected to take: the mean of the runs so far (build, child start,
         warm-up included), else ``seconds`` itself."""
-        return max(seconds, sum(self.durations) / len(self.durations)) if self.durations else seconds
+        # A run takes its timed seconds times the stretch seen so far (build, child start, warm-up and the re-runs
+        # of contended measurements), so a 9 s confirmation is not started with 10 s left after 1 s short runs took
+        # 3 s each. Before any run: 1.5x, a guess that errs long.
+        factor = sum(self.stretch) / len(self.stretch) if self.stretch else 1.5
+        return seconds * max(1.0, factor)
 
     def short(self, c: Candidate, acc: _Accuracy | None) -> None:
         if not self.budget.allows(self.need(self.short_s)) and (c.key, "short") not in self.stored:
@@ -491,16 +511,31 @@ class _Tune:
             i += 1
             if c.precision == "fp32" or c.key in self.outcomes:
                 continue
-            if not self.budget.allows():
+            need_acc = sum(self.acc_seconds) / len(self.acc_seconds) if self.acc_seconds else 0.0
+            if not self.budget.allows(need_acc):
                 self.stopped = "budget"
                 break
             self.check_cancel()
+            t_acc = self.budget.elapsed
             try:
                 acc, check = self.check_accuracy(c)
             except Cancelled:
                 raise
             except WorkbenchError as exc:
                 self.done(CandidateOutcome(c, "failed", reason=str(exc)))
+                continue
+            if check is not None:
+                self.acc_seconds.append(self.budget.elapsed - t_acc)
+            if c.precision == "int8" and acc.quantized_tensors == 0:
+                # Every quantized layer kept in FP32: the "INT8" model is the FP32 graph; measuring it under an INT8
+                # label (once per calibration method) would only repeat FP32.
+                self.done(
+                    CandidateOutcome(
+                        c,
+                        "rejected-bound",
+                        reason="no tensor is left in INT8 with these layers kept in FP32: it is the FP32 model",
+                    )
+                )
                 continue
             probe = CandidateOutcome(c, "measured", top1_drop_pts=acc.top1_drop_pts, cosine_min=acc.cosine_min)
             problem = strategy.accuracy_problem(probe, self.opts.bounds)

@@ -60,8 +60,19 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
+def _extends_ref(base: Any) -> str:
+    """How the tuned profile names its parent: by name when the parent is a bundled profile (the file then keeps
+    working after the checkout moves or the package is reinstalled elsewhere), else by its absolute path."""
+    from workbench.core import paths
+
+    src = Path(base.source_path).resolve()
+    if src.parent == paths.bundled_profiles_dir().resolve() and src.stem == base.name:
+        return base.name
+    return str(src)
+
+
 def render_tuned_profile(base: Any, rec: TuneRecommendation, tune_id: str) -> str:
-    """The TOML text of the tuned profile for ``rec`` on the profile ``base`` (extends it by path)."""
+    """The TOML text of the tuned profile for ``rec`` on the profile ``base`` (extends it by name when bundled, else by path)."""
     c = rec.candidate
     lines = [
         f"# Written by `workbench tune` ({tune_id}): {c.label()}.",
@@ -70,7 +81,7 @@ def render_tuned_profile(base: Any, rec: TuneRecommendation, tune_id: str) -> st
     lines += [f"# {r}" for r in rec.reasons[:4]]
     lines += [
         f"description = {_toml_value(f'{base.name} tuned: {c.label()} (--precision {c.precision})')}",
-        f"extends = {_toml_value(str(Path(base.source_path).resolve()))}",
+        f"extends = {_toml_value(_extends_ref(base))}",
     ]
     for table, values in tuned_settings(rec).items():
         lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]

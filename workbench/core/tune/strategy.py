@@ -70,13 +70,23 @@ def accuracy_problem(o: CandidateOutcome, bounds: TuneBounds) -> str | None:
         if o.cosine_min is None or not math.isfinite(o.cosine_min):
             return "no per-sample cosine vs FP32 was measured"
         if o.cosine_min < bounds.min_cosine:
-            return f"minimum cosine vs FP32 {o.cosine_min:.4f} < {bounds.min_cosine:g}"
+            return f"minimum cosine vs FP32 {_enough(o.cosine_min, bounds.min_cosine)} < {bounds.min_cosine:g}"
     if bounds.max_drop_pts is not None:
         if o.top1_drop_pts is None:
             return "no top-1 figure (the eval set has no labels.csv and no classifier output)"
         if o.top1_drop_pts > bounds.max_drop_pts:
             return f"top-1 drop {o.top1_drop_pts:.2f} pts > {bounds.max_drop_pts:g}"
     return None
+
+
+def _enough(value: float, bound: float) -> str:
+    """``value`` with the digits it takes to show it differs from ``bound`` (4 to 9 decimals): 0.9999987 against
+    0.999999 printed as "1.0000" read as if the bound were met."""
+    for digits in range(4, 10):
+        text = f"{value:.{digits}f}"
+        if float(text) != bound and (float(text) < bound) == (value < bound):
+            return text
+    return f"{value:.10g}"
 
 
 def bound_problem(o: CandidateOutcome, bounds: TuneBounds) -> str | None:
@@ -190,12 +200,13 @@ def compare_speed(
         return SpeedVerdict(ratio, ci, bool(rv.significant), rv.verdict)
     contended = bool(ra.contended or rb.contended)
     sig = ci is not None and not (ci[0] <= 1.0 <= ci[1]) and abs(ratio - 1) * 100 >= SMALL_PCT and not contended
-    return SpeedVerdict(
-        ratio,
-        ci,
-        sig,
-        f"per-inference B/A = {ratio:.4f}{_ci(ci)}: {'significant' if sig else 'no significant difference'}",
-    )
+    if sig:
+        words = "significant"
+    elif contended:
+        words = "no significant difference claimed: a run was contended (other work shared the CPU)"
+    else:
+        words = "no significant difference"
+    return SpeedVerdict(ratio, ci, sig, f"per-inference B/A = {ratio:.4f}{_ci(ci)}: {words}")
 
 
 def _p99_ci(r: Any) -> tuple[float, float] | None:
@@ -286,6 +297,13 @@ def recommend(
     pool = eligible(outcomes, bounds, objective)
     recorded = [o for o in outcomes if not o.measured and o.status in TIMED]
     if not pool:
+        timed = [o for o in outcomes if o.measured and o.status in TIMED]
+        if objective == "energy" and timed and all(o.mj_per_inference is None for o in timed):
+            return None, (
+                "no energy figure: the telemetry of this run had no power readings (mJ/inference n/a), so "
+                "--objective energy cannot rank the candidates; use a source with power (workbench telemetry "
+                "sources) or --objective p50"
+            )
         return None, _nothing_meets(outcomes, bounds)
     tied = undominated(pool, objective, results)
     chosen = min(tied, key=lambda o: (simplicity(o.candidate)[:-1], accuracy_loss(o), value(o, objective)))
@@ -386,6 +404,10 @@ def _nothing_meets(outcomes: Sequence[CandidateOutcome], bounds: TuneBounds) -> 
     rejected = [o for o in outcomes if o.status.startswith("rejected")]
     if not timed and not rejected:
         return "no candidate was measured within the budget: raise --budget-min"
+    over = [o for o in timed if bounds and bound_problem(o, bounds)]
+    if over and not rejected:
+        why = "; ".join(f"{o.candidate.label()}: {bound_problem(o, bounds)}" for o in over[:4])
+        return f"no measured candidate meets the bounds ({why})"
     why = "; ".join(f"{o.candidate.label()}: {o.reason}" for o in rejected[:4])
     more = f" and {len(rejected) - 4} more" if len(rejected) > 4 else ""
     return f"no candidate meets the bounds ({len(rejected)} rejected: {why}{more})"
