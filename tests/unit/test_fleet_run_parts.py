@@ -282,7 +282,7 @@ def test_store_fetched_result_as_the_host_and_not_twice():
         stored = db.get(row.result_id)
         assert db.count() == 1
     assert stored.host == "nx-1" and stored.is_measurement and stored.latency.p50_ms == 2.0
-    assert stored.created_at != "2026-01-01T00:00:00+00:00"  # stored here now, under this database's id
+    assert stored.created_at == "2026-01-01T00:00:00+00:00"  # when the board measured it, not when it was fetched
     assert known["nx-1"] == runstate.HostState("J1", "", row.result_id)
     assert row.summary["p50_ms"] == 2.0 and row.summary["p50_ci95_ms"] == pytest.approx([1.95, 2.05])
 

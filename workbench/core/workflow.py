@@ -42,7 +42,7 @@ EventFn = Callable[[object], None]
 
 __all__ = [
     "PRECISIONS", "JobRequest", "PreparedJob", "Progress", "Built", "Calibration", "BestOutcome", "MainRun",
-    "prepare", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "check_accuracy",
+    "prepare", "store_fetched", "calibrate", "calibrate_and_check", "precision_model", "build", "accuracy", "check_accuracy",
     "localize_int8", "bench", "bench_and_store", "check_bench_inputs",
     "check_request", "check_bench_job", "check_telemetry", "check_export_target", "check_results_db",
     "bench_best", "run_main", "offline", "server", "find_max_qps", "multi_stream", "sweep", "tune", "store",
@@ -766,6 +766,15 @@ def store(job: PreparedJob, result: BenchmarkResult, on_progress: ProgressFn = n
         jobs.record_result(job.request.job_dir, rid)
     on_progress(Progress("store", f"stored as result {rid}"))
     return result.with_id(rid)
+
+
+def store_fetched(result: BenchmarkResult) -> int:
+    """Store a result measured elsewhere and fetched here (`fleet run`: a board's result with ``host`` set); its id.
+    Raises ResultsError."""
+    from workbench.core.results.store import ResultStore
+
+    with ResultStore() as db:
+        return db.add(result)
 
 
 def check_bench_inputs(job: PreparedJob, *, batch: int | None = None, flag: str | None = None) -> None:

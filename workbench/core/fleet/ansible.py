@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,7 +49,7 @@ OUT_PREFIX = "workbench_out"
 #: Ansible's default ``ssh_args`` (ansible-core 2.17 ``ssh`` connection plugin docs) plus ``BatchMode=yes``: no
 #: prompt can hang a run (an unknown host key or a password prompt fails instead). Host-key checking itself is left
 #: as the user's SSH configuration says.
-SSH_ARGS = "-C -o ControlMaster=auto -o ControlPersist=60s -o BatchMode=yes"
+SSH_ARGS = "-C -o ControlMaster=auto -o ControlPersist=15s -o BatchMode=yes"
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,14 @@ def playbook_path(name: str) -> Path:
 def _env(private: Path) -> dict[str, str]:
     env = {
         # ansible-runner finds ansible-playbook on PATH: put the venv of this Python first.
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join([str(Path(sysconfig.get_path("scripts"))), os.environ.get("PATH", "")]),
         "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "True",
+        # SSH master connections in this run's own private folder: a socket shared across runs (~/.ansible/cp,
+        # named by user/host/port only) let a later run with another known_hosts reuse an open connection and skip
+        # the host-key check.
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(private / "cp"),
     }
     # ansible-runner turns host-key checking OFF unless ANSIBLE_HOST_KEY_CHECKING is set (ansible_runner/config/
     # _base.py): set it to what the user's Ansible configuration says, which is on unless they turned it off.

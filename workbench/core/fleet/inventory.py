@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import subprocess
-import sys
+import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +99,7 @@ def ansible_tool(name: str) -> str:
 
     Raises:
         UsageError: Ansible is not installed (with how to install the extra)."""
-    here = Path(sys.executable).parent / name
+    here = Path(sysconfig.get_path("scripts")) / name
     if here.is_file() and os.access(here, os.X_OK):
         return str(here)
     found = shutil.which(name)

@@ -276,9 +276,13 @@ def _store(name: str, info: dict[str, Any], facts: dict[str, Any], known: dict[s
             fetched = result_from_dict(facts["result"])
         except ValueError as exc:
             return HostRun(name, "failed", error=f"the result of job {job} is not a result: {exc}", remote_job=job)
-        # A measurement of that host, named by its inventory entry; the ids are the host's, not this database's.
-        local = replace(fetched, host=name, id=None, created_at=None, result_id=None)
-        rid = db.add(local)
+        # A measurement of that host, named by its inventory entry; the ids are the host's, not this database's;
+        # created_at stays the host's: when it was measured, not when it was fetched.
+        local = replace(fetched, host=name, id=None, result_id=None)
+    from workbench.core.workflow import store_fetched
+
+    rid = store_fetched(local)
+    with ResultStore() as db:
         stored = db.get(rid)
     known[name] = runstate.HostState(job, prev.workbench_home if prev else "", rid)
     return HostRun(name, "ok", rid, None, stored.device, job, bool(info["reused"]), host_summary(stored))

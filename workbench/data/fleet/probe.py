@@ -35,8 +35,8 @@ if os.access(wb, os.X_OK):
         out["profile"] = det.get("profile_name")
         out["l4t"] = det.get("l4t")
         out["jetpack"] = det.get("jetpack")
-        trt = det.get("tensorrt") or {}
-        installed = trt.get("installed") or {}
+        line = det.get("tensorrt") or {}
+        installed = line.get("installed") or {}
         out["tensorrt"] = installed.get("version")
         if d.returncode != 0:
             out["probe_error"] = "profiles detect: " + (d.stderr.strip().splitlines() or ["failed"])[-1]
