@@ -4,6 +4,7 @@ to the job messages they show by defining Textual handlers (``on_bench_finished`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 from rich.text import Text
@@ -57,6 +58,37 @@ class WorkbenchScreen(Screen):
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def prompt_setting(
+        self,
+        title: str,
+        value: str,
+        apply: Callable[[str], None],
+        *,
+        busy: str | None,
+        invalid: str,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """Ask for one setting in a text dialog and ``apply`` the answer (``apply`` raises ValueError for a bad one:
+        ``invalid`` is shown, followed by the text). ``busy``: refuse with this warning (a job of the screen runs).
+        ``after`` runs once a dialog is answered, whatever the answer was."""
+        from workbench.ui.screens.dialogs import TextPromptScreen
+
+        if busy is not None:
+            self.notify(busy, severity="warning")
+            return
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                apply(text)
+            except ValueError:
+                self.notify(f"{invalid}: {text!r}", severity="error")
+            if after is not None:
+                after()
+
+        self.wb.push_screen(TextPromptScreen(title, value=value), done)
 
     NARROW_BELOW = 100  # columns: under this, side panels stack below the main one (class "narrow", app.tcss)
 

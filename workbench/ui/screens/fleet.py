@@ -506,21 +506,13 @@ class FleetScreen(WorkbenchScreen):
         self.wb.start_fleet_check(fleet_check_argv(inv), cancel)
 
     def _prompt(self, title: str, value: str, apply: Any) -> None:
-        from workbench.ui.screens.dialogs import TextPromptScreen
-
-        if self.running:
-            self.notify("a fleet run is going on: x cancels it first", severity="warning")
-            return
-
-        def done(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                apply(text)
-            except ValueError:
-                self.notify(f"not a whole number of at least 1: {text!r}", severity="error")
-
-        self.wb.push_screen(TextPromptScreen(title, value=value), done)
+        self.prompt_setting(
+            title,
+            value,
+            apply,
+            busy="a fleet run is going on: x cancels it first" if self.running else None,
+            invalid="not a whole number of at least 1",
+        )
 
     def _change(self, **changes: Any) -> None:
         self.settings = replace(self.settings, **changes)

@@ -286,22 +286,14 @@ class SweepScreen(WorkbenchScreen):
         return tuple(argv)
 
     def _prompt(self, title: str, value: str, apply: Any) -> None:
-        from workbench.ui.screens.dialogs import TextPromptScreen
-
-        if self.running:
-            self.notify("a sweep is running: cancel it first (x)", severity="warning")
-            return
-
-        def done(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                apply(text)
-            except ValueError:
-                self.notify(f"not a positive number: {text!r}", severity="error")
-            self.query_one("#sweep-settings", Static).update(self._settings_text())
-
-        self.wb.push_screen(TextPromptScreen(title, value=value), done)
+        self.prompt_setting(
+            title,
+            value,
+            apply,
+            busy="a sweep is running: cancel it first (x)" if self.running else None,
+            invalid="not a positive number",
+            after=lambda: self.query_one("#sweep-settings", Static).update(self._settings_text()),
+        )
 
     def action_modes(self) -> None:
         def apply(text: str) -> None:

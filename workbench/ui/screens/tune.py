@@ -418,21 +418,13 @@ class TuneScreen(WorkbenchScreen):
         self.query_one("#tune-settings", Static).update(self._settings_text())
 
     def _prompt(self, title: str, value: str, apply: Any) -> None:
-        from workbench.ui.screens.dialogs import TextPromptScreen
-
-        if self.running:
-            self.notify("a tune is running: cancel it first (x)", severity="warning")
-            return
-
-        def done(text: str | None) -> None:
-            if text is None:
-                return
-            try:
-                apply(text)
-            except ValueError:
-                self.notify(f"not a positive number: {text!r}", severity="error")
-
-        self.wb.push_screen(TextPromptScreen(title, value=value), done)
+        self.prompt_setting(
+            title,
+            value,
+            apply,
+            busy="a tune is running: cancel it first (x)" if self.running else None,
+            invalid="not a positive number",
+        )
 
     def action_objective(self) -> None:
         if self.running:
