@@ -110,6 +110,19 @@ def test_bad_inventory_is_one_config_error_naming_the_file(tmp_path, run_cli):
     assert res.returncode == 3 and "host nano: workbench_home = 'wb' must be an absolute path" in res.stderr
     res = run_cli("fleet", "check", "-i", str(tmp_path / "missing.ini"))
     assert res.returncode == 3 and "missing.ini: no such inventory" in res.stderr
+    # Binary data (Ansible's INI parser would read a line of it as a host name): refused before any connection.
+    binary = tmp_path / "model.onnx"
+    binary.write_bytes(b"\x08\x07\x12\x07pytorch\x1a\x052.1.0:\x8f\x01\n\x00\xff")
+    res = run_cli("fleet", "check", "-i", str(binary))
+    assert res.returncode == 3 and f"error: {binary}: not an Ansible inventory (binary data at byte" in res.stderr
+    assert "hint: " in res.stderr
+    # A workbench_home a board's shell would expand (pip's /bin/sh launcher scripts hold the venv's path).
+    shelly = tmp_path / "shelly.ini"
+    shelly.write_text('ok\nevil workbench_home="/tmp/$(touch /tmp/pwned)"\ntick workbench_home="/tmp/a`id`b"\n')
+    res = run_cli("fleet", "check", "-i", str(shelly))
+    assert res.returncode == 3, res.stderr
+    assert "host evil: workbench_home = '/tmp/$(touch /tmp/pwned)' holds '$' '(' ')'" in res.stderr
+    assert "host tick: workbench_home" in res.stderr and "host ok" not in res.stderr
 
 
 def _base_python_version() -> str:
@@ -250,3 +263,22 @@ def test_source_archive_is_reproducible(tmp_path):
         names = tar.getnames()
     assert "install.sh" in names and "pyproject.toml" in names and "workbench/core/fleet/ansible.py" in names
     assert not any(n.startswith("tests/") or "__pycache__" in n for n in names)
+
+
+def test_limit_with_a_leading_dash_and_a_missing_interpreter_is_named(sshd_server, tmp_path, write_inventory, run_cli):
+    """``--limit=-odd`` is a pattern, not an option of ansible-playbook; a host whose Python is not where Ansible
+    looks fails with a line saying to set ansible_python_interpreter (workbench_python: that one)."""
+    inv = write_inventory(
+        tmp_path / "odd.ini",
+        {
+            "-odd": sshd_server.host_vars(tmp_path / "odd", ansible_python_interpreter="/nonexistent/python3"),
+            "even": sshd_server.host_vars(tmp_path / "even", workbench_python="/nonexistent/python3"),
+        },
+    )
+    res = run_cli("fleet", "check", "-i", str(inv), "--limit=-odd", "--json", timeout=300)
+    assert res.returncode == 1, res.stderr
+    (row,) = json.loads(res.stdout)["hosts"]
+    assert row["host"] == "-odd", row
+    assert "ansible_python_interpreter" in row["error"], row
+    res = run_cli("fleet", "check", "-i", str(inv), "--limit", "even", timeout=300)
+    assert res.returncode == 1 and "set workbench_python=" in res.stderr, res.stderr

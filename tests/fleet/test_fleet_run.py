@@ -2,8 +2,8 @@
 their own ``workbench_home``, set up once per session by `fleet setup --wheelhouse`.
 
 Must-show 1 and 2: the bundled model on both hosts, two results stored here with ``host`` = their inventory names,
-`results compare` side by side, each host's job and result under its own home — while a third host with a closed port
-is reported unreachable (and one never set up fails, saying so). Must-show 3: sshd stopped once the remote jobs started; they still finish; sshd started
+`results compare` side by side, each host's job and result under its own home, one after the other (one machine) —
+while a third host with a closed port is reported unreachable (and one never set up fails, saying so). Must-show 3: sshd stopped once the remote jobs started; they still finish; sshd started
 again, `fleet run` (as a detached local job) collects them without running them again.
 """
 
@@ -86,6 +86,11 @@ def test_run_on_two_hosts_stores_both_and_reports_the_unreachable_third(
             "digits_cnn.onnx"
         )
     assert rows["nano"]["remote_job"] not in _jobs(homes["nx"])
+    # One machine (one address and port): nano's benchmark ended before nx's began, never both at once.
+    nano_job = Path(homes["nano"]) / "data" / "jobs" / rows["nano"]["remote_job"]
+    nx_job = Path(homes["nx"]) / "data" / "jobs" / rows["nx"]["remote_job"]
+    ended = json.loads((nano_job / "status.json").read_text())["ended_at"]
+    assert ended <= json.loads((nx_job / "job.json").read_text())["started_at"]
 
     rc, out, err = _cli(["results", "compare", *map(str, ids)], capsys)
     assert rc == 0, err
@@ -102,18 +107,28 @@ def test_run_on_two_hosts_stores_both_and_reports_the_unreachable_third(
     assert any(ln.startswith("gone: unreachable: ") for ln in lines)
 
 
-def test_jobs_survive_a_dropped_sshd_and_a_rerun_collects_them(installed_fleet, sshd_server, cli_env, capsys):
+def test_jobs_survive_a_dropped_sshd_and_a_rerun_collects_them(
+    installed_fleet, sshd_server, write_inventory, tmp_path, cli_env, capsys
+):
     from workbench.core.fleet.run import plan
     from workbench.core.job import JobRequest
 
     homes = installed_fleet.homes
+    # Two addresses of this sshd, so the fleet sees two machines and runs both jobs at once (entries with one address
+    # run one after another: test_one_machine_runs_its_entries_one_after_another).
+    inventory = write_inventory(
+        tmp_path / "two machines.ini",
+        {
+            "nano": sshd_server.host_vars(homes["nano"]),
+            "nx": sshd_server.host_vars(homes["nx"], ansible_host="localhost"),
+        },
+    )
     argv = ["--duration", "6", "--warmup-ms", "20"]
     key = plan(JobRequest(duration_s=6.0, warmup_ms=20.0)).key
     markers = {name: Path(h) / "fleet" / "runs" / f"{key}.json" for name, h in homes.items()}
     before = {name: _jobs(h) for name, h in homes.items()}
     first = subprocess.Popen(
-        [sys.executable, "-m", "workbench", "fleet", "run", "-i", str(installed_fleet.inventory), *argv,
-         "--foreground", "--json"],
+        [sys.executable, "-m", "workbench", "fleet", "run", "-i", str(inventory), *argv, "--foreground", "--json"],
         cwd=REPO, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -136,7 +151,7 @@ def test_jobs_survive_a_dropped_sshd_and_a_rerun_collects_them(installed_fleet, 
     sshd_server.start()
 
     # Collected, not run again: the same remote jobs, no new job folder on either host. As a detached local job too.
-    rc, out, err = _cli(["fleet", "run", "-i", str(installed_fleet.inventory), *argv, "--detach"], capsys)
+    rc, out, err = _cli(["fleet", "run", "-i", str(inventory), *argv, "--detach"], capsys)
     assert rc == 0, err
     from workbench.core import jobs
 

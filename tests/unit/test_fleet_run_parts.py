@@ -327,15 +327,24 @@ class _Outcome:
         self.host, self.ok, self.unreachable, self.error, self.facts = host, ok, unreachable, error, facts or {}
 
 
-def _fake_ansible(monkeypatch, tmp_path, behaviour):
+def _fake_ansible(monkeypatch, tmp_path, behaviour, machines=None):
     """A stand-in ``core/fleet/ansible`` whose run_playbook runs core/fleet/remote.py in this process, one
-    WORKBENCH_HOME per host (with a finished job for ``start``), so everything but SSH is the real thing."""
+    WORKBENCH_HOME per host (with a finished job for ``start``), so everything but SSH is the real thing.
+    ``machines``: {host: address} (default: one address per host); ``behaviour``: {host: "unreachable" | "drop"
+    (reachable to start its job, unreachable when it is collected)}."""
     from workbench.core.fleet import remote
+    from workbench.core.fleet.inventory import Inventory, InventoryHost
 
     calls: list[tuple[str, str | None]] = []
-    hosts = ("nx-1", "agx", "gone")
-    inv = types.SimpleNamespace(hosts=tuple(
-        types.SimpleNamespace(name=h, workbench_home=str(tmp_path / h)) for h in hosts))  # fmt: skip
+    machines = machines or {"nx-1": "10.0.0.1", "agx": "10.0.0.2", "gone": "10.0.0.3"}
+    hosts = tuple(machines)
+    entries = tuple(
+        InventoryHost(h, {"ansible_host": a, "workbench_home": str(tmp_path / h)}) for h, a in machines.items()
+    )
+
+    def load_inventory(path, limit=None):
+        chosen = tuple(e for e in entries if limit is None or e.name in limit.split(","))
+        return Inventory(Path(path), chosen, {}, limit)
 
     def run_playbook(playbook, inventory, *, extravars, limit=None, forks=5, on_event=None, cancel=None):
         calls.append((playbook, limit))
@@ -350,7 +359,7 @@ def _fake_ansible(monkeypatch, tmp_path, behaviour):
         for h in hosts:
             if limit and h not in limit.split(","):
                 continue
-            if behaviour.get(h) == "unreachable":
+            if behaviour.get(h) == "unreachable" or (behaviour.get(h) == "drop" and playbook == "collect.yml"):
                 out[h] = _Outcome(h, ok=False, unreachable=True, error="Connection refused")
                 continue
             monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / h))
@@ -381,7 +390,7 @@ def _fake_ansible(monkeypatch, tmp_path, behaviour):
         return out
 
     fake = types.ModuleType("workbench.core.fleet.ansible")
-    fake.load_inventory = lambda path: inv
+    fake.load_inventory = load_inventory
     fake.run_playbook = run_playbook
     monkeypatch.setitem(sys.modules, "workbench.core.fleet.ansible", fake)
     import workbench.core.fleet as pkg
@@ -410,7 +419,7 @@ def test_fleet_run_keeps_the_others_and_collects_on_rerun(tmp_path, workbench_ho
     first = run()
     assert [(h.host, h.status, h.reused) for h in first.hosts] == [
         ("nx-1", "ok", False), ("agx", "ok", False), ("gone", "unreachable", False)]  # fmt: skip
-    assert calls == [("run.yml", None), ("collect.yml", "nx-1,agx")]
+    assert calls == [("run.yml", "nx-1,agx,gone"), ("collect.yml", "nx-1,agx")]
     assert first.hosts[2].error == "Connection refused" and first.hosts[2].result_id is None
     doc = first.to_dict()
     assert [h["status"] for h in doc["hosts"]] == ["ok", "ok", "unreachable"]
@@ -454,3 +463,67 @@ def test_task_starts_become_host_states():
     assert _state_of(PlayEvent("nx", "start", "workbench_out running: wait for the job")) == ("nx", "running")
     assert _state_of(PlayEvent("nx", "ok", "copying: ship the bundles it lacks")) is None
     assert _state_of(PlayEvent("nx", "start", "Gathering Facts")) is None
+
+
+def test_one_machine_runs_its_entries_one_after_another(tmp_path, workbench_home, monkeypatch):
+    """Entries with one address are benchmarked in turn (never at once: they would share the machine); an entry whose
+    machine became unreachable, or whose job may still run there, holds back the later entries on that machine."""
+    from workbench.core.fleet.run import fleet_run, machine_waves
+    from workbench.core.job import JobRequest
+
+    local = str(workbench_home)
+    machines = {"nx-1": "10.0.0.1", "agx": "10.0.0.2", "agx-b": "10.0.0.2", "gone": "10.0.0.3", "gone-b": "10.0.0.3",
+                "AGX-c": "10.0.0.2"}  # fmt: skip
+    behaviour = {"gone": "unreachable"}
+    calls = _fake_ansible(monkeypatch, tmp_path, behaviour, machines)
+
+    def run():
+        monkeypatch.setenv("WORKBENCH_HOME", local)
+        res = fleet_run(tmp_path / "inv.ini", JobRequest(iterations=20))
+        monkeypatch.setenv("WORKBENCH_HOME", local)
+        return {h.host: h for h in res.hosts}
+
+    rows = run()
+    assert calls == [
+        ("run.yml", "nx-1,agx,gone"), ("collect.yml", "nx-1,agx"),
+        ("run.yml", "agx-b"), ("collect.yml", "agx-b"),
+        ("run.yml", "AGX-c"), ("collect.yml", "AGX-c"),
+    ]  # fmt: skip
+    assert [rows[h].status for h in ("nx-1", "agx", "agx-b", "AGX-c")] == ["ok"] * 4
+    assert rows["gone"].status == "unreachable" and rows["gone-b"].status == "unreachable"
+    assert rows["gone-b"].error == "not tried: gone on the same machine was unreachable"
+
+    # The connection drops while agx's job runs: agx-b and AGX-c are not started beside it.
+    calls.clear()
+    behaviour.clear()
+    behaviour["agx"] = "drop"
+    rows = run()
+    assert rows["agx"].status == "unreachable" and rows["agx"].remote_job
+    for later in ("agx-b", "AGX-c"):
+        assert rows[later].status == "unreachable"
+    assert ("run.yml", "agx-b") not in calls
+
+    # Port forwarding: one gateway address, two ports, two machines (one wave).
+    from workbench.core.fleet.inventory import InventoryHost
+
+    gw = [InventoryHost("a", {"ansible_host": "gw", "ansible_port": 2201}),
+          InventoryHost("b", {"ansible_host": "gw", "ansible_port": 2202}),
+          InventoryHost("c", {"ansible_host": "GW", "ansible_port": "2201"})]  # fmt: skip
+    assert machine_waves(gw) == [["a", "b"], ["c"]]
+
+
+def test_cancelled_fleet_run_says_the_remote_jobs_go_on_and_a_rerun_collects_them(tmp_path, monkeypatch, capsys):
+    import workbench.core.fleet.run as fleet_run_mod
+    from workbench.cli.main import main
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fleet_run_mod, "fleet_run", interrupted)
+    inv = tmp_path / "lab.ini"
+    inv.write_text("nano\n")
+    rc = main(["fleet", "run", "-i", str(inv), "--foreground"])
+    err = capsys.readouterr().err
+    assert rc == 130
+    assert "error: fleet run cancelled: benchmark jobs it already started on the hosts go on there" in err
+    assert "hint: run the same `workbench fleet run` again to collect them" in err

@@ -90,7 +90,7 @@ def _inventory(args: argparse.Namespace):
     from workbench.core.fleet.ansible import load_inventory, require_ansible
 
     require_ansible()
-    return load_inventory(args.inventory)
+    return load_inventory(args.inventory, args.limit)
 
 
 def _gib(v: float | None) -> str:
@@ -133,7 +133,7 @@ def check(args: argparse.Namespace) -> int:
     from workbench.core.fleet.check import fleet_check
 
     inv = _inventory(args)
-    rows = fleet_check(inv, limit=args.limit, forks=args.forks)
+    rows = fleet_check(inv, forks=args.forks)
     bad = any(not f.reachable or f.error for f in rows)
     if args.json:
         dump_json({"inventory": str(inv.path), "hosts": [f.to_dict() for f in rows]})
@@ -155,7 +155,7 @@ def setup(args: argparse.Namespace) -> int:
         if ev.kind in ("changed", "failed", "unreachable"):
             print(f"[{ev.host}] {ev.task}: {ev.kind}", file=sys.stderr)
 
-    rows = fleet_setup(inv, wheelhouse=args.wheelhouse, limit=args.limit, forks=args.forks, on_event=progress)
+    rows = fleet_setup(inv, wheelhouse=args.wheelhouse, forks=args.forks, on_event=progress)
     if args.json:
         dump_json({"inventory": str(inv.path), "hosts": [r.to_dict() for r in rows]})
     else:

@@ -46,7 +46,9 @@ def register_run(fleet_sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     f.add_argument(
         "--limit", metavar="PATTERN", help="only the hosts matching this Ansible pattern (group, name, glob)"
     )
-    f.add_argument("--forks", type=positive_int, default=5, metavar="N", help="hosts worked on at once (default 5)")
+    f.add_argument("--forks", type=positive_int, default=5, metavar="N",
+                   help="SSH connections at once (Ansible forks, default 5); benchmarks on different machines run at "
+                   "once, entries with the same ansible_host and port one after another")  # fmt: skip
     f.add_argument("--force", action="store_true", help="run again where an earlier run's job is running or finished")
     f.add_argument("--wait-min", type=positive_float, default=60.0, metavar="MIN",
                    help="longest wait for a host's job (default 60 minutes); the job goes on, a re-run collects it")  # fmt: skip
@@ -63,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.cli.common import dump_json, request_from_args
     from workbench.core import jobs
     from workbench.core.bench.events import FleetHostState
+    from workbench.core.errors import Cancelled
     from workbench.core.fleet.run import FleetOptions, fleet_run
     from workbench.core.fleet.table import comparison_lines
     from workbench.core.textsafe import field
@@ -77,7 +80,14 @@ def run(args: argparse.Namespace) -> int:
             tail = f" ({field(event.message)})" if event.message else ""
             print(f"[fleet] {field(event.host)}: {event.state}{tail}", file=sys.stderr)
 
-    result = fleet_run(args.inventory, request, opts, on_event=on_event)
+    try:
+        result = fleet_run(args.inventory, request, opts, on_event=on_event)
+    except (KeyboardInterrupt, Cancelled):
+        # Only this follower stops: the benchmark jobs already started on the hosts are detached there.
+        raise Cancelled(
+            "fleet run cancelled: benchmark jobs it already started on the hosts go on there",
+            hint="run the same `workbench fleet run` again to collect them (--force runs them again)",
+        ) from None
     if args.job_dir is not None:
         jobs.write_outcome(args.job_dir, {"command": "fleet run", "fleet": result.to_dict()})
     if args.json:

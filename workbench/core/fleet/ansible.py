@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sysconfig
 import tempfile
 from collections.abc import Callable, Mapping
@@ -154,10 +155,11 @@ def run_playbook(
     ``workbench_homes[inventory_hostname]`` (``~`` expanded on the host: e.g. the path a ``file: state=directory``
     task returns). On the host the workbench is ``HOME/src/.venv/bin/workbench``, run with ``WORKBENCH_HOME=HOME``.
 
-    ``limit``: an Ansible host pattern (``--limit``: names, groups, ``nx*``, ``boards:!nano``); ``forks``: hosts
-    worked on at once (Ansible's ``-f``); ``on_event``: called from this thread per task and host; ``cancel``:
-    polled by ansible-runner, True stops the run. Returns one :class:`PlayOutcome` per host the run reached, and,
-    without ``limit``, per inventory host (one the run never reached is failed with a message saying so).
+    ``limit``: an Ansible host pattern (``--limit``: names, groups, ``nx*``, ``boards:!nano``; None: the pattern the
+    inventory was read with, :attr:`Inventory.limit`); ``forks``: hosts worked on at once (Ansible's ``-f``);
+    ``on_event``: called from this thread per task and host; ``cancel``: polled by ansible-runner, True stops the
+    run. Returns one :class:`PlayOutcome` per host the run reached, and, without ``limit``, per host of ``inventory``
+    (one the run never reached is failed with a message saying so).
 
     Raises:
         UsageError: Ansible is not installed, ``forks`` < 1, or ``limit`` matched no host.
@@ -167,6 +169,8 @@ def run_playbook(
     if forks < 1:
         raise UsageError(f"--forks {forks}: must be at least 1")
     inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
+    explicit = limit is not None
+    pattern = limit if explicit else inv.limit
     path = Path(playbook) if os.path.isabs(playbook) else playbook_path(playbook)
     ansible_tool("ansible-playbook")  # a clear error before ansible-runner's own
 
@@ -224,7 +228,9 @@ def run_playbook(
             playbook=str(path),
             inventory=str(inv.path.absolute()),
             extravars={"workbench_homes": inv.homes(), **(extravars or {})},
-            limit=limit,
+            # "--limit=PATTERN" as one argument (ansible-runner's own `limit` passes "--limit", PATTERN: a pattern
+            # starting with '-' was read as an option). cmdline is split with shlex, never by a shell.
+            cmdline=shlex.quote(f"--limit={pattern}") if pattern is not None else None,
             forks=forks,
             envvars=_env(private),
             event_handler=handle,
@@ -235,9 +241,11 @@ def run_playbook(
         if cancelled["flag"]:
             raise Cancelled("fleet: cancelled")
         tail = _stdout_tail(runner)
-    if limit is not None and not results:
+    if pattern is not None and not results:
         raise UsageError(
-            f"--limit {limit}: no host of {inv.path} matched (or the run failed before any host: {tail or 'no output'})"
+            f"--limit {pattern}: no host of {inv.path} matched (or the run failed before any host: "
+            f"{tail or 'no output'})",
+            hint="list the inventory's hosts with: ansible-inventory -i FILE --graph",
         )
     out: dict[str, PlayOutcome] = {}
     for host, rec in results.items():
@@ -247,7 +255,7 @@ def run_playbook(
         out[host] = PlayOutcome(
             host, error is None, bool(rec["unreachable"]), error, dict(rec["facts"]), rec["changed"]
         )
-    if limit is None:
+    if not explicit:
         for h in inv.hosts:
             if h.name not in out:
                 msg = "the playbook never reached this host"
@@ -266,14 +274,30 @@ def _json_out(res: Mapping[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+#: The hint a failure gets when Ansible could not run its module with the host's Python (``msg`` of a failed module:
+#: "The module failed to execute correctly, you probably need to set the interpreter", ansible-core 2.17
+#: ``plugins/action/__init__.py``) — interpreter discovery found none, or ``ansible_python_interpreter`` is wrong.
+INTERPRETER_HINT = (
+    "hint: Ansible runs its modules with the host's Python 3: set ansible_python_interpreter=/path/to/python3 for "
+    "this host in the inventory (and workbench_python, the Python the workbench is installed with)"
+)
+#: The hint when the command started with ``workbench_python`` (default ``python3``) was not found on the host.
+WORKBENCH_PYTHON_HINT = "hint: set workbench_python=/path/to/python3 (3.10 or newer) for this host in the inventory"
+
+
 def _failure(task: str, res: Mapping[str, Any]) -> str:
-    """One paragraph: the task, Ansible's message and the last lines of the command's stderr (or stdout)."""
+    """One paragraph: the task, Ansible's message and the last lines of the command's stderr (or stdout), and a
+    hint when the host's Python was not found."""
     msg = str(res.get("msg") or "failed")
     parts = [f"{task}: {msg}"]
     for key in ("stderr", "stdout", "module_stderr", "module_stdout"):
         text = str(res.get(key) or "").strip()
         if text:
             parts.append(" | ".join(text.splitlines()[-5:]))
+    if "set the interpreter" in msg or "interpreter discovery" in msg.lower():
+        parts.append(INTERPRETER_HINT)
+    elif "No such file or directory" in msg and "python" in msg:
+        parts.append(WORKBENCH_PYTHON_HINT)
     return " — ".join(parts)
 
 

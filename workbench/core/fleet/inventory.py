@@ -31,6 +31,15 @@ DEFAULT_HOME_PREFIX = "~/.local/share/edge-workbench-fleet/"
 #: How to install what `workbench fleet` needs (README's extras line).
 INSTALL_HINT = "install the fleet extra: pip install -c constraints.txt -e '.[fleet]' (ansible-core, ansible-runner)"
 
+#: What a ``workbench_home`` may hold besides letters and digits. pip writes the venv's console scripts
+#: (``bin/pip``, ``bin/workbench``) with a ``/bin/sh`` launcher when the interpreter's path does not fit a ``#!``
+#: line (over 127 bytes, or with a space): ``''''exec' <path>/python "$0" "$@"``, the path in double quotes only
+#: when it has a space (pip's vendored distlib, ``ScriptMaker._build_shebang`` / ``enquote_executable``). So on a
+#: board, ``$``, a backtick, a quote or ``\`` in the path is expanded by its shell, and unquoted ``;``, ``&``, ``|``,
+#: ``(``… run commands. Such homes are refused here, at the inventory, instead of reaching a board's shell.
+HOME_CHARS = frozenset(" ._-+,:=@%/")
+
+
 # ansible-inventory prints a parse failure as a warning and carries on with an empty inventory unless told.
 _STRICT_ENV = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "True"}
 
@@ -62,11 +71,14 @@ class InventoryHost:
 
 @dataclass(frozen=True)
 class Inventory:
-    """A read inventory: ``path`` (what ``-i`` named), ``hosts`` in group order (each once), ``groups`` by name."""
+    """A read inventory: ``path`` (what ``-i`` named), ``hosts`` in group order (each once; only those ``limit``
+    matched when it was read with one), ``groups`` by name, ``limit`` the Ansible pattern it was read with (None: all).
+    """
 
     path: Path
     hosts: tuple[InventoryHost, ...]
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    limit: str | None = None
 
     @property
     def name(self) -> str:
@@ -108,23 +120,31 @@ def ansible_tool(name: str) -> str:
     raise UsageError(f"`workbench fleet` needs Ansible: {name} was not found", hint=INSTALL_HINT)
 
 
-def load_inventory(path: str | os.PathLike[str]) -> Inventory:
-    """Read the inventory at ``path`` with Ansible's parser.
+def load_inventory(path: str | os.PathLike[str], limit: str | None = None) -> Inventory:
+    """Read the inventory at ``path`` with Ansible's parser; with ``limit`` (an Ansible host pattern, as
+    ``--limit``: names, groups, ``nx*``, ``boards:!nano``, ``@file``), only the hosts it matches.
 
     Raises:
-        UsageError: Ansible is not installed.
-        ConfigError: the file is missing, cannot be parsed, has no host, or a ``workbench_home`` is not an absolute
-            path or ``~/…`` (the message names the file and the host)."""
+        UsageError: Ansible is not installed, or ``limit`` matches no host.
+        ConfigError: the file is missing, binary, cannot be parsed, has no host, a host name holds a control
+            character, or a ``workbench_home`` is not an absolute path or ``~/…`` or holds a character a shell
+            would expand (:data:`HOME_CHARS`; the message names the file and the host)."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: no such inventory", hint="pass -i with an Ansible inventory file (INI or YAML)")
+    _refuse_binary(p)
     env = {**os.environ, **_STRICT_ENV}
-    # The source is one argv element: names with spaces or a leading '-' are passed as they are.
+    # The source is one argv element: names with spaces or a leading '-' are passed as they are; the limit is one
+    # "--limit=PATTERN" element, so a pattern starting with '-' is never read as an option.
     argv = [ansible_tool("ansible-inventory"), "-i", str(p.absolute()), "--list"]
+    if limit is not None:
+        argv.append(f"--limit={limit}")
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"{p}: ansible-inventory could not read it: {exc}") from None
+        raise ConfigError(
+            f"{p}: ansible-inventory could not read it: {exc}", hint="check it with: ansible-inventory -i FILE --list"
+        ) from None
     if proc.returncode != 0:
         text = " ".join(proc.stderr.split())
         problems = [s.strip() for s in re.split(r"\[WARNING\]:|ERROR!", text) if s.strip()]
@@ -136,11 +156,56 @@ def load_inventory(path: str | os.PathLike[str]) -> Inventory:
     try:
         doc = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{p}: ansible-inventory printed no JSON ({exc})") from None
-    return _from_list(p, doc)
+        raise ConfigError(
+            f"{p}: ansible-inventory printed no JSON ({exc})", hint="check it with: ansible-inventory -i FILE --list"
+        ) from None
+    try:
+        return _from_list(p, doc, limit)
+    except _NoHost:
+        if limit is not None:
+            raise UsageError(
+                f"--limit {limit}: no host of {p} matches it",
+                hint="a host name, a group, a glob (nx*) or a:!b; list them with: ansible-inventory -i FILE --graph",
+            ) from None
+        raise ConfigError(f"{p}: the inventory has no host", hint="add at least one host line") from None
 
 
-def _from_list(path: Path, doc: Mapping[str, Any]) -> Inventory:
+class _NoHost(Exception):
+    pass
+
+
+#: How much of a file :func:`_refuse_binary` reads (bytes): an inventory is a small text file.
+_SNIFF_BYTES = 1 << 20
+
+
+def _refuse_binary(p: Path) -> None:
+    """A file that is not UTF-8 text (a NUL byte, or bytes UTF-8 cannot decode in its first MiB) is not an inventory.
+    Ansible's INI parser would otherwise read a line of it as a host name. Executable files (dynamic inventory
+    scripts) and folders are left to Ansible."""
+    if not p.is_file() or os.access(p, os.X_OK):
+        return
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the inventory: {exc.strerror or exc}") from None
+    if len(head) == _SNIFF_BYTES:  # cut in the middle of a character is fine
+        head = head[:-4]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = None
+        where = exc.start
+    else:
+        where = head.find(b"\0")
+    if text is None or where >= 0:
+        raise ConfigError(
+            f"{p}: not an Ansible inventory (binary data at byte {where})",
+            hint="pass -i with an inventory text file (INI or YAML)",
+        )
+
+
+def _from_list(path: Path, doc: Mapping[str, Any], limit: str | None = None) -> Inventory:
     hostvars = (doc.get("_meta") or {}).get("hostvars") or {}
     order: list[str] = []
     member: dict[str, list[str]] = {}
@@ -166,21 +231,35 @@ def _from_list(path: Path, doc: Mapping[str, Any]) -> Inventory:
             order.append(h)
             member[h] = []
     if not order:
-        raise ConfigError(f"{path}: the inventory has no host", hint="add at least one host line")
+        raise _NoHost
     hosts = []
     problems = []
     for name in order:
+        if any(not c.isprintable() for c in name):
+            problems.append(f"host {name!r}: the name holds a control character")
+            continue
         v = dict(hostvars.get(name) or {})
         home = v.get("workbench_home")
         if home is None or home == "":
             v["workbench_home"] = default_home(name)
         elif not isinstance(home, str) or not (home.startswith("/") or home == "~" or home.startswith("~/")):
             problems.append(f"host {name}: workbench_home = {home!r} must be an absolute path or start with ~/")
+        else:
+            bad = sorted({c for c in home[1:] if not (c.isalnum() or c in HOME_CHARS)})
+            if bad:
+                problems.append(
+                    f"host {name}: workbench_home = {home!r} holds {' '.join(repr(c) for c in bad)}: pip's launcher "
+                    "scripts on the host would hand it to /bin/sh (use letters, digits, space and . _ - + , : = @ % /)"
+                )
         hosts.append(InventoryHost(name, v, tuple(member[name])))
     if problems:
-        raise ConfigError(f"{path}: bad workbench_home", problems=problems)
+        raise ConfigError(
+            f"{path}: {len(problems)} bad host entr{'y' if len(problems) == 1 else 'ies'}",
+            problems=problems,
+            hint="change the name or workbench_home of the host(s) named above",
+        )
     groups = {g: tuple(h.name for h in hosts if g in h.groups) for g in doc if g not in ("_meta", "all")}
-    return Inventory(path, tuple(hosts), groups)
+    return Inventory(path, tuple(hosts), groups, limit)
 
 
 def _hosts_below(doc: Mapping[str, Any], group: str, seen: frozenset[str] = frozenset()) -> list[str]:

@@ -4,10 +4,10 @@ over every file's relative path and SHA-256. A host keeps a bundle under ``<work
 ``datasets/<key>/``), so a second run of the same content copies nothing and a changed file gets a new folder —
 two models never overwrite each other on a board.
 
-The bundle travels as one tar archive (:func:`write_archive`: one transfer instead of one per file; the playbook
-unpacks it with ``ansible.builtin.unarchive``) whose LAST member is :data:`MARKER`, the manifest itself: the playbook
-skips the copy when the marker exists (``creates:``), and since tar extracts in order, a marker on the host means
-every file before it was written — a copy cut off half way is simply done again.
+The bundle travels as one tar archive (:func:`write_archive`: one transfer instead of one per file) whose LAST member
+is :data:`MARKER`, the manifest itself. On the host, core/fleet/remote.py ``unpack`` checks every file against it
+(size, SHA-256) in a temporary folder renamed into place, and writes the marker there: the playbook skips the copy
+when the marker exists, so a copy cut off half way is simply done again.
 """
 
 from __future__ import annotations
@@ -117,7 +117,10 @@ def dataset_bundle(folder: str | os.PathLike[str]) -> Bundle:
     """
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise DatasetError(f"dataset folder {root} does not exist or is not a folder")
+        raise DatasetError(
+            f"dataset folder {root} does not exist or is not a folder",
+            hint="name a folder of images (or .npy files), or a bundled dataset by its name",
+        )
     real_root = root.resolve()
     name = root.resolve().name or "dataset"
     files = []
@@ -134,7 +137,7 @@ def dataset_bundle(folder: str | os.PathLike[str]) -> Bundle:
                 continue  # a link out of the folder, a socket …: not part of the dataset we ship
             files.append(_file(f"{name}/{p.relative_to(root).as_posix()}", real))
     if not files:
-        raise DatasetError(f"dataset folder {root} holds no file")
+        raise DatasetError(f"dataset folder {root} holds no file", hint="name a folder that holds the samples")
     return Bundle("datasets", bundle_key(files, name), name, tuple(files))
 
 
@@ -172,7 +175,10 @@ def write_archive(bundle: Bundle, dest: str | os.PathLike[str]) -> Path:
             info.size = len(doc)
             tar.addfile(info, io.BytesIO(doc))
     except OSError as exc:
-        raise StorageError(f"cannot write the bundle archive {out}: {exc.strerror or exc}") from None
+        raise StorageError(
+            f"cannot write the bundle archive {out}: {exc.strerror or exc}",
+            hint="free space in the temporary folder (TMPDIR) or point TMPDIR at a writable folder",
+        ) from None
     return out
 
 

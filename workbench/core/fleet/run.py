@@ -12,6 +12,10 @@ For the hosts of an Ansible inventory (``--limit`` narrows them, ``--forks`` hos
 3. wait for the job, fetch its result's JSON and store it here as a measured result with ``host`` = the inventory
    name (``device`` is what the host detected).
 
+Hosts on different machines are benchmarked at the same time; inventory entries on one machine (one SSH address and
+port) one after another, in waves (:func:`machine_waves`), so no two benchmarks share a machine's CPU or GPU.
+``forks`` bounds the SSH connections at once, not the benchmarks: they run detached on the hosts.
+
 Steps 1–2 are the playbook ``run.yml``, step 3 ``collect.yml`` (workbench/data/fleet/), both through
 ``core/fleet/ansible.run_playbook``; on the host they call core/fleet/remote.py. A host that cannot be reached or
 fails is reported in its row (:class:`~workbench.core.fleet.types.HostRun`) and the others go on.
@@ -88,16 +92,25 @@ def plan(request: Any) -> FleetPlan:
     from workbench.core.jobs import argv_for
 
     if not request.store:
-        raise UsageError("fleet run fetches each host's stored result: --no-store cannot be used with it")
+        raise UsageError(
+            "fleet run fetches each host's stored result: --no-store cannot be used with it",
+            hint="leave out --no-store",
+        )
     if request.export_times:
-        raise UsageError("fleet run cannot write --export-times on the hosts: the latencies are in each stored result")
+        raise UsageError(
+            "fleet run cannot write --export-times on the hosts: the latencies are in each stored result",
+            hint="leave out --export-times; `workbench results show ID --json` has each host's latencies_ms",
+        )
     if request.spec:
         raise UsageError(
             f"fleet run ships the spec beside the model (<model>.workbench.toml), not --spec {request.spec}",
             hint="put the spec next to the model as <model name>.workbench.toml",
         )
     if request.telemetry and request.telemetry.startswith("replay:"):
-        raise UsageError("fleet run measures each host's own telemetry: --telemetry replay:FILE is for this machine")
+        raise UsageError(
+            "fleet run measures each host's own telemetry: --telemetry replay:FILE is for this machine",
+            hint="leave out --telemetry (each host reads its profile's source) or name a live source",
+        )
     if request.profile and (request.profile.endswith(".toml") or os.sep in request.profile):
         raise UsageError(
             f"fleet run gives each host a profile by name, not the file {request.profile}",
@@ -134,6 +147,25 @@ def _emit(on_event: Callable[[Any], None] | None, event: Any) -> None:
         on_event(event)
 
 
+def machine_waves(hosts: Any) -> list[list[str]]:
+    """The inventory hosts (:class:`InventoryHost`, in order) in waves: wave ``i`` holds the ``i``-th entry of each
+    machine, a machine being one SSH address (``ansible_host`` else the name, lower-cased, and ``ansible_port``).
+    Benchmarks of one wave run at once; two entries on one machine never do (they would share its CPU/GPU and each
+    be flagged contended, which keeps them out of every comparison). Entries behind one address with different ports
+    (a lab gateway forwarding ports to several boards) are different machines."""
+    per_machine: dict[tuple[str, int], list[str]] = {}
+    for h in hosts:
+        host, port = h.address
+        per_machine.setdefault((host.lower(), port), []).append(h.name)
+    depth = max((len(v) for v in per_machine.values()), default=0)
+    return [[names[i] for names in per_machine.values() if i < len(names)] for i in range(depth)]
+
+
+def _names_pattern(names: list[str]) -> str:
+    """An Ansible ``--limit`` pattern naming exactly these hosts (a comma-separated list of names)."""
+    return ",".join(names)
+
+
 def fleet_run(
     inventory: str | os.PathLike[str],
     request: Any,
@@ -144,12 +176,18 @@ def fleet_run(
 ) -> FleetRun:
     """Run ``request`` (a bench JobRequest) on the inventory's hosts and store each host's result here.
 
-    ``on_event`` gets ``FleetHostState`` (each host's state as it changes: pending, copying, running, fetching)
-    and ``FleetHostDone`` (its final row) events (core/bench/events.py); ``cancel`` is polled by
-    ``run_playbook`` (True: the run stops and raises Cancelled).
+    Hosts on different machines are benchmarked at once (``forks`` of them connected at a time); entries on one
+    machine one after another (:func:`machine_waves`). When an entry's job may still be running on its machine (the
+    host became unreachable, or the wait ran out), the later entries on that machine are not started: their rows
+    say why, and a re-run collects the first and runs them.
+
+    ``on_event`` gets ``FleetHostState`` (each host's state as it changes: pending, copying, starting, running,
+    fetching, and the final one) and ``FleetHostDone`` (its final row) events (core/bench/events.py); ``cancel`` is
+    polled by ``run_playbook`` (True: the run stops and raises Cancelled; the remote jobs started go on, and a re-run
+    collects them).
 
     Returns:
-        The :class:`FleetRun`: one row per host the playbooks ran on, in inventory order.
+        The :class:`FleetRun`: one row per host (those ``options.limit`` matches), in inventory order.
 
     Raises:
         ConfigError: a bad inventory (naming the file); UsageError: as :func:`plan`, or ``limit`` matches no host;
@@ -158,13 +196,30 @@ def fleet_run(
     from workbench.core.bench.events import FleetHostDone, FleetHostState
     from workbench.core.fleet import ansible
 
-    inv = ansible.load_inventory(Path(inventory))
+    inv = ansible.load_inventory(Path(inventory), options.limit)
     p = plan(request)
     known = runstate.load(p.key)
-    homes = {h.name: h.workbench_home for h in inv.hosts}  # the inventory's, or its default (core/fleet/inventory.py)
+    homes = inv.homes()  # the inventory's, or its default (core/fleet/inventory.py)
     order = [h.name for h in inv.hosts]
+    machine = {h.name: (h.address[0].lower(), h.address[1]) for h in inv.hosts}
+    waves = machine_waves(inv.hosts)
+    first_of = {}
+    for wave in waves:
+        for name in wave:
+            first_of.setdefault(machine[name], name)
     for name in order:
-        _emit(on_event, FleetHostState(name, "pending", ""))
+        lead = first_of[machine[name]]
+        _emit(on_event, FleetHostState(name, "pending", "" if lead == name else f"after {lead} (same machine)"))
+
+    rows: dict[str, HostRun] = {}
+    busy: dict[tuple[str, int], tuple[str, HostRun]] = {}  # machine -> (entry, row) whose job may still run there
+    last: dict[str, str] = {}
+
+    def on_play_event(event: Any) -> None:
+        state = _state_of(event)
+        if state is not None and last.get(state[0]) != state[1]:  # several tasks share a state: say it once
+            last[state[0]] = state[1]
+            _emit(on_event, FleetHostState(state[0], state[1], ""))
 
     with tempfile.TemporaryDirectory(prefix="workbench-fleet-") as tmp:
         bundles = []
@@ -173,28 +228,82 @@ def fleet_run(
             unpack = encode_doc({"kind": b.kind, "key": b.key})
             bundles.append({"kind": b.kind, "key": b.key, "archive": str(archive), "doc": unpack})
         start_doc = encode_doc({"run_key": p.key, "argv": list(p.argv), "force": bool(options.force)})
+        collect_doc = encode_doc({"run_key": p.key, "timeout_s": options.wait_s})
 
-        last: dict[str, str] = {}
+        for wave in waves:
+            todo = []
+            for name in wave:
+                blocked = busy.get(machine[name])
+                if blocked is None:
+                    todo.append(name)
+                    continue
+                rows[name] = _blocked(name, *blocked)
+                _emit(on_event, FleetHostState(name, rows[name].status, rows[name].error or ""))
+            if not todo:
+                continue
+            wave_rows, may_run = _run_wave(
+                ansible, inv, todo, p, known, homes, bundles, start_doc, collect_doc, options, on_play_event,
+                on_event, last, cancel,
+            )  # fmt: skip
+            for name, row in wave_rows.items():
+                rows[name] = row
+                # Unreachable, or its job may still run there: later entries on that machine are not started.
+                if row.status == "unreachable" or name in may_run:
+                    busy[machine[name]] = (name, row)
 
-        def on_play_event(event: Any) -> None:
-            state = _state_of(event)
-            if state is not None and last.get(state[0]) != state[1]:  # several tasks share a state: say it once
-                last[state[0]] = state[1]
-                _emit(on_event, FleetHostState(state[0], state[1], ""))
+    result = FleetRun(str(inventory), p.model, tuple(rows[n] for n in [*order, *sorted(set(rows) - set(order))]
+                                                     if n in rows))  # fmt: skip
+    for row in result.hosts:
+        _emit(on_event, FleetHostState(row.host, row.status, row.error or ""))
+        _emit(on_event, FleetHostDone(row.to_dict()))
+    return result
 
-        started = ansible.run_playbook(
-            "run.yml", inv,
-            extravars={"workbench_homes": homes, "fleet_bundles": bundles, "fleet_start_doc": start_doc},
-            limit=options.limit, forks=options.forks, on_event=on_play_event, cancel=cancel,
-        )  # fmt: skip
+
+def _blocked(name: str, other: str, row: HostRun) -> HostRun:
+    if row.status == "unreachable":
+        return HostRun(name, "unreachable", error=f"not tried: {other} on the same machine was unreachable")
+    return HostRun(
+        name,
+        "failed",
+        error=f"not started: the benchmark of {other} (job {row.remote_job}) may still be running on the same machine "
+        "and would share it; run `fleet run` again: it collects that job, then runs this one",
+    )
+
+
+def _run_wave(
+    ansible: Any,
+    inv: Any,
+    names: list[str],
+    p: FleetPlan,
+    known: dict[str, runstate.HostState],
+    homes: dict[str, str],
+    bundles: list[dict[str, Any]],
+    start_doc: str,
+    collect_doc: str,
+    options: FleetOptions,
+    on_play_event: Callable[[Any], None],
+    on_event: Callable[[Any], None] | None,
+    last: dict[str, str],
+    cancel: Callable[[], bool] | None,
+) -> tuple[dict[str, HostRun], set[str]]:
+    """Start the benchmark on ``names`` (one entry per machine), wait for the jobs and store their results.
+    Returns the rows and the names whose job was started but not seen ending (it may still run on the host)."""
+    from workbench.core.bench.events import FleetHostState
+
+    started = ansible.run_playbook(
+        "run.yml", inv,
+        extravars={"workbench_homes": homes, "fleet_bundles": bundles, "fleet_start_doc": start_doc},
+        limit=_names_pattern(names), forks=options.forks, on_event=on_play_event, cancel=cancel,
+    )  # fmt: skip
     _check_cancel(cancel)
-    if not started:
-        raise UsageError(
-            f"--limit {options.limit!r} matches no host of {inventory}" if options.limit else f"{inventory} has no host"
-        )
     rows: dict[str, HostRun] = {}
+    may_run: set[str] = set()
     jobs: dict[str, dict[str, Any]] = {}
-    for name, out in started.items():
+    for name in names:
+        out = started.get(name)
+        if out is None:
+            rows[name] = HostRun(name, "failed", error="the playbook never reached this host")
+            continue
         if not out.ok:
             rows[name] = _failed(name, out)
             continue
@@ -215,26 +324,26 @@ def fleet_run(
     if jobs:
         collected = ansible.run_playbook(
             "collect.yml", inv,
-            extravars={"workbench_homes": homes,
-                       "fleet_collect_doc": encode_doc({"run_key": p.key, "timeout_s": options.wait_s})},
-            limit=",".join(jobs), forks=options.forks, on_event=on_play_event, cancel=cancel,
+            extravars={"workbench_homes": homes, "fleet_collect_doc": collect_doc},
+            limit=_names_pattern(list(jobs)), forks=options.forks, on_event=on_play_event, cancel=cancel,
         )  # fmt: skip
         _check_cancel(cancel)
         for name, info in jobs.items():
             out = collected.get(name)
             if out is None or not out.ok:
-                rows[name] = replace(_failed(name, out), remote_job=info["job"])
+                row = _failed(name, out)
+                note = (f"its job {info['job']} was started there and goes on without the connection: run the same "
+                        "`workbench fleet run` again to collect it")  # fmt: skip
+                rows[name] = replace(row, remote_job=info["job"], error=f"{row.error} — {note}")
+                may_run.add(name)
                 continue
             _emit(on_event, FleetHostState(name, "fetching", f"job {info['job']}"))
-            rows[name] = _store(name, info, dict(out.facts or {}), known)
+            facts = dict(out.facts or {})
+            if facts.get("state") == "running":  # the wait ran out: the job goes on
+                may_run.add(name)
+            rows[name] = _store(name, info, facts, known)
         runstate.save(p.key, known)
-
-    result = FleetRun(str(inventory), p.model, tuple(rows[n] for n in [*order, *sorted(set(rows) - set(order))]
-                                                     if n in rows))  # fmt: skip
-    for row in result.hosts:
-        _emit(on_event, FleetHostState(row.host, row.status, row.error or ""))
-        _emit(on_event, FleetHostDone(row.to_dict()))
-    return result
+    return rows, may_run
 
 
 def _check_cancel(cancel: Callable[[], bool] | None) -> None:
