@@ -126,3 +126,27 @@ def test_cli_results_compare(run_cli, workbench_home):
     assert "Verdict" not in three  # only for two results
     missing = run_cli("results", "compare", "1", "99")
     assert missing.returncode == 10 and "no result with id 99" in missing.stderr
+
+
+def test_different_models_or_input_shapes_are_warned_about_not_for_fp32_vs_int8_of_one_model():
+    from workbench.core.results.compare import verdict_lines
+
+    sha_a, sha_b = "a" * 64, "b" * 64
+    fp32 = entry(_runs(1), model_sha256=sha_a, input_shapes={"image": [1, 3, 224, 224]})
+    int8 = entry(_runs(2, scale=0.5), precision="int8", model_sha256=sha_a, input_shapes={"image": [1, 3, 224, 224]})
+    assert compare([fp32, int8], n_boot=200).warnings == ()
+
+    other = entry(_runs(2, scale=0.5), model_sha256=sha_b, input_shapes={"image": [1, 3, 320, 320]})
+    doc = compare([fp32, other], n_boot=200)
+    assert doc.warnings == (
+        "different models (sha256 A aaaaaaaaaaaa, B bbbbbbbbbbbb): the figures are of different networks, not "
+        "settings of one",
+        'different input shapes (A {"image": [1, 3, 224, 224]}; B {"image": [1, 3, 320, 320]}): latency is of a '
+        "different workload (per batch)",
+    )
+    lines = verdict_lines(doc)
+    assert lines[0].startswith("Warning: different models") and lines[1].startswith("Warning: different input")
+    assert doc.to_dict()["warnings"] == list(doc.warnings)
+    # A result without the field (an old or imported one) is not judged on it.
+    bare = entry(_runs(3))
+    assert compare([fp32, bare], n_boot=200).warnings == ()

@@ -22,6 +22,7 @@ Verdict (two entries A, B; ratio = median(B) / median(A), < 1 means B is faster)
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -171,6 +172,7 @@ class Comparison:
     ratio_of_medians: RatioVerdict | None = None
     measurements: tuple[bool, ...] = ()
     provenances: tuple[str, ...] = ()  # results.result.Provenance.kind of each result
+    warnings: tuple[str, ...] = ()  # different networks or workloads: the figures are not of one thing
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -178,6 +180,7 @@ class Comparison:
             "labels": list(self.labels),
             "rows": [{"metric": r.metric, "values": list(r.values)} for r in self.rows],
             "differing_settings": [{"setting": x.setting, "values": list(x.values)} for x in self.differing_settings],
+            "warnings": list(self.warnings),
         }
         if self.ratio_of_medians is not None:
             d["ratio_of_medians"] = self.ratio_of_medians.to_dict()
@@ -347,7 +350,31 @@ def compare(results: Sequence[BenchmarkResult], *, n_boot: int = 2000, seed: int
         ratio_of_medians=ratio_verdict(results[0], results[1], n_boot=n_boot, seed=seed) if len(results) == 2 else None,
         measurements=tuple(r.is_measurement for r in results),
         provenances=tuple(r.provenance.kind for r in results),
+        warnings=workload_warnings(results),
     )
+
+
+def _name(i: int, r: BenchmarkResult) -> str:
+    return f"#{r.stored_id}" if r.stored_id is not None else "AB"[i] if i < 2 else f"result {i + 1}"
+
+
+def workload_warnings(results: Sequence[BenchmarkResult]) -> tuple[str, ...]:
+    """Why the compared figures are not of one workload: a different source model (``model_sha256``: the ONNX the
+    run started from, the same for an FP32 and an INT8 run of one model) or different input shapes (another image
+    size or batch: latency is per batch). Results missing the field are not judged on it."""
+    out = []
+    shas = {_name(i, r): r.model.sha256 for i, r in enumerate(results) if r.model.sha256}
+    if len(set(shas.values())) > 1:
+        parts = ", ".join(f"{k} {v[:12]}" for k, v in shas.items())
+        out.append(f"different models (sha256 {parts}): the figures are of different networks, not settings of one")
+    shapes = {
+        _name(i, r): dict(r.inputs.shapes) for i, r in enumerate(results) if r.inputs is not None and r.inputs.shapes
+    }
+    distinct = {json.dumps(v, sort_keys=True) for v in shapes.values()}
+    if len(distinct) > 1:
+        parts = "; ".join(f"{k} {json.dumps(v, sort_keys=True)}" for k, v in shapes.items())
+        out.append(f"different input shapes ({parts}): latency is of a different workload (per batch)")
+    return tuple(out)
 
 
 def _cell(v: Any) -> str:
@@ -387,6 +414,8 @@ def verdict_lines(doc: Comparison, fmt: str = "text") -> list[str]:
     lines: list[str] = []
     if not doc.differing_settings:
         lines.append("Settings: identical in all results.")
+    for w in doc.warnings:
+        lines.append(("**Warning**: " if fmt == "md" else "Warning: ") + w)
     rv = doc.ratio_of_medians
     if rv is not None:
         prefix = "**Verdict**: " if fmt == "md" else "Verdict: "
