@@ -176,3 +176,29 @@ def test_jobs_survive_a_dropped_sshd_and_a_rerun_collects_them(
     with ResultStore() as db:
         stored = [db.get(rows[n]["result_id"]) for n in homes]
     assert [r.host for r in stored] == list(homes) and all(r.device for r in stored)
+
+
+def test_calibrate_here_ships_one_int8_model_and_no_board_calibrates(installed_fleet, capsys):
+    """`--calibrate-here`: the INT8 model is calibrated and checked against FP32 on this machine for the named
+    profile, shipped, and benchmarked on the host as an already-INT8 model (its own scales, nothing calibrated there)."""
+    from workbench.core.profiles.match import detect_device
+
+    profile = detect_device().profile_name
+    argv = ["fleet", "run", "-i", str(installed_fleet.inventory), "--limit", "nano", "--precision", "int8",
+            "--calib", "digits", "--calibrate-here", "--profile", profile, *QUICK, "--foreground", "--json"]  # fmt: skip
+    rc, out, err = _cli(argv, capsys)
+    doc = json.loads(out)
+    assert rc == 0, err
+    assert doc["notes"][0].startswith(f"INT8 calibrated here for profile {profile} on ")
+    assert doc["notes"][0].endswith("shipped as digits_cnn.int8.onnx (no calibration on the boards)")
+    assert doc["notes"][1].startswith("checked here against FP32: Accuracy vs FP32 on ")
+    (row,) = doc["hosts"]
+    rc, out, err = _cli(["results", "show", str(row["result_id"]), "--json"], capsys)
+    shown = json.loads(out)
+    assert shown["host"] == "nano" and shown["precision"] == "int8" and shown["model"].endswith("digits_cnn.int8.onnx")
+    assert any("is already INT8 (explicit quantization, QDQ: " in w for w in shown["warnings"])
+    home = Path(installed_fleet.homes["nano"])
+    assert not list((home / "cache" / "calibration").glob("*.onnx"))  # the board calibrated nothing
+
+    rc, out, err = _cli([*argv[:-2], "--precision", "fp32", "--foreground"], capsys)
+    assert rc == 2 and "--calibrate-here ships an INT8 model, but --precision is fp32" in err

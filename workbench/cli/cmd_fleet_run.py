@@ -50,6 +50,9 @@ def register_run(fleet_sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    help="SSH connections at once (Ansible forks, default 5); benchmarks on different machines run at "
                    "once, entries with the same ansible_host and port one after another")  # fmt: skip
     f.add_argument("--force", action="store_true", help="run again where an earlier run's job is running or finished")
+    f.add_argument("--calibrate-here", action="store_true",
+                   help="with --precision int8 --calib DIR --profile NAME: calibrate the INT8 model once on this "
+                   "machine for that profile, check it against FP32 here, and ship it (no calibration on the boards)")  # fmt: skip
     f.add_argument("--wait-min", type=positive_float, default=60.0, metavar="MIN",
                    help="longest wait for a host's job (default 60 minutes); the job goes on, a re-run collects it")  # fmt: skip
     g = p.add_argument_group("job control")
@@ -62,7 +65,7 @@ def register_run(fleet_sub: argparse._SubParsersAction) -> argparse.ArgumentPars
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.cli.common import dump_json, request_from_args
+    from workbench.cli.common import StepPrinter, dump_json, request_from_args
     from workbench.core import jobs
     from workbench.core.bench.events import FleetHostState
     from workbench.core.errors import Cancelled
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.textsafe import field
 
     request = request_from_args(args)
-    opts = FleetOptions(limit=args.limit, forks=args.forks, force=args.force, wait_s=float(args.wait_min) * 60.0)
+    opts = FleetOptions(limit=args.limit, forks=args.forks, force=args.force, wait_s=float(args.wait_min) * 60.0,
+                        calibrate_here=args.calibrate_here)  # fmt: skip
 
     def on_event(event) -> None:
         if args.job_dir is not None:  # a face following this job shows each host's progress and row
@@ -81,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"[fleet] {field(event.host)}: {event.state}{tail}", file=sys.stderr)
 
     try:
-        result = fleet_run(args.inventory, request, opts, on_event=on_event)
+        result = fleet_run(
+            args.inventory, request, opts, on_event=on_event, on_progress=StepPrinter(job_dir=args.job_dir)
+        )
     except (KeyboardInterrupt, Cancelled):
         # Only this follower stops: the benchmark jobs already started on the hosts are detached there.
         raise Cancelled(
@@ -93,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         dump_json(result.to_dict())
     else:
+        for note in result.notes:
+            print(note)
+        if result.notes:
+            print()
         for line in comparison_lines(result.hosts):
             print(line)
         ids = [str(h.result_id) for h in result.hosts if h.result_id is not None]

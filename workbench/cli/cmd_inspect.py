@@ -102,6 +102,11 @@ def render_info(doc: dict[str, Any]) -> str:
         f"Size         {size}" + (f" (with {len(ext)} external data file{'s' if len(ext) != 1 else ''})" if ext else "")
     )
     lines.append(f"Parameters   {doc['param_count']:,}")
+    from workbench.core.precision.explicit import explicit_quantization
+
+    eq = explicit_quantization(doc["op_histogram"])
+    if eq is not None:  # already INT8: it benchmarks as --precision int8, with its own scales
+        lines.append(f"Precision    INT8 ({eq.describe()}): bench with --precision int8, no calibration")
     lines.append(f"SHA-256      {doc['sha256']}")
     from workbench.core.models.torch_export import opset_origin
 

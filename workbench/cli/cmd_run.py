@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for r in main.results:
         print(summary(r, verbose=args.verbose))
         print()
-    for r in main.results[1:]:
-        print(speedup_line(main.fp32, r))
+    if main.fp32 is not None:
+        for r in main.results[1:]:
+            print(speedup_line(main.fp32, r))
     return 0

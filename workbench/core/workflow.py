@@ -269,6 +269,12 @@ def calibrate(job: PreparedJob, on_progress: ProgressFn = no_progress, cancel: t
     from workbench.core.precision.datasets import open_dataset
     from workbench.core.precision.quantize import quantize_qdq
 
+    eq = explicit_int8(job)
+    if eq is not None:
+        raise CalibrationError(
+            f"{job.model_path.name} is already INT8 ({eq.describe()}): there is nothing to calibrate",
+            hint="benchmark it with --precision int8 (its own scales), or calibrate the FP32 model it came from",
+        )
     folder = dataset_path(job, "calib")
     if folder is None:
         raise CalibrationError(
@@ -321,6 +327,12 @@ def precision_model(
         if precision in ("fp32", "fp16", "bf16"):
             return job.model_path, None
         raise UsageError(f"the torch backend runs fp32, fp16 and bf16, not {precision}")
+    eq = explicit_int8(job)
+    if eq is not None:
+        if precision != "int8":
+            _refuse_float_of_int8(job, precision, eq)
+        on_progress(Progress("calibrate", f"{job.model_path.name} is already INT8 ({eq.describe()}): no calibration"))
+        return job.model_path, None
     if precision == "fp32":
         return job.model_path, None
     if precision == "fp16":
@@ -411,9 +423,38 @@ def typed_fp16(job: PreparedJob, route, on_progress: ProgressFn = no_progress, c
     return result
 
 
+def explicit_int8(job: PreparedJob):
+    """The job's model's own quantization (precision/explicit.py ``ExplicitQuantization``) when the ONNX file is
+    already INT8 (Q/DQ pairs or integer operators), else None."""
+    from workbench.core.precision.explicit import explicit_quantization
+
+    return explicit_quantization(job.model_info.op_histogram)
+
+
+def _refuse_float_of_int8(job: PreparedJob, precision: str, eq) -> None:
+    raise UsageError(
+        f"{job.model_path.name} is already INT8 ({eq.describe()}): it cannot run as {precision}",
+        hint="bench it with --precision int8 (its own scales, no calibration); for FP32 or FP16 use the model before "
+        "it was quantized",
+    )
+
+
+def explicit_note(job: PreparedJob, eq) -> str:
+    """The line a result of an already-INT8 model carries: how it runs and why it has no accuracy verdict."""
+    return (
+        f"{job.model_path.name} is already INT8 ({eq.describe()}): benchmarked with its own scales, no calibration; "
+        "no accuracy verdict against FP32 (the FP32 model is not here: `workbench compare FP32_MODEL --precision "
+        "int8 --eval DIR` checks a calibration of it)"
+    )
+
+
 def check_precision(job: PreparedJob, precision: str) -> None:
-    """Raises UsageError when the backend cannot run ``precision`` or the profile does not allow it;
-    BackendUnavailable when the profile's backend is not installed here."""
+    """Raises UsageError when the backend cannot run ``precision`` or the profile does not allow it, or when the model
+    is already INT8 (explicit quantization) and ``precision`` is not int8; BackendUnavailable when the profile's
+    backend is not installed here."""
+    eq = explicit_int8(job)
+    if eq is not None and precision != "int8":
+        _refuse_float_of_int8(job, precision, eq)
     backend = job.require_backend()
     support = backend.precision_support()
     reason = support.get(precision, f"unknown precision {precision}")
@@ -553,6 +594,12 @@ def check_accuracy(
     """
     from workbench.core.errors import DatasetError
 
+    eq = explicit_int8(job)
+    if eq is not None:  # compared "with FP32" it would be compared with itself: a PASS that says nothing
+        raise UsageError(
+            f"{job.model_path.name} is already INT8 ({eq.describe()}): there is no FP32 model here to compare it with",
+            hint="run the check on the FP32 model it came from (`workbench compare FP32_MODEL --precision int8`)",
+        )
     path, cal = precision_model(job, precision, on_progress, cancel)
     report = accuracy(
         job,
@@ -731,6 +778,7 @@ def _plan(job: PreparedJob, built: Built, *, report=None, cfg_overrides: dict | 
         accuracy=report,
         calibration=built.calibration.info() if built.calibration is not None else None,
         power_mode=power_mode,
+        notes=(explicit_note(job, eq),) if (eq := explicit_int8(job)) is not None else (),
     )
     return BenchPlan(
         config=cfg,
@@ -997,7 +1045,7 @@ def _bench_and_store_run(
 ):
     if built is None:
         built = build(job, precision, on_progress, cancel)
-    if report is None and with_accuracy:
+    if report is None and with_accuracy and explicit_int8(job) is None:  # an INT8 model has no FP32 reference here
         if precision in ("fp16", "bf16", "int8"):
             calib_ds = built.calibration.dataset if built.calibration else None
             n = built.calibration.result.samples if built.calibration else None
@@ -1099,6 +1147,13 @@ def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
     """
     on_progress: ProgressFn = kw.get("on_progress", no_progress)
     kw.setdefault("reference_accuracy", False)  # fp32 always passes: no need to score it against itself
+    eq = explicit_int8(job)
+    if eq is not None:
+        raise UsageError(
+            f"--precision best chooses among precisions of an FP32 model; {job.model_path.name} is already INT8 "
+            f"({eq.describe()})",
+            hint="bench it with --precision int8",
+        )
     check_bench_job(job)
     candidates = [
         p
@@ -1147,22 +1202,25 @@ def _choose_best(runs: list) -> tuple[Any, list[str]]:
 
 @dataclass(frozen=True)
 class MainRun:
-    """``workbench run``: FP32 first, then each other precision, and each one's median speed-up over FP32."""
+    """``workbench run``: FP32 first, then each other precision, and each one's median speed-up over FP32. An
+    already-INT8 model (explicit quantization) runs as INT8 alone: no FP32 and no speed-up."""
 
     results: tuple[BenchmarkResult, ...]
 
     @property
-    def fp32(self) -> BenchmarkResult:
-        return self.results[0]
+    def fp32(self) -> BenchmarkResult | None:
+        return self.results[0] if self.results and self.results[0].precision == "fp32" else None
 
     def speedups(self) -> dict[str, float]:
+        if self.fp32 is None:
+            return {}
         base = self.fp32.latency.median_ms or float("nan")
         return {r.precision: base / (r.latency.median_ms or float("nan")) for r in self.results[1:]}
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": self.fp32.model.path,
-            "profile": self.fp32.profile,
+            "model": self.results[0].model.path,
+            "profile": self.results[0].profile,
             "results": [r.to_dict(latencies=False) for r in self.results],
             "speedup_vs_fp32": self.speedups(),
         }
@@ -1171,6 +1229,8 @@ class MainRun:
 def default_run_precisions(job: PreparedJob) -> tuple[str, ...]:
     """What `workbench run` compares when --precisions is not given: FP32 and INT8, or FP32 and FP16 where the backend
     has no INT8 (the torch backend: autocast FP16), or FP32 alone."""
+    if explicit_int8(job) is not None:
+        return ("int8",)
     support = job.require_backend().precision_support()
     for other in ("int8", "fp16"):
         if not support.get(other, "unknown") and other in job.profile.build.precisions:
@@ -1188,11 +1248,13 @@ def run_main(job: PreparedJob, precisions: Sequence[str] | None, **kw: Any) -> M
         run is wasted on a job that cannot finish).
     """
     wanted = ["fp32"] + [p for p in dict.fromkeys(precisions or default_run_precisions(job)) if p != "fp32"]
+    if explicit_int8(job) is not None and not precisions:  # already INT8: its own precision only, no FP32 to run
+        wanted = ["int8"]
     _refuse_export(job, "`workbench run`")
     check_bench_job(job)
     for p in wanted:  # every precision before the first run: a refused one must not come after stored results
         check_precision(job, p)
-    if "int8" in wanted and dataset_path(job, "calib") is None:
+    if "int8" in wanted and explicit_int8(job) is None and dataset_path(job, "calib") is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {job.model_path.name}",
             hint="pass --calib DIR (images with preprocess.toml, or .npy/.npz tensors), or run --precisions fp32",
@@ -1367,6 +1429,13 @@ def tune(
     """
     from workbench.core.tune.engine import Steps, run_tune
 
+    eq = explicit_int8(job)
+    if eq is not None:
+        raise UsageError(
+            f"tune searches precisions and INT8 recipes of an FP32 model; {job.model_path.name} is already INT8 "
+            f"({eq.describe()})",
+            hint="tune the FP32 model it came from, or benchmark this one with --precision int8",
+        )
     check_bench_job(job)
     steps = Steps(precision_model, check_accuracy, localize_int8, build, bench, store)
     return run_tune(job, options, steps, on_progress=on_progress, on_event=on_event, cancel=cancel)

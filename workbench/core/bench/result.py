@@ -86,6 +86,7 @@ class RunContext:
     accuracy: AccuracyReport | None = None
     calibration: CalibrationInfo | None = None
     power_mode: PowerModeRef | None = None
+    notes: tuple[str, ...] = ()  # lines every result of this run carries in its warnings (an already-INT8 model)
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,7 @@ def build_result(
         )
     if measured.layer_warning:
         warnings.append(measured.layer_warning)
+    warnings.extend(context.notes)
     cal = context.calibration
     if cal is not None and cal.quantized_tensors == 0:
         from workbench.core.precision.coverage import QdqCoverage

@@ -46,12 +46,14 @@ DEFAULT_WAIT_S = 3600.0
 class FleetOptions:
     """How to run the fleet: ``limit`` an Ansible host pattern (None: every host), ``forks`` hosts at a time,
     ``force`` run again even where an earlier run's job is running or finished, ``wait_s`` the longest wait for a
-    host's job (s)."""
+    host's job (s), ``calibrate_here`` calibrate the INT8 model on this machine for the request's profile and ship it
+    (core/fleet/calibrate_here.py) instead of calibrating on every host."""
 
     limit: str | None = None
     forks: int = 5
     force: bool = False
     wait_s: float = DEFAULT_WAIT_S
+    calibrate_here: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ def fleet_run(
     *,
     on_event: Callable[[Any], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    on_progress: Callable[[Any], None] | None = None,
 ) -> FleetRun:
     """Run ``request`` (a bench JobRequest) on the inventory's hosts and store each host's result here.
 
@@ -184,20 +187,42 @@ def fleet_run(
     ``on_event`` gets ``FleetHostState`` (each host's state as it changes: pending, copying, starting, running,
     fetching, and the final one) and ``FleetHostDone`` (its final row) events (core/bench/events.py); ``cancel`` is
     polled by ``run_playbook`` (True: the run stops and raises Cancelled; the remote jobs started go on, and a re-run
-    collects them).
+    collects them); ``on_progress`` gets the calibration's Progress steps (``calibrate_here``).
 
     Returns:
         The :class:`FleetRun`: one row per host (those ``options.limit`` matches), in inventory order.
 
     Raises:
         ConfigError: a bad inventory (naming the file); UsageError: as :func:`plan`, or ``limit`` matches no host;
-        Cancelled; StorageError: the archives or the local state cannot be written.
+        Cancelled; StorageError: the archives or the local state cannot be written; with ``calibrate_here``, as
+        core/fleet/calibrate_here.py (UsageError without --precision int8 or --profile, CalibrationError).
     """
-    from workbench.core.bench.events import FleetHostDone, FleetHostState
     from workbench.core.fleet import ansible
 
     inv = ansible.load_inventory(Path(inventory), options.limit)
-    p = plan(request)
+    with tempfile.TemporaryDirectory(prefix="workbench-fleet-int8-") as int8_dir:
+        notes: tuple[str, ...] = ()
+        if options.calibrate_here:
+            from workbench.core.fleet.calibrate_here import calibrate_here
+
+            here = calibrate_here(request, Path(int8_dir), on_progress or (lambda _p: None))
+            request, notes = here.request, here.notes
+        p = plan(request)
+        return _fleet_run(inventory, inv, p, options, notes, on_event, cancel)
+
+
+def _fleet_run(
+    inventory: Any,
+    inv: Any,
+    p: FleetPlan,
+    options: FleetOptions,
+    notes: tuple[str, ...],
+    on_event: Callable[[Any], None] | None,
+    cancel: Callable[[], bool] | None,
+) -> FleetRun:
+    from workbench.core.bench.events import FleetHostDone, FleetHostState
+    from workbench.core.fleet import ansible
+
     known = runstate.load(p.key)
     homes = inv.homes()  # the inventory's, or its default (core/fleet/inventory.py)
     order = [h.name for h in inv.hosts]
@@ -252,7 +277,7 @@ def fleet_run(
                     busy[machine[name]] = (name, row)
 
     result = FleetRun(str(inventory), p.model, tuple(rows[n] for n in [*order, *sorted(set(rows) - set(order))]
-                                                     if n in rows))  # fmt: skip
+                                                     if n in rows), notes)  # fmt: skip
     for row in result.hosts:
         _emit(on_event, FleetHostState(row.host, row.status, row.error or ""))
         _emit(on_event, FleetHostDone(row.to_dict()))

@@ -101,11 +101,14 @@ class FleetRun:
     inventory: str
     model: str
     hosts: tuple[HostRun, ...]
+    notes: tuple[str, ...] = ()  # what was done here for every host (--calibrate-here: the INT8 model and its check)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"inventory": self.inventory, "model": self.model, "hosts": [h.to_dict() for h in self.hosts]}
+        return {"inventory": self.inventory, "model": self.model, "hosts": [h.to_dict() for h in self.hosts],
+                "notes": list(self.notes)}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FleetRun:
         return cls(str(d.get("inventory") or ""), str(d.get("model") or ""),
-                   tuple(HostRun.from_dict(h) for h in d.get("hosts") or ()))  # fmt: skip
+                   tuple(HostRun.from_dict(h) for h in d.get("hosts") or ()),
+                   tuple(str(n) for n in d.get("notes") or ()))  # fmt: skip
