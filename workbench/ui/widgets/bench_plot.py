@@ -96,8 +96,12 @@ def fit_range(
 
 
 def num(v: float) -> str:
-    """A tick label of at most 6 characters: 0.0642, 8.27, 100."""
+    """A tick label of at most 6 characters (7 when negative): 0.0642, 8.27, 100, and below 0.001 a short scientific
+    form (3.2e-5: four decimals would show every tick of such a range as 0.0000)."""
     a = abs(v)
+    if 0 < a < 0.001:
+        mantissa, exponent = f"{v:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
     if a >= 100:
         return f"{v:.0f}"
     if a >= 10:
