@@ -295,7 +295,10 @@ def _nobody_python() -> tuple[list[str], list[str]]:
     prefix = [SETPRIV, *NOBODY, "--"]
     again = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import workbench'], check=True)"
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    for python, extra in ((sys.executable, []), (f"/usr/bin/python{version}", [sysconfig.get_paths()["purelib"]])):
+    # The checkout itself too: the venv finds it through its editable-install hook, which a bare PYTHONPATH skips.
+    repo = str(Path(__file__).resolve().parents[2])
+    system = [sysconfig.get_paths()["purelib"], repo]
+    for python, extra in ((sys.executable, []), (f"/usr/bin/python{version}", system)):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.environ.get("PYTHONPATH", ""), *extra])}
         if (
             Path(python).exists()
