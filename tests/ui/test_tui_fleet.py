@@ -108,7 +108,7 @@ def test_documents_read_back_and_a_bad_one_is_one_error_naming_it():
 
     doc = _doc()
     run = fleet_run_from_dict(doc["fleet"])
-    assert run.to_dict() == doc["fleet"]
+    assert run.to_dict() == {**doc["fleet"], "notes": []}  # a document from before notes reads back with none
     assert [(h.host, h.status, h.result_id, h.reused) for h in run.hosts] == [
         ("orin-nano", "ok", 41, False), ("orin-nx-1", "ok", 42, True),
         ("orin-nx-2", "unreachable", None, False), ("agx-orin", "ok", 43, False),
