@@ -196,3 +196,16 @@ def test_a_calibrate_job_leaves_its_settings_progress_and_typed_outcome_in_its_f
     assert CalibrationInfo.from_dict(info).dataset == info["dataset"]
     assert acc.verdict in ("pass", "fail") and acc.held_out and acc.samples > 0
     assert f"-> {acc.verdict.upper()}" in job.stdout_path.read_text()  # --check: the verdict line, as in a shell
+
+
+def test_detach_and_foreground_together_are_refused_with_a_hint(capsys):
+    import pytest
+
+    from workbench.cli.main import main
+
+    for argv in (["bench", "--detach", "--foreground"], ["fleet", "run", "-i", "x.ini", "--foreground", "--detach"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2
+        assert "not allowed with argument" in err and "hint: give --" in err and "not both" in err

@@ -89,7 +89,7 @@ def test_inventory_yaml_groups_and_default_homes_apart(tmp_path):
     assert [h.name for h in got.hosts] == ["nano", "nx1", "rtx/4090"]
     by = {h.name: h for h in got.hosts}
     assert by["nano"].workbench_home == "~/.local/share/edge-workbench-fleet/nano"
-    assert by["rtx/4090"].workbench_home == "~/.local/share/edge-workbench-fleet/rtx_4090"
+    assert by["rtx/4090"].workbench_home == "~/.local/share/edge-workbench-fleet/rtx_4090-16ad51d8"  # cleaned: hashed
     assert by["nx1"].workbench_home == "/data/wb"
     assert by["nano"].address == ("10.0.0.5", 2201) and by["rtx/4090"].address == ("10.0.0.5", 22)
     assert by["nano"].groups == ("orin",) and by["rtx/4090"].groups == ("desktops",)
@@ -145,7 +145,7 @@ def test_check_reports_hosts_and_a_closed_port_as_unreachable(sshd_server, tmp_p
         },
     )
     res = run_cli("fleet", "check", "-i", str(inv), "--json", timeout=300)
-    assert res.returncode == 1, res.stderr  # one host unreachable: reported, not fatal for the others
+    assert res.returncode == 14, res.stderr  # one host unreachable: reported, not fatal for the others
     doc = json.loads(res.stdout)
     by = {h["host"]: h for h in doc["hosts"]}
     assert list(by) == ["nano", "nx", "gone"]
@@ -183,7 +183,7 @@ def test_unknown_host_key_fails_with_its_fingerprint(sshd_server, tmp_path, writ
     env = dict(cli_env, ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
     res = run_cli("fleet", "check", "-i", str(inv), timeout=300, env=env)
     assert time.monotonic() - t0 < 120  # no prompt waits for an answer
-    assert res.returncode == 1
+    assert res.returncode == 14
     fp = subprocess.run(
         ["ssh-keygen", "-l", "-f", str(sshd_server.host_key_pub)], capture_output=True, text=True
     ).stdout.split()[1]
@@ -276,9 +276,9 @@ def test_limit_with_a_leading_dash_and_a_missing_interpreter_is_named(sshd_serve
         },
     )
     res = run_cli("fleet", "check", "-i", str(inv), "--limit=-odd", "--json", timeout=300)
-    assert res.returncode == 1, res.stderr
+    assert res.returncode == 14, res.stderr
     (row,) = json.loads(res.stdout)["hosts"]
     assert row["host"] == "-odd", row
     assert "ansible_python_interpreter" in row["error"], row
     res = run_cli("fleet", "check", "-i", str(inv), "--limit", "even", timeout=300)
-    assert res.returncode == 1 and "set workbench_python=" in res.stderr, res.stderr
+    assert res.returncode == 14 and "set workbench_python=" in res.stderr, res.stderr

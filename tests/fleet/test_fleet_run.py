@@ -62,7 +62,7 @@ def test_run_on_two_hosts_stores_both_and_reports_the_unreachable_third(
     )
     rc, out, err = _cli(["fleet", "run", "-i", str(inv), *QUICK, "--foreground", "--json"], capsys)
     doc = json.loads(out)
-    assert rc == 1, err  # one host did not give a result
+    assert rc == 14, err  # one host did not give a result
     rows = {h["host"]: h for h in doc["hosts"]}
     assert [h["host"] for h in doc["hosts"]] == ["nano", "nx", "gone", "bare"]
     assert rows["gone"]["status"] == "unreachable" and rows["gone"]["result_id"] is None
@@ -101,7 +101,7 @@ def test_run_on_two_hosts_stores_both_and_reports_the_unreachable_third(
     # The text face: one comparison row per host, the unreachable one with its reason.
     rc, out, err = _cli(["fleet", "run", "-i", str(inv), *QUICK, "--foreground", "--limit", "nano:gone"], capsys)
     lines = out.splitlines()
-    assert rc == 1 and lines[0].split()[:3] == ["host", "status", "device"], err
+    assert rc == 14 and lines[0].split()[:3] == ["host", "status", "device"], err
     assert lines[1].split()[:3] == ["nano", "ok", "(collected)"]  # finished before: collected, not run again
     assert lines[2].split()[:2] == ["gone", "unreachable"]
     assert any(ln.startswith("gone: unreachable: ") for ln in lines)
@@ -140,7 +140,7 @@ def test_jobs_survive_a_dropped_sshd_and_a_rerun_collects_them(
         if first.poll() is None:
             first.kill()
             first.wait()
-    assert first.returncode == 1, err
+    assert first.returncode == 14, err
     assert all(h["status"] in ("unreachable", "failed") for h in json.loads(out)["hosts"]), out
 
     # Detached on each host, the jobs finish without any connection.

@@ -451,3 +451,36 @@ def test_a_finished_fleet_job_re_attached_from_the_jobs_list_shows_its_compariso
     cells, state, recorded = asyncio.run(go())
     assert [c[1] for c in cells] == ["ok", "ok", "unreachable", "ok"]
     assert state.to_dict() == run.to_dict() and not recorded
+
+
+def test_x_on_a_run_that_wrote_nothing_says_the_remote_jobs_go_on(tmp_path, monkeypatch):
+    """Cancelled before any host finished (no outcome written): the note says the boards' jobs go on and that
+    running again collects them — only the follower stopped."""
+    from workbench.core import jobs
+
+    inventory = tmp_path / "lab.ini"
+    inventory.write_text("[boards]\n")
+    job = _job(tmp_path)
+
+    def fake_cancel(j, *_a):  # the job on SIGINT: its Cancelled error, exit 130, no outcome
+        j.stderr_path.write_text("error: fleet run cancelled: benchmark jobs it already started on the hosts go on\n")
+        jobs.finish(j.dir, 130, [])
+        return True
+
+    monkeypatch.setattr(jobs, "start", lambda argv, **_kw: job)
+    monkeypatch.setattr(jobs, "cancel", fake_cancel)
+
+    async def go():
+        app = make_recorded_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _to_fleet(pilot)
+            app.state.fleet_inventory = str(inventory)
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.busy == "fleet", 30, "the job started")
+            await pilot.press("x")
+            await wait_idle(pilot, 60)
+            return text(app.screen.query_one("#fleet-notes"))
+
+    notes = asyncio.run(go())
+    assert notes.startswith("stopped: "), notes
+    assert notes.endswith("benchmark jobs already started on the hosts go on there: s runs again and collects them")

@@ -527,3 +527,42 @@ def test_cancelled_fleet_run_says_the_remote_jobs_go_on_and_a_rerun_collects_the
     assert rc == 130
     assert "error: fleet run cancelled: benchmark jobs it already started on the hosts go on there" in err
     assert "hint: run the same `workbench fleet run` again to collect them" in err
+
+
+def test_ctrl_c_in_fleet_setup_and_check_is_an_error_with_a_hint(tmp_path, monkeypatch, capsys):
+    import workbench.cli.cmd_fleet as cmd_fleet
+    import workbench.core.fleet.check as check_mod
+    import workbench.core.fleet.setup as setup_mod
+    from workbench.cli.main import main
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd_fleet, "_inventory", lambda args: types.SimpleNamespace(path=tmp_path / "lab.ini"))
+    monkeypatch.setattr(setup_mod, "fleet_setup", interrupted)
+    monkeypatch.setattr(check_mod, "fleet_check", interrupted)
+    assert main(["fleet", "setup", "-i", "lab.ini"]) == 130
+    err = capsys.readouterr().err
+    assert (
+        "error: fleet setup cancelled" in err and "hint: a host may be half set up: run `workbench fleet setup`" in err
+    )
+    assert main(["fleet", "check", "-i", "lab.ini"]) == 130
+    assert "error: fleet check cancelled" in capsys.readouterr().err
+
+
+def test_int8_without_a_calibration_set_is_refused_before_anything_is_shipped(tmp_path):
+    import shutil
+
+    from workbench.core.errors import CalibrationError
+    from workbench.core.fleet.run import plan
+    from workbench.core.job import JobRequest
+    from workbench.core.paths import default_model_path
+
+    model = tmp_path / "mine.onnx"
+    shutil.copy(default_model_path(), model)
+    with pytest.raises(CalibrationError, match="INT8 needs a calibration set for mine.onnx on each host") as exc:
+        plan(JobRequest(model=str(model), precision="int8"))
+    assert "--calibrate-here" in exc.value.hint
+    assert plan(JobRequest(model=str(model), precision="int8", calib="digits")).bundles  # with a set: fine
+    (tmp_path / "mine.workbench.toml").write_text("")  # a spec beside it may name the set
+    assert plan(JobRequest(model=str(model), precision="int8")).bundles

@@ -79,14 +79,19 @@ def _within(old, new) -> bool:
 def test_markdown_pipe_table_exact():
     md = render([ENTRY], "md").splitlines()
     assert md[0] == (
-        "| id | created (UTC) | model | precision | backend | profile | p50 ms | p99 ms | throughput/s | top-1 "
-        "| cosine min | verdict | measured |"
+        "| id | created (UTC) | model | precision | backend | profile | host | device | p50 ms | p99 ms | throughput/s "
+        "| top-1 | cosine min | verdict | measured |"
     )
-    assert md[1] == "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    assert md[1] == "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     assert md[2] == (
-        "| 3 | 2026-03-04T05:06:07+00:00 | digits_cnn.onnx | int8 | onnxruntime | cpu-x86_64 | 0.0197 | 0.031 "
+        "| 3 | 2026-03-04T05:06:07+00:00 | digits_cnn.onnx | int8 | onnxruntime | cpu-x86_64 | - | x86_64 CPU | 0.0197 "
+        "| 0.031 "
         "| 48123.5 | 98.33 % | 0.9877 | fail | no |"
     )
+    fleet = render([dict(ENTRY, host="orin-nx-1", device={"name": "Jetson Orin NX"})], "md").splitlines()[2]
+    assert "| cpu-x86_64 | orin-nx-1 | Jetson Orin NX | 0.0197 |" in fleet
+    csv_rows = render([dict(ENTRY, host="orin-nx-1")], "csv").splitlines()
+    assert csv_rows[0].endswith(",host") and csv_rows[1].endswith(",orin-nx-1")
 
 
 def test_markdown_escapes_pipes():

@@ -74,5 +74,8 @@ class WorkbenchParser(argparse.ArgumentParser):
             found = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.6)
             if found:
                 message += f"\nhint: did you mean {found[0]!r}?"
+        m = re.search(r"argument (\S+): not allowed with argument (\S+)", message)
+        if m and "\nhint:" not in message:  # a mutually exclusive pair (--detach / --foreground, --iterations / …)
+            message += f"\nhint: give {m.group(2)} or {m.group(1)}, not both"
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from workbench.cli.common import positive_int
+from workbench.cli.exitcodes import Exit
 
 EXTRA_NOTE = (
     "Needs the optional extra `fleet` (ansible-core >= 2.17 and ansible-runner on this machine, the controller; "
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = fleet.add_parser(
         "check",
         help="per host: reachable, Python, workbench version, profile, JetPack/TensorRT, free disk",
-        description="Ask each host for its facts (changes nothing there). Exit status 1 when a host could not be "
+        description="Ask each host for its facts (changes nothing there). Exit status 14 when a host could not be "
         "reached or asked; the others are still reported.",
         epilog=EXTRA_NOTE,
     )
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Ship this checkout's package files to each host's workbench_home/src and run its install.sh there "
             "(a venv in workbench_home/src/.venv; no root needed, nothing is installed system-wide). A host whose "
-            "installed copy matches is left alone. Exit status 1 when a host failed; the others are still set up."
+            "installed copy matches is left alone. Exit status 14 when a host failed; the others are still set up."
         ),
         epilog=EXTRA_NOTE,
     )
@@ -93,6 +94,12 @@ def _inventory(args: argparse.Namespace):
     return load_inventory(args.inventory, args.limit)
 
 
+def _cancelled(what: str, hint: str):
+    from workbench.core.errors import Cancelled
+
+    return Cancelled(f"{what} cancelled", hint=hint)
+
+
 def _gib(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
@@ -133,7 +140,10 @@ def check(args: argparse.Namespace) -> int:
     from workbench.core.fleet.check import fleet_check
 
     inv = _inventory(args)
-    rows = fleet_check(inv, forks=args.forks)
+    try:
+        rows = fleet_check(inv, forks=args.forks)
+    except KeyboardInterrupt:
+        raise _cancelled("fleet check", "it changes nothing on the hosts; run it again") from None
     bad = any(not f.reachable or f.error for f in rows)
     if args.json:
         dump_json({"inventory": str(inv.path), "hosts": [f.to_dict() for f in rows]})
@@ -141,7 +151,7 @@ def check(args: argparse.Namespace) -> int:
         for line in table(FACT_HEADER, _facts_rows(rows), right={7}):
             print(line)
         _print_errors((f.host, f.error) for f in rows)
-    return 1 if bad or not rows else 0
+    return int(Exit.HOSTS_FAILED) if bad or not rows else 0
 
 
 def setup(args: argparse.Namespace) -> int:
@@ -155,7 +165,14 @@ def setup(args: argparse.Namespace) -> int:
         if ev.kind in ("changed", "failed", "unreachable"):
             print(f"[{ev.host}] {ev.task}: {ev.kind}", file=sys.stderr)
 
-    rows = fleet_setup(inv, wheelhouse=args.wheelhouse, forks=args.forks, on_event=progress)
+    try:
+        rows = fleet_setup(inv, wheelhouse=args.wheelhouse, forks=args.forks, on_event=progress)
+    except KeyboardInterrupt:
+        raise _cancelled(
+            "fleet setup",
+            "a host may be half set up: run `workbench fleet setup` again, it redoes what was cut off (a host is "
+            "marked installed only at the end)",
+        ) from None
     if args.json:
         dump_json({"inventory": str(inv.path), "hosts": [r.to_dict() for r in rows]})
     else:
@@ -167,4 +184,4 @@ def setup(args: argparse.Namespace) -> int:
         for line in table(["HOST", "STATUS", "CHANGE", "WORKBENCH", "PROFILE", "WORKBENCH_HOME"], body):
             print(line)
         _print_errors((r.host, r.error) for r in rows)
-    return 0 if rows and all(r.status == "ok" for r in rows) else 1
+    return 0 if rows and all(r.status == "ok" for r in rows) else int(Exit.HOSTS_FAILED)

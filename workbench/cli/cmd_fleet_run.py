@@ -32,7 +32,7 @@ def register_run(fleet_sub: argparse._SubParsersAction) -> argparse.ArgumentPars
             "waits for it, fetches the result and stores it here with `host` = the inventory name. A failed or "
             "unreachable host is reported without losing the others. Run again, it collects the jobs an earlier "
             "run started instead of running them again (--force runs them again). Exit status 0 when every host "
-            "gave a result, 1 otherwise."
+            "gave a result, 14 otherwise (the others' results are stored)."
         ),
     )
     p.add_argument("-i", "--inventory", required=True, metavar="INVENTORY", help="Ansible inventory (INI or YAML)")
@@ -55,7 +55,7 @@ def register_run(fleet_sub: argparse._SubParsersAction) -> argparse.ArgumentPars
                    "machine for that profile, check it against FP32 here, and ship it (no calibration on the boards)")  # fmt: skip
     f.add_argument("--wait-min", type=positive_float, default=60.0, metavar="MIN",
                    help="longest wait for a host's job (default 60 minutes); the job goes on, a re-run collects it")  # fmt: skip
-    g = p.add_argument_group("job control")
+    g = p.add_argument_group("job control").add_mutually_exclusive_group()  # one or the other, or neither
     g.add_argument("--detach", action="store_true", help="start as a background job, print its id and return")
     g.add_argument("--foreground", action="store_true",
                    help="run in this process (by default the work runs as a job that survives a dropped terminal)")  # fmt: skip
@@ -108,4 +108,6 @@ def run(args: argparse.Namespace) -> int:
         ids = [str(h.result_id) for h in result.hosts if h.result_id is not None]
         if len(ids) >= 2:
             print(f"\n`workbench results compare {' '.join(ids)}` compares them in full.")
-    return 0 if result.hosts and all(h.status == "ok" for h in result.hosts) else 1
+    from workbench.cli.exitcodes import Exit
+
+    return 0 if result.hosts and all(h.status == "ok" for h in result.hosts) else int(Exit.HOSTS_FAILED)

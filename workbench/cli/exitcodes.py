@@ -20,4 +20,5 @@ class Exit(enum.IntEnum):
     STORAGE = 11
     TELEMETRY = 12
     POWER = 13
+    HOSTS_FAILED = 14  # `workbench fleet`: a host failed or was unreachable; the others' work is done and stored
     CANCELLED = 130

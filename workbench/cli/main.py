@@ -58,7 +58,7 @@ def _add_job_flags(sub: argparse._SubParsersAction) -> None:
         p = sub.choices.get(name)
         if p is None:
             continue
-        g = p.add_argument_group("job control")
+        g = p.add_argument_group("job control").add_mutually_exclusive_group()  # one or the other, or neither
         g.add_argument("--detach", action="store_true", help="start as a background job, print its id and return")
         g.add_argument(
             "--foreground",

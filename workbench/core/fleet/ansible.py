@@ -205,7 +205,7 @@ def run_playbook(
             message = _failure(task, res)
             rec["failed"] = rec["failed"] or message
         elif short == "unreachable":
-            message = str(res.get("msg") or "unreachable")
+            message = _one_line(str(res.get("msg") or "unreachable"))
             rec["unreachable"] = True
             rec["failed"] = rec["failed"] or message
         elif short not in ("start", "skipped", "failed"):
@@ -285,10 +285,15 @@ INTERPRETER_HINT = (
 WORKBENCH_PYTHON_HINT = "hint: set workbench_python=/path/to/python3 (3.10 or newer) for this host in the inventory"
 
 
+def _one_line(text: str) -> str:
+    """SSH's and Ansible's multi-line messages ("...\\r\\nConnection reset by ...") as one line: lines joined by " | "."""
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def _failure(task: str, res: Mapping[str, Any]) -> str:
     """One paragraph: the task, Ansible's message and the last lines of the command's stderr (or stdout), and a
     hint when the host's Python was not found."""
-    msg = str(res.get("msg") or "failed")
+    msg = _one_line(str(res.get("msg") or "failed"))
     parts = [f"{task}: {msg}"]
     for key in ("stderr", "stdout", "module_stderr", "module_stdout"):
         text = str(res.get(key) or "").strip()

@@ -98,10 +98,16 @@ class Inventory:
 
 def default_home(name: str) -> str:
     """The default ``workbench_home`` of inventory entry ``name``: one folder per entry. Characters other than
-    letters, digits, ``.``, ``_`` and ``-`` become ``_`` (a YAML inventory name may hold a ``/``)."""
+    letters, digits, ``.``, ``_`` and ``-`` become ``_`` (a YAML inventory name may hold a ``/``), and a name that
+    needed that gets the first 8 hex digits of its SHA-256 appended, so two names that clean to the same text
+    (``a$b``, ``a/b``, ``a_b``) never share a folder."""
+    import hashlib
+
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
     if safe in ("", ".", ".."):
         safe = safe.replace(".", "_") or "_"
+    if safe != name:
+        safe += "-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return DEFAULT_HOME_PREFIX + safe
 
 
@@ -132,7 +138,25 @@ def load_inventory(path: str | os.PathLike[str], limit: str | None = None) -> In
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: no such inventory", hint="pass -i with an Ansible inventory file (INI or YAML)")
+    _refuse_special(p)
     _refuse_binary(p)
+    full = _list(p, None)
+    selected = None
+    if limit is not None:
+        selected = set(_order(_list(p, limit))[0])
+        if not selected:
+            raise UsageError(
+                f"--limit {limit}: no host of {p} matches it",
+                hint="a host name, a group, a glob (nx*) or a:!b; list them with: ansible-inventory -i FILE --graph",
+            )
+    try:
+        return _from_list(p, full, limit, selected)
+    except _NoHost:
+        raise ConfigError(f"{p}: the inventory has no host", hint="add at least one host line") from None
+
+
+def _list(p: Path, limit: str | None) -> dict[str, Any]:
+    """``ansible-inventory -i P --list [--limit=PATTERN]`` as its JSON document. Raises ConfigError."""
     env = {**os.environ, **_STRICT_ENV}
     # The source is one argv element: names with spaces or a leading '-' are passed as they are; the limit is one
     # "--limit=PATTERN" element, so a pattern starting with '-' is never read as an option.
@@ -159,19 +183,27 @@ def load_inventory(path: str | os.PathLike[str], limit: str | None = None) -> In
         raise ConfigError(
             f"{p}: ansible-inventory printed no JSON ({exc})", hint="check it with: ansible-inventory -i FILE --list"
         ) from None
-    try:
-        return _from_list(p, doc, limit)
-    except _NoHost:
-        if limit is not None:
-            raise UsageError(
-                f"--limit {limit}: no host of {p} matches it",
-                hint="a host name, a group, a glob (nx*) or a:!b; list them with: ansible-inventory -i FILE --graph",
-            ) from None
-        raise ConfigError(f"{p}: the inventory has no host", hint="add at least one host line") from None
+    return doc if isinstance(doc, dict) else {}
 
 
 class _NoHost(Exception):
     pass
+
+
+def _refuse_special(p: Path) -> None:
+    """A device, FIFO or socket (``-i /dev/zero``) would make ansible-inventory read forever: only a regular file or
+    a folder (Ansible's inventory folders) is handed to it."""
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read the inventory: {exc.strerror or exc}", hint="check the path") from None
+    import stat as _stat
+
+    if not (_stat.S_ISREG(st.st_mode) or _stat.S_ISDIR(st.st_mode)):
+        raise ConfigError(
+            f"{p}: not an inventory file (a device, FIFO or socket)",
+            hint="pass -i with an inventory text file (INI or YAML) or a folder of them",
+        )
 
 
 #: How much of a file :func:`_refuse_binary` reads (bytes): an inventory is a small text file.
@@ -205,7 +237,8 @@ def _refuse_binary(p: Path) -> None:
         )
 
 
-def _from_list(path: Path, doc: Mapping[str, Any], limit: str | None = None) -> Inventory:
+def _order(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """The hosts of an ``ansible-inventory --list`` document in group order (each once) and the groups of each."""
     hostvars = (doc.get("_meta") or {}).get("hostvars") or {}
     order: list[str] = []
     member: dict[str, list[str]] = {}
@@ -230,11 +263,29 @@ def _from_list(path: Path, doc: Mapping[str, Any], limit: str | None = None) -> 
         if h not in member:
             order.append(h)
             member[h] = []
+    return order, member
+
+
+def _from_list(
+    path: Path, doc: Mapping[str, Any], limit: str | None = None, selected: set[str] | None = None
+) -> Inventory:
+    """The typed inventory of ``doc`` (the whole inventory), keeping the ``selected`` hosts (None: all). Entries are
+    checked only where selected, except that no selected entry may share its ``workbench_home`` with any other."""
+    hostvars = (doc.get("_meta") or {}).get("hostvars") or {}
+    order, member = _order(doc)
     if not order:
         raise _NoHost
     hosts = []
     problems = []
+    every_home: dict[str, list[str]] = {}
     for name in order:
+        v = dict(hostvars.get(name) or {})
+        home = v.get("workbench_home")
+        home_text = home if isinstance(home, str) and home else default_home(name)
+        every_home.setdefault(home_text.rstrip("/") or "/", []).append(name)
+    for name in order:
+        if selected is not None and name not in selected:
+            continue
         if any(not c.isprintable() for c in name):
             problems.append(f"host {name!r}: the name holds a control character")
             continue
@@ -246,20 +297,42 @@ def _from_list(path: Path, doc: Mapping[str, Any], limit: str | None = None) -> 
             problems.append(f"host {name}: workbench_home = {home!r} must be an absolute path or start with ~/")
         else:
             bad = sorted({c for c in home[1:] if not (c.isalnum() or c in HOME_CHARS)})
+            bad = bad if home != "~" else []
             if bad:
                 problems.append(
                     f"host {name}: workbench_home = {home!r} holds {' '.join(repr(c) for c in bad)}: pip's launcher "
                     "scripts on the host would hand it to /bin/sh (use letters, digits, space and . _ - + , : = @ % /)"
                 )
+        for key in ("ansible_port", "ansible_ssh_port"):
+            port = v.get(key)
+            if port is not None and not _port_ok(port):
+                problems.append(f"host {name}: {key} = {port!r} is not a TCP port (1-65535)")
         hosts.append(InventoryHost(name, v, tuple(member[name])))
+    chosen = {h.name for h in hosts}
+    for home_key, names in every_home.items():
+        if len(names) > 1 and chosen.intersection(names):
+            problems.append(
+                f"hosts {' and '.join(names)}: all have workbench_home = {home_key!r}; each entry needs its own (it "
+                "holds that entry's jobs and results)"
+            )
     if problems:
         raise ConfigError(
             f"{path}: {len(problems)} bad host entr{'y' if len(problems) == 1 else 'ies'}",
             problems=problems,
-            hint="change the name or workbench_home of the host(s) named above",
+            hint="fix the inventory entries named above (name, workbench_home, ansible_port)",
         )
     groups = {g: tuple(h.name for h in hosts if g in h.groups) for g in doc if g not in ("_meta", "all")}
     return Inventory(path, tuple(hosts), groups, limit)
+
+
+def _port_ok(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        return False
+    return 1 <= port <= 65535
 
 
 def _hosts_below(doc: Mapping[str, Any], group: str, seen: frozenset[str] = frozenset()) -> list[str]:

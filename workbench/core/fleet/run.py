@@ -119,6 +119,8 @@ def plan(request: Any) -> FleetPlan:
             hint="leave --profile out (each host detects its own) or name a profile the hosts know",
         )
     model = Path(request.model).expanduser() if request.model else paths.default_model_path()
+    if request.precision == "int8" and not request.calib and request.model is not None:
+        _refuse_int8_without_calibration_set(model)
     bundles = [model_bundle(model)]
     ref = {"model": ("models", bundles[0].key, bundles[0].entry)}
     placeholders: dict[str, Any] = {}
@@ -142,6 +144,35 @@ def plan(request: Any) -> FleetPlan:
     remote_request = replace(request, job_dir=None, **fields)
     argv = [placeholders.get(a, a) for a in argv_for(remote_request, "bench")]
     return FleetPlan(tuple(bundles), tuple(argv), runstate.run_key(argv), model.name)
+
+
+def _refuse_int8_without_calibration_set(model: Path) -> None:
+    """INT8 on the hosts needs a calibration set there: ``--calib``, or the model spec shipped beside the model
+    (``<stem>.workbench.toml``), unless the model is already INT8. Refused here, before anything is copied, instead of
+    failing on every host after the copy (the bundled model has its spec and set).
+
+    Raises:
+        CalibrationError: none of those."""
+    from workbench.core.errors import CalibrationError
+    from workbench.core.precision.explicit import explicit_quantization
+
+    if model.with_name(f"{model.stem}.workbench.toml").is_file() or not model.is_file():
+        return  # a missing model is the bundle's error to report (ModelError), with its own message
+    try:
+        import onnx
+
+        graph = onnx.load(str(model), load_external_data=False).graph
+        ops: dict[str, int] = {}
+        for node in graph.node:
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    except Exception:  # noqa: BLE001 - not ONNX (a .pt): the host's own checks say what it is
+        return
+    if explicit_quantization(ops) is None:
+        raise CalibrationError(
+            f"INT8 needs a calibration set for {model.name} on each host",
+            hint="pass --calib DIR (it is shipped to the hosts), put a model spec beside the model, or add "
+            "--calibrate-here --profile NAME to calibrate once on this machine",
+        )
 
 
 def _emit(on_event: Callable[[Any], None] | None, event: Any) -> None:
@@ -208,7 +239,7 @@ def fleet_run(
             here = calibrate_here(request, Path(int8_dir), on_progress or (lambda _p: None))
             request, notes = here.request, here.notes
         p = plan(request)
-        return _fleet_run(inventory, inv, p, options, notes, on_event, cancel)
+        return _fleet_run(inventory, inv, p, options, notes, on_event, cancel, request.job_dir)
 
 
 def _fleet_run(
@@ -219,9 +250,20 @@ def _fleet_run(
     notes: tuple[str, ...],
     on_event: Callable[[Any], None] | None,
     cancel: Callable[[], bool] | None,
+    job_dir: Any = None,
 ) -> FleetRun:
     from workbench.core.bench.events import FleetHostDone, FleetHostState
     from workbench.core.fleet import ansible
+
+    def done(row: HostRun) -> None:
+        """A host's final row: its state and row events once, and (inside a detached job) its result id noted in
+        the job's folder, as a bench job notes what it stored."""
+        _emit(on_event, FleetHostState(row.host, row.status, row.error or ""))
+        _emit(on_event, FleetHostDone(row.to_dict()))
+        if job_dir is not None and row.result_id is not None:
+            from workbench.core import jobs
+
+            jobs.record_result(job_dir, int(row.result_id))
 
     known = runstate.load(p.key)
     homes = inv.homes()  # the inventory's, or its default (core/fleet/inventory.py)
@@ -263,24 +305,22 @@ def _fleet_run(
                     todo.append(name)
                     continue
                 rows[name] = _blocked(name, *blocked)
-                _emit(on_event, FleetHostState(name, rows[name].status, rows[name].error or ""))
+                done(rows[name])
             if not todo:
                 continue
             wave_rows, may_run = _run_wave(
                 ansible, inv, todo, p, known, homes, bundles, start_doc, collect_doc, options, on_play_event,
                 on_event, last, cancel,
             )  # fmt: skip
-            for name, row in wave_rows.items():
-                rows[name] = row
+            for name in [n for n in todo if n in wave_rows]:  # the wave's rows in inventory order
+                row = rows[name] = wave_rows[name]
+                done(row)
                 # Unreachable, or its job may still run there: later entries on that machine are not started.
                 if row.status == "unreachable" or name in may_run:
                     busy[machine[name]] = (name, row)
 
     result = FleetRun(str(inventory), p.model, tuple(rows[n] for n in [*order, *sorted(set(rows) - set(order))]
                                                      if n in rows), notes)  # fmt: skip
-    for row in result.hosts:
-        _emit(on_event, FleetHostState(row.host, row.status, row.error or ""))
-        _emit(on_event, FleetHostDone(row.to_dict()))
     return result
 
 

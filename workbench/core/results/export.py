@@ -38,6 +38,7 @@ CSV_COLUMNS = (
     "latency_ms.ci95.p50.lo", "latency_ms.ci95.p50.hi", "latency_ms.ci95.p99.lo", "latency_ms.ci95.p99.hi",
     "run_length.p99.rel_half_width", "run_length.p99.long_enough", "early_stopping.p99.value_ms",
     "scenario", "inferences_per_j", "peak_rss_mb",
+    "host",  # the fleet inventory name the result was measured on ("" for this machine); last: columns never move
 )  # fmt: skip
 
 
@@ -100,6 +101,7 @@ _CSV_GETTERS: dict[str, Callable[[BenchmarkResult], Any]] = {
     "scenario": lambda r: r.scenario,
     "inferences_per_j": lambda r: r.inferences_per_j,
     "peak_rss_mb": lambda r: r.peak_rss_mb,
+    "host": lambda r: r.host,
 }
 assert set(_CSV_GETTERS) == set(CSV_COLUMNS)
 
@@ -134,7 +136,7 @@ def _md_cell(v: Any) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-MD_HEADER = ("id", "created (UTC)", "model", "precision", "backend", "profile", "p50 ms", "p99 ms",
+MD_HEADER = ("id", "created (UTC)", "model", "precision", "backend", "profile", "host", "device", "p50 ms", "p99 ms",
              "throughput/s", "top-1", "cosine min", "verdict", "measured")  # fmt: skip
 
 
@@ -149,6 +151,8 @@ def to_md(results: Sequence[BenchmarkResult]) -> str:
             r.precision or "-",
             r.backend or "-",
             r.profile or "-",
+            r.host or "-",  # a fleet host's inventory name; "-": this machine
+            r.device or "-",
             fmt_num(r.latency.p50_ms),
             fmt_num(r.latency.p99_ms),
             fmt_num(r.throughput.inferences_per_s),

@@ -26,7 +26,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from workbench.core.textsafe import block, field
@@ -270,7 +270,9 @@ class FleetScreen(WorkbenchScreen):
         self._facts_columns: tuple[tuple[str, str], ...] = ()
 
     def compose_body(self) -> ComposeResult:
-        with Vertical(id="body"):
+        # Scrolls when a long error (an unknown host key: its fingerprint and the command that accepts it) does not
+        # fit under the tables at 80x24.
+        with VerticalScroll(id="body"):
             yield Static(id="fleet-settings")
             yield Static(id="fleet-progress")
             yield DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True, show_cursor=False)
@@ -457,6 +459,13 @@ class FleetScreen(WorkbenchScreen):
             + block(msg.message + (f" · hint: {msg.hint}" if msg.hint else "")).replace("\n", " "),
             style="red",
         )
+        if msg.kind == JobKind.FLEET and msg.cancelled:
+            # Only the follower here stopped: the benchmark jobs it started on the boards are detached there.
+            line.append(
+                f" · benchmark jobs already started on the hosts go on there: {self._key('fleet.start')} runs again "
+                "and collects them",
+                style="yellow",
+            )
         if msg.kind == JobKind.FLEET:
             self.running = False
             self.query_one("#fleet-notes", Static).update(line)
