@@ -115,7 +115,8 @@ def _facts_rows(rows) -> list[list[str]]:
                 f.host,
                 "yes" if f.reachable else "NO",
                 f.python or "-",
-                (f.workbench or "not installed") if f.reachable else "-",
+                # a probe that failed (a wrong workbench_python) could not look: unknown, not "not installed"
+                (f.workbench or ("?" if f.error else "not installed")) if f.reachable else "-",
                 f.profile or "-",
                 jp,
                 f.tensorrt or "-",

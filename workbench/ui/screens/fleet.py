@@ -220,7 +220,7 @@ def error_lines(rows: Sequence[Any]) -> Text:
 
 def facts_cells(f: Any) -> tuple[Any, ...]:
     """Cells of one host's `fleet check` row (a HostFacts): host, reachable, Python, workbench version ("none": not
-    installed), profile, JetPack (else "L4T x"), TensorRT, free GiB under its workbench_home."""
+    installed, "?": the probe failed), profile, JetPack (else "L4T x"), TensorRT, free GiB under its workbench_home."""
     if not f.reachable:
         return (_host(f.host), Text("no", style="red"), *("-" for _ in FACTS_COLUMNS[2:]))
     jetpack = f.jetpack or (f"L4T {f.l4t}" if f.l4t else "-")
@@ -229,7 +229,8 @@ def facts_cells(f: Any) -> tuple[Any, ...]:
         _host(f.host),
         Text("yes", style="green"),
         field(f.python or "-"),
-        Text(field(f.workbench), style="") if f.workbench else Text("none", style="yellow"),
+        # "?": the probe failed (a wrong workbench_python), so it could not look; "none": it looked, nothing there
+        Text(field(f.workbench), style="") if f.workbench else Text("?" if f.error else "none", style="yellow"),
         field(f.profile or "-"),
         field(jetpack),
         field(f.tensorrt or "-"),
