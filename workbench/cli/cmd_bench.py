@@ -125,7 +125,10 @@ def _scenario(args: argparse.Namespace, job, step) -> int:
     # server
     if args.find_max_qps:
         if args.p99_bound is None:
-            raise UsageError("--find-max-qps needs --p99-bound MS")
+            raise UsageError(
+                "--find-max-qps needs --p99-bound MS",
+                hint="add --p99-bound MS: the p99 latency the searched rate must meet",
+            )
 
         def on_try(qps, p99, meets):
             print(
@@ -150,7 +153,10 @@ def _scenario(args: argparse.Namespace, job, step) -> int:
             )
         return 0
     if args.qps is None:
-        raise UsageError("--scenario server needs --qps Q (or --find-max-qps --p99-bound MS)")
+        raise UsageError(
+            "--scenario server needs --qps Q (or --find-max-qps --p99-bound MS)",
+            hint="add --qps Q (queries per second to send), or --find-max-qps --p99-bound MS to search for it",
+        )
     r = workflow.server(job, qps=args.qps, queries=args.queries, on_progress=step)
     if args.json:
         dump_json(r.to_dict(latencies=False))

@@ -72,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     precision = job.request.precision
     per_layer = args.per_layer or args.auto_exclude
     if per_layer and precision != "int8":
-        raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
+        raise UsageError(
+            "--per-layer and --auto-exclude localise INT8 error: use them with --precision int8",
+            hint="add --precision int8 (and --calib DIR), or drop --per-layer / --auto-exclude",
+        )
     check = workflow.check_accuracy(job, precision, step)
     doc = check.report.to_dict()
     doc["precision"] = precision

@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.model)
     out = Path(args.output)
     if not src.is_file():
-        raise UsageError(f"model file {src} does not exist")
+        raise UsageError(
+            f"model file {src} does not exist", hint="check the path (relative paths start from the current folder)"
+        )
     resolve_output(out)  # a planted symbolic link is refused before exporting, not after
     shapes = parse_input_shapes(args.input_shape)
     kind = sniff(src)
@@ -117,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create {out.parent}: {exc.strerror or exc}") from None
+            raise StorageError(
+                f"cannot create {out.parent}: {exc.strerror or exc}", hint="pick an --output in a writable folder"
+            ) from None
         with open(result.path, "rb") as fin, atomic_writer(out) as fout:
             shutil.copyfileobj(fin, fout, 1 << 20)
     profile = _target_profile(args.target)

@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['id']:<24} {r['state']:<10} {r['started_at']:<21} {ids:<10} {field(r['command'])}")
         return 0
     if not args.job:
-        raise UsageError(f"`workbench jobs {args.action}` needs a job id (see `workbench jobs`)")
+        raise UsageError(
+            f"`workbench jobs {args.action}` needs a job id (see `workbench jobs`)",
+            hint=f"run `workbench jobs` to list the ids, then `workbench jobs {args.action} JOB_ID`",
+        )
     job = jobs.get(args.job)
     if args.action == "show":
         d = job.to_dict()

@@ -67,7 +67,10 @@ def run_parse(args: argparse.Namespace) -> int:
     from workbench.core.telemetry.tegrastats import parse_file, wall_offsets
 
     if args.interval_ms <= 0:
-        raise UsageError(f"--interval-ms must be > 0, got {args.interval_ms}")
+        raise UsageError(
+            f"--interval-ms must be > 0, got {args.interval_ms}",
+            hint="pass the interval the log was recorded with, e.g. --interval-ms 1000 (tegrastats' default)",
+        )
     samples = parse_file(Path(args.file), total_rule=args.total_rule)
     offsets = wall_offsets(samples, args.interval_ms / 1000.0)
     out = sys.stdout
@@ -93,7 +96,10 @@ def run_record(args: argparse.Namespace) -> int:
     from workbench.core.telemetry.replay import session_header
 
     if args.interval_ms <= 0 or args.duration <= 0:
-        raise UsageError("--interval-ms and --duration must be > 0")
+        raise UsageError(
+            "--interval-ms and --duration must be > 0",
+            hint="pass positive values, e.g. --interval-ms 100 --duration 10",
+        )
     src = open_source(args.source)
     n = errors = 0
     interrupted = False

@@ -210,9 +210,15 @@ def _percentile_arg(text: str) -> float:
     try:
         value = float(t)
     except ValueError:
-        raise UsageError(f"--target {text!r} is not a percentile like p99 or p99.9") from None
+        raise UsageError(
+            f"--target {text!r} is not a percentile like p99 or p99.9",
+            hint="write it as pNN, e.g. --target p99 or --target p99.9",
+        ) from None
     if not 0 < value < 100:
-        raise UsageError(f"--target {text!r} must be between p0 and p100 (exclusive)")
+        raise UsageError(
+            f"--target {text!r} must be between p0 and p100 (exclusive)",
+            hint="pass a percentile strictly between 0 and 100, e.g. --target p99",
+        )
     return value
 
 

@@ -191,7 +191,10 @@ class OutputStats:
         a64 = np.asarray(a, dtype=np.float64)
         b64 = np.asarray(b, dtype=np.float64)
         if a64.shape != b64.shape:
-            raise ModelError(f"output shapes differ between the models: {a64.shape} vs {b64.shape}")
+            raise ModelError(
+                f"output shapes differ between the models: {a64.shape} vs {b64.shape}",
+                hint="compare models with the same output shapes: build both with the same --batch / --shapes",
+            )
         rows_a = a64.reshape(a64.shape[0], -1) if a64.ndim >= 1 and a64.shape else a64.reshape(1, -1)
         rows_b = b64.reshape(rows_a.shape)
         diff = np.abs(rows_a - rows_b)
@@ -235,7 +238,11 @@ def _session(path: Path, session_options: Any, providers: list[str] | None) -> A
     try:
         return ort.InferenceSession(str(path), session_options, providers=providers or ["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-        raise ModelError(f"{path}: onnxruntime cannot load the model ({type(exc).__name__}: {exc})") from None
+        raise ModelError(
+            f"{path}: onnxruntime cannot load the model ({type(exc).__name__}: {exc})",
+            hint="check that the model runs in onnxruntime on CPU (`workbench bench MODEL --precision fp32` on an "
+            "onnxruntime profile); re-export it with an older --opset if the op is unsupported",
+        ) from None
 
 
 def _track_reference(name: str, a: Any, first: dict[str, Any], varies: set[str]) -> None:
@@ -436,7 +443,11 @@ def compare_models(
     other_names = {o.name for o in s_oth.get_outputs()}
     missing = [n for n in names if n not in other_names]
     if missing:
-        raise ModelError(f"{other_path}: lacks output(s) {missing} of {fp32_path}")
+        raise ModelError(
+            f"{other_path}: lacks output(s) {missing} of {fp32_path}",
+            hint="compare a model made from this FP32 model (its outputs keep their names); keep graph outputs in "
+            "float and unrenamed when converting",
+        )
     _check_spec_names(spec, names, Path(fp32_path))
     out_specs = dict(getattr(spec, "outputs", None) or {}) if spec is not None else {}
     source = getattr(spec, "source", "model spec")

@@ -72,6 +72,9 @@ def remember(
     except OSError as exc:
         from workbench.core.errors import StorageError
 
-        raise StorageError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
+        raise StorageError(
+            f"cannot create {target.parent}: {exc.strerror or exc}",
+            hint="make that folder writable, or point WORKBENCH_HOME at a writable folder",
+        ) from None
     write_text_atomic(target, json.dumps({"version": VERSION, "models": models}, indent=2, sort_keys=True) + "\n")
     return target

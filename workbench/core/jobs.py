@@ -171,7 +171,11 @@ def start(argv: list[str], *, env: dict[str, str] | None = None) -> Job:
     try:
         out, err = open_private_append(d / "stdout", exclusive=True), open_private_append(d / "stderr", exclusive=True)
     except OSError as exc:
-        raise StorageError(f"cannot create the output files of job {job_id} in {d}: {exc.strerror}") from None
+        raise StorageError(
+            f"cannot create the output files of job {job_id} in {d}: {exc.strerror}",
+            hint="free disk space, and check that the jobs folder (under the workbench data folder, or "
+            "WORKBENCH_HOME) is writable",
+        ) from None
     try:
         proc = spawn(
             RUNNER_MODULE, str(d), cwd=d, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env,
@@ -189,7 +193,11 @@ def load(d: Path) -> Job:
     try:
         rec = json.loads((Path(d) / "job.json").read_text())
     except (OSError, ValueError) as exc:
-        raise WorkbenchError(f"job record {d}/job.json is unreadable: {exc}") from None
+        raise WorkbenchError(
+            f"job record {d}/job.json is unreadable: {exc}",
+            hint=f"remove the broken folder {d} (`workbench jobs` lists the jobs still readable) and start the job "
+            "again",
+        ) from None
     return _job(Path(d), rec)
 
 
@@ -229,7 +237,7 @@ def check_job_folder(d: Path) -> Job:
             rec = json.loads(fh.read())
             return _job(Path(d), rec)
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise WorkbenchError(f"job record {path} is unreadable: {exc}") from None
+            raise WorkbenchError(f"job record {path} is unreadable: {exc}", hint=hint) from None
 
 
 def get(job_id: str) -> Job:
@@ -439,7 +447,11 @@ def _options(request: Any, name: str) -> list[str]:
         return ["--no-transfers"]
     if name == "input_shapes":
         return [a for k, dims in value.items() for a in ("--input-shape", f"{k}:{_dims(dims)}")]
-    raise UsageError(f"a job cannot carry {name}={value!r}: `workbench` has no option that sets it")
+    raise UsageError(
+        f"a job cannot carry {name}={value!r}: `workbench` has no option that sets it",
+        hint="leave that setting at its default for a background job, or run the command in the foreground "
+        "(--foreground)",
+    )
 
 
 def argv_for(request: Any, command: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -453,11 +465,23 @@ def argv_for(request: Any, command: str, extra: tuple[str, ...] = ()) -> list[st
     from workbench.core.job import JobRequest
 
     if command not in COMMAND_FIELDS:
-        raise UsageError(f"{command!r} is not a job command ({', '.join(JOB_COMMANDS)})")
+        raise UsageError(
+            f"{command!r} is not a job command ({', '.join(JOB_COMMANDS)})",
+            hint="a bug in the caller (the TUI builds these command lines): report it with the action that started "
+            "the job",
+        )
     if request.job_dir is not None:
-        raise UsageError("a request with job_dir is already inside a job")
+        raise UsageError(
+            "a request with job_dir is already inside a job",
+            hint="a bug in the caller (the TUI builds these command lines): report it with the action that started "
+            "the job",
+        )
     if request.settle_timeout_s != JobRequest().settle_timeout_s:
-        raise UsageError("a job cannot carry settle_timeout_s: `workbench` has no option that sets it")
+        raise UsageError(
+            "a job cannot carry settle_timeout_s: `workbench` has no option that sets it",
+            hint="leave settle_timeout_s at its default for a background job, or run the command in the foreground "
+            "(--foreground)",
+        )
     argv = [command]
     if request.model:
         model = str(request.model)

@@ -94,7 +94,7 @@ def offline(job: Any, *, max_batch: int, bench: Bench) -> OfflineSweep:
 def server(*, qps: float, bench: Bench, queries: int | None = None) -> BenchmarkResult:
     """Raises UsageError for qps <= 0."""
     if qps <= 0:
-        raise UsageError("--qps must be > 0 for the server scenario")
+        raise UsageError("--qps must be > 0 for the server scenario", hint="pass a positive rate, e.g. --qps 100")
     return bench(cfg_overrides={"scenario": "server", "qps": qps, "server_queries": queries})
 
 

@@ -333,7 +333,11 @@ def load_spec(model_path: Path, spec_path: Path | None = None) -> ModelSpec | No
     if task is not None and task.kind == "detection":
         _check_detection(path, lines, task, outputs, problems)
     if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems=problems)
+        raise ConfigError(
+            problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems",
+            problems=problems,
+            hint="fix each listed line of the model spec, or pass another one with --spec",
+        )
     return ModelSpec(
         source=path,
         calib=spec_dataset(ds.get("calib"), path.parent, "calib"),
@@ -423,7 +427,10 @@ def check_input_values(spec: ModelSpec, inputs: Any) -> None:
             )
     if problems:
         raise ConfigError(
-            problems[0] if len(problems) == 1 else f"{spec.source}: {len(problems)} problems", problems=problems
+            problems[0] if len(problems) == 1 else f"{spec.source}: {len(problems)} problems",
+            problems=problems,
+            hint="name only inputs the model has, with values their dtype holds (`workbench inspect MODEL` lists "
+            "inputs and dtypes)",
         )
 
 

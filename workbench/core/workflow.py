@@ -80,7 +80,11 @@ def prepare(request: JobRequest, on_progress: ProgressFn = no_progress, *, backe
     from workbench.core.spec import load_spec
 
     if request.precision not in PRECISIONS:
-        raise UsageError(f"unknown precision {request.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        raise UsageError(
+            f"unknown precision {request.precision!r}; choose one of {', '.join(PRECISIONS)}",
+            hint="precision names are lower case (e.g. --precision fp16); `workbench profiles show PROFILE` lists "
+            "what a profile allows",
+        )
     if request.until_stable and request.repeat > 1:
         raise UsageError(
             "--until-stable runs one process until its interval is narrow enough; --repeat K runs K processes of a "
@@ -326,7 +330,10 @@ def precision_model(
     if _precision_is_autocast(job):
         if precision in ("fp32", "fp16", "bf16"):
             return job.model_path, None
-        raise UsageError(f"the torch backend runs fp32, fp16 and bf16, not {precision}")
+        raise UsageError(
+            f"the torch backend runs fp32, fp16 and bf16, not {precision}",
+            hint="for int8 use an onnxruntime or tensorrt profile (--profile), or pick --precision fp16 / bf16",
+        )
     eq = explicit_int8(job)
     if eq is not None:
         if precision != "int8":
@@ -348,7 +355,10 @@ def precision_model(
         return cal.result.path, cal
     if precision == "bf16":
         raise UsageError("bf16 runs on the torch backend only (torch.autocast)", hint="add --backend torch")
-    raise UsageError(f"precision {precision!r} has no single model; 'best' is resolved by bench")
+    raise UsageError(
+        f"precision {precision!r} has no single model; 'best' is resolved by bench",
+        hint="pass --precision fp32, fp16 or int8 here; `best` is for `workbench bench`",
+    )
 
 
 def _precision_is_autocast(job: PreparedJob) -> bool:
@@ -459,10 +469,14 @@ def check_precision(job: PreparedJob, precision: str) -> None:
     support = backend.precision_support()
     reason = support.get(precision, f"unknown precision {precision}")
     if reason:
-        raise UsageError(f"{backend.name} on profile {job.profile.name} cannot run {precision}: {reason}")
+        raise UsageError(
+            f"{backend.name} on profile {job.profile.name} cannot run {precision}: {reason}",
+            hint="pick another --precision, or a profile for hardware that runs it (`workbench profiles list`)",
+        )
     if precision not in job.profile.build.precisions:
         raise UsageError(
-            f"profile {job.profile.name} does not allow {precision} (allowed: {', '.join(job.profile.build.precisions)})"
+            f"profile {job.profile.name} does not allow {precision} (allowed: {', '.join(job.profile.build.precisions)})",
+            hint="pick one of the allowed precisions with --precision, or add it to [build] precisions in the profile",
         )
 
 
@@ -651,7 +665,10 @@ def localize_int8(
     from workbench.core.precision.quantize import QuantOptions, quantize_qdq
 
     if check.precision != "int8" or check.calibration is None:
-        raise UsageError("--per-layer and --auto-exclude localise INT8 error: use them with --precision int8")
+        raise UsageError(
+            "--per-layer and --auto-exclude localise INT8 error: use them with --precision int8",
+            hint="add --precision int8 (and --calib DIR), or drop --per-layer / --auto-exclude",
+        )
     if getattr(check.calibration.result, "quant_format", "QDQ") == "QOperator":
         raise UsageError(
             "--per-layer and --auto-exclude localise INT8 error by its Q/DQ pairs; this model is in QOperator format",
@@ -1274,7 +1291,10 @@ def _scenario_bench(job, built, on_progress, on_event, cancel):
 
 def _scenario_build(job: PreparedJob, on_progress, cancel, batches: Sequence[int] = ()) -> Built:
     if job.request.precision == "best":
-        raise UsageError("--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios")
+        raise UsageError(
+            "--precision best runs single-stream only; pick fp32, fp16 or int8 for other scenarios",
+            hint="run --precision best without --scenario, or pick --precision fp32, fp16 or int8 for this scenario",
+        )
     check_bench_job(job)
     return build(job, job.request.precision, on_progress, cancel, batches=batches)
 

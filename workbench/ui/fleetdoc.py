@@ -26,13 +26,25 @@ def fleet_run_from_dict(d: Any, where: str = "the fleet outcome") -> Any:
     from workbench.core.fleet.types import FleetRun
 
     if not isinstance(d, Mapping) or not isinstance(d.get("hosts", []), list):
-        raise WorkbenchError(f"{where}: not a fleet run (no list of hosts)")
+        raise WorkbenchError(
+            f"{where}: not a fleet run (no list of hosts)",
+            hint="the job was written by another workbench version, or its file was cut off: run the fleet command "
+            "again",
+        )
     try:
         return FleetRun.from_dict(d)
     except KeyError as exc:
-        raise WorkbenchError(f"{where}: not a fleet run (a host has no key {exc.args[0]!r})") from None
+        raise WorkbenchError(
+            f"{where}: not a fleet run (a host has no key {exc.args[0]!r})",
+            hint="the job was written by another workbench version, or its file was cut off: run the fleet command "
+            "again",
+        ) from None
     except (TypeError, ValueError, AttributeError) as exc:
-        raise WorkbenchError(f"{where}: not a fleet run ({exc})") from None
+        raise WorkbenchError(
+            f"{where}: not a fleet run ({exc})",
+            hint="the job was written by another workbench version, or its file was cut off: run the fleet command "
+            "again",
+        ) from None
 
 
 def host_facts_from_doc(doc: Any, where: str = "the fleet check document") -> tuple[Any, ...]:
@@ -47,12 +59,20 @@ def host_facts_from_doc(doc: Any, where: str = "the fleet check document") -> tu
 
     hosts = doc.get("hosts") if isinstance(doc, Mapping) else doc
     if not isinstance(hosts, list):
-        raise WorkbenchError(f"{where}: not a fleet check document (no list of hosts)")
+        raise WorkbenchError(
+            f"{where}: not a fleet check document (no list of hosts)",
+            hint="the job was written by another workbench version, or its file was cut off: run the fleet command "
+            "again",
+        )
     names = {f.name for f in fields(HostFacts)}
     out = []
     for k, h in enumerate(hosts):
         if not isinstance(h, Mapping) or "host" not in h or "reachable" not in h:
-            raise WorkbenchError(f"{where}: host {k + 1} is not a fleet check row (needs 'host' and 'reachable')")
+            raise WorkbenchError(
+                f"{where}: host {k + 1} is not a fleet check row (needs 'host' and 'reachable')",
+                hint="the job was written by another workbench version, or its file was cut off: run the fleet "
+                "command again",
+            )
         row = {key: v for key, v in h.items() if key in names}
         row["host"], row["reachable"] = str(h["host"]), bool(h["reachable"])
         out.append(HostFacts(**row))
@@ -76,7 +96,10 @@ def check_facts_of_job(job: Any) -> tuple[Any, ...]:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        raise WorkbenchError(f"job {job.id}: cannot read {path}: {exc.strerror or exc}") from None
+        raise WorkbenchError(
+            f"job {job.id}: cannot read {path}: {exc.strerror or exc}",
+            hint=f"check that {path} is readable by this user; run `workbench fleet check` again to get a fresh report",
+        ) from None
     try:
         doc = json.loads(text)
     except ValueError:
@@ -89,7 +112,11 @@ def check_facts_of_job(job: Any) -> tuple[Any, ...]:
             except ValueError:
                 continue
     if doc is None:
-        raise WorkbenchError(f"job {job.id}: `fleet check --json` printed no JSON document ({path})")
+        raise WorkbenchError(
+            f"job {job.id}: `fleet check --json` printed no JSON document ({path})",
+            hint=f"`workbench jobs show {job.id}` shows what it printed (its stderr names the failure); run "
+            "`workbench fleet check` again",
+        )
     return host_facts_from_doc(doc, f"job {job.id}: {path}")
 
 

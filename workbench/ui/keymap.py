@@ -88,7 +88,10 @@ def load_keymap(known_ids: set[str], path: Path | None = None) -> KeymapLoad:
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read key map {p}: {exc}") from None
+        raise ConfigError(
+            f"cannot read key map {p}: {exc}",
+            hint=f"save {p} as UTF-8 text readable by this user, or remove it to use the default keys",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}", hint="see README, 'Keys' for the format") from None
     problems: list[str] = []

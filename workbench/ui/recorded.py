@@ -83,7 +83,9 @@ class RecordedResults:
         from workbench.core.errors import ResultsError
 
         if rid not in self._results:
-            raise ResultsError(f"no recorded result with id {rid}")
+            raise ResultsError(
+                f"no recorded result with id {rid}", hint="pick a result id from the recorded results list"
+            )
         return self._results[rid]
 
     def export_to_file(self, fmt: str, path: Any, ids: Any = None) -> Any:

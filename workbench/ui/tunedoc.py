@@ -21,6 +21,14 @@ def tune_result_from_dict(d: Mapping[str, Any], where: str = "the tune outcome")
     try:
         return TuneResult.from_dict(d)
     except KeyError as exc:
-        raise WorkbenchError(f"{where}: not a tune result (no key {exc.args[0]!r})") from None
+        raise WorkbenchError(
+            f"{where}: not a tune result (no key {exc.args[0]!r})",
+            hint="the tune was written by another workbench version, or its file was cut off: run `workbench tune` "
+            "again (it resumes from stored runs)",
+        ) from None
     except (TypeError, ValueError, AttributeError) as exc:
-        raise WorkbenchError(f"{where}: not a tune result ({exc})") from None
+        raise WorkbenchError(
+            f"{where}: not a tune result ({exc})",
+            hint="the tune was written by another workbench version, or its file was cut off: run `workbench tune` "
+            "again (it resumes from stored runs)",
+        ) from None

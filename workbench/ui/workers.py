@@ -98,7 +98,11 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
         from workbench.ui.fleetdoc import fleet_run_from_dict
 
         if not isinstance(outcome.get("fleet"), dict):
-            raise WorkbenchError(f"job {job.id} ended without a fleet run outcome")
+            raise WorkbenchError(
+                f"job {job.id} ended without a fleet run outcome",
+                hint=f"`workbench jobs show {job.id}` shows what the job printed (its stderr names the failure); "
+                "start it again",
+            )
         return FleetFinished(fleet_run_from_dict(outcome["fleet"], f"job {job.id}: {job.dir / 'outcome.json'}"))
     if kind == JobKind.FLEET_CHECK:
         from workbench.ui.fleetdoc import check_facts_of_job
@@ -108,27 +112,43 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
         from workbench.ui.tunedoc import tune_result_from_dict
 
         if not isinstance(outcome.get("tune"), dict):
-            raise WorkbenchError(f"job {job.id} ended without a tune outcome")
+            raise WorkbenchError(
+                f"job {job.id} ended without a tune outcome",
+                hint=f"`workbench jobs show {job.id}` shows what the job printed (its stderr names the failure); "
+                "start it again",
+            )
         return TuneFinished(tune_result_from_dict(outcome["tune"], f"job {job.id}: {job.dir / 'outcome.json'}"))
     if kind == JobKind.SWEEP:
         from workbench.core.power.sweep import SweepResult
 
         if "sweep" not in outcome:
-            raise WorkbenchError(f"job {job.id} ended without a sweep outcome")
+            raise WorkbenchError(
+                f"job {job.id} ended without a sweep outcome",
+                hint=f"`workbench jobs show {job.id}` shows what the job printed (its stderr names the failure); "
+                "start it again",
+            )
         return SweepFinished(SweepResult.from_dict(outcome["sweep"]))
     if kind == JobKind.CALIBRATE:
         from workbench.core.accuracy import AccuracyReport
         from workbench.core.workflow import Calibration
 
         if "calibration" not in outcome:
-            raise WorkbenchError(f"job {job.id} ended without a calibration outcome")
+            raise WorkbenchError(
+                f"job {job.id} ended without a calibration outcome",
+                hint=f"`workbench jobs show {job.id}` shows what the job printed (its stderr names the failure); "
+                "start it again",
+            )
         acc = outcome.get("accuracy")
         return Calibrated(Calibration.from_dict(outcome["calibration"]), AccuracyReport.from_dict(acc) if acc else None)
     if kind == JobKind.BUILD:
         from workbench.core.workflow import Built
 
         if "built" not in outcome:
-            raise WorkbenchError(f"job {job.id} ended without a build outcome")
+            raise WorkbenchError(
+                f"job {job.id} ended without a build outcome",
+                hint=f"`workbench jobs show {job.id}` shows what the job printed (its stderr names the failure); "
+                "start it again",
+            )
         return BuildFinished(Built.from_dict(outcome["built"]))
     from workbench.core.results.store import ResultStore
 
@@ -138,7 +158,11 @@ def _outcome(kind: JobKind, job: Any) -> WorkbenchMessage:
 
         return BenchFinished(result_from_dict(outcome["result"]))
     if not ids:
-        raise WorkbenchError(f"job {job.id} ended ({job.state()}) without a stored result")
+        raise WorkbenchError(
+            f"job {job.id} ended ({job.state()}) without a stored result",
+            hint=f"`workbench jobs show {job.id}` shows what the job printed; a job started with --no-store keeps no "
+            "result",
+        )
     with ResultStore() as db:
         if isinstance(outcome.get("best"), dict):
             from workbench.core.workflow import BestOutcome

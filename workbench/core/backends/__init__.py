@@ -29,6 +29,9 @@ def get_backend(name: str, **options: Any):
 
     target = BACKENDS.get(name)
     if target is None:
-        raise BackendUnavailable(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
+        raise BackendUnavailable(
+            f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}",
+            hint="set [build] backend in the profile to onnxruntime, tensorrt or torch (or use --backend)",
+        )
     modname, clsname = target.split(":")
     return getattr(importlib.import_module(modname), clsname)(**options)

@@ -129,7 +129,11 @@ def get_or_build(
         built = work / filename
         build_fn(built)
         if not built.is_file():
-            raise BuildError(f"the {backend} build wrote no {filename}")
+            raise BuildError(
+                f"the {backend} build wrote no {filename}",
+                hint="rebuild with --rebuild; if it repeats, check free disk in the artifact cache folder (or "
+                "WORKBENCH_HOME)",
+            )
         artifact_sha = sha256_file(built)
         companions = {f.name: sha256_file(f) for f in sorted(work.iterdir()) if f.name != filename and f.is_file()}
         # Companions first: once the artifact is in place, what it names is there too.

@@ -79,7 +79,11 @@ def open_session(model_path: Path, settings: RunnerSettings):
         )
     except Exception as exc:  # noqa: BLE001 - ORT raises bare RuntimeError/Fail/InvalidGraph subclasses
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"ONNX Runtime cannot load {model_path}: {msg}") from None
+        raise ModelError(
+            f"ONNX Runtime cannot load {model_path}: {msg}",
+            hint="run `workbench inspect MODEL`; re-export the model with an --opset this onnxruntime supports, or "
+            "upgrade onnxruntime",
+        ) from None
 
 
 _NP_OF_ORT = {
@@ -218,9 +222,16 @@ class OrtBackend(Backend):
                         hint="free disk space or raise the file size limit (ulimit -f); models over 2 GiB need "
                         "external data",
                     ) from None
-                raise BuildError(f"ONNX Runtime could not optimize {model_path}: {msg}") from None
+                raise BuildError(
+                    f"ONNX Runtime could not optimize {model_path}: {msg}",
+                    hint="set [build] graph_optimization_level = 'basic' (or 'disable') in the profile and rebuild",
+                ) from None
             if not tmp.is_file():
-                raise BuildError(f"ONNX Runtime wrote no optimized model for {model_path}")
+                raise BuildError(
+                    f"ONNX Runtime wrote no optimized model for {model_path}",
+                    hint="rebuild with --rebuild; if it repeats, set [build] graph_optimization_level = 'basic' in "
+                    "the profile",
+                )
 
         return get_or_build(
             backend=self.name,

@@ -79,7 +79,9 @@ def load_module(path: Path, kind: str, torch: Any) -> Any:
             module = torch.export.load(str(path)).module()
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/pickle errors/...
         raise ModelError(
-            f"PyTorch cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            f"PyTorch cannot load {path}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            hint="load it with the PyTorch version that saved it, or re-save it with torch.jit.save / "
+            "torch.export.save",
         ) from None
     if hasattr(module, "eval"):
         try:
@@ -111,7 +113,11 @@ def _kind(path: Path, *, trust_model: bool) -> str:
             f"{path} is ONNX; the torch backend runs PyTorch models (TorchScript or ExportedProgram)",
             hint="give the .pt (torch.jit.save) or .pt2 (torch.export.save) file, or use the onnxruntime/tensorrt backend",
         )
-    raise ModelError(f"{path} is a {k.describe()}; the torch backend needs TorchScript or an ExportedProgram")
+    raise ModelError(
+        f"{path} is a {k.describe()}; the torch backend needs TorchScript or an ExportedProgram",
+        hint="save the model with torch.jit.save (.pt) or torch.export.save (.pt2), or use the onnxruntime/tensorrt "
+        "backend",
+    )
 
 
 def refuse_compile(path: Path) -> ConfigError:
@@ -232,7 +238,11 @@ class TorchBackend(Backend):
 
         model_path = Path(model_path)
         if precision not in PRECISIONS:
-            raise BuildError(f"the torch backend runs {', '.join(PRECISIONS)}, not {precision}")
+            raise BuildError(
+                f"the torch backend runs {', '.join(PRECISIONS)}, not {precision}",
+                hint="use --precision fp32, fp16 or bf16 with --backend torch; int8 needs the onnxruntime or "
+                "tensorrt backend",
+            )
         kind = _kind(model_path, trust_model=self.options.trust_model)
         if self.options.compile and kind == "torchscript":
             raise refuse_compile(model_path)
@@ -370,7 +380,10 @@ class TorchRunner(Runner):
             try:
                 self.recipe = json.loads(self.artifact_path.read_text())
             except (OSError, ValueError) as exc:
-                raise ModelError(f"{self.artifact_path}: unreadable torch recipe ({exc})") from None
+                raise ModelError(
+                    f"{self.artifact_path}: unreadable torch recipe ({exc})",
+                    hint="rebuild the artifact: pass --rebuild",
+                ) from None
         r = self.recipe
         torch = import_torch()
         self.torch = torch
@@ -466,7 +479,11 @@ class TorchRunner(Runner):
         names = [s["name"] for s in self.recipe["inputs"]]
         missing = [n for n in names if n not in feeds]
         if missing:
-            raise ModelError(f"no data for input(s) {', '.join(missing)}")
+            raise ModelError(
+                f"no data for input(s) {', '.join(missing)}",
+                hint="give every model input its data (.npz keys or --input-shape names as `workbench inspect MODEL` "
+                "lists them)",
+            )
         return [self.torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
 
     def _split_ring(self) -> SplitRing:
@@ -656,7 +673,9 @@ class TorchSession:
         if len(self.input_names) != len(self.recipe_names):
             raise ModelError(
                 f"the dataset feeds {len(self.input_names)} input(s) but the PyTorch model takes "
-                f"{len(self.recipe_names)} ({', '.join(self.recipe_names)})"
+                f"{len(self.recipe_names)} ({', '.join(self.recipe_names)})",
+                hint="compare against the ONNX export of this same PyTorch model (`workbench export MODEL`), so its "
+                "inputs are the module's arguments",
             )
         return {r: feed[n] for r, n in zip(self.recipe_names, self.input_names, strict=True)}
 
@@ -669,5 +688,9 @@ class TorchSession:
         out = self.runner.infer(self._map(feed))
         missing = [n for n in names if n not in out]
         if missing:
-            raise ModelError(f"the PyTorch model gave {len(out)} output(s); {', '.join(missing)} missing")
+            raise ModelError(
+                f"the PyTorch model gave {len(out)} output(s); {', '.join(missing)} missing",
+                hint="the module's forward() must return the same outputs on every call (no data-dependent branches) "
+                "to be compared",
+            )
         return [out[n] for n in names]

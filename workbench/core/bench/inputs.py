@@ -34,13 +34,22 @@ def parse_shapes(text: str | None) -> dict[str, list[int]]:
             continue
         name, sep, dims = item.rpartition(":")
         if not sep or not name:
-            raise UsageError(f"--shapes item {item!r} is not NAME:DxDxD (e.g. input:1x3x224x224)")
+            raise UsageError(
+                f"--shapes item {item!r} is not NAME:DxDxD (e.g. input:1x3x224x224)",
+                hint="write each item as NAME:DxDxD (e.g. input:1x3x224x224), items joined by ','",
+            )
         try:
             shape = [int(d) for d in dims.lower().split("x")]
         except ValueError:
-            raise UsageError(f"--shapes item {item!r}: dimensions must be integers joined by 'x'") from None
+            raise UsageError(
+                f"--shapes item {item!r}: dimensions must be integers joined by 'x'",
+                hint="write the dimensions as whole numbers joined by 'x', e.g. input:1x3x224x224",
+            ) from None
         if any(d <= 0 for d in shape):
-            raise UsageError(f"--shapes item {item!r}: dimensions must be positive")
+            raise UsageError(
+                f"--shapes item {item!r}: dimensions must be positive",
+                hint="give every dimension as 1 or more, e.g. input:1x3x224x224",
+            )
         out[name] = shape
     return out
 
@@ -143,7 +152,11 @@ def random_feeds(
         elif dt.kind == "b":
             feeds[name] = rng.integers(0, 2, size=shape, dtype=np.uint8).view(bool)
         else:
-            raise UsageError(f"input {name!r} has dtype {dtype}, which the benchmark cannot generate")
+            raise UsageError(
+                f"input {name!r} has dtype {dtype}, which the benchmark cannot generate",
+                hint="feed real samples instead with --inputs DIR (a folder of .npy/.npz files), or re-export the "
+                "model with a numeric input type",
+            )
     return feeds
 
 

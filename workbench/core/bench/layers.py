@@ -49,11 +49,21 @@ def parse_ort_profile(
         with open(p, encoding="utf-8") as fh:
             events = json.load(fh)
     except FileNotFoundError:
-        raise BenchmarkError(f"layer profile {p} does not exist") from None
+        raise BenchmarkError(
+            f"layer profile {p} does not exist",
+            hint="run the benchmark again with --profile-layers (ONNX Runtime writes a fresh profile each run)",
+        ) from None
     except (OSError, ValueError) as exc:
-        raise BenchmarkError(f"layer profile {p} cannot be read as JSON: {exc}") from None
+        raise BenchmarkError(
+            f"layer profile {p} cannot be read as JSON: {exc}",
+            hint="run the benchmark again with --profile-layers (ONNX Runtime writes a fresh profile each run)",
+        ) from None
     if not isinstance(events, list):
-        raise BenchmarkError(f"layer profile {p} is not an ONNX Runtime profile (expected a JSON list of events)")
+        raise BenchmarkError(
+            f"layer profile {p} is not an ONNX Runtime profile (expected a JSON list of events)",
+            hint="give the JSON file ONNX Runtime wrote with enable_profiling, or run the benchmark again with "
+            "--profile-layers (ONNX Runtime writes a fresh profile each run)",
+        )
     runs = sorted(
         (int(e["ts"]), int(e["ts"]) + int(e.get("dur", 0)))
         for e in events
@@ -86,7 +96,10 @@ def parse_ort_profile(
         counted += 1
     if not counted:
         why = f" after skipping {skip_runs} warm-up run(s)" if skip_runs else ""
-        raise BenchmarkError(f"layer profile {p} has no node timings{why}")
+        raise BenchmarkError(
+            f"layer profile {p} has no node timings{why}",
+            hint="run more iterations (--iterations), or fewer warm-up runs, so the profile has timed runs left",
+        )
     n_runs = len(kept) if runs else max(r["n"] for r in per.values())
     total_us = sum(r["us"] for r in per.values())
     layers = sorted(per.values(), key=lambda r: (-r["us"], r["name"]))

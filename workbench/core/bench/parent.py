@@ -150,7 +150,11 @@ def _raise_failed(event: ev.Failed) -> None:
     cls = getattr(_errors, event.kind, None)
     if isinstance(cls, type) and issubclass(cls, WorkbenchError):
         raise cls(event.message, hint=event.hint or None)
-    raise BenchmarkError(f"benchmark child failed: {event.message}")
+    raise BenchmarkError(
+        f"benchmark child failed: {event.message}",
+        hint=event.hint
+        or "an unexpected failure in the benchmark child: report it with this message and the command line",
+    )
 
 
 def run_child(
@@ -265,11 +269,16 @@ def run_child(
         _raise_failed(failed)
     if not ended:
         detail = stderr_text.strip().splitlines()[-1] if stderr_text.strip() else f"exit status {proc.returncode}"
-        raise BenchmarkError(f"benchmark child ended before its timed window finished: {detail}")
+        raise BenchmarkError(
+            f"benchmark child ended before its timed window finished: {detail}",
+            hint="run `workbench doctor`; if the child ran out of memory (dmesg shows the OOM killer), lower --batch "
+            "or --streams",
+        )
     if isinstance(out.latencies_ns, RawBuffer):
         out.latencies_ns.trim()  # the run is over: what it did not fill of the reserve goes back
     if out.iterations != out.stream.count:
         raise BenchmarkError(
-            f"benchmark stream lost samples: child timed {out.iterations} queries, parent received {out.stream.count}"
+            f"benchmark stream lost samples: child timed {out.iterations} queries, parent received {out.stream.count}",
+            hint="rerun the benchmark; if it repeats, run with fewer --streams or a lower --qps so the parent keeps up",
         )
     return out

@@ -39,9 +39,15 @@ def _positive(item: str, text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise UsageError(f"--shapes item {item!r}: sizes must be integers (e.g. batch=4 or x:4x3x224x224)") from None
+        raise UsageError(
+            f"--shapes item {item!r}: sizes must be integers (e.g. batch=4 or x:4x3x224x224)",
+            hint="write sizes as whole numbers, e.g. --shapes batch=4",
+        ) from None
     if v <= 0:
-        raise UsageError(f"--shapes item {item!r}: sizes must be positive")
+        raise UsageError(
+            f"--shapes item {item!r}: sizes must be positive",
+            hint="give every size as 1 or more, e.g. --shapes batch=1",
+        )
     return v
 
 
@@ -65,21 +71,29 @@ def parse_shape_spec(text: str | None) -> ShapeSpec:
             name, _, dims = item.rpartition(":")
             name = name.strip()
             if not name:
-                raise UsageError(f"--shapes item {item!r} is not NAME:DxDxD (e.g. input:1x3x224x224) or SYMBOL=N")
+                raise UsageError(
+                    f"--shapes item {item!r} is not NAME:DxDxD (e.g. input:1x3x224x224) or SYMBOL=N",
+                    hint="put the input's name before the ':' (`workbench inspect MODEL` lists the input names)",
+                )
             if name in inputs:
-                raise UsageError(f"--shapes: input {name!r} is given twice")
+                raise UsageError(f"--shapes: input {name!r} is given twice", hint="give each input once in --shapes")
             inputs[name] = tuple(_positive(item, d) for d in dims.strip().lower().split("x"))
         elif "=" in item:
             name, _, value = item.partition("=")
             name = name.strip()
             if not name:
-                raise UsageError(f"--shapes item {item!r} is not SYMBOL=N (e.g. batch=4)")
+                raise UsageError(
+                    f"--shapes item {item!r} is not SYMBOL=N (e.g. batch=4)",
+                    hint="put the dim's name before the '=' (`workbench inspect MODEL` shows the named dims)",
+                )
             if name in symbols:
-                raise UsageError(f"--shapes: dim {name!r} is given twice")
+                raise UsageError(f"--shapes: dim {name!r} is given twice", hint="give each named dim once in --shapes")
             symbols[name] = _positive(item, value.strip())
         else:
             raise UsageError(
-                f"--shapes item {item!r} is not NAME:DxDxD (e.g. input:1x3x224x224) or SYMBOL=N (e.g. batch=4)"
+                f"--shapes item {item!r} is not NAME:DxDxD (e.g. input:1x3x224x224) or SYMBOL=N (e.g. batch=4)",
+                hint="write each item as NAME:DxDxD (e.g. input:1x3x224x224) or SYMBOL=N (e.g. batch=4), items "
+                "joined by ','",
             )
     return ShapeSpec(inputs, symbols)
 
@@ -207,7 +221,11 @@ def resolve(
             )
         for axis, (g, m) in enumerate(zip(dims, want, strict=True)):
             if is_fixed(m) and g != m:
-                raise UsageError(f"{text}: dim {axis} is fixed to {m} in the model, {g} given")
+                raise UsageError(
+                    f"{text}: dim {axis} is fixed to {m} in the model, {g} given",
+                    hint="only dynamic dims can be set: keep the model's fixed size there (`workbench inspect MODEL` "
+                    "shows which dims are dynamic)",
+                )
             s = symbol(m)
             if s is None:
                 continue

@@ -251,7 +251,11 @@ def build_result(
     streams = [o.stream for o in outcomes]
     total = sum(st.count for st in streams)
     if not outcomes or total == 0:
-        raise BenchmarkError("the benchmark produced no timed iteration")
+        raise BenchmarkError(
+            "the benchmark produced no timed iteration",
+            hint="run longer: raise --iterations or --duration, and check the benchmark's output for a failure "
+            "before timing began",
+        )
     pooled = pool(outcomes)
     exact = all_complete(streams)
     # exact: every latency, sorted once (the only full copy); else the merged histogram (bounded memory)

@@ -191,7 +191,8 @@ def run_benchmark(
     if plan.until_stable and plan.repeat > 1:
         raise UsageError(
             "--until-stable runs one process until its interval is narrow enough; --repeat K runs K processes of a "
-            "fixed length: choose one"
+            "fixed length: choose one",
+            hint="drop --repeat to use --until-stable, or drop --until-stable to run --repeat K fixed-length runs",
         )
     cfg = plan.config
     tp = plan.telemetry

@@ -99,7 +99,11 @@ def playbook_path(name: str) -> Path:
         UsageError: no such playbook in the package."""
     p = Path(str(files("workbench") / "data" / "fleet" / name))
     if not p.is_file():
-        raise UsageError(f"no playbook {name} in {p.parent}")
+        raise UsageError(
+            f"no playbook {name} in {p.parent}",
+            hint="reinstall the workbench (pip install --force-reinstall 'edge-workbench[fleet]'): its fleet "
+            "playbooks are missing",
+        )
     return p
 
 
@@ -167,7 +171,10 @@ def run_playbook(
         Cancelled: ``cancel`` returned True."""
     require_ansible()
     if forks < 1:
-        raise UsageError(f"--forks {forks}: must be at least 1")
+        raise UsageError(
+            f"--forks {forks}: must be at least 1",
+            hint="pass --forks 1 or more (Ansible's number of hosts worked on at once)",
+        )
     inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
     explicit = limit is not None
     pattern = limit if explicit else inv.limit

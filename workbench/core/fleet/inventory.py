@@ -220,7 +220,10 @@ def _refuse_binary(p: Path) -> None:
         with open(p, "rb") as fh:
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read the inventory: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{p}: cannot read the inventory: {exc.strerror or exc}",
+            hint=f"check that {p} is readable by this user, or pass another with --inventory",
+        ) from None
     if len(head) == _SNIFF_BYTES:  # cut in the middle of a character is fine
         head = head[:-4]
     try:

@@ -52,9 +52,17 @@ def decode_doc(text: str) -> dict[str, Any]:
     try:
         doc = json.loads(base64.b64decode(text.encode("ascii"), validate=True))
     except (ValueError, UnicodeError) as exc:
-        raise UsageError(f"not a fleet document: {exc}") from None
+        raise UsageError(
+            f"not a fleet document: {exc}",
+            hint="the controller and this board run different workbench versions: run `workbench fleet setup` from "
+            "the controller",
+        ) from None
     if not isinstance(doc, dict):
-        raise UsageError("not a fleet document: not a JSON object")
+        raise UsageError(
+            "not a fleet document: not a JSON object",
+            hint="the controller and this board run different workbench versions: run `workbench fleet setup` from "
+            "the controller",
+        )
     return doc
 
 
@@ -62,7 +70,11 @@ def home() -> Path:
     """``WORKBENCH_HOME``: the host's ``workbench_home``. Raises UsageError when it is unset."""
     h = os.environ.get("WORKBENCH_HOME")
     if not h:
-        raise UsageError("WORKBENCH_HOME is not set: the fleet playbooks set it to the host's workbench_home")
+        raise UsageError(
+            "WORKBENCH_HOME is not set: the fleet playbooks set it to the host's workbench_home",
+            hint="start it through `workbench fleet run`, or export WORKBENCH_HOME=<the host's workbench_home> when "
+            "running it by hand",
+        )
     full = os.path.abspath(os.path.expanduser(h))
     # An inventory's "~/…" reaches us unexpanded (no shell between): expand it once here, for the job we start too.
     os.environ["WORKBENCH_HOME"] = full
@@ -72,20 +84,32 @@ def home() -> Path:
 def _key(doc: dict[str, Any], name: str = "key") -> str:
     k = str(doc.get(name, ""))
     if not _KEY.fullmatch(k):
-        raise UsageError(f"{name} {k!r} is not a content hash (64 hex digits)")
+        raise UsageError(
+            f"{name} {k!r} is not a content hash (64 hex digits)",
+            hint="the controller and this board run different workbench versions: run `workbench fleet setup` from "
+            "the controller",
+        )
     return k
 
 
 def bundle_path(kind: str, key: str, rel: str = "") -> Path:
     """``<WORKBENCH_HOME>/<kind>/<key>[/<rel>]``; ``rel`` may not be absolute or climb out with ``..``."""
     if kind not in KINDS:
-        raise UsageError(f"bundle kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise UsageError(
+            f"bundle kind {kind!r} is not one of {', '.join(KINDS)}",
+            hint="the controller and this board run different workbench versions: run `workbench fleet setup` from "
+            "the controller",
+        )
     base = home() / kind / key
     if not rel:
         return base
     parts = Path(rel).parts
     if Path(rel).is_absolute() or ".." in parts or not parts:
-        raise UsageError(f"bundle path {rel!r} is absolute or leaves its folder")
+        raise UsageError(
+            f"bundle path {rel!r} is absolute or leaves its folder",
+            hint="the controller and this board run different workbench versions: run `workbench fleet setup` from "
+            "the controller",
+        )
     return base.joinpath(*parts)
 
 
@@ -116,10 +140,18 @@ def unpack(doc: dict[str, Any]) -> dict[str, Any]:
             for m in tar:
                 parts = Path(m.name).parts
                 if not m.isfile() or Path(m.name).is_absolute() or ".." in parts or not parts:
-                    raise StorageError(f"bundle {archive}: member {m.name!r} is not a plain relative file")
+                    raise StorageError(
+                        f"bundle {archive}: member {m.name!r} is not a plain relative file",
+                        hint="run `workbench fleet run` again: it copies the bundle anew where it differs from the "
+                        "controller's",
+                    )
                 src = tar.extractfile(m)
                 if src is None:
-                    raise StorageError(f"bundle {archive}: member {m.name!r} cannot be read")
+                    raise StorageError(
+                        f"bundle {archive}: member {m.name!r} cannot be read",
+                        hint="run `workbench fleet run` again: it copies the bundle anew where it differs from the "
+                        "controller's",
+                    )
                 if m.name == MARKER:
                     manifest = json.loads(src.read())
                     continue
@@ -133,7 +165,11 @@ def unpack(doc: dict[str, Any]) -> dict[str, Any]:
                 seen[Path(m.name).as_posix()] = (m.size, h.hexdigest())
         want = {f["rel"]: (int(f["size"]), str(f["sha256"])) for f in (manifest or {}).get("files", [])}
         if manifest is None or manifest.get("key") != key or want != seen:
-            raise StorageError(f"bundle {archive} does not match its manifest (cut off or changed on the way)")
+            raise StorageError(
+                f"bundle {archive} does not match its manifest (cut off or changed on the way)",
+                hint="run `workbench fleet run` again to send the bundle anew; check the board's free disk with "
+                "`workbench fleet check`",
+            )
         (tmp / MARKER).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -142,7 +178,11 @@ def unpack(doc: dict[str, Any]) -> dict[str, Any]:
             if not (dest / MARKER).is_file():  # another run unpacked the same bundle meanwhile: keep theirs
                 raise
     except (OSError, tarfile.TarError, ValueError, KeyError, TypeError) as exc:
-        raise StorageError(f"cannot unpack bundle {archive} into {dest}: {exc}") from None
+        raise StorageError(
+            f"cannot unpack bundle {archive} into {dest}: {exc}",
+            hint="check free disk and permissions under the board's workbench_home (`workbench fleet check` shows "
+            "free disk), then run `workbench fleet run` again",
+        ) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     archive.unlink(missing_ok=True)
@@ -191,7 +231,11 @@ def start(doc: dict[str, Any]) -> dict[str, Any]:
     run_key = _key(doc, "run_key")
     argv = _resolve_argv(list(doc.get("argv") or []))
     if not argv or argv[0] != "bench":
-        raise UsageError("a fleet run starts `workbench bench` jobs only")
+        raise UsageError(
+            "a fleet run starts `workbench bench` jobs only",
+            hint="the controller and this board run different workbench versions: run `workbench fleet setup` from "
+            "the controller",
+        )
     if not doc.get("force"):
         job = _job_of(run_key)
         if job is not None and job.state() in ("running", "finished"):
@@ -215,7 +259,11 @@ def collect(doc: dict[str, Any]) -> dict[str, Any]:
     timeout_s = float(doc.get("timeout_s") or 0)
     job = _job_of(run_key)
     if job is None:
-        raise UsageError(f"no job of fleet run {run_key[:12]} on this host (WORKBENCH_HOME {home()})")
+        raise UsageError(
+            f"no job of fleet run {run_key[:12]} on this host (WORKBENCH_HOME {home()})",
+            hint="run `workbench fleet run` again with --force to start the job anew (the board's record of it is "
+            "gone)",
+        )
     deadline = time.monotonic() + timeout_s
     while job.state() == "running" and time.monotonic() < deadline:
         time.sleep(POLL_S)

@@ -106,7 +106,10 @@ def write_archive(root: Path, names: list[str], dest: Path, *, compress: bool) -
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
-        raise StorageError(f"{dest}: cannot write the fleet archive ({exc})") from None
+        raise StorageError(
+            f"{dest}: cannot write the fleet archive ({exc})",
+            hint="free disk space where the archive is written, or check that folder's permissions",
+        ) from None
     return digest.hexdigest()
 
 

@@ -93,12 +93,19 @@ def load_onnx(path: str | os.PathLike[str], *, check: bool = True, load_external
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{p} fails the ONNX checker: {first}", hint="re-export the model") from None
         except Exception as exc:  # noqa: BLE001 - the checker also raises plain RuntimeError/ValueError
-            raise ModelError(f"{p} fails the ONNX checker: {type(exc).__name__}: {exc}") from None
+            raise ModelError(
+                f"{p} fails the ONNX checker: {type(exc).__name__}: {exc}",
+                hint="re-export the model (a newer onnx may check it: pip install -U onnx); `workbench inspect "
+                "MODEL` shows what it can read",
+            ) from None
     if load_external and ext_files:
         try:
             onnx.external_data_helper.load_external_data_for_model(model, str(p.parent))
         except Exception as exc:  # noqa: BLE001
-            raise ModelError(f"{p}: cannot read its external data: {type(exc).__name__}: {exc}") from None
+            raise ModelError(
+                f"{p}: cannot read its external data: {type(exc).__name__}: {exc}",
+                hint=f"keep the external data files next to the model, with the names it records (in {p.parent})",
+            ) from None
     return model
 
 

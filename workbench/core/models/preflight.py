@@ -159,7 +159,10 @@ def _ver(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in str(text).split(".") if p != "")
     except ValueError:
-        raise ConfigError(f"TensorRT version {text!r} is not a number like 8.6 or 10.3") from None
+        raise ConfigError(
+            f"TensorRT version {text!r} is not a number like 8.6 or 10.3",
+            hint="pass the TensorRT release as numbers, e.g. --trt-version 10.3",
+        ) from None
 
 
 def _opset_range(statement: str) -> tuple[int | None, int | None]:
@@ -332,7 +335,9 @@ def preflight(
     use_dla = bool(getattr(profile.build, "dla_core", -1) >= 0) if dla is None else bool(dla)
     if use_dla and dla_cores <= 0:
         raise ConfigError(
-            f"profile {profile.name}: device {profile.device.name} has no DLA core ([device] dla_cores = 0)"
+            f"profile {profile.name}: device {profile.device.name} has no DLA core ([device] dla_cores = 0)",
+            hint="drop --dla (and set [build] dla_core = -1), or pick a profile of a Jetson with DLA cores "
+            "(`workbench profiles list`)",
         )
     model = load_onnx(p, check=False, load_external=True)
     try:

@@ -62,12 +62,16 @@ def build_resnet18_onnx(
 
     for name, value in (("batch", batch), ("image", image)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f"build_resnet18_onnx: {name} must be a positive integer, got {value!r}")
+            raise UsageError(
+                f"build_resnet18_onnx: {name} must be a positive integer, got {value!r}",
+                hint="pass a whole number of 1 or more",
+            )
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not _MIN_OPSET <= opset <= newest:
         raise UsageError(
             f"build_resnet18_onnx: opset must be {_MIN_OPSET}..{newest} (installed onnx {onnx.__version__}), "
-            f"got {opset!r}"
+            f"got {opset!r}",
+            hint="pass an opset in that range, or leave opset at its default",
         )
 
     rng = np.random.default_rng(seed)

@@ -29,7 +29,7 @@ def parse_input_shapes(specs: Iterable[str] | None, *, option: str = "--input-sh
                     hint=f"give one {option} per input, e.g. {option} x:1x3x224x224",
                 )
             if name in out:
-                raise UsageError(f"{option}: input {name!r} is given twice")
+                raise UsageError(f"{option}: input {name!r} is given twice", hint="give each input once")
             dims = dims.strip().lower()
             if dims in ("", "scalar"):
                 out[name] = ()
@@ -37,9 +37,15 @@ def parse_input_shapes(specs: Iterable[str] | None, *, option: str = "--input-sh
             try:
                 shape = tuple(int(d) for d in dims.split("x"))
             except ValueError:
-                raise UsageError(f"{option} {item!r}: dims must be integers separated by 'x'") from None
+                raise UsageError(
+                    f"{option} {item!r}: dims must be integers separated by 'x'",
+                    hint="write the dims as whole numbers joined by 'x', e.g. x:1x3x224x224 (or x:scalar)",
+                ) from None
             if any(d < 0 for d in shape):
-                raise UsageError(f"{option} {item!r}: dims must not be negative")
+                raise UsageError(
+                    f"{option} {item!r}: dims must not be negative",
+                    hint="give each dim as 0 or more, e.g. x:1x3x224x224",
+                )
             out[name] = shape
     return out
 

@@ -251,11 +251,17 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
     except FileNotFoundError:
         raise ModelError(f"model file {p} does not exist", hint="check the path") from None
     except PermissionError:
-        raise ModelError(f"cannot read model file {p}: permission denied") from None
+        raise ModelError(
+            f"cannot read model file {p}: permission denied",
+            hint=f"make it readable (`ls -l {p}`; chmod u+r), or copy it somewhere this user can read",
+        ) from None
     except IsADirectoryError:
         raise ModelError(f"{p} is a folder, not a model file", hint="pass the model file itself") from None
     except OSError as exc:
-        raise ModelError(f"cannot read model file {p}: {exc.strerror or exc}") from None
+        raise ModelError(
+            f"cannot read model file {p}: {exc.strerror or exc}",
+            hint="check the file and its disk (`ls -l`); copy it to a local disk and try again",
+        ) from None
     if size == 0 or not header:
         return FileKind.EMPTY
     if _is_trt(header):

@@ -201,7 +201,10 @@ def _example_inputs(torch: Any, shapes: dict[str, tuple[int, ...]]) -> tuple[Any
 def _factory_parts(spec: str) -> tuple[str, str]:
     mod_name, sep, func_name = spec.partition(":")
     if not sep or not mod_name or not func_name:
-        raise UsageError(f"--factory {spec!r}: expected module:function, e.g. mypkg.nets:build")
+        raise UsageError(
+            f"--factory {spec!r}: expected module:function, e.g. mypkg.nets:build",
+            hint="write it as module:function, e.g. --factory mypkg.nets:build",
+        )
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`: modules next to where the user runs us
     return mod_name, func_name
@@ -218,9 +221,15 @@ def _factory_source_sha256(spec: str) -> str | None:
     try:
         found = importlib.util.find_spec(mod_name)
     except (ImportError, ValueError) as exc:
-        raise UsageError(f"--factory {spec!r}: cannot import it: {exc}") from None
+        raise UsageError(
+            f"--factory {spec!r}: cannot import it: {exc}",
+            hint="make the module importable from here: run from the folder above the package, or add it to PYTHONPATH",
+        ) from None
     if found is None:
-        raise UsageError(f"--factory {spec!r}: cannot import it: no module named {mod_name!r}")
+        raise UsageError(
+            f"--factory {spec!r}: cannot import it: no module named {mod_name!r}",
+            hint="make the module importable from here: run from the folder above the package, or add it to PYTHONPATH",
+        )
     origin = found.origin
     if not origin or not Path(origin).is_file():
         return None
@@ -232,7 +241,11 @@ def _call_factory(spec: str) -> Any:
     try:
         func = getattr(importlib.import_module(mod_name), func_name)
     except (ImportError, AttributeError) as exc:
-        raise UsageError(f"--factory {spec!r}: cannot import it: {exc}") from None
+        raise UsageError(
+            f"--factory {spec!r}: cannot import it: {exc}",
+            hint="check the function name after the ':' and that the module imports cleanly (python -c 'import "
+            "MODULE')",
+        ) from None
     return func()
 
 
@@ -267,12 +280,20 @@ def _compare(
     got = sess.run(None, feeds)
     ref_np = [r.detach().cpu().numpy() for r in ref if hasattr(r, "detach")]
     if len(got) != len(ref_np):
-        raise ModelError(f"export of {path} has {len(got)} outputs but torch returns {len(ref_np)}{what}")
+        raise ModelError(
+            f"export of {path} has {len(got)} outputs but torch returns {len(ref_np)}{what}",
+            hint="the model returns a nested or non-tensor output the exporter flattens differently: return a tuple "
+            "of tensors from forward()",
+        )
     worst_abs, worst_cos = 0.0, 1.0
     for k, (a, b) in enumerate(zip(got, ref_np, strict=True)):
         a64, b64 = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
         if a64.shape != b64.shape:
-            raise ModelError(f"export of {path}: output {k} has {a64.size} values in ONNX, {b64.size} in torch{what}")
+            raise ModelError(
+                f"export of {path}: output {k} has {a64.size} values in ONNX, {b64.size} in torch{what}",
+                hint="a data-dependent or hard-coded shape changed in the export: try another --opset, or export an "
+                "ExportedProgram (torch.export)",
+            )
         diff = float(np.max(np.abs(a64 - b64))) if a64.size else 0.0
         na, nb = float(np.linalg.norm(a64)), float(np.linalg.norm(b64))
         cos = float(a64 @ b64 / (na * nb)) if na > 0 and nb > 0 else (1.0 if na == nb else 0.0)
@@ -302,7 +323,10 @@ def _check_batch2(
     for vi in inputs:
         dims = vi.type.tensor_type.shape.dim
         if not dims:
-            raise ModelError(f"export of {p}: input {vi.name!r} is a scalar; it has no batch axis to make dynamic")
+            raise ModelError(
+                f"export of {p}: input {vi.name!r} is a scalar; it has no batch axis to make dynamic",
+                hint="export without --dynamic-batch, or give the input a batch dimension",
+            )
         if dims[0].HasField("dim_value"):
             raise ModelError(
                 f"export of {p} is not dynamic: input {vi.name!r} has a fixed batch of {dims[0].dim_value} "
@@ -472,7 +496,10 @@ def export_to_onnx(
     if kind in (FileKind.TORCHSCRIPT, FileKind.TORCH_PICKLE, FileKind.TORCH_ZIP_WEIGHTS) and not shapes:
         raise _need_shapes(p, kind)
     if kind not in (FileKind.TORCHSCRIPT, FileKind.EXPORTED_PROGRAM, FileKind.TORCH_PICKLE, FileKind.TORCH_ZIP_WEIGHTS):
-        raise ModelError(f"{p} is a {kind.describe()}, not a PyTorch file")
+        raise ModelError(
+            f"{p} is a {kind.describe()}, not a PyTorch file",
+            hint="give a .pt/.pt2 PyTorch file, or use `workbench inspect MODEL` to see what this file is",
+        )
     torch = _import_torch(p, kind)
     exporter_kind = "dynamo" if kind is FileKind.EXPORTED_PROGRAM else "torchscript"
     asked = opset
@@ -510,7 +537,10 @@ def export_to_onnx(
     except OSError as exc:
         from workbench.core.errors import StorageError
 
-        raise StorageError(f"cannot write exports to {out_dir}: {exc.strerror or exc}") from None
+        raise StorageError(
+            f"cannot write exports to {out_dir}: {exc.strerror or exc}",
+            hint="pick a writable folder with --output, or free disk space",
+        ) from None
     try:
         tmp = tmp_dir / "model.onnx"
         names = list(shapes) or None
@@ -644,11 +674,18 @@ def _prepare(torch: Any, p: Path, kind: FileKind, shapes: dict[str, tuple[int, .
             state = torch.load(str(p), map_location="cpu", weights_only=True)
         module = _call_factory(factory or "")
         if not isinstance(module, torch.nn.Module):
-            raise UsageError(f"--factory {factory!r} returned a {type(module).__name__}, not an nn.Module")
+            raise UsageError(
+                f"--factory {factory!r} returned a {type(module).__name__}, not an nn.Module",
+                hint="the factory must build and return the nn.Module (e.g. `return Net()`), without loading weights",
+            )
         try:
             module.load_state_dict(state)
         except (RuntimeError, TypeError, AttributeError) as exc:
-            raise ModelError(f"{p} does not fit the module from {factory!r}: {str(exc).splitlines()[0]}") from None
+            raise ModelError(
+                f"{p} does not fit the module from {factory!r}: {str(exc).splitlines()[0]}",
+                hint="the weights were saved from a different architecture: point --factory at the function that "
+                "builds that exact model",
+            ) from None
         module.eval()
         return module, _example_inputs(torch, shapes), "torchscript"
     except (ModelError, UsageError, BackendUnavailable):

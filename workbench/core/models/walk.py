@@ -87,7 +87,10 @@ def external_data_files(model: Any, model_path: Path) -> list[tuple[str, Path]]:
             continue
         location, offset, length = ext
         if not location:
-            raise ModelError(f"{model_path}: {owner} is marked as external data but names no file (no 'location')")
+            raise ModelError(
+                f"{model_path}: {owner} is marked as external data but names no file (no 'location')",
+                hint="re-export the model and save its external data with onnx.save(..., save_as_external_data=True)",
+            )
         rel = Path(location)
         if rel.is_absolute() or ".." in rel.parts:
             raise ModelError(

@@ -56,7 +56,11 @@ def check_trusted(path: Path, *, owner_uid: int = 0, kind: str = "file") -> None
     try:
         st = os.lstat(path)
     except OSError as exc:
-        raise PowerError(f"cannot check {path}: {exc.strerror or exc}") from None
+        raise PowerError(
+            f"cannot check {path}: {exc.strerror or exc}",
+            hint=f"check that {path} exists and is readable (`ls -ld {path}`); `workbench power clocks on` creates "
+            "the saved state",
+        ) from None
     is_kind = stat.S_ISDIR(st.st_mode) if kind == "folder" else stat.S_ISREG(st.st_mode)
     problem = None
     if not is_kind:
@@ -106,7 +110,9 @@ class JetsonClocks:
             check_sudo_prompt(proc, cmd, self.sudo)
             if proc.returncode != 0:
                 raise PowerError(
-                    f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[:300]}"
+                    f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()[:300]}",
+                    hint="run the command by hand with sudo to see why it fails (`sudo -n jetson_clocks --show` "
+                    "shows the current clocks)",
                 )
             out.append(proc.stdout.strip())
         return ClocksResult(tuple(cmds), False, "\n".join(o for o in out if o))
@@ -171,7 +177,10 @@ class JetsonClocks:
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                raise PowerError(f"clocks restored, but {self.store} could not be removed: {exc.strerror}") from None
+                raise PowerError(
+                    f"clocks restored, but {self.store} could not be removed: {exc.strerror}",
+                    hint=f"remove {self.store} by hand; the clocks are already restored",
+                ) from None
             return
         cmd = (*sudo_argv(), find_tool("rm") or "rm", "-f", str(self.store))
         proc = run_tool(cmd, self.timeout_s, hint_missing="rm is part of coreutils")
@@ -182,7 +191,8 @@ class JetsonClocks:
         if proc.returncode != 0:
             raise PowerError(
                 f"clocks restored, but `{' '.join(cmd)}` failed (exit {proc.returncode}): "
-                f"{(proc.stderr or proc.stdout).strip()[:300]}"
+                f"{(proc.stderr or proc.stdout).strip()[:300]}",
+                hint=f"remove {self.store} as root by hand (`sudo rm {self.store}`); the clocks are already restored",
             )
 
     def show(self) -> dict[str, str]:

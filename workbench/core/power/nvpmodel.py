@@ -156,7 +156,10 @@ def load_conf(path: Path | str | None = None, *, root: Path = Path("/")) -> Nvpm
             f"{p} does not exist", hint="nvpmodel power modes exist only on Jetson boards; pass --conf FILE"
         ) from None
     except OSError as exc:
-        raise PowerError(f"cannot read {p}: {exc.strerror or exc}") from None
+        raise PowerError(
+            f"cannot read {p}: {exc.strerror or exc}",
+            hint=f"check that {p} is readable by this user (`ls -l {p}`), or pass another file with --conf FILE",
+        ) from None
     return parse_conf(text, p)
 
 
@@ -327,7 +330,11 @@ def run_tool(cmd: Sequence[str], timeout_s: float, *, hint_missing: str) -> subp
             hint="it may be waiting for a confirmation (reboot prompt); run it by hand to see why",
         ) from None
     except OSError as exc:
-        raise PowerError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
+        raise PowerError(
+            f"cannot run {cmd[0]}: {exc.strerror or exc}",
+            hint=f"check that {cmd[0]} is executable by this user; `sudo -n nvpmodel -q` shows whether sudo lets it "
+            "run",
+        ) from None
 
 
 def check_sudo_prompt(proc: subprocess.CompletedProcess[str], cmd: Sequence[str], used_sudo: bool) -> None:
@@ -388,5 +395,9 @@ class Nvpmodel:
         check_sudo_prompt(proc, cmd, self.sudo)
         reboot = bool(_REBOOT.search(out))
         if proc.returncode != 0 and not reboot:
-            raise PowerError(f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {out[:300]}")
+            raise PowerError(
+                f"`{' '.join(cmd)}` failed (exit {proc.returncode}): {out[:300]}",
+                hint="run `sudo -n nvpmodel -q` to see the current power mode, and `workbench power list` for the "
+                "modes this board has",
+            )
         return SetResult(mode, cmd, False, reboot_required=reboot, output=out)

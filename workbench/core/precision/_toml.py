@@ -52,16 +52,24 @@ def read_toml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        raise ConfigError(
+            f"{path}: file not found", hint="check the path (relative paths start from the current folder)"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
+        raise ConfigError(
+            f"{path}: cannot read ({exc})", hint="save the file as UTF-8 text readable by this user"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = _LINE_COL.search(str(exc))
         line = m.group(1) if m else "1"
         msg = f"{path}:{line}: TOML syntax error: {exc}"
-        raise ConfigError(msg, problems=[msg]) from None
+        raise ConfigError(
+            msg,
+            problems=[msg],
+            hint="fix the TOML at that line: strings need quotes, each [table] header on its own line, no key twice",
+        ) from None
     return data, key_lines(text)
 
 

@@ -244,7 +244,9 @@ def observe_max_abs(
                 session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
             raise BuildError(
-                f"cannot run the FP32 model to measure its activations ({type(exc).__name__}: {exc})"
+                f"cannot run the FP32 model to measure its activations ({type(exc).__name__}: {exc})",
+                hint="the FP32 model must run in onnxruntime on CPU to be measured: check it with `workbench bench "
+                "MODEL --precision fp32` on an onnxruntime profile",
             ) from None
     finally:
         del g.output[n_before:]
@@ -270,7 +272,9 @@ def observe_max_abs(
                 values = session.run(names, dict(feed))
             except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
                 raise BuildError(
-                    f"the FP32 model failed on reference feed {count + 1} ({type(exc).__name__}: {exc})"
+                    f"the FP32 model failed on reference feed {count + 1} ({type(exc).__name__}: {exc})",
+                    hint="check that the reference data fits the model's inputs (shape, dtype, preprocess TOML); "
+                    "`workbench inspect MODEL` lists them",
                 ) from None
             for name, arr in zip(names, values, strict=True):
                 take(name, arr)
@@ -465,9 +469,16 @@ def to_fp16_typed(
 
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise ModelError(f"{model_path}: model file not found")
+        raise ModelError(
+            f"{model_path}: model file not found",
+            hint="check the path (relative paths start from the current folder); convert the FP32 .onnx file itself",
+        )
     if not (data_max > 0 and init_max > 0):
-        raise BuildError(f"FP16 bounds must be positive (data_max {data_max}, init_max {init_max})")
+        raise BuildError(
+            f"FP16 bounds must be positive (data_max {data_max}, init_max {init_max})",
+            hint="leave data_max and init_max at their defaults, or give values above 0 and below FP16's largest "
+            "value (65504)",
+        )
     target, record_path = typed_cache_paths(model_path, source, data_max, init_max)
     rec = read_record(record_path)
     if rec is not None and rec.path == target:
@@ -476,14 +487,22 @@ def to_fp16_typed(
     try:
         model = onnx.load(str(model_path))
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-        raise ModelError(f"{model_path}: cannot load the ONNX model ({exc})") from None
+        raise ModelError(
+            f"{model_path}: cannot load the ONNX model ({exc})",
+            hint="run `workbench inspect MODEL` to see what is wrong with the file; re-export it if it is cut off or "
+            "corrupt",
+        ) from None
     name_nodes(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fp16-typed-", dir=target.parent))
     try:
         max_abs, samples = observe_max_abs(model, source.feeds(), work=work, cancel=cancel)
         if samples == 0:
-            raise BuildError(f"{model_path}: no reference feeds to measure activations on ({source.label})")
+            raise BuildError(
+                f"{model_path}: no reference feeds to measure activations on ({source.label})",
+                hint="give a calibration folder with at least one sample (--calib DIR), or "
+                "quantization.calibration_samples >= 1",
+            )
         kept = plan_fp32_nodes(model, max_abs, data_max=data_max, init_max=init_max)
         if cancel is not None and cancel.is_set():
             raise Cancelled("FP16 conversion cancelled")

@@ -69,7 +69,11 @@ def model_inputs(model_path: Path) -> tuple[Any, ...]:
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - onnx raises DecodeError, OSError, ...
-        raise ModelError(f"{model_path}: cannot read the ONNX model ({exc})") from None
+        raise ModelError(
+            f"{model_path}: cannot read the ONNX model ({exc})",
+            hint="run `workbench inspect MODEL` to see what is wrong with the file; re-export it if it is cut off or "
+            "corrupt",
+        ) from None
     inits = {i.name for i in model.graph.initializer}
     out = []
     for vi in model.graph.input:
@@ -261,7 +265,11 @@ class Dataset:
                     members = _npz_members(zf)
                     for spec in self.inputs:
                         if spec.name not in members:
-                            raise DatasetError(f"{p}: no array for model input '{spec.name}' (keys: {sorted(members)})")
+                            raise DatasetError(
+                                f"{p}: no array for model input '{spec.name}' (keys: {sorted(members)})",
+                                hint="save the .npz with one key per model input, e.g. numpy.savez(f, "
+                                "**{'input': arr}); `workbench inspect MODEL` lists the names",
+                            )
                         with zf.open(members[spec.name]) as fh:
                             shape, dtype = _npy_header(fh)
                         _check_shape(p, spec, shape, dtype, self.batch_axes.get(spec.name))
@@ -269,7 +277,10 @@ class Dataset:
                         with zf.open(members[spec.name]) as fh:  # read_array reads the header again
                             arrays[spec.name] = np.lib.format.read_array(fh, allow_pickle=False)
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
+            raise DatasetError(
+                f"{p}: cannot read the array file ({exc})",
+                hint="re-save it with numpy.save / numpy.savez (no pickled objects), or remove it from the folder",
+            ) from None
         for spec in self.inputs:
             arr = arrays[spec.name]
             axis = self.batch_axes.get(spec.name)
@@ -339,16 +350,26 @@ def _read_labels(path: Path) -> dict[str, int]:
                 if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
                     continue
                 if len(row) != 2:
-                    raise DatasetError(f"{path}:{lineno}: expected 'file,label', got {','.join(row)!r}")
+                    raise DatasetError(
+                        f"{path}:{lineno}: expected 'file,label', got {','.join(row)!r}",
+                        hint="write one 'file,label' row per line (a first header row is allowed; '#' starts a "
+                        "comment)",
+                    )
                 name, label = row[0].strip(), row[1].strip()
                 try:
                     labels[name] = int(label)
                 except ValueError:
                     if lineno == 1 or not labels:
                         continue  # header row
-                    raise DatasetError(f"{path}:{lineno}: label {label!r} is not an integer") from None
+                    raise DatasetError(
+                        f"{path}:{lineno}: label {label!r} is not an integer",
+                        hint="labels are class indices (0, 1, 2, ...): map class names to indices in labels.csv",
+                    ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read labels ({exc})") from None
+        raise DatasetError(
+            f"{path}: cannot read labels ({exc})",
+            hint="save labels.csv as UTF-8 text with 'file,label' rows, readable by this user",
+        ) from None
     return labels
 
 
@@ -375,7 +396,10 @@ def open_dataset(
     if not folder.is_dir():
         raise DatasetError(f"{folder}: dataset folder not found", hint="pass a folder of images, .npy or .npz files")
     if not inputs:
-        raise DatasetError(f"{folder}: the model has no inputs to feed")
+        raise DatasetError(
+            f"{folder}: the model has no inputs to feed",
+            hint="this model takes no inputs, so it needs no dataset: run it without --calib/--eval",
+        )
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
     for p in sorted(folder.iterdir(), key=lambda q: q.name):
@@ -498,6 +522,9 @@ def _validate_array_file(p: Path, inputs: tuple[Any, ...], np: Any) -> dict[str,
                     shapes[spec.name] = _check_shape(p, spec, shape, dtype, axes.get(spec.name))
                     budget -= _check_size(p, spec.name, shape, dtype, budget)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(f"{p}: cannot read the array file ({exc})") from None
+        raise DatasetError(
+            f"{p}: cannot read the array file ({exc})",
+            hint="re-save it with numpy.save / numpy.savez (no pickled objects), or remove it from the folder",
+        ) from None
     _check_symbols(p, inputs, shapes)
     return shapes

@@ -55,7 +55,10 @@ def to_fp16(model_path: Path) -> Path:
 
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise ModelError(f"{model_path}: model file not found")
+        raise ModelError(
+            f"{model_path}: model file not found",
+            hint="check the path (relative paths start from the current folder); convert the FP32 .onnx file itself",
+        )
     target = fp16_cache_path(model_path)
     external = bool(external_data_locations(model_path))
     if target.is_file():
@@ -67,7 +70,11 @@ def to_fp16(model_path: Path) -> Path:
     try:
         model = onnx.load(str(model_path))
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-        raise ModelError(f"{model_path}: cannot load the ONNX model ({exc})") from None
+        raise ModelError(
+            f"{model_path}: cannot load the ONNX model ({exc})",
+            hint="run `workbench inspect MODEL` to see what is wrong with the file; re-export it if it is cut off or "
+            "corrupt",
+        ) from None
 
     def convert(m: Any) -> Any:
         m = onnx.shape_inference.infer_shapes(m)
@@ -114,14 +121,20 @@ def write_converted(
             else:
                 onnx.save(converted, str(tmp))
         except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-            raise BuildError(f"{model_path}: FP16 conversion failed ({type(exc).__name__}: {exc})") from None
+            raise BuildError(
+                f"{model_path}: FP16 conversion failed ({type(exc).__name__}: {exc})",
+                hint="check free disk in the cache folder; models over 2 GiB need external data (re-export with "
+                "external data)",
+            ) from None
         try:
             so = ort.SessionOptions()
             so.log_severity_level = 3
             ort.InferenceSession(str(tmp), so, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
             raise BuildError(
-                f"{model_path}: the FP16 model does not load in onnxruntime ({type(exc).__name__}: {exc})"
+                f"{model_path}: the FP16 model does not load in onnxruntime ({type(exc).__name__}: {exc})",
+                hint="run this model at --precision fp32 on onnxruntime, or build FP16 on a TensorRT profile (TensorRT "
+                "picks FP16 per layer itself)",
             ) from None
         if (work / data.name).is_file():  # onnx.save keeps tensors under 1 KiB inline: there may be none
             os.replace(work / data.name, data)

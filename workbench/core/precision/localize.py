@@ -332,12 +332,18 @@ def localize(
         if len(samples) >= max_samples:
             break
     if not samples:
-        raise CalibrationError("no samples to localise the INT8 error on")
+        raise CalibrationError(
+            "no samples to localise the INT8 error on",
+            hint="give an --eval DIR (or --calib DIR) folder with samples, and --layer-samples 1 or more",
+        )
     qmodel = onnx.load(str(qdq_path))
     fmodel = onnx.load(str(fp32_path), load_external_data=True)
     pairs = activation_pairs(qmodel, fmodel)
     if not pairs:
-        raise CalibrationError(f"{qdq_path.name} has no quantized activations (no QuantizeLinear->DequantizeLinear)")
+        raise CalibrationError(
+            f"{qdq_path.name} has no quantized activations (no QuantizeLinear->DequantizeLinear)",
+            hint="give the QDQ (Q/DQ pairs) INT8 model, not a QOperator one: quantization.quant_format = 'QDQ'",
+        )
     units = find_units(qmodel, pairs)
 
     # FP32 reference outputs from the model as is (as the accuracy check runs it); FP32 activations for the
@@ -346,7 +352,11 @@ def localize(
     fp_outs = [o.name for o in ref_sess.get_outputs()]
     missing = set(fp_outs) - {o.name for o in qmodel.graph.output}
     if missing:
-        raise ModelError(f"{qdq_path.name} lacks outputs of {fp32_path.name}: {sorted(missing)}")
+        raise ModelError(
+            f"{qdq_path.name} lacks outputs of {fp32_path.name}: {sorted(missing)}",
+            hint="localise the INT8 model made from this FP32 model (same outputs); calibrate again with `workbench "
+            "calibrate`",
+        )
     refs = [ref_sess.run(fp_outs, feed) for feed in samples]
     scorer = Scorer(samples, refs, fp_outs)
     base, base_top1 = scorer.score(session(qdq_path, session_options))
@@ -544,7 +554,9 @@ def auto_exclude(
         CalibrationError: ``max_excluded`` < 1.
     """
     if max_excluded < 1:
-        raise CalibrationError(f"--max-excluded must be at least 1, got {max_excluded}")
+        raise CalibrationError(
+            f"--max-excluded must be at least 1, got {max_excluded}", hint="pass --max-excluded 1 or more"
+        )
     path0, rep0 = first if first is not None else (Path(ranking.qdq_model), evaluate(Path(ranking.qdq_model)))
     units = _Units()
     units.add(ranking)

@@ -35,7 +35,11 @@ def session(model_or_path: Any, session_options: Any = None) -> Any:
     try:
         return ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT's own exception types
-        raise ModelError(f"onnxruntime cannot load a localisation variant: {type(exc).__name__}: {exc}") from None
+        raise ModelError(
+            f"onnxruntime cannot load a localisation variant: {type(exc).__name__}: {exc}",
+            hint="lower --layer-candidates or --layer-samples, or upgrade onnxruntime; this variant of the INT8 "
+            "model keeps some layers in float",
+        ) from None
 
 
 class Scorer:

@@ -94,7 +94,11 @@ def load_preprocess(path: Path, overrides: dict[str, Any] | None = None) -> Prep
         sec = {}
     pp = parse_preprocess_section({**sec, **(overrides or {})}, path, lines, problems)
     if problems:
-        raise ConfigError(problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems", problems=problems)
+        raise ConfigError(
+            problems[0] if len(problems) == 1 else f"{path}: {len(problems)} problems",
+            problems=problems,
+            hint="fix each listed line of the preprocess TOML (its keys live under [preprocess])",
+        )
     import dataclasses
 
     return dataclasses.replace(pp, source=path, text_sha256=hashlib.sha256(path.read_bytes()).hexdigest())
@@ -199,7 +203,11 @@ def to_8bit_color(img: Any, color: str, *, name: str = "image") -> Any:
             if color == "BGR":
                 out = out[:, :, ::-1]
     except (ValueError, OSError) as exc:
-        raise DatasetError(f"{name}: cannot convert image mode {mode!r} to {color!r}: {exc}") from None
+        raise DatasetError(
+            f"{name}: cannot convert image mode {mode!r} to {color!r}: {exc}",
+            hint="convert the image to RGB or grayscale (e.g. with PIL: Image.open(f).convert('RGB').save(...)), or "
+            "remove it from the folder",
+        ) from None
     return np.ascontiguousarray(out)
 
 
@@ -221,7 +229,10 @@ def apply_preprocess(img: Any, pp: Preprocess, *, name: str = "image") -> Any:
         h, w = arr8.shape[:2]
         ch, cw = pp.crop
         if ch > h or cw > w:
-            raise DatasetError(f"{name}: image is {h}x{w}, smaller than the crop {ch}x{cw}")
+            raise DatasetError(
+                f"{name}: image is {h}x{w}, smaller than the crop {ch}x{cw}",
+                hint="set [preprocess] resize at least as large as crop, or remove the small image from the folder",
+            )
         top, left = (h - ch) // 2, (w - cw) // 2
         arr8 = arr8[top : top + ch, left : left + cw]
     if arr8.ndim == 2:

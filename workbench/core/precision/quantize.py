@@ -155,21 +155,36 @@ class QuantOptions:
         vals["nodes_to_exclude"] = tuple(vals["nodes_to_exclude"])
         opts = cls(**vals)
         if opts.method not in METHODS:
-            raise CalibrationError(f"unknown calibration method {opts.method!r}; use one of {', '.join(METHODS)}")
+            raise CalibrationError(
+                f"unknown calibration method {opts.method!r}; use one of {', '.join(METHODS)}",
+                hint="fix quantization.method in the profile's [quantization] table (or --method)",
+            )
         for field in ("activation_type", "weight_type"):
             if getattr(opts, field) not in ("uint8", "int8"):
-                raise CalibrationError(f"{field} must be 'uint8' or 'int8', got {getattr(opts, field)!r}")
+                raise CalibrationError(
+                    f"{field} must be 'uint8' or 'int8', got {getattr(opts, field)!r}",
+                    hint="fix quantization.activation_type / weight_type in the profile's [quantization] table",
+                )
         if opts.chunk_size < 1:
-            raise CalibrationError(f"chunk_size must be >= 1, got {opts.chunk_size}")
+            raise CalibrationError(
+                f"chunk_size must be >= 1, got {opts.chunk_size}",
+                hint="set quantization.chunk_size to a positive number of samples per pass (default 64; lower it to "
+                "use less memory)",
+            )
         if not 0.0 < opts.percentile <= 100.0:
-            raise CalibrationError(f"percentile must be in (0, 100], got {opts.percentile}")
+            raise CalibrationError(
+                f"percentile must be in (0, 100], got {opts.percentile}",
+                hint="quantization.percentile is a percent, e.g. 99.999 (not a fraction like 0.99999)",
+            )
         if opts.placement not in PLACEMENTS:
             raise CalibrationError(
-                f"unknown quantization.placement {opts.placement!r}; use one of {', '.join(PLACEMENTS)}"
+                f"unknown quantization.placement {opts.placement!r}; use one of {', '.join(PLACEMENTS)}",
+                hint="set quantization.placement = 'auto' to follow build.backend, or remove the key",
             )
         if opts.quantizer not in QUANTIZERS:
             raise CalibrationError(
-                f"unknown quantization.quantizer {opts.quantizer!r}; use one of {', '.join(QUANTIZERS)}"
+                f"unknown quantization.quantizer {opts.quantizer!r}; use one of {', '.join(QUANTIZERS)}",
+                hint="set quantization.quantizer = 'onnxruntime' (always installed), or remove the key",
             )
         if opts.quantizer == "modelopt" and not opts.for_tensorrt:
             raise CalibrationError(
@@ -178,7 +193,8 @@ class QuantOptions:
             )
         if opts.quant_format not in QUANT_FORMATS:
             raise CalibrationError(
-                f"unknown quantization.quant_format {opts.quant_format!r}; use one of {', '.join(QUANT_FORMATS)}"
+                f"unknown quantization.quant_format {opts.quant_format!r}; use one of {', '.join(QUANT_FORMATS)}",
+                hint="use 'QDQ' (Q/DQ pairs, for TensorRT and CPU) or 'QOperator' (onnxruntime on CPU only)",
             )
         if opts.quant_format == "QOperator" and (opts.for_tensorrt or opts.quantizer != "onnxruntime"):
             raise CalibrationError(
@@ -279,7 +295,11 @@ def _model_opset(path: Path) -> int:
     try:
         return _opset(onnx.load(str(path), load_external_data=False))
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-        raise ModelError(f"{path}: cannot load the ONNX model ({exc})") from None
+        raise ModelError(
+            f"{path}: cannot load the ONNX model ({exc})",
+            hint="run `workbench inspect MODEL` to see what is wrong with the file; re-export it if it is cut off or "
+            "corrupt",
+        ) from None
 
 
 def _skip_symbolic_shape(model: Any) -> bool:
@@ -330,7 +350,11 @@ def _preprocess_model(src: Path, work: Path, per_channel: bool, notes: list[str]
     try:
         model = onnx.load(str(src))
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-        raise ModelError(f"{src}: cannot load the ONNX model ({exc})") from None
+        raise ModelError(
+            f"{src}: cannot load the ONNX model ({exc})",
+            hint="run `workbench inspect MODEL` to see what is wrong with the file; re-export it if it is cut off or "
+            "corrupt",
+        ) from None
     cur = work / "input.onnx"
     if per_channel and 0 < _opset(model) < 13:
         old = _opset(model)
@@ -514,7 +538,11 @@ def _calibrate(
             )
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
         _pass_storage_errors(exc)
-        raise CalibrationError(f"{model_path}: onnxruntime could not prepare calibration ({exc})") from None
+        raise CalibrationError(
+            f"{model_path}: onnxruntime could not prepare calibration ({exc})",
+            hint="the FP32 model must run in onnxruntime on CPU: check it with `workbench bench MODEL --precision "
+            "fp32` on an onnxruntime profile; upgrade onnxruntime if it names an unsupported opset",
+        ) from None
     done = 0
     if progress:
         progress(0, total)
@@ -527,7 +555,9 @@ def _calibrate(
         except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
             _pass_storage_errors(exc)
             raise CalibrationError(
-                f"{dataset.folder}: calibration failed on samples {done + 1}..{done + len(chunk)} ({type(exc).__name__}: {exc})"
+                f"{dataset.folder}: calibration failed on samples {done + 1}..{done + len(chunk)} ({type(exc).__name__}: {exc})",
+                hint="check that these samples match the model's inputs (shape, dtype, the preprocess TOML); "
+                "`workbench inspect MODEL` lists what the model expects",
             ) from None
         done += len(chunk)
         del chunk
@@ -539,7 +569,11 @@ def _calibrate(
         with _silenced():
             ranges = calibrator.compute_data()
     except Exception as exc:  # noqa: BLE001 - third-party failure -> our error
-        raise CalibrationError(f"{dataset.folder}: computing ranges failed ({type(exc).__name__}: {exc})") from None
+        raise CalibrationError(
+            f"{dataset.folder}: computing ranges failed ({type(exc).__name__}: {exc})",
+            hint="try quantization.method = 'minmax' (entropy and percentile histograms fail on constant or empty "
+            "activations), or add calibration samples",
+        ) from None
     del calibrator
     return ranges, done
 
@@ -610,7 +644,11 @@ def _load_test(path: Path, dataset: Any) -> None:
         ) from None
     for o in outs:
         if isinstance(o, np.ndarray) and o.dtype.kind == "f" and not np.all(np.isfinite(o)):
-            raise CalibrationError("the quantized model produces NaN/inf on a calibration sample")
+            raise CalibrationError(
+                "the quantized model produces NaN/inf on a calibration sample",
+                hint="check the calibration data and its normalisation (preprocess TOML); keep the overflowing op "
+                "types in float with quantization.op_types_to_exclude",
+            )
 
 
 def quantize_qdq(
@@ -642,7 +680,10 @@ def quantize_qdq(
     t0 = time.perf_counter()
     model_path = Path(model_path)
     if not model_path.is_file():
-        raise ModelError(f"{model_path}: model file not found")
+        raise ModelError(
+            f"{model_path}: model file not found",
+            hint="check the path (relative paths start from the current folder); quantize the FP32 .onnx file itself",
+        )
     opts = q if isinstance(q, QuantOptions) else QuantOptions.from_any(q)
     opts, forced = _tensorrt_options(opts) if opts.for_tensorrt else (opts, [])
     if opts.quantizer == "modelopt":
@@ -977,7 +1018,11 @@ def _quantize_modelopt(
             hint="quantization.quantizer = 'onnxruntime' uses our own recipe",
         ) from None
     if not out.is_file():
-        raise CalibrationError(f"{pre.name}: ModelOpt wrote no model at {out}")
+        raise CalibrationError(
+            f"{pre.name}: ModelOpt wrote no model at {out}",
+            hint="set quantization.quantizer = 'onnxruntime' to use our own recipe, or reinstall the extra: pip "
+            "install 'edge-workbench[modelopt]'",
+        )
     if progress:
         progress(len(feeds), total)
     notes.append(f"quantized by NVIDIA ModelOpt (modelopt.onnx.quantization, int8, {len(feeds)} samples)")

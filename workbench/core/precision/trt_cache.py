@@ -70,12 +70,15 @@ def parse_trt_cache_header(data: str | bytes) -> tuple[tuple[int, int, int], str
     m = _HEADER.match(first)
     if not m:
         raise CalibrationError(
-            f"not a TensorRT calibration cache: first line is {first[:60]!r}, expected 'TRT-<version>-<Algorithm>'"
+            f"not a TensorRT calibration cache: first line is {first[:60]!r}, expected 'TRT-<version>-<Algorithm>'",
+            hint="give a calibration cache written by TensorRT (writeCalibrationCache), or delete it to calibrate "
+            "again",
         )
     algo = m.group(2)
     if algo not in ALGORITHMS:
         raise CalibrationError(
-            f"TensorRT calibration cache with unknown algorithm {algo!r} (known: {', '.join(ALGORITHMS)})"
+            f"TensorRT calibration cache with unknown algorithm {algo!r} (known: {', '.join(ALGORITHMS)})",
+            hint="recalibrate to write a new cache, or use a cache made with an entropy/minmax calibrator",
         )
     return decode_trt_version(int(m.group(1))), algo
 
@@ -94,15 +97,26 @@ def check_trt_cache(path: Path, trt_version: str) -> tuple[tuple[int, int, int],
         with open(path, "rb") as fh:
             head = fh.read(256)
     except OSError as exc:
-        raise CalibrationError(f"{path}: cannot read the calibration cache ({exc.strerror or exc})") from None
+        raise CalibrationError(
+            f"{path}: cannot read the calibration cache ({exc.strerror or exc})",
+            hint="check the path and permissions of the calibration cache, or delete it to calibrate again",
+        ) from None
     try:
         cache_version, algo = parse_trt_cache_header(head)
     except CalibrationError as exc:
-        raise CalibrationError(f"{path}: {exc}") from None
+        raise CalibrationError(
+            f"{path}: {exc}",
+            hint="give a calibration cache written by TensorRT (writeCalibrationCache), or delete it to calibrate "
+            "again",
+        ) from None
     try:
         want = parse_version_string(trt_version)
     except ValueError as exc:
-        raise CalibrationError(str(exc)) from None
+        raise CalibrationError(
+            str(exc),
+            hint="give the TensorRT version as numbers, e.g. 8.6.1 or 10.3 (`workbench doctor` shows the installed "
+            "one)",
+        ) from None
     if cache_version != want:
         have = ".".join(map(str, cache_version))
         raise CalibrationError(

@@ -174,4 +174,6 @@ def render(results: Sequence[BenchmarkResult], fmt: str) -> str:
         return to_json(results)
     if f in ("md", "markdown"):
         return to_md(results)
-    raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise UsageError(
+        f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", hint="pass --format csv, json or md"
+    )

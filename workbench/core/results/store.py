@@ -206,7 +206,11 @@ class ResultStore:
                 f"cannot {doing} results database {self.path}: {msg}",
                 hint="check that its folder exists and is writable (WORKBENCH_HOME / XDG_DATA_HOME)",
             )
-        return ResultsError(f"results database {self.path}: {doing} failed: {msg}")
+        return ResultsError(
+            f"results database {self.path}: {doing} failed: {msg}",
+            hint="check free disk and that the database and its folder are writable; `workbench results list` tells "
+            "whether it can still be read",
+        )
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
@@ -215,7 +219,8 @@ class ResultStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ResultsError(
-                f"cannot create the folder for results database {self.path}: {exc.strerror or exc}"
+                f"cannot create the folder for results database {self.path}: {exc.strerror or exc}",
+                hint=f"make {self.path.parent} writable, or point WORKBENCH_HOME at a writable folder",
             ) from None
         conn = None
         try:
@@ -298,7 +303,11 @@ class ResultStore:
             ResultsError: locked / corrupt / unwritable database; ``result`` is not a BenchmarkResult.
         """
         if not isinstance(result, BenchmarkResult):
-            raise ResultsError(f"a result must be a BenchmarkResult, got {type(result).__name__}")
+            raise ResultsError(
+                f"a result must be a BenchmarkResult, got {type(result).__name__}",
+                hint="store the BenchmarkResult the benchmark returned (workflow.run / bench), not a dict; load a "
+                "dict with result_from_dict first",
+            )
         entry = _clean(result.to_dict())
         for key in ("id", "result_id"):
             entry.pop(key, None)
@@ -353,9 +362,17 @@ class ResultStore:
         try:
             doc = json.loads(row[2])
         except ValueError as exc:
-            raise ResultsError(f"result {row[0]} in {self.path} is not JSON: {exc}") from None
+            raise ResultsError(
+                f"result {row[0]} in {self.path} is not JSON: {exc}",
+                hint="`workbench results list` still shows the readable results; to start anew, move the database "
+                f"aside (mv {self.path} {self.path}.corrupt)",
+            ) from None
         if not isinstance(doc, dict):
-            raise ResultsError(f"result {row[0]} in {self.path} is not a JSON object")
+            raise ResultsError(
+                f"result {row[0]} in {self.path} is not a JSON object",
+                hint="`workbench results list` still shows the readable results; to start anew, move the database "
+                f"aside (mv {self.path} {self.path}.corrupt)",
+            )
         doc["id"] = int(row[0])
         doc["created_at"] = row[1]
         return doc

@@ -53,7 +53,11 @@ def _factory(name: str):
     try:
         mod = importlib.import_module(modname)
     except ImportError as exc:  # a module of ours not shipped in this build
-        raise TelemetryError(f"telemetry source {name!r} is not available: {exc}") from None
+        raise TelemetryError(
+            f"telemetry source {name!r} is not available: {exc}",
+            hint="reinstall the workbench (pip install --force-reinstall edge-workbench), or pick another source "
+            "with --telemetry",
+        ) from None
     return getattr(mod, func)
 
 
@@ -146,7 +150,11 @@ def open_source(spec: str = "auto", *, root: Path = Path("/")) -> TelemetrySourc
             for k, v in skipped.items():
                 src.unavailable.setdefault(f"source:{k}", v)
             return src
-        raise TelemetryError("no telemetry source is available: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+        raise TelemetryError(
+            "no telemetry source is available: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()),
+            hint="`workbench telemetry sources` shows why each source is unusable; --telemetry host always works on "
+            "Linux",
+        )
     if spec not in _FACTORIES:
         raise UsageError(
             f"unknown telemetry source {spec!r}",

@@ -89,7 +89,11 @@ class JtopSource(BaseSource):
                 getattr(j, a, None) for a in ("power", "temperature", "cpu", "gpu", "memory", "fan", "engine")
             )
         except Exception as exc:  # noqa: BLE001 - a dropped service connection must not stop sampling
-            raise TelemetryError(f"jtop read failed: {exc}") from None
+            raise TelemetryError(
+                f"jtop read failed: {exc}",
+                hint="check the jtop service (`sudo systemctl restart jtop.service`), or use --telemetry sysfs or "
+                "tegrastats",
+            ) from None
         rails: dict[str, RailReading] = {}
         supplies: dict[str, float | None] = {}
         for n, r in (_get(power, "rail") or {}).items():

@@ -79,7 +79,10 @@ def parse_query_csv(text: str, fields: str | None = None) -> list[dict[str, Any]
     out = []
     for n, row in enumerate(rows, 1):
         if len(row) != len(keys):
-            raise TelemetryError(f"nvidia-smi CSV row {n} has {len(row)} values for {len(keys)} fields")
+            raise TelemetryError(
+                f"nvidia-smi CSV row {n} has {len(row)} values for {len(keys)} fields",
+                hint="the NVIDIA driver's nvidia-smi prints another format: update the driver, or use --telemetry nvml",
+            )
         out.append({k: (_text(v) if _is_text_field(k) else value(v)) for k, v in zip(keys, row, strict=True)})
     return out
 
@@ -157,7 +160,11 @@ class NvidiaSmiSource(BaseSource):
         super().__init__(clock=clock)
         self.exe = exe or find_tool("nvidia-smi")
         if not self.exe:
-            raise TelemetryError("nvidia-smi not found")
+            raise TelemetryError(
+                "nvidia-smi not found",
+                hint="install the NVIDIA driver (it ships nvidia-smi) and put it on PATH, or pick another source "
+                "with --telemetry host",
+            )
         self.index = index
         self.timeout_s = timeout_s
         self.fields = None
@@ -171,10 +178,16 @@ class NvidiaSmiSource(BaseSource):
             self.fields = fields
             break
         if self.fields is None:
-            raise TelemetryError(f"nvidia-smi --query-gpu failed: {last_err}")
+            raise TelemetryError(
+                f"nvidia-smi --query-gpu failed: {last_err}",
+                hint="run `nvidia-smi` by hand to see the driver's state; `workbench doctor` checks the GPU setup",
+            )
         first = sample_from_row(rows[0])
         if not has_metrics(first):
-            raise TelemetryError("nvidia-smi answers but every metric is N/A (Jetson JetPack 6?)")
+            raise TelemetryError(
+                "nvidia-smi answers but every metric is N/A (Jetson JetPack 6?)",
+                hint="on Jetson use --telemetry tegrastats or sysfs (or jtop, with the jetson extra)",
+            )
         for fld, ok in (
             ("total_power_mw", first.total_power_mw is not None),
             ("temps_c", bool(first.temps_c)),
@@ -190,14 +203,27 @@ class NvidiaSmiSource(BaseSource):
                 cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=self.timeout_s, check=False
             )
         except subprocess.TimeoutExpired:
-            raise TelemetryError(f"nvidia-smi did not answer within {self.timeout_s:g} s") from None
+            raise TelemetryError(
+                f"nvidia-smi did not answer within {self.timeout_s:g} s",
+                hint="the driver may be stuck or busy: run `nvidia-smi` by hand; use --telemetry nvml or host "
+                "meanwhile",
+            ) from None
         except OSError as exc:
-            raise TelemetryError(f"cannot run nvidia-smi: {exc.strerror or exc}") from None
+            raise TelemetryError(
+                f"cannot run nvidia-smi: {exc.strerror or exc}",
+                hint="check that nvidia-smi is executable by this user (`nvidia-smi -L`), or use --telemetry host",
+            ) from None
         if proc.returncode != 0:
-            raise TelemetryError((proc.stdout + proc.stderr).strip()[:200] or f"exit {proc.returncode}")
+            raise TelemetryError(
+                (proc.stdout + proc.stderr).strip()[:200] or f"exit {proc.returncode}",
+                hint="run `nvidia-smi` by hand to see the driver's state; `workbench doctor` checks the GPU setup",
+            )
         rows = parse_query_csv(proc.stdout, fields)
         if not rows:
-            raise TelemetryError("nvidia-smi printed no GPU row")
+            raise TelemetryError(
+                "nvidia-smi printed no GPU row",
+                hint="check the GPU index and that the driver sees the GPU (`nvidia-smi -L`)",
+            )
         return rows
 
     def read(self) -> TelemetrySample:

@@ -60,7 +60,11 @@ class NvmlSource(BaseSource):
         try:
             self.session = open_session(nvml)
         except NvmlUnavailable as exc:
-            raise TelemetryError(f"NVML unavailable: {exc}") from None
+            raise TelemetryError(
+                f"NVML unavailable: {exc}",
+                hint="install the nvml extra (pip install 'edge-workbench[nvml]') and the NVIDIA driver, or use "
+                "--telemetry host",
+            ) from None
         nv = self.session
         try:
             kw: dict[str, Any] = {"index": index, "uuid": uuid, "environ": environ}
@@ -72,7 +76,10 @@ class NvmlSource(BaseSource):
         except NvmlError as exc:
             self.close()
             msg = str(exc)
-            raise TelemetryError(msg if msg.startswith("NVML sees") else f"NVML unavailable: {msg}") from None
+            raise TelemetryError(
+                msg if msg.startswith("NVML sees") else f"NVML unavailable: {msg}",
+                hint="check the GPU with `nvidia-smi -L`; use --telemetry host meanwhile",
+            ) from None
         if self.choice.warning:
             self.unavailable["gpu_choice"] = self.choice.warning
         h = self.handle
@@ -127,7 +134,11 @@ class NvmlSource(BaseSource):
         self.unavailable.setdefault("cpu", "the nvml source has no CPU readings (use host for the CPU side)")
         if not ({"power", "temp", "util"} & self._ok):
             self.close()
-            raise TelemetryError(f"NVML answers for {self.gpu_name} but reports no power, temperature or utilisation")
+            raise TelemetryError(
+                f"NVML answers for {self.gpu_name} but reports no power, temperature or utilisation",
+                hint="use --telemetry nvidia-smi (or sysfs/tegrastats on a Jetson); `nvidia-smi -q -d "
+                "POWER,TEMPERATURE` shows what the driver reports",
+            )
 
     @property
     def has_power(self) -> bool:

@@ -115,7 +115,9 @@ class Recorder:
         max_temp_c: float | None = None,
     ) -> None:
         if interval_ms <= 0:
-            raise TelemetryError(f"telemetry interval must be > 0 ms, got {interval_ms}")
+            raise TelemetryError(
+                f"telemetry interval must be > 0 ms, got {interval_ms}", hint="pass a positive --interval-ms, e.g. 100"
+            )
         self.source = source
         self.interval_s = interval_ms / 1000.0
         self.interval_ms = int(interval_ms)
@@ -139,7 +141,9 @@ class Recorder:
     def start(self) -> Recorder:
         """Take one sample now (so the window start can be bracketed) and start the sampler thread."""
         if self._thread is not None:
-            raise TelemetryError("Recorder.start() called twice")
+            raise TelemetryError(
+                "Recorder.start() called twice", hint="stop the Recorder before starting it again, or make a new one"
+            )
         self._sample_once()
         self._thread = threading.Thread(target=self._loop, name=f"telemetry-{self.source.name}", daemon=True)
         self._thread.start()

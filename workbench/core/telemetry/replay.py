@@ -51,13 +51,19 @@ def load_session(path: Path) -> tuple[dict[str, Any], list[TelemetrySample]]:
                 if obj.get("version") != SESSION_VERSION:
                     raise TelemetryError(
                         f"{path}:{no}: session format version {obj.get('version')} is not supported "
-                        f"(this build reads version {SESSION_VERSION})"
+                        f"(this build reads version {SESSION_VERSION})",
+                        hint="record the session again with this build (`workbench telemetry record`), or replay it "
+                        "with the workbench that recorded it",
                     )
                 header = obj
                 continue
             samples.append(TelemetrySample.from_dict(obj))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise TelemetryError(f"{path}:{no}: not a telemetry session line ({exc})") from None
+            raise TelemetryError(
+                f"{path}:{no}: not a telemetry session line ({exc})",
+                hint="give a file `workbench telemetry record` wrote, unchanged; a hand-edited line must stay one "
+                "JSON object",
+            ) from None
     return header, samples
 
 
@@ -109,7 +115,10 @@ class ReplaySource(BaseSource):
             offsets = wall_offsets(samples, ival / 1000.0)
             self.recorded_source = "tegrastats"
         if not samples:
-            raise TelemetryError(f"replay file {self.path} has no data lines")
+            raise TelemetryError(
+                f"replay file {self.path} has no data lines",
+                hint="give a file `workbench telemetry record` wrote, or a tegrastats log (--telemetry replay:FILE)",
+            )
         self.interval_ms = ival
         self.samples = samples
         self.offsets = offsets

@@ -141,7 +141,11 @@ class SysfsSource(BaseSource):
             (self.root / p).exists() for p in ("sys/bus/i2c/drivers/ina3221", "sys/bus/i2c/drivers/ina3221x")
         )
         if not is_jetson:
-            raise TelemetryError("not a Jetson (no /etc/nv_tegra_release and no INA3221 driver in sysfs)")
+            raise TelemetryError(
+                "not a Jetson (no /etc/nv_tegra_release and no INA3221 driver in sysfs)",
+                hint="sysfs power readings exist on Jetson boards only: use --telemetry host (or nvml on a discrete "
+                "GPU)",
+            )
         if not self.channels:
             self.unavailable.setdefault("rails_mw", "no INA3221/INA238 power monitor found in sysfs")
         self.zones = self._find_zones()

@@ -357,7 +357,11 @@ class TegrastatsSource(BaseSource):
         super().__init__(clock=clock)
         found = str(exe) if exe is not None else (find_tool("tegrastats") or "/usr/bin/tegrastats")
         if not Path(found).is_file() or not os.access(found, os.X_OK):
-            raise TelemetryError("tegrastats not found (not a Jetson, or not on PATH)")
+            raise TelemetryError(
+                "tegrastats not found (not a Jetson, or not on PATH)",
+                hint="on a Jetson, check that /usr/bin/tegrastats exists (package nvidia-l4t-tools); elsewhere use "
+                "--telemetry host or nvml",
+            )
         self._total_rule = total_rule
         self.interval_ms = interval_ms
         self.stale_after_s = max(3 * interval_ms / 1000.0, 2.0)
@@ -371,7 +375,11 @@ class TegrastatsSource(BaseSource):
                 bufsize=1,
             )
         except OSError as exc:
-            raise TelemetryError(f"cannot start tegrastats: {exc.strerror or exc}") from None
+            raise TelemetryError(
+                f"cannot start tegrastats: {exc.strerror or exc}",
+                hint="check that tegrastats is executable by this user (`ls -l /usr/bin/tegrastats`), or use "
+                "--telemetry sysfs",
+            ) from None
         self._lock = threading.Lock()
         self._got = threading.Event()
         self._line: str | None = None
@@ -380,7 +388,10 @@ class TegrastatsSource(BaseSource):
         self._thread.start()
         if not self._got.wait(first_line_timeout_s):
             self.close()
-            raise TelemetryError(f"tegrastats printed nothing within {first_line_timeout_s:.0f} s")
+            raise TelemetryError(
+                f"tegrastats printed nothing within {first_line_timeout_s:.0f} s",
+                hint="run `tegrastats` by hand to see why it is silent; use --telemetry sysfs meanwhile",
+            )
         first = self.read()
         if not first.rails_mw:
             self.unavailable["rails_mw"] = (
@@ -404,7 +415,10 @@ class TegrastatsSource(BaseSource):
         with self._lock:
             line, line_t = self._line, self._line_t
         if line is None:
-            raise TelemetryError("tegrastats has printed no line yet")
+            raise TelemetryError(
+                "tegrastats has printed no line yet",
+                hint="wait for the first line (tegrastats prints one per interval) before reading",
+            )
         s = parse_line(line, timestamp_s=t, seq=seq, total_rule=self._total_rule)
         if t - line_t > self.stale_after_s:
             alive = self._proc.poll() is None
@@ -412,7 +426,10 @@ class TegrastatsSource(BaseSource):
 
             s = replace(s, stale=("all",), total_power_mw=None)
             if not alive:
-                raise TelemetryError(f"tegrastats exited with status {self._proc.returncode}")
+                raise TelemetryError(
+                    f"tegrastats exited with status {self._proc.returncode}",
+                    hint="run `tegrastats` by hand to see why it stops; use --telemetry sysfs meanwhile",
+                )
         return s
 
     def close(self) -> None:

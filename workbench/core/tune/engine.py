@@ -681,5 +681,8 @@ def run_tune(
     from workbench.core.errors import UsageError
 
     if opts.objective not in OBJECTIVES:
-        raise UsageError(f"unknown objective {opts.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        raise UsageError(
+            f"unknown objective {opts.objective!r}; choose one of {', '.join(OBJECTIVES)}",
+            hint="`workbench tune --help` describes each objective; pass one with --objective",
+        )
     return _Tune(job, opts, steps, on_progress, on_event, cancel, clock).run()

@@ -204,9 +204,15 @@ def parse_export_options(text: str) -> tuple[str, int | None, bool]:
             try:
                 opset = int(part.split("=", 1)[1])
             except ValueError:
-                raise UsageError(f"opset must be an integer: {part!r}") from None
+                raise UsageError(
+                    f"opset must be an integer: {part!r}",
+                    hint="write the opset as a number, e.g. opset=17, or opset=auto",
+                ) from None
         else:
-            raise UsageError(f"unknown export option {part!r}: use opset=N or dynamic-batch")
+            raise UsageError(
+                f"unknown export option {part!r}: use opset=N or dynamic-batch",
+                hint="write the options as a comma list, e.g. opset=17,dynamic-batch",
+            )
     return shapes, opset, dynamic
 
 

@@ -118,7 +118,10 @@ def translate(
     if reason:
         raise BuildError(reason, hint="install TensorRT 8.5 or newer")
     if precision not in ("fp32", "fp16", "int8", "bf16"):
-        raise BuildError(f"TensorRT backend: unknown precision {precision!r}")
+        raise BuildError(
+            f"TensorRT backend: unknown precision {precision!r}",
+            hint="use --precision fp32, fp16, int8 or bf16 with the tensorrt backend",
+        )
     notes: list[str] = []
 
     # Network creation flags.
@@ -149,11 +152,21 @@ def translate(
         if why:
             raise CalibrationError(why, hint="drop --trt-calibrator; INT8 is built from the QDQ model by default")
         if precision != "int8":
-            raise BuildError(f"a calibrator is only used for INT8, not {precision}")
+            raise BuildError(
+                f"a calibrator is only used for INT8, not {precision}",
+                hint="drop the legacy calibrator option (calibration), or build with --precision int8",
+            )
         if calibration not in ("entropy", "minmax"):
-            raise CalibrationError(f"unknown TensorRT calibrator {calibration!r}; choose entropy or minmax")
+            raise CalibrationError(
+                f"unknown TensorRT calibrator {calibration!r}; choose entropy or minmax",
+                hint="omit the legacy calibrator to build INT8 from the QDQ model (the default)",
+            )
         if strongly_typed:
-            raise ConfigError(f"{src}: the legacy calibrator needs a weakly typed network; set strongly_typed = false")
+            raise ConfigError(
+                f"{src}: the legacy calibrator needs a weakly typed network; set strongly_typed = false",
+                hint="or drop the legacy calibrator: a strongly typed network takes its INT8 scales from the QDQ "
+                "model (the default)",
+            )
     if not strongly_typed:
         wanted = {"fp32": [], "fp16": ["FP16"], "int8": ["INT8", "FP16"], "bf16": ["BF16"]}[precision]
         for flag in wanted:
@@ -161,7 +174,11 @@ def translate(
             if compat.has(feature):
                 builder_flags.append(flag)
             elif flag == "BF16":
-                raise BuildError(f"TensorRT {compat.version_string} has no BF16 builder flag (10.0+)")
+                raise BuildError(
+                    f"TensorRT {compat.version_string} has no BF16 builder flag (10.0+)",
+                    hint="use --precision fp16, or build on TensorRT 10.0 or newer (bf16 also runs with --backend "
+                    "torch)",
+                )
     elif precision == "bf16":
         notes.append("BF16 on a strongly typed network needs a BF16 model")
 
@@ -175,7 +192,10 @@ def translate(
                 hint="set dla_core = -1 (GPU only)",
             )
         if b.dla_core >= cores:
-            raise ConfigError(f"{src}: [build] dla_core = {b.dla_core}, but the device has {cores} DLA core(s)")
+            raise ConfigError(
+                f"{src}: [build] dla_core = {b.dla_core}, but the device has {cores} DLA core(s)",
+                hint="set [build] dla_core to a core this device has (numbered from 0), or -1 to run on the GPU only",
+            )
         if precision not in DLA_PRECISIONS:
             raise ConfigError(
                 f"{src}: DLA runs FP16 and INT8 only, not {precision}",
@@ -223,15 +243,24 @@ def translate(
                 source = "profile opt + benchmark min/max" if name in bench else "profile opt (min = max = opt)"
             where = f"[build.shapes.{name}]"
         if not len(lo) == len(mid) == len(hi) == len(shape):
-            raise ConfigError(f"{src}: {where} has rank {len(mid)}, the model input has rank {len(shape)}")
+            raise ConfigError(
+                f"{src}: {where} has rank {len(mid)}, the model input has rank {len(shape)}",
+                hint="give min/opt/max one size per model dimension; `workbench inspect MODEL` shows the input's shape",
+            )
         for i, d in enumerate(shape):
             if isinstance(d, int) and d >= 0 and not lo[i] == mid[i] == hi[i] == d:
                 raise ConfigError(
                     f"{src}: {where} dimension {i} must be {d} (fixed in the model), "
-                    f"got min/opt/max {lo[i]}/{mid[i]}/{hi[i]}"
+                    f"got min/opt/max {lo[i]}/{mid[i]}/{hi[i]}",
+                    hint="only the model's dynamic dimensions may vary: use the model's fixed size in min, opt and "
+                    "max (see `workbench inspect MODEL`)",
                 )
         if any(not a <= m <= c for a, m, c in zip(lo, mid, hi, strict=True)):
-            raise ConfigError(f"{src}: {where}: each dimension needs min <= opt <= max, got {lo}/{mid}/{hi}")
+            raise ConfigError(
+                f"{src}: {where}: each dimension needs min <= opt <= max, got {lo}/{mid}/{hi}",
+                hint="fix min/opt/max in the profile (or --batch / --shapes) so that min <= opt <= max in every "
+                "dimension",
+            )
         shapes[name] = (tuple(lo), tuple(mid), tuple(hi))
         sources[name] = source
     unknown = sorted(set(b.shapes) - {n for n, _ in inputs})
@@ -246,13 +275,22 @@ def translate(
     hw: str | None = None
     if hardware_compatible:
         if not compat.has("hardware_compatibility"):
-            raise BuildError(f"TensorRT {compat.version_string} cannot build hardware-compatible plans (8.6+)")
+            raise BuildError(
+                f"TensorRT {compat.version_string} cannot build hardware-compatible plans (8.6+)",
+                hint="drop hardware_compatible, or build on TensorRT 8.6 or newer",
+            )
         if dla_core is not None or profile.device.kind == "jetson":
-            raise BuildError("hardware-compatible plans are for discrete Ampere-or-newer GPUs, not Jetson/DLA")
+            raise BuildError(
+                "hardware-compatible plans are for discrete Ampere-or-newer GPUs, not Jetson/DLA",
+                hint="drop hardware_compatible here: build the engine on the Jetson board that runs it",
+            )
         hw = "AMPERE_PLUS"
     if version_compatible:
         if not compat.has("version_compatible"):
-            raise BuildError(f"TensorRT {compat.version_string} cannot build version-compatible plans (8.6+)")
+            raise BuildError(
+                f"TensorRT {compat.version_string} cannot build version-compatible plans (8.6+)",
+                hint="drop version_compatible, or build on TensorRT 8.6 or newer",
+            )
         builder_flags.append("VERSION_COMPATIBLE")
     aux: int | None = None
     if max_aux_streams is not None:
@@ -471,7 +509,11 @@ def build_plan(
     for name in s.builder_flags:
         flag = compat.builder_flag(name)
         if flag is None:
-            raise BuildError(f"TensorRT {compat.version_string} has no BuilderFlag.{name}")
+            raise BuildError(
+                f"TensorRT {compat.version_string} has no BuilderFlag.{name}",
+                hint="upgrade TensorRT, or drop the profile setting that asks for this flag ([build] tf32, "
+                "dla_core/gpu_fallback, precision)",
+            )
         config.set_flag(flag)
     tf32_flag = compat.builder_flag("TF32") if s.tf32 is not None else None
     if tf32_flag is not None:
@@ -506,7 +548,9 @@ def build_plan(
         elif any(d < 0 for d in shape):
             raise ConfigError(
                 f"input {tensor.name!r} has dynamic shape {list(shape)}; add [build.shapes.{tensor.name}] min/opt/max "
-                "or give its sizes with --batch / --shapes"
+                "or give its sizes with --batch / --shapes",
+                hint="run `workbench inspect MODEL` to see its dynamic dimensions, then give their sizes (e.g. "
+                "--batch 1)",
             )
         else:
             opt_shapes[tensor.name] = shape
@@ -546,7 +590,11 @@ def build_plan(
         from workbench.core.backends.tensorrt.calibrator import make_calibrator
 
         if calib_feeds is None:
-            raise CalibrationError("the legacy calibrator needs a calibration dataset")
+            raise CalibrationError(
+                "the legacy calibrator needs a calibration dataset",
+                hint="pass a calibration dataset with --calib DIR, or drop the legacy calibrator to build INT8 from "
+                "the QDQ model",
+            )
         calibrator = make_calibrator(
             compat,
             calib_feeds(),

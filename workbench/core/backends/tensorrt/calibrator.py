@@ -101,14 +101,19 @@ class Feeder:
                 return None
             missing = [n for n in names if n not in feed]
             if missing:
-                raise CalibrationError(f"calibration sample lacks input(s) {', '.join(missing)}")
+                raise CalibrationError(
+                    f"calibration sample lacks input(s) {', '.join(missing)}",
+                    hint="every calibration sample must feed every model input: give .npz files with one key per input",
+                )
             for n in names:
                 arr = np.asarray(feed[n])
                 if n not in self.opt and n in self.shapes and tuple(arr.shape) != self.shapes[n]:
                     # no calibration shape given: each sample is a batch, and the first one's shape is the shape
                     raise CalibrationError(
                         f"calibration batch {self.batches + 1}: input {n!r} has shape {list(arr.shape)}, the first "
-                        f"batch had {list(self.shapes[n])}; TensorRT calibrates with one batch shape"
+                        f"batch had {list(self.shapes[n])}; TensorRT calibrates with one batch shape",
+                        hint="give every calibration sample the same shape, or set [build.shapes.<input>] opt to the "
+                        "calibration batch shape",
                     )
                 target = self.opt.get(n) or self.shapes.get(n) or tuple(arr.shape)
                 if arr.ndim != len(target) or tuple(arr.shape[1:]) != tuple(target[1:]):
@@ -159,7 +164,9 @@ class Feeder:
             elif arr.nbytes != self.nbytes[n]:
                 raise CalibrationError(
                     f"calibration batch {self.batches + 1}: input {n!r} has {arr.nbytes} bytes, the first batch had "
-                    f"{self.nbytes[n]}; TensorRT calibrates with one batch shape"
+                    f"{self.nbytes[n]}; TensorRT calibrates with one batch shape",
+                    hint="give every calibration sample the same shape, or set [build.shapes.<input>] opt to the "
+                    "calibration batch shape",
                 )
             self._keep.append(arr)  # the host array must outlive the asynchronous copy
             self.cuda.memcpy_htod_async(self.ptrs[n], arr.ctypes.data, arr.nbytes, 0)
@@ -228,7 +235,10 @@ def make_calibrator(
     if reason:
         raise CalibrationError(reason, hint="build INT8 from the QDQ model (the default) instead")
     if algorithm not in ALGORITHMS:
-        raise CalibrationError(f"unknown TensorRT calibrator {algorithm!r}; choose {' or '.join(ALGORITHMS)}")
+        raise CalibrationError(
+            f"unknown TensorRT calibrator {algorithm!r}; choose {' or '.join(ALGORITHMS)}",
+            hint="omit the legacy calibrator to build INT8 from the QDQ model (the default)",
+        )
     import tensorrt as trt
 
     if cuda is None:
@@ -265,4 +275,7 @@ def make_calibrator(
                 write_cache(cache_path, bytes(memoryview(cache)))
 
         return _Calibrator()
-    raise CalibrationError(reason or "no TensorRT calibrator classes")
+    raise CalibrationError(
+        reason or "no TensorRT calibrator classes",
+        hint="build INT8 from the QDQ model (the default) instead of the legacy calibrator",
+    )

@@ -200,7 +200,11 @@ class Cuda:
         if status != 0:
             msg = self.lib.cudaGetErrorString(status)
             text = msg.decode(errors="replace") if msg else f"error {status}"
-            raise BenchmarkError(f"CUDA {call} failed: {text} (cudaError {status})")
+            raise BenchmarkError(
+                f"CUDA {call} failed: {text} (cudaError {status})",
+                hint="run `workbench doctor` and `nvidia-smi` to check the GPU and driver; an out-of-memory error "
+                "needs a smaller --batch or fewer --streams",
+            )
 
     # -- memory ------------------------------------------------------------------------------------------------
     def malloc(self, nbytes: int) -> int:

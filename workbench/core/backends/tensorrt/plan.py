@@ -85,7 +85,10 @@ def classify_engine_file(path: str | Path) -> EngineFile:
     except FileNotFoundError:
         raise ModelError(f"engine file {p} does not exist", hint="check the path") from None
     except OSError as exc:
-        raise ModelError(f"cannot read engine file {p}: {exc.strerror or exc}") from None
+        raise ModelError(
+            f"cannot read engine file {p}: {exc.strerror or exc}",
+            hint=f"make it readable (`ls -l {p}`), or rebuild the engine with `workbench build`",
+        ) from None
     if size == 0:
         raise ModelError(f"{p} is empty, not a TensorRT engine", hint="rebuild the engine or give the ONNX model")
     if head[:4] == b"PK\x03\x04" or (head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5):

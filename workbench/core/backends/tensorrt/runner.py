@@ -241,7 +241,11 @@ class TensorRTRunner(Runner):
             slot = _Slot()
             slot.context = engine.create_execution_context()
             if slot.context is None:
-                raise BenchmarkError(f"TensorRT could not create an execution context for {self.artifact_path}")
+                raise BenchmarkError(
+                    f"TensorRT could not create an execution context for {self.artifact_path}",
+                    hint="the GPU may be out of memory: close other GPU processes (`nvidia-smi`), use fewer "
+                    "--streams, or rebuild with a smaller [build] workspace_mib",
+                )
             slot.stream = self.cuda.stream_create()
             self.slots.append(slot)
             if self.profile_per_stream:
@@ -342,7 +346,10 @@ class TensorRTRunner(Runner):
         context = slot.context
         missing = [n for n in self.inputs if n not in feeds]
         if missing:
-            raise ModelError(f"{self.artifact_path}: no data for input(s) {', '.join(missing)}")
+            raise ModelError(
+                f"{self.artifact_path}: no data for input(s) {', '.join(missing)}",
+                hint="feed every input of the engine's ONNX model (`workbench inspect MODEL` lists them)",
+            )
         for name in self.inputs:
             io = self.io[name]
             arr = float_to_bf16_bits(feeds[name]) if io.bf16 else np.ascontiguousarray(feeds[name], dtype=io.buffer)
@@ -350,7 +357,9 @@ class TensorRTRunner(Runner):
                 where = f" (optimization profile {slot.profile})" if self.profile_per_stream else ""
                 raise ModelError(
                     f"{self.artifact_path}: input {name!r} shape {list(arr.shape)} is outside the engine's "
-                    f"profile{where}"
+                    f"profile{where}",
+                    hint="use a shape inside the engine's optimization profile (its min/max), or rebuild the engine "
+                    "with wider [build.shapes.<input>] min/max",
                 )
             host = name in self.host_resident
             self._alloc(slot, name, arr.nbytes, arr.dtype, arr.shape, on_device=not host)
@@ -362,7 +371,11 @@ class TensorRTRunner(Runner):
         for name in self.outputs:
             shape = tuple(context.get_tensor_shape(name))
             if any(d < 0 for d in shape):
-                raise BenchmarkError(f"output {name!r} has a data-dependent shape {list(shape)}; not supported yet")
+                raise BenchmarkError(
+                    f"output {name!r} has a data-dependent shape {list(shape)}; not supported yet",
+                    hint="give the output a fixed shape in the model (re-export it), or run the model with the "
+                    "onnxruntime backend",
+                )
             dtype = self.io[name].buffer
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
             self._alloc(slot, name, nbytes, dtype, shape, on_device=name not in self.host_resident)
@@ -380,7 +393,11 @@ class TensorRTRunner(Runner):
     def _set_address(self, context: Any, name: str, ptr: int) -> None:
         if not context.set_tensor_address(name, ptr):
             where = "host" if name in self.host_resident else "device"
-            raise BenchmarkError(f"TensorRT refused the {where} address of {name!r}")
+            raise BenchmarkError(
+                f"TensorRT refused the {where} address of {name!r}",
+                hint="rebuild the engine (--rebuild); if it repeats, run `workbench doctor` to check the "
+                "CUDA/TensorRT setup",
+            )
 
     def _device_inputs(self) -> list[str]:
         return [n for n in self.inputs if n not in self.host_resident]
@@ -416,7 +433,11 @@ class TensorRTRunner(Runner):
         if ev is not None:
             cuda.event_record(ev[1], slot.stream)
         if not slot.context.execute_async_v3(slot.stream):
-            raise BenchmarkError(f"TensorRT execute_async_v3 failed on {self.artifact_path}")
+            raise BenchmarkError(
+                f"TensorRT execute_async_v3 failed on {self.artifact_path}",
+                hint="run `workbench doctor` and check `nvidia-smi` (or tegrastats on Jetson) for a GPU error; "
+                "rebuild the engine with --rebuild",
+            )
         if ev is not None:
             cuda.event_record(ev[2], slot.stream)
         if self.include_transfers:
