@@ -3,7 +3,8 @@
 tests/fixtures/results/v0.1.0/results.sqlite3 holds 13 results written by that version: FP32/FP16/INT8 runs with
 accuracy, a per-layer profile, repeats, idle power, --until-stable, replayed telemetry, the server scenario, a
 power sweep, and two trtexec imports. ``expected/`` holds what the results commands and the benchmark summary
-printed for them then (make_expected.py).
+printed for them then (make_expected.py); since then compare JSON gained "warnings", export CSV a trailing
+"host" column and export Markdown "host" and "device" columns (added fields: nothing old changed).
 """
 
 from __future__ import annotations
