@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "ansible_user, ansible_ssh_private_key_file, ansible_ssh_common_args). Each entry keeps everything "
             "the workbench stores on that host under its `workbench_home` (default "
             "~/.local/share/edge-workbench-fleet/<inventory name>), so two entries on one machine never share state; "
-            "`workbench_python` (default python3) is the host's Python the workbench is installed with. Host keys are checked as your SSH and inventory say; the workbench never turns checking off."
+            "`workbench_python` (default python3) is the host's Python the workbench is installed with; if Ansible cannot find "
+            'the host\'s Python for its own modules ("set the interpreter"), set ansible_python_interpreter for that '
+            "host. Host keys are checked as your SSH and inventory say; the workbench never turns checking off."
         ),
         epilog=EXTRA_NOTE,
     )
