@@ -25,6 +25,10 @@ HERE = Path(__file__).resolve().parent
 BARE = r"""
 import json, sys, time
 import numpy as np, onnxruntime as ort
+
+# Both sides of every comparison run with onnxruntime's telemetry off, as every workbench process does
+# (workbench/__init__.py): set before any onnxruntime import here, and inherited by the child processes.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 path, threads, batch, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1; so.log_severity_level = 3
 s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])

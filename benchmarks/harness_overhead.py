@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+# Both sides of every comparison run with onnxruntime's telemetry off, as every workbench process does
+# (workbench/__init__.py): set before any onnxruntime import here, and inherited by the child processes.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 BARE = r"""
 import json, sys, time
 import numpy as np, onnxruntime as ort
+
 path, threads, n, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.log_severity_level = 3
 s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])

@@ -22,11 +22,16 @@ Usage: python benchmarks/int8_speedup.py [--image 224] [--rounds 5] [--iteration
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+# Both sides of every comparison run with onnxruntime's telemetry off, as every workbench process does
+# (workbench/__init__.py): set before any onnxruntime import here, and inherited by the child processes.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))

@@ -23,6 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Both sides of every comparison run with onnxruntime's telemetry off, as every workbench process does
+# (workbench/__init__.py): set before any onnxruntime import here, and inherited by the child processes.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
