@@ -56,7 +56,7 @@ def test_a_qdq_model_benchmarks_as_int8_without_calibration_or_a_self_comparison
 
     res = run_cli("bench", str(model), *QUICK)
     assert res.returncode == 2, res.stderr
-    assert "digits int8.onnx is already INT8 (explicit quantization, QDQ: " in res.stderr
+    assert "digits int8.onnx is already INT8 (explicit quantization, QDQ, 8-bit (int32, int8, uint8): " in res.stderr
     assert "it cannot run as fp32" in res.stderr and "hint: bench it with --precision int8" in res.stderr
 
     res = run_cli("bench", str(model), "--precision", "int8", "--eval", "digits", "--json", *QUICK)
@@ -87,7 +87,82 @@ def test_inspect_says_a_model_is_already_int8(run_cli, tmp_path):
     res = run_cli("inspect", str(model))
     assert res.returncode == 0, res.stderr
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("Precision"))
-    assert line.startswith("Precision    INT8 (explicit quantization, QDQ: ")
+    assert line.startswith("Precision    INT8 (explicit quantization, QDQ, 8-bit (int32, int8, uint8): ")
     assert line.endswith("bench with --precision int8, no calibration")
     res = run_cli("inspect", str(default_model_path()))
     assert res.returncode == 0 and "Precision    INT8" not in res.stdout
+
+
+def _fp8_model(tmp_path: Path) -> Path:
+    """The bundled CNN with one FP8 (float8e4m3fn) Q/DQ pair on its input, opset 19: quantized, but not INT8."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    m = onnx.load(str(default_model_path()))
+    g = m.graph
+    x = g.input[0].name
+    g.initializer.extend([helper.make_tensor("s", TensorProto.FLOAT, [], [0.05]),
+                          helper.make_tensor("z", TensorProto.FLOAT8E4M3FN, [], [0.0])])  # fmt: skip
+    for n in g.node:
+        n.input[:] = ["x_dq" if i == x else i for i in n.input]
+    g.node.insert(0, helper.make_node("DequantizeLinear", ["x_q", "s", "z"], ["x_dq"]))
+    g.node.insert(0, helper.make_node("QuantizeLinear", [x, "s", "z"], ["x_q"]))
+    del m.opset_import[:]
+    m.opset_import.extend([helper.make_opsetid("", 19)])
+    out = tmp_path / "fp8.onnx"
+    onnx.save(m, str(out))
+    return out
+
+
+def _a16w8_model(tmp_path: Path) -> Path:
+    """The bundled CNN quantized by onnxruntime with 16-bit activations and 8-bit weights (A16W8)."""
+    import numpy as np
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.feeds = iter([{"image": rng.standard_normal((1, 1, 8, 8)).astype(np.float32)} for _ in range(8)])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    out = tmp_path / "a16w8.onnx"
+    quantize_static(str(default_model_path()), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt16, weight_type=QuantType.QInt8)  # fmt: skip
+    return out
+
+
+def test_the_quantized_types_are_read_fp8_is_not_int8_and_a16w8_says_so(run_cli, tmp_path):
+    fp8 = _fp8_model(tmp_path)
+    res = run_cli("inspect", str(fp8), "--json")
+    q = json.loads(res.stdout)["explicit_quantization"]
+    assert q["types"] == ["float8e4m3fn"] and q["integer"] is False
+    res = run_cli("inspect", str(fp8))
+    assert "Precision    float8e4m3fn, not INT8 (" in res.stdout
+    res = run_cli("bench", str(fp8), "--precision", "int8", *QUICK)
+    assert res.returncode == 2 and "is quantized to float8e4m3fn" in res.stderr and "not INT8" in res.stderr
+
+    a16 = _a16w8_model(tmp_path)
+    q = json.loads(run_cli("inspect", str(a16), "--json").stdout)["explicit_quantization"]
+    assert "uint16" in q["types"] and "int8" in q["types"] and q["integer"] is True
+    res = run_cli("inspect", str(a16))
+    assert "16-bit activations (A16W8)" in res.stdout
+    assert json.loads(run_cli("inspect", str(default_model_path()), "--json").stdout)["explicit_quantization"] is None
+
+
+def test_the_precision_choices_offer_int8_alone_for_a_model_already_int8(tmp_path):
+    from workbench.core import workflow
+    from workbench.core.job import JobRequest
+    from workbench.core.live import precision_choices
+
+    qdq = _a16w8_model(tmp_path)
+    choices = {c.name: c for c in precision_choices(workflow.prepare(JobRequest(model=str(qdq))))}
+    assert choices["int8"].available and "own Q/DQ scales" in choices["int8"].note
+    for p in ("fp32", "fp16", "best"):
+        assert not choices[p].available and choices[p].reason.startswith("the model is already INT8 (")
+    fp8 = _fp8_model(tmp_path)
+    choices = {c.name: c for c in precision_choices(workflow.prepare(JobRequest(model=str(fp8))))}
+    assert not any(c.available for c in choices.values())
+    plain = {c.name: c for c in precision_choices(workflow.prepare(JobRequest()))}
+    assert plain["fp32"].available and plain["int8"].available

@@ -196,7 +196,7 @@ def test_calibrate_here_ships_one_int8_model_and_no_board_calibrates(installed_f
     rc, out, err = _cli(["results", "show", str(row["result_id"]), "--json"], capsys)
     shown = json.loads(out)
     assert shown["host"] == "nano" and shown["precision"] == "int8" and shown["model"].endswith("digits_cnn.int8.onnx")
-    assert any("is already INT8 (explicit quantization, QDQ: " in w for w in shown["warnings"])
+    assert any("is already INT8 (explicit quantization, QDQ, 8-bit (" in w for w in shown["warnings"])
     home = Path(installed_fleet.homes["nano"])
     assert not list((home / "cache" / "calibration").glob("*.onnx"))  # the board calibrated nothing
 

@@ -139,13 +139,13 @@ def test_different_models_or_input_shapes_are_warned_about_not_for_fp32_vs_int8_
     other = entry(_runs(2, scale=0.5), model_sha256=sha_b, input_shapes={"image": [1, 3, 320, 320]})
     doc = compare([fp32, other], n_boot=200)
     assert doc.warnings == (
-        "different models (sha256 A aaaaaaaaaaaa, B bbbbbbbbbbbb): the figures are of different networks, not "
-        "settings of one",
+        "different model files (sha256 A aaaaaaaaaaaa, B bbbbbbbbbbbb): different networks, or one a quantized "
+        "export of the other — the figures are not settings of one model",
         'different input shapes (A {"image": [1, 3, 224, 224]}; B {"image": [1, 3, 320, 320]}): latency is of a '
         "different workload (per batch)",
     )
     lines = verdict_lines(doc)
-    assert lines[0].startswith("Warning: different models") and lines[1].startswith("Warning: different input")
+    assert lines[0].startswith("Warning: different model files") and lines[1].startswith("Warning: different input")
     assert doc.to_dict()["warnings"] == list(doc.warnings)
     # A result without the field (an old or imported one) is not judged on it.
     bare = entry(_runs(3))

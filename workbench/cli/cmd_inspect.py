@@ -104,9 +104,12 @@ def render_info(doc: dict[str, Any]) -> str:
     lines.append(f"Parameters   {doc['param_count']:,}")
     from workbench.core.precision.explicit import explicit_quantization
 
-    eq = explicit_quantization(doc["op_histogram"])
-    if eq is not None:  # already INT8: it benchmarks as --precision int8, with its own scales
+    q = doc.get("explicit_quantization")
+    eq = explicit_quantization(doc["op_histogram"], tuple(q.get("types") or ())) if q else None
+    if eq is not None and eq.integer:  # already INT8: it benchmarks as --precision int8, with its own scales
         lines.append(f"Precision    INT8 ({eq.describe()}): bench with --precision int8, no calibration")
+    elif eq is not None:  # FP8 / INT4 / FP4 Q/DQ: not the int8 precision
+        lines.append(f"Precision    {eq.width}, not INT8 ({eq.describe()}): not benchmarked by the workbench")
     lines.append(f"SHA-256      {doc['sha256']}")
     from workbench.core.models.torch_export import opset_origin
 
@@ -167,7 +170,12 @@ def run(args: argparse.Namespace) -> int:
     kind = sniff(path)
 
     if kind is FileKind.ONNX:
-        doc = inspect_model(path).to_dict()
+        from workbench.core.precision.explicit import model_quantization
+
+        info = inspect_model(path)
+        doc = info.to_dict()
+        eq = model_quantization(path, info.op_histogram)  # already INT8: Q/DQ or integer operators, with their types
+        doc["explicit_quantization"] = eq.to_dict() if eq is not None else None
     elif kind is FileKind.TRT_PLAN:
         import importlib.util
 

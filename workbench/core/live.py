@@ -171,15 +171,24 @@ def precision_choices(job: Any) -> list[PrecisionChoice]:
     """fp32 / fp16 / int8 / best for a prepared job (core/job.py): what the backend supports and the
     profile allows (the same two checks ``workflow.build`` makes), with the backend's notes."""
     from workbench.core.job import PRECISIONS
+    from workbench.core.workflow import explicit_int8
 
     support = job.backend.precision_support()
-    notes = job.backend.precision_notes()
+    notes = dict(job.backend.precision_notes())
     allowed = list(job.profile.build.precisions)
+    eq = explicit_int8(job)  # a model already INT8 runs as int8 only (workflow.check_precision refuses the rest)
     out = []
     for p in PRECISIONS:
         reason = support.get(p, f"{job.backend.name} does not know {p}")
         if reason is None and p not in allowed:
             reason = f"profile {job.profile.name} does not allow {p} (allowed: {', '.join(allowed)})"
+        if reason is None and eq is not None and p != "int8":
+            reason = f"the model is already INT8 ({eq.describe()})"
+        if reason is None and eq is not None and p == "int8":
+            if not eq.integer:
+                reason = f"the model is quantized to {eq.width}, not INT8"
+            else:
+                notes[p] = "the model's own Q/DQ scales: no calibration, no accuracy verdict against FP32"
         out.append(PrecisionChoice(p, reason is None, reason, notes.get(p)))
     return out
 

@@ -338,6 +338,7 @@ def precision_model(
     if eq is not None:
         if precision != "int8":
             _refuse_float_of_int8(job, precision, eq)
+        _refuse_non_integer(job, eq)
         on_progress(Progress("calibrate", f"{job.model_path.name} is already INT8 ({eq.describe()}): no calibration"))
         return job.model_path, None
     if precision == "fp32":
@@ -436,9 +437,9 @@ def typed_fp16(job: PreparedJob, route, on_progress: ProgressFn = no_progress, c
 def explicit_int8(job: PreparedJob):
     """The job's model's own quantization (precision/explicit.py ``ExplicitQuantization``) when the ONNX file is
     already INT8 (Q/DQ pairs or integer operators), else None."""
-    from workbench.core.precision.explicit import explicit_quantization
+    from workbench.core.precision.explicit import model_quantization
 
-    return explicit_quantization(job.model_info.op_histogram)
+    return model_quantization(job.model_path, job.model_info.op_histogram)
 
 
 def _refuse_float_of_int8(job: PreparedJob, precision: str, eq) -> None:
@@ -447,6 +448,16 @@ def _refuse_float_of_int8(job: PreparedJob, precision: str, eq) -> None:
         hint="bench it with --precision int8 (its own scales, no calibration); for FP32 or FP16 use the model before "
         "it was quantized",
     )
+
+
+def _refuse_non_integer(job: PreparedJob, eq) -> None:
+    """An FP8 / INT4 / FP4 Q/DQ model is not INT8: the int8 precision (and its label on results) would misname it."""
+    if not eq.integer:
+        raise UsageError(
+            f"{job.model_path.name} is quantized to {eq.width} ({eq.describe()}), not INT8: the workbench benchmarks "
+            "integer (8-bit, or A16W8) quantized models as --precision int8 only",
+            hint="benchmark the float model it came from, or quantize it to INT8 (`workbench calibrate`)",
+        )
 
 
 def explicit_note(job: PreparedJob, eq) -> str:
@@ -465,6 +476,8 @@ def check_precision(job: PreparedJob, precision: str) -> None:
     eq = explicit_int8(job)
     if eq is not None and precision != "int8":
         _refuse_float_of_int8(job, precision, eq)
+    if eq is not None:
+        _refuse_non_integer(job, eq)
     backend = job.require_backend()
     support = backend.precision_support()
     reason = support.get(precision, f"unknown precision {precision}")

@@ -430,8 +430,8 @@ class WorkbenchApp(WorkersMixin, App):
         st.preflight = msg.preflight
         st.preflight_note = msg.preflight_note
         allowed = {c.name for c in msg.choices if c.available}
-        if st.precision not in allowed:
-            st.precision = "fp32"
+        if st.precision not in allowed:  # fp32, or int8 alone for a model that is already INT8
+            st.precision = "fp32" if "fp32" in allowed or "int8" not in allowed else "int8"
         self._finished(JobKind.PREPARE, msg, Change.PREPARED)
 
     def _remembered_sets(self, job: Any) -> None:

@@ -366,7 +366,10 @@ def workload_warnings(results: Sequence[BenchmarkResult]) -> tuple[str, ...]:
     shas = {_name(i, r): r.model.sha256 for i, r in enumerate(results) if r.model.sha256}
     if len(set(shas.values())) > 1:
         parts = ", ".join(f"{k} {v[:12]}" for k, v in shas.items())
-        out.append(f"different models (sha256 {parts}): the figures are of different networks, not settings of one")
+        out.append(
+            f"different model files (sha256 {parts}): different networks, or one a quantized export of the other — "
+            "the figures are not settings of one model"
+        )
     shapes = {
         _name(i, r): dict(r.inputs.shapes) for i, r in enumerate(results) if r.inputs is not None and r.inputs.shapes
     }
