@@ -74,7 +74,9 @@ def _ctx(support, allowed, notes=None):
         name="onnxruntime", precision_support=lambda: support, precision_notes=lambda: notes or {}
     )
     profile = SimpleNamespace(name="p", build=SimpleNamespace(precisions=allowed))
-    return SimpleNamespace(backend=backend, profile=profile)
+    # a float model (no Q/DQ in its op histogram): every precision is the backend's and profile's to allow
+    info = SimpleNamespace(op_histogram={"Conv": 2, "Relu": 2})
+    return SimpleNamespace(backend=backend, profile=profile, model_path="m.onnx", model_info=info)
 
 
 def test_precision_choices_grey_out_with_backend_and_profile_reasons():
