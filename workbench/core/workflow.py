@@ -276,7 +276,7 @@ def calibrate(job: PreparedJob, on_progress: ProgressFn = no_progress, cancel: t
     eq = explicit_int8(job)
     if eq is not None:
         raise CalibrationError(
-            f"{job.model_path.name} is already INT8 ({eq.describe()}): there is nothing to calibrate",
+            f"{_already_int8(job, eq)}: there is nothing to calibrate",
             hint="benchmark it with --precision int8 (its own scales), or calibrate the FP32 model it came from",
         )
     folder = dataset_path(job, "calib")
@@ -339,7 +339,7 @@ def precision_model(
         if precision != "int8":
             _refuse_float_of_int8(job, precision, eq)
         _refuse_non_integer(job, eq)
-        on_progress(Progress("calibrate", f"{job.model_path.name} is already INT8 ({eq.describe()}): no calibration"))
+        on_progress(Progress("calibrate", f"{_already_int8(job, eq)}: no calibration"))
         return job.model_path, None
     if precision == "fp32":
         return job.model_path, None
@@ -442,9 +442,14 @@ def explicit_int8(job: PreparedJob):
     return model_quantization(job.model_path, job.model_info.op_histogram)
 
 
+def _already_int8(job: PreparedJob, eq) -> str:
+    """ "model.onnx is already INT8 (explicit quantization, …)": the start of every message about such a model."""
+    return f"{job.model_path.name} is already INT8 ({eq.describe()})"
+
+
 def _refuse_float_of_int8(job: PreparedJob, precision: str, eq) -> None:
     raise UsageError(
-        f"{job.model_path.name} is already INT8 ({eq.describe()}): it cannot run as {precision}",
+        f"{_already_int8(job, eq)}: it cannot run as {precision}",
         hint="bench it with --precision int8 (its own scales, no calibration); for FP32 or FP16 use the model before "
         "it was quantized",
     )
@@ -463,7 +468,7 @@ def _refuse_non_integer(job: PreparedJob, eq) -> None:
 def explicit_note(job: PreparedJob, eq) -> str:
     """The line a result of an already-INT8 model carries: how it runs and why it has no accuracy verdict."""
     return (
-        f"{job.model_path.name} is already INT8 ({eq.describe()}): benchmarked with its own scales, no calibration; "
+        f"{_already_int8(job, eq)}: benchmarked with its own scales, no calibration; "
         "no accuracy verdict against FP32 (the FP32 model is not here: `workbench compare FP32_MODEL --precision "
         "int8 --eval DIR` checks a calibration of it)"
     )
@@ -624,7 +629,7 @@ def check_accuracy(
     eq = explicit_int8(job)
     if eq is not None:  # compared "with FP32" it would be compared with itself: a PASS that says nothing
         raise UsageError(
-            f"{job.model_path.name} is already INT8 ({eq.describe()}): there is no FP32 model here to compare it with",
+            f"{_already_int8(job, eq)}: there is no FP32 model here to compare it with",
             hint="run the check on the FP32 model it came from (`workbench compare FP32_MODEL --precision int8`)",
         )
     path, cal = precision_model(job, precision, on_progress, cancel)
@@ -1180,8 +1185,7 @@ def bench_best(job: PreparedJob, **kw: Any) -> BestOutcome:
     eq = explicit_int8(job)
     if eq is not None:
         raise UsageError(
-            f"--precision best chooses among precisions of an FP32 model; {job.model_path.name} is already INT8 "
-            f"({eq.describe()})",
+            f"--precision best chooses among precisions of an FP32 model; {_already_int8(job, eq)}",
             hint="bench it with --precision int8",
         )
     check_bench_job(job)
@@ -1465,8 +1469,7 @@ def tune(
     eq = explicit_int8(job)
     if eq is not None:
         raise UsageError(
-            f"tune searches precisions and INT8 recipes of an FP32 model; {job.model_path.name} is already INT8 "
-            f"({eq.describe()})",
+            f"tune searches precisions and INT8 recipes of an FP32 model; {_already_int8(job, eq)}",
             hint="tune the FP32 model it came from, or benchmark this one with --precision int8",
         )
     check_bench_job(job)

@@ -154,20 +154,14 @@ def _refuse_int8_without_calibration_set(model: Path) -> None:
     Raises:
         CalibrationError: none of those."""
     from workbench.core.errors import CalibrationError
-    from workbench.core.precision.explicit import explicit_quantization
+    from workbench.core.models.sniff import FileKind, sniff
+    from workbench.core.precision.explicit import file_quantization
 
     if model.with_name(f"{model.stem}.workbench.toml").is_file() or not model.is_file():
         return  # a missing model is the bundle's error to report (ModelError), with its own message
-    try:
-        import onnx
-
-        graph = onnx.load(str(model), load_external_data=False).graph
-        ops: dict[str, int] = {}
-        for node in graph.node:
-            ops[node.op_type] = ops.get(node.op_type, 0) + 1
-    except Exception:  # noqa: BLE001 - not ONNX (a .pt): the host's own checks say what it is
-        return
-    if explicit_quantization(ops) is None:
+    if sniff(model) is not FileKind.ONNX:
+        return  # a .pt: the host's own checks say what it is
+    if file_quantization(model) is None:
         raise CalibrationError(
             f"INT8 needs a calibration set for {model.name} on each host",
             hint="pass --calib DIR (it is shipped to the hosts), put a model spec beside the model, or add "

@@ -137,6 +137,31 @@ def _types_cached(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
     return quantized_types(path)
 
 
+def file_quantization(path: str | os.PathLike[str]) -> ExplicitQuantization | None:
+    """:func:`model_quantization` of an ONNX file that has not been inspected: its op histogram (main graph and
+    subgraphs) read from the graph alone (external data not loaded). None for a float model or a file that is not
+    ONNX."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - not readable as ONNX: the caller's own loading reports it
+        return None
+    ops: dict[str, int] = {}
+
+    def walk(graph) -> None:
+        for node in graph.node:
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+            for a in node.attribute:
+                if a.type == onnx.AttributeProto.GRAPH:
+                    walk(a.g)
+                for g in a.graphs:
+                    walk(g)
+
+    walk(model.graph)
+    return model_quantization(path, ops)
+
+
 def quantized_types(path: str | os.PathLike[str]) -> tuple[str, ...]:
     """The element types a model quantizes to, sorted by name, from its graph (external data not loaded): each
     QuantizeLinear's zero point (or its ``output_dtype`` attribute; uint8 when it has neither, as the ONNX spec
